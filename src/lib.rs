@@ -1,0 +1,30 @@
+//! `chatroom`: a real-time terminal chat. One room, JSON-RPC 2.0 over WebSocket (and plain
+//! HTTP POST) on one TCP port, and a full-screen TUI client.
+//!
+//! # Layout
+//!
+//! - [`room`]: the room itself — members, one bounded queue per member, fan-out, names.
+//!   Plain Rust over a `std::sync::Mutex`; it knows nothing about the network.
+//! - [`text`]: cleaning of untrusted names and text, used by the server before storing and
+//!   by the client before drawing.
+//! - [`rpc`]: the API, declared once as a jsonrpsee `#[rpc]` trait ([`rpc::ChatApiServer`] /
+//!   [`rpc::ChatApiClient`]), its wire types ([`rpc::types`]), the server ([`rpc::server`]:
+//!   accept loop, WebSocket + HTTP on one port, sessions tied to their connection) and the
+//!   client connection helpers ([`rpc::client`]).
+//! - [`ui`]: the TUI — state in [`ui::App`], key handling that returns what should happen
+//!   next, drawing as a pure function of state, and one event loop fed by the terminal and
+//!   the network alike.
+//!
+//! # How a message travels
+//!
+//! A client calls `chat_send`; the server cleans the text and asks the [`room::Room`] to
+//! publish it. Under the room lock the event gets the next `seq` and is pushed, without
+//! waiting, into every other member's bounded queue; a member whose queue is full is removed
+//! as too slow rather than waited for. Each member's queue is drained by its `chat_subscribe`
+//! task (or its `chat_poll` calls) and written to its own socket, outside the lock, so one
+//! slow reader never holds up anyone else.
+
+pub mod room;
+pub mod rpc;
+pub mod text;
+pub mod ui;

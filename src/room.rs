@@ -1,0 +1,798 @@
+//! The room: its members, one bounded queue per member, fan-out, and the names people go by.
+//!
+//! Plain Rust over a `std::sync::Mutex`; nothing here knows about sockets or JSON-RPC.
+//! The lock guards map work only. Fan-out pushes into each member's queue with a
+//! non-blocking `try_send`, so it never waits on anyone while holding the lock, and a member
+//! whose queue is full is removed with the reason "too slow" instead of being waited for
+//! or silently skipped.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rand::Rng;
+use tokio::sync::mpsc::{self, error::TrySendError};
+use uuid::Uuid;
+
+use crate::rpc::types::{Event, EventKind, JoinResult, MemberInfo};
+use crate::text::{MAX_NAME_CHARS, clean_name, clean_text};
+
+/// How a room is sized.
+#[derive(Debug, Clone)]
+pub struct RoomConfig {
+    /// Events a member may have waiting before it counts as too slow and is removed.
+    pub queue_capacity: usize,
+    /// Longest message text accepted, in bytes, after cleaning.
+    pub max_text_bytes: usize,
+}
+
+impl Default for RoomConfig {
+    fn default() -> Self {
+        Self {
+            queue_capacity: 1024,
+            max_text_bytes: 4096,
+        }
+    }
+}
+
+/// What a caller did wrong; each maps to a stable JSON-RPC error code in `rpc`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RoomError {
+    #[error("unknown session: it never existed or has already left")]
+    UnknownSession,
+    #[error("message text is empty")]
+    EmptyText,
+    #[error("message text is {len} bytes; the limit is {max}")]
+    TextTooLong { len: usize, max: usize },
+    #[error("this session's events are already being read by another subscription or poll")]
+    InboxBusy,
+}
+
+/// Why a member is no longer in the room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaveReason {
+    /// The member asked to leave.
+    Left,
+    /// The connection the session was created on closed or stopped answering pings.
+    ConnectionClosed,
+    /// An HTTP-only member stopped polling.
+    IdleTimeout,
+    /// The member's queue filled up: it was not reading fast enough.
+    TooSlow,
+}
+
+impl LeaveReason {
+    /// The text carried by the `leave` event: none when the member left by itself.
+    fn event_text(self) -> Option<String> {
+        (self != LeaveReason::Left).then(|| self.to_string())
+    }
+}
+
+impl fmt::Display for LeaveReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LeaveReason::Left => "left",
+            LeaveReason::ConnectionClosed => "connection closed",
+            LeaveReason::IdleTimeout => "idle timeout",
+            LeaveReason::TooSlow => "too slow",
+        })
+    }
+}
+
+/// What ends a session besides an explicit leave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifetime {
+    /// Bound to a WebSocket connection; whoever owns the connection ends the session when it closes.
+    Connection,
+    /// An HTTP-only member: ends after a stretch with no call and no poll in progress.
+    Idle,
+}
+
+/// A cheap, cloneable handle to one room.
+#[derive(Clone)]
+pub struct Room {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    config: RoomConfig,
+}
+
+#[derive(Default)]
+struct State {
+    members: HashMap<Uuid, Member>,
+    /// Session secret → member id.
+    sessions: HashMap<String, Uuid>,
+    /// Lower-cased names in use, for case-insensitive collisions.
+    names: HashSet<String>,
+    /// The seq the next event gets.
+    next_seq: u64,
+}
+
+struct Member {
+    info: MemberInfo,
+    session: String,
+    queue: mpsc::Sender<Arc<Event>>,
+    inbox: Arc<Inbox>,
+    lifetime: Lifetime,
+    last_active: Instant,
+    /// Polls and subscriptions in progress; an idle member with a reader is not idle.
+    readers: usize,
+}
+
+/// The receiving end of a member's queue, plus why it stopped, once it has.
+struct Inbox {
+    rx: Arc<tokio::sync::Mutex<mpsc::Receiver<Arc<Event>>>>,
+    ended: OnceLock<LeaveReason>,
+}
+
+impl Default for Room {
+    fn default() -> Self {
+        Self::new(RoomConfig::default())
+    }
+}
+
+impl Room {
+    pub fn new(config: RoomConfig) -> Self {
+        let state = State {
+            next_seq: 1,
+            ..State::default()
+        };
+        Self {
+            shared: Arc::new(Shared {
+                state: Mutex::new(state),
+                config,
+            }),
+        }
+    }
+
+    pub fn config(&self) -> &RoomConfig {
+        &self.shared.config
+    }
+
+    /// Adds a member, settling its name, and tells everyone else.
+    pub fn join(&self, requested_name: Option<&str>, lifetime: Lifetime) -> JoinResult {
+        let (queue, rx) = mpsc::channel(self.shared.config.queue_capacity);
+        let session = new_session_secret();
+        let id = Uuid::new_v4();
+
+        let mut state = self.lock();
+        let name = state.free_name(requested_name);
+        let info = MemberInfo { id, name };
+        state.names.insert(info.name.to_lowercase());
+        state.sessions.insert(session.clone(), id);
+        state.members.insert(
+            id,
+            Member {
+                info: info.clone(),
+                session: session.clone(),
+                queue,
+                inbox: Arc::new(Inbox {
+                    rx: Arc::new(tokio::sync::Mutex::new(rx)),
+                    ended: OnceLock::new(),
+                }),
+                lifetime,
+                last_active: Instant::now(),
+                readers: 0,
+            },
+        );
+        state.publish(EventKind::Join, info.clone(), None);
+        let members = state.member_list();
+        drop(state);
+
+        tracing::info!(%id, name = %info.name, "joined");
+        JoinResult {
+            session,
+            id,
+            name: info.name,
+            members,
+        }
+    }
+
+    /// Cleans and checks the text, gives it the next seq and queues it for every other member.
+    pub fn send(&self, session: &str, text: &str) -> Result<u64, RoomError> {
+        let text = clean_text(text);
+        if text.is_empty() {
+            return Err(RoomError::EmptyText);
+        }
+        let max = self.shared.config.max_text_bytes;
+        if text.len() > max {
+            return Err(RoomError::TextTooLong {
+                len: text.len(),
+                max,
+            });
+        }
+        let mut state = self.lock();
+        let member = state.member_mut(session)?;
+        member.last_active = Instant::now();
+        let from = member.info.clone();
+        Ok(state.publish(EventKind::Message, from, Some(text)))
+    }
+
+    /// Ends a session and tells everyone else; a session that already ended is unknown.
+    pub fn leave(&self, session: &str, reason: LeaveReason) -> Result<(), RoomError> {
+        let mut state = self.lock();
+        let id = *state
+            .sessions
+            .get(session)
+            .ok_or(RoomError::UnknownSession)?;
+        state.remove(id, reason);
+        Ok(())
+    }
+
+    /// Everyone in the room now.
+    pub fn members(&self) -> Vec<MemberInfo> {
+        self.lock().member_list()
+    }
+
+    /// The identity behind a session.
+    pub fn member(&self, session: &str) -> Result<MemberInfo, RoomError> {
+        Ok(self.lock().member_mut(session)?.info.clone())
+    }
+
+    /// Starts reading a session's events. While the returned reader lives, the member counts
+    /// as active, so an HTTP member in a long poll never times out mid-poll.
+    pub fn reader(&self, session: &str) -> Result<Reader, RoomError> {
+        let mut state = self.lock();
+        let member = state.member_mut(session)?;
+        member.readers += 1;
+        member.last_active = Instant::now();
+        Ok(Reader {
+            _activity: Activity {
+                room: self.clone(),
+                id: member.info.id,
+            },
+            inbox: member.inbox.clone(),
+        })
+    }
+
+    /// Removes every HTTP-only member that has had no call and no reader for `max_idle`.
+    /// Returns how many were removed.
+    pub fn expire_idle(&self, now: Instant, max_idle: Duration) -> usize {
+        let mut state = self.lock();
+        let idle: Vec<Uuid> = state
+            .members
+            .values()
+            .filter(|m| {
+                m.lifetime == Lifetime::Idle
+                    && m.readers == 0
+                    && now.saturating_duration_since(m.last_active) >= max_idle
+            })
+            .map(|m| m.info.id)
+            .collect();
+        for id in &idle {
+            state.remove(*id, LeaveReason::IdleTimeout);
+        }
+        idle.len()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves the maps consistent (every mutation is a
+        // single insert or remove), so carrying on is safe.
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl State {
+    fn member_mut(&mut self, session: &str) -> Result<&mut Member, RoomError> {
+        let id = self
+            .sessions
+            .get(session)
+            .ok_or(RoomError::UnknownSession)?;
+        Ok(self
+            .members
+            .get_mut(id)
+            .expect("every session maps to a member"))
+    }
+
+    fn member_list(&self) -> Vec<MemberInfo> {
+        let mut list: Vec<MemberInfo> = self.members.values().map(|m| m.info.clone()).collect();
+        list.sort_by(|a, b| a.name.cmp(&b.name));
+        list
+    }
+
+    fn is_free(&self, name: &str) -> bool {
+        !self.names.contains(&name.to_lowercase())
+    }
+
+    /// The requested name if nobody has it (case-insensitively), else the first free
+    /// `name-2`, `name-3`, …; with no usable name, a random `guest-xxxx`.
+    fn free_name(&self, requested: Option<&str>) -> String {
+        let Some(base) = requested.and_then(clean_name) else {
+            return self.free_guest_name();
+        };
+        if self.is_free(&base) {
+            return base;
+        }
+        (2u64..)
+            .map(|n| {
+                let suffix = format!("-{n}");
+                let stem: String = base
+                    .chars()
+                    .take(MAX_NAME_CHARS - suffix.chars().count())
+                    .collect();
+                format!("{}{suffix}", stem.trim_end())
+            })
+            .find(|candidate| self.is_free(candidate))
+            .expect("an unbounded range of suffixes has a free one")
+    }
+
+    fn free_guest_name(&self) -> String {
+        let mut rng = rand::rng();
+        // Four hex digits while the room is small; widen as guests crowd the space so
+        // the search stays short.
+        let digits: u32 = if self.members.len() < 16_384 { 4 } else { 8 };
+        loop {
+            let n = rng.random_range(0..16u64.pow(digits));
+            let candidate = format!("guest-{n:0width$x}", width = digits as usize);
+            if self.is_free(&candidate) {
+                return candidate;
+            }
+        }
+    }
+
+    /// Gives the event the next seq and queues it for everyone but its sender. Members
+    /// whose queues are full are removed as too slow, and their leaves published in turn.
+    fn publish(&mut self, kind: EventKind, from: MemberInfo, text: Option<String>) -> u64 {
+        let mut too_slow = Vec::new();
+        let seq = self.fan_out(kind, from, text, &mut too_slow);
+        while let Some(id) = too_slow.pop() {
+            if let Some(info) = self.detach(id, LeaveReason::TooSlow) {
+                tracing::warn!(id = %info.id, name = %info.name, "disconnected: too slow");
+                self.fan_out(
+                    EventKind::Leave,
+                    info,
+                    LeaveReason::TooSlow.event_text(),
+                    &mut too_slow,
+                );
+            }
+        }
+        seq
+    }
+
+    fn fan_out(
+        &mut self,
+        kind: EventKind,
+        from: MemberInfo,
+        text: Option<String>,
+        too_slow: &mut Vec<Uuid>,
+    ) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let sender = from.id;
+        let event = Arc::new(Event {
+            seq,
+            ts: unix_ms(),
+            kind,
+            from,
+            text,
+        });
+        for member in self.members.values() {
+            if member.info.id == sender {
+                continue;
+            }
+            match member.queue.try_send(event.clone()) {
+                Ok(()) => {}
+                Err(TrySendError::Full(_)) => too_slow.push(member.info.id),
+                // The member owns its receiver, so it cannot be gone while the member is here.
+                Err(TrySendError::Closed(_)) => unreachable!("a member's inbox outlives it"),
+            }
+        }
+        seq
+    }
+
+    /// Takes a member out of every map and marks why; returns it if it was still here.
+    fn detach(&mut self, id: Uuid, reason: LeaveReason) -> Option<MemberInfo> {
+        let member = self.members.remove(&id)?;
+        self.sessions.remove(&member.session);
+        self.names.remove(&member.info.name.to_lowercase());
+        let _ = member.inbox.ended.set(reason);
+        Some(member.info)
+        // Dropping `member.queue` here closes the queue: readers drain what is left, then stop.
+    }
+
+    fn remove(&mut self, id: Uuid, reason: LeaveReason) {
+        if let Some(info) = self.detach(id, reason) {
+            tracing::info!(id = %info.id, name = %info.name, %reason, "left");
+            self.publish(EventKind::Leave, info, reason.event_text());
+        }
+    }
+}
+
+/// Reading access to one member's events.
+pub struct Reader {
+    /// Held for its `Drop`: the member counts as active while this reader lives.
+    _activity: Activity,
+    inbox: Arc<Inbox>,
+}
+
+impl Reader {
+    /// Claims the inbox for this reader alone, or fails if another reader has it.
+    pub fn try_claim(self) -> Result<ClaimedReader, RoomError> {
+        let rx = self
+            .inbox
+            .rx
+            .clone()
+            .try_lock_owned()
+            .map_err(|_| RoomError::InboxBusy)?;
+        Ok(ClaimedReader { rx, reader: self })
+    }
+
+    /// Claims the inbox, waiting for any other reader to let go.
+    pub async fn claim(self) -> ClaimedReader {
+        let rx = self.inbox.rx.clone().lock_owned().await;
+        ClaimedReader { rx, reader: self }
+    }
+}
+
+/// A reader holding a member's inbox exclusively.
+pub struct ClaimedReader {
+    rx: tokio::sync::OwnedMutexGuard<mpsc::Receiver<Arc<Event>>>,
+    reader: Reader,
+}
+
+impl ClaimedReader {
+    /// The next event, or why the member left once everything queued has been read.
+    pub async fn next(&mut self) -> Result<Arc<Event>, LeaveReason> {
+        match self.rx.recv().await {
+            Some(event) => Ok(event),
+            None => Err(self.ended()),
+        }
+    }
+
+    /// Waits for at least one event, then takes up to `max` of those queued.
+    pub async fn next_batch(&mut self, max: usize) -> Result<Vec<Arc<Event>>, LeaveReason> {
+        let mut batch = Vec::new();
+        if self.rx.recv_many(&mut batch, max).await == 0 {
+            return Err(self.ended());
+        }
+        Ok(batch)
+    }
+
+    fn ended(&self) -> LeaveReason {
+        *self
+            .reader
+            .inbox
+            .ended
+            .get()
+            .expect("a queue closes only when its member is detached")
+    }
+}
+
+/// Marks a member active for as long as it lives.
+struct Activity {
+    room: Room,
+    id: Uuid,
+}
+
+impl Drop for Activity {
+    fn drop(&mut self) {
+        if let Some(member) = self.room.lock().members.get_mut(&self.id) {
+            member.readers -= 1;
+            member.last_active = Instant::now();
+        }
+    }
+}
+
+/// 128 random bits from the thread-local CSPRNG, as 32 hex digits.
+fn new_session_secret() -> String {
+    format!("{:032x}", rand::rng().random::<u128>())
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small_room(queue_capacity: usize) -> Room {
+        Room::new(RoomConfig {
+            queue_capacity,
+            ..RoomConfig::default()
+        })
+    }
+
+    /// Everything queued for a session right now, without waiting.
+    fn queued(room: &Room, session: &str) -> Vec<Event> {
+        let mut claimed = room.reader(session).unwrap().try_claim().unwrap();
+        let mut out = Vec::new();
+        while let Ok(event) = claimed.rx.try_recv() {
+            out.push((*event).clone());
+        }
+        out
+    }
+
+    fn summary(events: &[Event]) -> Vec<(EventKind, String, Option<String>)> {
+        events
+            .iter()
+            .map(|e| (e.kind, e.from.name.clone(), e.text.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn message_reaches_every_other_member_but_not_the_sender() {
+        let room = Room::default();
+        let alice = room.join(Some("alice"), Lifetime::Connection);
+        let bob = room.join(Some("bob"), Lifetime::Connection);
+        let carol = room.join(Some("carol"), Lifetime::Connection);
+        queued(&room, &alice.session);
+        queued(&room, &bob.session);
+
+        room.send(&alice.session, "hi all").unwrap();
+
+        let msg = (EventKind::Message, "alice".into(), Some("hi all".into()));
+        assert_eq!(summary(&queued(&room, &bob.session)), vec![msg.clone()]);
+        assert_eq!(summary(&queued(&room, &carol.session)), vec![msg]);
+        assert!(queued(&room, &alice.session).is_empty(), "no self-echo");
+    }
+
+    #[test]
+    fn others_are_told_of_joins_and_leaves_but_not_the_member_itself() {
+        let room = Room::default();
+        let alice = room.join(Some("alice"), Lifetime::Connection);
+        let bob = room.join(Some("bob"), Lifetime::Connection);
+        room.leave(&bob.session, LeaveReason::Left).unwrap();
+
+        assert_eq!(
+            summary(&queued(&room, &alice.session)),
+            vec![
+                (EventKind::Join, "bob".into(), None),
+                (EventKind::Leave, "bob".into(), None),
+            ]
+        );
+    }
+
+    #[test]
+    fn join_result_lists_everyone_including_the_new_member() {
+        let room = Room::default();
+        room.join(Some("alice"), Lifetime::Connection);
+        let bob = room.join(Some("bob"), Lifetime::Connection);
+        let names: Vec<_> = bob.members.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["alice", "bob"]);
+        assert!(bob.members.iter().any(|m| m.id == bob.id));
+    }
+
+    #[test]
+    fn seq_rises_by_one_for_every_event() {
+        let room = Room::default();
+        let watcher = room.join(Some("watcher"), Lifetime::Connection);
+        let alice = room.join(Some("alice"), Lifetime::Connection);
+        room.send(&alice.session, "one").unwrap();
+        let seq = room.send(&alice.session, "two").unwrap();
+        room.leave(&alice.session, LeaveReason::Left).unwrap();
+
+        let seqs: Vec<u64> = queued(&room, &watcher.session)
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(seqs, [2, 3, 4, 5]);
+        assert_eq!(seq, 4);
+    }
+
+    #[test]
+    fn taken_name_gets_a_numbered_variant_case_insensitively() {
+        let room = Room::default();
+        assert_eq!(room.join(Some("alice"), Lifetime::Connection).name, "alice");
+        assert_eq!(
+            room.join(Some("Alice"), Lifetime::Connection).name,
+            "Alice-2"
+        );
+        assert_eq!(
+            room.join(Some("ALICE"), Lifetime::Connection).name,
+            "ALICE-3"
+        );
+    }
+
+    #[test]
+    fn name_is_free_again_after_its_member_leaves() {
+        let room = Room::default();
+        let first = room.join(Some("alice"), Lifetime::Connection);
+        room.leave(&first.session, LeaveReason::Left).unwrap();
+        assert_eq!(room.join(Some("alice"), Lifetime::Connection).name, "alice");
+    }
+
+    #[test]
+    fn numbered_variant_of_a_long_name_stays_within_the_limit() {
+        let room = Room::default();
+        let long = "n".repeat(MAX_NAME_CHARS);
+        room.join(Some(&long), Lifetime::Connection);
+        let second = room.join(Some(&long), Lifetime::Connection).name;
+        assert_eq!(second.chars().count(), MAX_NAME_CHARS);
+        assert!(second.ends_with("-2"));
+    }
+
+    #[test]
+    fn missing_or_unusable_name_becomes_a_guest_name() {
+        let room = Room::default();
+        for requested in [None, Some(""), Some("  \x1b\u{200B} ")] {
+            let name = room.join(requested, Lifetime::Connection).name;
+            assert!(
+                name.len() == "guest-0000".len() && name.starts_with("guest-"),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn names_are_cleaned_before_use() {
+        let room = Room::default();
+        assert_eq!(
+            room.join(Some(" \x1b[31mbob\n"), Lifetime::Connection).name,
+            "[31mbob"
+        );
+    }
+
+    #[test]
+    fn a_session_leaves_only_once() {
+        let room = Room::default();
+        let alice = room.join(Some("alice"), Lifetime::Connection);
+        let bob = room.join(Some("bob"), Lifetime::Connection);
+        room.leave(&bob.session, LeaveReason::Left).unwrap();
+        assert_eq!(
+            room.leave(&bob.session, LeaveReason::ConnectionClosed),
+            Err(RoomError::UnknownSession)
+        );
+        let leaves = queued(&room, &alice.session)
+            .into_iter()
+            .filter(|e| e.kind == EventKind::Leave)
+            .count();
+        assert_eq!(leaves, 1);
+    }
+
+    #[test]
+    fn leave_not_asked_for_carries_its_reason() {
+        let room = Room::default();
+        let alice = room.join(Some("alice"), Lifetime::Connection);
+        let bob = room.join(Some("bob"), Lifetime::Connection);
+        room.leave(&bob.session, LeaveReason::ConnectionClosed)
+            .unwrap();
+        let events = queued(&room, &alice.session);
+        assert_eq!(events[1].text.as_deref(), Some("connection closed"));
+    }
+
+    #[test]
+    fn unknown_session_is_refused_everywhere() {
+        let room = Room::default();
+        assert_eq!(room.send("nope", "hi"), Err(RoomError::UnknownSession));
+        assert_eq!(
+            room.leave("nope", LeaveReason::Left),
+            Err(RoomError::UnknownSession)
+        );
+        assert!(matches!(
+            room.reader("nope"),
+            Err(RoomError::UnknownSession)
+        ));
+        assert_eq!(room.member("nope"), Err(RoomError::UnknownSession));
+    }
+
+    #[test]
+    fn empty_and_oversized_text_are_refused_not_trimmed() {
+        let room = small_room(8);
+        let alice = room.join(Some("alice"), Lifetime::Connection);
+        assert_eq!(
+            room.send(&alice.session, " \n\t "),
+            Err(RoomError::EmptyText)
+        );
+        assert_eq!(
+            room.send(&alice.session, "\x1b\x07"),
+            Err(RoomError::EmptyText)
+        );
+        let max = room.config().max_text_bytes;
+        assert_eq!(
+            room.send(&alice.session, &"x".repeat(max + 1)),
+            Err(RoomError::TextTooLong { len: max + 1, max })
+        );
+        assert!(room.send(&alice.session, &"x".repeat(max)).is_ok());
+    }
+
+    #[test]
+    fn message_text_is_cleaned_before_fan_out() {
+        let room = Room::default();
+        let alice = room.join(Some("alice"), Lifetime::Connection);
+        let bob = room.join(Some("bob"), Lifetime::Connection);
+        room.send(&alice.session, "\x1b[2Jhi\u{202E}").unwrap();
+        assert_eq!(
+            queued(&room, &bob.session)[0].text.as_deref(),
+            Some("[2Jhi")
+        );
+    }
+
+    #[test]
+    fn slow_member_is_disconnected_not_waited_for() {
+        let room = small_room(4);
+        let alice = room.join(Some("alice"), Lifetime::Connection);
+        let slow = room.join(Some("slow"), Lifetime::Connection);
+        let fast = room.join(Some("fast"), Lifetime::Connection);
+        queued(&room, &alice.session);
+
+        for i in 0..10 {
+            room.send(&alice.session, &format!("m{i}")).unwrap();
+            queued(&room, &fast.session);
+        }
+
+        assert_eq!(
+            room.send(&slow.session, "hi"),
+            Err(RoomError::UnknownSession)
+        );
+        let alice_saw = summary(&queued(&room, &alice.session));
+        assert_eq!(
+            alice_saw,
+            vec![(EventKind::Leave, "slow".into(), Some("too slow".into()))],
+            "exactly one leave, with its reason"
+        );
+        let names: Vec<_> = room.members().into_iter().map(|m| m.name).collect();
+        assert_eq!(names, ["alice", "fast"]);
+    }
+
+    #[tokio::test]
+    async fn a_removed_member_reads_what_was_queued_then_learns_why() {
+        let room = small_room(2);
+        let alice = room.join(Some("alice"), Lifetime::Connection);
+        let slow = room.join(Some("slow"), Lifetime::Connection);
+        let mut reader = room.reader(&slow.session).unwrap().try_claim().unwrap();
+        for i in 0..3 {
+            room.send(&alice.session, &format!("m{i}")).unwrap();
+        }
+        assert_eq!(reader.next().await.unwrap().text.as_deref(), Some("m0"));
+        assert_eq!(reader.next().await.unwrap().text.as_deref(), Some("m1"));
+        assert_eq!(reader.next().await, Err(LeaveReason::TooSlow));
+    }
+
+    #[test]
+    fn inbox_has_one_reader_at_a_time() {
+        let room = Room::default();
+        let alice = room.join(Some("alice"), Lifetime::Connection);
+        let _first = room.reader(&alice.session).unwrap().try_claim().unwrap();
+        assert!(matches!(
+            room.reader(&alice.session).unwrap().try_claim(),
+            Err(RoomError::InboxBusy)
+        ));
+    }
+
+    #[test]
+    fn idle_http_member_expires_but_connection_member_does_not() {
+        let room = Room::default();
+        let watcher = room.join(Some("watcher"), Lifetime::Connection);
+        let http = room.join(Some("http"), Lifetime::Idle);
+        let idle = Duration::from_secs(60);
+        let later = Instant::now() + Duration::from_secs(61);
+
+        assert_eq!(room.expire_idle(Instant::now(), idle), 0);
+        assert_eq!(room.expire_idle(later, idle), 1);
+        assert_eq!(room.member(&http.session), Err(RoomError::UnknownSession));
+        assert!(room.member(&watcher.session).is_ok());
+        let last = queued(&room, &watcher.session).pop().unwrap();
+        assert_eq!(last.kind, EventKind::Leave);
+        assert_eq!(last.text.as_deref(), Some("idle timeout"));
+    }
+
+    #[test]
+    fn member_in_a_long_poll_is_not_idle() {
+        let room = Room::default();
+        let http = room.join(Some("http"), Lifetime::Idle);
+        let later = Instant::now() + Duration::from_secs(61);
+        let reader = room.reader(&http.session).unwrap();
+        assert_eq!(room.expire_idle(later, Duration::from_secs(60)), 0);
+        drop(reader);
+        assert!(room.member(&http.session).is_ok());
+    }
+
+    #[test]
+    fn session_secrets_are_128_bits_of_hex() {
+        let room = Room::default();
+        let a = room.join(None, Lifetime::Connection).session;
+        let b = room.join(None, Lifetime::Connection).session;
+        assert_eq!(a.len(), 32);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+    }
+}

@@ -1,0 +1,60 @@
+//! The client side of the connection: where to connect and how, shared by the TUI and tests.
+
+use std::time::Duration;
+
+use jsonrpsee::ws_client::{PingConfig, WsClient, WsClientBuilder};
+
+/// Why a connection could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot connect to {url}: {source}")]
+pub struct ConnectError {
+    url: String,
+    #[source]
+    source: jsonrpsee::core::ClientError,
+}
+
+/// Turns what a user typed (`host:port` or a full `ws://` URL) into a WebSocket URL.
+pub fn ws_url(target: &str) -> String {
+    if target.contains("://") {
+        target.to_owned()
+    } else {
+        format!("ws://{target}")
+    }
+}
+
+/// Opens a WebSocket connection with pings on, so a vanished server is noticed.
+pub async fn connect(url: &str) -> Result<WsClient, ConnectError> {
+    WsClientBuilder::new()
+        .connection_timeout(Duration::from_secs(10))
+        .request_timeout(Duration::from_secs(30))
+        .enable_ws_ping(
+            PingConfig::new()
+                .ping_interval(Duration::from_secs(10))
+                .inactive_limit(Duration::from_secs(30)),
+        )
+        // A client that falls this far behind on its own subscription is better off reconnecting.
+        .max_buffer_capacity_per_subscription(4096)
+        .build(url)
+        .await
+        .map_err(|source| ConnectError {
+            url: url.to_owned(),
+            source,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_address_becomes_a_ws_url() {
+        assert_eq!(ws_url("127.0.0.1:7777"), "ws://127.0.0.1:7777");
+        assert_eq!(ws_url("chat.example:7777"), "ws://chat.example:7777");
+    }
+
+    #[test]
+    fn full_url_is_kept() {
+        assert_eq!(ws_url("ws://h:1/x"), "ws://h:1/x");
+        assert_eq!(ws_url("wss://h:1"), "wss://h:1");
+    }
+}

@@ -1,0 +1,83 @@
+//! The JSON-RPC API, declared once and used by both sides: the server implements the
+//! generated `ChatApiServer`, clients call the generated `ChatApiClient` on a jsonrpsee client.
+
+pub mod client;
+pub mod server;
+pub mod types;
+
+use jsonrpsee::core::SubscriptionResult;
+use jsonrpsee::proc_macros::rpc;
+use jsonrpsee::types::ErrorObjectOwned;
+
+use crate::room::{LeaveReason, RoomError};
+use types::{Event, JoinResult, MemberInfo, SendResult};
+
+/// `chat_poll` waits this long when the caller does not say.
+pub const DEFAULT_POLL_TIMEOUT_MS: u64 = 25_000;
+/// `chat_poll` never waits longer than this, whatever the caller asks.
+pub const MAX_POLL_TIMEOUT_MS: u64 = 60_000;
+/// `chat_poll` returns at most this many events at once; the rest wait for the next poll.
+pub const MAX_POLL_EVENTS: usize = 256;
+
+/// The chat API. Method names on the wire are `chat_` + the name given here.
+#[rpc(server, client, namespace = "chat")]
+pub trait ChatApi {
+    /// Enters the room. The server settles the name and returns the session secret.
+    #[method(name = "join", with_extensions)]
+    async fn join(&self, name: Option<String>) -> Result<JoinResult, ErrorObjectOwned>;
+
+    /// Says something to everyone else in the room.
+    #[method(name = "send")]
+    async fn send(&self, session: String, text: String) -> Result<SendResult, ErrorObjectOwned>;
+
+    /// Leaves the room; the session is gone afterwards.
+    #[method(name = "leave")]
+    async fn leave(&self, session: String) -> Result<(), ErrorObjectOwned>;
+
+    /// Streams the session's events as `chat_event` notifications (`chat_subscribe` on the wire;
+    /// the Rust name avoids jsonrpsee's own `subscribe`).
+    #[subscription(name = "subscribe" => "event", unsubscribe = "unsubscribe", item = Event)]
+    async fn subscribe_events(&self, session: String) -> SubscriptionResult;
+
+    /// Waits until at least one event is pending or the timeout passes, then returns them.
+    #[method(name = "poll")]
+    async fn poll(
+        &self,
+        session: String,
+        timeout_ms: Option<u64>,
+    ) -> Result<Vec<Event>, ErrorObjectOwned>;
+
+    /// Everyone in the room now.
+    #[method(name = "members")]
+    async fn members(&self) -> Result<Vec<MemberInfo>, ErrorObjectOwned>;
+}
+
+/// Stable error codes, documented in `docs/PROTOCOL.md`. Never renumber one.
+pub mod codes {
+    pub const UNKNOWN_SESSION: i32 = -32001;
+    pub const EMPTY_TEXT: i32 = -32002;
+    pub const TEXT_TOO_LONG: i32 = -32003;
+    pub const INBOX_BUSY: i32 = -32004;
+    pub const SESSION_ENDED: i32 = -32005;
+}
+
+impl From<RoomError> for ErrorObjectOwned {
+    fn from(err: RoomError) -> Self {
+        let code = match err {
+            RoomError::UnknownSession => codes::UNKNOWN_SESSION,
+            RoomError::EmptyText => codes::EMPTY_TEXT,
+            RoomError::TextTooLong { .. } => codes::TEXT_TOO_LONG,
+            RoomError::InboxBusy => codes::INBOX_BUSY,
+        };
+        ErrorObjectOwned::owned(code, err.to_string(), None::<()>)
+    }
+}
+
+/// The error for a read that outlived its session.
+pub fn session_ended(reason: LeaveReason) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(
+        codes::SESSION_ENDED,
+        format!("session ended: {reason}"),
+        None::<()>,
+    )
+}

@@ -1,0 +1,57 @@
+//! The wire types: everything that crosses the socket, exactly as `docs/PROTOCOL.md` shows it.
+//!
+//! These types carry only serde derives, so the room can build them without knowing the transport.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// A member as others see it: the public id and the name the server settled on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberInfo {
+    pub id: Uuid,
+    pub name: String,
+}
+
+/// What kind of thing happened in the room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventKind {
+    Message,
+    Join,
+    Leave,
+}
+
+/// One thing that happened in the room, in the order the room accepted it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// Rises by one for every event in the room, so a gap is visible to any client.
+    pub seq: u64,
+    /// Server time of acceptance, milliseconds since the Unix epoch.
+    pub ts: u64,
+    pub kind: EventKind,
+    /// Always set by the server: a client cannot speak for anyone else.
+    pub from: MemberInfo,
+    /// The message text for `message`; for `leave`, why the member left when it did not
+    /// leave by itself (`"connection closed"`, `"idle timeout"`, `"too slow"`); otherwise null.
+    pub text: Option<String>,
+}
+
+/// The answer to `chat_join`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinResult {
+    /// The secret that authorises every later call; known only to this member.
+    pub session: String,
+    /// The public identity others see in `from`.
+    pub id: Uuid,
+    /// The name the server assigned, which may differ from the one asked for.
+    pub name: String,
+    /// Everyone in the room at the moment of joining, the new member included.
+    pub members: Vec<MemberInfo>,
+}
+
+/// The answer to `chat_send`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendResult {
+    /// The room sequence number the message was given.
+    pub seq: u64,
+}

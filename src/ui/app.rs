@@ -1,0 +1,503 @@
+//! The client's state and how it changes. Nothing here touches the terminal or the network:
+//! key handling returns an [`Action`] for the event loop to carry out.
+
+use std::collections::VecDeque;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use super::input::InputLine;
+use crate::rpc::types::{Event, EventKind, JoinResult, MemberInfo};
+use crate::text::{clean_name, clean_text};
+
+/// Lines kept in the message pane; the oldest go first.
+pub const MAX_SCROLLBACK: usize = 10_000;
+
+/// Everything that can happen to the client, from the terminal or the network, on one channel.
+#[derive(Debug)]
+pub enum AppEvent {
+    Terminal(crossterm::event::Event),
+    Net(NetEvent),
+}
+
+/// What the network worker reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NetEvent {
+    Joined(JoinResult),
+    Event(Event),
+    /// Our own message was accepted with this seq.
+    Sent {
+        seq: u64,
+        text: String,
+    },
+    SendFailed {
+        error: String,
+    },
+    /// The connection or session is gone; the reason is for the user.
+    Disconnected(String),
+}
+
+/// What the event loop should do after a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    None,
+    Send(String),
+    Quit,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Connection {
+    Connecting,
+    Connected,
+    Disconnected(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineKind {
+    /// Something a member said; `own` marks our own lines.
+    Message {
+        from: String,
+        own: bool,
+    },
+    /// Joins, leaves and other room news.
+    Notice,
+    /// Local feedback: help text, command output.
+    Info,
+    Error,
+}
+
+/// One entry in the message pane; its text may hold newlines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatLine {
+    /// The room seq, for lines that came from the room; keeps the pane in room order.
+    pub seq: Option<u64>,
+    pub kind: LineKind,
+    pub text: String,
+}
+
+const HELP: &str = "commands: /help  /who  /quit (or /exit)  //text sends text starting with /\n\
+keys: Enter send · Ctrl-C, or Ctrl-D on an empty line, quit · PageUp/PageDown scroll · \
+Left/Right/Home/End/Backspace/Delete edit";
+
+pub struct App {
+    /// The server as the user named it, for the status line.
+    pub server: String,
+    pub me: Option<MemberInfo>,
+    pub connection: Connection,
+    /// Everyone in the room, sorted by name.
+    pub members: Vec<MemberInfo>,
+    pub lines: VecDeque<ChatLine>,
+    pub input: InputLine,
+    /// Rows scrolled up from the newest line; 0 follows the conversation.
+    pub scroll: usize,
+    /// Rows one PageUp moves; the event loop keeps it matched to the terminal.
+    pub page_rows: usize,
+    pub should_quit: bool,
+}
+
+impl App {
+    pub fn new(server: impl Into<String>) -> Self {
+        Self {
+            server: server.into(),
+            me: None,
+            connection: Connection::Connecting,
+            members: Vec::new(),
+            lines: VecDeque::new(),
+            input: InputLine::default(),
+            scroll: 0,
+            page_rows: 10,
+            should_quit: false,
+        }
+    }
+
+    pub fn handle_key(&mut self, key: KeyEvent) -> Action {
+        if key.kind == KeyEventKind::Release {
+            return Action::None;
+        }
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        match key.code {
+            KeyCode::Char('c') if ctrl => return Action::Quit,
+            KeyCode::Char('d') if ctrl && self.input.is_empty() => return Action::Quit,
+            KeyCode::Char('d') if ctrl => self.input.delete(),
+            KeyCode::Char('a') if ctrl => self.input.home(),
+            KeyCode::Char('e') if ctrl => self.input.end(),
+            KeyCode::Char(_) if ctrl => {}
+            KeyCode::Char(c) => self.input.insert(c),
+            KeyCode::Enter => return self.submit(),
+            KeyCode::Backspace => self.input.backspace(),
+            KeyCode::Delete => self.input.delete(),
+            KeyCode::Left => self.input.left(),
+            KeyCode::Right => self.input.right(),
+            KeyCode::Home => self.input.home(),
+            KeyCode::End => self.input.end(),
+            KeyCode::PageUp => self.scroll = self.scroll.saturating_add(self.page_rows),
+            KeyCode::PageDown => self.scroll = self.scroll.saturating_sub(self.page_rows),
+            _ => {}
+        }
+        Action::None
+    }
+
+    /// Enter: a command runs locally, anything else is sent.
+    fn submit(&mut self) -> Action {
+        let line = self.input.take();
+        if line.trim().is_empty() {
+            return Action::None;
+        }
+        self.scroll = 0;
+        if let Some(escaped) = line.strip_prefix("//") {
+            return self.send(format!("/{escaped}"));
+        }
+        let Some(command) = line.strip_prefix('/') else {
+            return self.send(line);
+        };
+        let name = command.split_whitespace().next().unwrap_or("");
+        match name {
+            "quit" | "exit" => Action::Quit,
+            "help" => {
+                self.push_local(LineKind::Info, HELP.to_owned());
+                Action::None
+            }
+            "who" => {
+                let names: Vec<&str> = self.members.iter().map(|m| m.name.as_str()).collect();
+                let text = format!("{} here: {}", names.len(), names.join(", "));
+                self.push_local(LineKind::Info, text);
+                Action::None
+            }
+            _ => {
+                self.push_local(
+                    LineKind::Error,
+                    format!(
+                        "unknown command /{name} (try /help; //text sends text starting with /)"
+                    ),
+                );
+                Action::None
+            }
+        }
+    }
+
+    fn send(&mut self, text: String) -> Action {
+        if self.connection != Connection::Connected {
+            self.push_local(LineKind::Error, "not connected: message not sent".into());
+            return Action::None;
+        }
+        Action::Send(text)
+    }
+
+    pub fn handle_net(&mut self, event: NetEvent) {
+        match event {
+            NetEvent::Joined(joined) => {
+                self.connection = Connection::Connected;
+                self.members = joined.members.into_iter().map(clean_member).collect();
+                self.members.sort_by(|a, b| a.name.cmp(&b.name));
+                let name = clean_name(&joined.name).unwrap_or_default();
+                self.push_local(
+                    LineKind::Notice,
+                    format!(
+                        "you joined {} as {name}; {} here (/help for commands)",
+                        self.server,
+                        self.members.len()
+                    ),
+                );
+                self.me = Some(MemberInfo {
+                    id: joined.id,
+                    name,
+                });
+            }
+            NetEvent::Event(event) => self.room_event(event),
+            NetEvent::Sent { seq, text } => {
+                let from = self.me.as_ref().map(|m| m.name.clone()).unwrap_or_default();
+                self.push(ChatLine {
+                    seq: Some(seq),
+                    kind: LineKind::Message { from, own: true },
+                    text: clean_text(&text),
+                });
+            }
+            NetEvent::SendFailed { error } => {
+                self.push_local(LineKind::Error, format!("not sent: {error}"));
+            }
+            NetEvent::Disconnected(reason) => {
+                let reason = clean_text(&reason);
+                self.push_local(LineKind::Error, format!("disconnected: {reason}"));
+                self.connection = Connection::Disconnected(reason);
+                self.members.clear();
+            }
+        }
+    }
+
+    fn room_event(&mut self, event: Event) {
+        let from = clean_member(event.from);
+        let (kind, text) = match event.kind {
+            EventKind::Message => (
+                LineKind::Message {
+                    from: from.name.clone(),
+                    own: false,
+                },
+                clean_text(event.text.as_deref().unwrap_or("")),
+            ),
+            EventKind::Join => {
+                let text = format!("{} joined", from.name);
+                if let Err(at) = self.members.binary_search_by(|m| m.name.cmp(&from.name)) {
+                    self.members.insert(at, from);
+                }
+                (LineKind::Notice, text)
+            }
+            EventKind::Leave => {
+                let text = match event.text.as_deref().map(clean_text) {
+                    Some(reason) => format!("{} left ({reason})", from.name),
+                    None => format!("{} left", from.name),
+                };
+                self.members.retain(|m| m.id != from.id);
+                (LineKind::Notice, text)
+            }
+        };
+        self.push(ChatLine {
+            seq: Some(event.seq),
+            kind,
+            text,
+        });
+    }
+
+    fn push_local(&mut self, kind: LineKind, text: String) {
+        self.push(ChatLine {
+            seq: None,
+            kind,
+            text,
+        });
+    }
+
+    /// Appends a line, keeping room lines in seq order: our own message's acknowledgement can
+    /// arrive after events the room gave an earlier seq.
+    fn push(&mut self, line: ChatLine) {
+        let mut at = self.lines.len();
+        if let Some(seq) = line.seq {
+            for (i, earlier) in self.lines.iter().enumerate().rev() {
+                match earlier.seq {
+                    Some(s) if s > seq => at = i,
+                    Some(_) => break,
+                    None => {}
+                }
+            }
+        }
+        self.lines.insert(at, line);
+        if self.lines.len() > MAX_SCROLLBACK {
+            self.lines.pop_front();
+        }
+    }
+}
+
+fn clean_member(member: MemberInfo) -> MemberInfo {
+    MemberInfo {
+        id: member.id,
+        name: clean_name(&member.name).unwrap_or_else(|| "?".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::Uuid;
+
+    fn key(code: KeyCode) -> KeyEvent {
+        KeyEvent::new(code, KeyModifiers::NONE)
+    }
+
+    fn ctrl(c: char) -> KeyEvent {
+        KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)
+    }
+
+    fn type_str(app: &mut App, s: &str) {
+        for c in s.chars() {
+            assert_eq!(app.handle_key(key(KeyCode::Char(c))), Action::None);
+        }
+    }
+
+    fn member(name: &str) -> MemberInfo {
+        MemberInfo {
+            id: Uuid::new_v4(),
+            name: name.into(),
+        }
+    }
+
+    fn joined_app() -> App {
+        let mut app = App::new("127.0.0.1:7777");
+        app.handle_net(NetEvent::Joined(JoinResult {
+            session: "s".into(),
+            id: Uuid::new_v4(),
+            name: "bob".into(),
+            members: vec![member("alice"), member("bob")],
+        }));
+        app
+    }
+
+    fn message(seq: u64, from: &MemberInfo, text: &str) -> NetEvent {
+        NetEvent::Event(Event {
+            seq,
+            ts: 0,
+            kind: EventKind::Message,
+            from: from.clone(),
+            text: Some(text.into()),
+        })
+    }
+
+    #[test]
+    fn enter_sends_the_typed_line_and_clears_the_input() {
+        let mut app = joined_app();
+        type_str(&mut app, "hello");
+        assert_eq!(
+            app.handle_key(key(KeyCode::Enter)),
+            Action::Send("hello".into())
+        );
+        assert!(app.input.is_empty());
+    }
+
+    #[test]
+    fn enter_on_a_blank_line_sends_nothing() {
+        let mut app = joined_app();
+        type_str(&mut app, "   ");
+        assert_eq!(app.handle_key(key(KeyCode::Enter)), Action::None);
+    }
+
+    #[test]
+    fn quit_commands_and_keys() {
+        for command in ["/quit", "/exit"] {
+            let mut app = joined_app();
+            type_str(&mut app, command);
+            assert_eq!(app.handle_key(key(KeyCode::Enter)), Action::Quit);
+        }
+        assert_eq!(joined_app().handle_key(ctrl('c')), Action::Quit);
+        assert_eq!(joined_app().handle_key(ctrl('d')), Action::Quit);
+    }
+
+    #[test]
+    fn ctrl_d_with_text_deletes_instead_of_quitting() {
+        let mut app = joined_app();
+        type_str(&mut app, "ab");
+        app.handle_key(key(KeyCode::Home));
+        assert_eq!(app.handle_key(ctrl('d')), Action::None);
+        assert_eq!(app.input.text(), "b");
+    }
+
+    #[test]
+    fn unknown_command_is_a_local_error_never_sent() {
+        let mut app = joined_app();
+        type_str(&mut app, "/frobnicate now");
+        assert_eq!(app.handle_key(key(KeyCode::Enter)), Action::None);
+        let last = app.lines.back().unwrap();
+        assert_eq!(last.kind, LineKind::Error);
+        assert!(last.text.contains("/frobnicate"));
+    }
+
+    #[test]
+    fn double_slash_sends_a_line_starting_with_slash() {
+        let mut app = joined_app();
+        type_str(&mut app, "//shrug");
+        assert_eq!(
+            app.handle_key(key(KeyCode::Enter)),
+            Action::Send("/shrug".into())
+        );
+    }
+
+    #[test]
+    fn sending_while_disconnected_is_refused_locally() {
+        let mut app = App::new("x:1");
+        type_str(&mut app, "hello");
+        assert_eq!(app.handle_key(key(KeyCode::Enter)), Action::None);
+        assert_eq!(app.lines.back().unwrap().kind, LineKind::Error);
+    }
+
+    #[test]
+    fn members_follow_join_and_leave_events() {
+        let mut app = joined_app();
+        let carol = member("carol");
+        app.handle_net(NetEvent::Event(Event {
+            seq: 5,
+            ts: 0,
+            kind: EventKind::Join,
+            from: carol.clone(),
+            text: None,
+        }));
+        assert_eq!(app.members.len(), 3);
+        app.handle_net(NetEvent::Event(Event {
+            seq: 6,
+            ts: 0,
+            kind: EventKind::Leave,
+            from: carol,
+            text: Some("connection closed".into()),
+        }));
+        assert_eq!(app.members.len(), 2);
+        assert_eq!(
+            app.lines.back().unwrap().text,
+            "carol left (connection closed)"
+        );
+    }
+
+    #[test]
+    fn own_message_is_shown_in_room_order_when_acknowledged() {
+        let mut app = joined_app();
+        let alice = member("alice");
+        app.handle_net(message(10, &alice, "ten"));
+        app.handle_net(message(12, &alice, "twelve"));
+        app.handle_net(NetEvent::Sent {
+            seq: 11,
+            text: "eleven".into(),
+        });
+        let texts: Vec<&str> = app.lines.iter().skip(1).map(|l| l.text.as_str()).collect();
+        assert_eq!(texts, ["ten", "eleven", "twelve"]);
+        assert_eq!(
+            app.lines[2].kind,
+            LineKind::Message {
+                from: "bob".into(),
+                own: true
+            }
+        );
+    }
+
+    #[test]
+    fn received_text_is_cleaned_again_before_display() {
+        let mut app = joined_app();
+        let mallory = member("mal\x1b[2Jlory");
+        app.handle_net(message(3, &mallory, "\x1b]0;pwned\x07hi"));
+        let last = app.lines.back().unwrap();
+        assert_eq!(last.text, "]0;pwnedhi");
+        assert_eq!(
+            last.kind,
+            LineKind::Message {
+                from: "mal[2Jlory".into(),
+                own: false
+            }
+        );
+    }
+
+    #[test]
+    fn scrollback_is_capped() {
+        let mut app = joined_app();
+        let alice = member("alice");
+        for seq in 0..(MAX_SCROLLBACK as u64 + 5) {
+            app.handle_net(message(seq + 10, &alice, "x"));
+        }
+        assert_eq!(app.lines.len(), MAX_SCROLLBACK);
+    }
+
+    #[test]
+    fn page_keys_scroll_and_sending_returns_to_live() {
+        let mut app = joined_app();
+        app.handle_key(key(KeyCode::PageUp));
+        app.handle_key(key(KeyCode::PageUp));
+        assert_eq!(app.scroll, 20);
+        app.handle_key(key(KeyCode::PageDown));
+        assert_eq!(app.scroll, 10);
+        type_str(&mut app, "hi");
+        app.handle_key(key(KeyCode::Enter));
+        assert_eq!(app.scroll, 0);
+    }
+
+    #[test]
+    fn disconnect_is_shown_and_clears_members() {
+        let mut app = joined_app();
+        app.handle_net(NetEvent::Disconnected("server went away".into()));
+        assert_eq!(
+            app.connection,
+            Connection::Disconnected("server went away".into())
+        );
+        assert!(app.members.is_empty());
+    }
+}

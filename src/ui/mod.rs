@@ -1,0 +1,11 @@
+//! The full-screen client: state ([`App`]), key handling, drawing, and the event loop that
+//! joins the terminal and the network into one stream of [`AppEvent`]s.
+
+pub mod app;
+pub mod input;
+pub mod net;
+pub mod render;
+mod run;
+
+pub use app::{Action, App, AppEvent, NetEvent};
+pub use run::{ConnectOptions, run};

@@ -1,0 +1,396 @@
+//! Drawing: a pure function of [`App`]. Only the rows that are visible are wrapped, so the
+//! cost of a frame follows the screen size, not the length of the scrollback.
+
+use ratatui::Frame;
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Position, Rect};
+use ratatui::style::{Color, Modifier, Style, Stylize};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Widget;
+use unicode_segmentation::UnicodeSegmentation;
+use unicode_width::UnicodeWidthStr;
+
+use super::app::{App, ChatLine, Connection, LineKind};
+
+const PROMPT: &str = "> ";
+const TAB: &str = "    ";
+
+/// Draws the whole screen and places the terminal cursor in the input line.
+pub fn draw(app: &App, frame: &mut Frame) {
+    let area = frame.area();
+    frame.render_widget(app, area);
+    let [_, _, input] = screen_areas(area);
+    if input.height > 0 {
+        let (offset, column) = input_view(app, input.width);
+        let x = input.x + PROMPT.width() as u16 + (column - offset) as u16;
+        frame.set_cursor_position(Position::new(
+            x.min(input.right().saturating_sub(1)),
+            input.y,
+        ));
+    }
+}
+
+impl Widget for &App {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let [messages, status, input] = screen_areas(area);
+        render_messages(self, messages, buf);
+        render_status(self, status, buf);
+        render_input(self, input, buf);
+    }
+}
+
+/// Message pane, status line, input line.
+fn screen_areas(area: Rect) -> [Rect; 3] {
+    area.layout(&Layout::vertical([
+        Constraint::Min(0),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ]))
+}
+
+fn render_messages(app: &App, area: Rect, buf: &mut Buffer) {
+    let (width, height) = (area.width as usize, area.height as usize);
+    if width == 0 || height == 0 {
+        return;
+    }
+    // Wrap from the newest line back, only as far as the view reaches.
+    let wanted = height + app.scroll;
+    let mut rows_newest_first: Vec<Line> = Vec::with_capacity(wanted);
+    for line in app.lines.iter().rev() {
+        let wrapped = wrap(&styled_segments(line), width);
+        rows_newest_first.extend(wrapped.into_iter().rev());
+        if rows_newest_first.len() >= wanted {
+            break;
+        }
+    }
+    let scroll = app
+        .scroll
+        .min(rows_newest_first.len().saturating_sub(height));
+    let visible: Vec<&Line> = rows_newest_first.iter().skip(scroll).take(height).collect();
+    for (row, line) in visible.into_iter().rev().enumerate() {
+        buf.set_line(area.x, area.y + row as u16, line, area.width);
+    }
+}
+
+fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
+    let state = match &app.connection {
+        Connection::Connecting => "connecting".to_owned(),
+        Connection::Connected => "connected".to_owned(),
+        Connection::Disconnected(_) => "disconnected".to_owned(),
+    };
+    let mut parts = vec![app.server.clone(), state];
+    if app.connection == Connection::Connected {
+        let n = app.members.len();
+        parts.push(format!("{n} member{}", if n == 1 { "" } else { "s" }));
+    }
+    if let Some(me) = &app.me {
+        parts.push(me.name.clone());
+    }
+    if app.scroll > 0 {
+        parts.push("scrolled up (PageDown)".to_owned());
+    }
+    let style = Style::new().fg(Color::White).bg(Color::Blue);
+    buf.set_style(area, style);
+    buf.set_line(
+        area.x,
+        area.y,
+        &Line::from(format!(" {}", parts.join(" │ "))).style(style),
+        area.width,
+    );
+}
+
+fn render_input(app: &App, area: Rect, buf: &mut Buffer) {
+    if area.width == 0 || area.height == 0 {
+        return;
+    }
+    let (offset, _) = input_view(app, area.width);
+    let available = (area.width as usize).saturating_sub(PROMPT.width());
+    let mut visible = String::new();
+    let mut column = 0;
+    for grapheme in app.input.text().graphemes(true) {
+        let grapheme = if grapheme == "\t" { " " } else { grapheme };
+        let w = grapheme.width();
+        if column >= offset && column + w <= offset + available {
+            visible.push_str(grapheme);
+        }
+        column += w;
+    }
+    let line = Line::from(vec![PROMPT.bold(), Span::raw(visible)]);
+    buf.set_line(area.x, area.y, &line, area.width);
+}
+
+/// The first visible column of the input and the cursor's column, keeping the cursor on screen.
+fn input_view(app: &App, width: u16) -> (usize, usize) {
+    let available = (width as usize).saturating_sub(PROMPT.width()).max(1);
+    let column = app.input.cursor_column();
+    let offset = (column + 1).saturating_sub(available);
+    (offset, column)
+}
+
+/// A line's text as styled pieces, before wrapping.
+fn styled_segments(line: &ChatLine) -> Vec<(String, Style)> {
+    let text = line.text.replace('\t', TAB);
+    let dim = Style::new().fg(Color::DarkGray);
+    match &line.kind {
+        LineKind::Message { from, own } => {
+            let name_style = if *own {
+                Style::new().add_modifier(Modifier::BOLD)
+            } else {
+                Style::new().fg(name_colour(from))
+            };
+            vec![
+                ("<".into(), dim),
+                (from.clone(), name_style),
+                ("> ".into(), dim),
+                (text, Style::new()),
+            ]
+        }
+        LineKind::Notice => vec![(format!("-!- {text}"), dim)],
+        LineKind::Info => vec![(text, Style::new().fg(Color::Cyan))],
+        LineKind::Error => vec![(text, Style::new().fg(Color::Red))],
+    }
+}
+
+/// A stable colour per name, so people are recognisable at a glance. The palette leaves out
+/// black, white and greys, which vanish on one background or another.
+fn name_colour(name: &str) -> Color {
+    const PALETTE: [Color; 10] = [
+        Color::Red,
+        Color::Green,
+        Color::Yellow,
+        Color::Blue,
+        Color::Magenta,
+        Color::Cyan,
+        Color::LightRed,
+        Color::LightGreen,
+        Color::LightMagenta,
+        Color::LightCyan,
+    ];
+    // FNV-1a: tiny, and the same on every machine and every run.
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    PALETTE[(hash % PALETTE.len() as u64) as usize]
+}
+
+/// Wraps styled text to `width` display columns: at spaces where it can, inside a word where
+/// it must, never inside a grapheme. Newlines start a new row.
+fn wrap(segments: &[(String, Style)], width: usize) -> Vec<Line<'static>> {
+    let mut rows: Vec<Vec<(&str, Style)>> = vec![Vec::new()];
+    let mut row_width = 0;
+    // Index in the current row just after its last space, where a break may go.
+    let mut break_at: Option<usize> = None;
+    for (text, style) in segments {
+        for grapheme in text.graphemes(true) {
+            if grapheme == "\n" {
+                rows.push(Vec::new());
+                (row_width, break_at) = (0, None);
+                continue;
+            }
+            let w = grapheme.width();
+            if row_width + w > width && row_width > 0 {
+                if grapheme == " " {
+                    // The break itself takes the place of this space.
+                    rows.push(Vec::new());
+                    (row_width, break_at) = (0, None);
+                    continue;
+                }
+                let row = rows.last_mut().expect("rows is never empty");
+                let carried = match break_at {
+                    Some(at) => {
+                        let carried = row.split_off(at);
+                        row.pop(); // the space the break replaces
+                        carried
+                    }
+                    None => Vec::new(),
+                };
+                row_width = carried.iter().map(|(g, _)| g.width()).sum();
+                rows.push(carried);
+                break_at = None;
+            }
+            let row = rows.last_mut().expect("rows is never empty");
+            row.push((grapheme, *style));
+            row_width += w;
+            if grapheme == " " {
+                break_at = Some(row.len());
+            }
+        }
+    }
+    rows.into_iter().map(merge_spans).collect()
+}
+
+/// Joins neighbouring graphemes of the same style into spans.
+fn merge_spans(row: Vec<(&str, Style)>) -> Line<'static> {
+    let mut spans: Vec<Span<'static>> = Vec::new();
+    for (grapheme, style) in row {
+        match spans.last_mut() {
+            Some(span) if span.style == style => span.content.to_mut().push_str(grapheme),
+            _ => spans.push(Span::styled(grapheme.to_owned(), style)),
+        }
+    }
+    Line::from(spans)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rpc::types::{Event, EventKind, JoinResult, MemberInfo};
+    use crate::ui::app::NetEvent;
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use ratatui::{Terminal, backend::TestBackend};
+    use uuid::Uuid;
+
+    fn plain(rows: &[Line]) -> Vec<String> {
+        rows.iter().map(|l| l.to_string()).collect()
+    }
+
+    fn wrap_plain(text: &str, width: usize) -> Vec<String> {
+        plain(&wrap(&[(text.to_owned(), Style::new())], width))
+    }
+
+    #[test]
+    fn wraps_at_spaces() {
+        assert_eq!(
+            wrap_plain("the quick brown fox", 10),
+            ["the quick", "brown fox"]
+        );
+    }
+
+    #[test]
+    fn breaks_a_word_longer_than_the_row() {
+        assert_eq!(wrap_plain("abcdefghij", 4), ["abcd", "efgh", "ij"]);
+    }
+
+    #[test]
+    fn wide_characters_never_spill_or_split() {
+        let rows = wrap_plain("日本語のテキスト", 5);
+        assert_eq!(rows, ["日本", "語の", "テキ", "スト"]);
+        assert!(rows.iter().all(|r| r.width() <= 5));
+    }
+
+    #[test]
+    fn combining_marks_stay_with_their_letter() {
+        assert_eq!(
+            wrap_plain("e\u{301}e\u{301}e\u{301}", 2),
+            ["e\u{301}e\u{301}", "e\u{301}"]
+        );
+    }
+
+    #[test]
+    fn newlines_start_new_rows() {
+        assert_eq!(wrap_plain("one\ntwo", 20), ["one", "two"]);
+    }
+
+    #[test]
+    fn name_colours_are_stable_and_never_grey() {
+        assert_eq!(name_colour("alice"), name_colour("alice"));
+        for name in ["alice", "bob", "carol", "dave", "eve", "mallory"] {
+            assert!(!matches!(
+                name_colour(name),
+                Color::Black | Color::White | Color::Gray | Color::DarkGray | Color::Reset
+            ));
+        }
+    }
+
+    fn member(name: &str) -> MemberInfo {
+        MemberInfo {
+            // Fixed ids keep snapshots stable; distinct names get distinct ids.
+            id: Uuid::from_u128(name.bytes().fold(0, |h, b| h * 257 + u128::from(b))),
+            name: name.into(),
+        }
+    }
+
+    fn chat_app() -> App {
+        let mut app = App::new("127.0.0.1:7777");
+        app.handle_net(NetEvent::Joined(JoinResult {
+            session: "s".into(),
+            id: Uuid::from_u128(3),
+            name: "bob".into(),
+            members: vec![member("alice"), member("bob")],
+        }));
+        let carol = member("carol");
+        let events = [
+            (EventKind::Join, &carol, None),
+            (
+                EventKind::Message,
+                &member("alice"),
+                Some("hi bob, long time no see — how was the trip to 東京?"),
+            ),
+            (EventKind::Leave, &carol, Some("connection closed")),
+        ];
+        for (i, (kind, from, text)) in events.into_iter().enumerate() {
+            app.handle_net(NetEvent::Event(Event {
+                seq: i as u64 + 2,
+                ts: 0,
+                kind,
+                from: from.clone(),
+                text: text.map(str::to_owned),
+            }));
+        }
+        app.handle_net(NetEvent::Sent {
+            seq: 5,
+            text: "great, thanks!".into(),
+        });
+        for c in "typing…".chars() {
+            app.handle_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+        }
+        app
+    }
+
+    fn screen(app: &App, width: u16, height: u16) -> Terminal<TestBackend> {
+        let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+        terminal.draw(|frame| draw(app, frame)).unwrap();
+        terminal
+    }
+
+    #[test]
+    fn chat_screen() {
+        let terminal = screen(&chat_app(), 50, 10);
+        insta::assert_snapshot!(terminal.backend());
+    }
+
+    #[test]
+    fn cursor_sits_after_the_typed_text() {
+        let mut terminal = screen(&chat_app(), 50, 10);
+        let position = terminal.get_cursor_position().unwrap();
+        assert_eq!(position, Position::new(2 + "typing…".width() as u16, 9));
+    }
+
+    #[test]
+    fn long_input_scrolls_to_keep_the_cursor_visible() {
+        let mut app = chat_app();
+        for c in " and then some more words".chars() {
+            app.handle_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+        }
+        let mut terminal = screen(&app, 20, 6);
+        insta::assert_snapshot!(terminal.backend());
+        assert_eq!(
+            terminal.get_cursor_position().unwrap(),
+            Position::new(19, 5)
+        );
+    }
+
+    #[test]
+    fn scrolled_up_view_shows_older_rows_and_says_so() {
+        let mut app = chat_app();
+        app.scroll = 2;
+        let terminal = screen(&app, 50, 6);
+        insta::assert_snapshot!(terminal.backend());
+    }
+
+    #[test]
+    fn disconnected_screen() {
+        let mut app = chat_app();
+        app.handle_net(NetEvent::Disconnected("connection closed by server".into()));
+        let terminal = screen(&app, 50, 8);
+        insta::assert_snapshot!(terminal.backend());
+    }
+
+    #[test]
+    fn tiny_terminals_do_not_panic() {
+        let app = chat_app();
+        for (w, h) in [(10, 3), (1, 1), (3, 2), (0, 0), (10, 1)] {
+            screen(&app, w, h);
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! The event loop: terminal events and network events arrive on one channel, each changes
+//! the [`App`], and the screen is redrawn from it.
+
+use anyhow::Context;
+use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
+use futures::StreamExt;
+use ratatui::DefaultTerminal;
+use tokio::sync::mpsc;
+
+use super::app::{Action, App, AppEvent};
+use super::net::Network;
+use super::render::draw;
+
+/// Events buffered between the producers and the loop.
+const EVENT_BUFFER: usize = 1024;
+
+/// What `chatroom connect` (and `serve --tui`) needs to start the client.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// WebSocket URL to connect to.
+    pub url: String,
+    /// The server as shown in the status line.
+    pub display: String,
+    /// The name to ask for; the server may adjust it.
+    pub name: Option<String>,
+}
+
+/// Runs the client until the user quits. The terminal is restored on every way out,
+/// panics included (ratatui's panic hook).
+pub async fn run(options: ConnectOptions) -> anyhow::Result<()> {
+    let (events, rx) = mpsc::channel(EVENT_BUFFER);
+    let network = Network::spawn(options.url.clone(), options.name.clone(), events.clone());
+    let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
+    tokio::spawn(read_terminal(events));
+    let result = event_loop(&mut terminal, App::new(options.display), rx, network).await;
+    ratatui::try_restore().context("cannot restore the terminal")?;
+    result
+}
+
+/// Feeds terminal input into the event loop's channel.
+async fn read_terminal(events: mpsc::Sender<AppEvent>) {
+    let mut stream = EventStream::new();
+    while let Some(event) = stream.next().await {
+        match event {
+            Ok(event) => {
+                if events.send(AppEvent::Terminal(event)).await.is_err() {
+                    return;
+                }
+            }
+            Err(err) => {
+                tracing::error!(%err, "terminal input failed");
+                return;
+            }
+        }
+    }
+}
+
+async fn event_loop(
+    terminal: &mut DefaultTerminal,
+    mut app: App,
+    mut events: mpsc::Receiver<AppEvent>,
+    network: Network,
+) -> anyhow::Result<()> {
+    while !app.should_quit {
+        app.page_rows = usize::from(terminal.size()?.height.saturating_sub(2)).max(1);
+        terminal.draw(|frame| draw(&app, frame))?;
+        let Some(event) = events.recv().await else {
+            break;
+        };
+        handle(&mut app, event, &network).await;
+        // Take whatever else is already waiting before drawing again, so a burst of
+        // messages costs one frame, not one each.
+        while !app.should_quit {
+            let Ok(event) = events.try_recv() else { break };
+            handle(&mut app, event, &network).await;
+        }
+    }
+    Ok(())
+}
+
+async fn handle(app: &mut App, event: AppEvent, network: &Network) {
+    let action = match event {
+        AppEvent::Terminal(TermEvent::Key(key)) if key.kind != KeyEventKind::Release => {
+            app.handle_key(key)
+        }
+        AppEvent::Terminal(_) => Action::None,
+        AppEvent::Net(event) => {
+            app.handle_net(event);
+            Action::None
+        }
+    };
+    match action {
+        Action::None => {}
+        Action::Send(text) => network.send(text),
+        Action::Quit => {
+            network.leave().await;
+            app.should_quit = true;
+        }
+    }
+}
