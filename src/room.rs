@@ -292,7 +292,7 @@ impl State {
 
     fn member_list(&self) -> Vec<MemberInfo> {
         let mut list: Vec<MemberInfo> = self.members.values().map(|m| m.info.clone()).collect();
-        list.sort_by(|a, b| a.name.cmp(&b.name));
+        list.sort_by_cached_key(|m| m.name.to_lowercase());
         list
     }
 

@@ -169,17 +169,16 @@ async fn run(
     tracing::info!("shutting down");
     reaper.abort();
     let _ = server_handle.stop();
+    // `stopped` waits for every stop handle to go, ours included.
+    drop((stop_handle, svc_builder));
     let deadline = Instant::now() + config.shutdown_grace;
     while let Ok(Some(finished)) = timeout_at(deadline, connections.join_next()).await {
         log_connection_end(finished);
     }
-    if !connections.is_empty() {
-        tracing::warn!(
-            open = connections.len(),
-            "connections still open after the grace period; dropping them"
-        );
+    // WebSocket connections run in jsonrpsee's own tasks; they hold stop handles until closed.
+    if timeout_at(deadline, server_handle.stopped()).await.is_err() || !connections.is_empty() {
+        tracing::warn!("connections still open after the grace period; dropping them");
     }
-    server_handle.stopped().await;
 }
 
 fn log_connection_end(finished: Result<Result<(), BoxError>, tokio::task::JoinError>) {
@@ -345,4 +344,27 @@ impl ChatApiServer for ChatService {
 
 fn event_message(event: &Event) -> Result<SubscriptionMessage, serde_json::Error> {
     Ok(serde_json::value::to_raw_value(event)?.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rpc::codes;
+
+    #[tokio::test]
+    async fn poll_waiting_when_its_session_ends_is_told_why() {
+        let room = Room::default();
+        let service = ChatService { room: room.clone() };
+        let session = room.join(Some("curl"), Lifetime::Idle).session;
+        let poll = tokio::spawn({
+            let session = session.clone();
+            async move { service.poll(session, Some(10_000)).await }
+        });
+        // On this single-threaded runtime the poll runs until it waits for an event.
+        tokio::task::yield_now().await;
+        room.leave(&session, LeaveReason::TooSlow).unwrap();
+        let err = poll.await.unwrap().unwrap_err();
+        assert_eq!(err.code(), codes::SESSION_ENDED);
+        assert_eq!(err.message(), "session ended: too slow");
+    }
 }

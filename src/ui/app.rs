@@ -83,7 +83,7 @@ pub struct App {
     pub server: String,
     pub me: Option<MemberInfo>,
     pub connection: Connection,
-    /// Everyone in the room, sorted by name.
+    /// Everyone in the room, sorted by name regardless of case.
     pub members: Vec<MemberInfo>,
     pub lines: VecDeque<ChatLine>,
     pub input: InputLine,
@@ -187,7 +187,7 @@ impl App {
             NetEvent::Joined(joined) => {
                 self.connection = Connection::Connected;
                 self.members = joined.members.into_iter().map(clean_member).collect();
-                self.members.sort_by(|a, b| a.name.cmp(&b.name));
+                self.members.sort_by_cached_key(|m| m.name.to_lowercase());
                 let name = clean_name(&joined.name).unwrap_or_default();
                 self.push_local(
                     LineKind::Notice,
@@ -235,7 +235,11 @@ impl App {
             ),
             EventKind::Join => {
                 let text = format!("{} joined", from.name);
-                if let Err(at) = self.members.binary_search_by(|m| m.name.cmp(&from.name)) {
+                let key = from.name.to_lowercase();
+                if let Err(at) = self
+                    .members
+                    .binary_search_by(|m| m.name.to_lowercase().cmp(&key))
+                {
                     self.members.insert(at, from);
                 }
                 (LineKind::Notice, text)

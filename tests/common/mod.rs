@@ -1,0 +1,111 @@
+//! Shared test helpers: a real server on an ephemeral port, and members that talk to it.
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use chatroom::rpc::ChatApiClient;
+use chatroom::rpc::client::connect;
+use chatroom::rpc::server::{self, RunningServer, ServerConfig};
+use chatroom::rpc::types::{Event, JoinResult};
+use jsonrpsee::core::client::Subscription;
+use jsonrpsee::ws_client::WsClient;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// Every wait in the tests ends by this.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// Awaits `future`, failing the test if it takes longer than [`WAIT`].
+pub async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
+    tokio::time::timeout(WAIT, future)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+}
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    running: RunningServer,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(ServerConfig::default()).await
+    }
+
+    pub async fn start_with(config: ServerConfig) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let running = server::start(listener, config, async {
+            let _ = stopped.await;
+        })
+        .await
+        .unwrap();
+        Self {
+            addr: running.local_addr(),
+            stop,
+            running,
+        }
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}", self.addr)
+    }
+
+    pub fn http_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        within("the server to stop", self.running.stopped()).await;
+    }
+}
+
+/// A member connected over WebSocket and subscribed to its events.
+pub struct Member {
+    pub client: WsClient,
+    pub joined: JoinResult,
+    pub events: Subscription<Event>,
+}
+
+impl Member {
+    pub async fn join(server: &TestServer, name: &str) -> Self {
+        let client = connect(&server.ws_url()).await.unwrap();
+        let joined = client.join(Some(name.to_owned())).await.unwrap();
+        let events = client
+            .subscribe_events(joined.session.clone())
+            .await
+            .unwrap();
+        Self {
+            client,
+            joined,
+            events,
+        }
+    }
+
+    pub fn session(&self) -> String {
+        self.joined.session.clone()
+    }
+
+    pub fn name(&self) -> &str {
+        &self.joined.name
+    }
+
+    pub async fn say(&self, text: &str) -> u64 {
+        self.client
+            .send(self.session(), text.to_owned())
+            .await
+            .unwrap()
+            .seq
+    }
+
+    pub async fn next_event(&mut self) -> Event {
+        within("an event", self.events.next())
+            .await
+            .expect("subscription ended")
+            .expect("undecodable event")
+    }
+}

@@ -1,0 +1,260 @@
+//! The real `chatroom connect` binary in a pseudo-terminal against a real server, with the
+//! screen read back through a terminal emulator (vt100), as a person would see it.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::sync::mpsc;
+use std::time::Instant;
+
+use chatroom::rpc::ChatApiClient;
+use chatroom::rpc::types::EventKind;
+use common::{Member, TestServer, WAIT};
+use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+
+const ROWS: u16 = 24;
+const COLS: u16 = 80;
+
+/// A running client binary and what its terminal shows.
+struct Tui {
+    parser: vt100::Parser,
+    output: mpsc::Receiver<Vec<u8>>,
+    input: Box<dyn Write + Send>,
+    exited: mpsc::Receiver<portable_pty::ExitStatus>,
+    _log_dir: TempDir,
+}
+
+impl Tui {
+    fn connect(server: &TestServer, name: &str) -> Self {
+        Self::spawn(&["connect", &server.ws_url(), "--name", name])
+    }
+
+    fn spawn(args: &[&str]) -> Self {
+        let pty = native_pty_system()
+            .openpty(PtySize {
+                rows: ROWS,
+                cols: COLS,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("open a pty");
+        let log_dir = TempDir::new();
+        let mut command = CommandBuilder::new(env!("CARGO_BIN_EXE_chatroom"));
+        command.args(args);
+        command.arg("--log-file");
+        command.arg(log_dir.0.join("client.log"));
+        command.env("TERM", "xterm-256color");
+        let mut child = pty.slave.spawn_command(command).expect("spawn chatroom");
+        drop(pty.slave);
+
+        let mut reader = pty.master.try_clone_reader().unwrap();
+        let (out_tx, output) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 || out_tx.send(buf[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        let (exit_tx, exited) = mpsc::channel();
+        std::thread::spawn(move || {
+            if let Ok(status) = child.wait() {
+                let _ = exit_tx.send(status);
+            }
+        });
+        let input = pty.master.take_writer().unwrap();
+        // The master must stay open while the child runs; leak it into the reader's lifetime.
+        std::mem::forget(pty.master);
+        Self {
+            parser: vt100::Parser::new(ROWS, COLS, 0),
+            output,
+            input,
+            exited,
+            _log_dir: log_dir,
+        }
+    }
+
+    fn screen(&self) -> String {
+        self.parser.screen().contents()
+    }
+
+    /// Reads output until the screen satisfies `done`, failing after [`WAIT`].
+    fn wait_for(&mut self, what: &str, done: impl Fn(&str) -> bool) {
+        let deadline = Instant::now() + WAIT;
+        while !done(&self.screen()) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.output.recv_timeout(left) {
+                Ok(bytes) => self.parser.process(&bytes),
+                Err(_) => panic!("timed out waiting for {what}; screen:\n{}", self.screen()),
+            }
+        }
+    }
+
+    fn wait_for_text(&mut self, text: &str) {
+        self.wait_for(&format!("{text:?}"), |screen| screen.contains(text));
+    }
+
+    fn type_keys(&mut self, keys: &str) {
+        self.input.write_all(keys.as_bytes()).unwrap();
+        self.input.flush().unwrap();
+    }
+
+    /// Waits for the process to end, then reads the rest of its output.
+    fn wait_exit(&mut self) -> portable_pty::ExitStatus {
+        let status = self.exited.recv_timeout(WAIT).expect("client did not exit");
+        // Everything written before exit is in the pipe; the reader ends at EOF.
+        let deadline = Instant::now() + WAIT;
+        while let Ok(bytes) = self
+            .output
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            self.parser.process(&bytes);
+        }
+        status
+    }
+
+    /// The process ends with success and leaves the terminal as it found it.
+    fn assert_exits_cleanly(&mut self) {
+        let status = block(|| self.wait_exit());
+        assert!(status.success(), "{status:?}");
+        self.assert_terminal_restored();
+    }
+
+    /// The terminal is as it was: main screen, cursor shown.
+    fn assert_terminal_restored(&self) {
+        let screen = self.parser.screen();
+        assert!(!screen.alternate_screen(), "still on the alternate screen");
+        assert!(!screen.hide_cursor(), "cursor still hidden");
+    }
+}
+
+/// A scratch directory removed on drop.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new() -> Self {
+        let path = std::env::temp_dir().join(format!("chatroom-test-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&path).unwrap();
+        Self(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A server with alice (a plain client) and bob (the binary under test), both past joining.
+async fn alice_and_bob_in_tui() -> (TestServer, Member, Tui) {
+    let server = TestServer::start().await;
+    let mut alice = Member::join(&server, "alice").await;
+    let mut tui = Tui::connect(&server, "bob");
+    block(|| tui.wait_for_text("connected │ 2 members │ bob"));
+    assert_eq!(alice.next_event().await.kind, EventKind::Join);
+    (server, alice, tui)
+}
+
+fn block<T>(f: impl FnOnce() -> T) -> T {
+    tokio::task::block_in_place(f)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_then_exit_restores_the_terminal() {
+    let (server, mut alice, mut tui) = alice_and_bob_in_tui().await;
+
+    alice.say("hello bob").await;
+    block(|| tui.wait_for_text("<alice> hello bob"));
+
+    tui.type_keys("hi alice\r");
+    let event = alice.next_event().await;
+    assert_eq!(
+        (event.kind, event.from.name.as_str(), event.text.as_deref()),
+        (EventKind::Message, "bob", Some("hi alice"))
+    );
+    block(|| tui.wait_for_text("<bob> hi alice"));
+
+    tui.type_keys("/exit\r");
+    let leave = alice.next_event().await;
+    assert_eq!(
+        (leave.kind, leave.text),
+        (EventKind::Leave, None),
+        "a clean leave"
+    );
+    tui.assert_exits_cleanly();
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incoming_messages_do_not_garble_the_input() {
+    let (server, mut alice, mut tui) = alice_and_bob_in_tui().await;
+
+    tui.type_keys("half-typed");
+    block(|| tui.wait_for_text("> half-typed"));
+    alice.say("interrupting").await;
+    block(|| tui.wait_for_text("<alice> interrupting"));
+    let input_row = tui.screen().lines().last().unwrap_or("").to_owned();
+    assert_eq!(input_row.trim_end(), "> half-typed");
+
+    tui.type_keys(" line\r");
+    let event = alice.next_event().await;
+    assert_eq!(event.text.as_deref(), Some("half-typed line"));
+
+    tui.type_keys("\x03"); // Ctrl-C
+    tui.assert_exits_cleanly();
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_d_on_an_empty_line_leaves() {
+    let (server, mut alice, mut tui) = alice_and_bob_in_tui().await;
+
+    tui.type_keys("\x04");
+    let leave = alice.next_event().await;
+    assert_eq!(
+        (leave.kind, leave.from.name.as_str()),
+        (EventKind::Leave, "bob")
+    );
+    tui.assert_exits_cleanly();
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_server_is_reported_on_screen() {
+    // Bind a port, then free it, so nothing listens there.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut tui = Tui::spawn(&["connect", &addr.to_string(), "--name", "bob"]);
+    block(|| tui.wait_for_text("disconnected"));
+    assert!(tui.screen().contains("cannot connect"), "{}", tui.screen());
+    tui.type_keys("/quit\r");
+    tui.assert_exits_cleanly();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_with_tui_hosts_and_chats() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut tui = Tui::spawn(&["serve", "--tui", "--listen", &listen, "--name", "host"]);
+    block(|| tui.wait_for_text("connected │ 1 member │ host"));
+
+    let client = chatroom::rpc::client::connect(&format!("ws://{listen}"))
+        .await
+        .unwrap();
+    let guest = client.join(Some("guest".into())).await.unwrap();
+    block(|| tui.wait_for_text("guest joined"));
+    client.send(guest.session, "hi host".into()).await.unwrap();
+    block(|| tui.wait_for_text("<guest> hi host"));
+
+    tui.type_keys("/quit\r");
+    tui.assert_exits_cleanly();
+    // The embedded server went down with the client.
+    assert!(tokio::net::TcpStream::connect(&listen).await.is_err());
+}
