@@ -37,8 +37,8 @@ struct ServeArgs {
     /// Also open the chat client in this terminal, joined to this server.
     #[arg(long)]
     tui: bool,
-    /// With --tui: your name in the room [default: $USER].
-    #[arg(long, env = "CHATROOM_NAME", requires = "tui")]
+    /// With --tui: your name in the room [default: $USER]; ignored without --tui.
+    #[arg(long, env = "CHATROOM_NAME")]
     name: Option<String>,
     /// Most open connections at once, WebSocket and HTTP together.
     #[arg(long, env = "CHATROOM_MAX_CONNECTIONS", default_value_t = 10_000)]

@@ -124,8 +124,15 @@ struct Member {
 
 /// The receiving end of a member's queue, plus why it stopped, once it has.
 struct Inbox {
-    rx: Arc<tokio::sync::Mutex<mpsc::Receiver<Arc<Event>>>>,
+    queue: Arc<tokio::sync::Mutex<Unread>>,
     ended: OnceLock<LeaveReason>,
+}
+
+/// What a member has not read yet.
+struct Unread {
+    rx: mpsc::Receiver<Arc<Event>>,
+    /// An event taken off the queue but not delivered; it goes out first next time.
+    returned: Option<Arc<Event>>,
 }
 
 impl Default for Room {
@@ -170,7 +177,7 @@ impl Room {
                 session: session.clone(),
                 queue,
                 inbox: Arc::new(Inbox {
-                    rx: Arc::new(tokio::sync::Mutex::new(rx)),
+                    queue: Arc::new(tokio::sync::Mutex::new(Unread { rx, returned: None })),
                     ended: OnceLock::new(),
                 }),
                 lifetime,
@@ -414,42 +421,66 @@ pub struct Reader {
 impl Reader {
     /// Claims the inbox for this reader alone, or fails if another reader has it.
     pub fn try_claim(self) -> Result<ClaimedReader, RoomError> {
-        let rx = self
+        let unread = self
             .inbox
-            .rx
+            .queue
             .clone()
             .try_lock_owned()
             .map_err(|_| RoomError::InboxBusy)?;
-        Ok(ClaimedReader { rx, reader: self })
+        Ok(ClaimedReader {
+            unread,
+            reader: self,
+        })
     }
 
     /// Claims the inbox, waiting for any other reader to let go.
     pub async fn claim(self) -> ClaimedReader {
-        let rx = self.inbox.rx.clone().lock_owned().await;
-        ClaimedReader { rx, reader: self }
+        let unread = self.inbox.queue.clone().lock_owned().await;
+        ClaimedReader {
+            unread,
+            reader: self,
+        }
     }
 }
 
 /// A reader holding a member's inbox exclusively.
 pub struct ClaimedReader {
-    rx: tokio::sync::OwnedMutexGuard<mpsc::Receiver<Arc<Event>>>,
+    unread: tokio::sync::OwnedMutexGuard<Unread>,
     reader: Reader,
 }
 
 impl ClaimedReader {
     /// The next event, or why the member left once everything queued has been read.
     pub async fn next(&mut self) -> Result<Arc<Event>, LeaveReason> {
-        match self.rx.recv().await {
+        if let Some(event) = self.unread.returned.take() {
+            return Ok(event);
+        }
+        match self.unread.rx.recv().await {
             Some(event) => Ok(event),
             None => Err(self.ended()),
         }
     }
 
+    /// Hands back an event that could not be delivered, so the next reader gets it first.
+    pub fn put_back(&mut self, event: Arc<Event>) {
+        debug_assert!(
+            self.unread.returned.is_none(),
+            "one event is read at a time"
+        );
+        self.unread.returned = Some(event);
+    }
+
     /// Waits for at least one event, then takes up to `max` of those queued.
     pub async fn next_batch(&mut self, max: usize) -> Result<Vec<Arc<Event>>, LeaveReason> {
-        let mut batch = Vec::new();
-        if self.rx.recv_many(&mut batch, max).await == 0 {
+        let mut batch: Vec<Arc<Event>> = self.unread.returned.take().into_iter().collect();
+        if batch.is_empty() && self.unread.rx.recv_many(&mut batch, max).await == 0 {
             return Err(self.ended());
+        }
+        while batch.len() < max {
+            match self.unread.rx.try_recv() {
+                Ok(event) => batch.push(event),
+                Err(_) => break,
+            }
         }
         Ok(batch)
     }
@@ -505,7 +536,7 @@ mod tests {
     fn queued(room: &Room, session: &str) -> Vec<Event> {
         let mut claimed = room.reader(session).unwrap().try_claim().unwrap();
         let mut out = Vec::new();
-        while let Ok(event) = claimed.rx.try_recv() {
+        while let Ok(event) = claimed.unread.rx.try_recv() {
             out.push((*event).clone());
         }
         out
@@ -540,6 +571,10 @@ mod tests {
         let room = Room::default();
         let alice = room.join(Some("alice"), Lifetime::Connection);
         let bob = room.join(Some("bob"), Lifetime::Connection);
+        assert!(
+            queued(&room, &bob.session).is_empty(),
+            "bob hears nothing of his own join"
+        );
         room.leave(&bob.session, LeaveReason::Left).unwrap();
 
         assert_eq!(
@@ -745,6 +780,28 @@ mod tests {
         assert_eq!(reader.next().await.unwrap().text.as_deref(), Some("m0"));
         assert_eq!(reader.next().await.unwrap().text.as_deref(), Some("m1"));
         assert_eq!(reader.next().await, Err(LeaveReason::TooSlow));
+    }
+
+    #[tokio::test]
+    async fn an_event_put_back_is_read_first_by_the_next_reader() {
+        let room = Room::default();
+        let alice = room.join(Some("alice"), Lifetime::Connection);
+        let bob = room.join(Some("bob"), Lifetime::Connection);
+        room.send(&alice.session, "one").unwrap();
+        room.send(&alice.session, "two").unwrap();
+        let mut first = room.reader(&bob.session).unwrap().try_claim().unwrap();
+        let one = first.next().await.unwrap();
+        first.put_back(one);
+        drop(first);
+        let mut second = room.reader(&bob.session).unwrap().claim().await;
+        let texts: Vec<_> = second
+            .next_batch(10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.text.clone().unwrap())
+            .collect();
+        assert_eq!(texts, ["one", "two"]);
     }
 
     #[test]

@@ -21,6 +21,7 @@ struct Tui {
     output: mpsc::Receiver<Vec<u8>>,
     input: Box<dyn Write + Send>,
     exited: mpsc::Receiver<portable_pty::ExitStatus>,
+    pid: u32,
     _log_dir: TempDir,
 }
 
@@ -46,6 +47,7 @@ impl Tui {
         command.env("TERM", "xterm-256color");
         let mut child = pty.slave.spawn_command(command).expect("spawn chatroom");
         drop(pty.slave);
+        let pid = child.process_id().expect("a running child has a pid");
 
         let mut reader = pty.master.try_clone_reader().unwrap();
         let (out_tx, output) = mpsc::channel();
@@ -71,6 +73,7 @@ impl Tui {
             output,
             input,
             exited,
+            pid,
             _log_dir: log_dir,
         }
     }
@@ -93,6 +96,14 @@ impl Tui {
 
     fn wait_for_text(&mut self, text: &str) {
         self.wait_for(&format!("{text:?}"), |screen| screen.contains(text));
+    }
+
+    fn signal(&self, name: &str) {
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{name}"), &self.pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
     }
 
     fn type_keys(&mut self, keys: &str) {
@@ -221,13 +232,23 @@ async fn ctrl_d_on_an_empty_line_leaves() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_leaves_and_restores_the_terminal() {
+    let (server, mut alice, mut tui) = alice_and_bob_in_tui().await;
+    tui.signal("TERM");
+    let leave = alice.next_event().await;
+    assert_eq!(
+        (leave.kind, leave.text),
+        (EventKind::Leave, None),
+        "a clean leave"
+    );
+    tui.assert_exits_cleanly();
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_server_is_reported_on_screen() {
-    // Bind a port, then free it, so nothing listens there.
-    let addr = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let mut tui = Tui::spawn(&["connect", &addr.to_string(), "--name", "bob"]);
+    // Port 1 (tcpmux) is privileged and unused on any machine these tests run on.
+    let mut tui = Tui::spawn(&["connect", "127.0.0.1:1", "--name", "bob"]);
     block(|| tui.wait_for_text("disconnected"));
     assert!(tui.screen().contains("cannot connect"), "{}", tui.screen());
     tui.type_keys("/quit\r");
@@ -236,14 +257,24 @@ async fn unreachable_server_is_reported_on_screen() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_with_tui_hosts_and_chats() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let listen = format!("127.0.0.1:{port}");
-    let mut tui = Tui::spawn(&["serve", "--tui", "--listen", &listen, "--name", "host"]);
+    let mut tui = Tui::spawn(&[
+        "serve",
+        "--tui",
+        "--listen",
+        "127.0.0.1:0",
+        "--name",
+        "host",
+    ]);
     block(|| tui.wait_for_text("connected │ 1 member │ host"));
+    // The status line names the port the server picked.
+    let screen = tui.screen();
+    let listen: String = screen
+        .split("hosting ")
+        .nth(1)
+        .expect("status line shows the address")
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
 
     let client = chatroom::rpc::client::connect(&format!("ws://{listen}"))
         .await

@@ -24,6 +24,9 @@ use super::types::{Event, JoinResult, MemberInfo, SendResult};
 use super::{ChatApiServer, DEFAULT_POLL_TIMEOUT_MS, MAX_POLL_EVENTS, MAX_POLL_TIMEOUT_MS};
 use crate::room::{LeaveReason, Lifetime, Room, RoomConfig};
 
+/// How long the accept loop pauses after a failed accept.
+const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(100);
+
 /// Everything a server can be tuned with; `chatroom serve` fills it from its flags.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -130,8 +133,10 @@ async fn run(
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(err) => {
-                    // Running out of file descriptors must not end the server.
+                    // Out of file descriptors, most likely: the failed connection stays in
+                    // the backlog, so pause instead of spinning on it.
                     tracing::warn!(%err, "accept failed");
+                    tokio::time::sleep(ACCEPT_ERROR_BACKOFF).await;
                     continue;
                 }
             },
@@ -238,7 +243,12 @@ impl ConnectionScope {
     fn adopt(&self, session: &str) {
         let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
         match sessions.as_mut() {
-            Some(list) => list.push(session.to_owned()),
+            Some(list) => {
+                // Forget sessions that already ended, so a join/leave loop on one
+                // connection does not grow the list.
+                list.retain(|s| self.room.member(s).is_ok());
+                list.push(session.to_owned());
+            }
             None => {
                 drop(sessions);
                 let _ = self.room.leave(session, LeaveReason::ConnectionClosed);
@@ -307,9 +317,17 @@ impl ChatApiServer for ChatService {
         let sink = pending.accept().await?;
         loop {
             tokio::select! {
+                // A closed subscriber must not take one more event off the queue.
+                biased;
                 () = sink.closed() => return Ok(()),
                 next = reader.next() => match next {
-                    Ok(event) => sink.send(event_message(&event)?).await?,
+                    Ok(event) => {
+                        if sink.send(event_message(&event)?).await.is_err() {
+                            // Unsubscribed or disconnected: whoever reads next gets it.
+                            reader.put_back(event);
+                            return Ok(());
+                        }
+                    }
                     Err(reason) => return Err(format!("session ended: {reason}").into()),
                 },
             }
@@ -356,14 +374,13 @@ mod tests {
         let room = Room::default();
         let service = ChatService { room: room.clone() };
         let session = room.join(Some("curl"), Lifetime::Idle).session;
-        let poll = tokio::spawn({
-            let session = session.clone();
-            async move { service.poll(session, Some(10_000)).await }
-        });
-        // On this single-threaded runtime the poll runs until it waits for an event.
-        tokio::task::yield_now().await;
+        let mut poll = std::pin::pin!(service.poll(session.clone(), Some(10_000)));
+        assert!(
+            futures::poll!(&mut poll).is_pending(),
+            "the poll is waiting"
+        );
         room.leave(&session, LeaveReason::TooSlow).unwrap();
-        let err = poll.await.unwrap().unwrap_err();
+        let err = poll.await.unwrap_err();
         assert_eq!(err.code(), codes::SESSION_ENDED);
         assert_eq!(err.message(), "session ended: too slow");
     }

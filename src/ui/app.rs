@@ -17,6 +17,8 @@ pub const MAX_SCROLLBACK: usize = 10_000;
 pub enum AppEvent {
     Terminal(crossterm::event::Event),
     Net(NetEvent),
+    /// Asked to stop from outside (SIGTERM, SIGHUP): leave as if the user had quit.
+    Stop,
 }
 
 /// What the network worker reports.

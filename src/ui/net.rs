@@ -64,23 +64,35 @@ async fn run(
 
     let client = match connect(&url).await {
         Ok(client) => Arc::new(client),
-        Err(err) => return disconnected_until_leave(err.to_string(), report, commands).await,
+        Err(err) => return disconnected(err.to_string(), report, commands).await,
     };
     let joined = match client.join(name).await {
         Ok(joined) => joined,
-        Err(err) => return disconnected_until_leave(err.to_string(), report, commands).await,
+        Err(err) => return disconnected(err.to_string(), report, commands).await,
     };
     let session = joined.session.clone();
     let subscription = match client.subscribe_events(session.clone()).await {
         Ok(subscription) => subscription,
-        Err(err) => return disconnected_until_leave(err.to_string(), report, commands).await,
+        Err(err) => return disconnected(err.to_string(), report, commands).await,
     };
     report(NetEvent::Joined(joined)).await;
     tracing::info!(%url, "joined");
 
-    let listener = tokio::spawn(listen(subscription, events.clone()));
+    let mut listener = tokio::spawn(listen(subscription, events.clone()));
 
-    while let Some(command) = commands.recv().await {
+    loop {
+        let command = tokio::select! {
+            command = commands.recv() => command,
+            reason = &mut listener => {
+                // Without its event stream the session is no use: end it if the server still
+                // has it, and let the connection go.
+                let _ = tokio::time::timeout(LEAVE_TIMEOUT, client.leave(session)).await;
+                drop(client);
+                let reason = reason.unwrap_or_else(|_| "event listener failed".into());
+                return disconnected(reason, report, commands).await;
+            }
+        };
+        let Some(command) = command else { return };
         match command {
             Command::Send(text) => {
                 let outcome = match client.send(session.clone(), text.clone()).await {
@@ -106,8 +118,8 @@ async fn run(
     }
 }
 
-/// Forwards room events to the event loop until the subscription ends, then says why.
-async fn listen(mut subscription: Subscription<Event>, events: mpsc::Sender<AppEvent>) {
+/// Forwards room events to the event loop until the subscription ends; returns why it ended.
+async fn listen(mut subscription: Subscription<Event>, events: mpsc::Sender<AppEvent>) -> String {
     while let Some(item) = subscription.next().await {
         let event = match item {
             Ok(event) => NetEvent::Event(event),
@@ -117,21 +129,17 @@ async fn listen(mut subscription: Subscription<Event>, events: mpsc::Sender<AppE
             }
         };
         if events.send(AppEvent::Net(event)).await.is_err() {
-            return;
+            break;
         }
     }
-    let reason = match subscription.close_reason() {
-        Some(SubscriptionCloseReason::Lagged) => "fell too far behind the room",
-        _ => "connection closed",
-    };
-    tracing::info!(reason, "subscription ended");
-    let _ = events
-        .send(AppEvent::Net(NetEvent::Disconnected(reason.into())))
-        .await;
+    match subscription.close_reason() {
+        Some(SubscriptionCloseReason::Lagged) => "fell too far behind the room".into(),
+        _ => "connection closed".into(),
+    }
 }
 
-/// After a failed start: report it, then just acknowledge leave requests.
-async fn disconnected_until_leave<F, Fut>(
+/// Without a connection: report why, then answer sends with an error until asked to leave.
+async fn disconnected<F, Fut>(
     reason: String,
     report: F,
     mut commands: mpsc::UnboundedReceiver<Command>,
@@ -139,8 +147,8 @@ async fn disconnected_until_leave<F, Fut>(
     F: Fn(NetEvent) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    tracing::warn!(%reason, "could not join");
-    report(NetEvent::Disconnected(reason.clone())).await;
+    tracing::warn!(%reason, "disconnected");
+    report(NetEvent::Disconnected(reason)).await;
     while let Some(command) = commands.recv().await {
         match command {
             Command::Send(_) => {

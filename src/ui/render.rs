@@ -48,21 +48,36 @@ fn screen_areas(area: Rect) -> [Rect; 3] {
     ]))
 }
 
+/// `app.scroll`, limited so that on a screen of `size` the view stops with the oldest line at
+/// its top. Wraps no more rows than the current scroll position reaches.
+pub fn clamped_scroll(app: &App, size: ratatui::layout::Size) -> usize {
+    let [messages, _, _] = screen_areas(Rect::from((Position::ORIGIN, size)));
+    let height = messages.height as usize;
+    let rows = rows_newest_first(app, messages.width as usize, app.scroll + height);
+    app.scroll.min(rows.len().saturating_sub(height))
+}
+
+/// Wrapped rows from the newest line back, only as many as `wanted` (or all there are).
+fn rows_newest_first(app: &App, width: usize, wanted: usize) -> Vec<Line<'static>> {
+    let mut rows = Vec::with_capacity(wanted);
+    if width == 0 {
+        return rows;
+    }
+    for line in app.lines.iter().rev() {
+        rows.extend(wrap(&styled_segments(line), width).into_iter().rev());
+        if rows.len() >= wanted {
+            break;
+        }
+    }
+    rows
+}
+
 fn render_messages(app: &App, area: Rect, buf: &mut Buffer) {
     let (width, height) = (area.width as usize, area.height as usize);
     if width == 0 || height == 0 {
         return;
     }
-    // Wrap from the newest line back, only as far as the view reaches.
-    let wanted = height + app.scroll;
-    let mut rows_newest_first: Vec<Line> = Vec::with_capacity(wanted);
-    for line in app.lines.iter().rev() {
-        let wrapped = wrap(&styled_segments(line), width);
-        rows_newest_first.extend(wrapped.into_iter().rev());
-        if rows_newest_first.len() >= wanted {
-            break;
-        }
-    }
+    let rows_newest_first = rows_newest_first(app, width, height + app.scroll);
     let scroll = app
         .scroll
         .min(rows_newest_first.len().saturating_sub(height));
@@ -110,7 +125,11 @@ fn render_input(app: &App, area: Rect, buf: &mut Buffer) {
     for grapheme in app.input.text().graphemes(true) {
         let grapheme = if grapheme == "\t" { " " } else { grapheme };
         let w = grapheme.width();
-        if column >= offset && column + w <= offset + available {
+        if column < offset && column + w > offset {
+            // A wide character cut by the left edge: pad its visible half so every
+            // later column, and the cursor, stays where `input_view` says.
+            visible.push_str(&" ".repeat(column + w - offset));
+        } else if column >= offset && column + w <= offset + available {
             visible.push_str(grapheme);
         }
         column += w;
@@ -197,15 +216,22 @@ fn wrap(segments: &[(String, Style)], width: usize) -> Vec<Line<'static>> {
                 }
                 let row = rows.last_mut().expect("rows is never empty");
                 let carried = match break_at {
-                    Some(at) => {
+                    // A space at the very start of a row is no place to break: the row
+                    // would be left empty.
+                    Some(at) if at > 1 => {
                         let carried = row.split_off(at);
                         row.pop(); // the space the break replaces
                         carried
                     }
-                    None => Vec::new(),
+                    _ => Vec::new(),
                 };
                 row_width = carried.iter().map(|(g, _)| g.width()).sum();
                 rows.push(carried);
+                if row_width + w > width {
+                    // The carried word fills its row; this grapheme starts the next one.
+                    rows.push(Vec::new());
+                    row_width = 0;
+                }
                 break_at = None;
             }
             let row = rows.last_mut().expect("rows is never empty");
@@ -282,14 +308,48 @@ mod tests {
     }
 
     #[test]
-    fn name_colours_are_stable_and_never_grey() {
+    fn name_colours_are_stable_and_spread_out() {
         assert_eq!(name_colour("alice"), name_colour("alice"));
-        for name in ["alice", "bob", "carol", "dave", "eve", "mallory"] {
-            assert!(!matches!(
-                name_colour(name),
-                Color::Black | Color::White | Color::Gray | Color::DarkGray | Color::Reset
-            ));
+        let used: std::collections::HashSet<_> = (0..100)
+            .map(|i| format!("{:?}", name_colour(&format!("user{i}"))))
+            .collect();
+        assert!(used.len() >= 8, "only {} colours for 100 names", used.len());
+    }
+
+    #[test]
+    fn a_row_starting_with_spaces_still_fits_wide_characters() {
+        let rows = wrap_plain("abcdefghij  klmnopqrs日x", 10);
+        assert!(rows.iter().all(|r| r.width() <= 10), "{rows:?}");
+        assert!(rows.iter().all(|r| !r.is_empty()), "{rows:?}");
+        assert_eq!(rows.concat().replace(' ', ""), "abcdefghijklmnopqrs日x");
+    }
+
+    #[test]
+    fn wide_input_scrolled_past_the_edge_keeps_the_cursor_after_the_text() {
+        let mut app = App::new("x:1");
+        for _ in 0..18 {
+            app.handle_key(KeyEvent::new(KeyCode::Char('日'), KeyModifiers::NONE));
         }
+        let mut terminal = screen(&app, 20, 3);
+        let cursor = terminal.get_cursor_position().unwrap();
+        let buffer = terminal.backend().buffer();
+        let text_end = (0..20u16)
+            .filter(|&x| buffer[(x, 2)].symbol().trim() != "")
+            .map(|x| x + buffer[(x, 2)].symbol().width() as u16)
+            .max()
+            .unwrap();
+        assert_eq!(cursor, Position::new(text_end, 2));
+    }
+
+    #[test]
+    fn scroll_stops_at_the_oldest_line() {
+        let mut app = chat_app();
+        let size = ratatui::layout::Size::new(50, 6);
+        app.scroll = 100;
+        // 7 rows of messages on a 4-row pane.
+        assert_eq!(clamped_scroll(&app, size), 3);
+        app.scroll = 2;
+        assert_eq!(clamped_scroll(&app, size), 2);
     }
 
     fn member(name: &str) -> MemberInfo {

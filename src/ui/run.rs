@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 
 use super::app::{Action, App, AppEvent};
 use super::net::Network;
-use super::render::draw;
+use super::render::{clamped_scroll, draw};
 
 /// Events buffered between the producers and the loop.
 const EVENT_BUFFER: usize = 1024;
@@ -28,13 +28,47 @@ pub struct ConnectOptions {
 /// Runs the client until the user quits. The terminal is restored on every way out,
 /// panics included (ratatui's panic hook).
 pub async fn run(options: ConnectOptions) -> anyhow::Result<()> {
+    // The terminal first: if it cannot be set up, nobody should see us join.
+    let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
+    exit_on_panic();
     let (events, rx) = mpsc::channel(EVENT_BUFFER);
     let network = Network::spawn(options.url.clone(), options.name.clone(), events.clone());
-    let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
-    tokio::spawn(read_terminal(events));
+    tokio::spawn(read_terminal(events.clone()));
+    tokio::spawn(forward_stop_signals(events));
     let result = event_loop(&mut terminal, App::new(options.display), rx, network).await;
     ratatui::try_restore().context("cannot restore the terminal")?;
     result
+}
+
+/// A panic anywhere — the network task or, under `serve --tui`, the server — has already
+/// restored the terminal through ratatui's hook; carrying on would draw over a normal
+/// screen, so the process ends instead.
+fn exit_on_panic() {
+    let restore_and_report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore_and_report(info);
+        std::process::exit(101);
+    }));
+}
+
+/// Turns SIGTERM and SIGHUP (the terminal went away) into an orderly quit.
+async fn forward_stop_signals(events: mpsc::Sender<AppEvent>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut hup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) else {
+            tracing::warn!("cannot listen for SIGTERM/SIGHUP");
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = hup.recv() => {}
+        }
+        let _ = events.send(AppEvent::Stop).await;
+    }
 }
 
 /// Feeds terminal input into the event loop's channel.
@@ -74,6 +108,7 @@ async fn event_loop(
             let Ok(event) = events.try_recv() else { break };
             handle(&mut app, event, &network).await;
         }
+        app.scroll = clamped_scroll(&app, terminal.size()?);
     }
     Ok(())
 }
@@ -84,6 +119,7 @@ async fn handle(app: &mut App, event: AppEvent, network: &Network) {
             app.handle_key(key)
         }
         AppEvent::Terminal(_) => Action::None,
+        AppEvent::Stop => Action::Quit,
         AppEvent::Net(event) => {
             app.handle_net(event);
             Action::None
