@@ -187,14 +187,19 @@ async fn chat_then_exit_restores_the_terminal() {
     block(|| tui.wait_for_text("<bob> hi alice"));
 
     tui.type_keys("/exit\r");
+    assert_left_cleanly(&mut alice, tui).await;
+    server.stop().await;
+}
+
+/// bob's client said goodbye (one chosen leave, seen by alice), ended and restored the terminal.
+async fn assert_left_cleanly(alice: &mut Member, mut tui: Tui) {
     let leave = alice.next_event().await;
     assert_eq!(
-        (leave.kind, leave.text),
-        (EventKind::Leave, None),
+        (leave.kind, leave.from.name.as_str(), leave.text),
+        (EventKind::Leave, "bob", None),
         "a clean leave"
     );
     tui.assert_exits_cleanly();
-    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -213,7 +218,7 @@ async fn incoming_messages_do_not_garble_the_input() {
     assert_eq!(event.text.as_deref(), Some("half-typed line"));
 
     tui.type_keys("\x03"); // Ctrl-C
-    tui.assert_exits_cleanly();
+    assert_left_cleanly(&mut alice, tui).await;
     server.stop().await;
 }
 
@@ -222,26 +227,15 @@ async fn ctrl_d_on_an_empty_line_leaves() {
     let (server, mut alice, mut tui) = alice_and_bob_in_tui().await;
 
     tui.type_keys("\x04");
-    let leave = alice.next_event().await;
-    assert_eq!(
-        (leave.kind, leave.from.name.as_str()),
-        (EventKind::Leave, "bob")
-    );
-    tui.assert_exits_cleanly();
+    assert_left_cleanly(&mut alice, tui).await;
     server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_leaves_and_restores_the_terminal() {
-    let (server, mut alice, mut tui) = alice_and_bob_in_tui().await;
+    let (server, mut alice, tui) = alice_and_bob_in_tui().await;
     tui.signal("TERM");
-    let leave = alice.next_event().await;
-    assert_eq!(
-        (leave.kind, leave.text),
-        (EventKind::Leave, None),
-        "a clean leave"
-    );
-    tui.assert_exits_cleanly();
+    assert_left_cleanly(&mut alice, tui).await;
     server.stop().await;
 }
 
