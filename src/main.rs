@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
-use chatroom::room::RoomConfig;
+use chatroom::room::{RateLimit, RoomConfig};
 use chatroom::rpc::client::ws_url;
 use chatroom::rpc::server::{self, ServerConfig};
 use chatroom::ui::{self, ConnectOptions};
@@ -41,8 +41,35 @@ struct ServeArgs {
     #[arg(long, env = "CHATROOM_NAME")]
     name: Option<String>,
     /// Most open connections at once, WebSocket and HTTP together.
-    #[arg(long, env = "CHATROOM_MAX_CONNECTIONS", default_value_t = 10_000)]
+    #[arg(long, env = "CHATROOM_MAX_CONNECTIONS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u32).range(1..))]
     max_connections: u32,
+    /// Most open connections from one IP address (loopback is exempt unless --limit-loopback).
+    #[arg(long, env = "CHATROOM_MAX_PER_IP", default_value_t = 32,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    max_per_ip: u32,
+    /// Apply --max-per-ip to loopback addresses too.
+    #[arg(long, env = "CHATROOM_LIMIT_LOOPBACK")]
+    limit_loopback: bool,
+    /// Messages one session may send per second on average; 0 turns rate limiting off
+    /// (for benchmarks).
+    #[arg(long, env = "CHATROOM_RATE_LIMIT", default_value_t = 5.0, value_parser = non_negative)]
+    rate_limit: f64,
+    /// Messages one session may send in a burst before the rate limit applies.
+    #[arg(long, env = "CHATROOM_RATE_BURST", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    rate_burst: u32,
+    /// Calls allowed in one JSON-RPC batch; 0 refuses batches.
+    #[arg(long, env = "CHATROOM_MAX_BATCH", default_value_t = 16)]
+    max_batch: u32,
+    /// Seconds a client may take to send its request headers (the WebSocket handshake).
+    #[arg(long, env = "CHATROOM_HANDSHAKE_TIMEOUT_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    handshake_timeout_secs: u64,
+    /// Seconds data sent to a client may go unacknowledged before the connection is dropped.
+    #[arg(long, env = "CHATROOM_WRITE_TIMEOUT_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    write_timeout_secs: u64,
     /// Largest request or WebSocket message accepted, in bytes.
     #[arg(long, env = "CHATROOM_MAX_REQUEST_BYTES", default_value_t = 64 * 1024)]
     max_request_bytes: u32,
@@ -135,11 +162,29 @@ fn server_config(args: &ServeArgs) -> ServerConfig {
         room: RoomConfig {
             queue_capacity: args.queue_capacity as usize,
             max_text_bytes: args.max_text_bytes,
+            rate_limit: (args.rate_limit > 0.0).then_some(RateLimit {
+                per_sec: args.rate_limit,
+                burst: args.rate_burst,
+            }),
         },
         max_connections: args.max_connections,
+        max_per_ip: args.max_per_ip,
+        limit_loopback: args.limit_loopback,
         max_request_bytes: args.max_request_bytes,
+        max_batch: args.max_batch,
+        handshake_timeout: Duration::from_secs(args.handshake_timeout_secs),
+        write_timeout: Duration::from_secs(args.write_timeout_secs),
         http_idle_timeout: Duration::from_secs(args.http_idle_secs),
         ..ServerConfig::default()
+    }
+}
+
+fn non_negative(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(n) if n.is_finite() && n >= 0.0 => Ok(n),
+        _ => Err(format!(
+            "{value:?} is not a number of messages per second (0 or more)"
+        )),
     }
 }
 

@@ -8,11 +8,12 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rand::Rng;
 use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::rpc::types::{Event, EventKind, JoinResult, MemberInfo};
@@ -25,6 +26,8 @@ pub struct RoomConfig {
     pub queue_capacity: usize,
     /// Longest message text accepted, in bytes, after cleaning.
     pub max_text_bytes: usize,
+    /// How fast one session may send; `None` for no limit (benchmarks, trusted bridges).
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl Default for RoomConfig {
@@ -32,9 +35,47 @@ impl Default for RoomConfig {
         Self {
             queue_capacity: 1024,
             max_text_bytes: 4096,
+            rate_limit: Some(RateLimit::default()),
         }
     }
 }
+
+/// A token bucket per session: `burst` messages at once, refilled at `per_sec`.
+///
+/// A session that keeps sending into an empty bucket collects strikes, which drain at the
+/// same rate; once it has more than `burst` of them it is removed for flooding. A client
+/// that waits the advised time never collects any.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    pub per_sec: f64,
+    pub burst: u32,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        Self {
+            per_sec: 5.0,
+            burst: 10,
+        }
+    }
+}
+
+/// Names nobody may take, so that nobody can pose as the server. Compared by skeleton, so
+/// look-alikes of these are refused too.
+pub const RESERVED_NAMES: [&str; 9] = [
+    "server",
+    "system",
+    "admin",
+    "administrator",
+    "root",
+    "operator",
+    "moderator",
+    "chatroom",
+    "nobody",
+];
+
+/// The identity under which the server itself speaks (`system` events).
+pub const SERVER_NAME: &str = "server";
 
 /// What a caller did wrong; each maps to a stable JSON-RPC error code in `rpc`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -47,6 +88,12 @@ pub enum RoomError {
     TextTooLong { len: usize, max: usize },
     #[error("this session's events are already being read by another subscription or poll")]
     InboxBusy,
+    #[error("the name {0:?} is reserved")]
+    NameReserved(String),
+    #[error("rate limited, retry in {} ms", retry_after.as_millis())]
+    RateLimited { retry_after: Duration },
+    #[error("session ended: {0}")]
+    SessionEnded(LeaveReason),
 }
 
 /// Why a member is no longer in the room.
@@ -60,9 +107,19 @@ pub enum LeaveReason {
     IdleTimeout,
     /// The member's queue filled up: it was not reading fast enough.
     TooSlow,
+    /// The member kept sending far over its rate limit.
+    Flooding,
+    /// The server is stopping.
+    ServerShutdown,
 }
 
 impl LeaveReason {
+    /// Whether the server should also close the connection the session lived on: it was
+    /// thrown out, rather than leaving or losing its connection.
+    pub fn closes_connection(self) -> bool {
+        matches!(self, LeaveReason::TooSlow | LeaveReason::Flooding)
+    }
+
     /// The text carried by the `leave` event: none when the member left by itself.
     fn event_text(self) -> Option<String> {
         (self != LeaveReason::Left).then(|| self.to_string())
@@ -76,6 +133,8 @@ impl fmt::Display for LeaveReason {
             LeaveReason::ConnectionClosed => "connection closed",
             LeaveReason::IdleTimeout => "idle timeout",
             LeaveReason::TooSlow => "too slow",
+            LeaveReason::Flooding => "flooding",
+            LeaveReason::ServerShutdown => "server shutting down",
         })
     }
 }
@@ -105,7 +164,7 @@ struct State {
     members: HashMap<Uuid, Member>,
     /// Session secret → member id.
     sessions: HashMap<String, Uuid>,
-    /// Lower-cased names in use, for case-insensitive collisions.
+    /// [`name_key`]s of the names in use: equal keys are names people could mistake.
     names: HashSet<String>,
     /// The seq the next event gets.
     next_seq: u64,
@@ -120,12 +179,51 @@ struct Member {
     last_active: Instant,
     /// Polls and subscriptions in progress; an idle member with a reader is not idle.
     readers: usize,
+    budget: SendBudget,
+}
+
+/// Where a member stands against its rate limit.
+struct SendBudget {
+    tokens: f64,
+    strikes: f64,
+    updated: Instant,
+}
+
+impl SendBudget {
+    fn full(limit: Option<RateLimit>, now: Instant) -> Self {
+        Self {
+            tokens: limit.map_or(0.0, |l| f64::from(l.burst)),
+            strikes: 0.0,
+            updated: now,
+        }
+    }
+
+    /// Takes a token, or says how long until one is due; `Flooding` once strikes run over.
+    fn spend(&mut self, limit: RateLimit, now: Instant) -> Result<(), RoomError> {
+        let refill = now.saturating_duration_since(self.updated).as_secs_f64() * limit.per_sec;
+        self.updated = now;
+        let burst = f64::from(limit.burst);
+        self.tokens = (self.tokens + refill).min(burst);
+        self.strikes = (self.strikes - refill).max(0.0);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            return Ok(());
+        }
+        self.strikes += 1.0;
+        if self.strikes > burst {
+            return Err(RoomError::SessionEnded(LeaveReason::Flooding));
+        }
+        let wait = (1.0 - self.tokens) / limit.per_sec;
+        Err(RoomError::RateLimited {
+            retry_after: Duration::from_secs_f64(wait).max(Duration::from_millis(1)),
+        })
+    }
 }
 
 /// The receiving end of a member's queue, plus why it stopped, once it has.
 struct Inbox {
     queue: Arc<tokio::sync::Mutex<Unread>>,
-    ended: OnceLock<LeaveReason>,
+    ended: watch::Sender<Option<LeaveReason>>,
 }
 
 /// What a member has not read yet.
@@ -160,15 +258,26 @@ impl Room {
     }
 
     /// Adds a member, settling its name, and tells everyone else.
-    pub fn join(&self, requested_name: Option<&str>, lifetime: Lifetime) -> JoinResult {
+    pub fn join(
+        &self,
+        requested_name: Option<&str>,
+        lifetime: Lifetime,
+    ) -> Result<JoinResult, RoomError> {
+        let requested = requested_name.and_then(clean_name);
+        if let Some(name) = &requested
+            && is_reserved(name)
+        {
+            return Err(RoomError::NameReserved(name.clone()));
+        }
         let (queue, rx) = mpsc::channel(self.shared.config.queue_capacity);
         let session = new_session_secret();
         let id = Uuid::new_v4();
+        let now = Instant::now();
 
         let mut state = self.lock();
-        let name = state.free_name(requested_name);
+        let name = state.free_name(requested);
         let info = MemberInfo { id, name };
-        state.names.insert(info.name.to_lowercase());
+        state.names.insert(name_key(&info.name));
         state.sessions.insert(session.clone(), id);
         state.members.insert(
             id,
@@ -178,11 +287,12 @@ impl Room {
                 queue,
                 inbox: Arc::new(Inbox {
                     queue: Arc::new(tokio::sync::Mutex::new(Unread { rx, returned: None })),
-                    ended: OnceLock::new(),
+                    ended: watch::Sender::new(None),
                 }),
                 lifetime,
-                last_active: Instant::now(),
+                last_active: now,
                 readers: 0,
+                budget: SendBudget::full(self.shared.config.rate_limit, now),
             },
         );
         state.publish(EventKind::Join, info.clone(), None);
@@ -190,16 +300,21 @@ impl Room {
         drop(state);
 
         tracing::info!(%id, name = %info.name, "joined");
-        JoinResult {
+        Ok(JoinResult {
             session,
             id,
             name: info.name,
             members,
-        }
+        })
     }
 
     /// Cleans and checks the text, gives it the next seq and queues it for every other member.
     pub fn send(&self, session: &str, text: &str) -> Result<u64, RoomError> {
+        self.send_at(session, text, Instant::now())
+    }
+
+    /// [`Room::send`] at a given moment, so the rate limit can be tested without waiting.
+    fn send_at(&self, session: &str, text: &str, now: Instant) -> Result<u64, RoomError> {
         let text = clean_text(text);
         if text.is_empty() {
             return Err(RoomError::EmptyText);
@@ -211,11 +326,55 @@ impl Room {
                 max,
             });
         }
+        let rate_limit = self.shared.config.rate_limit;
         let mut state = self.lock();
         let member = state.member_mut(session)?;
-        member.last_active = Instant::now();
+        member.last_active = now;
+        if let Some(limit) = rate_limit {
+            match member.budget.spend(limit, now) {
+                Ok(()) => {}
+                Err(RoomError::SessionEnded(reason)) => {
+                    let id = member.info.id;
+                    tracing::warn!(%id, name = %member.info.name, "disconnected: flooding");
+                    state.remove(id, reason);
+                    return Err(RoomError::SessionEnded(reason));
+                }
+                Err(err) => return Err(err),
+            }
+        }
         let from = member.info.clone();
         Ok(state.publish(EventKind::Message, from, Some(text)))
+    }
+
+    /// Tells everyone the server is stopping, then ends every session. Each member reads
+    /// the notice before its stream ends; the leaves are recorded for no one to hear.
+    pub fn shutdown(&self) {
+        let mut state = self.lock();
+        state.publish(
+            EventKind::System,
+            server_identity(),
+            Some(LeaveReason::ServerShutdown.to_string()),
+        );
+        let ids: Vec<Uuid> = state.members.keys().copied().collect();
+        let leaving: Vec<MemberInfo> = ids
+            .into_iter()
+            .filter_map(|id| state.detach(id, LeaveReason::ServerShutdown))
+            .collect();
+        for info in leaving {
+            state.publish(
+                EventKind::Leave,
+                info,
+                LeaveReason::ServerShutdown.event_text(),
+            );
+        }
+    }
+
+    /// Resolves with the reason once the session has ended.
+    pub fn on_end(&self, session: &str) -> Result<SessionEnd, RoomError> {
+        let mut state = self.lock();
+        Ok(SessionEnd(
+            state.member_mut(session)?.inbox.ended.subscribe(),
+        ))
     }
 
     /// Ends a session and tells everyone else; a session that already ended is unknown.
@@ -304,13 +463,13 @@ impl State {
     }
 
     fn is_free(&self, name: &str) -> bool {
-        !self.names.contains(&name.to_lowercase())
+        !self.names.contains(&name_key(name))
     }
 
-    /// The requested name if nobody has it (case-insensitively), else the first free
-    /// `name-2`, `name-3`, …; with no usable name, a random `guest-xxxx`.
-    fn free_name(&self, requested: Option<&str>) -> String {
-        let Some(base) = requested.and_then(clean_name) else {
+    /// The (already cleaned) requested name if nobody has it or a look-alike of it, else the
+    /// first free `name-2`, `name-3`, …; with no usable name, a random `guest-xxxx`.
+    fn free_name(&self, requested: Option<String>) -> String {
+        let Some(base) = requested else {
             return self.free_guest_name();
         };
         if self.is_free(&base) {
@@ -397,8 +556,8 @@ impl State {
     fn detach(&mut self, id: Uuid, reason: LeaveReason) -> Option<MemberInfo> {
         let member = self.members.remove(&id)?;
         self.sessions.remove(&member.session);
-        self.names.remove(&member.info.name.to_lowercase());
-        let _ = member.inbox.ended.set(reason);
+        self.names.remove(&name_key(&member.info.name));
+        member.inbox.ended.send_replace(Some(reason));
         Some(member.info)
         // Dropping `member.queue` here closes the queue: readers drain what is left, then stop.
     }
@@ -486,12 +645,44 @@ impl ClaimedReader {
     }
 
     fn ended(&self) -> LeaveReason {
-        *self
-            .reader
+        self.reader
             .inbox
             .ended
-            .get()
+            .borrow()
             .expect("a queue closes only when its member is detached")
+    }
+}
+
+/// Waits for a session to end.
+pub struct SessionEnd(watch::Receiver<Option<LeaveReason>>);
+
+impl SessionEnd {
+    pub async fn reason(mut self) -> LeaveReason {
+        // An error means the sender is gone, which happens only after the reason was set.
+        let _ = self.0.wait_for(Option::is_some).await;
+        self.0.borrow().unwrap_or(LeaveReason::ConnectionClosed)
+    }
+}
+
+/// What two names have in common when people could mistake one for the other: the Unicode
+/// confusables skeleton (UTS #39) of the lower-cased name, so `Alice`, `аlice` (Cyrillic а)
+/// and `alice` all collide.
+fn name_key(name: &str) -> String {
+    unicode_security::skeleton(&name.to_lowercase()).collect()
+}
+
+fn is_reserved(name: &str) -> bool {
+    let key = name_key(name);
+    RESERVED_NAMES
+        .iter()
+        .any(|reserved| name_key(reserved) == key)
+}
+
+/// Who `system` events are from: the reserved name, and the nil uuid no member can have.
+pub fn server_identity() -> MemberInfo {
+    MemberInfo {
+        id: Uuid::nil(),
+        name: SERVER_NAME.to_owned(),
     }
 }
 
@@ -552,9 +743,9 @@ mod tests {
     #[test]
     fn message_reaches_every_other_member_but_not_the_sender() {
         let room = Room::default();
-        let alice = room.join(Some("alice"), Lifetime::Connection);
-        let bob = room.join(Some("bob"), Lifetime::Connection);
-        let carol = room.join(Some("carol"), Lifetime::Connection);
+        let alice = room.join(Some("alice"), Lifetime::Connection).unwrap();
+        let bob = room.join(Some("bob"), Lifetime::Connection).unwrap();
+        let carol = room.join(Some("carol"), Lifetime::Connection).unwrap();
         queued(&room, &alice.session);
         queued(&room, &bob.session);
 
@@ -569,8 +760,8 @@ mod tests {
     #[test]
     fn others_are_told_of_joins_and_leaves_but_not_the_member_itself() {
         let room = Room::default();
-        let alice = room.join(Some("alice"), Lifetime::Connection);
-        let bob = room.join(Some("bob"), Lifetime::Connection);
+        let alice = room.join(Some("alice"), Lifetime::Connection).unwrap();
+        let bob = room.join(Some("bob"), Lifetime::Connection).unwrap();
         assert!(
             queued(&room, &bob.session).is_empty(),
             "bob hears nothing of his own join"
@@ -589,8 +780,8 @@ mod tests {
     #[test]
     fn join_result_lists_everyone_including_the_new_member() {
         let room = Room::default();
-        room.join(Some("alice"), Lifetime::Connection);
-        let bob = room.join(Some("bob"), Lifetime::Connection);
+        room.join(Some("alice"), Lifetime::Connection).unwrap();
+        let bob = room.join(Some("bob"), Lifetime::Connection).unwrap();
         let names: Vec<_> = bob.members.iter().map(|m| m.name.as_str()).collect();
         assert_eq!(names, ["alice", "bob"]);
         assert!(bob.members.iter().any(|m| m.id == bob.id));
@@ -599,8 +790,8 @@ mod tests {
     #[test]
     fn seq_rises_by_one_for_every_event() {
         let room = Room::default();
-        let watcher = room.join(Some("watcher"), Lifetime::Connection);
-        let alice = room.join(Some("alice"), Lifetime::Connection);
+        let watcher = room.join(Some("watcher"), Lifetime::Connection).unwrap();
+        let alice = room.join(Some("alice"), Lifetime::Connection).unwrap();
         room.send(&alice.session, "one").unwrap();
         let seq = room.send(&alice.session, "two").unwrap();
         room.leave(&alice.session, LeaveReason::Left).unwrap();
@@ -616,13 +807,16 @@ mod tests {
     #[test]
     fn taken_name_gets_a_numbered_variant_case_insensitively() {
         let room = Room::default();
-        assert_eq!(room.join(Some("alice"), Lifetime::Connection).name, "alice");
         assert_eq!(
-            room.join(Some("Alice"), Lifetime::Connection).name,
+            room.join(Some("alice"), Lifetime::Connection).unwrap().name,
+            "alice"
+        );
+        assert_eq!(
+            room.join(Some("Alice"), Lifetime::Connection).unwrap().name,
             "Alice-2"
         );
         assert_eq!(
-            room.join(Some("ALICE"), Lifetime::Connection).name,
+            room.join(Some("ALICE"), Lifetime::Connection).unwrap().name,
             "ALICE-3"
         );
     }
@@ -630,17 +824,20 @@ mod tests {
     #[test]
     fn name_is_free_again_after_its_member_leaves() {
         let room = Room::default();
-        let first = room.join(Some("alice"), Lifetime::Connection);
+        let first = room.join(Some("alice"), Lifetime::Connection).unwrap();
         room.leave(&first.session, LeaveReason::Left).unwrap();
-        assert_eq!(room.join(Some("alice"), Lifetime::Connection).name, "alice");
+        assert_eq!(
+            room.join(Some("alice"), Lifetime::Connection).unwrap().name,
+            "alice"
+        );
     }
 
     #[test]
     fn numbered_variant_of_a_long_name_stays_within_the_limit() {
         let room = Room::default();
         let long = "n".repeat(MAX_NAME_CHARS);
-        room.join(Some(&long), Lifetime::Connection);
-        let second = room.join(Some(&long), Lifetime::Connection).name;
+        room.join(Some(&long), Lifetime::Connection).unwrap();
+        let second = room.join(Some(&long), Lifetime::Connection).unwrap().name;
         assert_eq!(second.chars().count(), MAX_NAME_CHARS);
         assert!(second.ends_with("-2"));
     }
@@ -649,7 +846,7 @@ mod tests {
     fn missing_or_unusable_name_becomes_a_guest_name() {
         let room = Room::default();
         for requested in [None, Some(""), Some("  \x1b\u{200B} ")] {
-            let name = room.join(requested, Lifetime::Connection).name;
+            let name = room.join(requested, Lifetime::Connection).unwrap().name;
             assert!(
                 name.len() == "guest-0000".len() && name.starts_with("guest-"),
                 "{name}"
@@ -661,7 +858,9 @@ mod tests {
     fn names_are_cleaned_before_use() {
         let room = Room::default();
         assert_eq!(
-            room.join(Some(" \x1b[31mbob\n"), Lifetime::Connection).name,
+            room.join(Some(" \x1b[31mbob\n"), Lifetime::Connection)
+                .unwrap()
+                .name,
             "[31mbob"
         );
     }
@@ -669,8 +868,8 @@ mod tests {
     #[test]
     fn a_session_leaves_only_once() {
         let room = Room::default();
-        let alice = room.join(Some("alice"), Lifetime::Connection);
-        let bob = room.join(Some("bob"), Lifetime::Connection);
+        let alice = room.join(Some("alice"), Lifetime::Connection).unwrap();
+        let bob = room.join(Some("bob"), Lifetime::Connection).unwrap();
         room.leave(&bob.session, LeaveReason::Left).unwrap();
         assert_eq!(
             room.leave(&bob.session, LeaveReason::ConnectionClosed),
@@ -686,8 +885,8 @@ mod tests {
     #[test]
     fn leave_not_asked_for_carries_its_reason() {
         let room = Room::default();
-        let alice = room.join(Some("alice"), Lifetime::Connection);
-        let bob = room.join(Some("bob"), Lifetime::Connection);
+        let alice = room.join(Some("alice"), Lifetime::Connection).unwrap();
+        let bob = room.join(Some("bob"), Lifetime::Connection).unwrap();
         room.leave(&bob.session, LeaveReason::ConnectionClosed)
             .unwrap();
         let events = queued(&room, &alice.session);
@@ -712,7 +911,7 @@ mod tests {
     #[test]
     fn empty_and_oversized_text_are_refused_not_trimmed() {
         let room = small_room(8);
-        let alice = room.join(Some("alice"), Lifetime::Connection);
+        let alice = room.join(Some("alice"), Lifetime::Connection).unwrap();
         assert_eq!(
             room.send(&alice.session, " \n\t "),
             Err(RoomError::EmptyText)
@@ -732,8 +931,8 @@ mod tests {
     #[test]
     fn message_text_is_cleaned_before_fan_out() {
         let room = Room::default();
-        let alice = room.join(Some("alice"), Lifetime::Connection);
-        let bob = room.join(Some("bob"), Lifetime::Connection);
+        let alice = room.join(Some("alice"), Lifetime::Connection).unwrap();
+        let bob = room.join(Some("bob"), Lifetime::Connection).unwrap();
         room.send(&alice.session, "\x1b[2Jhi\u{202E}").unwrap();
         assert_eq!(
             queued(&room, &bob.session)[0].text.as_deref(),
@@ -744,9 +943,9 @@ mod tests {
     #[test]
     fn slow_member_is_disconnected_not_waited_for() {
         let room = small_room(4);
-        let alice = room.join(Some("alice"), Lifetime::Connection);
-        let slow = room.join(Some("slow"), Lifetime::Connection);
-        let fast = room.join(Some("fast"), Lifetime::Connection);
+        let alice = room.join(Some("alice"), Lifetime::Connection).unwrap();
+        let slow = room.join(Some("slow"), Lifetime::Connection).unwrap();
+        let fast = room.join(Some("fast"), Lifetime::Connection).unwrap();
         queued(&room, &alice.session);
 
         for i in 0..10 {
@@ -771,8 +970,8 @@ mod tests {
     #[tokio::test]
     async fn a_removed_member_reads_what_was_queued_then_learns_why() {
         let room = small_room(2);
-        let alice = room.join(Some("alice"), Lifetime::Connection);
-        let slow = room.join(Some("slow"), Lifetime::Connection);
+        let alice = room.join(Some("alice"), Lifetime::Connection).unwrap();
+        let slow = room.join(Some("slow"), Lifetime::Connection).unwrap();
         let mut reader = room.reader(&slow.session).unwrap().try_claim().unwrap();
         for i in 0..3 {
             room.send(&alice.session, &format!("m{i}")).unwrap();
@@ -785,8 +984,8 @@ mod tests {
     #[tokio::test]
     async fn an_event_put_back_is_read_first_by_the_next_reader() {
         let room = Room::default();
-        let alice = room.join(Some("alice"), Lifetime::Connection);
-        let bob = room.join(Some("bob"), Lifetime::Connection);
+        let alice = room.join(Some("alice"), Lifetime::Connection).unwrap();
+        let bob = room.join(Some("bob"), Lifetime::Connection).unwrap();
         room.send(&alice.session, "one").unwrap();
         room.send(&alice.session, "two").unwrap();
         let mut first = room.reader(&bob.session).unwrap().try_claim().unwrap();
@@ -807,7 +1006,7 @@ mod tests {
     #[test]
     fn inbox_has_one_reader_at_a_time() {
         let room = Room::default();
-        let alice = room.join(Some("alice"), Lifetime::Connection);
+        let alice = room.join(Some("alice"), Lifetime::Connection).unwrap();
         let _first = room.reader(&alice.session).unwrap().try_claim().unwrap();
         assert!(matches!(
             room.reader(&alice.session).unwrap().try_claim(),
@@ -818,8 +1017,8 @@ mod tests {
     #[test]
     fn idle_http_member_expires_but_connection_member_does_not() {
         let room = Room::default();
-        let watcher = room.join(Some("watcher"), Lifetime::Connection);
-        let http = room.join(Some("http"), Lifetime::Idle);
+        let watcher = room.join(Some("watcher"), Lifetime::Connection).unwrap();
+        let http = room.join(Some("http"), Lifetime::Idle).unwrap();
         let idle = Duration::from_secs(60);
         let later = Instant::now() + Duration::from_secs(61);
 
@@ -835,7 +1034,7 @@ mod tests {
     #[test]
     fn member_in_a_long_poll_is_not_idle() {
         let room = Room::default();
-        let http = room.join(Some("http"), Lifetime::Idle);
+        let http = room.join(Some("http"), Lifetime::Idle).unwrap();
         let later = Instant::now() + Duration::from_secs(61);
         let reader = room.reader(&http.session).unwrap();
         assert_eq!(room.expire_idle(later, Duration::from_secs(60)), 0);
@@ -843,11 +1042,199 @@ mod tests {
         assert!(room.member(&http.session).is_ok());
     }
 
+    fn limited_room(per_sec: f64, burst: u32) -> Room {
+        Room::new(RoomConfig {
+            rate_limit: Some(RateLimit { per_sec, burst }),
+            ..RoomConfig::default()
+        })
+    }
+
+    #[test]
+    fn burst_is_allowed_then_the_rate_limit_says_when_to_retry() {
+        let room = limited_room(5.0, 10);
+        let alice = room.join(Some("alice"), Lifetime::Connection).unwrap();
+        let t0 = Instant::now();
+        for i in 0..10 {
+            room.send_at(&alice.session, &format!("m{i}"), t0).unwrap();
+        }
+        match room.send_at(&alice.session, "one too many", t0) {
+            Err(RoomError::RateLimited { retry_after }) => {
+                assert_eq!(retry_after, Duration::from_millis(200));
+            }
+            other => panic!("expected a rate limit, got {other:?}"),
+        }
+        // Waiting as told is enough.
+        let later = t0 + Duration::from_millis(200);
+        assert!(room.send_at(&alice.session, "patient", later).is_ok());
+    }
+
+    #[test]
+    fn rate_limit_message_names_the_wait() {
+        let err = RoomError::RateLimited {
+            retry_after: Duration::from_millis(200),
+        };
+        assert_eq!(err.to_string(), "rate limited, retry in 200 ms");
+    }
+
+    #[test]
+    fn a_multi_line_paste_is_one_message_against_the_limit() {
+        let room = limited_room(5.0, 10);
+        let alice = room.join(Some("alice"), Lifetime::Connection).unwrap();
+        let paste = (0..50)
+            .map(|i| format!("line {i}"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let t0 = Instant::now();
+        room.send_at(&alice.session, &paste, t0).unwrap();
+        for i in 0..9 {
+            room.send_at(&alice.session, &format!("m{i}"), t0).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_session_that_keeps_flooding_is_removed() {
+        let room = limited_room(5.0, 10);
+        let watcher = room.join(Some("watcher"), Lifetime::Connection).unwrap();
+        let flooder = room.join(Some("flooder"), Lifetime::Connection).unwrap();
+        let t0 = Instant::now();
+        let outcomes: Vec<_> = (0..25)
+            .map(|i| room.send_at(&flooder.session, &format!("m{i}"), t0))
+            .collect();
+        assert!(outcomes[..10].iter().all(Result::is_ok));
+        assert!(
+            outcomes[10..20]
+                .iter()
+                .all(|r| matches!(r, Err(RoomError::RateLimited { .. })))
+        );
+        assert_eq!(
+            outcomes[20],
+            Err(RoomError::SessionEnded(LeaveReason::Flooding))
+        );
+        assert_eq!(outcomes[21], Err(RoomError::UnknownSession));
+        let last = queued(&room, &watcher.session).pop().unwrap();
+        assert_eq!(
+            (last.kind, last.from.name.as_str(), last.text.as_deref()),
+            (EventKind::Leave, "flooder", Some("flooding"))
+        );
+    }
+
+    #[test]
+    fn strikes_drain_for_a_client_that_slows_down() {
+        let room = limited_room(5.0, 10);
+        let alice = room.join(Some("alice"), Lifetime::Connection).unwrap();
+        let mut now = Instant::now();
+        // Over and over: use the burst, overshoot a few times, then pause as advised.
+        for _ in 0..20 {
+            while room.send_at(&alice.session, "hi", now).is_ok() {}
+            for _ in 0..3 {
+                assert!(matches!(
+                    room.send_at(&alice.session, "hi", now),
+                    Err(RoomError::RateLimited { .. })
+                ));
+            }
+            now += Duration::from_secs(3);
+        }
+        assert!(room.member(&alice.session).is_ok(), "never kicked");
+    }
+
+    #[test]
+    fn without_a_rate_limit_anything_goes() {
+        let room = Room::new(RoomConfig {
+            rate_limit: None,
+            queue_capacity: 10_000,
+            ..RoomConfig::default()
+        });
+        let alice = room.join(Some("alice"), Lifetime::Connection).unwrap();
+        let t0 = Instant::now();
+        for i in 0..1000 {
+            room.send_at(&alice.session, &format!("m{i}"), t0).unwrap();
+        }
+    }
+
+    #[test]
+    fn reserved_names_are_refused_in_any_disguise() {
+        let room = Room::default();
+        for name in ["server", "SYSTEM", " admin ", "ѕerver", "r\u{200B}oot"] {
+            assert!(
+                matches!(
+                    room.join(Some(name), Lifetime::Connection),
+                    Err(RoomError::NameReserved(_))
+                ),
+                "{name:?} was let in"
+            );
+        }
+        assert!(room.members().is_empty());
+        assert_eq!(
+            room.join(Some("serverless"), Lifetime::Connection)
+                .unwrap()
+                .name,
+            "serverless"
+        );
+    }
+
+    #[test]
+    fn look_alike_names_collide() {
+        let room = Room::default();
+        room.join(Some("alice"), Lifetime::Connection).unwrap();
+        // Cyrillic а, and a Latin look-alike built from other letters.
+        assert_eq!(
+            room.join(Some("аlice"), Lifetime::Connection).unwrap().name,
+            "аlice-2"
+        );
+        room.join(Some("paypal"), Lifetime::Connection).unwrap();
+        assert_eq!(
+            room.join(Some("paypa1"), Lifetime::Connection)
+                .unwrap()
+                .name,
+            "paypa1-2"
+        );
+    }
+
+    #[tokio::test]
+    async fn shutdown_tells_everyone_then_ends_every_session() {
+        let room = Room::default();
+        let alice = room.join(Some("alice"), Lifetime::Connection).unwrap();
+        let bob = room.join(Some("bob"), Lifetime::Idle).unwrap();
+        queued(&room, &alice.session);
+        let mut reader = room.reader(&alice.session).unwrap().try_claim().unwrap();
+        let end = room.on_end(&bob.session).unwrap();
+
+        room.shutdown();
+
+        let notice = reader.next().await.unwrap();
+        assert_eq!(
+            (
+                notice.kind,
+                notice.from.name.as_str(),
+                notice.text.as_deref()
+            ),
+            (EventKind::System, SERVER_NAME, Some("server shutting down"))
+        );
+        assert_eq!(notice.from.id, Uuid::nil());
+        assert_eq!(reader.next().await, Err(LeaveReason::ServerShutdown));
+        assert_eq!(end.reason().await, LeaveReason::ServerShutdown);
+        assert!(room.members().is_empty());
+        assert!(!LeaveReason::ServerShutdown.closes_connection());
+    }
+
+    #[tokio::test]
+    async fn end_signal_says_why_a_session_ended() {
+        let room = small_room(1);
+        let alice = room.join(Some("alice"), Lifetime::Connection).unwrap();
+        let slow = room.join(Some("slow"), Lifetime::Connection).unwrap();
+        let end = room.on_end(&slow.session).unwrap();
+        room.send(&alice.session, "one").unwrap();
+        room.send(&alice.session, "two").unwrap();
+        let reason = end.reason().await;
+        assert_eq!(reason, LeaveReason::TooSlow);
+        assert!(reason.closes_connection());
+    }
+
     #[test]
     fn session_secrets_are_128_bits_of_hex() {
         let room = Room::default();
-        let a = room.join(None, Lifetime::Connection).session;
-        let b = room.join(None, Lifetime::Connection).session;
+        let a = room.join(None, Lifetime::Connection).unwrap().session;
+        let b = room.join(None, Lifetime::Connection).unwrap().session;
         assert_eq!(a.len(), 32);
         assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
         assert_ne!(a, b);

@@ -9,7 +9,7 @@ use jsonrpsee::core::SubscriptionResult;
 use jsonrpsee::proc_macros::rpc;
 use jsonrpsee::types::ErrorObjectOwned;
 
-use crate::room::{LeaveReason, RoomError};
+use crate::room::RoomError;
 use types::{Event, JoinResult, MemberInfo, SendResult};
 
 /// `chat_poll` waits this long when the caller does not say.
@@ -53,31 +53,43 @@ pub trait ChatApi {
 }
 
 /// Stable error codes, documented in `docs/PROTOCOL.md`. Never renumber one.
+///
+/// They sit outside JSON-RPC's reserved range (-32768 to -32000), where jsonrpsee keeps its
+/// own transport errors (oversized request, too many subscriptions, batch limits).
 pub mod codes {
-    pub const UNKNOWN_SESSION: i32 = -32001;
-    pub const EMPTY_TEXT: i32 = -32002;
-    pub const TEXT_TOO_LONG: i32 = -32003;
-    pub const INBOX_BUSY: i32 = -32004;
-    pub const SESSION_ENDED: i32 = -32005;
+    pub const UNKNOWN_SESSION: i32 = 1001;
+    pub const EMPTY_TEXT: i32 = 1002;
+    pub const TEXT_TOO_LONG: i32 = 1003;
+    pub const INBOX_BUSY: i32 = 1004;
+    pub const SESSION_ENDED: i32 = 1005;
+    pub const RATE_LIMITED: i32 = 1006;
+    pub const NAME_RESERVED: i32 = 1007;
 }
 
 impl From<RoomError> for ErrorObjectOwned {
     fn from(err: RoomError) -> Self {
-        let code = match err {
-            RoomError::UnknownSession => codes::UNKNOWN_SESSION,
-            RoomError::EmptyText => codes::EMPTY_TEXT,
-            RoomError::TextTooLong { .. } => codes::TEXT_TOO_LONG,
-            RoomError::InboxBusy => codes::INBOX_BUSY,
-        };
-        ErrorObjectOwned::owned(code, err.to_string(), None::<()>)
+        let message = err.to_string();
+        match err {
+            RoomError::UnknownSession => {
+                ErrorObjectOwned::owned(codes::UNKNOWN_SESSION, message, None::<()>)
+            }
+            RoomError::EmptyText => ErrorObjectOwned::owned(codes::EMPTY_TEXT, message, None::<()>),
+            RoomError::TextTooLong { .. } => {
+                ErrorObjectOwned::owned(codes::TEXT_TOO_LONG, message, None::<()>)
+            }
+            RoomError::InboxBusy => ErrorObjectOwned::owned(codes::INBOX_BUSY, message, None::<()>),
+            RoomError::SessionEnded(_) => {
+                ErrorObjectOwned::owned(codes::SESSION_ENDED, message, None::<()>)
+            }
+            RoomError::NameReserved(_) => {
+                ErrorObjectOwned::owned(codes::NAME_RESERVED, message, None::<()>)
+            }
+            // Machines get the wait as a number, people get it in the message.
+            RoomError::RateLimited { retry_after } => ErrorObjectOwned::owned(
+                codes::RATE_LIMITED,
+                message,
+                Some(serde_json::json!({ "retry_after_ms": retry_after.as_millis() as u64 })),
+            ),
+        }
     }
-}
-
-/// The error for a read that outlived its session.
-pub fn session_ended(reason: LeaveReason) -> ErrorObjectOwned {
-    ErrorObjectOwned::owned(
-        codes::SESSION_ENDED,
-        format!("session ended: {reason}"),
-        None::<()>,
-    )
 }

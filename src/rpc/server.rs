@@ -1,46 +1,72 @@
 //! The server: accepts TCP connections, serves the chat API over WebSocket and plain HTTP
 //! POST on the same port, and ties each WebSocket session to the connection that made it.
+//!
+//! Each accepted socket is checked against the total and per-address limits before any
+//! work is spent on it, then served by hyper with a deadline for its request headers (so a
+//! slow handshake cannot hold a slot), and handed to jsonrpsee. A WebSocket connection gets
+//! its own stop signal, so the server can close it when its member is thrown out.
 
+use std::collections::HashMap;
+use std::convert::Infallible;
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use jsonrpsee::core::{BoxError, SubscriptionResult, async_trait};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use jsonrpsee::core::{SubscriptionResult, async_trait};
 use jsonrpsee::server::{
-    HttpRequest, Methods, PendingSubscriptionSink, PingConfig, RpcModule,
-    ServerConfig as RpcServerConfig, serve_with_graceful_shutdown, stop_channel, ws,
+    BatchRequestConfig, HttpRequest, Methods, PendingSubscriptionSink, PingConfig, RpcModule,
+    ServerConfig as RpcServerConfig, StopHandle, TowerServiceBuilder, stop_channel, ws,
 };
 use jsonrpsee::types::ErrorObjectOwned;
 use jsonrpsee::{Extensions, SubscriptionMessage};
-use tokio::net::TcpListener;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
-use tokio::time::{Instant, timeout_at};
+use tokio::time::{Instant, timeout, timeout_at};
 use tower::Service;
+use tower::layer::util::Identity;
 use tracing::Instrument;
 
 use super::types::{Event, JoinResult, MemberInfo, SendResult};
 use super::{ChatApiServer, DEFAULT_POLL_TIMEOUT_MS, MAX_POLL_EVENTS, MAX_POLL_TIMEOUT_MS};
-use crate::room::{LeaveReason, Lifetime, Room, RoomConfig};
+use crate::room::{LeaveReason, Lifetime, Room, RoomConfig, RoomError};
 
 /// How long the accept loop pauses after a failed accept.
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(100);
+/// How long a refused connection gets to send its request and read the refusal.
+const REFUSAL_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Everything a server can be tuned with; `chatroom serve` fills it from its flags.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub room: RoomConfig,
-    /// Open connections at once, WebSocket and HTTP together (jsonrpsee's default is only 100).
+    /// Open TCP connections at once, WebSocket and HTTP together.
     pub max_connections: u32,
+    /// Open TCP connections from one IP address.
+    pub max_per_ip: u32,
+    /// Whether loopback addresses count against `max_per_ip` (off: local bridges and
+    /// benchmarks may open as many as they like).
+    pub limit_loopback: bool,
     /// Largest request or WebSocket message accepted, in bytes.
     pub max_request_bytes: u32,
     /// Largest response, in bytes: a full poll batch or a big member list must fit.
     pub max_response_bytes: u32,
+    /// Calls in one JSON-RPC batch; 0 refuses batches altogether.
+    pub max_batch: u32,
     /// Subscriptions one connection may hold open.
     pub max_subscriptions_per_connection: u32,
     /// Outgoing messages buffered per connection before its subscriptions wait.
     pub connection_buffer: u32,
+    /// How long a client may take to send its request headers (the WebSocket handshake).
+    pub handshake_timeout: Duration,
+    /// How long data sent to a peer may go unacknowledged before the connection is dropped
+    /// (TCP_USER_TIMEOUT): a peer that stops reading cannot hold a socket for ever.
+    pub write_timeout: Duration,
     /// How often the server pings each WebSocket peer.
     pub ping_interval: Duration,
     /// How long a WebSocket peer may stay silent (no pong, no message) before it is dropped.
@@ -56,10 +82,15 @@ impl Default for ServerConfig {
         Self {
             room: RoomConfig::default(),
             max_connections: 10_000,
+            max_per_ip: 32,
+            limit_loopback: false,
             max_request_bytes: 64 * 1024,
             max_response_bytes: 16 * 1024 * 1024,
+            max_batch: 16,
             max_subscriptions_per_connection: 4,
             connection_buffer: 1024,
+            handshake_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(30),
             ping_interval: Duration::from_secs(10),
             ping_timeout: Duration::from_secs(20),
             http_idle_timeout: Duration::from_secs(60),
@@ -99,9 +130,8 @@ pub async fn start(
 ) -> io::Result<RunningServer> {
     let addr = listener.local_addr()?;
     let room = Room::new(config.room.clone());
-    let methods: Methods = rpc_module(room.clone()).into();
     let task = tokio::spawn(
-        run(listener, config, room.clone(), methods, shutdown)
+        run(listener, config, room.clone(), shutdown)
             .instrument(tracing::info_span!("server", %addr)),
     );
     tracing::info!(%addr, "listening");
@@ -113,17 +143,34 @@ pub fn rpc_module(room: Room) -> RpcModule<ChatService> {
     ChatService { room }.into_rpc()
 }
 
+/// What every connection task needs, shared.
+struct Shared {
+    room: Room,
+    methods: Methods,
+    rpc: TowerServiceBuilder<Identity, Identity>,
+    /// Fires when the whole server stops.
+    stop: StopHandle,
+    config: ServerConfig,
+}
+
 async fn run(
     listener: TcpListener,
     config: ServerConfig,
     room: Room,
-    methods: Methods,
     shutdown: impl Future<Output = ()>,
 ) {
-    let (stop_handle, server_handle) = stop_channel();
-    let svc_builder = jsonrpsee::server::Server::builder()
-        .set_config(rpc_server_config(&config))
-        .to_service_builder();
+    let (stop, server_handle) = stop_channel();
+    let shared = Arc::new(Shared {
+        methods: rpc_module(room.clone()).into(),
+        rpc: jsonrpsee::server::Server::builder()
+            .set_config(rpc_server_config(&config))
+            .to_service_builder(),
+        room: room.clone(),
+        stop,
+        config: config.clone(),
+    });
+    let sockets = Arc::new(Semaphore::new(config.max_connections as usize));
+    let per_ip = IpLimiter::new(config.max_per_ip, config.limit_loopback);
     let reaper = tokio::spawn(reap_idle_members(room.clone(), config.http_idle_timeout));
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
@@ -143,62 +190,55 @@ async fn run(
             () = &mut shutdown => break,
         };
         // Reap finished connection tasks so the set does not grow without bound.
-        while let Some(finished) = connections.try_join_next() {
-            log_connection_end(finished);
-        }
+        while connections.try_join_next().is_some() {}
 
-        let room = room.clone();
-        let methods = methods.clone();
-        let stop = stop_handle.clone();
-        let svc_builder = svc_builder.clone();
-        let service = tower::service_fn(move |mut request: HttpRequest<hyper::body::Incoming>| {
-            let mut service = svc_builder.clone().build(methods.clone(), stop.clone());
-            if ws::is_upgrade_request(&request) {
-                let scope = ConnectionScope::new(room.clone());
-                request.extensions_mut().insert(scope.clone());
-                let closed = service.on_session_closed();
-                tokio::spawn(async move {
-                    closed.await;
-                    scope.close();
-                });
-            }
-            service.call(request)
-        });
-        let stopped = stop_handle.clone().shutdown();
+        let Ok(socket_permit) = sockets.clone().try_acquire_owned() else {
+            tracing::warn!(%remote, "refused: connection limit reached");
+            connections.spawn(refuse(socket, "503 Service Unavailable", "server is full"));
+            continue;
+        };
+        let Some(ip_permit) = per_ip.try_acquire(remote.ip()) else {
+            tracing::warn!(%remote, "refused: too many connections from this address");
+            connections.spawn(refuse(
+                socket,
+                "429 Too Many Requests",
+                "too many connections from your address",
+            ));
+            continue;
+        };
+        tune_socket(&socket, config.write_timeout);
+        let permits = Arc::new((socket_permit, ip_permit));
         connections.spawn(
-            serve_with_graceful_shutdown(socket, service, stopped)
+            serve_connection(socket, shared.clone(), permits)
                 .instrument(tracing::debug_span!("connection", %remote)),
         );
     }
 
     tracing::info!("shutting down");
     reaper.abort();
+    // Everyone hears why before their connection closes.
+    room.shutdown();
     let _ = server_handle.stop();
-    // `stopped` waits for every stop handle to go, ours included.
-    drop((stop_handle, svc_builder));
+    // `stopped` below waits for every stop handle to go, ours included.
+    drop(shared);
     let deadline = Instant::now() + config.shutdown_grace;
-    while let Ok(Some(finished)) = timeout_at(deadline, connections.join_next()).await {
-        log_connection_end(finished);
-    }
-    // WebSocket connections run in jsonrpsee's own tasks; they hold stop handles until closed.
+    while let Ok(Some(_)) = timeout_at(deadline, connections.join_next()).await {}
+    // WebSocket watchers hold stop handles until their connection has closed.
     if timeout_at(deadline, server_handle.stopped()).await.is_err() || !connections.is_empty() {
         tracing::warn!("connections still open after the grace period; dropping them");
     }
 }
 
-fn log_connection_end(finished: Result<Result<(), BoxError>, tokio::task::JoinError>) {
-    match finished {
-        Ok(Ok(())) => {}
-        Ok(Err(err)) => tracing::debug!(%err, "connection ended with an error"),
-        Err(err) => tracing::error!(%err, "connection task failed"),
-    }
-}
-
 fn rpc_server_config(config: &ServerConfig) -> RpcServerConfig {
+    let batches = match config.max_batch {
+        0 => BatchRequestConfig::Disabled,
+        n => BatchRequestConfig::Limit(n),
+    };
     RpcServerConfig::builder()
         .max_connections(config.max_connections)
         .max_request_body_size(config.max_request_bytes)
         .max_response_body_size(config.max_response_bytes)
+        .set_batch_request_config(batches)
         .max_subscriptions_per_connection(config.max_subscriptions_per_connection)
         .set_message_buffer_capacity(config.connection_buffer)
         .enable_ws_ping(
@@ -207,6 +247,182 @@ fn rpc_server_config(config: &ServerConfig) -> RpcServerConfig {
                 .inactive_limit(config.ping_timeout),
         )
         .build()
+}
+
+/// Low latency for chat lines, and a bound on how long a peer may leave data unread.
+fn tune_socket(socket: &TcpStream, write_timeout: Duration) {
+    if let Err(err) = socket.set_nodelay(true) {
+        tracing::debug!(%err, "cannot set TCP_NODELAY");
+    }
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if let Err(err) = socket2::SockRef::from(socket).set_tcp_user_timeout(Some(write_timeout)) {
+        tracing::debug!(%err, "cannot set TCP_USER_TIMEOUT");
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let _ = write_timeout;
+}
+
+/// Answers a connection over a limit with a plain HTTP status, then closes it.
+async fn refuse(mut socket: TcpStream, status: &str, reason: &str) {
+    // Read the request first: closing with it unread would reset the connection and the
+    // client might never see why.
+    let _ = timeout(REFUSAL_TIMEOUT, socket.read(&mut [0u8; 4096])).await;
+    let response = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reason}\n",
+        reason.len() + 1
+    );
+    let _ = timeout(REFUSAL_TIMEOUT, async {
+        socket.write_all(response.as_bytes()).await?;
+        socket.shutdown().await
+    })
+    .await;
+}
+
+/// Serves HTTP on one socket until the client goes or the server stops. An upgrade to
+/// WebSocket lives on in jsonrpsee's task, watched by [`watch_websocket`].
+async fn serve_connection(
+    socket: TcpStream,
+    shared: Arc<Shared>,
+    permits: Arc<(OwnedSemaphorePermit, IpPermit)>,
+) {
+    let service = {
+        let shared = shared.clone();
+        hyper::service::service_fn(move |mut request: HttpRequest<Incoming>| {
+            let response = if ws::is_upgrade_request(&request) {
+                let (conn_stop, conn_stopper) = stop_channel();
+                let mut service = shared.rpc.clone().build(shared.methods.clone(), conn_stop);
+                let scope = ConnectionScope::new(shared.room.clone());
+                request.extensions_mut().insert(scope.clone());
+                let closed = service.on_session_closed();
+                tokio::spawn(watch_websocket(
+                    closed,
+                    scope,
+                    conn_stopper,
+                    shared.clone(),
+                    permits.clone(),
+                ));
+                service.call(request)
+            } else {
+                let mut service = shared
+                    .rpc
+                    .clone()
+                    .build(shared.methods.clone(), shared.stop.clone());
+                service.call(request)
+            };
+            // jsonrpsee answers every request itself; a plain error type keeps hyper's
+            // bounds simple.
+            async move {
+                Ok::<_, Infallible>(response.await.unwrap_or_else(|err| {
+                    tracing::warn!(%err, "request failed");
+                    jsonrpsee::server::http::response::internal_error()
+                }))
+            }
+        })
+    };
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(shared.config.handshake_timeout);
+    builder.http2().timer(TokioTimer::new());
+    let connection = builder.serve_connection_with_upgrades(TokioIo::new(socket), service);
+    tokio::pin!(connection);
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        () = shared.stop.clone().shutdown() => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(err) = result {
+        tracing::debug!(%err, "connection ended with an error");
+    }
+}
+
+/// Follows one WebSocket connection: stops it when its member is thrown out or the server
+/// stops, and ends the sessions made on it once it has closed.
+async fn watch_websocket(
+    closed: impl Future<Output = ()>,
+    scope: ConnectionScope,
+    conn_stopper: jsonrpsee::server::ServerHandle,
+    shared: Arc<Shared>,
+    _permits: Arc<(OwnedSemaphorePermit, IpPermit)>,
+) {
+    tokio::pin!(closed);
+    let stop_early = tokio::select! {
+        () = &mut closed => false,
+        () = scope.kick.notified() => true,
+        () = shared.stop.clone().shutdown() => true,
+    };
+    if stop_early {
+        // jsonrpsee finishes the calls in flight and sends a close frame.
+        let _ = conn_stopper.stop();
+        if timeout(shared.config.shutdown_grace, closed).await.is_err() {
+            tracing::debug!("WebSocket did not close in time; leaving it to TCP_USER_TIMEOUT");
+        }
+    }
+    scope.close();
+}
+
+/// Counts open connections per IP address.
+#[derive(Clone)]
+struct IpLimiter {
+    counts: Arc<Mutex<HashMap<IpAddr, u32>>>,
+    max: u32,
+    limit_loopback: bool,
+}
+
+/// One connection's place in the [`IpLimiter`]; gives it back on drop.
+struct IpPermit {
+    limiter: IpLimiter,
+    /// `None` for an address the limit does not apply to.
+    ip: Option<IpAddr>,
+}
+
+impl IpLimiter {
+    fn new(max: u32, limit_loopback: bool) -> Self {
+        Self {
+            counts: Arc::default(),
+            max,
+            limit_loopback,
+        }
+    }
+
+    fn try_acquire(&self, ip: IpAddr) -> Option<IpPermit> {
+        if ip.is_loopback() && !self.limit_loopback {
+            return Some(IpPermit {
+                limiter: self.clone(),
+                ip: None,
+            });
+        }
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let count = counts.entry(ip).or_insert(0);
+        if *count >= self.max {
+            return None;
+        }
+        *count += 1;
+        Some(IpPermit {
+            limiter: self.clone(),
+            ip: Some(ip),
+        })
+    }
+}
+
+impl Drop for IpPermit {
+    fn drop(&mut self) {
+        let Some(ip) = self.ip else { return };
+        let mut counts = self
+            .limiter
+            .counts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(count) = counts.get_mut(&ip) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&ip);
+            }
+        }
+    }
 }
 
 /// Removes HTTP-only members that stopped polling, checking a few times per timeout.
@@ -228,6 +444,8 @@ struct ConnectionScope {
     room: Room,
     /// `None` once the connection has closed.
     sessions: Arc<Mutex<Option<Vec<String>>>>,
+    /// Signalled when one of the sessions is thrown out, to close the connection too.
+    kick: Arc<Notify>,
 }
 
 impl ConnectionScope {
@@ -235,6 +453,7 @@ impl ConnectionScope {
         Self {
             room,
             sessions: Arc::new(Mutex::new(Some(Vec::new()))),
+            kick: Arc::new(Notify::new()),
         }
     }
 
@@ -242,17 +461,23 @@ impl ConnectionScope {
     /// ends at once so it cannot outlive it.
     fn adopt(&self, session: &str) {
         let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
-        match sessions.as_mut() {
-            Some(list) => {
-                // Forget sessions that already ended, so a join/leave loop on one
-                // connection does not grow the list.
-                list.retain(|s| self.room.member(s).is_ok());
-                list.push(session.to_owned());
-            }
-            None => {
-                drop(sessions);
-                let _ = self.room.leave(session, LeaveReason::ConnectionClosed);
-            }
+        let Some(list) = sessions.as_mut() else {
+            drop(sessions);
+            let _ = self.room.leave(session, LeaveReason::ConnectionClosed);
+            return;
+        };
+        // Forget sessions that already ended, so a join/leave loop on one connection does
+        // not grow the list.
+        list.retain(|s| self.room.member(s).is_ok());
+        list.push(session.to_owned());
+        drop(sessions);
+        if let Ok(end) = self.room.on_end(session) {
+            let kick = self.kick.clone();
+            tokio::spawn(async move {
+                if end.reason().await.closes_connection() {
+                    kick.notify_one();
+                }
+            });
         }
     }
 
@@ -286,7 +511,7 @@ impl ChatApiServer for ChatService {
             Some(_) => Lifetime::Connection,
             None => Lifetime::Idle,
         };
-        let joined = self.room.join(name.as_deref(), lifetime);
+        let joined = self.room.join(name.as_deref(), lifetime)?;
         if let Some(scope) = scope {
             scope.adopt(&joined.session);
         }
@@ -351,7 +576,7 @@ impl ChatApiServer for ChatService {
         match timeout_at(deadline, reader.next_batch(MAX_POLL_EVENTS)).await {
             Err(_elapsed) => Ok(Vec::new()),
             Ok(Ok(batch)) => Ok(batch.iter().map(|event| Event::clone(event)).collect()),
-            Ok(Err(reason)) => Err(super::session_ended(reason)),
+            Ok(Err(reason)) => Err(RoomError::SessionEnded(reason).into()),
         }
     }
 
@@ -373,7 +598,7 @@ mod tests {
     async fn poll_waiting_when_its_session_ends_is_told_why() {
         let room = Room::default();
         let service = ChatService { room: room.clone() };
-        let session = room.join(Some("curl"), Lifetime::Idle).session;
+        let session = room.join(Some("curl"), Lifetime::Idle).unwrap().session;
         let mut poll = std::pin::pin!(service.poll(session.clone(), Some(10_000)));
         assert!(
             futures::poll!(&mut poll).is_pending(),

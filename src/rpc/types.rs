@@ -19,6 +19,8 @@ pub enum EventKind {
     Message,
     Join,
     Leave,
+    /// A notice from the server itself to everyone, such as "server shutting down".
+    System,
 }
 
 /// One thing that happened in the room, in the order the room accepted it.

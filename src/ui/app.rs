@@ -254,6 +254,14 @@ impl App {
                 self.members.retain(|m| m.id != from.id);
                 (LineKind::Notice, text)
             }
+            EventKind::System => (
+                LineKind::Notice,
+                format!(
+                    "{}: {}",
+                    from.name,
+                    clean_text(event.text.as_deref().unwrap_or(""))
+                ),
+            ),
         };
         self.push(ChatLine {
             seq: Some(event.seq),
