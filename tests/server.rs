@@ -7,12 +7,12 @@ use std::time::{Duration, Instant};
 use chatroom::rpc::server::ServerConfig;
 use chatroom::rpc::types::{Event, EventKind, JoinResult, MemberInfo, SendResult};
 use chatroom::rpc::{ChatApiClient, codes};
-use common::{Member, TestServer, WAIT, within};
+use common::raw_ws::RawWs;
+use common::{Member, TestServer, WAIT, post, within};
 use jsonrpsee::core::ClientError;
 use jsonrpsee::core::client::ClientT;
 use jsonrpsee::core::params::ObjectParams;
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn error_code(err: ClientError) -> i32 {
     match err {
@@ -326,7 +326,7 @@ async fn plain_http_post_joins_and_sends() {
 
     let body = post(
         &server,
-        r#"{"jsonrpc":"2.0","id":1,"method":"chat_join","params":{"name":"curl"}}"#,
+        br#"{"jsonrpc":"2.0","id":1,"method":"chat_join","params":{"name":"curl"}}"#,
     )
     .await;
     let reply: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -334,9 +334,10 @@ async fn plain_http_post_joins_and_sends() {
 
     let body = post(
         &server,
-        &format!(
+        format!(
             r#"{{"jsonrpc":"2.0","id":2,"method":"chat_send","params":{{"session":"{session}","text":"hello from curl"}}}}"#
-        ),
+        )
+        .as_bytes(),
     )
     .await;
     let reply: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -349,26 +350,6 @@ async fn plain_http_post_joins_and_sends() {
         "hello from curl"
     ));
     server.stop().await;
-}
-
-/// One HTTP/1.1 POST on a fresh connection, returning the response body.
-async fn post(server: &TestServer, json: &str) -> String {
-    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    let request = format!(
-        "POST / HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
-        server.addr,
-        json.len()
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    within("the HTTP response", stream.read_to_string(&mut response))
-        .await
-        .unwrap();
-    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-    response
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_owned())
-        .unwrap()
 }
 
 #[tokio::test]
@@ -413,21 +394,8 @@ async fn silent_peer_is_dropped_when_it_stops_answering_pings() {
     .await;
     let mut alice = Member::join(&server, "alice").await;
 
-    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    let handshake = format!(
-        "GET / HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-        server.addr
-    );
-    stream.write_all(handshake.as_bytes()).await.unwrap();
-    let mut response = [0u8; 12];
-    within("the handshake", stream.read_exact(&mut response))
-        .await
-        .unwrap();
-    assert_eq!(&response, b"HTTP/1.1 101");
-    let join = br#"{"jsonrpc":"2.0","id":1,"method":"chat_join","params":["sleeper"]}"#;
-    stream.write_all(&masked_text_frame(join)).await.unwrap();
-
+    let mut sleeper = RawWs::connect(server.addr).await;
+    sleeper.join("sleeper").await;
     let joined = alice.next_event().await;
     assert_eq!(
         (joined.kind, joined.from.name.as_str()),
@@ -440,16 +408,6 @@ async fn silent_peer_is_dropped_when_it_stops_answering_pings() {
         (EventKind::Leave, "sleeper")
     );
     assert_eq!(leave.text.as_deref(), Some("connection closed"));
-    drop(stream);
+    drop(sleeper);
     server.stop().await;
-}
-
-/// A client-to-server WebSocket text frame (clients must mask), for payloads under 126 bytes.
-fn masked_text_frame(payload: &[u8]) -> Vec<u8> {
-    assert!(payload.len() < 126);
-    let mask = [0x37, 0xfa, 0x21, 0x3d];
-    let mut frame = vec![0x81, 0x80 | payload.len() as u8];
-    frame.extend_from_slice(&mask);
-    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-    frame
 }

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use jsonrpsee::core::{SubscriptionResult, async_trait};
 use jsonrpsee::server::{
     BatchRequestConfig, HttpRequest, Methods, PendingSubscriptionSink, PingConfig, RpcModule,
@@ -319,13 +319,12 @@ async fn serve_connection(
             }
         })
     };
-    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
+    // The header deadline covers a client that sends nothing as well as one that dribbles.
+    let connection = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(shared.config.handshake_timeout);
-    builder.http2().timer(TokioTimer::new());
-    let connection = builder.serve_connection_with_upgrades(TokioIo::new(socket), service);
+        .header_read_timeout(shared.config.handshake_timeout)
+        .serve_connection(TokioIo::new(socket), service)
+        .with_upgrades();
     tokio::pin!(connection);
     let result = tokio::select! {
         result = connection.as_mut() => result,

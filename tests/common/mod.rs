@@ -1,6 +1,8 @@
 //! Shared test helpers: a real server on an ephemeral port, and members that talk to it.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod raw_ws;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -108,4 +110,35 @@ impl Member {
             .expect("subscription ended")
             .expect("undecodable event")
     }
+}
+
+/// One HTTP/1.1 POST on a fresh connection; the response body, after checking for 200 OK.
+pub async fn post(server: &TestServer, body: &[u8]) -> String {
+    let (status, body) = post_raw(server, body).await;
+    assert_eq!(status, "HTTP/1.1 200 OK", "{body}");
+    body
+}
+
+/// One HTTP/1.1 POST on a fresh connection: the status line and the body.
+pub async fn post_raw(server: &TestServer, body: &[u8]) -> (String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        server.addr,
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // The server may answer before reading everything (a body over the limit).
+    let _ = stream.write_all(body).await;
+    let mut response = Vec::new();
+    within("the HTTP response", stream.read_to_end(&mut response))
+        .await
+        .unwrap();
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    (
+        head.lines().next().unwrap_or("").to_owned(),
+        body.to_owned(),
+    )
 }
