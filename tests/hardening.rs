@@ -65,6 +65,11 @@ fn malformed_inputs() -> Vec<(&'static str, Vec<u8>, i64)> {
             INVALID_REQUEST,
         ),
         (
+            "an unknown method",
+            br#"{"jsonrpc":"2.0","id":1,"method":"chat_nope"}"#.to_vec(),
+            -32601,
+        ),
+        (
             "a lone surrogate",
             br#"{"jsonrpc":"2.0","id":1,"method":"chat_join","params":["\ud800"]}"#.to_vec(),
             INVALID_PARAMS,

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use jsonrpsee::core::ClientError;
 use jsonrpsee::core::client::{Subscription, SubscriptionCloseReason};
 use tokio::sync::{mpsc, oneshot};
 
@@ -68,12 +69,12 @@ async fn run(
     };
     let joined = match client.join(name).await {
         Ok(joined) => joined,
-        Err(err) => return disconnected(err.to_string(), report, commands).await,
+        Err(err) => return disconnected(describe(err), report, commands).await,
     };
     let session = joined.session.clone();
     let subscription = match client.subscribe_events(session.clone()).await {
         Ok(subscription) => subscription,
-        Err(err) => return disconnected(err.to_string(), report, commands).await,
+        Err(err) => return disconnected(describe(err), report, commands).await,
     };
     report(NetEvent::Joined(joined)).await;
     tracing::info!(%url, "joined");
@@ -101,7 +102,7 @@ async fn run(
                         text,
                     },
                     Err(err) => NetEvent::SendFailed {
-                        error: err.to_string(),
+                        error: describe(err),
                     },
                 };
                 report(outcome).await;
@@ -115,6 +116,14 @@ async fn run(
                 return;
             }
         }
+    }
+}
+
+/// What went wrong, in words for the user: the server's own message for a refused call.
+fn describe(err: ClientError) -> String {
+    match err {
+        ClientError::Call(err) => err.message().to_owned(),
+        other => other.to_string(),
     }
 }
 

@@ -446,6 +446,82 @@ mod tests {
         insta::assert_snapshot!(terminal.backend());
     }
 
+    /// Hostile text from the network, drawn through the real crossterm backend into a byte
+    /// buffer: what reaches the terminal must be our own CSI sequences and printable text.
+    #[test]
+    fn hostile_text_never_reaches_the_terminal_as_control_bytes() {
+        use ratatui::backend::CrosstermBackend;
+        use ratatui::{TerminalOptions, Viewport};
+
+        let mut app = chat_app();
+        let mallory = MemberInfo {
+            id: Uuid::from_u128(666),
+            name: "mal\x1b[2J\u{202E}lory\x07".into(),
+        };
+        let hostile = [
+            "\x1b]0;pwned title\x07",                   // OSC: window title
+            "\x1b]52;c;Y2xpcGJvYXJk\x07",               // OSC 52: clipboard
+            "\x1bP+q544e\x1b\\",                        // DCS query
+            "\x1b_apc\x1b\\\x1b^pm\x1b\\",              // APC, PM
+            "safe\rOVERWRITE",                          // carriage-return overwrite
+            "\u{9b}31m C1 CSI \u{9d}0;x\u{9c}",         // 8-bit CSI and OSC
+            "\u{202E}txet desrever\u{2066}iso\u{2069}", // bidi
+            "bell\x07\x07 and \x7f del",
+        ];
+        for (i, text) in hostile.iter().enumerate() {
+            app.handle_net(NetEvent::Event(Event {
+                seq: 100 + i as u64,
+                ts: 0,
+                kind: EventKind::Message,
+                from: mallory.clone(),
+                text: Some((*text).to_owned()),
+            }));
+        }
+        /// Keeps every byte the backend writes, readable after the terminal is done with it.
+        #[derive(Clone, Default)]
+        struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Capture {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let capture = Capture::default();
+        let mut terminal = Terminal::with_options(
+            CrosstermBackend::new(capture.clone()),
+            TerminalOptions {
+                viewport: Viewport::Fixed(Rect::new(0, 0, 80, 24)),
+            },
+        )
+        .unwrap();
+        terminal.draw(|frame| draw(&app, frame)).unwrap();
+        drop(terminal);
+        let bytes = capture.0.lock().unwrap().clone();
+        let output = String::from_utf8(bytes.clone()).expect("valid UTF-8");
+        assert!(output.contains("safe"), "the text itself is drawn");
+
+        for (i, &byte) in bytes.iter().enumerate() {
+            match byte {
+                // Every escape we send starts a CSI sequence: cursor moves, colours, styles.
+                0x1b => assert_eq!(bytes.get(i + 1), Some(&b'['), "non-CSI escape at {i}"),
+                0x07 | b'\r' | 0x7f => panic!("control byte {byte:#04x} at {i}"),
+                0x00..=0x1f if byte != b'\n' => panic!("control byte {byte:#04x} at {i}"),
+                _ => {}
+            }
+        }
+        for c in output.chars() {
+            let code = c as u32;
+            assert!(!(0x80..=0x9f).contains(&code), "C1 control {code:#x}");
+            assert!(
+                !matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'),
+                "bidi control {code:#x}"
+            );
+        }
+    }
+
     #[test]
     fn tiny_terminals_do_not_panic() {
         let app = chat_app();
