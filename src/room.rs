@@ -157,6 +157,9 @@ pub struct Room {
 struct Shared {
     state: Mutex<State>,
     config: RoomConfig,
+    /// Readers (polls, subscriptions) alive, across all members: shutdown waits for them to
+    /// deliver the last events before connections close.
+    readers: watch::Sender<usize>,
 }
 
 #[derive(Default)]
@@ -249,6 +252,7 @@ impl Room {
             shared: Arc::new(Shared {
                 state: Mutex::new(state),
                 config,
+                readers: watch::Sender::new(0),
             }),
         }
     }
@@ -369,6 +373,13 @@ impl Room {
         }
     }
 
+    /// Resolves once no poll or subscription is reading any more: after [`Room::shutdown`],
+    /// when every reader has taken the last events and gone.
+    pub async fn readers_done(&self) {
+        let mut readers = self.shared.readers.subscribe();
+        let _ = readers.wait_for(|n| *n == 0).await;
+    }
+
     /// Resolves with the reason once the session has ended.
     pub fn on_end(&self, session: &str) -> Result<SessionEnd, RoomError> {
         let mut state = self.lock();
@@ -405,6 +416,7 @@ impl Room {
         let member = state.member_mut(session)?;
         member.readers += 1;
         member.last_active = Instant::now();
+        self.shared.readers.send_modify(|n| *n += 1);
         Ok(Reader {
             _activity: Activity {
                 room: self.clone(),
@@ -698,6 +710,7 @@ impl Drop for Activity {
             member.readers -= 1;
             member.last_active = Instant::now();
         }
+        self.room.shared.readers.send_modify(|n| *n -= 1);
     }
 }
 

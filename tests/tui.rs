@@ -240,6 +240,21 @@ async fn sigterm_leaves_and_restores_the_terminal() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_name_is_explained_on_screen() {
+    let server = TestServer::start().await;
+    let mut tui = Tui::connect(&server, "server");
+    block(|| tui.wait_for_text("disconnected"));
+    assert!(
+        tui.screen().contains(r#"the name "server" is reserved"#),
+        "{}",
+        tui.screen()
+    );
+    tui.type_keys("/quit\r");
+    tui.assert_exits_cleanly();
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_server_is_reported_on_screen() {
     // Port 1 (tcpmux) is privileged and unused on any machine these tests run on.
     let mut tui = Tui::spawn(&["connect", "127.0.0.1:1", "--name", "bob"]);

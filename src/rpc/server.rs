@@ -216,12 +216,16 @@ async fn run(
 
     tracing::info!("shutting down");
     reaper.abort();
-    // Everyone hears why before their connection closes.
+    // Everyone hears why before their connection closes: the readers take the notice and
+    // the end of their sessions, then the connections are stopped.
     room.shutdown();
+    let deadline = Instant::now() + config.shutdown_grace;
+    if timeout_at(deadline, room.readers_done()).await.is_err() {
+        tracing::warn!("some readers did not finish in time");
+    }
     let _ = server_handle.stop();
     // `stopped` below waits for every stop handle to go, ours included.
     drop(shared);
-    let deadline = Instant::now() + config.shutdown_grace;
     while let Ok(Some(_)) = timeout_at(deadline, connections.join_next()).await {}
     // WebSocket watchers hold stop handles until their connection has closed.
     if timeout_at(deadline, server_handle.stopped()).await.is_err() || !connections.is_empty() {

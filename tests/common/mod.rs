@@ -28,8 +28,8 @@ pub async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
 
 pub struct TestServer {
     pub addr: SocketAddr,
-    stop: oneshot::Sender<()>,
-    running: RunningServer,
+    /// `None` for a server running in another process.
+    inner: Option<(oneshot::Sender<()>, RunningServer)>,
 }
 
 impl TestServer {
@@ -47,9 +47,13 @@ impl TestServer {
         .unwrap();
         Self {
             addr: running.local_addr(),
-            stop,
-            running,
+            inner: Some((stop, running)),
         }
+    }
+
+    /// A handle on a server some other process runs, for its URLs.
+    pub fn external(addr: SocketAddr) -> Self {
+        Self { addr, inner: None }
     }
 
     pub fn ws_url(&self) -> String {
@@ -61,8 +65,11 @@ impl TestServer {
     }
 
     pub async fn stop(self) {
-        let _ = self.stop.send(());
-        within("the server to stop", self.running.stopped()).await;
+        let (stop, running) = self
+            .inner
+            .expect("only an in-process server can be stopped");
+        let _ = stop.send(());
+        within("the server to stop", running.stopped()).await;
     }
 }
 
