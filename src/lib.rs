@@ -26,5 +26,6 @@
 
 pub mod room;
 pub mod rpc;
+pub mod store;
 pub mod text;
 pub mod ui;

@@ -9,6 +9,7 @@ use anyhow::Context;
 use chatroom::room::{RateLimit, RoomConfig};
 use chatroom::rpc::client::ws_url;
 use chatroom::rpc::server::{self, ServerConfig};
+use chatroom::store::{DbLocation, Retention};
 use chatroom::ui::{self, ConnectOptions};
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
@@ -37,6 +38,19 @@ struct ServeArgs {
     /// Also open the chat client in this terminal, joined to this server.
     #[arg(long)]
     tui: bool,
+    /// Where to keep history (SQLite); `:memory:` keeps it in memory only
+    /// [default: chatroom.db in the user's data directory, e.g. ~/.local/share/chatroom/].
+    #[arg(long, env = "CHATROOM_DB")]
+    db: Option<String>,
+    /// Recent events sent to every member when it joins (0 for none).
+    #[arg(long, env = "CHATROOM_HISTORY", default_value_t = 50)]
+    history: usize,
+    /// Delete stored events older than this many days [default: keep them].
+    #[arg(long, env = "CHATROOM_RETAIN_DAYS", value_parser = clap::value_parser!(u64).range(1..))]
+    retain_days: Option<u64>,
+    /// Keep at most this many stored events, deleting the oldest [default: keep them all].
+    #[arg(long, env = "CHATROOM_RETAIN_EVENTS", value_parser = clap::value_parser!(u64).range(1..))]
+    retain_events: Option<u64>,
     /// With --tui: your name in the room [default: $USER]; ignored without --tui.
     #[arg(long, env = "CHATROOM_NAME")]
     name: Option<String>,
@@ -120,7 +134,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let running = server::start(listener, server_config(&args), shutdown_signal()).await?;
+    let running = server::start(listener, server_config(&args)?, shutdown_signal()).await?;
     running.stopped().await;
     Ok(())
 }
@@ -131,7 +145,7 @@ async fn serve_with_tui(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = server::start(listener, server_config(&args), async {
+    let running = server::start(listener, server_config(&args)?, async {
         let _ = stopped.await;
     })
     .await?;
@@ -157,8 +171,13 @@ async fn connect(args: ConnectArgs) -> anyhow::Result<()> {
     .await
 }
 
-fn server_config(args: &ServeArgs) -> ServerConfig {
-    ServerConfig {
+fn server_config(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
+    let db = match &args.db {
+        Some(value) => DbLocation::parse(value),
+        None => DbLocation::File(default_db_file()?),
+    };
+    Ok(ServerConfig {
+        db,
         room: RoomConfig {
             queue_capacity: args.queue_capacity as usize,
             max_text_bytes: args.max_text_bytes,
@@ -166,6 +185,13 @@ fn server_config(args: &ServeArgs) -> ServerConfig {
                 per_sec: args.rate_limit,
                 burst: args.rate_burst,
             }),
+            history_len: args.history,
+            retention: Retention {
+                max_events: args.retain_events,
+                max_age: args
+                    .retain_days
+                    .map(|days| Duration::from_secs(days.saturating_mul(86_400))),
+            },
         },
         max_connections: args.max_connections,
         max_per_ip: args.max_per_ip,
@@ -176,7 +202,17 @@ fn server_config(args: &ServeArgs) -> ServerConfig {
         write_timeout: Duration::from_secs(args.write_timeout_secs),
         http_idle_timeout: Duration::from_secs(args.http_idle_secs),
         ..ServerConfig::default()
-    }
+    })
+}
+
+fn project_dirs() -> anyhow::Result<directories::ProjectDirs> {
+    directories::ProjectDirs::from("", "", "chatroom")
+        .context("no home directory to keep files in; pass a path explicitly")
+}
+
+/// `$XDG_DATA_HOME/chatroom/chatroom.db` on Linux.
+fn default_db_file() -> anyhow::Result<PathBuf> {
+    Ok(project_dirs()?.data_dir().join("chatroom.db"))
 }
 
 fn non_negative(value: &str) -> Result<f64, String> {
@@ -220,8 +256,7 @@ fn log_to_file(path: Option<&Path>) -> anyhow::Result<()> {
 }
 
 fn default_log_file() -> anyhow::Result<PathBuf> {
-    let dirs = directories::ProjectDirs::from("", "", "chatroom")
-        .context("no home directory to keep the log in; pass --log-file")?;
+    let dirs = project_dirs()?;
     let dir = dirs.state_dir().unwrap_or_else(|| dirs.data_local_dir());
     Ok(dir.join("chatroom.log"))
 }

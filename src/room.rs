@@ -6,7 +6,7 @@
 //! whose queue is full is removed with the reason "too slow" instead of being waited for
 //! or silently skipped.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -17,6 +17,7 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::rpc::types::{Event, EventKind, JoinResult, MemberInfo};
+use crate::store::{DbLocation, History, Retention, Store, StoreError, Writer};
 use crate::text::{MAX_NAME_CHARS, clean_name, clean_text};
 
 /// How a room is sized.
@@ -28,6 +29,10 @@ pub struct RoomConfig {
     pub max_text_bytes: usize,
     /// How fast one session may send; `None` for no limit (benchmarks, trusted bridges).
     pub rate_limit: Option<RateLimit>,
+    /// Recent events handed to every new member with its join.
+    pub history_len: usize,
+    /// How much stored history to keep.
+    pub retention: Retention,
 }
 
 impl Default for RoomConfig {
@@ -36,6 +41,8 @@ impl Default for RoomConfig {
             queue_capacity: 1024,
             max_text_bytes: 4096,
             rate_limit: Some(RateLimit::default()),
+            history_len: 50,
+            retention: Retention::default(),
         }
     }
 }
@@ -157,12 +164,14 @@ pub struct Room {
 struct Shared {
     state: Mutex<State>,
     config: RoomConfig,
+    history: History,
+    /// The highest seq on disk, for senders waiting to be acknowledged.
+    durable: watch::Sender<u64>,
     /// Readers (polls, subscriptions) alive, across all members: shutdown waits for them to
     /// deliver the last events before connections close.
     readers: watch::Sender<usize>,
 }
 
-#[derive(Default)]
 struct State {
     members: HashMap<Uuid, Member>,
     /// Session secret → member id.
@@ -171,6 +180,13 @@ struct State {
     names: HashSet<String>,
     /// The seq the next event gets.
     next_seq: u64,
+    /// Events given a seq but not yet stored, oldest first. They are delivered once stored.
+    pending: VecDeque<Arc<Event>>,
+    /// The highest seq stored (and so delivered).
+    durable_seq: u64,
+    /// The latest stored events, for the history a new member gets.
+    recent: VecDeque<Arc<Event>>,
+    writer: Writer,
 }
 
 struct Member {
@@ -183,6 +199,9 @@ struct Member {
     /// Polls and subscriptions in progress; an idle member with a reader is not idle.
     readers: usize,
     budget: SendBudget,
+    /// The member's own join seq: every later event (but its own) goes into its queue; up
+    /// to it, catching up means reading the store.
+    live_after: u64,
 }
 
 /// Where a member stands against its rate limit.
@@ -237,24 +256,78 @@ struct Unread {
 }
 
 impl Default for Room {
+    /// A room with default settings and its history in memory.
     fn default() -> Self {
-        Self::new(RoomConfig::default())
+        Self::in_memory(RoomConfig::default())
     }
 }
 
 impl Room {
-    pub fn new(config: RoomConfig) -> Self {
-        let state = State {
-            next_seq: 1,
-            ..State::default()
-        };
-        Self {
-            shared: Arc::new(Shared {
-                state: Mutex::new(state),
+    /// Opens a room on `store`, continuing its seq and history.
+    pub fn new(config: RoomConfig, store: Store) -> Result<Self, StoreError> {
+        let history = store.history();
+        let last_seq = store.last_seq();
+        let recent: VecDeque<Arc<Event>> = history
+            .latest(config.history_len)?
+            .into_iter()
+            .map(Arc::new)
+            .collect();
+        let shared = Arc::new_cyclic(|shared: &std::sync::Weak<Shared>| {
+            let shared = shared.clone();
+            let writer = store.start_writer(config.retention, move |seq| {
+                if let Some(shared) = shared.upgrade() {
+                    Room { shared }.stored_through(seq);
+                }
+            });
+            Shared {
+                state: Mutex::new(State {
+                    members: HashMap::new(),
+                    sessions: HashMap::new(),
+                    names: HashSet::new(),
+                    next_seq: last_seq + 1,
+                    pending: VecDeque::new(),
+                    durable_seq: last_seq,
+                    recent,
+                    writer,
+                }),
                 config,
+                history,
+                durable: watch::Sender::new(last_seq),
                 readers: watch::Sender::new(0),
-            }),
-        }
+            }
+        });
+        Ok(Self { shared })
+    }
+
+    /// A room whose history lives in memory only.
+    pub fn in_memory(config: RoomConfig) -> Self {
+        let store = Store::open(&DbLocation::Memory).expect("an in-memory database opens");
+        Self::new(config, store).expect("an empty in-memory database reads")
+    }
+
+    /// Stored history, for paging back and catching up.
+    pub fn history(&self) -> &History {
+        &self.shared.history
+    }
+
+    /// Resolves once the event with this seq (and every one before it) is stored.
+    pub async fn stored(&self, seq: u64) {
+        let mut durable = self.shared.durable.subscribe();
+        let _ = durable.wait_for(|stored| *stored >= seq).await;
+    }
+
+    /// Resolves once every event accepted so far is stored and delivered.
+    pub async fn settled(&self) {
+        let last = self.lock().next_seq - 1;
+        self.stored(last).await;
+    }
+
+    /// Called by the store's writer after each commit: delivers what is now safe.
+    fn stored_through(&self, seq: u64) {
+        let mut state = self.lock();
+        state.deliver_through(seq, self.shared.config.history_len);
+        drop(state);
+        self.shared.durable.send_replace(seq);
     }
 
     pub fn config(&self) -> &RoomConfig {
@@ -282,6 +355,15 @@ impl Room {
         let name = state.free_name(requested);
         let info = MemberInfo { id, name };
         state.names.insert(name_key(&info.name));
+        let last_seq = state.durable_seq;
+        let history = state
+            .recent
+            .iter()
+            .rev()
+            .take(self.shared.config.history_len)
+            .rev()
+            .map(|event| Event::clone(event))
+            .collect();
         state.sessions.insert(session.clone(), id);
         state.members.insert(
             id,
@@ -297,9 +379,14 @@ impl Room {
                 last_active: now,
                 readers: 0,
                 budget: SendBudget::full(self.shared.config.rate_limit, now),
+                // Set to the join's own seq just below.
+                live_after: 0,
             },
         );
-        state.publish(EventKind::Join, info.clone(), None);
+        let join_seq = state.publish(EventKind::Join, info.clone(), None);
+        if let Some(member) = state.members.get_mut(&id) {
+            member.live_after = join_seq;
+        }
         let members = state.member_list();
         drop(state);
 
@@ -309,6 +396,8 @@ impl Room {
             id,
             name: info.name,
             members,
+            last_seq,
+            history,
         })
     }
 
@@ -350,27 +439,30 @@ impl Room {
         Ok(state.publish(EventKind::Message, from, Some(text)))
     }
 
-    /// Tells everyone the server is stopping, then ends every session. Each member reads
-    /// the notice before its stream ends; the leaves are recorded for no one to hear.
-    pub fn shutdown(&self) {
-        let mut state = self.lock();
-        state.publish(
+    /// Tells everyone the server is stopping, then ends every session. Each member gets
+    /// the notice before its stream ends; the leaves are stored for no one to hear.
+    pub async fn shutdown(&self) {
+        let notice = self.lock().publish(
             EventKind::System,
             server_identity(),
             Some(LeaveReason::ServerShutdown.to_string()),
         );
-        let ids: Vec<Uuid> = state.members.keys().copied().collect();
-        let leaving: Vec<MemberInfo> = ids
-            .into_iter()
-            .filter_map(|id| state.detach(id, LeaveReason::ServerShutdown))
-            .collect();
-        for info in leaving {
-            state.publish(
-                EventKind::Leave,
-                info,
-                LeaveReason::ServerShutdown.event_text(),
-            );
-        }
+        self.stored(notice).await;
+        let last = {
+            let mut state = self.lock();
+            let ids: Vec<Uuid> = state.members.keys().copied().collect();
+            for id in ids {
+                if let Some(info) = state.detach(id, LeaveReason::ServerShutdown) {
+                    state.publish(
+                        EventKind::Leave,
+                        info,
+                        LeaveReason::ServerShutdown.event_text(),
+                    );
+                }
+            }
+            state.next_seq - 1
+        };
+        self.stored(last).await;
     }
 
     /// Resolves once no poll or subscription is reading any more: after [`Room::shutdown`],
@@ -417,7 +509,9 @@ impl Room {
         member.readers += 1;
         member.last_active = Instant::now();
         self.shared.readers.send_modify(|n| *n += 1);
+        let live_after = member.live_after;
         Ok(Reader {
+            live_after,
             _activity: Activity {
                 room: self.clone(),
                 id: member.info.id,
@@ -514,35 +608,10 @@ impl State {
         }
     }
 
-    /// Gives the event the next seq and queues it for everyone but its sender. Members
-    /// whose queues are full are removed as too slow, and their leaves published in turn.
+    /// Gives the event the next seq and sends it to be stored; it is delivered once it is.
     fn publish(&mut self, kind: EventKind, from: MemberInfo, text: Option<String>) -> u64 {
-        let mut too_slow = Vec::new();
-        let seq = self.fan_out(kind, from, text, &mut too_slow);
-        while let Some(id) = too_slow.pop() {
-            if let Some(info) = self.detach(id, LeaveReason::TooSlow) {
-                tracing::warn!(id = %info.id, name = %info.name, "disconnected: too slow");
-                self.fan_out(
-                    EventKind::Leave,
-                    info,
-                    LeaveReason::TooSlow.event_text(),
-                    &mut too_slow,
-                );
-            }
-        }
-        seq
-    }
-
-    fn fan_out(
-        &mut self,
-        kind: EventKind,
-        from: MemberInfo,
-        text: Option<String>,
-        too_slow: &mut Vec<Uuid>,
-    ) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let sender = from.id;
         let event = Arc::new(Event {
             seq,
             ts: unix_ms(),
@@ -550,8 +619,37 @@ impl State {
             from,
             text,
         });
+        self.pending.push_back(event.clone());
+        self.writer.append(event);
+        seq
+    }
+
+    /// Delivers the stored events up to `seq`, in order, to everyone but their subject.
+    /// Members whose queues are full are removed as too slow; their leaves are published
+    /// like any other event.
+    fn deliver_through(&mut self, seq: u64, history_len: usize) {
+        let mut too_slow = Vec::new();
+        while self.pending.front().is_some_and(|e| e.seq <= seq) {
+            let event = self.pending.pop_front().expect("front was just checked");
+            self.fan_out(&event, &mut too_slow);
+            self.recent.push_back(event);
+            if self.recent.len() > history_len {
+                self.recent.pop_front();
+            }
+            for id in too_slow.drain(..) {
+                if let Some(info) = self.detach(id, LeaveReason::TooSlow) {
+                    tracing::warn!(id = %info.id, name = %info.name, "disconnected: too slow");
+                    self.publish(EventKind::Leave, info, LeaveReason::TooSlow.event_text());
+                }
+            }
+        }
+        self.durable_seq = self.durable_seq.max(seq);
+    }
+
+    fn fan_out(&self, event: &Arc<Event>, too_slow: &mut Vec<Uuid>) {
         for member in self.members.values() {
-            if member.info.id == sender {
+            // Not to its subject (no self-echo), and nothing from before a member joined.
+            if member.info.id == event.from.id || event.seq <= member.live_after {
                 continue;
             }
             match member.queue.try_send(event.clone()) {
@@ -561,7 +659,6 @@ impl State {
                 Err(TrySendError::Closed(_)) => unreachable!("a member's inbox outlives it"),
             }
         }
-        seq
     }
 
     /// Takes a member out of every map and marks why; returns it if it was still here.
@@ -584,6 +681,8 @@ impl State {
 
 /// Reading access to one member's events.
 pub struct Reader {
+    /// Events after this seq come through the queue; earlier ones from the store.
+    pub live_after: u64,
     /// Held for its `Drop`: the member counts as active while this reader lives.
     _activity: Activity,
     inbox: Arc<Inbox>,
@@ -621,6 +720,11 @@ pub struct ClaimedReader {
 }
 
 impl ClaimedReader {
+    /// Events after this seq come through the queue; earlier ones from the store.
+    pub fn live_after(&self) -> u64 {
+        self.reader.live_after
+    }
+
     /// The next event, or why the member left once everything queued has been read.
     pub async fn next(&mut self) -> Result<Arc<Event>, LeaveReason> {
         if let Some(event) = self.unread.returned.take() {
@@ -730,14 +834,20 @@ mod tests {
     use super::*;
 
     fn small_room(queue_capacity: usize) -> Room {
-        Room::new(RoomConfig {
+        Room::in_memory(RoomConfig {
             queue_capacity,
             ..RoomConfig::default()
         })
     }
 
-    /// Everything queued for a session right now, without waiting.
+    /// Waits until everything accepted so far is stored and delivered.
+    fn settle(room: &Room) {
+        futures::executor::block_on(room.settled());
+    }
+
+    /// Everything queued for a session once the room has settled.
     fn queued(room: &Room, session: &str) -> Vec<Event> {
+        settle(room);
         let mut claimed = room.reader(session).unwrap().try_claim().unwrap();
         let mut out = Vec::new();
         while let Ok(event) = claimed.unread.rx.try_recv() {
@@ -989,6 +1099,7 @@ mod tests {
         for i in 0..3 {
             room.send(&alice.session, &format!("m{i}")).unwrap();
         }
+        room.settled().await;
         assert_eq!(reader.next().await.unwrap().text.as_deref(), Some("m0"));
         assert_eq!(reader.next().await.unwrap().text.as_deref(), Some("m1"));
         assert_eq!(reader.next().await, Err(LeaveReason::TooSlow));
@@ -1056,7 +1167,7 @@ mod tests {
     }
 
     fn limited_room(per_sec: f64, burst: u32) -> Room {
-        Room::new(RoomConfig {
+        Room::in_memory(RoomConfig {
             rate_limit: Some(RateLimit { per_sec, burst }),
             ..RoomConfig::default()
         })
@@ -1152,7 +1263,7 @@ mod tests {
 
     #[test]
     fn without_a_rate_limit_anything_goes() {
-        let room = Room::new(RoomConfig {
+        let room = Room::in_memory(RoomConfig {
             rate_limit: None,
             queue_capacity: 10_000,
             ..RoomConfig::default()
@@ -1212,7 +1323,7 @@ mod tests {
         let mut reader = room.reader(&alice.session).unwrap().try_claim().unwrap();
         let end = room.on_end(&bob.session).unwrap();
 
-        room.shutdown();
+        room.shutdown().await;
 
         let notice = reader.next().await.unwrap();
         assert_eq!(

@@ -443,10 +443,13 @@ async fn subscriptions_per_connection_are_capped() {
     let mut subscriptions = Vec::new();
     for i in 0..4 {
         let joined = client.join(Some(format!("m{i}"))).await.unwrap();
-        subscriptions.push(client.subscribe_events(joined.session).await.unwrap());
+        subscriptions.push(client.subscribe_events(joined.session, None).await.unwrap());
     }
     let joined = client.join(Some("m4".into())).await.unwrap();
-    let err = client.subscribe_events(joined.session).await.unwrap_err();
+    let err = client
+        .subscribe_events(joined.session, None)
+        .await
+        .unwrap_err();
     assert_eq!(client_error_code(err), -32006);
     server.stop().await;
 }

@@ -185,13 +185,13 @@ async fn bad_calls_get_stable_error_codes() {
     assert_eq!(error_code(err), codes::TEXT_TOO_LONG);
     let err = alice
         .client
-        .subscribe_events(alice.session())
+        .subscribe_events(alice.session(), None)
         .await
         .unwrap_err();
     assert_eq!(error_code(err), codes::INBOX_BUSY, "one reader per session");
     let err = alice
         .client
-        .subscribe_events("nope".into())
+        .subscribe_events("nope".into(), None)
         .await
         .unwrap_err();
     assert_eq!(error_code(err), codes::UNKNOWN_SESSION);
@@ -206,7 +206,10 @@ async fn http_member_long_polls_for_events() {
     let alice = Member::join(&server, "alice").await;
 
     // The join of alice is already waiting.
-    let events = http.poll(me.session.clone(), Some(5_000)).await.unwrap();
+    let events = http
+        .poll(me.session.clone(), Some(5_000), None)
+        .await
+        .unwrap();
     assert_eq!(events.len(), 1);
     assert_eq!(
         (events[0].kind, events[0].from.name.as_str()),
@@ -217,7 +220,10 @@ async fn http_member_long_polls_for_events() {
     let poll = tokio::spawn({
         let http = http.clone();
         let session = me.session.clone();
-        async move { http.poll(session, Some(WAIT.as_millis() as u64)).await }
+        async move {
+            http.poll(session, Some(WAIT.as_millis() as u64), None)
+                .await
+        }
     });
     let seq = alice.say("anyone on http?").await;
     let events = within("the poll", poll).await.unwrap().unwrap();
@@ -238,7 +244,7 @@ async fn poll_with_nothing_pending_returns_empty_after_its_timeout() {
     let http = http_client(&server);
     let me = http.join(Some("curl".into())).await.unwrap();
     let started = Instant::now();
-    let events = http.poll(me.session, Some(300)).await.unwrap();
+    let events = http.poll(me.session, Some(300), None).await.unwrap();
     assert!(events.is_empty());
     assert!(
         started.elapsed() >= Duration::from_millis(300),
@@ -265,7 +271,7 @@ async fn http_member_that_stops_polling_is_removed() {
         (EventKind::Leave, "sleepy")
     );
     assert_eq!(leave.text.as_deref(), Some("idle timeout"));
-    let err = http.poll(me.session, Some(0)).await.unwrap_err();
+    let err = http.poll(me.session, Some(0), None).await.unwrap_err();
     assert_eq!(error_code(err), codes::UNKNOWN_SESSION);
     server.stop().await;
 }

@@ -18,6 +18,10 @@ pub const DEFAULT_POLL_TIMEOUT_MS: u64 = 25_000;
 pub const MAX_POLL_TIMEOUT_MS: u64 = 60_000;
 /// `chat_poll` returns at most this many events at once; the rest wait for the next poll.
 pub const MAX_POLL_EVENTS: usize = 256;
+/// `chat_history` returns this many events when the caller does not say.
+pub const DEFAULT_HISTORY_LIMIT: u32 = 100;
+/// `chat_history` never returns more than this many events at once.
+pub const MAX_HISTORY_LIMIT: u32 = 500;
 
 /// The chat API. Method names on the wire are `chat_` + the name given here.
 #[rpc(server, client, namespace = "chat")]
@@ -36,15 +40,30 @@ pub trait ChatApi {
 
     /// Streams the session's events as `chat_event` notifications (`chat_subscribe` on the wire;
     /// the Rust name avoids jsonrpsee's own `subscribe`).
+    /// With `since`, every stored event after that seq is replayed first (the member's own
+    /// included), then the stream continues live with no gap and no duplicate.
     #[subscription(name = "subscribe" => "event", unsubscribe = "unsubscribe", item = Event)]
-    async fn subscribe_events(&self, session: String) -> SubscriptionResult;
+    async fn subscribe_events(&self, session: String, since: Option<u64>) -> SubscriptionResult;
 
     /// Waits until at least one event is pending or the timeout passes, then returns them.
+    /// With `since`, returns stored events after that seq first, a page at a time.
     #[method(name = "poll")]
     async fn poll(
         &self,
         session: String,
         timeout_ms: Option<u64>,
+        since: Option<u64>,
+    ) -> Result<Vec<Event>, ErrorObjectOwned>;
+
+    /// Pages through stored history: the events just `before` a seq, the events after
+    /// `since`, or (with neither) the latest; at most `limit`, oldest first.
+    #[method(name = "history")]
+    async fn history(
+        &self,
+        session: String,
+        before: Option<u64>,
+        since: Option<u64>,
+        limit: Option<u32>,
     ) -> Result<Vec<Event>, ErrorObjectOwned>;
 
     /// Everyone in the room now.
@@ -64,6 +83,7 @@ pub mod codes {
     pub const SESSION_ENDED: i32 = 1005;
     pub const RATE_LIMITED: i32 = 1006;
     pub const NAME_RESERVED: i32 = 1007;
+    pub const HISTORY_UNAVAILABLE: i32 = 1008;
 }
 
 impl From<RoomError> for ErrorObjectOwned {

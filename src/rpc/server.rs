@@ -33,8 +33,12 @@ use tower::layer::util::Identity;
 use tracing::Instrument;
 
 use super::types::{Event, JoinResult, MemberInfo, SendResult};
-use super::{ChatApiServer, DEFAULT_POLL_TIMEOUT_MS, MAX_POLL_EVENTS, MAX_POLL_TIMEOUT_MS};
+use super::{
+    ChatApiServer, DEFAULT_HISTORY_LIMIT, DEFAULT_POLL_TIMEOUT_MS, MAX_HISTORY_LIMIT,
+    MAX_POLL_EVENTS, MAX_POLL_TIMEOUT_MS, codes,
+};
 use crate::room::{LeaveReason, Lifetime, Room, RoomConfig, RoomError};
+use crate::store::{DbLocation, Store, StoreError};
 
 /// How long the accept loop pauses after a failed accept.
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(100);
@@ -45,6 +49,8 @@ const REFUSAL_TIMEOUT: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub room: RoomConfig,
+    /// Where history is stored.
+    pub db: DbLocation,
     /// Open TCP connections at once, WebSocket and HTTP together.
     pub max_connections: u32,
     /// Open TCP connections from one IP address.
@@ -81,6 +87,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             room: RoomConfig::default(),
+            db: DbLocation::Memory,
             max_connections: 10_000,
             max_per_ip: 32,
             limit_loopback: false,
@@ -122,14 +129,27 @@ impl RunningServer {
     }
 }
 
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot read the listening address: {0}")]
+    Listener(#[from] io::Error),
+    #[error("cannot open history: {0}")]
+    Store(#[from] StoreError),
+}
+
 /// Starts serving one room on `listener` until `shutdown` resolves.
 pub async fn start(
     listener: TcpListener,
     config: ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> io::Result<RunningServer> {
+) -> Result<RunningServer, StartError> {
     let addr = listener.local_addr()?;
-    let room = Room::new(config.room.clone());
+    let (db, room_config) = (config.db.clone(), config.room.clone());
+    let room = tokio::task::spawn_blocking(move || Room::new(room_config, Store::open(&db)?))
+        .await
+        .expect("opening the store does not panic")?;
+    tracing::info!(db = %config.db, "history opened");
     let task = tokio::spawn(
         run(listener, config, room.clone(), shutdown)
             .instrument(tracing::info_span!("server", %addr)),
@@ -218,8 +238,10 @@ async fn run(
     reaper.abort();
     // Everyone hears why before their connection closes: the readers take the notice and
     // the end of their sessions, then the connections are stopped.
-    room.shutdown();
     let deadline = Instant::now() + config.shutdown_grace;
+    if timeout_at(deadline, room.shutdown()).await.is_err() {
+        tracing::warn!("history could not be stored in time");
+    }
     if timeout_at(deadline, room.readers_done()).await.is_err() {
         tracing::warn!("some readers did not finish in time");
     }
@@ -523,6 +545,8 @@ impl ChatApiServer for ChatService {
 
     async fn send(&self, session: String, text: String) -> Result<SendResult, ErrorObjectOwned> {
         let seq = self.room.send(&session, &text)?;
+        // The answer means "stored and will be delivered".
+        self.room.stored(seq).await;
         Ok(SendResult { seq })
     }
 
@@ -534,7 +558,9 @@ impl ChatApiServer for ChatService {
         &self,
         pending: PendingSubscriptionSink,
         session: String,
+        since: Option<u64>,
     ) -> SubscriptionResult {
+        // Claim the queue first, so nothing live is missed while catching up.
         let mut reader = match self.room.reader(&session).and_then(|r| r.try_claim()) {
             Ok(reader) => reader,
             Err(err) => {
@@ -543,12 +569,34 @@ impl ChatApiServer for ChatService {
             }
         };
         let sink = pending.accept().await?;
+        // The highest seq this subscriber has, so the live part starts right after it.
+        let mut delivered = since.unwrap_or(0);
+        if since.is_some() && delivered < reader.live_after() {
+            // Catch up from the store up to where the queue takes over, once the store has
+            // everything up to there.
+            self.room.stored(reader.live_after()).await;
+            while delivered < reader.live_after() {
+                let page = self
+                    .stored_after(delivered, reader.live_after(), CATCH_UP_PAGE)
+                    .await?;
+                let Some(last) = page.last().map(|e| e.seq) else {
+                    break;
+                };
+                for event in &page {
+                    if sink.send(event_message(event)?).await.is_err() {
+                        return Ok(());
+                    }
+                }
+                delivered = last;
+            }
+        }
         loop {
             tokio::select! {
                 // A closed subscriber must not take one more event off the queue.
                 biased;
                 () = sink.closed() => return Ok(()),
                 next = reader.next() => match next {
+                    Ok(event) if event.seq <= delivered => {}
                     Ok(event) => {
                         if sink.send(event_message(&event)?).await.is_err() {
                             // Unsubscribed or disconnected: whoever reads next gets it.
@@ -566,26 +614,113 @@ impl ChatApiServer for ChatService {
         &self,
         session: String,
         timeout_ms: Option<u64>,
+        since: Option<u64>,
     ) -> Result<Vec<Event>, ErrorObjectOwned> {
         let wait = timeout_ms
             .unwrap_or(DEFAULT_POLL_TIMEOUT_MS)
             .min(MAX_POLL_TIMEOUT_MS);
         let deadline = Instant::now() + Duration::from_millis(wait);
         let reader = self.room.reader(&session)?;
+        let seen = since.unwrap_or(0);
+        if since.is_some() && seen < reader.live_after {
+            // Catching up: stored events first, one page per poll.
+            self.room.stored(reader.live_after).await;
+            let page = self
+                .stored_after(seen, reader.live_after, MAX_POLL_EVENTS)
+                .await?;
+            if !page.is_empty() {
+                return Ok(page);
+            }
+        }
         // Polls of one session take turns; one still waiting when the deadline passes gets nothing.
         let Ok(mut reader) = timeout_at(deadline, reader.claim()).await else {
             return Ok(Vec::new());
         };
-        match timeout_at(deadline, reader.next_batch(MAX_POLL_EVENTS)).await {
-            Err(_elapsed) => Ok(Vec::new()),
-            Ok(Ok(batch)) => Ok(batch.iter().map(|event| Event::clone(event)).collect()),
-            Ok(Err(reason)) => Err(RoomError::SessionEnded(reason).into()),
+        loop {
+            match timeout_at(deadline, reader.next_batch(MAX_POLL_EVENTS)).await {
+                Err(_elapsed) => return Ok(Vec::new()),
+                Ok(Err(reason)) => return Err(RoomError::SessionEnded(reason).into()),
+                Ok(Ok(batch)) => {
+                    // Anything at or before `since` the caller already has.
+                    let fresh: Vec<Event> = batch
+                        .iter()
+                        .filter(|event| event.seq > seen)
+                        .map(|event| Event::clone(event))
+                        .collect();
+                    if !fresh.is_empty() {
+                        return Ok(fresh);
+                    }
+                }
+            }
         }
+    }
+
+    async fn history(
+        &self,
+        session: String,
+        before: Option<u64>,
+        since: Option<u64>,
+        limit: Option<u32>,
+    ) -> Result<Vec<Event>, ErrorObjectOwned> {
+        self.room.member(&session)?;
+        let limit = limit
+            .unwrap_or(DEFAULT_HISTORY_LIMIT)
+            .min(MAX_HISTORY_LIMIT) as usize;
+        let history = self.room.history().clone();
+        let query = move || match (before, since) {
+            (Some(before), None) => history.before(before, limit),
+            (None, Some(since)) => history.after(since, limit),
+            (None, None) => history.latest(limit),
+            (Some(_), Some(_)) => unreachable!("refused below"),
+        };
+        if before.is_some() && since.is_some() {
+            return Err(ErrorObjectOwned::owned(
+                jsonrpsee::types::error::INVALID_PARAMS_CODE,
+                "give `before` or `since`, not both",
+                None::<()>,
+            ));
+        }
+        read_store(query).await
     }
 
     async fn members(&self) -> Result<Vec<MemberInfo>, ErrorObjectOwned> {
         Ok(self.room.members())
     }
+}
+
+/// Events read from the store per step of a catch-up.
+const CATCH_UP_PAGE: usize = 500;
+
+impl ChatService {
+    /// Stored events after `since` and no later than `through`, oldest first.
+    async fn stored_after(
+        &self,
+        since: u64,
+        through: u64,
+        limit: usize,
+    ) -> Result<Vec<Event>, ErrorObjectOwned> {
+        let history = self.room.history().clone();
+        let mut page = read_store(move || history.after(since, limit)).await?;
+        page.retain(|event| event.seq <= through);
+        Ok(page)
+    }
+}
+
+/// Runs a store query off the async threads.
+async fn read_store(
+    query: impl FnOnce() -> Result<Vec<Event>, StoreError> + Send + 'static,
+) -> Result<Vec<Event>, ErrorObjectOwned> {
+    let result = tokio::task::spawn_blocking(query)
+        .await
+        .unwrap_or_else(|err| std::panic::resume_unwind(err.into_panic()));
+    result.map_err(|err| {
+        tracing::error!(%err, "reading history failed");
+        ErrorObjectOwned::owned(
+            codes::HISTORY_UNAVAILABLE,
+            "history is unavailable",
+            None::<()>,
+        )
+    })
 }
 
 fn event_message(event: &Event) -> Result<SubscriptionMessage, serde_json::Error> {
@@ -602,7 +737,7 @@ mod tests {
         let room = Room::default();
         let service = ChatService { room: room.clone() };
         let session = room.join(Some("curl"), Lifetime::Idle).unwrap().session;
-        let mut poll = std::pin::pin!(service.poll(session.clone(), Some(10_000)));
+        let mut poll = std::pin::pin!(service.poll(session.clone(), Some(10_000), None));
         assert!(
             futures::poll!(&mut poll).is_pending(),
             "the poll is waiting"

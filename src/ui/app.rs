@@ -338,6 +338,8 @@ mod tests {
             id: Uuid::new_v4(),
             name: "bob".into(),
             members: vec![member("alice"), member("bob")],
+            last_seq: 0,
+            history: Vec::new(),
         }));
         app
     }

@@ -72,7 +72,7 @@ async fn run(
         Err(err) => return disconnected(describe(err), report, commands).await,
     };
     let session = joined.session.clone();
-    let subscription = match client.subscribe_events(session.clone()).await {
+    let subscription = match client.subscribe_events(session.clone(), None).await {
         Ok(subscription) => subscription,
         Err(err) => return disconnected(describe(err), report, commands).await,
     };

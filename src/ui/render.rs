@@ -367,6 +367,8 @@ mod tests {
             id: Uuid::from_u128(3),
             name: "bob".into(),
             members: vec![member("alice"), member("bob")],
+            last_seq: 0,
+            history: Vec::new(),
         }));
         let carol = member("carol");
         let events = [

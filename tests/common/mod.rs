@@ -85,7 +85,7 @@ impl Member {
         let client = connect(&server.ws_url()).await.unwrap();
         let joined = client.join(Some(name.to_owned())).await.unwrap();
         let events = client
-            .subscribe_events(joined.session.clone())
+            .subscribe_events(joined.session.clone(), None)
             .await
             .unwrap();
         Self {
