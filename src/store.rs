@@ -13,7 +13,6 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
-use uuid::Uuid;
 
 use crate::rpc::types::{Event, EventKind, MemberInfo};
 
@@ -81,7 +80,9 @@ pub struct Retention {
 
 /// An opened store, before its writer has started.
 pub struct Store {
-    writer: Connection,
+    /// For a file, its own connection; in memory, the same one as the reader's (an
+    /// in-memory database lives in one connection).
+    writer: Arc<Mutex<Connection>>,
     reader: History,
     last_seq: u64,
 }
@@ -99,30 +100,20 @@ pub struct Writer {
 
 impl Store {
     pub fn open(location: &DbLocation) -> Result<Self, StoreError> {
-        let (uri, flags) = match location {
-            // A named shared-cache memory database, so the reader sees what the writer wrote.
-            DbLocation::Memory => (
-                format!("file:chatroom-{}?mode=memory&cache=shared", Uuid::new_v4()),
-                OpenFlags::SQLITE_OPEN_READ_WRITE
-                    | OpenFlags::SQLITE_OPEN_CREATE
-                    | OpenFlags::SQLITE_OPEN_URI
-                    | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            ),
-            DbLocation::File(path) => {
-                create_parent_dir(path)?;
-                (
-                    path.to_string_lossy().into_owned(),
-                    OpenFlags::SQLITE_OPEN_READ_WRITE
-                        | OpenFlags::SQLITE_OPEN_CREATE
-                        | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )
-            }
-        };
         let sqlite = |source| StoreError::Sqlite {
             path: location.to_string(),
             source,
         };
-        let writer = Connection::open_with_flags(&uri, flags).map_err(sqlite)?;
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let writer = match location {
+            DbLocation::Memory => Connection::open_in_memory().map_err(sqlite)?,
+            DbLocation::File(path) => {
+                create_parent_dir(path)?;
+                Connection::open_with_flags(path, flags).map_err(sqlite)?
+            }
+        };
         if matches!(location, DbLocation::File(_)) {
             // WAL lets the reader work while the writer commits; FULL syncs every commit, so
             // an acknowledged message survives a crash or power loss.
@@ -159,15 +150,20 @@ impl Store {
                 |row| row.get(0),
             )
             .map_err(sqlite)?;
-        let reader = Connection::open_with_flags(&uri, flags).map_err(sqlite)?;
-        reader
-            .busy_timeout(Duration::from_secs(5))
-            .map_err(sqlite)?;
+        let writer = Arc::new(Mutex::new(writer));
+        let reader = match location {
+            DbLocation::Memory => writer.clone(),
+            DbLocation::File(path) => {
+                let reader = Connection::open_with_flags(path, flags).map_err(sqlite)?;
+                reader
+                    .busy_timeout(Duration::from_secs(5))
+                    .map_err(sqlite)?;
+                Arc::new(Mutex::new(reader))
+            }
+        };
         Ok(Self {
             writer,
-            reader: History {
-                conn: Arc::new(Mutex::new(reader)),
-            },
+            reader: History { conn: reader },
             last_seq: last_seq as u64,
         })
     }
@@ -234,7 +230,7 @@ impl History {
     }
 
     fn query(&self, sql: &str, seq: u64, limit: usize) -> Result<Vec<Event>, StoreError> {
-        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let conn = lock(&self.conn);
         let mut statement = conn.prepare_cached(sql)?;
         let rows = statement.query_map(
             params![seq.min(i64::MAX as u64) as i64, limit as i64],
@@ -269,6 +265,11 @@ impl History {
     }
 }
 
+/// A connection is left consistent by SQLite itself whatever happened while it was held.
+fn lock(conn: &Mutex<Connection>) -> std::sync::MutexGuard<'_, Connection> {
+    conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn create_parent_dir(path: &Path) -> Result<(), StoreError> {
     match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => {
@@ -282,7 +283,7 @@ fn create_parent_dir(path: &Path) -> Result<(), StoreError> {
 }
 
 fn write_loop(
-    mut conn: Connection,
+    conn: Arc<Mutex<Connection>>,
     rx: mpsc::Receiver<Arc<Event>>,
     retention: Retention,
     on_durable: impl Fn(u64),
@@ -299,7 +300,7 @@ fn write_loop(
         }
         // Nothing is acknowledged until it is stored, so a failing disk stalls the room's
         // acknowledgements rather than losing messages; keep trying.
-        while let Err(err) = write_batch(&mut conn, &batch) {
+        while let Err(err) = write_batch(&mut lock(&conn), &batch) {
             tracing::error!(%err, events = batch.len(), "storing events failed; retrying");
             std::thread::sleep(RETRY_AFTER);
         }
@@ -308,7 +309,7 @@ fn write_loop(
 
         if last_prune.elapsed() >= PRUNE_EVERY {
             last_prune = std::time::Instant::now();
-            if let Err(err) = prune(&conn, retention) {
+            if let Err(err) = prune(&lock(&conn), retention) {
                 tracing::warn!(%err, "pruning history failed");
             }
         }
@@ -404,6 +405,7 @@ impl std::str::FromStr for EventKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use uuid::Uuid;
 
     fn event(seq: u64, ts: u64) -> Arc<Event> {
         Arc::new(Event {
