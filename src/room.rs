@@ -101,6 +101,8 @@ pub enum RoomError {
     RateLimited { retry_after: Duration },
     #[error("session ended: {0}")]
     SessionEnded(LeaveReason),
+    #[error("server shutting down")]
+    ShuttingDown,
 }
 
 /// Why a member is no longer in the room.
@@ -180,6 +182,8 @@ struct State {
     names: HashSet<String>,
     /// The seq the next event gets.
     next_seq: u64,
+    /// Set by [`Room::shutdown`]: nobody new gets in.
+    closing: bool,
     /// Events given a seq but not yet stored, oldest first. They are delivered once stored.
     pending: VecDeque<Arc<Event>>,
     /// The highest seq stored (and so delivered).
@@ -204,41 +208,89 @@ struct Member {
     live_after: u64,
 }
 
+/// A token bucket: `burst` tokens at most, refilled at `per_sec`.
+#[derive(Debug, Clone)]
+pub struct TokenBucket {
+    tokens: f64,
+    updated: Instant,
+}
+
+impl TokenBucket {
+    pub fn full(limit: RateLimit, now: Instant) -> Self {
+        Self {
+            tokens: f64::from(limit.burst),
+            updated: now,
+        }
+    }
+
+    /// Takes a token, or says how long until one is due.
+    pub fn take(&mut self, limit: RateLimit, now: Instant) -> Result<(), Duration> {
+        self.refill(limit, now);
+        self.take_refilled(limit)
+    }
+
+    /// Whether the bucket has refilled completely, i.e. its owner has been quiet.
+    pub fn is_full(&mut self, limit: RateLimit, now: Instant) -> bool {
+        self.refill(limit, now);
+        self.tokens >= f64::from(limit.burst)
+    }
+
+    /// Adds what has dripped in since last time; returns how much that was.
+    fn refill(&mut self, limit: RateLimit, now: Instant) -> f64 {
+        let refill = now.saturating_duration_since(self.updated).as_secs_f64() * limit.per_sec;
+        self.updated = now;
+        self.tokens = (self.tokens + refill).min(f64::from(limit.burst));
+        refill
+    }
+
+    fn take_refilled(&mut self, limit: RateLimit) -> Result<(), Duration> {
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            return Ok(());
+        }
+        let wait = (1.0 - self.tokens) / limit.per_sec;
+        Err(Duration::try_from_secs_f64(wait)
+            .unwrap_or(Duration::MAX)
+            .max(Duration::from_millis(1)))
+    }
+}
+
 /// Where a member stands against its rate limit.
 struct SendBudget {
-    tokens: f64,
+    bucket: TokenBucket,
     strikes: f64,
-    updated: Instant,
 }
 
 impl SendBudget {
     fn full(limit: Option<RateLimit>, now: Instant) -> Self {
+        let bucket = match limit {
+            Some(limit) => TokenBucket::full(limit, now),
+            None => TokenBucket {
+                tokens: 0.0,
+                updated: now,
+            },
+        };
         Self {
-            tokens: limit.map_or(0.0, |l| f64::from(l.burst)),
+            bucket,
             strikes: 0.0,
-            updated: now,
         }
     }
 
     /// Takes a token, or says how long until one is due; `Flooding` once strikes run over.
     fn spend(&mut self, limit: RateLimit, now: Instant) -> Result<(), RoomError> {
-        let refill = now.saturating_duration_since(self.updated).as_secs_f64() * limit.per_sec;
-        self.updated = now;
-        let burst = f64::from(limit.burst);
-        self.tokens = (self.tokens + refill).min(burst);
+        let refill = self.bucket.refill(limit, now);
         self.strikes = (self.strikes - refill).max(0.0);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            return Ok(());
+        match self.bucket.take_refilled(limit) {
+            Ok(()) => Ok(()),
+            Err(retry_after) => {
+                self.strikes += 1.0;
+                if self.strikes > f64::from(limit.burst) {
+                    Err(RoomError::SessionEnded(LeaveReason::Flooding))
+                } else {
+                    Err(RoomError::RateLimited { retry_after })
+                }
+            }
         }
-        self.strikes += 1.0;
-        if self.strikes > burst {
-            return Err(RoomError::SessionEnded(LeaveReason::Flooding));
-        }
-        let wait = (1.0 - self.tokens) / limit.per_sec;
-        Err(RoomError::RateLimited {
-            retry_after: Duration::from_secs_f64(wait).max(Duration::from_millis(1)),
-        })
     }
 }
 
@@ -284,6 +336,7 @@ impl Room {
                     members: HashMap::new(),
                     sessions: HashMap::new(),
                     names: HashSet::new(),
+                    closing: false,
                     next_seq: last_seq + 1,
                     pending: VecDeque::new(),
                     durable_seq: last_seq,
@@ -352,6 +405,9 @@ impl Room {
         let now = Instant::now();
 
         let mut state = self.lock();
+        if state.closing {
+            return Err(RoomError::ShuttingDown);
+        }
         let name = state.free_name(requested);
         let info = MemberInfo { id, name };
         state.names.insert(name_key(&info.name));
@@ -442,11 +498,15 @@ impl Room {
     /// Tells everyone the server is stopping, then ends every session. Each member gets
     /// the notice before its stream ends; the leaves are stored for no one to hear.
     pub async fn shutdown(&self) {
-        let notice = self.lock().publish(
-            EventKind::System,
-            server_identity(),
-            Some(LeaveReason::ServerShutdown.to_string()),
-        );
+        let notice = {
+            let mut state = self.lock();
+            state.closing = true;
+            state.publish(
+                EventKind::System,
+                server_identity(),
+                Some(LeaveReason::ServerShutdown.to_string()),
+            )
+        };
         self.stored(notice).await;
         let last = {
             let mut state = self.lock();
@@ -784,7 +844,10 @@ impl SessionEnd {
 /// confusables skeleton (UTS #39) of the lower-cased name, so `Alice`, `аlice` (Cyrillic а)
 /// and `alice` all collide.
 fn name_key(name: &str) -> String {
-    unicode_security::skeleton(&name.to_lowercase()).collect()
+    // Lower-cased on both sides: a skeleton may map to capitals (Lisu ꓢ becomes S).
+    unicode_security::skeleton(&name.to_lowercase())
+        .collect::<String>()
+        .to_lowercase()
 }
 
 fn is_reserved(name: &str) -> bool {
@@ -1278,7 +1341,14 @@ mod tests {
     #[test]
     fn reserved_names_are_refused_in_any_disguise() {
         let room = Room::default();
-        for name in ["server", "SYSTEM", " admin ", "ѕerver", "r\u{200B}oot"] {
+        for name in [
+            "server",
+            "SYSTEM",
+            " admin ",
+            "ѕerver",
+            "r\u{200B}oot",
+            "ꓢerver",
+        ] {
             assert!(
                 matches!(
                     room.join(Some(name), Lifetime::Connection),
@@ -1304,6 +1374,11 @@ mod tests {
         assert_eq!(
             room.join(Some("аlice"), Lifetime::Connection).unwrap().name,
             "аlice-2"
+        );
+        // A look-alike whose skeleton has capitals (Lisu ꓮ looks like A).
+        assert_eq!(
+            room.join(Some("ꓮlice"), Lifetime::Connection).unwrap().name,
+            "ꓮlice-3"
         );
         room.join(Some("paypal"), Lifetime::Connection).unwrap();
         assert_eq!(
@@ -1339,6 +1414,11 @@ mod tests {
         assert_eq!(end.reason().await, LeaveReason::ServerShutdown);
         assert!(room.members().is_empty());
         assert!(!LeaveReason::ServerShutdown.closes_connection());
+        assert_eq!(
+            room.join(Some("late"), Lifetime::Connection).unwrap_err(),
+            RoomError::ShuttingDown,
+            "nobody gets in after the goodbye"
+        );
     }
 
     #[tokio::test]

@@ -212,8 +212,9 @@ async fn batches_can_be_turned_off() {
 async fn flooding_client_is_limited_then_disconnected_while_others_carry_on() {
     let server = TestServer::start_with(ServerConfig {
         room: RoomConfig {
+            // Slow enough that even a heavily loaded machine floods it.
             rate_limit: Some(RateLimit {
-                per_sec: 5.0,
+                per_sec: 1.0,
                 burst: 10,
             }),
             ..RoomConfig::default()
@@ -385,7 +386,7 @@ async fn connections_over_the_per_address_cap_are_refused() {
     assert_eq!(refusal(server.addr).await, "HTTP/1.1 429 Too Many Requests");
     // A slot frees up when a connection goes.
     drop(first);
-    second.join("second").await; // proves the server saw the first one go
+    second.join("second").await;
     within("a free slot", async {
         loop {
             let mut stream = TcpStream::connect(server.addr).await.unwrap();
@@ -436,7 +437,12 @@ async fn connections_over_the_total_cap_are_refused() {
 
 #[tokio::test]
 async fn subscriptions_per_connection_are_capped() {
-    let server = TestServer::start().await;
+    // More sessions than subscriptions allowed, so the subscription cap is what trips.
+    let server = TestServer::start_with(ServerConfig {
+        max_sessions_per_connection: 8,
+        ..ServerConfig::default()
+    })
+    .await;
     let client = chatroom::rpc::client::connect(&server.ws_url())
         .await
         .unwrap();
@@ -451,6 +457,105 @@ async fn subscriptions_per_connection_are_capped() {
         .await
         .unwrap_err();
     assert_eq!(client_error_code(err), -32006);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn sessions_per_connection_are_capped() {
+    let server = TestServer::start().await;
+    let client = chatroom::rpc::client::connect(&server.ws_url())
+        .await
+        .unwrap();
+    let mut sessions = Vec::new();
+    for i in 0..4 {
+        sessions.push(client.join(Some(format!("m{i}"))).await.unwrap().session);
+    }
+    let err = client.join(Some("m4".into())).await.unwrap_err();
+    assert_eq!(client_error_code(err), codes::TOO_MANY_SESSIONS);
+    // Leaving frees a place.
+    client.leave(sessions.pop().unwrap()).await.unwrap();
+    client.join(Some("m4".into())).await.unwrap();
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn joins_are_rate_limited_per_address() {
+    let server = TestServer::start_with(ServerConfig {
+        limit_loopback: true,
+        join_rate: RateLimit {
+            per_sec: 0.5,
+            burst: 3,
+        },
+        ..ServerConfig::default()
+    })
+    .await;
+    let http = jsonrpsee::http_client::HttpClientBuilder::new()
+        .build(server.http_url())
+        .unwrap();
+    for i in 0..3 {
+        http.join(Some(format!("j{i}"))).await.unwrap();
+    }
+    let err = http.join(Some("j3".into())).await.unwrap_err();
+    assert_eq!(client_error_code(err), codes::RATE_LIMITED);
+    // The same holds over WebSocket, from the same address.
+    let ws = chatroom::rpc::client::connect(&server.ws_url())
+        .await
+        .unwrap();
+    let err = ws.join(Some("w".into())).await.unwrap_err();
+    assert_eq!(client_error_code(err), codes::RATE_LIMITED);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_second_concurrent_poll_is_refused_not_queued() {
+    let server = TestServer::start().await;
+    let http = jsonrpsee::http_client::HttpClientBuilder::new()
+        .request_timeout(common::WAIT)
+        .build(server.http_url())
+        .unwrap();
+    let me = http.join(Some("poller".into())).await.unwrap();
+    // A subscription holds the session's events, as a first long poll would.
+    let ws = chatroom::rpc::client::connect(&server.ws_url())
+        .await
+        .unwrap();
+    let _events = ws.subscribe_events(me.session.clone(), None).await.unwrap();
+    let err = http
+        .poll(me.session.clone(), Some(60_000), None)
+        .await
+        .unwrap_err();
+    assert_eq!(client_error_code(err), codes::INBOX_BUSY);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_request_body_sent_a_byte_at_a_time_is_cut_off() {
+    let server = TestServer::start_with(ServerConfig {
+        handshake_timeout: Duration::from_millis(300),
+        ..ServerConfig::default()
+    })
+    .await;
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    stream
+        .write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
+        .await
+        .unwrap();
+    // Keep dribbling until the server gives up on us.
+    let cut_off = within("the server to give up on the body", async {
+        let mut buf = [0u8; 1024];
+        loop {
+            tokio::select! {
+                read = stream.read(&mut buf) => return read,
+                () = tokio::time::sleep(Duration::from_millis(50)) => {
+                    if stream.write_all(b" ").await.is_err() {
+                        return Ok(0);
+                    }
+                }
+            }
+        }
+    })
+    .await;
+    // Either an error response or a closed connection; never a wait without end.
+    let _ = cut_off;
     server.stop().await;
 }
 

@@ -6,7 +6,7 @@
 use std::sync::OnceLock;
 
 use chatroom::room::Room;
-use chatroom::rpc::server::{ChatService, rpc_module};
+use chatroom::rpc::server::{ChatService, ServerConfig, rpc_module};
 use jsonrpsee::RpcModule;
 use libfuzzer_sys::fuzz_target;
 
@@ -23,7 +23,7 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 fn module() -> &'static RpcModule<ChatService> {
     // One room across runs, so joins made by earlier inputs are there to be used.
     static MODULE: OnceLock<RpcModule<ChatService>> = OnceLock::new();
-    MODULE.get_or_init(|| rpc_module(Room::default()))
+    MODULE.get_or_init(|| rpc_module(Room::default(), &ServerConfig::default()))
 }
 
 fuzz_target!(|data: &[u8]| {

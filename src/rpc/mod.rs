@@ -84,6 +84,7 @@ pub mod codes {
     pub const RATE_LIMITED: i32 = 1006;
     pub const NAME_RESERVED: i32 = 1007;
     pub const HISTORY_UNAVAILABLE: i32 = 1008;
+    pub const TOO_MANY_SESSIONS: i32 = 1009;
 }
 
 impl From<RoomError> for ErrorObjectOwned {
@@ -98,7 +99,7 @@ impl From<RoomError> for ErrorObjectOwned {
                 ErrorObjectOwned::owned(codes::TEXT_TOO_LONG, message, None::<()>)
             }
             RoomError::InboxBusy => ErrorObjectOwned::owned(codes::INBOX_BUSY, message, None::<()>),
-            RoomError::SessionEnded(_) => {
+            RoomError::SessionEnded(_) | RoomError::ShuttingDown => {
                 ErrorObjectOwned::owned(codes::SESSION_ENDED, message, None::<()>)
             }
             RoomError::NameReserved(_) => {

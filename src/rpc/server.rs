@@ -37,13 +37,18 @@ use super::{
     ChatApiServer, DEFAULT_HISTORY_LIMIT, DEFAULT_POLL_TIMEOUT_MS, MAX_HISTORY_LIMIT,
     MAX_POLL_EVENTS, MAX_POLL_TIMEOUT_MS, codes,
 };
-use crate::room::{LeaveReason, Lifetime, Room, RoomConfig, RoomError};
+use crate::room::{LeaveReason, Lifetime, RateLimit, Room, RoomConfig, RoomError, TokenBucket};
 use crate::store::{DbLocation, Store, StoreError};
 
 /// How long the accept loop pauses after a failed accept.
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(100);
 /// How long a refused connection gets to send its request and read the refusal.
 const REFUSAL_TIMEOUT: Duration = Duration::from_secs(1);
+/// Refusals being written at once; past that, a refused connection is simply closed, so
+/// refusing cannot itself use up file descriptors.
+const MAX_REFUSALS: usize = 64;
+/// Addresses the join limiter remembers before it forgets the quiet ones.
+const JOIN_LIMITER_SIZE: usize = 4096;
 
 /// Everything a server can be tuned with; `chatroom serve` fills it from its flags.
 #[derive(Debug, Clone)]
@@ -66,6 +71,10 @@ pub struct ServerConfig {
     pub max_batch: u32,
     /// Subscriptions one connection may hold open.
     pub max_subscriptions_per_connection: u32,
+    /// Sessions one WebSocket connection may hold at once.
+    pub max_sessions_per_connection: usize,
+    /// How fast one IP address may join (loopback exempt unless `limit_loopback`).
+    pub join_rate: RateLimit,
     /// Outgoing messages buffered per connection before its subscriptions wait.
     pub connection_buffer: u32,
     /// How long a client may take to send its request headers (the WebSocket handshake).
@@ -95,6 +104,11 @@ impl Default for ServerConfig {
             max_response_bytes: 16 * 1024 * 1024,
             max_batch: 16,
             max_subscriptions_per_connection: 4,
+            max_sessions_per_connection: 4,
+            join_rate: RateLimit {
+                per_sec: 1.0,
+                burst: 10,
+            },
             connection_buffer: 1024,
             handshake_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(30),
@@ -159,8 +173,8 @@ pub async fn start(
 }
 
 /// The chat API bound to one room, ready to serve.
-pub fn rpc_module(room: Room) -> RpcModule<ChatService> {
-    ChatService { room }.into_rpc()
+pub fn rpc_module(room: Room, config: &ServerConfig) -> RpcModule<ChatService> {
+    ChatService::new(room, config).into_rpc()
 }
 
 /// What every connection task needs, shared.
@@ -181,7 +195,7 @@ async fn run(
 ) {
     let (stop, server_handle) = stop_channel();
     let shared = Arc::new(Shared {
-        methods: rpc_module(room.clone()).into(),
+        methods: rpc_module(room.clone(), &config).into(),
         rpc: jsonrpsee::server::Server::builder()
             .set_config(rpc_server_config(&config))
             .to_service_builder(),
@@ -191,6 +205,7 @@ async fn run(
     });
     let sockets = Arc::new(Semaphore::new(config.max_connections as usize));
     let per_ip = IpLimiter::new(config.max_per_ip, config.limit_loopback);
+    let refusals = Arc::new(Semaphore::new(MAX_REFUSALS));
     let reaper = tokio::spawn(reap_idle_members(room.clone(), config.http_idle_timeout));
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
@@ -212,29 +227,38 @@ async fn run(
         // Reap finished connection tasks so the set does not grow without bound.
         while connections.try_join_next().is_some() {}
 
-        let Ok(socket_permit) = sockets.clone().try_acquire_owned() else {
-            tracing::warn!(%remote, "refused: connection limit reached");
-            connections.spawn(refuse(socket, "503 Service Unavailable", "server is full"));
-            continue;
-        };
-        let Some(ip_permit) = per_ip.try_acquire(remote.ip()) else {
-            tracing::warn!(%remote, "refused: too many connections from this address");
-            connections.spawn(refuse(
-                socket,
+        let refusal = match (
+            sockets.clone().try_acquire_owned(),
+            per_ip.try_acquire(remote.ip()),
+        ) {
+            (Ok(socket_permit), Some(ip_permit)) => {
+                tune_socket(&socket, config.write_timeout);
+                let permits = Arc::new((socket_permit, ip_permit));
+                connections.spawn(
+                    serve_connection(socket, remote.ip(), shared.clone(), permits)
+                        .instrument(tracing::debug_span!("connection", %remote)),
+                );
+                continue;
+            }
+            (Err(_), _) => ("503 Service Unavailable", "server is full"),
+            (Ok(_), None) => (
                 "429 Too Many Requests",
                 "too many connections from your address",
-            ));
-            continue;
+            ),
         };
-        tune_socket(&socket, config.write_timeout);
-        let permits = Arc::new((socket_permit, ip_permit));
-        connections.spawn(
-            serve_connection(socket, shared.clone(), permits)
-                .instrument(tracing::debug_span!("connection", %remote)),
-        );
+        tracing::warn!(%remote, reason = refusal.1, "refused");
+        if let Ok(permit) = refusals.clone().try_acquire_owned() {
+            connections.spawn(async move {
+                refuse(socket, refusal.0, refusal.1).await;
+                drop(permit);
+            });
+        }
+        // Otherwise too many refusals are under way already: just close this one.
     }
 
     tracing::info!("shutting down");
+    // Nobody new gets in while the room says goodbye.
+    drop(listener);
     reaper.abort();
     // Everyone hears why before their connection closes: the readers take the notice and
     // the end of their sessions, then the connections are stopped.
@@ -308,12 +332,17 @@ async fn refuse(mut socket: TcpStream, status: &str, reason: &str) {
 /// WebSocket lives on in jsonrpsee's task, watched by [`watch_websocket`].
 async fn serve_connection(
     socket: TcpStream,
+    remote: IpAddr,
     shared: Arc<Shared>,
     permits: Arc<(OwnedSemaphorePermit, IpPermit)>,
 ) {
     let service = {
         let shared = shared.clone();
-        hyper::service::service_fn(move |mut request: HttpRequest<Incoming>| {
+        hyper::service::service_fn(move |request: HttpRequest<Incoming>| {
+            // A body must arrive as promptly as the headers did.
+            let mut request =
+                request.map(|body| DeadlineBody::new(body, shared.config.handshake_timeout));
+            request.extensions_mut().insert(RemoteIp(remote));
             let response = if ws::is_upgrade_request(&request) {
                 let (conn_stop, conn_stopper) = stop_channel();
                 let mut service = shared.rpc.clone().build(shared.methods.clone(), conn_stop);
@@ -367,13 +396,13 @@ async fn serve_connection(
 /// Follows one WebSocket connection: stops it when its member is thrown out or the server
 /// stops, and ends the sessions made on it once it has closed.
 async fn watch_websocket(
-    closed: impl Future<Output = ()>,
+    closed: impl Future<Output = ()> + Send + 'static,
     scope: ConnectionScope,
     conn_stopper: jsonrpsee::server::ServerHandle,
     shared: Arc<Shared>,
-    _permits: Arc<(OwnedSemaphorePermit, IpPermit)>,
+    permits: Arc<(OwnedSemaphorePermit, IpPermit)>,
 ) {
-    tokio::pin!(closed);
+    let mut closed = Box::pin(closed);
     let stop_early = tokio::select! {
         () = &mut closed => false,
         () = scope.kick.notified() => true,
@@ -382,8 +411,17 @@ async fn watch_websocket(
     if stop_early {
         // jsonrpsee finishes the calls in flight and sends a close frame.
         let _ = conn_stopper.stop();
-        if timeout(shared.config.shutdown_grace, closed).await.is_err() {
-            tracing::debug!("WebSocket did not close in time; leaving it to TCP_USER_TIMEOUT");
+        if timeout(shared.config.shutdown_grace, &mut closed)
+            .await
+            .is_err()
+        {
+            // Stuck in a write to a peer that stopped reading: TCP_USER_TIMEOUT ends it.
+            // Until then it still holds its places under the connection limits.
+            tracing::debug!("WebSocket did not close in time");
+            tokio::spawn(async move {
+                closed.await;
+                drop(permits);
+            });
         }
     }
     scope.close();
@@ -420,6 +458,7 @@ impl IpLimiter {
                 ip: None,
             });
         }
+        let ip = address_key(ip);
         let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         let count = counts.entry(ip).or_insert(0);
         if *count >= self.max {
@@ -447,6 +486,98 @@ impl Drop for IpPermit {
                 counts.remove(&ip);
             }
         }
+    }
+}
+
+/// What limits per address count by: the address itself for IPv4, its /64 for IPv6 (one
+/// subscriber usually holds a whole /64).
+fn address_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(bits.into())
+        }
+    }
+}
+
+/// The client's address, for limits applied per address.
+#[derive(Debug, Clone, Copy)]
+struct RemoteIp(IpAddr);
+
+/// A token bucket per address for joins, so sessions cannot be minted to dodge the
+/// per-session rate limit.
+struct JoinLimiter {
+    buckets: Mutex<HashMap<IpAddr, TokenBucket>>,
+    rate: RateLimit,
+    limit_loopback: bool,
+}
+
+impl JoinLimiter {
+    fn new(rate: RateLimit, limit_loopback: bool) -> Self {
+        Self {
+            buckets: Mutex::default(),
+            rate,
+            limit_loopback,
+        }
+    }
+
+    fn check(&self, ip: Option<IpAddr>) -> Result<(), RoomError> {
+        let Some(ip) = ip.filter(|ip| self.limit_loopback || !ip.is_loopback()) else {
+            return Ok(());
+        };
+        let now = std::time::Instant::now();
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if buckets.len() >= JOIN_LIMITER_SIZE {
+            // A full bucket behaves exactly like a new one: forget those.
+            buckets.retain(|_, bucket| !bucket.is_full(self.rate, now));
+        }
+        buckets
+            .entry(address_key(ip))
+            .or_insert_with(|| TokenBucket::full(self.rate, now))
+            .take(self.rate, now)
+            .map_err(|retry_after| RoomError::RateLimited { retry_after })
+    }
+}
+
+/// A request body that must arrive within a deadline, so a client cannot hold a connection
+/// by sending its body a byte at a time.
+struct DeadlineBody {
+    inner: Incoming,
+    deadline: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl DeadlineBody {
+    fn new(inner: Incoming, within: Duration) -> Self {
+        Self {
+            inner,
+            deadline: Box::pin(tokio::time::sleep(within)),
+        }
+    }
+}
+
+impl hyper::body::Body for DeadlineBody {
+    type Data = hyper::body::Bytes;
+    type Error = jsonrpsee::core::BoxError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        if self.deadline.as_mut().poll(cx).is_ready() {
+            return std::task::Poll::Ready(Some(Err("request body too slow".into())));
+        }
+        std::pin::Pin::new(&mut self.inner)
+            .poll_frame(cx)
+            .map_err(Into::into)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
     }
 }
 
@@ -480,6 +611,15 @@ impl ConnectionScope {
             sessions: Arc::new(Mutex::new(Some(Vec::new()))),
             kick: Arc::new(Notify::new()),
         }
+    }
+
+    /// Sessions still alive on this connection.
+    fn live_sessions(&self) -> usize {
+        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        sessions.as_mut().map_or(0, |list| {
+            list.retain(|s| self.room.member(s).is_ok());
+            list.len()
+        })
     }
 
     /// Binds a session to this connection; if the connection is already gone, the session
@@ -522,6 +662,8 @@ impl ConnectionScope {
 /// The chat API's server side: thin translation between JSON-RPC and the room.
 pub struct ChatService {
     room: Room,
+    joins: JoinLimiter,
+    max_sessions_per_connection: usize,
 }
 
 #[async_trait]
@@ -532,6 +674,19 @@ impl ChatApiServer for ChatService {
         name: Option<String>,
     ) -> Result<JoinResult, ErrorObjectOwned> {
         let scope = ext.get::<ConnectionScope>();
+        if let Some(scope) = scope
+            && scope.live_sessions() >= self.max_sessions_per_connection
+        {
+            return Err(ErrorObjectOwned::owned(
+                codes::TOO_MANY_SESSIONS,
+                format!(
+                    "this connection already has {} sessions",
+                    self.max_sessions_per_connection
+                ),
+                None::<()>,
+            ));
+        }
+        self.joins.check(ext.get::<RemoteIp>().map(|ip| ip.0))?;
         let lifetime = match scope {
             Some(_) => Lifetime::Connection,
             None => Lifetime::Idle,
@@ -632,10 +787,9 @@ impl ChatApiServer for ChatService {
                 return Ok(page);
             }
         }
-        // Polls of one session take turns; one still waiting when the deadline passes gets nothing.
-        let Ok(mut reader) = timeout_at(deadline, reader.claim()).await else {
-            return Ok(Vec::new());
-        };
+        // One reader per session at a time: a second poll is refused, not queued, so polls
+        // cannot pile up on the server.
+        let mut reader = reader.try_claim()?;
         loop {
             match timeout_at(deadline, reader.next_batch(MAX_POLL_EVENTS)).await {
                 Err(_elapsed) => return Ok(Vec::new()),
@@ -692,6 +846,14 @@ impl ChatApiServer for ChatService {
 const CATCH_UP_PAGE: usize = 500;
 
 impl ChatService {
+    pub fn new(room: Room, config: &ServerConfig) -> Self {
+        Self {
+            room,
+            joins: JoinLimiter::new(config.join_rate, config.limit_loopback),
+            max_sessions_per_connection: config.max_sessions_per_connection,
+        }
+    }
+
     /// Stored events after `since` and no later than `through`, oldest first.
     async fn stored_after(
         &self,
@@ -735,7 +897,7 @@ mod tests {
     #[tokio::test]
     async fn poll_waiting_when_its_session_ends_is_told_why() {
         let room = Room::default();
-        let service = ChatService { room: room.clone() };
+        let service = ChatService::new(room.clone(), &ServerConfig::default());
         let session = room.join(Some("curl"), Lifetime::Idle).unwrap().session;
         let mut poll = std::pin::pin!(service.poll(session.clone(), Some(10_000), None));
         assert!(
