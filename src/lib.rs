@@ -7,6 +7,8 @@
 //!   Plain Rust over a `std::sync::Mutex`; it knows nothing about the network.
 //! - [`text`]: cleaning of untrusted names and text, used by the server before storing and
 //!   by the client before drawing.
+//! - [`store`]: durable history in SQLite. One writer thread commits events in batches and
+//!   tells the room how far the disk has got; reads page through history for catch-up.
 //! - [`rpc`]: the API, declared once as a jsonrpsee `#[rpc]` trait ([`rpc::ChatApiServer`] /
 //!   [`rpc::ChatApiClient`]), its wire types ([`rpc::types`]), the server ([`rpc::server`]:
 //!   accept loop, WebSocket + HTTP on one port, sessions tied to their connection) and the
@@ -18,11 +20,13 @@
 //! # How a message travels
 //!
 //! A client calls `chat_send`; the server cleans the text and asks the [`room::Room`] to
-//! publish it. Under the room lock the event gets the next `seq` and is pushed, without
-//! waiting, into every other member's bounded queue; a member whose queue is full is removed
-//! as too slow rather than waited for. Each member's queue is drained by its `chat_subscribe`
-//! task (or its `chat_poll` calls) and written to its own socket, outside the lock, so one
-//! slow reader never holds up anyone else.
+//! publish it. Under the room lock the event gets the next `seq` and is handed to the
+//! store's writer thread. Once the writer has committed it, the room pushes it, without
+//! waiting, into every other member's bounded queue (a member whose queue is full is removed
+//! as too slow rather than waited for), and only then is `chat_send` answered. Each member's
+//! queue is drained by its `chat_subscribe` task (or its `chat_poll` calls) and written to
+//! its own socket, outside the lock, so one slow reader never holds up anyone else. A client
+//! that reconnects passes the last `seq` it saw and is replayed the rest from the store.
 
 pub mod room;
 pub mod rpc;
