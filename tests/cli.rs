@@ -1,18 +1,22 @@
-//! The `chatroom serve` binary as an operator runs it: started, used, stopped by a signal.
+//! The `chatroom serve` binary as an operator runs it: started, used, stopped by a signal,
+//! killed outright and started again.
 
 mod common;
 
+use std::net::SocketAddr;
 use std::process::Stdio;
 
-use chatroom::rpc::types::EventKind;
-use common::{Member, within};
+use chatroom::rpc::ChatApiClient;
+use chatroom::rpc::types::{Event, EventKind};
+use common::{Member, TempDir, TestServer, within};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Command;
+use tokio::process::{Child, Command};
 
-#[tokio::test]
-async fn sigterm_stops_the_server_gracefully_with_exit_code_zero() {
+/// Starts `chatroom serve` with `args` on a free port; returns it and where it listens.
+async fn serve(args: &[&str]) -> (Child, SocketAddr) {
     let mut server = Command::new(env!("CARGO_BIN_EXE_chatroom"))
         .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
         .env("RUST_LOG", "info")
         .stderr(Stdio::piped())
         .kill_on_drop(true)
@@ -23,17 +27,22 @@ async fn sigterm_stops_the_server_gracefully_with_exit_code_zero() {
         loop {
             let line = log.next_line().await.unwrap().expect("server exited");
             if let Some((_, addr)) = line.split_once("listening addr=") {
-                return addr.trim().parse::<std::net::SocketAddr>().unwrap();
+                return addr.trim().parse::<SocketAddr>().unwrap();
             }
         }
     })
     .await;
     // Keep draining the log so the server never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = log.next_line().await {} });
+    (server, addr)
+}
 
-    let server_handle = common::TestServer::external(addr);
-    let mut alice = Member::join(&server_handle, "alice").await;
-    let bob = Member::join(&server_handle, "bob").await;
+#[tokio::test]
+async fn sigterm_stops_the_server_gracefully_with_exit_code_zero() {
+    let (mut server, addr) = serve(&["--db", ":memory:"]).await;
+    let handle = TestServer::external(addr);
+    let mut alice = Member::join(&handle, "alice").await;
+    let bob = Member::join(&handle, "bob").await;
     assert_eq!(alice.next_event().await.kind, EventKind::Join);
 
     let pid = server.id().unwrap().to_string();
@@ -51,4 +60,84 @@ async fn sigterm_stops_the_server_gracefully_with_exit_code_zero() {
     let status = within("the server to exit", server.wait()).await.unwrap();
     assert_eq!(status.code(), Some(0), "{status:?}");
     drop(bob);
+}
+
+/// Every message the server acknowledged, read back from history, page by page.
+async fn all_history(handle: &TestServer) -> Vec<Event> {
+    let reader = Member::join(handle, "auditor").await;
+    let mut events = Vec::new();
+    let mut since = 0;
+    loop {
+        let page = reader
+            .client
+            .history(reader.session(), None, Some(since), Some(500))
+            .await
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        since = last.seq;
+        events.extend(page);
+    }
+    events
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_server_loses_no_acknowledged_message() {
+    let dir = TempDir::new();
+    let db = dir.0.join("chat.db");
+    let db = db.to_str().unwrap();
+    let (mut server, addr) = serve(&["--db", db, "--rate-limit", "0"]).await;
+    let handle = TestServer::external(addr);
+
+    // Send as fast as acknowledgements come back, and kill the server mid-stream.
+    let sender = Member::join(&handle, "sender").await;
+    let (acked_tx, mut acked_rx) = tokio::sync::mpsc::unbounded_channel();
+    let sending = tokio::spawn(async move {
+        for n in 0u64.. {
+            match sender.client.send(sender.session(), format!("m{n}")).await {
+                Ok(sent) => {
+                    if acked_tx.send((sent.seq, format!("m{n}"))).is_err() {
+                        return;
+                    }
+                }
+                Err(_) => return, // the server is gone
+            }
+        }
+    });
+    let mut acked = Vec::new();
+    while acked.len() < 200 {
+        acked.push(within("acknowledgements", acked_rx.recv()).await.unwrap());
+    }
+    server.start_kill().unwrap(); // SIGKILL: no shutdown, no flush
+    within("the server to die", server.wait()).await.unwrap();
+    within("the sender to notice", sending).await.unwrap();
+    while let Ok(more) = acked_rx.try_recv() {
+        acked.push(more);
+    }
+
+    let (mut server, addr) = serve(&["--db", db, "--rate-limit", "0"]).await;
+    let handle = TestServer::external(addr);
+    let stored: Vec<(u64, String)> = all_history(&handle)
+        .await
+        .into_iter()
+        .filter(|e| e.kind == EventKind::Message)
+        .map(|e| (e.seq, e.text.unwrap()))
+        .collect();
+    // Every acknowledged message is there, once, in order (an unacknowledged one may be too).
+    let mut stored_iter = stored.iter();
+    for message in &acked {
+        assert!(
+            stored_iter.any(|s| s == message),
+            "acknowledged {message:?} is missing or out of order"
+        );
+    }
+    let mut seqs: Vec<u64> = stored.iter().map(|(seq, _)| *seq).collect();
+    seqs.dedup();
+    assert_eq!(seqs.len(), stored.len(), "no duplicates");
+
+    // seq keeps rising after the restart.
+    let writer = Member::join(&handle, "after").await;
+    let seq = writer.say("after the restart").await;
+    assert!(seq > acked.last().unwrap().0);
+    server.start_kill().unwrap();
+    let _ = server.wait().await;
 }

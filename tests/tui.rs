@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use chatroom::rpc::ChatApiClient;
 use chatroom::rpc::types::EventKind;
-use common::{Member, TestServer, WAIT};
+use common::{Member, TempDir, TestServer, WAIT};
 use portable_pty::{CommandBuilder, PtySize, native_pty_system};
 
 const ROWS: u16 = 24;
@@ -137,23 +137,6 @@ impl Tui {
         let screen = self.parser.screen();
         assert!(!screen.alternate_screen(), "still on the alternate screen");
         assert!(!screen.hide_cursor(), "cursor still hidden");
-    }
-}
-
-/// A scratch directory removed on drop.
-struct TempDir(std::path::PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        let path = std::env::temp_dir().join(format!("chatroom-test-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&path).unwrap();
-        Self(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -297,4 +280,80 @@ async fn serve_with_tui_hosts_and_chats() {
     tui.assert_exits_cleanly();
     // The embedded server went down with the client.
     assert!(tokio::net::TcpStream::connect(&listen).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_reconnects_after_a_restart_and_catches_up() {
+    let dir = TempDir::new();
+    let config = || chatroom::rpc::server::ServerConfig {
+        db: chatroom::store::DbLocation::File(dir.0.join("chat.db")),
+        ..Default::default()
+    };
+    let server = TestServer::start_with(config()).await;
+    let addr = server.addr;
+    let mut alice = Member::join(&server, "alice").await;
+    let mut tui = Tui::connect(&server, "bob");
+    block(|| tui.wait_for_text("connected │ 2 members │ bob"));
+    assert_eq!(alice.next_event().await.kind, EventKind::Join);
+    alice.say("before the restart").await;
+    block(|| tui.wait_for_text("<alice> before the restart"));
+
+    drop(alice);
+    server.stop().await;
+    block(|| tui.wait_for_text("reconnecting in"));
+
+    // Back on the same address with the same history; someone speaks before bob returns.
+    let server = TestServer::start_on(addr, config()).await;
+    let carol = Member::join(&server, "carol").await;
+    carol.say("while you were away").await;
+    block(|| tui.wait_for_text("<carol> while you were away"));
+    block(|| tui.wait_for_text("connected │ 2 members │ bob"));
+    let screen = tui.screen();
+    assert_eq!(screen.matches("before the restart").count(), 1, "{screen}");
+    assert_eq!(screen.matches("while you were away").count(), 1, "{screen}");
+
+    tui.type_keys("/quit\r");
+    tui.assert_exits_cleanly();
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scrolling_to_the_top_loads_older_history() {
+    let server = TestServer::start_with(chatroom::rpc::server::ServerConfig {
+        room: chatroom::room::RoomConfig {
+            rate_limit: None,
+            history_len: 5,
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await;
+    let alice = Member::join(&server, "alice").await;
+    for i in 0..60 {
+        alice.say(&format!("line {i:02}")).await;
+    }
+    let mut tui = Tui::connect(&server, "bob");
+    block(|| tui.wait_for_text("line 59"));
+    assert!(
+        !tui.screen().contains("line 54"),
+        "only recent history at first"
+    );
+    // PageUp until the very first line appears. Every PageUp shows on screen: it scrolls, or
+    // at the top it says older messages are loading (and stops saying so when they are in).
+    for _ in 0..100 {
+        if tui.screen().contains("line 00") {
+            break;
+        }
+        let before = tui.screen();
+        tui.type_keys("\x1b[5~"); // PageUp
+        block(|| {
+            tui.wait_for("the view to move", |screen| {
+                screen != before || screen.contains("line 00")
+            })
+        });
+    }
+    assert!(tui.screen().contains("line 00"), "{}", tui.screen());
+    tui.type_keys("\x03");
+    tui.assert_exits_cleanly();
+    server.stop().await;
 }

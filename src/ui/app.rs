@@ -24,7 +24,11 @@ pub enum AppEvent {
 /// What the network worker reports.
 #[derive(Debug, Clone, PartialEq)]
 pub enum NetEvent {
-    Joined(JoinResult),
+    /// In the room; `resumed` after a reconnect, when the stream replays what was missed.
+    Joined {
+        result: JoinResult,
+        resumed: bool,
+    },
     Event(Event),
     /// Our own message was accepted with this seq.
     Sent {
@@ -36,6 +40,10 @@ pub enum NetEvent {
     },
     /// The connection or session is gone; the reason is for the user.
     Disconnected(String),
+    /// Trying again in this many seconds.
+    Reconnecting(u64),
+    /// Older history, asked for by scrolling to the top; empty when there is no more.
+    Older(Vec<Event>),
 }
 
 /// What the event loop should do after a key.
@@ -43,6 +51,8 @@ pub enum NetEvent {
 pub enum Action {
     None,
     Send(String),
+    /// Fetch the history before this seq.
+    LoadOlder(u64),
     Quit,
 }
 
@@ -51,6 +61,8 @@ pub enum Connection {
     Connecting,
     Connected,
     Disconnected(String),
+    /// Lost, and trying again in this many seconds.
+    Reconnecting(u64),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,6 +105,10 @@ pub struct App {
     pub scroll: usize,
     /// Rows one PageUp moves; the event loop keeps it matched to the terminal.
     pub page_rows: usize,
+    /// An older page of history has been asked for and not arrived yet.
+    pub loading_older: bool,
+    /// The server has nothing older than the oldest line shown.
+    pub history_exhausted: bool,
     pub should_quit: bool,
 }
 
@@ -107,6 +123,8 @@ impl App {
             input: InputLine::default(),
             scroll: 0,
             page_rows: 10,
+            loading_older: false,
+            history_exhausted: false,
             should_quit: false,
         }
     }
@@ -186,19 +204,27 @@ impl App {
 
     pub fn handle_net(&mut self, event: NetEvent) {
         match event {
-            NetEvent::Joined(joined) => {
+            NetEvent::Joined { result, resumed } => {
+                let joined = result;
                 self.connection = Connection::Connected;
                 self.members = joined.members.into_iter().map(clean_member).collect();
                 self.members.sort_by_cached_key(|m| m.name.to_lowercase());
                 let name = clean_name(&joined.name).unwrap_or_default();
-                self.push_local(
-                    LineKind::Notice,
-                    format!(
-                        "you joined {} as {name}; {} here (/help for commands)",
-                        self.server,
-                        self.members.len()
-                    ),
-                );
+                if resumed {
+                    self.push_local(LineKind::Notice, format!("reconnected as {name}"));
+                } else {
+                    for event in joined.history {
+                        self.room_event(event);
+                    }
+                    self.push_local(
+                        LineKind::Notice,
+                        format!(
+                            "you joined {} as {name}; {} here (/help for commands)",
+                            self.server,
+                            self.members.len()
+                        ),
+                    );
+                }
                 self.me = Some(MemberInfo {
                     id: joined.id,
                     name,
@@ -221,11 +247,74 @@ impl App {
                 self.push_local(LineKind::Error, format!("disconnected: {reason}"));
                 self.connection = Connection::Disconnected(reason);
                 self.members.clear();
+                self.loading_older = false;
+            }
+            NetEvent::Reconnecting(secs) => self.connection = Connection::Reconnecting(secs),
+            NetEvent::Older(events) => {
+                self.loading_older = false;
+                let room = self.lines.len() < MAX_SCROLLBACK;
+                if events.is_empty() || !room {
+                    self.history_exhausted = true;
+                }
+                let space = MAX_SCROLLBACK.saturating_sub(self.lines.len());
+                // Newest first, each going in front of what is there.
+                for event in events.into_iter().rev().take(space) {
+                    if let Some(line) = self.line_for(event) {
+                        self.lines.push_front(line);
+                    }
+                }
             }
         }
     }
 
+    /// When the view is at the top of what is loaded: the older page to ask for, if any.
+    pub fn wants_older(&mut self) -> Action {
+        if self.loading_older || self.history_exhausted || self.connection != Connection::Connected
+        {
+            return Action::None;
+        }
+        match self.lines.iter().find_map(|line| line.seq) {
+            Some(oldest) if oldest > 1 => {
+                self.loading_older = true;
+                Action::LoadOlder(oldest)
+            }
+            _ => Action::None,
+        }
+    }
+
     fn room_event(&mut self, event: Event) {
+        let own_join = event.kind == EventKind::Join
+            && self.me.as_ref().is_some_and(|me| me.id == event.from.id);
+        if own_join {
+            // "you joined" says it already.
+            return;
+        }
+        self.track_members(&event);
+        if let Some(line) = self.line_for(event) {
+            self.push(line);
+        }
+    }
+
+    /// Keeps the member list in step with joins and leaves.
+    fn track_members(&mut self, event: &Event) {
+        let from = clean_member(event.from.clone());
+        match event.kind {
+            EventKind::Join => {
+                let key = from.name.to_lowercase();
+                if let Err(at) = self
+                    .members
+                    .binary_search_by(|m| m.name.to_lowercase().cmp(&key))
+                {
+                    self.members.insert(at, from);
+                }
+            }
+            EventKind::Leave => self.members.retain(|m| m.id != from.id),
+            EventKind::Message | EventKind::System => {}
+        }
+    }
+
+    /// How a room event reads in the pane.
+    fn line_for(&self, event: Event) -> Option<ChatLine> {
         let from = clean_member(event.from);
         let (kind, text) = match event.kind {
             EventKind::Message => (
@@ -235,23 +324,12 @@ impl App {
                 },
                 clean_text(event.text.as_deref().unwrap_or("")),
             ),
-            EventKind::Join => {
-                let text = format!("{} joined", from.name);
-                let key = from.name.to_lowercase();
-                if let Err(at) = self
-                    .members
-                    .binary_search_by(|m| m.name.to_lowercase().cmp(&key))
-                {
-                    self.members.insert(at, from);
-                }
-                (LineKind::Notice, text)
-            }
+            EventKind::Join => (LineKind::Notice, format!("{} joined", from.name)),
             EventKind::Leave => {
                 let text = match event.text.as_deref().map(clean_text) {
                     Some(reason) => format!("{} left ({reason})", from.name),
                     None => format!("{} left", from.name),
                 };
-                self.members.retain(|m| m.id != from.id);
                 (LineKind::Notice, text)
             }
             EventKind::System => (
@@ -263,11 +341,11 @@ impl App {
                 ),
             ),
         };
-        self.push(ChatLine {
+        Some(ChatLine {
             seq: Some(event.seq),
             kind,
             text,
-        });
+        })
     }
 
     fn push_local(&mut self, kind: LineKind, text: String) {
@@ -280,11 +358,13 @@ impl App {
 
     /// Appends a line, keeping room lines in seq order: our own message's acknowledgement can
     /// arrive after events the room gave an earlier seq.
+    /// A room line whose seq is already shown (a replay after reconnecting) is dropped.
     fn push(&mut self, line: ChatLine) {
         let mut at = self.lines.len();
         if let Some(seq) = line.seq {
             for (i, earlier) in self.lines.iter().enumerate().rev() {
                 match earlier.seq {
+                    Some(s) if s == seq => return,
                     Some(s) if s > seq => at = i,
                     Some(_) => break,
                     None => {}
@@ -333,14 +413,17 @@ mod tests {
 
     fn joined_app() -> App {
         let mut app = App::new("127.0.0.1:7777");
-        app.handle_net(NetEvent::Joined(JoinResult {
-            session: "s".into(),
-            id: Uuid::new_v4(),
-            name: "bob".into(),
-            members: vec![member("alice"), member("bob")],
-            last_seq: 0,
-            history: Vec::new(),
-        }));
+        app.handle_net(NetEvent::Joined {
+            result: JoinResult {
+                session: "s".into(),
+                id: Uuid::new_v4(),
+                name: "bob".into(),
+                members: vec![member("alice"), member("bob")],
+                last_seq: 0,
+                history: Vec::new(),
+            },
+            resumed: false,
+        });
         app
     }
 
@@ -504,6 +587,114 @@ mod tests {
         type_str(&mut app, "hi");
         app.handle_key(key(KeyCode::Enter));
         assert_eq!(app.scroll, 0);
+    }
+
+    fn event(seq: u64, kind: EventKind, from: &MemberInfo, text: Option<&str>) -> Event {
+        Event {
+            seq,
+            ts: 0,
+            kind,
+            from: from.clone(),
+            text: text.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn joining_shows_the_history_before_the_welcome() {
+        let alice = member("alice");
+        let mut app = App::new("x:1");
+        app.handle_net(NetEvent::Joined {
+            result: JoinResult {
+                session: "s".into(),
+                id: Uuid::new_v4(),
+                name: "bob".into(),
+                members: vec![alice.clone()],
+                last_seq: 2,
+                history: vec![
+                    event(1, EventKind::Join, &alice, None),
+                    event(2, EventKind::Message, &alice, Some("earlier")),
+                ],
+            },
+            resumed: false,
+        });
+        let texts: Vec<&str> = app.lines.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(texts[..2], ["alice joined", "earlier"]);
+        assert!(texts[2].starts_with("you joined"));
+    }
+
+    #[test]
+    fn a_replay_after_reconnecting_shows_each_event_once() {
+        let mut app = joined_app();
+        let alice = member("alice");
+        app.handle_net(message(10, &alice, "before the drop"));
+        app.handle_net(NetEvent::Sent {
+            seq: 11,
+            text: "mine".into(),
+        });
+        app.handle_net(NetEvent::Disconnected("connection closed".into()));
+        app.handle_net(NetEvent::Reconnecting(2));
+        assert_eq!(app.connection, Connection::Reconnecting(2));
+        app.handle_net(NetEvent::Joined {
+            result: JoinResult {
+                session: "s2".into(),
+                id: Uuid::new_v4(),
+                name: "bob".into(),
+                members: vec![alice.clone()],
+                last_seq: 12,
+                history: vec![event(
+                    11,
+                    EventKind::Message,
+                    &alice,
+                    Some("history is ignored"),
+                )],
+            },
+            resumed: true,
+        });
+        // The replay repeats our own message and brings what we missed.
+        app.handle_net(message(11, &member("bob"), "mine"));
+        app.handle_net(message(12, &alice, "while you were away"));
+        let room: Vec<&str> = app
+            .lines
+            .iter()
+            .filter(|l| l.seq.is_some())
+            .map(|l| l.text.as_str())
+            .collect();
+        assert_eq!(room, ["before the drop", "mine", "while you were away"]);
+        assert_eq!(app.connection, Connection::Connected);
+    }
+
+    #[test]
+    fn own_join_is_not_shown_twice() {
+        let mut app = joined_app();
+        let me = app.me.clone().unwrap();
+        let before = app.lines.len();
+        app.handle_net(NetEvent::Event(event(7, EventKind::Join, &me, None)));
+        assert_eq!(app.lines.len(), before);
+    }
+
+    #[test]
+    fn older_history_goes_in_front_and_is_asked_for_once() {
+        let mut app = joined_app();
+        let alice = member("alice");
+        app.handle_net(message(50, &alice, "now"));
+        assert_eq!(app.wants_older(), Action::LoadOlder(50));
+        assert_eq!(app.wants_older(), Action::None, "one request at a time");
+        app.handle_net(NetEvent::Older(vec![
+            event(48, EventKind::Message, &alice, Some("older")),
+            event(49, EventKind::Message, &alice, Some("old")),
+        ]));
+        let first: Vec<&str> = app.lines.iter().take(2).map(|l| l.text.as_str()).collect();
+        assert_eq!(first, ["older", "old"]);
+        assert_eq!(app.wants_older(), Action::LoadOlder(48));
+        app.handle_net(NetEvent::Older(Vec::new()));
+        assert_eq!(app.wants_older(), Action::None, "nothing older is left");
+    }
+
+    #[test]
+    fn nothing_older_than_the_first_event_is_asked_for() {
+        let mut app = joined_app();
+        app.handle_net(message(1, &member("alice"), "first ever"));
+        assert_eq!(app.wants_older(), Action::None);
     }
 
     #[test]

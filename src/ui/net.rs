@@ -1,24 +1,40 @@
 //! The network worker: one task that owns the connection. The UI reaches it through a
 //! cloneable [`Network`] handle and hears back through the event loop's channel, so the UI
 //! never awaits the network itself.
+//!
+//! When the connection drops, the worker says so, waits (capped exponential backoff with
+//! jitter), and tries again: it ends the old session if the server still has it (freeing
+//! the name), joins under the same name, and subscribes from the last seq it received, so
+//! every missed event arrives once and in order.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use jsonrpsee::core::ClientError;
 use jsonrpsee::core::client::{Subscription, SubscriptionCloseReason};
+use jsonrpsee::ws_client::WsClient;
+use rand::Rng;
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 
 use super::app::{AppEvent, NetEvent};
-use crate::rpc::ChatApiClient;
 use crate::rpc::client::connect;
-use crate::rpc::types::Event;
+use crate::rpc::types::{Event, JoinResult};
+use crate::rpc::{ChatApiClient, codes};
 
 /// How long quitting waits for the server to confirm the leave.
 const LEAVE_TIMEOUT: Duration = Duration::from_secs(2);
+/// The first wait before reconnecting; it doubles with every failure.
+const FIRST_RETRY: Duration = Duration::from_secs(1);
+/// The longest wait between attempts.
+const MAX_RETRY: Duration = Duration::from_secs(30);
+/// Events fetched per scroll to the top.
+const OLDER_PAGE: u32 = 100;
 
 enum Command {
     Send(String),
+    LoadOlder(u64),
     Leave(oneshot::Sender<()>),
 }
 
@@ -32,13 +48,18 @@ impl Network {
     /// Starts the worker: connect, join, subscribe, then report everything on `events`.
     pub fn spawn(url: String, name: Option<String>, events: mpsc::Sender<AppEvent>) -> Self {
         let (commands, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(url, name, events, rx));
+        tokio::spawn(Worker { url, name, events }.run(rx));
         Self { commands }
     }
 
     /// Queues a message; the outcome comes back as [`NetEvent::Sent`] or [`NetEvent::SendFailed`].
     pub fn send(&self, text: String) {
         let _ = self.commands.send(Command::Send(text));
+    }
+
+    /// Asks for the history before `seq`; it comes back as [`NetEvent::Older`].
+    pub fn load_older(&self, before: u64) {
+        let _ = self.commands.send(Command::LoadOlder(before));
     }
 
     /// Leaves the room, waiting a short while for the server to confirm.
@@ -50,73 +71,231 @@ impl Network {
     }
 }
 
-async fn run(
+struct Worker {
     url: String,
     name: Option<String>,
     events: mpsc::Sender<AppEvent>,
-    mut commands: mpsc::UnboundedReceiver<Command>,
-) {
-    let report = |event: NetEvent| {
-        let events = events.clone();
-        async move {
-            let _ = events.send(AppEvent::Net(event)).await;
-        }
-    };
+}
 
-    let client = match connect(&url).await {
-        Ok(client) => Arc::new(client),
-        Err(err) => return disconnected(err.to_string(), report, commands).await,
-    };
-    let joined = match client.join(name).await {
-        Ok(joined) => joined,
-        Err(err) => return disconnected(describe(err), report, commands).await,
-    };
-    let session = joined.session.clone();
-    let subscription = match client.subscribe_events(session.clone(), None).await {
-        Ok(subscription) => subscription,
-        Err(err) => return disconnected(describe(err), report, commands).await,
-    };
-    report(NetEvent::Joined(joined)).await;
-    tracing::info!(%url, "joined");
+/// A joined, subscribed session.
+struct Session {
+    client: Arc<WsClient>,
+    session: String,
+    subscription: Subscription<Event>,
+}
 
-    let mut listener = tokio::spawn(listen(subscription, events.clone()));
+/// Why the worker could not get into the room.
+enum OpenError {
+    /// Worth trying again later: the network, the server restarting, a rate limit.
+    Transient(String),
+    /// Trying again would get the same answer (a reserved name).
+    Permanent(String),
+}
 
-    loop {
-        let command = tokio::select! {
-            command = commands.recv() => command,
-            reason = &mut listener => {
-                // Without its event stream the session is no use: end it if the server still
-                // has it, and let the connection go.
-                let _ = tokio::time::timeout(LEAVE_TIMEOUT, client.leave(session)).await;
-                drop(client);
-                let reason = reason.unwrap_or_else(|_| "event listener failed".into());
-                return disconnected(reason, report, commands).await;
-            }
-        };
-        let Some(command) = command else { return };
-        match command {
-            Command::Send(text) => {
-                let outcome = match client.send(session.clone(), text.clone()).await {
-                    Ok(sent) => NetEvent::Sent {
-                        seq: sent.seq,
-                        text,
-                    },
-                    Err(err) => NetEvent::SendFailed {
-                        error: describe(err),
-                    },
-                };
-                report(outcome).await;
-            }
-            Command::Leave(done) => {
-                if let Err(err) = client.leave(session.clone()).await {
-                    tracing::warn!(%err, "leave failed");
+/// How a session ended.
+enum Ended {
+    Quit,
+    Lost(String),
+}
+
+impl Worker {
+    async fn report(&self, event: NetEvent) {
+        let _ = self.events.send(AppEvent::Net(event)).await;
+    }
+
+    async fn run(self, mut commands: mpsc::UnboundedReceiver<Command>) {
+        // The highest seq received from the room: where a reconnect resumes. Own messages
+        // are not counted: an event before one of them may still have been on its way.
+        let last_seq = Arc::new(AtomicU64::new(0));
+        let mut joined_before = false;
+        let mut old_session: Option<String> = None;
+        let mut failures = 0u32;
+        loop {
+            let since = joined_before.then(|| last_seq.load(Ordering::Relaxed));
+            match self.open(old_session.take(), since).await {
+                Ok((result, session)) => {
+                    failures = 0;
+                    if !joined_before {
+                        last_seq.store(result.last_seq, Ordering::Relaxed);
+                    }
+                    let resumed = joined_before;
+                    joined_before = true;
+                    tracing::info!(url = %self.url, resumed, "joined");
+                    self.report(NetEvent::Joined { result, resumed }).await;
+                    match self.serve(session, &mut commands, &last_seq).await {
+                        (Ended::Quit, _) => return,
+                        (Ended::Lost(reason), session) => {
+                            tracing::warn!(%reason, "connection lost");
+                            self.report(NetEvent::Disconnected(reason)).await;
+                            old_session = Some(session);
+                        }
+                    }
                 }
-                listener.abort();
-                let _ = done.send(());
+                Err(OpenError::Permanent(reason)) => {
+                    tracing::warn!(%reason, "cannot join");
+                    self.report(NetEvent::Disconnected(reason)).await;
+                    self.until_leave(&mut commands, None).await;
+                    return;
+                }
+                Err(OpenError::Transient(reason)) => {
+                    tracing::warn!(%reason, "cannot join");
+                    self.report(NetEvent::Disconnected(reason)).await;
+                }
+            }
+            let wait = backoff(failures, rand::rng().random_range(0.8..1.2));
+            failures = failures.saturating_add(1);
+            if !self
+                .until_leave(&mut commands, Some(Instant::now() + wait))
+                .await
+            {
                 return;
             }
         }
     }
+
+    /// Connects, ends the previous session if the server still has it, joins and subscribes.
+    async fn open(
+        &self,
+        old_session: Option<String>,
+        since: Option<u64>,
+    ) -> Result<(JoinResult, Session), OpenError> {
+        let client = connect(&self.url)
+            .await
+            .map_err(|err| OpenError::Transient(err.to_string()))?;
+        if let Some(old) = old_session {
+            // Frees our name if the server has not noticed the old connection is gone.
+            let _ = client.leave(old).await;
+        }
+        let result = client.join(self.name.clone()).await.map_err(|err| {
+            let permanent =
+                matches!(&err, ClientError::Call(e) if e.code() == codes::NAME_RESERVED);
+            let reason = describe(err);
+            if permanent {
+                OpenError::Permanent(reason)
+            } else {
+                OpenError::Transient(reason)
+            }
+        })?;
+        // First time, from the end of the history we were given; afterwards, from the last
+        // event received.
+        let since = since.unwrap_or(result.last_seq);
+        let subscription = client
+            .subscribe_events(result.session.clone(), Some(since))
+            .await
+            .map_err(|err| OpenError::Transient(describe(err)))?;
+        let session = Session {
+            client: Arc::new(client),
+            session: result.session.clone(),
+            subscription,
+        };
+        Ok((result, session))
+    }
+
+    /// Runs one session: forwards its events and carries out commands until it ends.
+    /// Returns how it ended and the session secret, to clean up on the next attempt.
+    async fn serve(
+        &self,
+        session: Session,
+        commands: &mut mpsc::UnboundedReceiver<Command>,
+        last_seq: &Arc<AtomicU64>,
+    ) -> (Ended, String) {
+        let Session {
+            client,
+            session,
+            subscription,
+        } = session;
+        let mut listener =
+            tokio::spawn(listen(subscription, self.events.clone(), last_seq.clone()));
+        let ended = loop {
+            let command = tokio::select! {
+                command = commands.recv() => command,
+                reason = &mut listener => {
+                    break Ended::Lost(reason.unwrap_or_else(|_| "event listener failed".into()));
+                }
+            };
+            let Some(command) = command else {
+                break Ended::Quit;
+            };
+            match command {
+                Command::Send(text) => {
+                    let outcome = match client.send(session.clone(), text.clone()).await {
+                        Ok(sent) => NetEvent::Sent {
+                            seq: sent.seq,
+                            text,
+                        },
+                        Err(err) => NetEvent::SendFailed {
+                            error: describe(err),
+                        },
+                    };
+                    self.report(outcome).await;
+                }
+                Command::LoadOlder(before) => {
+                    let page = client
+                        .history(session.clone(), Some(before), None, Some(OLDER_PAGE))
+                        .await;
+                    let events = page.unwrap_or_else(|err| {
+                        tracing::warn!(err = %describe(err), "loading older history failed");
+                        Vec::new()
+                    });
+                    self.report(NetEvent::Older(events)).await;
+                }
+                Command::Leave(done) => {
+                    if let Err(err) = client.leave(session.clone()).await {
+                        tracing::warn!(%err, "leave failed");
+                    }
+                    let _ = done.send(());
+                    break Ended::Quit;
+                }
+            }
+        };
+        listener.abort();
+        (ended, session)
+    }
+
+    /// Without a connection: answers commands until `retry_at` (returning true) or until the
+    /// user quits (returning false), counting down in the status line meanwhile.
+    async fn until_leave(
+        &self,
+        commands: &mut mpsc::UnboundedReceiver<Command>,
+        retry_at: Option<Instant>,
+    ) -> bool {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            let left = retry_at.map(|at| at.saturating_duration_since(Instant::now()));
+            if left == Some(Duration::ZERO) {
+                return true;
+            }
+            let command = tokio::select! {
+                command = commands.recv() => command,
+                _ = tick.tick(), if retry_at.is_some() => {
+                    let secs = left.unwrap_or_default().as_secs_f64().ceil() as u64;
+                    self.report(NetEvent::Reconnecting(secs)).await;
+                    continue;
+                }
+            };
+            match command {
+                None => return false,
+                Some(Command::Leave(done)) => {
+                    let _ = done.send(());
+                    return false;
+                }
+                Some(Command::Send(_)) => {
+                    self.report(NetEvent::SendFailed {
+                        error: "not connected".into(),
+                    })
+                    .await;
+                }
+                Some(Command::LoadOlder(_)) => self.report(NetEvent::Older(Vec::new())).await,
+            }
+        }
+    }
+}
+
+/// The wait before attempt `failures + 1`: doubling from one second, capped at thirty,
+/// scaled by `jitter` so clients dropped together do not all return together.
+fn backoff(failures: u32, jitter: f64) -> Duration {
+    let base = FIRST_RETRY.saturating_mul(1u32 << failures.min(16));
+    base.min(MAX_RETRY).mul_f64(jitter)
 }
 
 /// What went wrong, in words for the user: the server's own message for a refused call.
@@ -128,16 +307,25 @@ fn describe(err: ClientError) -> String {
 }
 
 /// Forwards room events to the event loop until the subscription ends; returns why it ended.
-async fn listen(mut subscription: Subscription<Event>, events: mpsc::Sender<AppEvent>) -> String {
+async fn listen(
+    mut subscription: Subscription<Event>,
+    events: mpsc::Sender<AppEvent>,
+    last_seq: Arc<AtomicU64>,
+) -> String {
     while let Some(item) = subscription.next().await {
         let event = match item {
-            Ok(event) => NetEvent::Event(event),
+            Ok(event) => event,
             Err(err) => {
                 tracing::warn!(%err, "undecodable event");
                 continue;
             }
         };
-        if events.send(AppEvent::Net(event)).await.is_err() {
+        last_seq.fetch_max(event.seq, Ordering::Relaxed);
+        if events
+            .send(AppEvent::Net(NetEvent::Event(event)))
+            .await
+            .is_err()
+        {
             break;
         }
     }
@@ -147,29 +335,20 @@ async fn listen(mut subscription: Subscription<Event>, events: mpsc::Sender<AppE
     }
 }
 
-/// Without a connection: report why, then answer sends with an error until asked to leave.
-async fn disconnected<F, Fut>(
-    reason: String,
-    report: F,
-    mut commands: mpsc::UnboundedReceiver<Command>,
-) where
-    F: Fn(NetEvent) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    tracing::warn!(%reason, "disconnected");
-    report(NetEvent::Disconnected(reason)).await;
-    while let Some(command) = commands.recv().await {
-        match command {
-            Command::Send(_) => {
-                report(NetEvent::SendFailed {
-                    error: "not connected".into(),
-                })
-                .await
-            }
-            Command::Leave(done) => {
-                let _ = done.send(());
-                return;
-            }
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_a_second_up_to_thirty() {
+        let waits: Vec<u64> = (0..8).map(|n| backoff(n, 1.0).as_secs()).collect();
+        assert_eq!(waits, [1, 2, 4, 8, 16, 30, 30, 30]);
+        assert_eq!(backoff(u32::MAX, 1.0), MAX_RETRY);
+    }
+
+    #[test]
+    fn jitter_spreads_the_wait() {
+        assert_eq!(backoff(2, 0.8), Duration::from_millis(3200));
+        assert_eq!(backoff(2, 1.2), Duration::from_millis(4800));
     }
 }

@@ -49,12 +49,14 @@ fn screen_areas(area: Rect) -> [Rect; 3] {
 }
 
 /// `app.scroll`, limited so that on a screen of `size` the view stops with the oldest line at
-/// its top. Wraps no more rows than the current scroll position reaches.
-pub fn clamped_scroll(app: &App, size: ratatui::layout::Size) -> usize {
+/// its top, and whether the view is scrolled up against that top (time to load older
+/// history). Wraps no more rows than the current scroll position reaches.
+pub fn clamped_scroll(app: &App, size: ratatui::layout::Size) -> (usize, bool) {
     let [messages, _, _] = screen_areas(Rect::from((Position::ORIGIN, size)));
     let height = messages.height as usize;
-    let rows = rows_newest_first(app, messages.width as usize, app.scroll + height);
-    app.scroll.min(rows.len().saturating_sub(height))
+    let rows = rows_newest_first(app, messages.width as usize, app.scroll + height + 1);
+    let max = rows.len().saturating_sub(height);
+    (app.scroll.min(max), app.scroll > 0 && app.scroll >= max)
 }
 
 /// Wrapped rows from the newest line back, only as many as `wanted` (or all there are).
@@ -92,6 +94,7 @@ fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
         Connection::Connecting => "connecting".to_owned(),
         Connection::Connected => "connected".to_owned(),
         Connection::Disconnected(_) => "disconnected".to_owned(),
+        Connection::Reconnecting(secs) => format!("disconnected — reconnecting in {secs}s"),
     };
     let mut parts = vec![app.server.clone(), state];
     if app.connection == Connection::Connected {
@@ -101,7 +104,9 @@ fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
     if let Some(me) = &app.me {
         parts.push(me.name.clone());
     }
-    if app.scroll > 0 {
+    if app.loading_older {
+        parts.push("loading older messages…".to_owned());
+    } else if app.scroll > 0 {
         parts.push("scrolled up (PageDown)".to_owned());
     }
     let style = Style::new().fg(Color::White).bg(Color::Blue);
@@ -347,9 +352,15 @@ mod tests {
         let size = ratatui::layout::Size::new(50, 6);
         app.scroll = 100;
         // 7 rows of messages on a 4-row pane.
-        assert_eq!(clamped_scroll(&app, size), 3);
+        assert_eq!(clamped_scroll(&app, size), (3, true));
         app.scroll = 2;
-        assert_eq!(clamped_scroll(&app, size), 2);
+        assert_eq!(clamped_scroll(&app, size), (2, false));
+        app.scroll = 0;
+        assert_eq!(
+            clamped_scroll(&app, size),
+            (0, false),
+            "not scrolled, not at the top"
+        );
     }
 
     fn member(name: &str) -> MemberInfo {
@@ -362,14 +373,17 @@ mod tests {
 
     fn chat_app() -> App {
         let mut app = App::new("127.0.0.1:7777");
-        app.handle_net(NetEvent::Joined(JoinResult {
-            session: "s".into(),
-            id: Uuid::from_u128(3),
-            name: "bob".into(),
-            members: vec![member("alice"), member("bob")],
-            last_seq: 0,
-            history: Vec::new(),
-        }));
+        app.handle_net(NetEvent::Joined {
+            result: JoinResult {
+                session: "s".into(),
+                id: Uuid::from_u128(3),
+                name: "bob".into(),
+                members: vec![member("alice"), member("bob")],
+                last_seq: 0,
+                history: Vec::new(),
+            },
+            resumed: false,
+        });
         let carol = member("carol");
         let events = [
             (EventKind::Join, &carol, None),

@@ -108,7 +108,11 @@ async fn event_loop(
             let Ok(event) = events.try_recv() else { break };
             handle(&mut app, event, &network).await;
         }
-        app.scroll = clamped_scroll(&app, terminal.size()?);
+        let (scroll, at_top) = clamped_scroll(&app, terminal.size()?);
+        app.scroll = scroll;
+        if at_top && let Action::LoadOlder(before) = app.wants_older() {
+            network.load_older(before);
+        }
     }
     Ok(())
 }
@@ -128,6 +132,7 @@ async fn handle(app: &mut App, event: AppEvent, network: &Network) {
     match action {
         Action::None => {}
         Action::Send(text) => network.send(text),
+        Action::LoadOlder(before) => network.load_older(before),
         Action::Quit => {
             network.leave().await;
             app.should_quit = true;

@@ -38,7 +38,12 @@ impl TestServer {
     }
 
     pub async fn start_with(config: ServerConfig) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on("127.0.0.1:0".parse().unwrap(), config).await
+    }
+
+    /// On a given address: to bring a server back where clients expect it.
+    pub async fn start_on(addr: SocketAddr, config: ServerConfig) -> Self {
+        let listener = TcpListener::bind(addr).await.unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let running = server::start(listener, config, async {
             let _ = stopped.await;
@@ -148,4 +153,21 @@ pub async fn post_raw(server: &TestServer, body: &[u8]) -> (String, String) {
         head.lines().next().unwrap_or("").to_owned(),
         body.to_owned(),
     )
+}
+
+/// A scratch directory removed on drop.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new() -> Self {
+        let path = std::env::temp_dir().join(format!("chatroom-test-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&path).unwrap();
+        Self(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
