@@ -28,6 +28,7 @@
 //! its own socket, outside the lock, so one slow reader never holds up anyone else. A client
 //! that reconnects passes the last `seq` it saw and is replayed the rest from the store.
 
+pub mod bench;
 pub mod room;
 pub mod rpc;
 pub mod store;

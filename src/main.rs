@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
+use chatroom::bench::BenchConfig;
 use chatroom::room::{RateLimit, RoomConfig};
 use chatroom::rpc::client::ws_url;
 use chatroom::rpc::server::{self, ServerConfig};
@@ -28,6 +29,9 @@ enum Command {
     Serve(ServeArgs),
     /// Open the full-screen chat client and join a server.
     Connect(ConnectArgs),
+    /// Measure a server's fan-out: many members, some publishing, every delivery checked.
+    /// Run the server under test with `--rate-limit 0`.
+    Bench(BenchArgs),
 }
 
 #[derive(Args)]
@@ -116,13 +120,192 @@ struct ConnectArgs {
     log_file: Option<PathBuf>,
 }
 
+#[derive(Args)]
+struct BenchArgs {
+    /// Server to measure: host:port or a ws:// URL.
+    #[arg(env = "CHATROOM_SERVER", default_value = "127.0.0.1:7777")]
+    server: String,
+    /// Members to open.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(2..))]
+    clients: u64,
+    /// How many of the members publish.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..))]
+    publishers: u64,
+    /// Messages each publisher sends.
+    #[arg(long, default_value_t = 1000, conflicts_with = "duration")]
+    messages: u64,
+    /// Publish for this long instead of a number of messages (e.g. 10s, 2m).
+    #[arg(long, value_parser = parse_duration)]
+    duration: Option<Duration>,
+    /// Messages per second per publisher; 0 sends the next as soon as the last is acknowledged.
+    #[arg(long, default_value_t = 0.0, value_parser = non_negative)]
+    rate: f64,
+    /// Payload size in bytes (at least the ~30-byte header that numbers it).
+    #[arg(long, default_value_t = 128)]
+    size: usize,
+    /// Print one JSON object with the results instead of text and a progress bar.
+    #[arg(long)]
+    json: bool,
+    /// Step the member count up (500, 1000, 2000, …) until the p95 send-acknowledge round
+    /// trip passes 500 ms, printing a row per step.
+    #[arg(long, conflicts_with = "clients")]
+    ramp: bool,
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve(args) if args.tui => serve_with_tui(args).await,
         Command::Serve(args) => serve(args).await,
         Command::Connect(args) => connect(args).await,
+        Command::Bench(args) => bench(args).await,
     }
+}
+
+async fn bench(args: BenchArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    anyhow::ensure!(
+        args.publishers <= args.clients,
+        "--publishers ({}) cannot exceed --clients ({})",
+        args.publishers,
+        args.clients
+    );
+    let config = BenchConfig {
+        url: ws_url(&args.server),
+        clients: args.clients as usize,
+        publishers: args.publishers as usize,
+        messages: args.duration.is_none().then_some(args.messages),
+        duration: args.duration,
+        rate: args.rate,
+        size: args.size,
+    };
+    if args.ramp {
+        if !args.json {
+            println!(
+                "{:>8}  {:>12}  {:>10}  {:>10}  {:>10}  {:>6}",
+                "members", "deliveries/s", "ack p95 ms", "ack p99 ms", "lat p99 ms", "lost"
+            );
+        }
+        let steps = chatroom::bench::ramp(&config, |step| {
+            if args.json {
+                return;
+            }
+            match &step.report {
+                Ok(r) => println!(
+                    "{:>8}  {:>12.0}  {:>10.1}  {:>10.1}  {:>10.1}  {:>6}",
+                    step.clients,
+                    r.deliveries_per_sec,
+                    r.ack_ms.p95,
+                    r.ack_ms.p99,
+                    r.latency_ms.p99,
+                    r.lost
+                ),
+                Err(err) => println!("{:>8}  failed: {err}", step.clients),
+            }
+        })
+        .await;
+        if args.json {
+            let rows: Vec<_> = steps
+                .iter()
+                .map(|step| match &step.report {
+                    Ok(report) => serde_json::to_value(report).expect("reports serialize"),
+                    Err(err) => {
+                        serde_json::json!({ "clients": step.clients, "error": err.to_string() })
+                    }
+                })
+                .collect();
+            println!("{}", serde_json::Value::Array(rows));
+        }
+        let clean = steps
+            .iter()
+            .all(|step| step.report.as_ref().is_ok_and(|r| r.is_clean()) || step.report.is_err());
+        anyhow::ensure!(clean, "messages were lost, duplicated or reordered");
+        return Ok(());
+    }
+
+    let bar = if args.json {
+        indicatif::ProgressBar::hidden()
+    } else {
+        eprintln!(
+            "opening {} members ({} publishing) on {} …",
+            config.clients, config.publishers, config.url
+        );
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.enable_steady_tick(Duration::from_millis(100));
+        bar
+    };
+    let report = {
+        let bar = bar.clone();
+        chatroom::bench::run(&config, move |deliveries, sent| {
+            bar.set_message(format!("{sent} sent, {deliveries} delivered"));
+        })
+        .await
+    };
+    bar.finish_and_clear();
+    let report = report?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print_report(&report);
+    }
+    anyhow::ensure!(
+        report.is_clean(),
+        "{} lost, {} duplicated, {} out of order",
+        report.lost,
+        report.duplicated,
+        report.out_of_order
+    );
+    Ok(())
+}
+
+fn print_report(r: &chatroom::bench::Report) {
+    let p = |p: &chatroom::bench::Percentiles| {
+        format!(
+            "p50 {:.2}  p90 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}",
+            p.p50, p.p90, p.p99, p.p999, p.max
+        )
+    };
+    println!(
+        "members      {} connected in {:.2} s ({} publishing)",
+        r.clients, r.connect_s, r.publishers
+    );
+    println!("messages     {} sent", r.messages_sent);
+    println!(
+        "deliveries   {} of {} expected: {} lost, {} duplicated, {} out of order",
+        r.deliveries, r.deliveries_expected, r.lost, r.duplicated, r.out_of_order
+    );
+    println!(
+        "throughput   {:.0} deliveries/s over {:.2} s",
+        r.deliveries_per_sec, r.elapsed_s
+    );
+    println!("latency ms   {}", p(&r.latency_ms));
+    println!(
+        "ack ms       p50 {:.2}  p95 {:.2}  p99 {:.2}",
+        r.ack_ms.p50, r.ack_ms.p95, r.ack_ms.p99
+    );
+}
+
+/// `10s`, `2m`, `500ms`, or a plain number of seconds.
+fn parse_duration(value: &str) -> Result<Duration, String> {
+    let (number, unit) = value
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .map_or((value, "s"), |at| value.split_at(at));
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("{value:?} is not a duration"))?;
+    let seconds = match unit {
+        "ms" => number / 1000.0,
+        "s" => number,
+        "m" => number * 60.0,
+        "h" => number * 3600.0,
+        _ => return Err(format!("{value:?}: use ms, s, m or h")),
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|err| err.to_string())
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {

@@ -1,0 +1,609 @@
+//! `chatroom bench`: a fan-out load generator. It opens many WebSocket members, has some of
+//! them publish numbered, timestamped messages, and has every member check what it receives:
+//! delivery latency into an HDR histogram, and loss, duplicates and order per publisher.
+//!
+//! The server under test should run with `--rate-limit 0`; a bench that meets the rate limit
+//! says so and stops.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use hdrhistogram::Histogram;
+use jsonrpsee::core::ClientError;
+use jsonrpsee::core::client::Subscription;
+use jsonrpsee::ws_client::WsClient;
+use serde::Serialize;
+
+use crate::rpc::types::{Event, EventKind};
+use crate::rpc::{ChatApiClient, codes};
+
+/// Connections opened at once while setting up.
+const CONNECT_CONCURRENCY: usize = 64;
+/// How long the bench waits for deliveries to stop arriving once publishing is over.
+const DRAIN_QUIET: Duration = Duration::from_secs(3);
+/// The ramp's step sizes, in members.
+pub const RAMP_STEPS: [usize; 8] = [500, 1_000, 2_000, 4_000, 6_000, 8_000, 10_000, 12_000];
+/// The ramp stops at the first step whose p95 send-acknowledge round trip is over this.
+pub const RAMP_LIMIT: Duration = Duration::from_millis(500);
+
+/// Every timestamp is taken against this, in one process, so latencies need no clock sync.
+static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
+
+fn now_micros() -> u64 {
+    EPOCH.elapsed().as_micros() as u64
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("connecting member {index}: {source}")]
+    Connect {
+        index: usize,
+        source: crate::rpc::client::ConnectError,
+    },
+    #[error("member {index} could not join: {source}")]
+    Join { index: usize, source: ClientError },
+    #[error(
+        "the server is rate limiting the publishers ({0}); run it with `chatroom serve --rate-limit 0` for benchmarks"
+    )]
+    RateLimited(String),
+    #[error("a publisher's send failed: {0}")]
+    Send(ClientError),
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct BenchConfig {
+    pub url: String,
+    pub clients: usize,
+    pub publishers: usize,
+    /// Messages per publisher; with `duration` instead, as many as fit.
+    pub messages: Option<u64>,
+    pub duration: Option<Duration>,
+    /// Messages per second per publisher; 0 sends the next as soon as the last is acknowledged.
+    pub rate: f64,
+    /// Payload size in bytes.
+    pub size: usize,
+}
+
+/// Latency percentiles, in milliseconds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Percentiles {
+    pub p50: f64,
+    pub p90: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+}
+
+impl Percentiles {
+    fn of(histogram: &Histogram<u64>) -> Self {
+        let ms = |micros: u64| micros as f64 / 1000.0;
+        if histogram.is_empty() {
+            return Self::default();
+        }
+        Self {
+            p50: ms(histogram.value_at_quantile(0.50)),
+            p90: ms(histogram.value_at_quantile(0.90)),
+            p95: ms(histogram.value_at_quantile(0.95)),
+            p99: ms(histogram.value_at_quantile(0.99)),
+            p999: ms(histogram.value_at_quantile(0.999)),
+            max: ms(histogram.max()),
+        }
+    }
+}
+
+/// What a run measured; `--json` prints exactly this.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub clients: usize,
+    pub publishers: usize,
+    pub connect_s: f64,
+    pub messages_sent: u64,
+    pub deliveries_expected: u64,
+    pub deliveries: u64,
+    pub deliveries_per_sec: f64,
+    pub lost: u64,
+    pub duplicated: u64,
+    pub out_of_order: u64,
+    pub latency_ms: Percentiles,
+    pub ack_ms: Percentiles,
+    pub elapsed_s: f64,
+}
+
+impl Report {
+    /// Whether every message arrived exactly once and in order.
+    pub fn is_clean(&self) -> bool {
+        self.lost == 0 && self.duplicated == 0 && self.out_of_order == 0
+    }
+}
+
+/// A bench payload: who sent it, its number, when, padded to the requested size.
+fn payload(publisher: u32, counter: u64, sent_micros: u64, size: usize) -> String {
+    let mut text = format!("b{publisher}:{counter}:{sent_micros}:");
+    if text.len() < size {
+        text.extend(std::iter::repeat_n('x', size - text.len()));
+    }
+    text
+}
+
+/// Reads a payload back: (publisher, counter, sent micros). `None` for other traffic.
+fn parse_payload(text: &str) -> Option<(u32, u64, u64)> {
+    let mut fields = text.strip_prefix('b')?.splitn(4, ':');
+    let publisher = fields.next()?.parse().ok()?;
+    let counter = fields.next()?.parse().ok()?;
+    let sent = fields.next()?.parse().ok()?;
+    Some((publisher, counter, sent))
+}
+
+/// One receiver's view of one publisher's stream.
+#[derive(Debug, Default, Clone)]
+struct Stream {
+    /// Counters received, as a bitset.
+    seen: Vec<u64>,
+    unique: u64,
+    highest: Option<u64>,
+    duplicated: u64,
+    out_of_order: u64,
+}
+
+/// What one member received, checked as it arrives.
+#[derive(Debug)]
+pub struct Tally {
+    streams: HashMap<u32, Stream>,
+    latency: Histogram<u64>,
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Self {
+            streams: HashMap::new(),
+            latency: new_histogram(),
+        }
+    }
+}
+
+fn new_histogram() -> Histogram<u64> {
+    // Microseconds, up to an hour, three significant digits.
+    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds")
+}
+
+impl Tally {
+    /// Counts one delivery of `counter` from `publisher`, received `latency_micros` after it
+    /// was sent.
+    pub fn record(&mut self, publisher: u32, counter: u64, latency_micros: u64) {
+        let stream = self.streams.entry(publisher).or_default();
+        let (word, bit) = ((counter / 64) as usize, counter % 64);
+        if stream.seen.len() <= word {
+            stream.seen.resize(word + 1, 0);
+        }
+        if stream.seen[word] & (1 << bit) != 0 {
+            stream.duplicated += 1;
+            return;
+        }
+        stream.seen[word] |= 1 << bit;
+        stream.unique += 1;
+        if stream.highest.is_some_and(|highest| counter < highest) {
+            stream.out_of_order += 1;
+        }
+        stream.highest = stream.highest.max(Some(counter));
+        self.latency.saturating_record(latency_micros.max(1));
+    }
+
+    /// How many messages this member never got, given how many each publisher had
+    /// acknowledged (`sent[p]`); `me` is this member's own publisher index, if it publishes.
+    pub fn lost(&self, sent: &[u64], me: Option<u32>) -> u64 {
+        (0..sent.len() as u32)
+            .filter(|&p| Some(p) != me)
+            .map(|p| {
+                let got = self.streams.get(&p).map_or(0, |s| s.unique);
+                sent[p as usize].saturating_sub(got)
+            })
+            .sum()
+    }
+
+    pub fn duplicated(&self) -> u64 {
+        self.streams.values().map(|s| s.duplicated).sum()
+    }
+
+    pub fn out_of_order(&self) -> u64 {
+        self.streams.values().map(|s| s.out_of_order).sum()
+    }
+
+    pub fn deliveries(&self) -> u64 {
+        self.streams.values().map(|s| s.unique + s.duplicated).sum()
+    }
+}
+
+/// Live counters, for the progress bar and the end of the run.
+#[derive(Default)]
+struct Progress {
+    deliveries: AtomicU64,
+    sent: AtomicU64,
+}
+
+struct Member {
+    client: Arc<WsClient>,
+    session: String,
+    events: Subscription<Event>,
+}
+
+/// Opens, joins and subscribes `count` members, a few at a time.
+async fn open_members(url: &str, count: usize) -> Result<Vec<Member>, BenchError> {
+    futures::stream::iter(0..count)
+        .map(|index| async move {
+            let client = crate::rpc::client::connect(url)
+                .await
+                .map_err(|source| BenchError::Connect { index, source })?;
+            let joined = client
+                .join(Some(format!("bench-{index}")))
+                .await
+                .map_err(|source| BenchError::Join { index, source })?;
+            let events = client
+                .subscribe_events(joined.session.clone(), None)
+                .await
+                .map_err(|source| BenchError::Join { index, source })?;
+            Ok(Member {
+                client: Arc::new(client),
+                session: joined.session,
+                events,
+            })
+        })
+        .buffer_unordered(CONNECT_CONCURRENCY)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect()
+}
+
+/// Runs one bench. `on_progress` is called about ten times a second with
+/// (deliveries so far, messages sent so far).
+pub async fn run(
+    config: &BenchConfig,
+    on_progress: impl Fn(u64, u64) + Send + 'static,
+) -> Result<Report, BenchError> {
+    raise_open_files_limit(config.clients);
+    LazyLock::force(&EPOCH);
+    let connect_started = Instant::now();
+    let members = open_members(&config.url, config.clients).await?;
+    let connect_s = connect_started.elapsed().as_secs_f64();
+
+    let progress = Arc::new(Progress::default());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut receivers = Vec::with_capacity(members.len());
+    let mut publishers = Vec::new();
+    let mut listeners = Vec::new();
+    let started = Instant::now();
+    for (index, member) in members.into_iter().enumerate() {
+        let Member {
+            client,
+            session,
+            events,
+        } = member;
+        receivers.push(tokio::spawn(receive(
+            events,
+            progress.clone(),
+            stopped.clone(),
+        )));
+        if index < config.publishers {
+            publishers.push(tokio::spawn(publish(
+                index as u32,
+                client.clone(),
+                session,
+                config.clone(),
+                progress.clone(),
+            )));
+        }
+        // Every member stays connected, publishers too, until the end of the run.
+        listeners.push(client);
+    }
+    let ticker = tokio::spawn({
+        let progress = progress.clone();
+        async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(100));
+            loop {
+                tick.tick().await;
+                on_progress(
+                    progress.deliveries.load(Ordering::Relaxed),
+                    progress.sent.load(Ordering::Relaxed),
+                );
+            }
+        }
+    });
+
+    let mut sent = Vec::with_capacity(publishers.len());
+    let mut acks = new_histogram();
+    let mut failure = None;
+    for publisher in publishers {
+        let outcome = publisher.await.expect("publisher task does not panic");
+        sent.push(outcome.acked);
+        acks.add(&outcome.acks)
+            .expect("histograms of the same bounds add");
+        failure = failure.or(outcome.error);
+    }
+    if let Some(error) = failure {
+        ticker.abort();
+        return Err(error);
+    }
+
+    // Wait for the fan-out to finish: everything expected, or nothing new for a while.
+    let messages_sent: u64 = sent.iter().sum();
+    let deliveries_expected = messages_sent * (config.clients as u64).saturating_sub(1);
+    let mut last = progress.deliveries.load(Ordering::Relaxed);
+    let mut quiet_since = Instant::now();
+    let mut poll = tokio::time::interval(Duration::from_millis(20));
+    while last < deliveries_expected && quiet_since.elapsed() < DRAIN_QUIET {
+        poll.tick().await;
+        let now = progress.deliveries.load(Ordering::Relaxed);
+        if now != last {
+            last = now;
+            quiet_since = Instant::now();
+        }
+    }
+    // The run ended with the last delivery, not after waiting for more.
+    let elapsed = quiet_since
+        .saturating_duration_since(started)
+        .max(Duration::from_millis(1));
+    let _ = stop.send(true);
+    ticker.abort();
+
+    let mut latency = new_histogram();
+    let (mut deliveries, mut lost, mut duplicated, mut out_of_order) = (0, 0, 0, 0);
+    for (index, receiver) in receivers.into_iter().enumerate() {
+        let tally = receiver.await.expect("receiver task does not panic");
+        let me = (index < config.publishers).then_some(index as u32);
+        latency
+            .add(&tally.latency)
+            .expect("histograms of the same bounds add");
+        deliveries += tally.deliveries();
+        lost += tally.lost(&sent, me);
+        duplicated += tally.duplicated();
+        out_of_order += tally.out_of_order();
+    }
+    drop(listeners);
+    Ok(Report {
+        clients: config.clients,
+        publishers: config.publishers,
+        connect_s,
+        messages_sent,
+        deliveries_expected,
+        deliveries,
+        deliveries_per_sec: deliveries as f64 / elapsed.as_secs_f64(),
+        lost,
+        duplicated,
+        out_of_order,
+        latency_ms: Percentiles::of(&latency),
+        ack_ms: Percentiles::of(&acks),
+        elapsed_s: elapsed.as_secs_f64(),
+    })
+}
+
+/// One member's receiving side: checks every bench message until told to stop.
+async fn receive(
+    mut events: Subscription<Event>,
+    progress: Arc<Progress>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Tally {
+    let mut tally = Tally::default();
+    loop {
+        let item = tokio::select! {
+            biased;
+            _ = stop.wait_for(|stop| *stop) => return tally,
+            item = events.next() => item,
+        };
+        let Some(Ok(event)) = item else {
+            // The stream ended: the server dropped us. Loss shows in the tally.
+            let _ = stop.wait_for(|stop| *stop).await;
+            return tally;
+        };
+        if event.kind != EventKind::Message {
+            continue;
+        }
+        let Some((publisher, counter, sent)) = event.text.as_deref().and_then(parse_payload) else {
+            continue;
+        };
+        tally.record(publisher, counter, now_micros().saturating_sub(sent));
+        progress.deliveries.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// What one publisher did.
+struct Published {
+    acked: u64,
+    acks: Histogram<u64>,
+    error: Option<BenchError>,
+}
+
+/// One publisher: sends numbered messages, closed loop or at a fixed rate, and times each
+/// acknowledgement.
+async fn publish(
+    index: u32,
+    client: Arc<WsClient>,
+    session: String,
+    config: BenchConfig,
+    progress: Arc<Progress>,
+) -> Published {
+    let mut out = Published {
+        acked: 0,
+        acks: new_histogram(),
+        error: None,
+    };
+    let deadline = config.duration.map(|d| tokio::time::Instant::now() + d);
+    let limit = config.messages.unwrap_or(u64::MAX);
+    let mut pace = (config.rate > 0.0).then(|| {
+        let mut interval = tokio::time::interval(Duration::from_secs_f64(1.0 / config.rate));
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        interval
+    });
+    for counter in 0..limit {
+        if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+            break;
+        }
+        if let Some(pace) = pace.as_mut() {
+            pace.tick().await;
+        }
+        let sent_at = now_micros();
+        let text = payload(index, counter, sent_at, config.size);
+        match client.send(session.clone(), text).await {
+            Ok(_) => {
+                out.acks
+                    .saturating_record(now_micros().saturating_sub(sent_at).max(1));
+                out.acked += 1;
+                progress.sent.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(ClientError::Call(err)) if err.code() == codes::RATE_LIMITED => {
+                out.error = Some(BenchError::RateLimited(err.message().to_owned()));
+                break;
+            }
+            Err(err) => {
+                out.error = Some(BenchError::Send(err));
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// Raises the soft open-files limit towards the hard one; each member needs a descriptor
+/// here and another in a server on the same host.
+fn raise_open_files_limit(members: usize) {
+    let wanted = members as u64 + 256;
+    match rlimit::increase_nofile_limit(wanted) {
+        Ok(got) if got < wanted => tracing::warn!(
+            got,
+            wanted,
+            "cannot open enough files for this many members; the hard limit is too low"
+        ),
+        Ok(_) => {}
+        Err(err) => tracing::warn!(%err, "cannot raise the open-files limit"),
+    }
+}
+
+/// One row of a ramp: the members, and what the run measured with them.
+pub struct RampStep {
+    pub clients: usize,
+    pub report: Result<Report, BenchError>,
+}
+
+/// Steps the member count up until the p95 send-acknowledge round trip passes
+/// [`RAMP_LIMIT`], a connection fails, or the steps run out. `on_step` sees each row as it
+/// is measured.
+pub async fn ramp(config: &BenchConfig, mut on_step: impl FnMut(&RampStep)) -> Vec<RampStep> {
+    let mut steps = Vec::new();
+    for clients in RAMP_STEPS {
+        let step_config = BenchConfig {
+            clients,
+            ..config.clone()
+        };
+        let report = run(&step_config, |_, _| {}).await;
+        let stop = match &report {
+            Ok(report) => report.ack_ms.p95 > RAMP_LIMIT.as_secs_f64() * 1000.0,
+            Err(_) => true,
+        };
+        let step = RampStep { clients, report };
+        on_step(&step);
+        steps.push(step);
+        if stop {
+            break;
+        }
+    }
+    steps
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_round_trip_and_have_the_requested_size() {
+        let text = payload(3, 42, 123_456, 128);
+        assert_eq!(text.len(), 128);
+        assert_eq!(parse_payload(&text), Some((3, 42, 123_456)));
+        // A payload smaller than its header is just the header.
+        assert_eq!(parse_payload(&payload(1, 2, 3, 0)), Some((1, 2, 3)));
+        assert_eq!(parse_payload("hello"), None);
+        assert_eq!(parse_payload("bx:1:2:"), None);
+    }
+
+    #[test]
+    fn in_order_stream_is_clean() {
+        let mut tally = Tally::default();
+        for counter in 0..100 {
+            tally.record(0, counter, 1_000);
+        }
+        assert_eq!(tally.lost(&[100], None), 0);
+        assert_eq!(tally.duplicated(), 0);
+        assert_eq!(tally.out_of_order(), 0);
+        assert_eq!(tally.deliveries(), 100);
+    }
+
+    #[test]
+    fn gaps_are_lost_messages() {
+        let mut tally = Tally::default();
+        for counter in [0, 1, 3, 4] {
+            tally.record(0, counter, 1_000);
+        }
+        assert_eq!(tally.lost(&[5], None), 1);
+        // A publisher never heard from lost everything it sent.
+        assert_eq!(tally.lost(&[5, 7], None), 8);
+    }
+
+    #[test]
+    fn own_messages_are_not_expected() {
+        let mut tally = Tally::default();
+        tally.record(1, 0, 10);
+        assert_eq!(tally.lost(&[3, 1], Some(0)), 0);
+    }
+
+    #[test]
+    fn repeats_are_duplicates_and_late_arrivals_are_out_of_order() {
+        let mut tally = Tally::default();
+        for counter in [0, 2, 1, 2, 3] {
+            tally.record(7, counter, 1_000);
+        }
+        assert_eq!(tally.duplicated(), 1);
+        assert_eq!(tally.out_of_order(), 1);
+        assert_eq!(tally.lost(&[0, 0, 0, 0, 0, 0, 0, 4], None), 0);
+        assert_eq!(tally.deliveries(), 5);
+    }
+
+    #[test]
+    fn latency_percentiles_come_from_the_histogram() {
+        let mut tally = Tally::default();
+        for counter in 0..1000 {
+            // 1 ms to 1000 ms, one each.
+            tally.record(0, counter, (counter + 1) * 1000);
+        }
+        let p = Percentiles::of(&tally.latency);
+        assert!((p.p50 - 500.0).abs() < 2.0, "{p:?}");
+        assert!((p.p99 - 990.0).abs() < 2.0, "{p:?}");
+        assert!((p.max - 1000.0).abs() < 2.0, "{p:?}");
+        assert_eq!(Percentiles::of(&new_histogram()), Percentiles::default());
+    }
+
+    #[test]
+    fn a_clean_report_is_one_without_loss_duplicates_or_reordering() {
+        let mut report = Report {
+            clients: 2,
+            publishers: 1,
+            connect_s: 0.0,
+            messages_sent: 1,
+            deliveries_expected: 1,
+            deliveries: 1,
+            deliveries_per_sec: 1.0,
+            lost: 0,
+            duplicated: 0,
+            out_of_order: 0,
+            latency_ms: Percentiles::default(),
+            ack_ms: Percentiles::default(),
+            elapsed_s: 1.0,
+        };
+        assert!(report.is_clean());
+        report.out_of_order = 1;
+        assert!(!report.is_clean());
+    }
+}

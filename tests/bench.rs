@@ -1,0 +1,54 @@
+//! `chatroom bench` against a real server: correctness only, never timing.
+
+mod common;
+
+use chatroom::bench::{self, BenchConfig};
+use chatroom::room::RoomConfig;
+use chatroom::rpc::server::ServerConfig;
+use common::{TestServer, within};
+
+fn config(server: &TestServer) -> BenchConfig {
+    BenchConfig {
+        url: server.ws_url(),
+        clients: 20,
+        publishers: 2,
+        messages: Some(100),
+        duration: None,
+        rate: 0.0,
+        size: 128,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_bench_delivers_everything_once_in_order() {
+    let server = TestServer::start_with(ServerConfig {
+        room: RoomConfig {
+            rate_limit: None,
+            ..RoomConfig::default()
+        },
+        ..ServerConfig::default()
+    })
+    .await;
+    let report = within("the bench", bench::run(&config(&server), |_, _| {}))
+        .await
+        .unwrap();
+    assert_eq!(report.messages_sent, 200);
+    assert_eq!(report.deliveries_expected, 200 * 19);
+    assert_eq!(report.deliveries, report.deliveries_expected, "{report:?}");
+    assert!(report.is_clean(), "{report:?}");
+    assert!(report.latency_ms.max > 0.0 && report.ack_ms.p50 > 0.0);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_server_is_named_as_the_problem() {
+    let server = TestServer::start().await; // default rate limit
+    let err = within("the bench", bench::run(&config(&server), |_, _| {}))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("--rate-limit 0"),
+        "the message says what to do: {err}"
+    );
+    server.stop().await;
+}
