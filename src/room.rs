@@ -16,7 +16,7 @@ use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use crate::rpc::types::{Event, EventKind, JoinResult, MemberInfo};
+use crate::rpc::types::{Event, EventKind, JoinResult, MemberInfo, Stamped};
 use crate::store::{DbLocation, History, Retention, Store, StoreError, Writer};
 use crate::text::{MAX_NAME_CHARS, clean_name, clean_text};
 
@@ -185,18 +185,18 @@ struct State {
     /// Set by [`Room::shutdown`]: nobody new gets in.
     closing: bool,
     /// Events given a seq but not yet stored, oldest first. They are delivered once stored.
-    pending: VecDeque<Arc<Event>>,
+    pending: VecDeque<Arc<Stamped>>,
     /// The highest seq stored (and so delivered).
     durable_seq: u64,
     /// The latest stored events, for the history a new member gets.
-    recent: VecDeque<Arc<Event>>,
+    recent: VecDeque<Arc<Stamped>>,
     writer: Writer,
 }
 
 struct Member {
     info: MemberInfo,
     session: String,
-    queue: mpsc::Sender<Arc<Event>>,
+    queue: mpsc::Sender<Arc<Stamped>>,
     inbox: Arc<Inbox>,
     lifetime: Lifetime,
     last_active: Instant,
@@ -302,9 +302,9 @@ struct Inbox {
 
 /// What a member has not read yet.
 struct Unread {
-    rx: mpsc::Receiver<Arc<Event>>,
+    rx: mpsc::Receiver<Arc<Stamped>>,
     /// An event taken off the queue but not delivered; it goes out first next time.
-    returned: Option<Arc<Event>>,
+    returned: Option<Arc<Stamped>>,
 }
 
 impl Default for Room {
@@ -319,10 +319,10 @@ impl Room {
     pub fn new(config: RoomConfig, store: Store) -> Result<Self, StoreError> {
         let history = store.history();
         let last_seq = store.last_seq();
-        let recent: VecDeque<Arc<Event>> = history
+        let recent: VecDeque<Arc<Stamped>> = history
             .latest(config.history_len)?
             .into_iter()
-            .map(Arc::new)
+            .map(|event| Arc::new(Stamped::new(event)))
             .collect();
         let shared = Arc::new_cyclic(|shared: &std::sync::Weak<Shared>| {
             let shared = shared.clone();
@@ -672,13 +672,13 @@ impl State {
     fn publish(&mut self, kind: EventKind, from: MemberInfo, text: Option<String>) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let event = Arc::new(Event {
+        let event = Arc::new(Stamped::new(Event {
             seq,
             ts: unix_ms(),
             kind,
             from,
             text,
-        });
+        }));
         self.pending.push_back(event.clone());
         self.writer.append(event);
         seq
@@ -706,7 +706,7 @@ impl State {
         self.durable_seq = self.durable_seq.max(seq);
     }
 
-    fn fan_out(&self, event: &Arc<Event>, too_slow: &mut Vec<Uuid>) {
+    fn fan_out(&self, event: &Arc<Stamped>, too_slow: &mut Vec<Uuid>) {
         for member in self.members.values() {
             // Not to its subject (no self-echo), and nothing from before a member joined.
             if member.info.id == event.from.id || event.seq <= member.live_after {
@@ -786,7 +786,7 @@ impl ClaimedReader {
     }
 
     /// The next event, or why the member left once everything queued has been read.
-    pub async fn next(&mut self) -> Result<Arc<Event>, LeaveReason> {
+    pub async fn next(&mut self) -> Result<Arc<Stamped>, LeaveReason> {
         if let Some(event) = self.unread.returned.take() {
             return Ok(event);
         }
@@ -797,7 +797,7 @@ impl ClaimedReader {
     }
 
     /// Hands back an event that could not be delivered, so the next reader gets it first.
-    pub fn put_back(&mut self, event: Arc<Event>) {
+    pub fn put_back(&mut self, event: Arc<Stamped>) {
         debug_assert!(
             self.unread.returned.is_none(),
             "one event is read at a time"
@@ -806,8 +806,8 @@ impl ClaimedReader {
     }
 
     /// Waits for at least one event, then takes up to `max` of those queued.
-    pub async fn next_batch(&mut self, max: usize) -> Result<Vec<Arc<Event>>, LeaveReason> {
-        let mut batch: Vec<Arc<Event>> = self.unread.returned.take().into_iter().collect();
+    pub async fn next_batch(&mut self, max: usize) -> Result<Vec<Arc<Stamped>>, LeaveReason> {
+        let mut batch: Vec<Arc<Stamped>> = self.unread.returned.take().into_iter().collect();
         if batch.is_empty() && self.unread.rx.recv_many(&mut batch, max).await == 0 {
             return Err(self.ended());
         }
@@ -914,7 +914,7 @@ mod tests {
         let mut claimed = room.reader(session).unwrap().try_claim().unwrap();
         let mut out = Vec::new();
         while let Ok(event) = claimed.unread.rx.try_recv() {
-            out.push((*event).clone());
+            out.push(event.event.clone());
         }
         out
     }

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
-use crate::rpc::types::{Event, EventKind, MemberInfo};
+use crate::rpc::types::{Event, EventKind, MemberInfo, Stamped};
 
 /// Most events written in one transaction.
 const MAX_BATCH: usize = 4096;
@@ -95,7 +95,7 @@ pub struct History {
 
 /// The room's end of the writer thread.
 pub struct Writer {
-    events: mpsc::Sender<Arc<Event>>,
+    events: mpsc::Sender<Arc<Stamped>>,
 }
 
 impl Store {
@@ -195,7 +195,7 @@ impl Store {
 
 impl Writer {
     /// Queues an event for storing; never blocks.
-    pub fn append(&self, event: Arc<Event>) {
+    pub fn append(&self, event: Arc<Stamped>) {
         // The writer thread only stops once every sender is gone.
         let _ = self.events.send(event);
     }
@@ -284,7 +284,7 @@ fn create_parent_dir(path: &Path) -> Result<(), StoreError> {
 
 fn write_loop(
     conn: Arc<Mutex<Connection>>,
-    rx: mpsc::Receiver<Arc<Event>>,
+    rx: mpsc::Receiver<Arc<Stamped>>,
     retention: Retention,
     on_durable: impl Fn(u64),
 ) {
@@ -316,7 +316,7 @@ fn write_loop(
     }
 }
 
-fn write_batch(conn: &mut Connection, batch: &[Arc<Event>]) -> rusqlite::Result<()> {
+fn write_batch(conn: &mut Connection, batch: &[Arc<Stamped>]) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     {
         let mut insert = tx.prepare_cached(
@@ -407,8 +407,8 @@ mod tests {
     use super::*;
     use uuid::Uuid;
 
-    fn event(seq: u64, ts: u64) -> Arc<Event> {
-        Arc::new(Event {
+    fn event(seq: u64, ts: u64) -> Arc<Stamped> {
+        Arc::new(Stamped::new(Event {
             seq,
             ts,
             kind: EventKind::Message,
@@ -417,7 +417,7 @@ mod tests {
                 name: "alice".into(),
             },
             text: Some(format!("m{seq}")),
-        })
+        }))
     }
 
     /// Appends events and waits until the writer says they are on disk.
@@ -470,7 +470,7 @@ mod tests {
         assert_eq!(seqs(history.latest(2).unwrap()), [9, 10]);
         assert_eq!(seqs(history.after(10, 5).unwrap()), Vec::<u64>::new());
         let first = &history.after(0, 1).unwrap()[0];
-        assert_eq!(*first, *event(1, 1));
+        assert_eq!(*first, event(1, 1).event);
     }
 
     #[test]

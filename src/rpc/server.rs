@@ -753,7 +753,7 @@ impl ChatApiServer for ChatService {
                 next = reader.next() => match next {
                     Ok(event) if event.seq <= delivered => {}
                     Ok(event) => {
-                        if sink.send(event_message(&event)?).await.is_err() {
+                        if sink.send(SubscriptionMessage::from(event.json.clone())).await.is_err() {
                             // Unsubscribed or disconnected: whoever reads next gets it.
                             reader.put_back(event);
                             return Ok(());

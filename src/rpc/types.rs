@@ -63,3 +63,33 @@ pub struct SendResult {
     /// The room sequence number the message was given.
     pub seq: u64,
 }
+
+/// An event together with its JSON, encoded once when the event is accepted, so fan-out to
+/// any number of subscribers copies bytes instead of serializing again.
+#[derive(Debug, Clone)]
+pub struct Stamped {
+    pub event: Event,
+    pub json: Box<serde_json::value::RawValue>,
+}
+
+impl Stamped {
+    pub fn new(event: Event) -> Self {
+        let json = serde_json::value::to_raw_value(&event).expect("an event always serializes");
+        Self { event, json }
+    }
+}
+
+/// Two stampings of the same event are the same: the JSON follows from the event.
+impl PartialEq for Stamped {
+    fn eq(&self, other: &Self) -> bool {
+        self.event == other.event
+    }
+}
+
+impl std::ops::Deref for Stamped {
+    type Target = Event;
+
+    fn deref(&self) -> &Event {
+        &self.event
+    }
+}
