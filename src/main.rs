@@ -375,6 +375,7 @@ fn server_config(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
                     .retain_days
                     .map(|days| Duration::from_secs(days.saturating_mul(86_400))),
             },
+            ..RoomConfig::default()
         },
         max_connections: args.max_connections,
         max_per_ip: args.max_per_ip,

@@ -8,6 +8,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -33,6 +34,9 @@ pub struct RoomConfig {
     pub history_len: usize,
     /// How much stored history to keep.
     pub retention: Retention,
+    /// Events accepted but not yet stored beyond which new messages are refused: a store
+    /// that has stalled must not let memory grow without bound.
+    pub max_pending: usize,
 }
 
 impl Default for RoomConfig {
@@ -43,6 +47,7 @@ impl Default for RoomConfig {
             rate_limit: Some(RateLimit::default()),
             history_len: 50,
             retention: Retention::default(),
+            max_pending: 100_000,
         }
     }
 }
@@ -103,6 +108,12 @@ pub enum RoomError {
     SessionEnded(LeaveReason),
     #[error("server shutting down")]
     ShuttingDown,
+    #[error("storage is falling behind; try again shortly")]
+    StorageBehind,
+    #[error(
+        "since {since} is ahead of this room, whose latest event is {latest}; was the server's history reset?"
+    )]
+    SinceAhead { since: u64, latest: u64 },
 }
 
 /// Why a member is no longer in the room.
@@ -190,7 +201,8 @@ struct State {
     durable_seq: u64,
     /// The latest stored events, for the history a new member gets.
     recent: VecDeque<Arc<Stamped>>,
-    writer: Writer,
+    /// `None` once the store is closed.
+    writer: Option<Writer>,
 }
 
 struct Member {
@@ -203,8 +215,8 @@ struct Member {
     /// Polls and subscriptions in progress; an idle member with a reader is not idle.
     readers: usize,
     budget: SendBudget,
-    /// The member's own join seq: every later event (but its own) goes into its queue; up
-    /// to it, catching up means reading the store.
+    /// The newest stored event when the member joined, where its history ends: every later
+    /// event (but its own) goes into its queue; up to it, catching up means reading the store.
     live_after: u64,
 }
 
@@ -298,6 +310,9 @@ impl SendBudget {
 struct Inbox {
     queue: Arc<tokio::sync::Mutex<Unread>>,
     ended: watch::Sender<Option<LeaveReason>>,
+    /// The highest seq a poll has returned. A poll answer can be lost on the way (a client
+    /// timeout, a reset); a poll that says it has less gets the rest from the store.
+    handed_out: AtomicU64,
 }
 
 /// What a member has not read yet.
@@ -341,7 +356,7 @@ impl Room {
                     pending: VecDeque::new(),
                     durable_seq: last_seq,
                     recent,
-                    writer,
+                    writer: Some(writer),
                 }),
                 config,
                 history,
@@ -430,19 +445,18 @@ impl Room {
                 inbox: Arc::new(Inbox {
                     queue: Arc::new(tokio::sync::Mutex::new(Unread { rx, returned: None })),
                     ended: watch::Sender::new(None),
+                    handed_out: AtomicU64::new(0),
                 }),
                 lifetime,
                 last_active: now,
                 readers: 0,
                 budget: SendBudget::full(self.shared.config.rate_limit, now),
-                // Set to the join's own seq just below.
-                live_after: 0,
+                // Events accepted but not yet stored are after this, so they reach the
+                // member when they are delivered: history and queue meet without a gap.
+                live_after: last_seq,
             },
         );
-        let join_seq = state.publish(EventKind::Join, info.clone(), None);
-        if let Some(member) = state.members.get_mut(&id) {
-            member.live_after = join_seq;
-        }
+        state.publish(EventKind::Join, info.clone(), None);
         let members = state.member_list();
         drop(state);
 
@@ -477,6 +491,9 @@ impl Room {
         }
         let rate_limit = self.shared.config.rate_limit;
         let mut state = self.lock();
+        if state.pending.len() >= self.shared.config.max_pending {
+            return Err(RoomError::StorageBehind);
+        }
         let member = state.member_mut(session)?;
         member.last_active = now;
         if let Some(limit) = rate_limit {
@@ -523,6 +540,29 @@ impl Room {
             state.next_seq - 1
         };
         self.stored(last).await;
+    }
+
+    /// The seq of the newest event accepted.
+    pub fn last_seq(&self) -> u64 {
+        self.lock().next_seq - 1
+    }
+
+    /// Checks a client's `since` against this room.
+    pub fn check_since(&self, since: Option<u64>) -> Result<(), RoomError> {
+        let latest = self.last_seq();
+        match since {
+            Some(since) if since > latest => Err(RoomError::SinceAhead { since, latest }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Closes the store after everything queued is written, releasing the database file.
+    /// Blocks until the writer has finished: call it off the async threads.
+    pub fn close_store(&self) {
+        let writer = self.lock().writer.take();
+        if let Some(writer) = writer {
+            writer.close();
+        }
     }
 
     /// Resolves once no poll or subscription is reading any more: after [`Room::shutdown`],
@@ -680,7 +720,10 @@ impl State {
             text,
         }));
         self.pending.push_back(event.clone());
-        self.writer.append(event);
+        match &self.writer {
+            Some(writer) => writer.append(event),
+            None => tracing::warn!(seq, "event after the store closed is not kept"),
+        }
         seq
     }
 
@@ -708,7 +751,7 @@ impl State {
 
     fn fan_out(&self, event: &Arc<Stamped>, too_slow: &mut Vec<Uuid>) {
         for member in self.members.values() {
-            // Not to its subject (no self-echo), and nothing from before a member joined.
+            // Not to its subject (no self-echo), nor what its join history already held.
             if member.info.id == event.from.id || event.seq <= member.live_after {
                 continue;
             }
@@ -749,6 +792,11 @@ pub struct Reader {
 }
 
 impl Reader {
+    /// The highest seq polls have returned so far.
+    pub fn handed_out(&self) -> u64 {
+        self.inbox.handed_out.load(Ordering::Relaxed)
+    }
+
     /// Claims the inbox for this reader alone, or fails if another reader has it.
     pub fn try_claim(self) -> Result<ClaimedReader, RoomError> {
         let unread = self
@@ -794,6 +842,14 @@ impl ClaimedReader {
             Some(event) => Ok(event),
             None => Err(self.ended()),
         }
+    }
+
+    /// Records that events up to `seq` were handed to a poll.
+    pub fn handed_out(&self, seq: u64) {
+        self.reader
+            .inbox
+            .handed_out
+            .fetch_max(seq, Ordering::Relaxed);
     }
 
     /// Hands back an event that could not be delivered, so the next reader gets it first.
@@ -930,8 +986,11 @@ mod tests {
     fn message_reaches_every_other_member_but_not_the_sender() {
         let room = Room::default();
         let alice = room.join(Some("alice"), Lifetime::Connection).unwrap();
+        settle(&room);
         let bob = room.join(Some("bob"), Lifetime::Connection).unwrap();
+        settle(&room);
         let carol = room.join(Some("carol"), Lifetime::Connection).unwrap();
+        settle(&room);
         queued(&room, &alice.session);
         queued(&room, &bob.session);
 
@@ -947,7 +1006,9 @@ mod tests {
     fn others_are_told_of_joins_and_leaves_but_not_the_member_itself() {
         let room = Room::default();
         let alice = room.join(Some("alice"), Lifetime::Connection).unwrap();
+        settle(&room);
         let bob = room.join(Some("bob"), Lifetime::Connection).unwrap();
+        settle(&room);
         assert!(
             queued(&room, &bob.session).is_empty(),
             "bob hears nothing of his own join"
@@ -1118,7 +1179,9 @@ mod tests {
     fn message_text_is_cleaned_before_fan_out() {
         let room = Room::default();
         let alice = room.join(Some("alice"), Lifetime::Connection).unwrap();
+        settle(&room);
         let bob = room.join(Some("bob"), Lifetime::Connection).unwrap();
+        settle(&room);
         room.send(&alice.session, "\x1b[2Jhi\u{202E}").unwrap();
         assert_eq!(
             queued(&room, &bob.session)[0].text.as_deref(),
@@ -1157,7 +1220,9 @@ mod tests {
     async fn a_removed_member_reads_what_was_queued_then_learns_why() {
         let room = small_room(2);
         let alice = room.join(Some("alice"), Lifetime::Connection).unwrap();
+        settle(&room);
         let slow = room.join(Some("slow"), Lifetime::Connection).unwrap();
+        settle(&room);
         let mut reader = room.reader(&slow.session).unwrap().try_claim().unwrap();
         for i in 0..3 {
             room.send(&alice.session, &format!("m{i}")).unwrap();
@@ -1172,7 +1237,9 @@ mod tests {
     async fn an_event_put_back_is_read_first_by_the_next_reader() {
         let room = Room::default();
         let alice = room.join(Some("alice"), Lifetime::Connection).unwrap();
+        settle(&room);
         let bob = room.join(Some("bob"), Lifetime::Connection).unwrap();
+        settle(&room);
         room.send(&alice.session, "one").unwrap();
         room.send(&alice.session, "two").unwrap();
         let mut first = room.reader(&bob.session).unwrap().try_claim().unwrap();
@@ -1432,6 +1499,42 @@ mod tests {
         let reason = end.reason().await;
         assert_eq!(reason, LeaveReason::TooSlow);
         assert!(reason.closes_connection());
+    }
+
+    #[test]
+    fn messages_are_refused_while_storage_is_behind() {
+        let room = Room::in_memory(RoomConfig {
+            rate_limit: None,
+            max_pending: 3,
+            ..RoomConfig::default()
+        });
+        let alice = room.join(Some("alice"), Lifetime::Connection).unwrap();
+        settle(&room);
+        // With the store closed nothing gets stored: the backlog only grows.
+        room.close_store();
+        for i in 0..3 {
+            room.send(&alice.session, &format!("m{i}")).unwrap();
+        }
+        assert_eq!(
+            room.send(&alice.session, "m3"),
+            Err(RoomError::StorageBehind)
+        );
+    }
+
+    #[test]
+    fn since_ahead_of_the_room_is_refused() {
+        let room = Room::default();
+        let alice = room.join(Some("alice"), Lifetime::Connection).unwrap();
+        room.send(&alice.session, "hi").unwrap();
+        assert_eq!(room.check_since(Some(2)), Ok(()));
+        assert_eq!(room.check_since(None), Ok(()));
+        assert_eq!(
+            room.check_since(Some(3)),
+            Err(RoomError::SinceAhead {
+                since: 3,
+                latest: 2
+            })
+        );
     }
 
     #[test]

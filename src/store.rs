@@ -41,6 +41,13 @@ pub enum StoreError {
     Query(#[from] rusqlite::Error),
     #[error("stored event {seq} is unreadable: {reason}")]
     Corrupt { seq: u64, reason: String },
+    #[error("{path} is in use by another chatroom server")]
+    InUse { path: PathBuf },
+    #[error("cannot lock {path}: {source}")]
+    Lock {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Where history lives.
@@ -83,6 +90,9 @@ pub struct Store {
     /// For a file, its own connection; in memory, the same one as the reader's (an
     /// in-memory database lives in one connection).
     writer: Arc<Mutex<Connection>>,
+    /// Held while the store is open: two servers writing one file would hand out the same
+    /// seqs.
+    lock: Option<std::fs::File>,
     reader: History,
     last_seq: u64,
 }
@@ -96,6 +106,7 @@ pub struct History {
 /// The room's end of the writer thread.
 pub struct Writer {
     events: mpsc::Sender<Arc<Stamped>>,
+    thread: std::thread::JoinHandle<()>,
 }
 
 impl Store {
@@ -113,6 +124,10 @@ impl Store {
                 create_parent_dir(path)?;
                 Connection::open_with_flags(path, flags).map_err(sqlite)?
             }
+        };
+        let lock = match location {
+            DbLocation::Memory => None,
+            DbLocation::File(path) => Some(lock_exclusively(path)?),
         };
         if matches!(location, DbLocation::File(_)) {
             // WAL lets the reader work while the writer commits; FULL syncs every commit, so
@@ -163,6 +178,7 @@ impl Store {
         };
         Ok(Self {
             writer,
+            lock,
             reader: History { conn: reader },
             last_seq: last_seq as u64,
         })
@@ -185,15 +201,28 @@ impl Store {
         on_durable: impl Fn(u64) + Send + 'static,
     ) -> Writer {
         let (events, rx) = mpsc::channel();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("chatroom-store".into())
-            .spawn(move || write_loop(self.writer, rx, retention, on_durable))
+            .spawn(move || {
+                // The lock goes when the writer does.
+                let _lock = self.lock;
+                write_loop(self.writer, rx, retention, on_durable)
+            })
             .expect("spawning the store writer thread");
-        Writer { events }
+        Writer { events, thread }
     }
 }
 
 impl Writer {
+    /// Stores what is queued, then closes the database and lets go of its lock. Blocks until
+    /// the writer thread is done.
+    pub fn close(self) {
+        drop(self.events);
+        if self.thread.join().is_err() {
+            tracing::error!("the store writer thread panicked");
+        }
+    }
+
     /// Queues an event for storing; never blocks.
     pub fn append(&self, event: Arc<Stamped>) {
         // The writer thread only stops once every sender is gone.
@@ -270,6 +299,33 @@ fn lock(conn: &Mutex<Connection>) -> std::sync::MutexGuard<'_, Connection> {
     conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Takes `PATH.lock` for this process alone; the operating system lets go of it however the
+/// process ends.
+fn lock_exclusively(path: &Path) -> Result<std::fs::File, StoreError> {
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push(".lock");
+    let lock_path = PathBuf::from(lock_path);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|source| StoreError::Lock {
+            path: lock_path.clone(),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::InUse {
+            path: path.to_owned(),
+        }),
+        Err(std::fs::TryLockError::Error(source)) => Err(StoreError::Lock {
+            path: lock_path,
+            source,
+        }),
+    }
+}
+
 fn create_parent_dir(path: &Path) -> Result<(), StoreError> {
     match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => {
@@ -290,6 +346,8 @@ fn write_loop(
 ) {
     let mut batch = Vec::new();
     let mut last_prune = std::time::Instant::now();
+    // Whether the last pruning step had more to do.
+    let mut pruning = false;
     while let Ok(first) = rx.recv() {
         batch.push(first);
         while batch.len() < MAX_BATCH {
@@ -300,18 +358,32 @@ fn write_loop(
         }
         // Nothing is acknowledged until it is stored, so a failing disk stalls the room's
         // acknowledgements rather than losing messages; keep trying.
-        while let Err(err) = write_batch(&mut lock(&conn), &batch) {
-            tracing::error!(%err, events = batch.len(), "storing events failed; retrying");
-            std::thread::sleep(RETRY_AFTER);
+        loop {
+            // The connection is locked for the write only, not for the wait before a retry:
+            // an in-memory store's readers share it.
+            let written = write_batch(&mut lock(&conn), &batch);
+            match written {
+                Ok(()) => break,
+                Err(err) => {
+                    tracing::error!(%err, events = batch.len(), "storing events failed; retrying");
+                    std::thread::sleep(RETRY_AFTER);
+                }
+            }
         }
         on_durable(batch.last().expect("a batch is never empty").seq);
         batch.clear();
 
-        if last_prune.elapsed() >= PRUNE_EVERY {
+        // One chunk per batch at most, so pruning never holds up deliveries for long.
+        if pruning || last_prune.elapsed() >= PRUNE_EVERY {
             last_prune = std::time::Instant::now();
-            if let Err(err) = prune(&lock(&conn), retention) {
-                tracing::warn!(%err, "pruning history failed");
-            }
+            let pruned = prune_chunk(&lock(&conn), retention);
+            pruning = match pruned {
+                Ok(removed) => removed == PRUNE_CHUNK as usize,
+                Err(err) => {
+                    tracing::warn!(%err, "pruning history failed");
+                    false
+                }
+            };
         }
     }
 }
@@ -320,7 +392,9 @@ fn write_batch(conn: &mut Connection, batch: &[Arc<Stamped>]) -> rusqlite::Resul
     let tx = conn.transaction()?;
     {
         let mut insert = tx.prepare_cached(
-            "INSERT OR IGNORE INTO events (seq, ts, kind, from_id, from_name, text)
+            // A seq already taken fails the batch (and so holds back its acknowledgements)
+            // rather than being dropped in silence.
+            "INSERT INTO events (seq, ts, kind, from_id, from_name, text)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?;
         for event in batch {
@@ -343,8 +417,8 @@ fn write_batch(conn: &mut Connection, batch: &[Arc<Stamped>]) -> rusqlite::Resul
     tx.commit()
 }
 
-/// Deletes what retention no longer keeps, a chunk at a time. Returns how many rows went.
-fn prune(conn: &Connection, retention: Retention) -> rusqlite::Result<usize> {
+/// Deletes up to one chunk of what retention no longer keeps. Returns how many rows went.
+fn prune_chunk(conn: &Connection, retention: Retention) -> rusqlite::Result<usize> {
     let newest: Option<i64> = conn
         .query_row("SELECT MAX(seq) FROM events", [], |row| row.get(0))
         .optional()?
@@ -359,18 +433,11 @@ fn prune(conn: &Connection, retention: Retention) -> rusqlite::Result<usize> {
             .unwrap_or_default();
         now.saturating_sub(age).as_millis() as i64
     });
-    let mut removed = 0;
-    loop {
-        let n = conn.execute(
-            "DELETE FROM events WHERE seq IN (
-                 SELECT seq FROM events WHERE seq < ?1 OR ts < ?2 ORDER BY seq LIMIT ?3)",
-            params![keep_from_seq, keep_from_ts, PRUNE_CHUNK],
-        )?;
-        removed += n;
-        if n < PRUNE_CHUNK as usize {
-            break;
-        }
-    }
+    let removed = conn.execute(
+        "DELETE FROM events WHERE seq IN (
+             SELECT seq FROM events WHERE seq < ?1 OR ts < ?2 ORDER BY seq LIMIT ?3)",
+        params![keep_from_seq, keep_from_ts, PRUNE_CHUNK],
+    )?;
     if removed > 0 {
         tracing::info!(removed, "pruned old history");
     }
@@ -482,6 +549,7 @@ mod tests {
             assert_eq!(store.last_seq(), 0);
             let (writer, durable) = started(store, Retention::default());
             store_events(&writer, &durable, 1..=5);
+            writer.close();
         }
         let store = Store::open(&location).unwrap();
         assert_eq!(store.last_seq(), 5);
@@ -506,7 +574,7 @@ mod tests {
             max_events: Some(5),
             max_age: None,
         };
-        assert_eq!(prune(&conn, retention).unwrap(), 15);
+        assert_eq!(prune_chunk(&conn, retention).unwrap(), 15);
         let kept: Vec<u64> = history.latest(100).unwrap().iter().map(|e| e.seq).collect();
         assert_eq!(kept, [16, 17, 18, 19, 20]);
 
@@ -515,13 +583,27 @@ mod tests {
             max_events: None,
             max_age: Some(Duration::from_secs(86_400)),
         };
-        assert_eq!(prune(&conn, by_age).unwrap(), 5);
-        drop((writer, history, conn));
+        assert_eq!(prune_chunk(&conn, by_age).unwrap(), 5);
+        writer.close();
+        drop((history, conn));
         assert_eq!(
             Store::open(&location).unwrap().last_seq(),
             20,
             "seq never goes back"
         );
+    }
+
+    #[test]
+    fn a_file_in_use_by_another_server_is_refused() {
+        let (path, _cleanup) = temp_db();
+        let location = DbLocation::File(path);
+        let first = Store::open(&location).unwrap();
+        assert!(matches!(
+            Store::open(&location),
+            Err(StoreError::InUse { .. })
+        ));
+        drop(first);
+        assert!(Store::open(&location).is_ok(), "free again once closed");
     }
 
     #[test]

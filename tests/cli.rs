@@ -134,10 +134,20 @@ async fn a_killed_server_loses_no_acknowledged_message() {
     seqs.dedup();
     assert_eq!(seqs.len(), stored.len(), "no duplicates");
 
-    // seq keeps rising after the restart.
+    // seq keeps rising after the restart, past everything stored, and what is said now is
+    // kept too.
+    let highest_stored = stored.last().unwrap().0;
     let writer = Member::join(&handle, "after").await;
     let seq = writer.say("after the restart").await;
-    assert!(seq > acked.last().unwrap().0);
+    assert!(
+        seq > highest_stored,
+        "seq {seq} reused (stored up to {highest_stored})"
+    );
+    let kept = all_history(&handle).await;
+    assert!(
+        kept.iter()
+            .any(|e| e.seq == seq && e.text.as_deref() == Some("after the restart"))
+    );
     server.start_kill().unwrap();
     let _ = server.wait().await;
 }

@@ -121,7 +121,7 @@ async fn subscribe_since_replays_what_was_missed_then_goes_live() {
         .unwrap();
     let joined = client.join(Some("returning".into())).await.unwrap();
     let mut events = client
-        .subscribe_events(joined.session, Some(before))
+        .subscribe_events(joined.session.clone(), Some(before))
         .await
         .unwrap();
     let live = alice.say("live").await;
@@ -135,9 +135,20 @@ async fn subscribe_since_replays_what_was_missed_then_goes_live() {
             "missed 0", "missed 1", "missed 2", "missed 3", "missed 4", "live"
         ]
     );
-    // Every seq after `before`, once, in order: the replay includes the member's own join.
+    // Every seq after `before`, once, in order, but for the member's own join (no
+    // self-echo).
+    let stored = client
+        .history(joined.session, None, Some(before), None)
+        .await
+        .unwrap();
+    let own_join = stored
+        .iter()
+        .find(|e| e.kind == EventKind::Join && e.from.id == joined.id)
+        .unwrap()
+        .seq;
     let seqs: Vec<u64> = got.iter().map(|e| e.seq).collect();
-    assert_eq!(seqs, ((before + 1)..=live).collect::<Vec<_>>());
+    let expected: Vec<u64> = ((before + 1)..=live).filter(|&s| s != own_join).collect();
+    assert_eq!(seqs, expected);
     server.stop().await;
 }
 
@@ -331,5 +342,92 @@ async fn no_acknowledged_message_is_lost_duplicated_or_reordered_across_reconnec
         }
     }
     drop(receivers);
+    server.stop().await;
+}
+
+/// Members that join while messages are still being stored get every one of them, in their
+/// history or their stream, without asking with `since`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joining_mid_traffic_leaves_no_gap_between_history_and_stream() {
+    let server = TestServer::start_with(unlimited()).await;
+    let sender = Member::join(&server, "sender").await;
+    let sending = tokio::spawn(async move {
+        for n in 0..400u32 {
+            sender.say(&format!("n{n}")).await;
+        }
+        sender
+    });
+    for round in 0..20 {
+        let mut member = Member::join(&server, &format!("late{round}")).await;
+        let mut numbers: Vec<u32> = member
+            .joined
+            .history
+            .iter()
+            .filter(|e| e.kind == EventKind::Message)
+            .filter_map(|e| e.text.as_deref()?.strip_prefix('n')?.parse().ok())
+            .collect();
+        // Read a few live messages after the history.
+        let mut live = 0;
+        while live < 5 {
+            let event = member.next_event().await;
+            if event.kind != EventKind::Message {
+                continue;
+            }
+            let n: u32 = event.text.as_deref().unwrap()[1..].parse().unwrap();
+            if n == 399 {
+                break;
+            }
+            numbers.push(n);
+            live += 1;
+        }
+        for pair in numbers.windows(2) {
+            assert_eq!(
+                pair[1],
+                pair[0] + 1,
+                "round {round}: a gap or repeat in {numbers:?}"
+            );
+        }
+    }
+    within("the sender", sending).await.unwrap();
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_poll_answer_lost_on_the_way_is_answered_again_from_the_store() {
+    let server = TestServer::start_with(unlimited()).await;
+    let http = HttpClientBuilder::new()
+        .request_timeout(WAIT)
+        .build(server.http_url())
+        .unwrap();
+    let me = http.join(Some("curl".into())).await.unwrap();
+    let alice = Member::join(&server, "alice").await;
+    let first = alice.say("one").await;
+    alice.say("two").await;
+    let seen = me.last_seq;
+    let answer = http
+        .poll(me.session.clone(), Some(5_000), Some(seen))
+        .await
+        .unwrap();
+    assert_eq!(texts(&answer), ["one", "two"]);
+    // Suppose that answer never arrived: the client polls again with what it had.
+    let again = http
+        .poll(me.session.clone(), Some(5_000), Some(seen))
+        .await
+        .unwrap();
+    assert_eq!(texts(&again), ["one", "two"]);
+    assert!(again.iter().any(|e| e.seq == first));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn since_ahead_of_the_room_is_refused() {
+    let server = TestServer::start().await;
+    let alice = Member::join(&server, "alice").await;
+    let err = alice
+        .client
+        .subscribe_events(alice.session(), Some(1_000_000))
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(err), codes::SINCE_AHEAD);
     server.stop().await;
 }

@@ -85,6 +85,8 @@ pub mod codes {
     pub const NAME_RESERVED: i32 = 1007;
     pub const HISTORY_UNAVAILABLE: i32 = 1008;
     pub const TOO_MANY_SESSIONS: i32 = 1009;
+    pub const SINCE_AHEAD: i32 = 1010;
+    pub const STORAGE_BEHIND: i32 = 1011;
 }
 
 impl From<RoomError> for ErrorObjectOwned {
@@ -101,6 +103,12 @@ impl From<RoomError> for ErrorObjectOwned {
             RoomError::InboxBusy => ErrorObjectOwned::owned(codes::INBOX_BUSY, message, None::<()>),
             RoomError::SessionEnded(_) | RoomError::ShuttingDown => {
                 ErrorObjectOwned::owned(codes::SESSION_ENDED, message, None::<()>)
+            }
+            RoomError::SinceAhead { .. } => {
+                ErrorObjectOwned::owned(codes::SINCE_AHEAD, message, None::<()>)
+            }
+            RoomError::StorageBehind => {
+                ErrorObjectOwned::owned(codes::STORAGE_BEHIND, message, None::<()>)
             }
             RoomError::NameReserved(_) => {
                 ErrorObjectOwned::owned(codes::NAME_RESERVED, message, None::<()>)

@@ -277,6 +277,8 @@ async fn run(
     if timeout_at(deadline, server_handle.stopped()).await.is_err() || !connections.is_empty() {
         tracing::warn!("connections still open after the grace period; dropping them");
     }
+    // Last: the database file is free for the next server as soon as this one is stopped.
+    let _ = tokio::task::spawn_blocking(move || room.close_store()).await;
 }
 
 fn rpc_server_config(config: &ServerConfig) -> RpcServerConfig {
@@ -716,7 +718,12 @@ impl ChatApiServer for ChatService {
         since: Option<u64>,
     ) -> SubscriptionResult {
         // Claim the queue first, so nothing live is missed while catching up.
-        let mut reader = match self.room.reader(&session).and_then(|r| r.try_claim()) {
+        let claimed = self
+            .room
+            .check_since(since)
+            .and_then(|()| self.room.reader(&session))
+            .and_then(|r| r.try_claim());
+        let mut reader = match claimed {
             Ok(reader) => reader,
             Err(err) => {
                 pending.reject(ErrorObjectOwned::from(err)).await;
@@ -775,13 +782,15 @@ impl ChatApiServer for ChatService {
             .unwrap_or(DEFAULT_POLL_TIMEOUT_MS)
             .min(MAX_POLL_TIMEOUT_MS);
         let deadline = Instant::now() + Duration::from_millis(wait);
+        self.room.check_since(since)?;
         let reader = self.room.reader(&session)?;
         let seen = since.unwrap_or(0);
-        if since.is_some() && seen < reader.live_after {
-            // Catching up: stored events first, one page per poll.
-            self.room.stored(reader.live_after).await;
+        // Up to where the queue takes over, or to what earlier polls returned (an answer
+        // may have been lost on its way), the store has it all.
+        let from_store_through = reader.live_after.max(reader.handed_out());
+        if since.is_some() && seen < from_store_through {
             let page = self
-                .stored_after(seen, reader.live_after, MAX_POLL_EVENTS)
+                .stored_after(seen, from_store_through, MAX_POLL_EVENTS)
                 .await?;
             if !page.is_empty() {
                 return Ok(page);
@@ -801,7 +810,8 @@ impl ChatApiServer for ChatService {
                         .filter(|event| event.seq > seen)
                         .map(|event| Event::clone(event))
                         .collect();
-                    if !fresh.is_empty() {
+                    if let Some(last) = fresh.last() {
+                        reader.handed_out(last.seq);
                         return Ok(fresh);
                     }
                 }

@@ -49,9 +49,10 @@ pub struct JoinResult {
     pub name: String,
     /// Everyone in the room at the moment of joining, the new member included.
     pub members: Vec<MemberInfo>,
-    /// The newest stored event when this member joined, the end of `history`. Pass it as
-    /// `since` to `chat_subscribe` or `chat_poll` to get everything after the history with no
-    /// gap; without `since`, the stream starts after the member's own join.
+    /// The newest stored event when this member joined, the end of `history`. The member's
+    /// stream carries every later event (but its own), so history and stream meet with no
+    /// gap; `since` lets a client that already has more skip ahead, or one that has less
+    /// catch up.
     pub last_seq: u64,
     /// The most recent events up to `last_seq`, oldest first.
     pub history: Vec<Event>,

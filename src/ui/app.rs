@@ -28,6 +28,8 @@ pub enum NetEvent {
     Joined {
         result: JoinResult,
         resumed: bool,
+        /// The server's history no longer matches what is on screen (it was reset).
+        reset: bool,
     },
     Event(Event),
     /// Our own message was accepted with this seq.
@@ -44,6 +46,8 @@ pub enum NetEvent {
     Reconnecting(u64),
     /// Older history, asked for by scrolling to the top; empty when there is no more.
     Older(Vec<Event>),
+    /// Older history could not be had this time.
+    OlderFailed(String),
 }
 
 /// What the event loop should do after a key.
@@ -204,8 +208,22 @@ impl App {
 
     pub fn handle_net(&mut self, event: NetEvent) {
         match event {
-            NetEvent::Joined { result, resumed } => {
+            NetEvent::Joined {
+                result,
+                resumed,
+                reset,
+            } => {
                 let joined = result;
+                if reset {
+                    // Seqs on screen belong to the old history; forget them so the new
+                    // room's lines are neither dropped as repeats nor sorted among them.
+                    self.lines.iter_mut().for_each(|line| line.seq = None);
+                    self.history_exhausted = true;
+                    self.push_local(
+                        LineKind::Notice,
+                        "the server's history was reset; lines above are from before".into(),
+                    );
+                }
                 self.connection = Connection::Connected;
                 self.members = joined.members.into_iter().map(clean_member).collect();
                 self.members.sort_by_cached_key(|m| m.name.to_lowercase());
@@ -250,6 +268,13 @@ impl App {
                 self.loading_older = false;
             }
             NetEvent::Reconnecting(secs) => self.connection = Connection::Reconnecting(secs),
+            NetEvent::OlderFailed(error) => {
+                self.loading_older = false;
+                self.push_local(
+                    LineKind::Error,
+                    format!("could not load older messages: {error}"),
+                );
+            }
             NetEvent::Older(events) => {
                 self.loading_older = false;
                 let room = self.lines.len() < MAX_SCROLLBACK;
@@ -423,6 +448,7 @@ mod tests {
                 history: Vec::new(),
             },
             resumed: false,
+            reset: false,
         });
         app
     }
@@ -616,6 +642,7 @@ mod tests {
                 ],
             },
             resumed: false,
+            reset: false,
         });
         let texts: Vec<&str> = app.lines.iter().map(|l| l.text.as_str()).collect();
         assert_eq!(texts[..2], ["alice joined", "earlier"]);
@@ -649,6 +676,7 @@ mod tests {
                 )],
             },
             resumed: true,
+            reset: false,
         });
         // The replay repeats our own message and brings what we missed.
         app.handle_net(message(11, &member("bob"), "mine"));
@@ -661,6 +689,34 @@ mod tests {
             .collect();
         assert_eq!(room, ["before the drop", "mine", "while you were away"]);
         assert_eq!(app.connection, Connection::Connected);
+    }
+
+    #[test]
+    fn a_reset_server_history_starts_afresh_below_the_old_lines() {
+        let mut app = joined_app();
+        let alice = member("alice");
+        app.handle_net(message(40, &alice, "old world"));
+        app.handle_net(NetEvent::Joined {
+            result: JoinResult {
+                session: "s2".into(),
+                id: Uuid::new_v4(),
+                name: "bob".into(),
+                members: vec![alice.clone()],
+                last_seq: 2,
+                history: vec![event(2, EventKind::Message, &alice, Some("new world"))],
+            },
+            resumed: false,
+            reset: true,
+        });
+        // Low seqs from the new history are shown, after the old lines, not dropped.
+        app.handle_net(message(3, &alice, "after"));
+        let texts: Vec<&str> = app
+            .lines
+            .iter()
+            .filter(|l| matches!(l.kind, LineKind::Message { .. }))
+            .map(|l| l.text.as_str())
+            .collect();
+        assert_eq!(texts, ["old world", "new world", "after"]);
     }
 
     #[test]

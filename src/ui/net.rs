@@ -115,13 +115,21 @@ impl Worker {
             match self.open(old_session.take(), since).await {
                 Ok((result, session)) => {
                     failures = 0;
-                    if !joined_before {
+                    // A room whose history ends before what we saw was reset (a new
+                    // in-memory server, a replaced database): start afresh.
+                    let reset = since.is_some_and(|since| since > result.last_seq);
+                    if !joined_before || reset {
                         last_seq.store(result.last_seq, Ordering::Relaxed);
                     }
-                    let resumed = joined_before;
+                    let resumed = joined_before && !reset;
                     joined_before = true;
-                    tracing::info!(url = %self.url, resumed, "joined");
-                    self.report(NetEvent::Joined { result, resumed }).await;
+                    tracing::info!(url = %self.url, resumed, reset, "joined");
+                    self.report(NetEvent::Joined {
+                        result,
+                        resumed,
+                        reset,
+                    })
+                    .await;
                     match self.serve(session, &mut commands, &last_seq).await {
                         (Ended::Quit, _) => return,
                         (Ended::Lost(reason), session) => {
@@ -177,8 +185,10 @@ impl Worker {
             }
         })?;
         // First time, from the end of the history we were given; afterwards, from the last
-        // event received.
-        let since = since.unwrap_or(result.last_seq);
+        // event received, unless the room's history no longer reaches that far.
+        let since = since
+            .filter(|&since| since <= result.last_seq)
+            .unwrap_or(result.last_seq);
         let subscription = client
             .subscribe_events(result.session.clone(), Some(since))
             .await
@@ -233,11 +243,11 @@ impl Worker {
                     let page = client
                         .history(session.clone(), Some(before), None, Some(OLDER_PAGE))
                         .await;
-                    let events = page.unwrap_or_else(|err| {
-                        tracing::warn!(err = %describe(err), "loading older history failed");
-                        Vec::new()
-                    });
-                    self.report(NetEvent::Older(events)).await;
+                    let outcome = match page {
+                        Ok(events) => NetEvent::Older(events),
+                        Err(err) => NetEvent::OlderFailed(describe(err)),
+                    };
+                    self.report(outcome).await;
                 }
                 Command::Leave(done) => {
                     if let Err(err) = client.leave(session.clone()).await {
@@ -285,7 +295,10 @@ impl Worker {
                     })
                     .await;
                 }
-                Some(Command::LoadOlder(_)) => self.report(NetEvent::Older(Vec::new())).await,
+                Some(Command::LoadOlder(_)) => {
+                    self.report(NetEvent::OlderFailed("not connected".into()))
+                        .await;
+                }
             }
         }
     }

@@ -383,6 +383,7 @@ mod tests {
                 history: Vec::new(),
             },
             resumed: false,
+            reset: false,
         });
         let carol = member("carol");
         let events = [
