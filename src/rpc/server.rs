@@ -697,6 +697,9 @@ impl ChatApiServer for ChatService {
         if let Some(scope) = scope {
             scope.adopt(&joined.session);
         }
+        // Answer once the join is stored, as a send is: whoever joins after this member
+        // then finds it in the history, not as news.
+        self.room.settled().await;
         Ok(joined)
     }
 
