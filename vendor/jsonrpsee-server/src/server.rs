@@ -64,6 +64,9 @@ use tracing::{Instrument, instrument};
 /// Default maximum connections allowed.
 const MAX_CONNECTIONS: u32 = 100;
 
+/// chatroom patch: read and write buffer size per WebSocket connection.
+const WS_BUFFER_BYTES: usize = 4096;
+
 type Notif<'a> = Option<std::borrow::Cow<'a, JsonRawValue>>;
 
 /// JSON RPC server.
@@ -1088,7 +1091,12 @@ where
 
 							let io = TokioIo::new(upgraded);
 
-							let stream = BufReader::new(BufWriter::new(io.compat()));
+							// chatroom patch: 4 KiB buffers instead of 8 KiB each way; an idle
+							// member costs the server 8 KiB less, and batched writes still fill them.
+							let stream = BufReader::with_capacity(
+								WS_BUFFER_BYTES,
+								BufWriter::with_capacity(WS_BUFFER_BYTES, io.compat()),
+							);
 							let mut ws_builder = server.into_builder(stream);
 							ws_builder.set_max_message_size(this.server_cfg.max_request_body_size as usize);
 							let (sender, receiver) = ws_builder.finish();
