@@ -23,8 +23,10 @@ use crate::rpc::{ChatApiClient, codes};
 
 /// Connections opened at once while setting up.
 const CONNECT_CONCURRENCY: usize = 64;
-/// How long the bench waits for deliveries to stop arriving once publishing is over.
-const DRAIN_QUIET: Duration = Duration::from_secs(3);
+/// How long the bench waits, once publishing is over, for members to receive anything at all
+/// (bench messages, or the joins and leaves queued ahead of them) before it counts what is
+/// still missing as lost.
+const DRAIN_QUIET: Duration = Duration::from_secs(5);
 /// The ramp's step sizes, in members.
 pub const RAMP_STEPS: [usize; 8] = [500, 1_000, 2_000, 4_000, 6_000, 8_000, 10_000, 12_000];
 /// The ramp stops at the first step whose p95 send-acknowledge round trip is over this.
@@ -224,6 +226,8 @@ impl Tally {
 struct Progress {
     deliveries: AtomicU64,
     sent: AtomicU64,
+    /// Every event received, bench message or not: members still reading show here.
+    events: AtomicU64,
 }
 
 struct Member {
@@ -333,19 +337,26 @@ pub async fn run(
     // Wait for the fan-out to finish: everything expected, or nothing new for a while.
     let messages_sent: u64 = sent.iter().sum();
     let deliveries_expected = messages_sent * (config.clients as u64).saturating_sub(1);
-    let mut last = progress.deliveries.load(Ordering::Relaxed);
+    let mut last_events = progress.events.load(Ordering::Relaxed);
     let mut quiet_since = Instant::now();
+    let mut finished_at = Instant::now();
     let mut poll = tokio::time::interval(Duration::from_millis(20));
-    while last < deliveries_expected && quiet_since.elapsed() < DRAIN_QUIET {
+    while progress.deliveries.load(Ordering::Relaxed) < deliveries_expected
+        && quiet_since.elapsed() < DRAIN_QUIET
+    {
         poll.tick().await;
-        let now = progress.deliveries.load(Ordering::Relaxed);
-        if now != last {
-            last = now;
+        let events = progress.events.load(Ordering::Relaxed);
+        if events != last_events {
+            last_events = events;
             quiet_since = Instant::now();
+            finished_at = quiet_since;
         }
     }
+    if progress.deliveries.load(Ordering::Relaxed) >= deliveries_expected {
+        finished_at = Instant::now();
+    }
     // The run ended with the last delivery, not after waiting for more.
-    let elapsed = quiet_since
+    let elapsed = finished_at
         .saturating_duration_since(started)
         .max(Duration::from_millis(1));
     let _ = stop.send(true);
@@ -400,6 +411,7 @@ async fn receive(
             let _ = stop.wait_for(|stop| *stop).await;
             return tally;
         };
+        progress.events.fetch_add(1, Ordering::Relaxed);
         if event.kind != EventKind::Message {
             continue;
         }
