@@ -21,6 +21,8 @@ use serde::Serialize;
 use crate::rpc::types::{Event, EventKind};
 use crate::rpc::{ChatApiClient, codes};
 
+/// Events each bench member may have waiting in its own client.
+const CLIENT_BUFFER: usize = 1 << 20;
 /// Connections opened at once while setting up.
 const CONNECT_CONCURRENCY: usize = 64;
 /// How long the bench waits, once publishing is over, for members to receive anything at all
@@ -240,7 +242,9 @@ struct Member {
 async fn open_members(url: &str, count: usize) -> Result<Vec<Member>, BenchError> {
     futures::stream::iter(0..count)
         .map(|index| async move {
-            let client = crate::rpc::client::connect(url)
+            // Thousands of members share this one process: let a member fall behind on
+            // its own stream without being dropped, so what is measured is the server.
+            let client = crate::rpc::client::connect_buffered(url, CLIENT_BUFFER)
                 .await
                 .map_err(|source| BenchError::Connect { index, source })?;
             let joined = client

@@ -13,6 +13,7 @@
 //!   [`rpc::ChatApiClient`]), its wire types ([`rpc::types`]), the server ([`rpc::server`]:
 //!   accept loop, WebSocket + HTTP on one port, sessions tied to their connection) and the
 //!   client connection helpers ([`rpc::client`]).
+//! - [`bench`]: `chatroom bench`, a fan-out load generator that checks every delivery.
 //! - [`ui`]: the TUI — state in [`ui::App`], key handling that returns what should happen
 //!   next, drawing as a pure function of state, and one event loop fed by the terminal and
 //!   the network alike.

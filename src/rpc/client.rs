@@ -22,8 +22,17 @@ pub fn ws_url(target: &str) -> String {
     }
 }
 
+/// Events a subscription may buffer in the client before it is dropped as lagging. A client
+/// that falls this far behind its own subscription is better off reconnecting.
+const SUBSCRIPTION_BUFFER: usize = 4096;
+
 /// Opens a WebSocket connection with pings on, so a vanished server is noticed.
 pub async fn connect(url: &str) -> Result<WsClient, ConnectError> {
+    connect_buffered(url, SUBSCRIPTION_BUFFER).await
+}
+
+/// [`connect`] with room for `buffer` undelivered events per subscription.
+pub async fn connect_buffered(url: &str, buffer: usize) -> Result<WsClient, ConnectError> {
     WsClientBuilder::new()
         .connection_timeout(Duration::from_secs(10))
         .request_timeout(Duration::from_secs(30))
@@ -32,8 +41,7 @@ pub async fn connect(url: &str) -> Result<WsClient, ConnectError> {
                 .ping_interval(Duration::from_secs(10))
                 .inactive_limit(Duration::from_secs(30)),
         )
-        // A client that falls this far behind on its own subscription is better off reconnecting.
-        .max_buffer_capacity_per_subscription(4096)
+        .max_buffer_capacity_per_subscription(buffer)
         .build(url)
         .await
         .map_err(|source| ConnectError {
