@@ -845,7 +845,7 @@ impl ClaimedReader {
     }
 
     /// Records that events up to `seq` were handed to a poll.
-    pub fn handed_out(&self, seq: u64) {
+    pub fn note_handed_out(&self, seq: u64) {
         self.reader
             .inbox
             .handed_out

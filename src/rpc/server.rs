@@ -814,7 +814,7 @@ impl ChatApiServer for ChatService {
                         .map(|event| Event::clone(event))
                         .collect();
                     if let Some(last) = fresh.last() {
-                        reader.handed_out(last.seq);
+                        reader.note_handed_out(last.seq);
                         return Ok(fresh);
                     }
                 }
