@@ -436,20 +436,37 @@ mod tests {
         }
     }
 
-    fn joined_app() -> App {
-        let mut app = App::new("127.0.0.1:7777");
-        app.handle_net(NetEvent::Joined {
+    /// bob joins (or rejoins) a room holding `members`, with `history` up to `last_seq`.
+    fn bob_joins(
+        members: Vec<MemberInfo>,
+        last_seq: u64,
+        history: Vec<Event>,
+        resumed: bool,
+        reset: bool,
+    ) -> NetEvent {
+        NetEvent::Joined {
             result: JoinResult {
                 session: "s".into(),
                 id: Uuid::new_v4(),
                 name: "bob".into(),
-                members: vec![member("alice"), member("bob")],
-                last_seq: 0,
-                history: Vec::new(),
+                members,
+                last_seq,
+                history,
             },
-            resumed: false,
-            reset: false,
-        });
+            resumed,
+            reset,
+        }
+    }
+
+    fn joined_app() -> App {
+        let mut app = App::new("127.0.0.1:7777");
+        app.handle_net(bob_joins(
+            vec![member("alice"), member("bob")],
+            0,
+            Vec::new(),
+            false,
+            false,
+        ));
         app
     }
 
@@ -629,21 +646,16 @@ mod tests {
     fn joining_shows_the_history_before_the_welcome() {
         let alice = member("alice");
         let mut app = App::new("x:1");
-        app.handle_net(NetEvent::Joined {
-            result: JoinResult {
-                session: "s".into(),
-                id: Uuid::new_v4(),
-                name: "bob".into(),
-                members: vec![alice.clone()],
-                last_seq: 2,
-                history: vec![
-                    event(1, EventKind::Join, &alice, None),
-                    event(2, EventKind::Message, &alice, Some("earlier")),
-                ],
-            },
-            resumed: false,
-            reset: false,
-        });
+        app.handle_net(bob_joins(
+            vec![alice.clone()],
+            2,
+            vec![
+                event(1, EventKind::Join, &alice, None),
+                event(2, EventKind::Message, &alice, Some("earlier")),
+            ],
+            false,
+            false,
+        ));
         let texts: Vec<&str> = app.lines.iter().map(|l| l.text.as_str()).collect();
         assert_eq!(texts[..2], ["alice joined", "earlier"]);
         assert!(texts[2].starts_with("you joined"));
@@ -661,23 +673,18 @@ mod tests {
         app.handle_net(NetEvent::Disconnected("connection closed".into()));
         app.handle_net(NetEvent::Reconnecting(2));
         assert_eq!(app.connection, Connection::Reconnecting(2));
-        app.handle_net(NetEvent::Joined {
-            result: JoinResult {
-                session: "s2".into(),
-                id: Uuid::new_v4(),
-                name: "bob".into(),
-                members: vec![alice.clone()],
-                last_seq: 12,
-                history: vec![event(
-                    11,
-                    EventKind::Message,
-                    &alice,
-                    Some("history is ignored"),
-                )],
-            },
-            resumed: true,
-            reset: false,
-        });
+        app.handle_net(bob_joins(
+            vec![alice.clone()],
+            12,
+            vec![event(
+                11,
+                EventKind::Message,
+                &alice,
+                Some("history is ignored"),
+            )],
+            true,
+            false,
+        ));
         // The replay repeats our own message and brings what we missed.
         app.handle_net(message(11, &member("bob"), "mine"));
         app.handle_net(message(12, &alice, "while you were away"));
@@ -696,18 +703,13 @@ mod tests {
         let mut app = joined_app();
         let alice = member("alice");
         app.handle_net(message(40, &alice, "old world"));
-        app.handle_net(NetEvent::Joined {
-            result: JoinResult {
-                session: "s2".into(),
-                id: Uuid::new_v4(),
-                name: "bob".into(),
-                members: vec![alice.clone()],
-                last_seq: 2,
-                history: vec![event(2, EventKind::Message, &alice, Some("new world"))],
-            },
-            resumed: false,
-            reset: true,
-        });
+        app.handle_net(bob_joins(
+            vec![alice.clone()],
+            2,
+            vec![event(2, EventKind::Message, &alice, Some("new world"))],
+            false,
+            true,
+        ));
         // Low seqs from the new history are shown, after the old lines, not dropped.
         app.handle_net(message(3, &alice, "after"));
         let texts: Vec<&str> = app
