@@ -94,7 +94,23 @@ pub struct ChatLine {
 
 const HELP: &str = "commands: /help  /who  /quit (or /exit)  //text sends text starting with /\n\
 keys: Enter send · Ctrl-C, or Ctrl-D on an empty line, quit · PageUp/PageDown scroll · \
-Left/Right/Home/End/Backspace/Delete edit";
+Up/Down earlier lines · Tab completes names and commands\n\
+editing: Left/Right, Home/End or Ctrl-A/Ctrl-E, Alt-B/Alt-F or Ctrl-Left/Right by word, \
+Backspace/Delete, Ctrl-W or Alt-Backspace delete word, Ctrl-U/Ctrl-K delete to start/end";
+
+/// What Tab completes at the start of a line.
+const COMMANDS: [&str; 4] = ["/help", "/who", "/quit", "/exit"];
+/// Lines kept for Up/Down.
+const MAX_SENT_HISTORY: usize = 500;
+
+/// A Tab completion in progress: repeated Tabs cycle through the candidates.
+#[derive(Debug, Clone)]
+struct Completion {
+    /// Byte offset where the completed word starts.
+    start: usize,
+    candidates: Vec<String>,
+    shown: usize,
+}
 
 pub struct App {
     /// The server as the user named it, for the status line.
@@ -113,6 +129,13 @@ pub struct App {
     pub loading_older: bool,
     /// The server has nothing older than the oldest line shown.
     pub history_exhausted: bool,
+    /// Lines submitted this session, oldest first, for Up/Down.
+    sent_history: Vec<String>,
+    /// Where Up/Down has got to in `sent_history`, and what was being typed before.
+    recalling: Option<(usize, String)>,
+    completion: Option<Completion>,
+    /// Names of those who spoke, most recent first: Tab offers them first.
+    recent_speakers: Vec<String>,
     pub should_quit: bool,
 }
 
@@ -129,6 +152,10 @@ impl App {
             page_rows: 10,
             loading_older: false,
             history_exhausted: false,
+            sent_history: Vec::new(),
+            recalling: None,
+            completion: None,
+            recent_speakers: Vec::new(),
             should_quit: false,
         }
     }
@@ -138,19 +165,34 @@ impl App {
             return Action::None;
         }
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        let alt = key.modifiers.contains(KeyModifiers::ALT);
+        if key.code != KeyCode::Tab {
+            self.completion = None;
+        }
         match key.code {
             KeyCode::Char('c') if ctrl => return Action::Quit,
             KeyCode::Char('d') if ctrl && self.input.is_empty() => return Action::Quit,
             KeyCode::Char('d') if ctrl => self.input.delete(),
             KeyCode::Char('a') if ctrl => self.input.home(),
             KeyCode::Char('e') if ctrl => self.input.end(),
-            KeyCode::Char(_) if ctrl => {}
+            KeyCode::Char('w') if ctrl => self.input.delete_word_before(),
+            KeyCode::Char('u') if ctrl => self.input.kill_to_start(),
+            KeyCode::Char('k') if ctrl => self.input.kill_to_end(),
+            KeyCode::Char('b') if alt => self.input.word_left(),
+            KeyCode::Char('f') if alt => self.input.word_right(),
+            KeyCode::Char(_) if ctrl || alt => {}
             KeyCode::Char(c) => self.input.insert(c),
             KeyCode::Enter => return self.submit(),
+            KeyCode::Backspace if alt => self.input.delete_word_before(),
             KeyCode::Backspace => self.input.backspace(),
             KeyCode::Delete => self.input.delete(),
+            KeyCode::Left if ctrl => self.input.word_left(),
+            KeyCode::Right if ctrl => self.input.word_right(),
             KeyCode::Left => self.input.left(),
             KeyCode::Right => self.input.right(),
+            KeyCode::Up => self.recall_older(),
+            KeyCode::Down => self.recall_newer(),
+            KeyCode::Tab => self.complete(),
             KeyCode::Home => self.input.home(),
             KeyCode::End => self.input.end(),
             KeyCode::PageUp => self.scroll = self.scroll.saturating_add(self.page_rows),
@@ -160,11 +202,105 @@ impl App {
         Action::None
     }
 
+    /// Up: the line sent before the one shown (keeping what was being typed).
+    fn recall_older(&mut self) {
+        let at = match &self.recalling {
+            None if self.sent_history.is_empty() => return,
+            None => {
+                let draft = self.input.text().to_owned();
+                self.recalling = Some((self.sent_history.len() - 1, draft));
+                self.sent_history.len() - 1
+            }
+            Some((at, _)) => {
+                let at = at.saturating_sub(1);
+                if let Some((pos, _)) = &mut self.recalling {
+                    *pos = at;
+                }
+                at
+            }
+        };
+        self.input.set(&self.sent_history[at]);
+    }
+
+    /// Down: the next line sent, and past the newest, what was being typed.
+    fn recall_newer(&mut self) {
+        let Some((at, draft)) = self.recalling.take() else {
+            return;
+        };
+        if at + 1 < self.sent_history.len() {
+            self.input.set(&self.sent_history[at + 1]);
+            self.recalling = Some((at + 1, draft));
+        } else {
+            self.input.set(&draft);
+        }
+    }
+
+    /// Tab: completes the word before the cursor to a member's name (those who spoke most
+    /// recently first) or, at the start of the line, a command; Tab again cycles.
+    fn complete(&mut self) {
+        if let Some(completion) = &mut self.completion {
+            completion.shown = (completion.shown + 1) % completion.candidates.len();
+            let (start, text) = (
+                completion.start,
+                completion.candidates[completion.shown].clone(),
+            );
+            self.input.replace_before_cursor(start, &text);
+            return;
+        }
+        let before = self.input.before_cursor();
+        let start = before.rfind(char::is_whitespace).map_or(0, |i| {
+            i + before[i..].chars().next().map_or(1, char::len_utf8)
+        });
+        let word = &before[start..];
+        if word.is_empty() {
+            return;
+        }
+        let candidates: Vec<String> = if start == 0 && word.starts_with('/') {
+            COMMANDS
+                .iter()
+                .filter(|command| command.starts_with(word))
+                .map(|command| format!("{command} "))
+                .collect()
+        } else {
+            let lower = word.to_lowercase();
+            let me = self.me.as_ref().map(|m| m.name.as_str());
+            let mut names: Vec<&str> = self.recent_speakers.iter().map(String::as_str).collect();
+            for member in &self.members {
+                if !names.contains(&member.name.as_str()) {
+                    names.push(&member.name);
+                }
+            }
+            // irssi style: "alice: " at the start of a line, "alice " elsewhere.
+            let suffix = if start == 0 { ": " } else { " " };
+            names
+                .into_iter()
+                .filter(|name| Some(*name) != me && name.to_lowercase().starts_with(&lower))
+                .map(|name| format!("{name}{suffix}"))
+                .collect()
+        };
+        let Some(first) = candidates.first().cloned() else {
+            return;
+        };
+        self.input.replace_before_cursor(start, &first);
+        self.completion = Some(Completion {
+            start,
+            candidates,
+            shown: 0,
+        });
+    }
+
     /// Enter: a command runs locally, anything else is sent.
     fn submit(&mut self) -> Action {
         let line = self.input.take();
+        self.recalling = None;
         if line.trim().is_empty() {
             return Action::None;
+        }
+        if self.sent_history.last() != Some(&line) {
+            self.sent_history.push(line.clone());
+            if self.sent_history.len() > MAX_SENT_HISTORY {
+                self.sent_history.remove(0);
+            }
         }
         self.scroll = 0;
         if let Some(escaped) = line.strip_prefix("//") {
@@ -320,10 +456,14 @@ impl App {
         }
     }
 
-    /// Keeps the member list in step with joins and leaves.
+    /// Keeps the member list in step with joins and leaves, and who spoke last.
     fn track_members(&mut self, event: &Event) {
         let from = clean_member(event.from.clone());
         match event.kind {
+            EventKind::Message => {
+                self.recent_speakers.retain(|name| *name != from.name);
+                self.recent_speakers.insert(0, from.name);
+            }
             EventKind::Join => {
                 let key = from.name.to_lowercase();
                 if let Err(at) = self
@@ -333,8 +473,11 @@ impl App {
                     self.members.insert(at, from);
                 }
             }
-            EventKind::Leave => self.members.retain(|m| m.id != from.id),
-            EventKind::Message | EventKind::System => {}
+            EventKind::Leave => {
+                self.members.retain(|m| m.id != from.id);
+                self.recent_speakers.retain(|name| *name != from.name);
+            }
+            EventKind::System => {}
         }
     }
 
@@ -753,6 +896,86 @@ mod tests {
         let mut app = joined_app();
         app.handle_net(message(1, &member("alice"), "first ever"));
         assert_eq!(app.wants_older(), Action::None);
+    }
+
+    fn alt(c: char) -> KeyEvent {
+        KeyEvent::new(KeyCode::Char(c), KeyModifiers::ALT)
+    }
+
+    #[test]
+    fn editing_keys_work_on_words_and_line_ends() {
+        let mut app = joined_app();
+        type_str(&mut app, "one two three");
+        app.handle_key(alt('b'));
+        app.handle_key(ctrl('w'));
+        assert_eq!(app.input.text(), "one three");
+        app.handle_key(KeyEvent::new(KeyCode::Left, KeyModifiers::CONTROL));
+        assert_eq!(app.input.before_cursor(), "");
+        app.handle_key(alt('f'));
+        app.handle_key(ctrl('k'));
+        assert_eq!(app.input.text(), "one");
+        type_str(&mut app, " more");
+        app.handle_key(KeyEvent::new(KeyCode::Backspace, KeyModifiers::ALT));
+        assert_eq!(app.input.text(), "one ");
+        app.handle_key(ctrl('u'));
+        assert!(app.input.is_empty());
+        // Alt and Ctrl letters never type themselves.
+        app.handle_key(alt('x'));
+        app.handle_key(ctrl('x'));
+        assert!(app.input.is_empty());
+    }
+
+    #[test]
+    fn up_and_down_recall_sent_lines_and_keep_the_draft() {
+        let mut app = joined_app();
+        for line in ["first", "second"] {
+            type_str(&mut app, line);
+            app.handle_key(key(KeyCode::Enter));
+        }
+        type_str(&mut app, "draft");
+        app.handle_key(key(KeyCode::Up));
+        assert_eq!(app.input.text(), "second");
+        app.handle_key(key(KeyCode::Up));
+        app.handle_key(key(KeyCode::Up));
+        assert_eq!(app.input.text(), "first", "stops at the oldest");
+        app.handle_key(key(KeyCode::Down));
+        assert_eq!(app.input.text(), "second");
+        app.handle_key(key(KeyCode::Down));
+        assert_eq!(app.input.text(), "draft");
+    }
+
+    #[test]
+    fn tab_completes_names_recent_speakers_first_and_cycles() {
+        let mut app = joined_app();
+        let (anna, alice) = (member("anna"), member("alice"));
+        for who in [&anna, &alice] {
+            app.handle_net(NetEvent::Event(event(20, EventKind::Join, who, None)));
+        }
+        app.handle_net(message(30, &anna, "hi"));
+        type_str(&mut app, "a");
+        app.handle_key(key(KeyCode::Tab));
+        assert_eq!(app.input.text(), "anna: ", "anna spoke last");
+        app.handle_key(key(KeyCode::Tab));
+        assert_eq!(app.input.text(), "alice: ");
+        app.handle_key(key(KeyCode::Tab));
+        assert_eq!(app.input.text(), "anna: ");
+        // Mid-line, no colon; and our own name is never offered.
+        app.handle_key(ctrl('u'));
+        type_str(&mut app, "thanks AL");
+        app.handle_key(key(KeyCode::Tab));
+        assert_eq!(app.input.text(), "thanks alice ");
+        app.handle_key(ctrl('u'));
+        type_str(&mut app, "bo");
+        app.handle_key(key(KeyCode::Tab));
+        assert_eq!(app.input.text(), "bo");
+    }
+
+    #[test]
+    fn tab_completes_commands_at_the_start_of_a_line() {
+        let mut app = joined_app();
+        type_str(&mut app, "/q");
+        app.handle_key(key(KeyCode::Tab));
+        assert_eq!(app.input.text(), "/quit ");
     }
 
     #[test]

@@ -59,6 +59,64 @@ impl InputLine {
         self.cursor = self.text.len();
     }
 
+    /// Back to the start of this word, or of the previous one (Alt-B).
+    pub fn word_left(&mut self) {
+        self.cursor = self.word_start_before(self.cursor);
+    }
+
+    /// On to the end of this word, or of the next one (Alt-F).
+    pub fn word_right(&mut self) {
+        let rest = &self.text[self.cursor..];
+        let skipped_space = rest.len() - rest.trim_start().len();
+        let word = rest[skipped_space..]
+            .find(char::is_whitespace)
+            .unwrap_or(rest.len() - skipped_space);
+        self.cursor += skipped_space + word;
+    }
+
+    /// Deletes back to the start of the word (Ctrl-W, Alt-Backspace).
+    pub fn delete_word_before(&mut self) {
+        let start = self.word_start_before(self.cursor);
+        self.text.replace_range(start..self.cursor, "");
+        self.cursor = start;
+    }
+
+    /// Deletes from the start of the line to the cursor (Ctrl-U).
+    pub fn kill_to_start(&mut self) {
+        self.text.replace_range(..self.cursor, "");
+        self.cursor = 0;
+    }
+
+    /// Deletes from the cursor to the end of the line (Ctrl-K).
+    pub fn kill_to_end(&mut self) {
+        self.text.truncate(self.cursor);
+    }
+
+    /// Replaces the whole line, cursor at the end (history recall, completion).
+    pub fn set(&mut self, text: &str) {
+        self.text = text.to_owned();
+        self.cursor = self.text.len();
+    }
+
+    /// The text before the cursor, where completion looks.
+    pub fn before_cursor(&self) -> &str {
+        &self.text[..self.cursor]
+    }
+
+    /// Replaces the text from byte `start` to the cursor with `with`, cursor after it.
+    pub fn replace_before_cursor(&mut self, start: usize, with: &str) {
+        self.text.replace_range(start..self.cursor, with);
+        self.cursor = start + with.len();
+    }
+
+    /// Where the word ending at (or the whitespace before) `at` starts.
+    fn word_start_before(&self, at: usize) -> usize {
+        let before = self.text[..at].trim_end();
+        before.rfind(char::is_whitespace).map_or(0, |i| {
+            i + before[i..].chars().next().map_or(1, char::len_utf8)
+        })
+    }
+
     /// Empties the line and returns what it held.
     pub fn take(&mut self) -> String {
         self.cursor = 0;
@@ -149,6 +207,52 @@ mod tests {
         input.backspace();
         assert_eq!(input.cursor_column(), 0);
         assert_eq!(input.text(), "ab");
+    }
+
+    #[test]
+    fn word_moves_skip_whole_words() {
+        let mut input = typed("one  twö three");
+        input.word_left();
+        assert_eq!(input.before_cursor(), "one  twö ");
+        input.word_left();
+        assert_eq!(input.before_cursor(), "one  ");
+        input.word_left();
+        input.word_left();
+        assert_eq!(input.before_cursor(), "");
+        input.word_right();
+        assert_eq!(input.before_cursor(), "one");
+        input.word_right();
+        assert_eq!(input.before_cursor(), "one  twö");
+        input.end();
+        input.word_right();
+        assert_eq!(input.before_cursor(), "one  twö three");
+    }
+
+    #[test]
+    fn delete_word_before_takes_the_word_and_its_trailing_space() {
+        let mut input = typed("hello big world ");
+        input.delete_word_before();
+        assert_eq!(input.text(), "hello big ");
+        input.delete_word_before();
+        assert_eq!(input.text(), "hello ");
+        input.home();
+        input.delete_word_before();
+        assert_eq!(input.text(), "hello ", "nothing before the cursor");
+    }
+
+    #[test]
+    fn kills_to_either_end() {
+        let mut input = typed("abcdef");
+        input.home();
+        input.right();
+        input.right();
+        input.kill_to_end();
+        assert_eq!(input.text(), "ab");
+        input.set("abcdef");
+        input.left();
+        input.kill_to_start();
+        assert_eq!(input.text(), "f");
+        assert_eq!(input.cursor_column(), 0);
     }
 
     #[test]
