@@ -32,10 +32,11 @@ pub enum NetEvent {
         reset: bool,
     },
     Event(Event),
-    /// Our own message was accepted with this seq.
+    /// Our own message was accepted with this seq, `latency_ms` after it was sent.
     Sent {
         seq: u64,
         text: String,
+        latency_ms: u64,
     },
     SendFailed {
         error: String,
@@ -92,14 +93,15 @@ pub struct ChatLine {
     pub text: String,
 }
 
-const HELP: &str = "commands: /help  /who  /quit (or /exit)  //text sends text starting with /\n\
+const HELP: &str = "commands: /help  /who  /members (or F2) show or hide the member list  \
+/clear empties this pane  /quit (or /exit)  //text sends text starting with /\n\
 keys: Enter send · Ctrl-C, or Ctrl-D on an empty line, quit · PageUp/PageDown scroll · \
 Up/Down earlier lines · Tab completes names and commands\n\
 editing: Left/Right, Home/End or Ctrl-A/Ctrl-E, Alt-B/Alt-F or Ctrl-Left/Right by word, \
 Backspace/Delete, Ctrl-W or Alt-Backspace delete word, Ctrl-U/Ctrl-K delete to start/end";
 
 /// What Tab completes at the start of a line.
-const COMMANDS: [&str; 4] = ["/help", "/who", "/quit", "/exit"];
+const COMMANDS: [&str; 6] = ["/help", "/who", "/members", "/clear", "/quit", "/exit"];
 /// Lines kept for Up/Down.
 const MAX_SENT_HISTORY: usize = 500;
 
@@ -136,6 +138,10 @@ pub struct App {
     completion: Option<Completion>,
     /// Names of those who spoke, most recent first: Tab offers them first.
     recent_speakers: Vec<String>,
+    /// Whether the member list is shown (when the terminal is wide enough).
+    pub show_members: bool,
+    /// How long the server took to acknowledge our last message.
+    pub last_send_ms: Option<u64>,
     pub should_quit: bool,
 }
 
@@ -156,6 +162,8 @@ impl App {
             recalling: None,
             completion: None,
             recent_speakers: Vec::new(),
+            show_members: true,
+            last_send_ms: None,
             should_quit: false,
         }
     }
@@ -193,6 +201,7 @@ impl App {
             KeyCode::Up => self.recall_older(),
             KeyCode::Down => self.recall_newer(),
             KeyCode::Tab => self.complete(),
+            KeyCode::F(2) => self.show_members = !self.show_members,
             KeyCode::Home => self.input.home(),
             KeyCode::End => self.input.end(),
             KeyCode::PageUp => self.scroll = self.scroll.saturating_add(self.page_rows),
@@ -316,6 +325,15 @@ impl App {
                 self.push_local(LineKind::Info, HELP.to_owned());
                 Action::None
             }
+            "members" => {
+                self.show_members = !self.show_members;
+                Action::None
+            }
+            "clear" => {
+                self.lines.clear();
+                self.scroll = 0;
+                Action::None
+            }
             "who" => {
                 let names: Vec<&str> = self.members.iter().map(|m| m.name.as_str()).collect();
                 let text = format!("{} here: {}", names.len(), names.join(", "));
@@ -385,7 +403,12 @@ impl App {
                 });
             }
             NetEvent::Event(event) => self.room_event(event),
-            NetEvent::Sent { seq, text } => {
+            NetEvent::Sent {
+                seq,
+                text,
+                latency_ms,
+            } => {
+                self.last_send_ms = Some(latency_ms);
                 let from = self.me.as_ref().map(|m| m.name.clone()).unwrap_or_default();
                 self.push(ChatLine {
                     seq: Some(seq),
@@ -724,6 +747,7 @@ mod tests {
         app.handle_net(NetEvent::Sent {
             seq: 11,
             text: "eleven".into(),
+            latency_ms: 7,
         });
         let texts: Vec<&str> = app.lines.iter().skip(1).map(|l| l.text.as_str()).collect();
         assert_eq!(texts, ["ten", "eleven", "twelve"]);
@@ -812,6 +836,7 @@ mod tests {
         app.handle_net(NetEvent::Sent {
             seq: 11,
             text: "mine".into(),
+            latency_ms: 7,
         });
         app.handle_net(NetEvent::Disconnected("connection closed".into()));
         app.handle_net(NetEvent::Reconnecting(2));
@@ -976,6 +1001,33 @@ mod tests {
         type_str(&mut app, "/q");
         app.handle_key(key(KeyCode::Tab));
         assert_eq!(app.input.text(), "/quit ");
+    }
+
+    #[test]
+    fn clear_empties_the_pane_and_members_toggles_the_list() {
+        let mut app = joined_app();
+        app.handle_net(message(5, &member("alice"), "hello"));
+        type_str(&mut app, "/clear");
+        assert_eq!(app.handle_key(key(KeyCode::Enter)), Action::None);
+        assert!(app.lines.is_empty());
+        assert!(app.show_members);
+        type_str(&mut app, "/members");
+        app.handle_key(key(KeyCode::Enter));
+        assert!(!app.show_members);
+        app.handle_key(key(KeyCode::F(2)));
+        assert!(app.show_members);
+    }
+
+    #[test]
+    fn the_last_send_latency_is_kept_for_the_status_line() {
+        let mut app = joined_app();
+        assert_eq!(app.last_send_ms, None);
+        app.handle_net(NetEvent::Sent {
+            seq: 3,
+            text: "hi".into(),
+            latency_ms: 12,
+        });
+        assert_eq!(app.last_send_ms, Some(12));
     }
 
     #[test]

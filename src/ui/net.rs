@@ -228,10 +228,12 @@ impl Worker {
             };
             match command {
                 Command::Send(text) => {
+                    let started = Instant::now();
                     let outcome = match client.send(session.clone(), text.clone()).await {
                         Ok(sent) => NetEvent::Sent {
                             seq: sent.seq,
                             text,
+                            latency_ms: started.elapsed().as_millis() as u64,
                         },
                         Err(err) => NetEvent::SendFailed {
                             error: describe(err),

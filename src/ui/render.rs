@@ -13,6 +13,9 @@ use unicode_width::UnicodeWidthStr;
 use super::app::{App, ChatLine, Connection, LineKind};
 
 const PROMPT: &str = "> ";
+/// Below this width the member list hides itself.
+const MEMBER_PANEL_MIN_WIDTH: u16 = 60;
+const MEMBER_PANEL_WIDTH: u16 = 18;
 const TAB: &str = "    ";
 
 /// Draws the whole screen and places the terminal cursor in the input line.
@@ -32,10 +35,60 @@ pub fn draw(app: &App, frame: &mut Frame) {
 
 impl Widget for &App {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let [messages, status, input] = screen_areas(area);
+        let [pane, status, input] = screen_areas(area);
+        let (messages, members) = pane_areas(self, pane);
         render_messages(self, messages, buf);
+        if let Some(members) = members {
+            render_members(self, members, buf);
+        }
         render_status(self, status, buf);
         render_input(self, input, buf);
+    }
+}
+
+/// The message pane and, when it is shown and there is room, the member list beside it.
+fn pane_areas(app: &App, pane: Rect) -> (Rect, Option<Rect>) {
+    if !app.show_members || pane.width < MEMBER_PANEL_MIN_WIDTH {
+        return (pane, None);
+    }
+    let [messages, members] = pane.layout(&Layout::horizontal([
+        Constraint::Min(0),
+        Constraint::Length(MEMBER_PANEL_WIDTH),
+    ]));
+    (messages, Some(members))
+}
+
+fn render_members(app: &App, area: Rect, buf: &mut Buffer) {
+    let block = ratatui::widgets::Block::new()
+        .borders(ratatui::widgets::Borders::LEFT)
+        .border_style(Style::new().fg(Color::DarkGray));
+    let inner = block.inner(area);
+    block.render(area, buf);
+    let me = app.me.as_ref().map(|m| m.id);
+    let rows = inner.height as usize;
+    let overflow = app.members.len() > rows;
+    let shown = if overflow {
+        rows.saturating_sub(1)
+    } else {
+        rows
+    };
+    for (row, member) in app.members.iter().take(shown).enumerate() {
+        let style = if Some(member.id) == me {
+            Style::new().add_modifier(Modifier::BOLD)
+        } else {
+            Style::new().fg(name_colour(&member.name))
+        };
+        let line = Line::from(Span::styled(format!(" {}", member.name), style));
+        buf.set_line(inner.x, inner.y + row as u16, &line, inner.width);
+    }
+    if overflow {
+        let more = format!(" … {} more", app.members.len() - shown);
+        buf.set_line(
+            inner.x,
+            inner.y + shown as u16,
+            &Line::from(more).style(Style::new().fg(Color::DarkGray)),
+            inner.width,
+        );
     }
 }
 
@@ -52,7 +105,8 @@ fn screen_areas(area: Rect) -> [Rect; 3] {
 /// its top, and whether the view is scrolled up against that top (time to load older
 /// history). Wraps no more rows than the current scroll position reaches.
 pub fn clamped_scroll(app: &App, size: ratatui::layout::Size) -> (usize, bool) {
-    let [messages, _, _] = screen_areas(Rect::from((Position::ORIGIN, size)));
+    let [pane, _, _] = screen_areas(Rect::from((Position::ORIGIN, size)));
+    let (messages, _) = pane_areas(app, pane);
     let height = messages.height as usize;
     let rows = rows_newest_first(app, messages.width as usize, app.scroll + height + 1);
     let max = rows.len().saturating_sub(height);
@@ -103,6 +157,9 @@ fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
     }
     if let Some(me) = &app.me {
         parts.push(me.name.clone());
+    }
+    if let Some(ms) = app.last_send_ms {
+        parts.push(format!("{ms} ms"));
     }
     if app.loading_older {
         parts.push("loading older messages…".to_owned());
@@ -407,6 +464,7 @@ mod tests {
         app.handle_net(NetEvent::Sent {
             seq: 5,
             text: "great, thanks!".into(),
+            latency_ms: 7,
         });
         for c in "typing…".chars() {
             app.handle_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
@@ -537,6 +595,42 @@ mod tests {
                 "bidi control {code:#x}"
             );
         }
+    }
+
+    #[test]
+    fn wide_screen_shows_the_member_list() {
+        let mut terminal = screen(&chat_app(), 80, 10);
+        insta::assert_snapshot!(terminal.backend());
+        // F2 hides it and the messages take the whole width.
+        let mut app = chat_app();
+        app.handle_key(KeyEvent::new(KeyCode::F(2), KeyModifiers::NONE));
+        terminal.draw(|frame| draw(&app, frame)).unwrap();
+        insta::assert_snapshot!("wide_screen_member_list_hidden", terminal.backend());
+    }
+
+    #[test]
+    fn a_long_member_list_says_how_many_more() {
+        let mut app = chat_app();
+        for i in 0..20 {
+            app.handle_net(NetEvent::Event(Event {
+                seq: 100 + i,
+                ts: 0,
+                kind: EventKind::Join,
+                from: member(&format!("user{i:02}")),
+                text: None,
+            }));
+        }
+        let terminal = screen(&app, 80, 8);
+        let panel: Vec<String> = (0..6)
+            .map(|y| {
+                (63..80)
+                    .map(|x| terminal.backend().buffer()[(x, y)].symbol().to_owned())
+                    .collect::<String>()
+                    .trim()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(panel.last().unwrap(), "… 17 more", "{panel:?}");
     }
 
     #[test]
