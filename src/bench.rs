@@ -464,7 +464,7 @@ async fn publish(
         }
         let sent_at = now_micros();
         let text = payload(index, counter, sent_at, config.size);
-        match client.send(session.clone(), text).await {
+        match client.send(session.clone(), text, None).await {
             Ok(_) => {
                 out.acks
                     .saturating_record(now_micros().saturating_sub(sent_at).max(1));

@@ -108,6 +108,8 @@ pub enum RoomError {
     SessionEnded(LeaveReason),
     #[error("server shutting down")]
     ShuttingDown,
+    #[error("a name needs at least one visible character")]
+    NameEmpty,
     #[error("storage is falling behind; try again shortly")]
     StorageBehind,
     #[error(
@@ -473,11 +475,53 @@ impl Room {
 
     /// Cleans and checks the text, gives it the next seq and queues it for every other member.
     pub fn send(&self, session: &str, text: &str) -> Result<u64, RoomError> {
-        self.send_at(session, text, Instant::now())
+        self.say_at(session, text, EventKind::Message, Instant::now())
+    }
+
+    /// Like [`Room::send`], for `/me`: the text says what the sender does.
+    pub fn act(&self, session: &str, text: &str) -> Result<u64, RoomError> {
+        self.say_at(session, text, EventKind::Action, Instant::now())
+    }
+
+    /// Changes a member's name under the rules of joining (cleaned, reserved names refused,
+    /// a taken or look-alike name gets a free variant) and tells everyone, old name as text.
+    /// Counts against the rate limit like a message. Returns the name settled on.
+    pub fn nick(&self, session: &str, requested: &str) -> Result<String, RoomError> {
+        let requested = clean_name(requested).ok_or(RoomError::NameEmpty)?;
+        if is_reserved(&requested) {
+            return Err(RoomError::NameReserved(requested));
+        }
+        let mut state = self.lock();
+        let id = state.member_mut(session)?.info.id;
+        state.charge(id, self.shared.config.rate_limit, Instant::now())?;
+        let old = state.members[&id].info.name.clone();
+        // Our own name does not count as taken: a change of case is allowed.
+        state.names.remove(&name_key(&old));
+        let name = state.free_name(Some(requested));
+        state.names.insert(name_key(&name));
+        let member = state.members.get_mut(&id).expect("looked up just above");
+        member.info.name = name.clone();
+        let info = member.info.clone();
+        if name != old {
+            tracing::info!(%id, %old, new = %name, "renamed");
+            state.publish(EventKind::Nick, info, Some(old));
+        }
+        Ok(name)
     }
 
     /// [`Room::send`] at a given moment, so the rate limit can be tested without waiting.
+    #[cfg(test)]
     fn send_at(&self, session: &str, text: &str, now: Instant) -> Result<u64, RoomError> {
+        self.say_at(session, text, EventKind::Message, now)
+    }
+
+    fn say_at(
+        &self,
+        session: &str,
+        text: &str,
+        kind: EventKind,
+        now: Instant,
+    ) -> Result<u64, RoomError> {
         let text = clean_text(text);
         if text.is_empty() {
             return Err(RoomError::EmptyText);
@@ -496,20 +540,10 @@ impl Room {
         }
         let member = state.member_mut(session)?;
         member.last_active = now;
-        if let Some(limit) = rate_limit {
-            match member.budget.spend(limit, now) {
-                Ok(()) => {}
-                Err(RoomError::SessionEnded(reason)) => {
-                    let id = member.info.id;
-                    tracing::warn!(%id, name = %member.info.name, "disconnected: flooding");
-                    state.remove(id, reason);
-                    return Err(RoomError::SessionEnded(reason));
-                }
-                Err(err) => return Err(err),
-            }
-        }
-        let from = member.info.clone();
-        Ok(state.publish(EventKind::Message, from, Some(text)))
+        let id = member.info.id;
+        state.charge(id, rate_limit, now)?;
+        let from = state.members[&id].info.clone();
+        Ok(state.publish(kind, from, Some(text)))
     }
 
     /// Tells everyone the server is stopping, then ends every session. Each member gets
@@ -651,6 +685,29 @@ impl Room {
 }
 
 impl State {
+    /// Spends one of the member's tokens; a member that keeps going past its limit is
+    /// removed for flooding.
+    fn charge(
+        &mut self,
+        id: Uuid,
+        limit: Option<RateLimit>,
+        now: Instant,
+    ) -> Result<(), RoomError> {
+        let Some(limit) = limit else { return Ok(()) };
+        let member = self
+            .members
+            .get_mut(&id)
+            .expect("charged members are present");
+        match member.budget.spend(limit, now) {
+            Err(RoomError::SessionEnded(reason)) => {
+                tracing::warn!(%id, name = %member.info.name, "disconnected: flooding");
+                self.remove(id, reason);
+                Err(RoomError::SessionEnded(reason))
+            }
+            other => other,
+        }
+    }
+
     fn member_mut(&mut self, session: &str) -> Result<&mut Member, RoomError> {
         let id = self
             .sessions
@@ -1242,6 +1299,7 @@ mod tests {
         settle(&room);
         room.send(&alice.session, "one").unwrap();
         room.send(&alice.session, "two").unwrap();
+        settle(&room);
         let mut first = room.reader(&bob.session).unwrap().try_claim().unwrap();
         let one = first.next().await.unwrap();
         first.put_back(one);
@@ -1492,6 +1550,7 @@ mod tests {
     async fn end_signal_says_why_a_session_ended() {
         let room = small_room(1);
         let alice = room.join(Some("alice"), Lifetime::Connection).unwrap();
+        settle(&room);
         let slow = room.join(Some("slow"), Lifetime::Connection).unwrap();
         let end = room.on_end(&slow.session).unwrap();
         room.send(&alice.session, "one").unwrap();
@@ -1535,6 +1594,72 @@ mod tests {
                 latest: 2
             })
         );
+    }
+
+    #[test]
+    fn an_action_is_delivered_as_its_own_kind() {
+        let room = Room::default();
+        let alice = room.join(Some("alice"), Lifetime::Connection).unwrap();
+        settle(&room);
+        let bob = room.join(Some("bob"), Lifetime::Connection).unwrap();
+        settle(&room);
+        room.act(&alice.session, "waves").unwrap();
+        assert_eq!(
+            summary(&queued(&room, &bob.session)),
+            vec![(EventKind::Action, "alice".into(), Some("waves".into()))]
+        );
+    }
+
+    #[test]
+    fn nick_renames_and_tells_everyone_the_old_name() {
+        let room = Room::default();
+        let alice = room.join(Some("alice"), Lifetime::Connection).unwrap();
+        settle(&room);
+        let bob = room.join(Some("bob"), Lifetime::Connection).unwrap();
+        settle(&room);
+        assert_eq!(room.nick(&alice.session, " Alicia ").unwrap(), "Alicia");
+        let events = queued(&room, &bob.session);
+        assert_eq!(
+            summary(&events),
+            vec![(EventKind::Nick, "Alicia".into(), Some("alice".into()))]
+        );
+        assert_eq!(events[0].from.id, alice.id);
+        assert_eq!(room.member(&alice.session).unwrap().name, "Alicia");
+        // The old name is free again; our own name in another case is fine.
+        assert_eq!(
+            room.join(Some("alice"), Lifetime::Connection).unwrap().name,
+            "alice"
+        );
+        assert_eq!(room.nick(&alice.session, "ALICIA").unwrap(), "ALICIA");
+    }
+
+    #[test]
+    fn nick_follows_the_rules_of_joining() {
+        let room = Room::default();
+        let alice = room.join(Some("alice"), Lifetime::Connection).unwrap();
+        room.join(Some("bob"), Lifetime::Connection).unwrap();
+        assert_eq!(room.nick(&alice.session, "bob").unwrap(), "bob-2");
+        assert_eq!(
+            room.nick(&alice.session, "ѕystem"),
+            Err(RoomError::NameReserved("ѕystem".into()))
+        );
+        assert_eq!(
+            room.nick(&alice.session, " \u{200B} "),
+            Err(RoomError::NameEmpty)
+        );
+        assert_eq!(room.nick("nope", "x"), Err(RoomError::UnknownSession));
+    }
+
+    #[test]
+    fn nick_changes_count_against_the_rate_limit() {
+        let room = limited_room(1.0, 2);
+        let alice = room.join(Some("alice"), Lifetime::Connection).unwrap();
+        room.nick(&alice.session, "a1").unwrap();
+        room.nick(&alice.session, "a2").unwrap();
+        assert!(matches!(
+            room.nick(&alice.session, "a3"),
+            Err(RoomError::RateLimited { .. })
+        ));
     }
 
     #[test]

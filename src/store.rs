@@ -451,6 +451,8 @@ impl EventKind {
             EventKind::Join => "join",
             EventKind::Leave => "leave",
             EventKind::System => "system",
+            EventKind::Action => "action",
+            EventKind::Nick => "nick",
         }
     }
 }
@@ -464,6 +466,8 @@ impl std::str::FromStr for EventKind {
             "join" => EventKind::Join,
             "leave" => EventKind::Leave,
             "system" => EventKind::System,
+            "action" => EventKind::Action,
+            "nick" => EventKind::Nick,
             other => return Err(format!("unknown event kind {other:?}")),
         })
     }

@@ -93,7 +93,11 @@ async fn a_killed_server_loses_no_acknowledged_message() {
     let (acked_tx, mut acked_rx) = tokio::sync::mpsc::unbounded_channel();
     let sending = tokio::spawn(async move {
         for n in 0u64.. {
-            match sender.client.send(sender.session(), format!("m{n}")).await {
+            match sender
+                .client
+                .send(sender.session(), format!("m{n}"), None)
+                .await
+            {
                 Ok(sent) => {
                     if acked_tx.send((sent.seq, format!("m{n}"))).is_err() {
                         return;

@@ -137,7 +137,7 @@ async fn session_is_dead_after_leave() {
     bob.client.leave(bob.session()).await.unwrap();
     let err = bob
         .client
-        .send(bob.session(), "hi".into())
+        .send(bob.session(), "hi".into(), None)
         .await
         .unwrap_err();
     assert_eq!(error_code(err), codes::UNKNOWN_SESSION);
@@ -179,7 +179,7 @@ async fn members_lists_everyone_present() {
 async fn bad_calls_get_stable_error_codes() {
     let server = TestServer::start().await;
     let alice = Member::join(&server, "alice").await;
-    let send = |session: String, text: String| alice.client.send(session, text);
+    let send = |session: String, text: String| alice.client.send(session, text, None);
 
     let err = send("not-a-session".into(), "hi".into()).await.unwrap_err();
     assert_eq!(error_code(err), codes::UNKNOWN_SESSION);
@@ -237,7 +237,9 @@ async fn http_member_long_polls_for_events() {
 
     // And the HTTP member can speak.
     let mut alice = alice;
-    http.send(me.session.clone(), "yes".into()).await.unwrap();
+    http.send(me.session.clone(), "yes".into(), None)
+        .await
+        .unwrap();
     assert!(is_message(&alice.next_event().await, "curl", "yes"));
     server.stop().await;
 }
@@ -369,7 +371,7 @@ async fn websocket_session_can_be_driven_over_http_too() {
     let bob = Member::join(&server, "bob").await;
     alice.next_event().await;
     http_client(&server)
-        .send(bob.session(), "via http".into())
+        .send(bob.session(), "via http".into(), None)
         .await
         .unwrap();
     assert!(is_message(&alice.next_event().await, "bob", "via http"));
@@ -419,5 +421,47 @@ async fn silent_peer_is_dropped_when_it_stops_answering_pings() {
     );
     assert_eq!(leave.text.as_deref(), Some("connection closed"));
     drop(sleeper);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn me_and_nick_over_the_wire() {
+    let server = TestServer::start().await;
+    let mut alice = Member::join(&server, "alice").await;
+    let bob = Member::join(&server, "bob").await;
+    assert_eq!(alice.next_event().await.kind, EventKind::Join);
+
+    bob.client
+        .send(bob.session(), "waves".into(), Some(true))
+        .await
+        .unwrap();
+    let action = alice.next_event().await;
+    assert_eq!(
+        (
+            action.kind,
+            action.from.name.as_str(),
+            action.text.as_deref()
+        ),
+        (EventKind::Action, "bob", Some("waves"))
+    );
+
+    let renamed = bob
+        .client
+        .nick(bob.session(), "robert".into())
+        .await
+        .unwrap();
+    assert_eq!(renamed.name, "robert");
+    let nick = alice.next_event().await;
+    assert_eq!(
+        (nick.kind, nick.from.name.as_str(), nick.text.as_deref()),
+        (EventKind::Nick, "robert", Some("bob"))
+    );
+    assert_eq!(nick.from.id, bob.joined.id);
+    let err = bob
+        .client
+        .nick(bob.session(), "admin".into())
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(err), codes::NAME_RESERVED);
     server.stop().await;
 }

@@ -273,7 +273,10 @@ async fn serve_with_tui_hosts_and_chats() {
         .unwrap();
     let guest = client.join(Some("guest".into())).await.unwrap();
     block(|| tui.wait_for_text("guest joined"));
-    client.send(guest.session, "hi host".into()).await.unwrap();
+    client
+        .send(guest.session, "hi host".into(), None)
+        .await
+        .unwrap();
     block(|| tui.wait_for_text("<guest> hi host"));
 
     tui.type_keys("/quit\r");
@@ -354,6 +357,30 @@ async fn scrolling_to_the_top_loads_older_history() {
     }
     assert!(tui.screen().contains("line 00"), "{}", tui.screen());
     tui.type_keys("\x03");
+    tui.assert_exits_cleanly();
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn me_and_nick_from_the_client() {
+    let (server, mut alice, mut tui) = alice_and_bob_in_tui().await;
+    tui.type_keys("/me waves\r");
+    let action = alice.next_event().await;
+    assert_eq!(
+        (action.kind, action.text.as_deref()),
+        (EventKind::Action, Some("waves"))
+    );
+    block(|| tui.wait_for_text("* bob waves"));
+
+    tui.type_keys("/nick robert\r");
+    let nick = alice.next_event().await;
+    assert_eq!(
+        (nick.kind, nick.from.name.as_str()),
+        (EventKind::Nick, "robert")
+    );
+    block(|| tui.wait_for_text("you are now known as robert"));
+    block(|| tui.wait_for_text("│ robert"));
+    tui.type_keys("/quit\r");
     tui.assert_exits_cleanly();
     server.stop().await;
 }

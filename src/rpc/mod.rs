@@ -10,7 +10,7 @@ use jsonrpsee::proc_macros::rpc;
 use jsonrpsee::types::ErrorObjectOwned;
 
 use crate::room::RoomError;
-use types::{Event, JoinResult, MemberInfo, SendResult};
+use types::{Event, JoinResult, MemberInfo, NickResult, SendResult};
 
 /// `chat_poll` waits this long when the caller does not say.
 pub const DEFAULT_POLL_TIMEOUT_MS: u64 = 25_000;
@@ -30,9 +30,18 @@ pub trait ChatApi {
     #[method(name = "join", with_extensions)]
     async fn join(&self, name: Option<String>) -> Result<JoinResult, ErrorObjectOwned>;
 
-    /// Says something to everyone else in the room.
+    /// Says something to everyone else in the room; with `action`, a `/me` line.
     #[method(name = "send")]
-    async fn send(&self, session: String, text: String) -> Result<SendResult, ErrorObjectOwned>;
+    async fn send(
+        &self,
+        session: String,
+        text: String,
+        action: Option<bool>,
+    ) -> Result<SendResult, ErrorObjectOwned>;
+
+    /// Changes this member's name, under the same rules as joining.
+    #[method(name = "nick")]
+    async fn nick(&self, session: String, name: String) -> Result<NickResult, ErrorObjectOwned>;
 
     /// Leaves the room; the session is gone afterwards.
     #[method(name = "leave")]
@@ -87,12 +96,14 @@ pub mod codes {
     pub const TOO_MANY_SESSIONS: i32 = 1009;
     pub const SINCE_AHEAD: i32 = 1010;
     pub const STORAGE_BEHIND: i32 = 1011;
+    pub const NAME_EMPTY: i32 = 1012;
 }
 
 impl From<RoomError> for ErrorObjectOwned {
     fn from(err: RoomError) -> Self {
         let message = err.to_string();
         match err {
+            RoomError::NameEmpty => ErrorObjectOwned::owned(codes::NAME_EMPTY, message, None::<()>),
             RoomError::UnknownSession => {
                 ErrorObjectOwned::owned(codes::UNKNOWN_SESSION, message, None::<()>)
             }

@@ -32,7 +32,7 @@ use tower::Service;
 use tower::layer::util::Identity;
 use tracing::Instrument;
 
-use super::types::{Event, JoinResult, MemberInfo, SendResult};
+use super::types::{Event, JoinResult, MemberInfo, NickResult, SendResult};
 use super::{
     ChatApiServer, DEFAULT_HISTORY_LIMIT, DEFAULT_POLL_TIMEOUT_MS, MAX_HISTORY_LIMIT,
     MAX_POLL_EVENTS, MAX_POLL_TIMEOUT_MS, codes,
@@ -703,11 +703,26 @@ impl ChatApiServer for ChatService {
         Ok(joined)
     }
 
-    async fn send(&self, session: String, text: String) -> Result<SendResult, ErrorObjectOwned> {
-        let seq = self.room.send(&session, &text)?;
+    async fn send(
+        &self,
+        session: String,
+        text: String,
+        action: Option<bool>,
+    ) -> Result<SendResult, ErrorObjectOwned> {
+        let seq = if action == Some(true) {
+            self.room.act(&session, &text)?
+        } else {
+            self.room.send(&session, &text)?
+        };
         // The answer means "stored and will be delivered".
         self.room.stored(seq).await;
         Ok(SendResult { seq })
+    }
+
+    async fn nick(&self, session: String, name: String) -> Result<NickResult, ErrorObjectOwned> {
+        let name = self.room.nick(&session, &name)?;
+        self.room.settled().await;
+        Ok(NickResult { name })
     }
 
     async fn leave(&self, session: String) -> Result<(), ErrorObjectOwned> {

@@ -21,6 +21,10 @@ pub enum EventKind {
     Leave,
     /// A notice from the server itself to everyone, such as "server shutting down".
     System,
+    /// `/me`: text describing what the sender does ("waves").
+    Action,
+    /// A member changed its name: `from` has the new name, `text` the old one.
+    Nick,
 }
 
 /// One thing that happened in the room, in the order the room accepted it.
@@ -56,6 +60,13 @@ pub struct JoinResult {
     pub last_seq: u64,
     /// The most recent events up to `last_seq`, oldest first.
     pub history: Vec<Event>,
+}
+
+/// The answer to `chat_nick`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NickResult {
+    /// The name the server settled on, which may differ from the one asked for.
+    pub name: String,
 }
 
 /// The answer to `chat_send`.

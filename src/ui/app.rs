@@ -32,12 +32,16 @@ pub enum NetEvent {
         reset: bool,
     },
     Event(Event),
-    /// Our own message was accepted with this seq, `latency_ms` after it was sent.
+    /// Our own message (a `/me` line with `action`) was accepted with this seq,
+    /// `latency_ms` after it was sent.
     Sent {
         seq: u64,
         text: String,
         latency_ms: u64,
+        action: bool,
     },
+    /// Our name is now this.
+    Renamed(String),
     SendFailed {
         error: String,
     },
@@ -56,6 +60,10 @@ pub enum NetEvent {
 pub enum Action {
     None,
     Send(String),
+    /// A `/me` line.
+    SendAction(String),
+    /// Ask for a new name.
+    Nick(String),
     /// Fetch the history before this seq.
     LoadOlder(u64),
     Quit,
@@ -77,6 +85,11 @@ pub enum LineKind {
         from: String,
         own: bool,
     },
+    /// A `/me` line: `* alice waves`.
+    Action {
+        from: String,
+        own: bool,
+    },
     /// Joins, leaves and other room news.
     Notice,
     /// Local feedback: help text, command output.
@@ -93,7 +106,7 @@ pub struct ChatLine {
     pub text: String,
 }
 
-const HELP: &str = "commands: /help  /who  /members (or F2) show or hide the member list  \
+const HELP: &str = "commands: /help  /who  /me ACTION  /nick NEW  /members (or F2) show or hide the member list  \
 /clear empties this pane  /quit (or /exit)  //text sends text starting with /\n\
 keys: Enter send · Ctrl-C, or Ctrl-D on an empty line, quit · PageUp/PageDown scroll · \
 Up/Down earlier lines · Tab completes names and commands\n\
@@ -101,7 +114,9 @@ editing: Left/Right, Home/End or Ctrl-A/Ctrl-E, Alt-B/Alt-F or Ctrl-Left/Right b
 Backspace/Delete, Ctrl-W or Alt-Backspace delete word, Ctrl-U/Ctrl-K delete to start/end";
 
 /// What Tab completes at the start of a line.
-const COMMANDS: [&str; 6] = ["/help", "/who", "/members", "/clear", "/quit", "/exit"];
+const COMMANDS: [&str; 8] = [
+    "/help", "/who", "/me", "/nick", "/members", "/clear", "/quit", "/exit",
+];
 /// Lines kept for Up/Down.
 const MAX_SENT_HISTORY: usize = 500;
 
@@ -325,6 +340,29 @@ impl App {
                 self.push_local(LineKind::Info, HELP.to_owned());
                 Action::None
             }
+            "me" => {
+                let text = command["me".len()..].trim();
+                if text.is_empty() {
+                    self.push_local(LineKind::Error, "usage: /me ACTION".into());
+                    return Action::None;
+                }
+                match self.send(text.to_owned()) {
+                    Action::Send(text) => Action::SendAction(text),
+                    refused => refused,
+                }
+            }
+            "nick" => {
+                let name = command["nick".len()..].trim();
+                if name.is_empty() {
+                    self.push_local(LineKind::Error, "usage: /nick NEW".into());
+                    return Action::None;
+                }
+                if self.connection != Connection::Connected {
+                    self.push_local(LineKind::Error, "not connected".into());
+                    return Action::None;
+                }
+                Action::Nick(name.to_owned())
+            }
             "members" => {
                 self.show_members = !self.show_members;
                 Action::None
@@ -407,14 +445,32 @@ impl App {
                 seq,
                 text,
                 latency_ms,
+                action,
             } => {
                 self.last_send_ms = Some(latency_ms);
                 let from = self.me.as_ref().map(|m| m.name.clone()).unwrap_or_default();
+                let kind = if action {
+                    LineKind::Action { from, own: true }
+                } else {
+                    LineKind::Message { from, own: true }
+                };
                 self.push(ChatLine {
                     seq: Some(seq),
-                    kind: LineKind::Message { from, own: true },
+                    kind,
                     text: clean_text(&text),
                 });
+            }
+            NetEvent::Renamed(name) => {
+                let name = clean_name(&name).unwrap_or_default();
+                self.push_local(LineKind::Notice, format!("you are now known as {name}"));
+                if let Some(me) = &mut self.me {
+                    me.name.clone_from(&name);
+                    // Our own rename is not echoed back: update the member list here.
+                    if let Some(entry) = self.members.iter_mut().find(|m| m.id == me.id) {
+                        entry.name = name;
+                    }
+                    self.members.sort_by_cached_key(|m| m.name.to_lowercase());
+                }
             }
             NetEvent::SendFailed { error } => {
                 self.push_local(LineKind::Error, format!("not sent: {error}"));
@@ -500,6 +556,21 @@ impl App {
                 self.members.retain(|m| m.id != from.id);
                 self.recent_speakers.retain(|name| *name != from.name);
             }
+            EventKind::Nick => {
+                let old = event.text.as_deref().map(clean_text).unwrap_or_default();
+                for speaker in &mut self.recent_speakers {
+                    if *speaker == old {
+                        speaker.clone_from(&from.name);
+                    }
+                }
+                self.members.retain(|m| m.id != from.id);
+                self.members.push(from);
+                self.members.sort_by_cached_key(|m| m.name.to_lowercase());
+            }
+            EventKind::Action => {
+                self.recent_speakers.retain(|name| *name != from.name);
+                self.recent_speakers.insert(0, from.name);
+            }
             EventKind::System => {}
         }
     }
@@ -515,6 +586,20 @@ impl App {
                 },
                 clean_text(event.text.as_deref().unwrap_or("")),
             ),
+            EventKind::Action => (
+                LineKind::Action {
+                    from: from.name.clone(),
+                    own: false,
+                },
+                clean_text(event.text.as_deref().unwrap_or("")),
+            ),
+            EventKind::Nick => {
+                let old = clean_text(event.text.as_deref().unwrap_or(""));
+                (
+                    LineKind::Notice,
+                    format!("{old} is now known as {}", from.name),
+                )
+            }
             EventKind::Join => (LineKind::Notice, format!("{} joined", from.name)),
             EventKind::Leave => {
                 let text = match event.text.as_deref().map(clean_text) {
@@ -748,6 +833,7 @@ mod tests {
             seq: 11,
             text: "eleven".into(),
             latency_ms: 7,
+            action: false,
         });
         let texts: Vec<&str> = app.lines.iter().skip(1).map(|l| l.text.as_str()).collect();
         assert_eq!(texts, ["ten", "eleven", "twelve"]);
@@ -837,6 +923,7 @@ mod tests {
             seq: 11,
             text: "mine".into(),
             latency_ms: 7,
+            action: false,
         });
         app.handle_net(NetEvent::Disconnected("connection closed".into()));
         app.handle_net(NetEvent::Reconnecting(2));
@@ -1026,8 +1113,66 @@ mod tests {
             seq: 3,
             text: "hi".into(),
             latency_ms: 12,
+            action: false,
         });
         assert_eq!(app.last_send_ms, Some(12));
+    }
+
+    #[test]
+    fn me_and_nick_become_their_actions() {
+        let mut app = joined_app();
+        type_str(&mut app, "/me waves");
+        assert_eq!(
+            app.handle_key(key(KeyCode::Enter)),
+            Action::SendAction("waves".into())
+        );
+        type_str(&mut app, "/nick robert");
+        assert_eq!(
+            app.handle_key(key(KeyCode::Enter)),
+            Action::Nick("robert".into())
+        );
+        for usage in ["/me", "/nick  "] {
+            type_str(&mut app, usage);
+            assert_eq!(app.handle_key(key(KeyCode::Enter)), Action::None);
+            assert!(app.lines.back().unwrap().text.starts_with("usage:"));
+        }
+    }
+
+    #[test]
+    fn actions_and_renames_show_as_irc_does() {
+        let mut app = joined_app();
+        let alice = app.members[0].clone();
+        app.handle_net(NetEvent::Event(event(
+            8,
+            EventKind::Action,
+            &alice,
+            Some("waves"),
+        )));
+        assert_eq!(
+            app.lines.back().unwrap().kind,
+            LineKind::Action {
+                from: "alice".into(),
+                own: false
+            }
+        );
+        let renamed = MemberInfo {
+            id: alice.id,
+            name: "alicia".into(),
+        };
+        app.handle_net(NetEvent::Event(event(
+            9,
+            EventKind::Nick,
+            &renamed,
+            Some("alice"),
+        )));
+        assert_eq!(
+            app.lines.back().unwrap().text,
+            "alice is now known as alicia"
+        );
+        let names: Vec<&str> = app.members.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["alicia", "bob"]);
+        app.handle_net(NetEvent::Renamed("robert".into()));
+        assert_eq!(app.me.as_ref().unwrap().name, "robert");
     }
 
     #[test]

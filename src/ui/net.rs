@@ -33,7 +33,8 @@ const MAX_RETRY: Duration = Duration::from_secs(30);
 const OLDER_PAGE: u32 = 100;
 
 enum Command {
-    Send(String),
+    Send { text: String, action: bool },
+    Nick(String),
     LoadOlder(u64),
     Leave(oneshot::Sender<()>),
 }
@@ -54,7 +55,20 @@ impl Network {
 
     /// Queues a message; the outcome comes back as [`NetEvent::Sent`] or [`NetEvent::SendFailed`].
     pub fn send(&self, text: String) {
-        let _ = self.commands.send(Command::Send(text));
+        let _ = self.commands.send(Command::Send {
+            text,
+            action: false,
+        });
+    }
+
+    /// Queues a `/me` line; reported like [`Network::send`].
+    pub fn act(&self, text: String) {
+        let _ = self.commands.send(Command::Send { text, action: true });
+    }
+
+    /// Asks for a new name; the outcome comes back as [`NetEvent::Renamed`] or an error.
+    pub fn nick(&self, name: String) {
+        let _ = self.commands.send(Command::Nick(name));
     }
 
     /// Asks for the history before `seq`; it comes back as [`NetEvent::Older`].
@@ -227,14 +241,27 @@ impl Worker {
                 break Ended::Quit;
             };
             match command {
-                Command::Send(text) => {
+                Command::Send { text, action } => {
                     let started = Instant::now();
-                    let outcome = match client.send(session.clone(), text.clone()).await {
+                    let sent = client
+                        .send(session.clone(), text.clone(), action.then_some(true))
+                        .await;
+                    let outcome = match sent {
                         Ok(sent) => NetEvent::Sent {
                             seq: sent.seq,
                             text,
                             latency_ms: started.elapsed().as_millis() as u64,
+                            action,
                         },
+                        Err(err) => NetEvent::SendFailed {
+                            error: describe(err),
+                        },
+                    };
+                    self.report(outcome).await;
+                }
+                Command::Nick(name) => {
+                    let outcome = match client.nick(session.clone(), name).await {
+                        Ok(result) => NetEvent::Renamed(result.name),
                         Err(err) => NetEvent::SendFailed {
                             error: describe(err),
                         },
@@ -291,7 +318,7 @@ impl Worker {
                     let _ = done.send(());
                     return false;
                 }
-                Some(Command::Send(_)) => {
+                Some(Command::Send { .. } | Command::Nick(_)) => {
                     self.report(NetEvent::SendFailed {
                         error: "not connected".into(),
                     })

@@ -226,6 +226,18 @@ fn styled_segments(line: &ChatLine) -> Vec<(String, Style)> {
                 (text, Style::new()),
             ]
         }
+        LineKind::Action { from, own } => {
+            let name_style = if *own {
+                Style::new().add_modifier(Modifier::BOLD)
+            } else {
+                Style::new().fg(name_colour(from))
+            };
+            vec![
+                ("* ".into(), dim),
+                (from.clone(), name_style),
+                (format!(" {text}"), Style::new()),
+            ]
+        }
         LineKind::Notice => vec![(format!("-!- {text}"), dim)],
         LineKind::Info => vec![(text, Style::new().fg(Color::Cyan))],
         LineKind::Error => vec![(text, Style::new().fg(Color::Red))],
@@ -465,6 +477,7 @@ mod tests {
             seq: 5,
             text: "great, thanks!".into(),
             latency_ms: 7,
+            action: false,
         });
         for c in "typing…".chars() {
             app.handle_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));

@@ -132,6 +132,8 @@ async fn handle(app: &mut App, event: AppEvent, network: &Network) {
     match action {
         Action::None => {}
         Action::Send(text) => network.send(text),
+        Action::SendAction(text) => network.act(text),
+        Action::Nick(name) => network.nick(name),
         Action::LoadOlder(before) => network.load_older(before),
         Action::Quit => {
             network.leave().await;

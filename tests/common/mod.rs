@@ -110,7 +110,7 @@ impl Member {
 
     pub async fn say(&self, text: &str) -> u64 {
         self.client
-            .send(self.session(), text.to_owned())
+            .send(self.session(), text.to_owned(), None)
             .await
             .unwrap()
             .seq
