@@ -11,6 +11,7 @@ use chatroom::room::{RateLimit, RoomConfig};
 use chatroom::rpc::client::ws_url;
 use chatroom::rpc::server::{self, ServerConfig};
 use chatroom::store::{DbLocation, Retention};
+use chatroom::ui::app::Timestamps;
 use chatroom::ui::{self, ConnectOptions};
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
@@ -105,6 +106,9 @@ struct ServeArgs {
     /// With --tui: where to write the log [default: the user's state directory].
     #[arg(long, env = "CHATROOM_LOG_FILE")]
     log_file: Option<PathBuf>,
+    /// With --tui: how much of each message's time to show, in local time.
+    #[arg(long, env = "CHATROOM_TIMESTAMPS", value_enum, default_value = "time")]
+    timestamps: Timestamps,
 }
 
 #[derive(Args)]
@@ -118,6 +122,9 @@ struct ConnectArgs {
     /// Where to write the log [default: the user's state directory].
     #[arg(long, env = "CHATROOM_LOG_FILE")]
     log_file: Option<PathBuf>,
+    /// How much of each message's time to show, in local time.
+    #[arg(long, env = "CHATROOM_TIMESTAMPS", value_enum, default_value = "time")]
+    timestamps: Timestamps,
 }
 
 #[derive(Args)]
@@ -337,6 +344,7 @@ async fn serve_with_tui(args: ServeArgs) -> anyhow::Result<()> {
         url: ws_url(&addr.to_string()),
         display: format!("hosting {addr}"),
         name: args.name.or_else(default_name),
+        timestamps: args.timestamps,
     })
     .await;
     let _ = stop.send(());
@@ -350,6 +358,7 @@ async fn connect(args: ConnectArgs) -> anyhow::Result<()> {
         url: ws_url(&args.server),
         display: args.server,
         name: args.name.or_else(default_name),
+        timestamps: args.timestamps,
     })
     .await
 }

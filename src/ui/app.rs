@@ -33,12 +33,13 @@ pub enum NetEvent {
     },
     Event(Event),
     /// Our own message (a `/me` line with `action`) was accepted with this seq,
-    /// `latency_ms` after it was sent.
+    /// `latency_ms` after it was sent, at `ts` (Unix ms, our clock).
     Sent {
         seq: u64,
         text: String,
         latency_ms: u64,
         action: bool,
+        ts: u64,
     },
     /// Our name is now this.
     Renamed(String),
@@ -67,6 +68,16 @@ pub enum Action {
     /// Fetch the history before this seq.
     LoadOlder(u64),
     Quit,
+}
+
+/// How much of each line's time to show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Timestamps {
+    Off,
+    /// `HH:MM`
+    Time,
+    /// `YYYY-MM-DD HH:MM`
+    Datetime,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,6 +113,8 @@ pub enum LineKind {
 pub struct ChatLine {
     /// The room seq, for lines that came from the room; keeps the pane in room order.
     pub seq: Option<u64>,
+    /// When it happened, Unix milliseconds; none for the client's own notes.
+    pub ts: Option<u64>,
     pub kind: LineKind,
     pub text: String,
 }
@@ -157,6 +170,10 @@ pub struct App {
     pub show_members: bool,
     /// How long the server took to acknowledge our last message.
     pub last_send_ms: Option<u64>,
+    pub timestamps: Timestamps,
+    /// Local time's offset from UTC, in seconds, taken once at start so drawing stays a
+    /// pure function of state.
+    pub utc_offset_secs: i64,
     pub should_quit: bool,
 }
 
@@ -179,6 +196,8 @@ impl App {
             recent_speakers: Vec::new(),
             show_members: true,
             last_send_ms: None,
+            timestamps: Timestamps::Time,
+            utc_offset_secs: 0,
             should_quit: false,
         }
     }
@@ -446,6 +465,7 @@ impl App {
                 text,
                 latency_ms,
                 action,
+                ts,
             } => {
                 self.last_send_ms = Some(latency_ms);
                 let from = self.me.as_ref().map(|m| m.name.clone()).unwrap_or_default();
@@ -456,6 +476,7 @@ impl App {
                 };
                 self.push(ChatLine {
                     seq: Some(seq),
+                    ts: Some(ts),
                     kind,
                     text: clean_text(&text),
                 });
@@ -619,6 +640,7 @@ impl App {
         };
         Some(ChatLine {
             seq: Some(event.seq),
+            ts: Some(event.ts),
             kind,
             text,
         })
@@ -627,6 +649,7 @@ impl App {
     fn push_local(&mut self, kind: LineKind, text: String) {
         self.push(ChatLine {
             seq: None,
+            ts: None,
             kind,
             text,
         });
@@ -834,6 +857,7 @@ mod tests {
             text: "eleven".into(),
             latency_ms: 7,
             action: false,
+            ts: 0,
         });
         let texts: Vec<&str> = app.lines.iter().skip(1).map(|l| l.text.as_str()).collect();
         assert_eq!(texts, ["ten", "eleven", "twelve"]);
@@ -924,6 +948,7 @@ mod tests {
             text: "mine".into(),
             latency_ms: 7,
             action: false,
+            ts: 0,
         });
         app.handle_net(NetEvent::Disconnected("connection closed".into()));
         app.handle_net(NetEvent::Reconnecting(2));
@@ -1114,6 +1139,7 @@ mod tests {
             text: "hi".into(),
             latency_ms: 12,
             action: false,
+            ts: 0,
         });
         assert_eq!(app.last_send_ms, Some(12));
     }

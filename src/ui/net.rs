@@ -252,6 +252,9 @@ impl Worker {
                             text,
                             latency_ms: started.elapsed().as_millis() as u64,
                             action,
+                            ts: std::time::SystemTime::now()
+                                .duration_since(std::time::UNIX_EPOCH)
+                                .map_or(0, |d| d.as_millis() as u64),
                         },
                         Err(err) => NetEvent::SendFailed {
                             error: describe(err),

@@ -10,7 +10,7 @@ use ratatui::widgets::Widget;
 use unicode_segmentation::UnicodeSegmentation;
 use unicode_width::UnicodeWidthStr;
 
-use super::app::{App, ChatLine, Connection, LineKind};
+use super::app::{App, ChatLine, Connection, LineKind, Timestamps};
 
 const PROMPT: &str = "> ";
 /// Below this width the member list hides itself.
@@ -120,7 +120,7 @@ fn rows_newest_first(app: &App, width: usize, wanted: usize) -> Vec<Line<'static
         return rows;
     }
     for line in app.lines.iter().rev() {
-        rows.extend(wrap(&styled_segments(line), width).into_iter().rev());
+        rows.extend(wrap(&styled_segments(app, line), width).into_iter().rev());
         if rows.len() >= wanted {
             break;
         }
@@ -208,10 +208,50 @@ fn input_view(app: &App, width: u16) -> (usize, usize) {
     (offset, column)
 }
 
-/// A line's text as styled pieces, before wrapping.
-fn styled_segments(line: &ChatLine) -> Vec<(String, Style)> {
-    let text = line.text.replace('\t', TAB);
+/// `HH:MM` or `YYYY-MM-DD HH:MM` of a Unix-millisecond time, shifted by `offset_secs`.
+fn format_time(ts_ms: u64, offset_secs: i64, with_date: bool) -> String {
+    let secs = (ts_ms / 1000) as i64 + offset_secs;
+    let (days, of_day) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let time = format!("{:02}:{:02}", of_day / 3600, of_day % 3600 / 60);
+    if !with_date {
+        return time;
+    }
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {time}")
+}
+
+/// A line's text as styled pieces, before wrapping, its time first when shown.
+fn styled_segments(app: &App, line: &ChatLine) -> Vec<(String, Style)> {
     let dim = Style::new().fg(Color::DarkGray);
+    let stamp = match (app.timestamps, line.ts) {
+        (Timestamps::Off, _) => None,
+        (mode, Some(ts)) => Some(format_time(
+            ts,
+            app.utc_offset_secs,
+            mode == Timestamps::Datetime,
+        )),
+        // The client's own notes have no time; keep the text in line with the rest.
+        (Timestamps::Time, None) => Some(" ".repeat(5)),
+        (Timestamps::Datetime, None) => Some(" ".repeat(16)),
+    };
+    let mut segments = line_segments(line, dim);
+    if let Some(stamp) = stamp {
+        segments.insert(0, (format!("{stamp} "), dim));
+    }
+    segments
+}
+
+fn line_segments(line: &ChatLine, dim: Style) -> Vec<(String, Style)> {
+    let text = line.text.replace('\t', TAB);
     match &line.kind {
         LineKind::Message { from, own } => {
             let name_style = if *own {
@@ -382,6 +422,29 @@ mod tests {
     }
 
     #[test]
+    fn times_are_formatted_in_local_time() {
+        // 2026-11-29 13:05:59 UTC
+        let ts = 1_795_957_559_000;
+        assert_eq!(format_time(ts, 0, false), "13:05");
+        assert_eq!(format_time(ts, 3600, false), "14:05");
+        assert_eq!(format_time(ts, -14 * 3600, true), "2026-11-28 23:05");
+        assert_eq!(format_time(0, 0, true), "1970-01-01 00:00");
+        assert_eq!(format_time(951_825_600_000, 0, true), "2000-02-29 12:00");
+    }
+
+    #[test]
+    fn timestamps_can_be_turned_off_or_dated() {
+        let mut app = chat_app();
+        app.timestamps = Timestamps::Off;
+        let terminal = screen(&app, 50, 10);
+        let text = format!("{:?}", terminal.backend());
+        assert!(!text.contains("00:00") && text.contains("<bob> great, thanks!"));
+        app.timestamps = Timestamps::Datetime;
+        let terminal = screen(&app, 80, 10);
+        assert!(format!("{:?}", terminal.backend()).contains("1970-01-01 00:00 <bob> great"));
+    }
+
+    #[test]
     fn name_colours_are_stable_and_spread_out() {
         assert_eq!(name_colour("alice"), name_colour("alice"));
         let used: std::collections::HashSet<_> = (0..100)
@@ -478,6 +541,7 @@ mod tests {
             text: "great, thanks!".into(),
             latency_ms: 7,
             action: false,
+            ts: 0,
         });
         for c in "typing…".chars() {
             app.handle_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));

@@ -7,7 +7,7 @@ use futures::StreamExt;
 use ratatui::DefaultTerminal;
 use tokio::sync::mpsc;
 
-use super::app::{Action, App, AppEvent};
+use super::app::{Action, App, AppEvent, Timestamps};
 use super::net::Network;
 use super::render::{clamped_scroll, draw};
 
@@ -23,6 +23,7 @@ pub struct ConnectOptions {
     pub display: String,
     /// The name to ask for; the server may adjust it.
     pub name: Option<String>,
+    pub timestamps: Timestamps,
 }
 
 /// Runs the client until the user quits. The terminal is restored on every way out,
@@ -35,7 +36,10 @@ pub async fn run(options: ConnectOptions) -> anyhow::Result<()> {
     let network = Network::spawn(options.url.clone(), options.name.clone(), events.clone());
     tokio::spawn(read_terminal(events.clone()));
     tokio::spawn(forward_stop_signals(events));
-    let result = event_loop(&mut terminal, App::new(options.display), rx, network).await;
+    let mut app = App::new(options.display);
+    app.timestamps = options.timestamps;
+    app.utc_offset_secs = i64::from(chrono::Local::now().offset().local_minus_utc());
+    let result = event_loop(&mut terminal, app, rx, network).await;
     ratatui::try_restore().context("cannot restore the terminal")?;
     result
 }
