@@ -11,7 +11,7 @@ use chatroom::room::{RateLimit, RoomConfig};
 use chatroom::rpc::client::ws_url;
 use chatroom::rpc::server::{self, ServerConfig};
 use chatroom::store::{DbLocation, Retention};
-use chatroom::ui::app::Timestamps;
+use chatroom::ui::app::{Bell, Timestamps};
 use chatroom::ui::{self, ConnectOptions};
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
@@ -109,6 +109,9 @@ struct ServeArgs {
     /// With --tui: how much of each message's time to show, in local time.
     #[arg(long, env = "CHATROOM_TIMESTAMPS", value_enum, default_value = "time")]
     timestamps: Timestamps,
+    /// With --tui: ring the terminal bell when someone names you, for every message, or never.
+    #[arg(long, env = "CHATROOM_BELL", value_enum, default_value = "off")]
+    bell: Bell,
 }
 
 #[derive(Args)]
@@ -125,6 +128,9 @@ struct ConnectArgs {
     /// How much of each message's time to show, in local time.
     #[arg(long, env = "CHATROOM_TIMESTAMPS", value_enum, default_value = "time")]
     timestamps: Timestamps,
+    /// Ring the terminal bell when someone names you, for every message, or never.
+    #[arg(long, env = "CHATROOM_BELL", value_enum, default_value = "off")]
+    bell: Bell,
 }
 
 #[derive(Args)]
@@ -345,6 +351,7 @@ async fn serve_with_tui(args: ServeArgs) -> anyhow::Result<()> {
         display: format!("hosting {addr}"),
         name: args.name.or_else(default_name),
         timestamps: args.timestamps,
+        bell: args.bell,
     })
     .await;
     let _ = stop.send(());
@@ -359,6 +366,7 @@ async fn connect(args: ConnectArgs) -> anyhow::Result<()> {
         display: args.server,
         name: args.name.or_else(default_name),
         timestamps: args.timestamps,
+        bell: args.bell,
     })
     .await
 }

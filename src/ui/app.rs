@@ -70,6 +70,28 @@ pub enum Action {
     Quit,
 }
 
+/// When to ring the terminal bell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Bell {
+    Off,
+    /// When someone names you.
+    Mention,
+    /// For every message from someone else.
+    All,
+}
+
+/// Whether `text` names `name`: `@name`, or `name` as a word of its own, any case.
+fn mentions(text: &str, name: &str) -> bool {
+    let (text, name) = (text.to_lowercase(), name.to_lowercase());
+    if name.is_empty() {
+        return false;
+    }
+    let is_word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '-');
+    text.match_indices(&name).any(|(at, _)| {
+        !is_word(text[..at].chars().next_back()) && !is_word(text[at + name.len()..].chars().next())
+    })
+}
+
 /// How much of each line's time to show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Timestamps {
@@ -115,6 +137,8 @@ pub struct ChatLine {
     pub seq: Option<u64>,
     /// When it happened, Unix milliseconds; none for the client's own notes.
     pub ts: Option<u64>,
+    /// Someone else's line that names us.
+    pub mentions_me: bool,
     pub kind: LineKind,
     pub text: String,
 }
@@ -171,6 +195,9 @@ pub struct App {
     /// How long the server took to acknowledge our last message.
     pub last_send_ms: Option<u64>,
     pub timestamps: Timestamps,
+    pub bell: Bell,
+    /// A bell is due; the event loop rings it and clears this.
+    pub ring_bell: bool,
     /// Local time's offset from UTC, in seconds, taken once at start so drawing stays a
     /// pure function of state.
     pub utc_offset_secs: i64,
@@ -197,6 +224,8 @@ impl App {
             show_members: true,
             last_send_ms: None,
             timestamps: Timestamps::Time,
+            bell: Bell::Off,
+            ring_bell: false,
             utc_offset_secs: 0,
             should_quit: false,
         }
@@ -477,6 +506,7 @@ impl App {
                 self.push(ChatLine {
                     seq: Some(seq),
                     ts: Some(ts),
+                    mentions_me: false,
                     kind,
                     text: clean_text(&text),
                 });
@@ -552,6 +582,15 @@ impl App {
         }
         self.track_members(&event);
         if let Some(line) = self.line_for(event) {
+            let said = matches!(
+                line.kind,
+                LineKind::Message { .. } | LineKind::Action { .. }
+            );
+            self.ring_bell |= match self.bell {
+                Bell::Off => false,
+                Bell::Mention => line.mentions_me,
+                Bell::All => said,
+            };
             self.push(line);
         }
     }
@@ -638,9 +677,12 @@ impl App {
                 ),
             ),
         };
+        let said = matches!(kind, LineKind::Message { .. } | LineKind::Action { .. });
+        let mentions_me = said && self.me.as_ref().is_some_and(|me| mentions(&text, &me.name));
         Some(ChatLine {
             seq: Some(event.seq),
             ts: Some(event.ts),
+            mentions_me,
             kind,
             text,
         })
@@ -650,6 +692,7 @@ impl App {
         self.push(ChatLine {
             seq: None,
             ts: None,
+            mentions_me: false,
             kind,
             text,
         });
@@ -1199,6 +1242,27 @@ mod tests {
         assert_eq!(names, ["alicia", "bob"]);
         app.handle_net(NetEvent::Renamed("robert".into()));
         assert_eq!(app.me.as_ref().unwrap().name, "robert");
+    }
+
+    #[test]
+    fn lines_naming_us_are_marked_and_can_ring_the_bell() {
+        let mut app = joined_app();
+        app.bell = Bell::Mention;
+        let alice = member("alice");
+        for (seq, text, named) in [
+            (10, "hey @bob, look", true),
+            (11, "Bob: lunch?", true),
+            (12, "bobby tables", false),
+            (13, "ask bob-2 instead", false),
+            (14, "nothing here", false),
+        ] {
+            app.handle_net(message(seq, &alice, text));
+            assert_eq!(app.lines.back().unwrap().mentions_me, named, "{text}");
+            assert_eq!(std::mem::take(&mut app.ring_bell), named, "{text}");
+        }
+        app.bell = Bell::All;
+        app.handle_net(message(15, &alice, "anything"));
+        assert!(app.ring_bell);
     }
 
     #[test]

@@ -244,6 +244,12 @@ fn styled_segments(app: &App, line: &ChatLine) -> Vec<(String, Style)> {
         (Timestamps::Datetime, None) => Some(" ".repeat(16)),
     };
     let mut segments = line_segments(line, dim);
+    if line.mentions_me {
+        let highlight = Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD);
+        if let Some(text) = segments.last_mut() {
+            text.1 = highlight;
+        }
+    }
     if let Some(stamp) = stamp {
         segments.insert(0, (format!("{stamp} "), dim));
     }

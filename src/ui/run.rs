@@ -7,7 +7,7 @@ use futures::StreamExt;
 use ratatui::DefaultTerminal;
 use tokio::sync::mpsc;
 
-use super::app::{Action, App, AppEvent, Timestamps};
+use super::app::{Action, App, AppEvent, Bell, Timestamps};
 use super::net::Network;
 use super::render::{clamped_scroll, draw};
 
@@ -24,6 +24,7 @@ pub struct ConnectOptions {
     /// The name to ask for; the server may adjust it.
     pub name: Option<String>,
     pub timestamps: Timestamps,
+    pub bell: Bell,
 }
 
 /// Runs the client until the user quits. The terminal is restored on every way out,
@@ -38,6 +39,7 @@ pub async fn run(options: ConnectOptions) -> anyhow::Result<()> {
     tokio::spawn(forward_stop_signals(events));
     let mut app = App::new(options.display);
     app.timestamps = options.timestamps;
+    app.bell = options.bell;
     app.utc_offset_secs = i64::from(chrono::Local::now().offset().local_minus_utc());
     let result = event_loop(&mut terminal, app, rx, network).await;
     ratatui::try_restore().context("cannot restore the terminal")?;
@@ -111,6 +113,12 @@ async fn event_loop(
         while !app.should_quit {
             let Ok(event) = events.try_recv() else { break };
             handle(&mut app, event, &network).await;
+        }
+        if std::mem::take(&mut app.ring_bell) {
+            // BEL is the one byte written around ratatui, and only when asked for.
+            use std::io::Write;
+            let mut out = std::io::stdout();
+            let _ = out.write_all(b"\x07").and_then(|()| out.flush());
         }
         let (scroll, at_top) = clamped_scroll(&app, terminal.size()?);
         app.scroll = scroll;
