@@ -179,6 +179,11 @@ pub struct App {
     pub scroll: usize,
     /// Rows one PageUp moves; the event loop keeps it matched to the terminal.
     pub page_rows: usize,
+    /// Lines that arrived while scrolled up and have not been seen yet.
+    pub unseen: usize,
+    /// Lines added since the event loop last held the view still; it wraps them to know
+    /// how far to move `scroll`.
+    pub appended_while_scrolled: usize,
     /// An older page of history has been asked for and not arrived yet.
     pub loading_older: bool,
     /// The server has nothing older than the oldest line shown.
@@ -215,6 +220,8 @@ impl App {
             input: InputLine::default(),
             scroll: 0,
             page_rows: 10,
+            unseen: 0,
+            appended_while_scrolled: 0,
             loading_older: false,
             history_exhausted: false,
             sent_history: Vec::new(),
@@ -266,7 +273,9 @@ impl App {
             KeyCode::Tab => self.complete(),
             KeyCode::F(2) => self.show_members = !self.show_members,
             KeyCode::Home => self.input.home(),
+            KeyCode::End if self.scroll > 0 => self.scroll = 0,
             KeyCode::End => self.input.end(),
+            KeyCode::Esc => self.scroll = 0,
             KeyCode::PageUp => self.scroll = self.scroll.saturating_add(self.page_rows),
             KeyCode::PageDown => self.scroll = self.scroll.saturating_sub(self.page_rows),
             _ => {}
@@ -716,6 +725,12 @@ impl App {
         self.lines.insert(at, line);
         if self.lines.len() > MAX_SCROLLBACK {
             self.lines.pop_front();
+        }
+        if self.scroll > 0 {
+            // Scrolled up: the event loop keeps the view where it is, and the status line
+            // counts what arrived below it.
+            self.unseen += 1;
+            self.appended_while_scrolled += 1;
         }
     }
 }
@@ -1263,6 +1278,28 @@ mod tests {
         app.bell = Bell::All;
         app.handle_net(message(15, &alice, "anything"));
         assert!(app.ring_bell);
+    }
+
+    #[test]
+    fn lines_arriving_while_scrolled_up_are_counted_and_end_goes_back_to_live() {
+        let mut app = joined_app();
+        let alice = member("alice");
+        app.handle_net(message(10, &alice, "seen"));
+        assert_eq!(app.unseen, 0, "nothing unseen while following");
+        app.handle_key(key(KeyCode::PageUp));
+        app.handle_net(message(11, &alice, "new one"));
+        app.handle_net(message(12, &alice, "new two"));
+        assert_eq!((app.unseen, app.appended_while_scrolled), (2, 2));
+        app.handle_key(key(KeyCode::End));
+        assert_eq!(app.scroll, 0);
+        // End with the view live moves the cursor, as in any line editor.
+        type_str(&mut app, "ab");
+        app.handle_key(key(KeyCode::Home));
+        app.handle_key(key(KeyCode::End));
+        assert_eq!(app.input.cursor_column(), 2);
+        app.handle_key(key(KeyCode::PageUp));
+        app.handle_key(key(KeyCode::Esc));
+        assert_eq!(app.scroll, 0);
     }
 
     #[test]

@@ -113,6 +113,23 @@ pub fn clamped_scroll(app: &App, size: ratatui::layout::Size) -> (usize, bool) {
     (app.scroll.min(max), app.scroll > 0 && app.scroll >= max)
 }
 
+/// How many rows the newest `lines` lines take in the message pane on a screen of `size`:
+/// how far the view must move up to stay put when they arrive while scrolled up.
+pub fn rows_of_newest(app: &App, size: ratatui::layout::Size, lines: usize) -> usize {
+    let [pane, _, _] = screen_areas(Rect::from((Position::ORIGIN, size)));
+    let (messages, _) = pane_areas(app, pane);
+    let width = messages.width as usize;
+    if width == 0 {
+        return 0;
+    }
+    app.lines
+        .iter()
+        .rev()
+        .take(lines)
+        .map(|line| wrap(&styled_segments(app, line), width).len())
+        .sum()
+}
+
 /// Wrapped rows from the newest line back, only as many as `wanted` (or all there are).
 fn rows_newest_first(app: &App, width: usize, wanted: usize) -> Vec<Line<'static>> {
     let mut rows = Vec::with_capacity(wanted);
@@ -163,8 +180,11 @@ fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
     }
     if app.loading_older {
         parts.push("loading older messages…".to_owned());
+    } else if app.unseen > 0 {
+        let s = if app.unseen == 1 { "" } else { "s" };
+        parts.push(format!("{} new message{s} ↓ (End)", app.unseen));
     } else if app.scroll > 0 {
-        parts.push("scrolled up (PageDown)".to_owned());
+        parts.push("scrolled up (PageDown, End)".to_owned());
     }
     let style = Style::new().fg(Color::White).bg(Color::Blue);
     buf.set_style(area, style);
@@ -714,6 +734,30 @@ mod tests {
             })
             .collect();
         assert_eq!(panel.last().unwrap(), "… 17 more", "{panel:?}");
+    }
+
+    #[test]
+    fn new_lines_do_not_move_a_scrolled_up_view() {
+        let mut app = chat_app();
+        app.scroll = 2;
+        let size = ratatui::layout::Size::new(50, 8);
+        let before = format!("{:?}", screen(&app, 50, 8).backend());
+        let alice = member("alice");
+        app.handle_net(NetEvent::Event(Event {
+            seq: 6,
+            ts: 0,
+            kind: EventKind::Message,
+            from: alice,
+            text: Some("a long line that wraps onto a second row of the pane".into()),
+        }));
+        // What the event loop does after handling events.
+        app.scroll += rows_of_newest(&app, size, app.appended_while_scrolled);
+        app.appended_while_scrolled = 0;
+        let after = format!("{:?}", screen(&app, 50, 8).backend());
+        let pane = |screen: &str| screen.lines().take(5).collect::<Vec<_>>().join("\n");
+        assert_eq!(pane(&before), pane(&after));
+        let status = format!("{:?}", screen(&app, 120, 8).backend());
+        assert!(status.contains("1 new message ↓ (End)"), "{status}");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 
 use super::app::{Action, App, AppEvent, Bell, Timestamps};
 use super::net::Network;
-use super::render::{clamped_scroll, draw};
+use super::render::{clamped_scroll, draw, rows_of_newest};
 
 /// Events buffered between the producers and the loop.
 const EVENT_BUFFER: usize = 1024;
@@ -120,8 +120,19 @@ async fn event_loop(
             let mut out = std::io::stdout();
             let _ = out.write_all(b"\x07").and_then(|()| out.flush());
         }
-        let (scroll, at_top) = clamped_scroll(&app, terminal.size()?);
+        let size = terminal.size()?;
+        if app.appended_while_scrolled > 0 {
+            // Hold a scrolled-up view still while lines arrive below it.
+            if app.scroll > 0 {
+                app.scroll += rows_of_newest(&app, size, app.appended_while_scrolled);
+            }
+            app.appended_while_scrolled = 0;
+        }
+        let (scroll, at_top) = clamped_scroll(&app, size);
         app.scroll = scroll;
+        if scroll == 0 {
+            app.unseen = 0;
+        }
         if at_top && let Action::LoadOlder(before) = app.wants_older() {
             network.load_older(before);
         }
