@@ -145,7 +145,8 @@ pub struct ChatLine {
 
 const HELP: &str = "commands: /help  /who  /me ACTION  /nick NEW  /members (or F2) show or hide the member list  \
 /clear empties this pane  /quit (or /exit)  //text sends text starting with /\n\
-keys: Enter send · Ctrl-C, or Ctrl-D on an empty line, quit · PageUp/PageDown scroll · \
+keys: Enter send · Ctrl-C, or Ctrl-D on an empty line, quit · PageUp/PageDown, \
+Shift- or Ctrl-Up/Down scroll, End or Esc back to live · \
 Up/Down earlier lines · Tab completes names and commands\n\
 editing: Left/Right, Home/End or Ctrl-A/Ctrl-E, Alt-B/Alt-F or Ctrl-Left/Right by word, \
 Backspace/Delete, Ctrl-W or Alt-Backspace delete word, Ctrl-U/Ctrl-K delete to start/end";
@@ -244,6 +245,7 @@ impl App {
         }
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         let alt = key.modifiers.contains(KeyModifiers::ALT);
+        let shift = key.modifiers.contains(KeyModifiers::SHIFT);
         if key.code != KeyCode::Tab {
             self.completion = None;
         }
@@ -268,6 +270,8 @@ impl App {
             KeyCode::Right if ctrl => self.input.word_right(),
             KeyCode::Left => self.input.left(),
             KeyCode::Right => self.input.right(),
+            KeyCode::Up if ctrl || shift => self.scroll = self.scroll.saturating_add(1),
+            KeyCode::Down if ctrl || shift => self.scroll = self.scroll.saturating_sub(1),
             KeyCode::Up => self.recall_older(),
             KeyCode::Down => self.recall_newer(),
             KeyCode::Tab => self.complete(),
@@ -1300,6 +1304,20 @@ mod tests {
         app.handle_key(key(KeyCode::PageUp));
         app.handle_key(key(KeyCode::Esc));
         assert_eq!(app.scroll, 0);
+    }
+
+    #[test]
+    fn shift_or_ctrl_with_up_and_down_scroll_by_a_line() {
+        let mut app = joined_app();
+        for modifiers in [KeyModifiers::SHIFT, KeyModifiers::CONTROL] {
+            app.handle_key(KeyEvent::new(KeyCode::Up, modifiers));
+            app.handle_key(KeyEvent::new(KeyCode::Up, modifiers));
+            assert_eq!(app.scroll, 2);
+            app.handle_key(KeyEvent::new(KeyCode::Down, modifiers));
+            assert_eq!(app.scroll, 1);
+            app.handle_key(key(KeyCode::Esc));
+        }
+        assert!(app.input.is_empty(), "no history recall on the way");
     }
 
     #[test]
