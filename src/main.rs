@@ -131,6 +131,13 @@ struct ConnectArgs {
     /// Ring the terminal bell when someone names you, for every message, or never.
     #[arg(long, env = "CHATROOM_BELL", value_enum, default_value = "off")]
     bell: Bell,
+    /// No full screen: send each line of stdin, print each event as a line on stdout, and
+    /// exit at the end of input. Chosen by itself when stdin or stdout is not a terminal.
+    #[arg(long)]
+    plain: bool,
+    /// In plain mode, print each event as one JSON object per line.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -361,14 +368,22 @@ async fn serve_with_tui(args: ServeArgs) -> anyhow::Result<()> {
 
 async fn connect(args: ConnectArgs) -> anyhow::Result<()> {
     log_to_file(args.log_file.as_deref())?;
-    ui::run(ConnectOptions {
+    let plain = args.plain
+        || args.json
+        || !std::io::stdin().is_terminal()
+        || !std::io::stdout().is_terminal();
+    let options = ConnectOptions {
         url: ws_url(&args.server),
         display: args.server,
         name: args.name.or_else(default_name),
         timestamps: args.timestamps,
         bell: args.bell,
-    })
-    .await
+    };
+    if plain {
+        ui::plain::run(options, args.json).await
+    } else {
+        ui::run(options).await
+    }
 }
 
 fn server_config(args: &ServeArgs) -> anyhow::Result<ServerConfig> {

@@ -155,3 +155,51 @@ async fn a_killed_server_loses_no_acknowledged_message() {
     server.start_kill().unwrap();
     let _ = server.wait().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_mode_sends_stdin_and_prints_events() {
+    use tokio::io::AsyncWriteExt;
+    let server = TestServer::start().await;
+    let mut alice = Member::join(&server, "alice").await;
+    let dir = TempDir::new();
+    let mut client = Command::new(env!("CARGO_BIN_EXE_chatroom"))
+        .args(["connect", &server.ws_url(), "--name", "ci", "--log-file"])
+        .arg(dir.0.join("client.log"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdin = client.stdin.take().unwrap();
+    let mut stdout = BufReader::new(client.stdout.take().unwrap()).lines();
+    assert_eq!(alice.next_event().await.from.name, "ci");
+
+    stdin.write_all(b"deploy done\n/me waves\n").await.unwrap();
+    let said = alice.next_event().await;
+    assert_eq!(said.text.as_deref(), Some("deploy done"));
+    let action = alice.next_event().await;
+    assert_eq!(
+        (action.kind, action.text.as_deref()),
+        (EventKind::Action, Some("waves"))
+    );
+
+    alice.say("thanks ci").await;
+    let printed = within("the printed line", async {
+        loop {
+            let line = stdout.next_line().await.unwrap().expect("output ended");
+            if line.contains("thanks ci") {
+                return line;
+            }
+        }
+    })
+    .await;
+    assert!(printed.ends_with("<alice> thanks ci"), "{printed}");
+
+    // End of input: the client leaves and exits cleanly.
+    drop(stdin);
+    let leave = alice.next_event().await;
+    assert_eq!((leave.kind, leave.text), (EventKind::Leave, None));
+    let status = within("the client to exit", client.wait()).await.unwrap();
+    assert!(status.success(), "{status:?}");
+    server.stop().await;
+}

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod input;
 pub mod net;
+pub mod plain;
 pub mod render;
 mod run;
 

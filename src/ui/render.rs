@@ -229,7 +229,7 @@ fn input_view(app: &App, width: u16) -> (usize, usize) {
 }
 
 /// `HH:MM` or `YYYY-MM-DD HH:MM` of a Unix-millisecond time, shifted by `offset_secs`.
-fn format_time(ts_ms: u64, offset_secs: i64, with_date: bool) -> String {
+pub fn format_time(ts_ms: u64, offset_secs: i64, with_date: bool) -> String {
     let secs = (ts_ms / 1000) as i64 + offset_secs;
     let (days, of_day) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let time = format!("{:02}:{:02}", of_day / 3600, of_day % 3600 / 60);
