@@ -56,9 +56,6 @@ struct ServeArgs {
     /// Keep at most this many stored events, deleting the oldest [default: keep them all].
     #[arg(long, env = "CHATROOM_RETAIN_EVENTS", value_parser = clap::value_parser!(u64).range(1..))]
     retain_events: Option<u64>,
-    /// With --tui: your name in the room [default: $USER]; ignored without --tui.
-    #[arg(long, env = "CHATROOM_NAME")]
-    name: Option<String>,
     /// Most open connections at once, WebSocket and HTTP together.
     #[arg(long, env = "CHATROOM_MAX_CONNECTIONS", default_value_t = 10_000,
           value_parser = clap::value_parser!(u32).range(1..))]
@@ -103,15 +100,9 @@ struct ServeArgs {
     #[arg(long, env = "CHATROOM_HTTP_IDLE_SECS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..))]
     http_idle_secs: u64,
-    /// With --tui: where to write the log [default: the user's state directory].
-    #[arg(long, env = "CHATROOM_LOG_FILE")]
-    log_file: Option<PathBuf>,
-    /// With --tui: how much of each message's time to show, in local time.
-    #[arg(long, env = "CHATROOM_TIMESTAMPS", value_enum, default_value = "time")]
-    timestamps: Timestamps,
-    /// With --tui: ring the terminal bell when someone names you, for every message, or never.
-    #[arg(long, env = "CHATROOM_BELL", value_enum, default_value = "off")]
-    bell: Bell,
+    /// The chat client's settings, used with --tui.
+    #[command(flatten)]
+    client: ClientArgs,
 }
 
 #[derive(Args)]
@@ -119,10 +110,24 @@ struct ConnectArgs {
     /// Server to join: host:port or a ws:// URL.
     #[arg(env = "CHATROOM_SERVER", default_value = "127.0.0.1:7777")]
     server: String,
+    #[command(flatten)]
+    client: ClientArgs,
+    /// No full screen: send each line of stdin, print each event as a line on stdout, and
+    /// exit at the end of input. Chosen by itself when stdin or stdout is not a terminal.
+    #[arg(long)]
+    plain: bool,
+    /// In plain mode, print each event as one JSON object per line.
+    #[arg(long)]
+    json: bool,
+}
+
+/// What the chat client takes, for `connect` and `serve --tui` alike.
+#[derive(Args)]
+struct ClientArgs {
     /// Your name in the room [default: $USER]; the server adds a suffix if it is taken.
     #[arg(long, env = "CHATROOM_NAME")]
     name: Option<String>,
-    /// Where to write the log [default: the user's state directory].
+    /// Where the client writes its log [default: the user's state directory].
     #[arg(long, env = "CHATROOM_LOG_FILE")]
     log_file: Option<PathBuf>,
     /// How much of each message's time to show, in local time.
@@ -131,13 +136,18 @@ struct ConnectArgs {
     /// Ring the terminal bell when someone names you, for every message, or never.
     #[arg(long, env = "CHATROOM_BELL", value_enum, default_value = "off")]
     bell: Bell,
-    /// No full screen: send each line of stdin, print each event as a line on stdout, and
-    /// exit at the end of input. Chosen by itself when stdin or stdout is not a terminal.
-    #[arg(long)]
-    plain: bool,
-    /// In plain mode, print each event as one JSON object per line.
-    #[arg(long)]
-    json: bool,
+}
+
+impl ClientArgs {
+    fn options(self, url: String, display: String) -> ConnectOptions {
+        ConnectOptions {
+            url,
+            display,
+            name: self.name.or_else(default_name),
+            timestamps: self.timestamps,
+            bell: self.bell,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -343,7 +353,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn serve_with_tui(args: ServeArgs) -> anyhow::Result<()> {
-    log_to_file(args.log_file.as_deref())?;
+    log_to_file(args.client.log_file.as_deref())?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -353,13 +363,10 @@ async fn serve_with_tui(args: ServeArgs) -> anyhow::Result<()> {
     })
     .await?;
     let addr = running.local_addr();
-    let result = ui::run(ConnectOptions {
-        url: ws_url(&addr.to_string()),
-        display: format!("hosting {addr}"),
-        name: args.name.or_else(default_name),
-        timestamps: args.timestamps,
-        bell: args.bell,
-    })
+    let result = ui::run(
+        args.client
+            .options(ws_url(&addr.to_string()), format!("hosting {addr}")),
+    )
     .await;
     let _ = stop.send(());
     running.stopped().await;
@@ -367,18 +374,12 @@ async fn serve_with_tui(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn connect(args: ConnectArgs) -> anyhow::Result<()> {
-    log_to_file(args.log_file.as_deref())?;
+    log_to_file(args.client.log_file.as_deref())?;
     let plain = args.plain
         || args.json
         || !std::io::stdin().is_terminal()
         || !std::io::stdout().is_terminal();
-    let options = ConnectOptions {
-        url: ws_url(&args.server),
-        display: args.server,
-        name: args.name.or_else(default_name),
-        timestamps: args.timestamps,
-        bell: args.bell,
-    };
+    let options = args.client.options(ws_url(&args.server), args.server);
     if plain {
         ui::plain::run(options, args.json).await
     } else {

@@ -156,7 +156,7 @@ impl Worker {
                 Err(OpenError::Permanent(reason)) => {
                     tracing::warn!(%reason, "cannot join");
                     self.report(NetEvent::Disconnected(reason)).await;
-                    self.until_leave(&mut commands, None).await;
+                    self.wait_offline(&mut commands, None).await;
                     return;
                 }
                 Err(OpenError::Transient(reason)) => {
@@ -167,7 +167,7 @@ impl Worker {
             let wait = backoff(failures, rand::rng().random_range(0.8..1.2));
             failures = failures.saturating_add(1);
             if !self
-                .until_leave(&mut commands, Some(Instant::now() + wait))
+                .wait_offline(&mut commands, Some(Instant::now() + wait))
                 .await
             {
                 return;
@@ -296,7 +296,7 @@ impl Worker {
 
     /// Without a connection: answers commands until `retry_at` (returning true) or until the
     /// user quits (returning false), counting down in the status line meanwhile.
-    async fn until_leave(
+    async fn wait_offline(
         &self,
         commands: &mut mpsc::UnboundedReceiver<Command>,
         retry_at: Option<Instant>,
