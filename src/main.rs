@@ -11,7 +11,7 @@ use chatroom::room::{RateLimit, RoomConfig};
 use chatroom::rpc::client::ws_url;
 use chatroom::rpc::server::{self, ServerConfig};
 use chatroom::store::{DbLocation, Retention};
-use chatroom::ui::app::{Bell, Timestamps};
+use chatroom::ui::app::{Bell, DEFAULT_SCROLLBACK, Timestamps};
 use chatroom::ui::{self, ConnectOptions};
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
@@ -136,6 +136,14 @@ struct ClientArgs {
     /// Ring the terminal bell when someone names you, for every message, or never.
     #[arg(long, env = "CHATROOM_BELL", value_enum, default_value = "off")]
     bell: Bell,
+    /// Lines kept in memory for scrolling back; older ones are fetched from the server again.
+    #[arg(long, env = "CHATROOM_SCROLLBACK", default_value_t = DEFAULT_SCROLLBACK as u64,
+          value_parser = clap::value_parser!(u64).range(1000..=1_000_000))]
+    scrollback: u64,
+    /// Leave the mouse to the terminal (plain text selection) instead of scrolling with
+    /// the wheel.
+    #[arg(long, env = "CHATROOM_NO_MOUSE")]
+    no_mouse: bool,
 }
 
 impl ClientArgs {
@@ -146,6 +154,8 @@ impl ClientArgs {
             name: self.name.or_else(default_name),
             timestamps: self.timestamps,
             bell: self.bell,
+            scrollback: self.scrollback as usize,
+            mouse: !self.no_mouse,
         }
     }
 }

@@ -132,11 +132,18 @@ impl Tui {
         self.assert_terminal_restored();
     }
 
-    /// The terminal is as it was: main screen, cursor shown.
+    /// The terminal is as it was: main screen, cursor shown, no paste brackets, no mouse
+    /// reports.
     fn assert_terminal_restored(&self) {
         let screen = self.parser.screen();
         assert!(!screen.alternate_screen(), "still on the alternate screen");
         assert!(!screen.hide_cursor(), "cursor still hidden");
+        assert!(!screen.bracketed_paste(), "bracketed paste still on");
+        assert_eq!(
+            screen.mouse_protocol_mode(),
+            vt100::MouseProtocolMode::None,
+            "mouse reports still on"
+        );
     }
 }
 
@@ -380,6 +387,78 @@ async fn me_and_nick_from_the_client() {
     );
     block(|| tui.wait_for_text("you are now known as robert"));
     block(|| tui.wait_for_text("│ robert"));
+    tui.type_keys("/quit\r");
+    tui.assert_exits_cleanly();
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_multi_line_paste_is_one_message() {
+    let (server, mut alice, mut tui) = alice_and_bob_in_tui().await;
+    assert!(
+        tui.parser.screen().bracketed_paste(),
+        "the client asks for pastes bracketed"
+    );
+    // A terminal sends a paste between ESC[200~ and ESC[201~, its newlines as CR.
+    tui.type_keys("see:\x1b[200~first line\rsecond line\r  indented\x1b[201~");
+    block(|| tui.wait_for_text("  second line"));
+    let screen = tui.screen();
+    let input: Vec<&str> = screen.lines().rev().take(3).map(str::trim_end).collect();
+    assert_eq!(
+        input,
+        ["    indented", "  second line", "> see:first line"],
+        "{screen}"
+    );
+
+    tui.type_keys("\x1b\r"); // Alt-Enter: one more line by hand
+    tui.type_keys("done\r");
+    let event = alice.next_event().await;
+    assert_eq!(
+        event.text.as_deref(),
+        Some("see:first line\nsecond line\n  indented\ndone"),
+        "sent once, as one message"
+    );
+    block(|| tui.wait_for_text("<bob> see:first line"));
+    tui.type_keys("/exit\r");
+    assert_left_cleanly(&mut alice, tui).await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mouse_wheel_scrolls_the_pane() {
+    let (server, mut alice, mut tui) = alice_and_bob_in_tui().await;
+    assert_ne!(
+        tui.parser.screen().mouse_protocol_mode(),
+        vt100::MouseProtocolMode::None,
+        "the client asks for mouse reports"
+    );
+    // One message of 40 rows (many messages would meet the rate limit).
+    let long: Vec<String> = (0..40).map(|i| format!("row {i:02}")).collect();
+    alice.say(&long.join("\n")).await;
+    block(|| tui.wait_for_text("row 39"));
+    // Wheel up, in SGR encoding, over the pane.
+    tui.type_keys("\x1b[<64;10;5M\x1b[<64;10;5M");
+    block(|| tui.wait_for_text("scrolled up"));
+    assert!(!tui.screen().contains("row 39"), "{}", tui.screen());
+    alice.say("while scrolled").await;
+    block(|| tui.wait_for_text("1 new message"));
+    // Back down: the 6 rows scrolled and the one that arrived meanwhile.
+    tui.type_keys("\x1b[<65;10;5M\x1b[<65;10;5M\x1b[<65;10;5M");
+    block(|| tui.wait_for_text("while scrolled"));
+    tui.type_keys("\x03");
+    assert_left_cleanly(&mut alice, tui).await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_mouse_leaves_the_mouse_to_the_terminal() {
+    let server = TestServer::start().await;
+    let mut tui = Tui::spawn(&["connect", &server.ws_url(), "--name", "bob", "--no-mouse"]);
+    block(|| tui.wait_for_text("connected │ 1 member │ bob"));
+    assert_eq!(
+        tui.parser.screen().mouse_protocol_mode(),
+        vt100::MouseProtocolMode::None
+    );
     tui.type_keys("/quit\r");
     tui.assert_exits_cleanly();
     server.stop().await;

@@ -3,14 +3,15 @@
 
 use std::collections::VecDeque;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
 
 use super::input::InputLine;
 use crate::rpc::types::{Event, EventKind, JoinResult, MemberInfo};
 use crate::text::{clean_name, clean_text};
 
-/// Lines kept in the message pane; the oldest go first.
-pub const MAX_SCROLLBACK: usize = 10_000;
+/// Lines kept in the message pane unless told otherwise (`--scrollback`); beyond them the
+/// pane is a window onto the room's stored history, fetched again as it is scrolled.
+pub const DEFAULT_SCROLLBACK: usize = 10_000;
 
 /// Everything that can happen to the client, from the terminal or the network, on one channel.
 #[derive(Debug)]
@@ -52,8 +53,12 @@ pub enum NetEvent {
     Reconnecting(u64),
     /// Older history, asked for by scrolling to the top; empty when there is no more.
     Older(Vec<Event>),
-    /// Older history could not be had this time.
-    OlderFailed(String),
+    /// Newer history, asked for by scrolling down a pane that no longer reaches the live end.
+    Newer(Vec<Event>),
+    /// The latest history, asked for to go back to live (End) from such a pane.
+    Latest(Vec<Event>),
+    /// A page of history could not be had this time.
+    HistoryFailed(String),
 }
 
 /// What the event loop should do after a key.
@@ -67,6 +72,10 @@ pub enum Action {
     Nick(String),
     /// Fetch the history before this seq.
     LoadOlder(u64),
+    /// Fetch the history after this seq.
+    LoadNewer(u64),
+    /// Fetch the latest history.
+    LoadLatest,
     Quit,
 }
 
@@ -145,9 +154,10 @@ pub struct ChatLine {
 
 const HELP: &str = "commands: /help  /who  /me ACTION  /nick NEW  /members (or F2) show or hide the member list  \
 /clear empties this pane  /quit (or /exit)  //text sends text starting with /\n\
-keys: Enter send · Ctrl-C, or Ctrl-D on an empty line, quit · PageUp/PageDown, \
-Shift- or Ctrl-Up/Down scroll, End or Esc back to live · \
-Up/Down earlier lines · Tab completes names and commands\n\
+keys: Enter send · Alt-Enter, Shift-Enter or Ctrl-J new line (pastes keep theirs) · \
+Ctrl-C, or Ctrl-D on an empty line, quit · PageUp/PageDown, Shift- or Ctrl-Up/Down, \
+mouse wheel scroll, End or Esc back to live · Up/Down earlier lines · \
+Tab completes names and commands · F2 member list\n\
 editing: Left/Right, Home/End or Ctrl-A/Ctrl-E, Alt-B/Alt-F or Ctrl-Left/Right by word, \
 Backspace/Delete, Ctrl-W or Alt-Backspace delete word, Ctrl-U/Ctrl-K delete to start/end";
 
@@ -155,6 +165,10 @@ Backspace/Delete, Ctrl-W or Alt-Backspace delete word, Ctrl-U/Ctrl-K delete to s
 const COMMANDS: [&str; 8] = [
     "/help", "/who", "/me", "/nick", "/members", "/clear", "/quit", "/exit",
 ];
+/// Rows one turn of the mouse wheel scrolls.
+const WHEEL_ROWS: usize = 3;
+/// The most the input holds; a longer paste is cut (the server's limit is far lower).
+pub const MAX_INPUT_BYTES: usize = 64 * 1024;
 /// Lines kept for Up/Down.
 const MAX_SENT_HISTORY: usize = 500;
 
@@ -189,6 +203,20 @@ pub struct App {
     pub loading_older: bool,
     /// The server has nothing older than the oldest line shown.
     pub history_exhausted: bool,
+    /// Lines the pane keeps; see [`DEFAULT_SCROLLBACK`].
+    pub scrollback: usize,
+    /// Set while the pane's lines stop short of the live end, because older history was
+    /// loaded into a full pane: the newest seq the room has sent since. Live lines are then
+    /// counted, not shown, until the pane is paged forward to them.
+    pub detached: Option<u64>,
+    /// Lines over the cap at the newest end, for the event loop to drop once it has
+    /// measured how many rows they took (the view must not jump when they go) and made sure
+    /// none of them is on screen.
+    pub trim_newest: usize,
+    /// A newer page has been asked for and not arrived yet.
+    pub loading_newer: bool,
+    /// Going back to live was asked for (End, Esc, sending) while detached.
+    jump_live: bool,
     /// Lines submitted this session, oldest first, for Up/Down.
     sent_history: Vec<String>,
     /// Where Up/Down has got to in `sent_history`, and what was being typed before.
@@ -225,6 +253,11 @@ impl App {
             appended_while_scrolled: 0,
             loading_older: false,
             history_exhausted: false,
+            scrollback: DEFAULT_SCROLLBACK,
+            detached: None,
+            trim_newest: 0,
+            loading_newer: false,
+            jump_live: false,
             sent_history: Vec::new(),
             recalling: None,
             completion: None,
@@ -258,10 +291,14 @@ impl App {
             KeyCode::Char('w') if ctrl => self.input.delete_word_before(),
             KeyCode::Char('u') if ctrl => self.input.kill_to_start(),
             KeyCode::Char('k') if ctrl => self.input.kill_to_end(),
+            // Ctrl-J is a bare line feed: a newline, as Alt-Enter is.
+            KeyCode::Char('j') if ctrl => self.input.insert('\n'),
             KeyCode::Char('b') if alt => self.input.word_left(),
             KeyCode::Char('f') if alt => self.input.word_right(),
             KeyCode::Char(_) if ctrl || alt => {}
-            KeyCode::Char(c) => self.input.insert(c),
+            KeyCode::Char(c) if self.input.text().len() < MAX_INPUT_BYTES => self.input.insert(c),
+            // Shift-Enter only reaches us from terminals that tell it apart from Enter.
+            KeyCode::Enter if alt || shift => self.input.insert('\n'),
             KeyCode::Enter => return self.submit(),
             KeyCode::Backspace if alt => self.input.delete_word_before(),
             KeyCode::Backspace => self.input.backspace(),
@@ -272,19 +309,59 @@ impl App {
             KeyCode::Right => self.input.right(),
             KeyCode::Up if ctrl || shift => self.scroll = self.scroll.saturating_add(1),
             KeyCode::Down if ctrl || shift => self.scroll = self.scroll.saturating_sub(1),
-            KeyCode::Up => self.recall_older(),
-            KeyCode::Down => self.recall_newer(),
+            KeyCode::Up if !self.input.up() => self.recall_older(),
+            KeyCode::Down if !self.input.down() => self.recall_newer(),
             KeyCode::Tab => self.complete(),
             KeyCode::F(2) => self.show_members = !self.show_members,
             KeyCode::Home => self.input.home(),
-            KeyCode::End if self.scroll > 0 => self.scroll = 0,
+            KeyCode::End if self.scroll > 0 || self.detached.is_some() => self.go_live(),
             KeyCode::End => self.input.end(),
-            KeyCode::Esc => self.scroll = 0,
+            KeyCode::Esc => self.go_live(),
             KeyCode::PageUp => self.scroll = self.scroll.saturating_add(self.page_rows),
             KeyCode::PageDown => self.scroll = self.scroll.saturating_sub(self.page_rows),
             _ => {}
         }
         Action::None
+    }
+
+    /// A bracketed paste: the text goes into the input as it is, newlines and all, to be
+    /// sent as one message. Carriage returns become newlines; the input stays within
+    /// [`MAX_INPUT_BYTES`].
+    pub fn paste(&mut self, text: &str) {
+        self.completion = None;
+        let text = text.replace("\r\n", "\n").replace('\r', "\n");
+        let room = MAX_INPUT_BYTES.saturating_sub(self.input.text().len());
+        let mut fits = text.len().min(room);
+        while !text.is_char_boundary(fits) {
+            fits -= 1;
+        }
+        if fits < text.len() {
+            self.push_local(
+                LineKind::Error,
+                format!(
+                    "paste cut to fit the input's {} KiB",
+                    MAX_INPUT_BYTES / 1024
+                ),
+            );
+        }
+        self.input.insert_str(&text[..fits]);
+    }
+
+    /// The mouse wheel scrolls the message pane; nothing else of the mouse is used.
+    pub fn handle_mouse(&mut self, event: MouseEvent) {
+        match event.kind {
+            MouseEventKind::ScrollUp => self.scroll = self.scroll.saturating_add(WHEEL_ROWS),
+            MouseEventKind::ScrollDown => self.scroll = self.scroll.saturating_sub(WHEEL_ROWS),
+            _ => {}
+        }
+    }
+
+    /// Back to the newest lines: End, Esc, sending.
+    fn go_live(&mut self) {
+        self.scroll = 0;
+        if self.detached.is_some() {
+            self.jump_live = true;
+        }
     }
 
     /// Up: the line sent before the one shown (keeping what was being typed).
@@ -387,7 +464,7 @@ impl App {
                 self.sent_history.remove(0);
             }
         }
-        self.scroll = 0;
+        self.go_live();
         if let Some(escaped) = line.strip_prefix("//") {
             return self.send(format!("/{escaped}"));
         }
@@ -430,7 +507,8 @@ impl App {
             }
             "clear" => {
                 self.lines.clear();
-                self.scroll = 0;
+                // What the room sends from now on is what the pane shows.
+                (self.scroll, self.detached, self.unseen) = (0, None, 0);
                 Action::None
             }
             "who" => {
@@ -472,12 +550,15 @@ impl App {
                     // room's lines are neither dropped as repeats nor sorted among them.
                     self.lines.iter_mut().for_each(|line| line.seq = None);
                     self.history_exhausted = true;
+                    self.detached = None;
                     self.push_local(
                         LineKind::Notice,
                         "the server's history was reset; lines above are from before".into(),
                     );
                 }
                 self.connection = Connection::Connected;
+                // Worth asking again after a failure; a reset says there is nothing older.
+                self.history_exhausted = reset;
                 self.members = joined.members.into_iter().map(clean_member).collect();
                 self.members.sort_by_cached_key(|m| m.name.to_lowercase());
                 let name = clean_name(&joined.name).unwrap_or_default();
@@ -516,7 +597,7 @@ impl App {
                 } else {
                     LineKind::Message { from, own: true }
                 };
-                self.push(ChatLine {
+                self.push_live(ChatLine {
                     seq: Some(seq),
                     ts: Some(ts),
                     mentions_me: false,
@@ -545,29 +626,99 @@ impl App {
                 self.connection = Connection::Disconnected(reason);
                 self.members.clear();
                 self.loading_older = false;
+                self.loading_newer = false;
             }
             NetEvent::Reconnecting(secs) => self.connection = Connection::Reconnecting(secs),
-            NetEvent::OlderFailed(error) => {
+            NetEvent::HistoryFailed(error) => {
+                // Not again until something changes (a reconnect, a scroll), or a server
+                // without history would be asked on every frame.
+                self.history_exhausted = self.loading_older;
                 self.loading_older = false;
-                self.push_local(
-                    LineKind::Error,
-                    format!("could not load older messages: {error}"),
-                );
+                self.loading_newer = false;
+                self.jump_live = false;
+                self.push_local(LineKind::Error, format!("could not load history: {error}"));
             }
             NetEvent::Older(events) => {
                 self.loading_older = false;
-                let room = self.lines.len() < MAX_SCROLLBACK;
-                if events.is_empty() || !room {
+                if events.is_empty() {
                     self.history_exhausted = true;
                 }
-                let space = MAX_SCROLLBACK.saturating_sub(self.lines.len());
                 // Newest first, each going in front of what is there.
-                for event in events.into_iter().rev().take(space) {
+                for event in events.into_iter().rev() {
                     if let Some(line) = self.line_for(event) {
                         self.lines.push_front(line);
                     }
                 }
+                self.trim_newest = self.lines.len().saturating_sub(self.scrollback);
             }
+            NetEvent::Newer(events) => self.newer_page(events, false),
+            NetEvent::Latest(events) => self.newer_page(events, true),
+        }
+    }
+
+    /// A page of history after the pane's newest line, or (`latest`) the room's latest page,
+    /// which replaces the pane. Once the pane reaches what the room has sent live, it is
+    /// live again.
+    fn newer_page(&mut self, events: Vec<Event>, latest: bool) {
+        self.loading_newer = false;
+        if latest {
+            self.lines.clear();
+            self.history_exhausted = false;
+        }
+        let empty = events.is_empty();
+        for event in events {
+            if let Some(line) = self.line_for(event) {
+                self.push(line);
+            }
+        }
+        if latest {
+            // The view is meant to land on the newest line, not hold still.
+            (self.scroll, self.appended_while_scrolled) = (0, 0);
+        }
+        let newest = self.lines.iter().rev().find_map(|line| line.seq);
+        if let Some(live) = self.detached
+            && (empty || newest.is_some_and(|newest| newest >= live))
+        {
+            self.detached = None;
+            if self.scroll == 0 {
+                self.unseen = 0;
+            }
+        }
+    }
+
+    /// Drops the `count` newest lines, which took `rows` rows (the event loop drops no more
+    /// than are below the view, so the pane may stay over its cap by what is on screen):
+    /// the pane no longer reaches the live end.
+    pub fn drop_newest(&mut self, count: usize, rows: usize) {
+        self.trim_newest = 0;
+        if count == 0 {
+            return;
+        }
+        let mut newest = self.detached.unwrap_or(0);
+        for _ in 0..count {
+            if let Some(seq) = self.lines.pop_back().and_then(|line| line.seq) {
+                newest = newest.max(seq);
+            }
+        }
+        self.detached = Some(newest);
+        self.scroll = self.scroll.saturating_sub(rows);
+    }
+
+    /// When the view is at the bottom of a detached pane, or going back to live: the page to
+    /// ask for, if any.
+    pub fn wants_newer(&mut self) -> Action {
+        if self.detached.is_none()
+            || self.scroll > 0
+            || self.loading_newer
+            || self.connection != Connection::Connected
+        {
+            return Action::None;
+        }
+        self.loading_newer = true;
+        let newest = self.lines.iter().rev().find_map(|line| line.seq);
+        match newest {
+            Some(seq) if !std::mem::take(&mut self.jump_live) => Action::LoadNewer(seq),
+            _ => Action::LoadLatest,
         }
     }
 
@@ -604,7 +755,7 @@ impl App {
                 Bell::Mention => line.mentions_me,
                 Bell::All => said,
             };
-            self.push(line);
+            self.push_live(line);
         }
     }
 
@@ -711,15 +862,30 @@ impl App {
         });
     }
 
+    /// A line the room sent just now. While the pane is detached from the live end it is
+    /// only counted; paging forward brings it from the history.
+    fn push_live(&mut self, line: ChatLine) {
+        if let Some(newest) = &mut self.detached {
+            if let Some(seq) = line.seq.filter(|seq| seq > newest) {
+                *newest = seq;
+                self.unseen += 1;
+            }
+            return;
+        }
+        if self.push(line) && self.scroll > 0 {
+            self.unseen += 1;
+        }
+    }
+
     /// Appends a line, keeping room lines in seq order: our own message's acknowledgement can
-    /// arrive after events the room gave an earlier seq.
-    /// A room line whose seq is already shown (a replay after reconnecting) is dropped.
-    fn push(&mut self, line: ChatLine) {
+    /// arrive after events the room gave an earlier seq. A room line whose seq is already
+    /// shown (a replay after reconnecting) is dropped; returns whether the line went in.
+    fn push(&mut self, line: ChatLine) -> bool {
         let mut at = self.lines.len();
         if let Some(seq) = line.seq {
             for (i, earlier) in self.lines.iter().enumerate().rev() {
                 match earlier.seq {
-                    Some(s) if s == seq => return,
+                    Some(s) if s == seq => return false,
                     Some(s) if s > seq => at = i,
                     Some(_) => break,
                     None => {}
@@ -727,15 +893,16 @@ impl App {
             }
         }
         self.lines.insert(at, line);
-        if self.lines.len() > MAX_SCROLLBACK {
+        if self.lines.len() > self.scrollback {
             self.lines.pop_front();
+            // What fell off the top is still in the server's history.
+            self.history_exhausted = false;
         }
-        if self.scroll > 0 {
-            // Scrolled up: the event loop keeps the view where it is, and the status line
-            // counts what arrived below it.
-            self.unseen += 1;
+        if self.scroll > 0 || self.detached.is_some() {
+            // Not following the conversation: the event loop keeps the view where it is.
             self.appended_while_scrolled += 1;
         }
+        true
     }
 }
 
@@ -952,10 +1119,10 @@ mod tests {
     fn scrollback_is_capped() {
         let mut app = joined_app();
         let alice = member("alice");
-        for seq in 0..(MAX_SCROLLBACK as u64 + 5) {
+        for seq in 0..(DEFAULT_SCROLLBACK as u64 + 5) {
             app.handle_net(message(seq + 10, &alice, "x"));
         }
-        assert_eq!(app.lines.len(), MAX_SCROLLBACK);
+        assert_eq!(app.lines.len(), DEFAULT_SCROLLBACK);
     }
 
     #[test]
@@ -1329,5 +1496,200 @@ mod tests {
             Connection::Disconnected("server went away".into())
         );
         assert!(app.members.is_empty());
+    }
+
+    fn with(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, modifiers)
+    }
+
+    #[test]
+    fn alt_enter_shift_enter_and_ctrl_j_start_a_new_line_and_enter_sends_all() {
+        let mut app = joined_app();
+        type_str(&mut app, "one");
+        app.handle_key(with(KeyCode::Enter, KeyModifiers::ALT));
+        type_str(&mut app, "two");
+        app.handle_key(with(KeyCode::Enter, KeyModifiers::SHIFT));
+        type_str(&mut app, "three");
+        app.handle_key(ctrl('j'));
+        type_str(&mut app, "four");
+        assert_eq!(
+            app.handle_key(key(KeyCode::Enter)),
+            Action::Send("one\ntwo\nthree\nfour".into())
+        );
+    }
+
+    #[test]
+    fn up_and_down_move_inside_a_multi_line_input_before_recalling() {
+        let mut app = joined_app();
+        type_str(&mut app, "sent before");
+        app.handle_key(key(KeyCode::Enter));
+        app.paste("line one\nline two");
+        app.handle_key(key(KeyCode::Up));
+        assert_eq!(app.input.before_cursor(), "line one", "moved up a line");
+        app.handle_key(key(KeyCode::Down));
+        assert_eq!(app.input.before_cursor(), "line one\nline two");
+        app.handle_key(key(KeyCode::Up));
+        app.handle_key(key(KeyCode::Up));
+        assert_eq!(
+            app.input.text(),
+            "sent before",
+            "recalled from the first line"
+        );
+        app.handle_key(key(KeyCode::Down));
+        assert_eq!(app.input.text(), "line one\nline two", "the draft is back");
+    }
+
+    #[test]
+    fn a_paste_keeps_its_lines_and_is_one_message() {
+        let mut app = joined_app();
+        type_str(&mut app, "look: ");
+        app.paste("fn main() {\r\n    println!(\"hi\");\r}\n");
+        assert_eq!(
+            app.input.text(),
+            "look: fn main() {\n    println!(\"hi\");\n}\n"
+        );
+        assert_eq!(
+            app.handle_key(key(KeyCode::Enter)),
+            Action::Send("look: fn main() {\n    println!(\"hi\");\n}\n".into()),
+            "Enter after a paste sends it; nothing was sent line by line before"
+        );
+    }
+
+    #[test]
+    fn the_input_is_capped_and_an_oversized_paste_is_cut_on_a_character_boundary() {
+        let mut app = joined_app();
+        app.paste(&"é".repeat(MAX_INPUT_BYTES));
+        assert_eq!(app.input.text().len(), MAX_INPUT_BYTES);
+        assert!(app.lines.back().unwrap().text.starts_with("paste cut"));
+        app.handle_key(key(KeyCode::Char('x')));
+        assert_eq!(
+            app.input.text().len(),
+            MAX_INPUT_BYTES,
+            "typing stops at the cap"
+        );
+        app.handle_key(key(KeyCode::Backspace));
+        app.paste("ab");
+        assert_eq!(
+            app.input.text().len(),
+            MAX_INPUT_BYTES,
+            "'a' fits in the two bytes freed"
+        );
+        assert!(app.input.text().ends_with("ab"));
+    }
+
+    #[test]
+    fn the_mouse_wheel_scrolls_and_other_mouse_events_do_nothing() {
+        let mut app = joined_app();
+        let mouse = |kind| MouseEvent {
+            kind,
+            column: 0,
+            row: 0,
+            modifiers: KeyModifiers::NONE,
+        };
+        app.handle_mouse(mouse(MouseEventKind::ScrollUp));
+        app.handle_mouse(mouse(MouseEventKind::ScrollUp));
+        assert_eq!(app.scroll, 2 * WHEEL_ROWS);
+        app.handle_mouse(mouse(MouseEventKind::ScrollDown));
+        assert_eq!(app.scroll, WHEEL_ROWS);
+        app.handle_mouse(mouse(MouseEventKind::Down(
+            crossterm::event::MouseButton::Left,
+        )));
+        assert_eq!(app.scroll, WHEEL_ROWS);
+    }
+
+    fn seqs(app: &App) -> Vec<u64> {
+        app.lines.iter().filter_map(|line| line.seq).collect()
+    }
+
+    #[test]
+    fn a_full_pane_scrolled_into_older_history_lets_go_of_the_newest_and_pages_back() {
+        let mut app = joined_app();
+        app.scrollback = 5;
+        let alice = member("alice");
+        for seq in 10..20 {
+            app.handle_net(message(seq, &alice, "x"));
+        }
+        assert_eq!(seqs(&app), [15, 16, 17, 18, 19], "capped at 5");
+        assert!(!app.history_exhausted, "what fell off can be fetched again");
+
+        // Scrolled to the top, an older page arrives: the newest lines make room.
+        app.scroll = 4;
+        assert_eq!(app.wants_older(), Action::LoadOlder(15));
+        app.handle_net(NetEvent::Older(
+            (12..15)
+                .map(|seq| event(seq, EventKind::Message, &alice, Some("x")))
+                .collect(),
+        ));
+        assert_eq!(app.trim_newest, 3);
+        app.drop_newest(3, 3);
+        assert_eq!(seqs(&app), [12, 13, 14, 15, 16]);
+        assert_eq!((app.detached, app.scroll), (Some(19), 1));
+
+        // Live lines are counted, not shown, while the pane is away from the live end.
+        app.handle_net(message(20, &alice, "live"));
+        assert_eq!(seqs(&app), [12, 13, 14, 15, 16]);
+        assert_eq!((app.detached, app.unseen), (Some(20), 1));
+
+        // At the bottom of the pane, the next page is asked for, once.
+        assert_eq!(app.wants_newer(), Action::None, "not at the bottom yet");
+        app.scroll = 0;
+        assert_eq!(app.wants_newer(), Action::LoadNewer(16));
+        assert_eq!(app.wants_newer(), Action::None);
+        app.handle_net(NetEvent::Newer(
+            (17..19)
+                .map(|seq| event(seq, EventKind::Message, &alice, Some("x")))
+                .collect(),
+        ));
+        assert_eq!(seqs(&app), [14, 15, 16, 17, 18]);
+        assert_eq!(app.appended_while_scrolled, 2, "the view is held still");
+        assert!(app.detached.is_some(), "20 not reached yet");
+        app.appended_while_scrolled = 0;
+        assert_eq!(app.wants_newer(), Action::LoadNewer(18));
+        app.handle_net(NetEvent::Newer(
+            (19..21)
+                .map(|seq| event(seq, EventKind::Message, &alice, Some("x")))
+                .collect(),
+        ));
+        assert_eq!(app.detached, None, "caught up with the room: live again");
+        app.handle_net(message(21, &alice, "live again"));
+        assert_eq!(seqs(&app), [17, 18, 19, 20, 21]);
+    }
+
+    #[test]
+    fn end_from_a_detached_pane_fetches_the_latest_page_in_place_of_the_old() {
+        let mut app = joined_app();
+        app.scrollback = 5;
+        let alice = member("alice");
+        for seq in 10..15 {
+            app.handle_net(message(seq, &alice, "x"));
+        }
+        app.handle_net(NetEvent::Older(vec![event(
+            9,
+            EventKind::Message,
+            &alice,
+            Some("x"),
+        )]));
+        app.drop_newest(1, 1);
+        app.handle_net(message(40, &alice, "much later"));
+        app.handle_key(key(KeyCode::End));
+        assert_eq!(app.wants_newer(), Action::LoadLatest);
+        app.handle_net(NetEvent::Latest(
+            (38..41)
+                .map(|seq| event(seq, EventKind::Message, &alice, Some("x")))
+                .collect(),
+        ));
+        assert_eq!(seqs(&app), [38, 39, 40]);
+        assert_eq!((app.detached, app.scroll, app.unseen), (None, 0, 0));
+        assert!(!app.history_exhausted, "older pages can be fetched again");
+    }
+
+    #[test]
+    fn a_failed_page_is_not_asked_for_again_and_again() {
+        let mut app = joined_app();
+        app.handle_net(message(50, &member("alice"), "now"));
+        assert_eq!(app.wants_older(), Action::LoadOlder(50));
+        app.handle_net(NetEvent::HistoryFailed("history is off".into()));
+        assert_eq!(app.wants_older(), Action::None);
+        assert!(app.lines.back().unwrap().text.contains("history is off"));
     }
 }

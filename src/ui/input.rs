@@ -1,9 +1,11 @@
-//! The input line: text being typed and a cursor that always sits on a grapheme boundary.
+//! The input: text being typed, possibly several lines of it, and a cursor that always sits
+//! on a grapheme boundary.
 
 use unicode_segmentation::UnicodeSegmentation;
 use unicode_width::UnicodeWidthStr;
 
-/// A single line of editable text.
+/// Editable text; `\n` separates its lines. Line-wise keys (Home/End, kills, Up/Down) work
+/// on the line the cursor is in.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InputLine {
     text: String,
@@ -20,14 +22,24 @@ impl InputLine {
         self.text.is_empty()
     }
 
-    /// Display columns between the start of the line and the cursor.
+    /// Byte offset of the cursor in [`Self::text`].
+    pub fn cursor(&self) -> usize {
+        self.cursor
+    }
+
+    /// Display columns between the start of the cursor's line and the cursor.
     pub fn cursor_column(&self) -> usize {
-        self.text[..self.cursor].width()
+        self.text[self.line_start()..self.cursor].width()
     }
 
     pub fn insert(&mut self, c: char) {
-        self.text.insert(self.cursor, c);
-        self.cursor += c.len_utf8();
+        self.insert_str(c.encode_utf8(&mut [0; 4]));
+    }
+
+    /// Inserts text at the cursor (a paste, a newline) and moves the cursor past it.
+    pub fn insert_str(&mut self, s: &str) {
+        self.text.insert_str(self.cursor, s);
+        self.cursor += s.len();
         // A combining mark joins the grapheme before it; keep the cursor after the whole cluster.
         self.cursor = self.next_boundary(self.prev_boundary(self.cursor));
     }
@@ -51,12 +63,71 @@ impl InputLine {
         self.cursor = self.next_boundary(self.cursor);
     }
 
+    /// To the start of the cursor's line.
     pub fn home(&mut self) {
-        self.cursor = 0;
+        self.cursor = self.line_start();
     }
 
+    /// To the end of the cursor's line.
     pub fn end(&mut self) {
-        self.cursor = self.text.len();
+        self.cursor = self.line_end();
+    }
+
+    /// Whether the text has more than one line.
+    pub fn is_multiline(&self) -> bool {
+        self.text.contains('\n')
+    }
+
+    /// To the line above, as near the same column as its graphemes allow; false on the
+    /// first line (where Up recalls history instead).
+    pub fn up(&mut self) -> bool {
+        let start = self.line_start();
+        if start == 0 {
+            return false;
+        }
+        let column = self.cursor_column();
+        let above = self.text[..start - 1].rfind('\n').map_or(0, |i| i + 1);
+        self.cursor = self.at_column(above, start - 1, column);
+        true
+    }
+
+    /// To the line below; false on the last line.
+    pub fn down(&mut self) -> bool {
+        let end = self.line_end();
+        if end == self.text.len() {
+            return false;
+        }
+        let column = self.cursor_column();
+        let below = end + 1;
+        let below_end = self.text[below..]
+            .find('\n')
+            .map_or(self.text.len(), |i| below + i);
+        self.cursor = self.at_column(below, below_end, column);
+        true
+    }
+
+    /// The last grapheme boundary in `start..end` whose column is not past `column`.
+    fn at_column(&self, start: usize, end: usize, column: usize) -> usize {
+        let mut at = start;
+        let mut width = 0;
+        for (i, grapheme) in self.text[start..end].grapheme_indices(true) {
+            width += grapheme.width();
+            if width > column {
+                break;
+            }
+            at = start + i + grapheme.len();
+        }
+        at
+    }
+
+    fn line_start(&self) -> usize {
+        self.text[..self.cursor].rfind('\n').map_or(0, |i| i + 1)
+    }
+
+    fn line_end(&self) -> usize {
+        self.text[self.cursor..]
+            .find('\n')
+            .map_or(self.text.len(), |i| self.cursor + i)
     }
 
     /// Back to the start of this word, or of the previous one (Alt-B).
@@ -81,15 +152,25 @@ impl InputLine {
         self.cursor = start;
     }
 
-    /// Deletes from the start of the line to the cursor (Ctrl-U).
+    /// Deletes from the start of the line to the cursor (Ctrl-U); at the start of a line,
+    /// joins it to the line above.
     pub fn kill_to_start(&mut self) {
-        self.text.replace_range(..self.cursor, "");
-        self.cursor = 0;
+        let start = match self.line_start() {
+            start if start == self.cursor => start.saturating_sub(1),
+            start => start,
+        };
+        self.text.replace_range(start..self.cursor, "");
+        self.cursor = start;
     }
 
-    /// Deletes from the cursor to the end of the line (Ctrl-K).
+    /// Deletes from the cursor to the end of the line (Ctrl-K); at the end of a line, joins
+    /// the next one to it, as Emacs does.
     pub fn kill_to_end(&mut self) {
-        self.text.truncate(self.cursor);
+        let end = match self.line_end() {
+            end if end == self.cursor && end < self.text.len() => end + 1,
+            end => end,
+        };
+        self.text.replace_range(self.cursor..end, "");
     }
 
     /// Replaces the whole line, cursor at the end (history recall, completion).
@@ -261,5 +342,65 @@ mod tests {
         assert_eq!(input.take(), "hi");
         assert!(input.is_empty());
         assert_eq!(input.cursor_column(), 0);
+    }
+
+    #[test]
+    fn a_paste_lands_at_the_cursor_with_its_newlines() {
+        let mut input = typed("ab");
+        input.left();
+        input.insert_str("1\n2");
+        assert_eq!(input.text(), "a1\n2b");
+        assert_eq!(input.before_cursor(), "a1\n2");
+        assert!(input.is_multiline());
+        assert_eq!(
+            input.cursor_column(),
+            1,
+            "columns count from the line's start"
+        );
+    }
+
+    #[test]
+    fn home_end_and_kills_work_on_the_cursor_line() {
+        let mut input = typed("one\ntwo\nthree");
+        input.up();
+        input.home();
+        assert_eq!(input.before_cursor(), "one\n");
+        input.end();
+        assert_eq!(input.before_cursor(), "one\ntwo");
+        input.kill_to_end();
+        assert_eq!(
+            input.text(),
+            "one\ntwothree",
+            "at a line's end, Ctrl-K joins the next"
+        );
+        input.kill_to_start();
+        assert_eq!(input.text(), "one\nthree");
+        input.kill_to_start();
+        assert_eq!(
+            input.text(),
+            "onethree",
+            "at a line's start, Ctrl-U joins the one above"
+        );
+    }
+
+    #[test]
+    fn up_and_down_move_between_lines_keeping_the_column() {
+        let mut input = typed("日本語\nab\nxyz");
+        input.left();
+        assert_eq!(input.cursor_column(), 2);
+        assert!(input.up());
+        assert_eq!(input.before_cursor(), "日本語\nab");
+        assert!(input.up());
+        assert_eq!(
+            input.before_cursor(),
+            "日",
+            "column 2 is after the first wide character"
+        );
+        assert!(!input.up(), "the first line has nothing above");
+        assert!(input.down());
+        assert!(input.down());
+        assert_eq!(input.before_cursor(), "日本語\nab\nxy");
+        assert!(!input.down(), "the last line has nothing below");
+        assert!(!typed("single").up());
     }
 }

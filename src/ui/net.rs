@@ -29,13 +29,17 @@ const LEAVE_TIMEOUT: Duration = Duration::from_secs(2);
 const FIRST_RETRY: Duration = Duration::from_secs(1);
 /// The longest wait between attempts.
 const MAX_RETRY: Duration = Duration::from_secs(30);
-/// Events fetched per scroll to the top.
-const OLDER_PAGE: u32 = 100;
+/// Events fetched per page of history.
+const HISTORY_PAGE: u32 = 100;
 
 enum Command {
-    Send { text: String, action: bool },
+    Send {
+        text: String,
+        action: bool,
+    },
     Nick(String),
-    LoadOlder(u64),
+    /// A page of history: which one, and how to report it.
+    History(Page),
     Leave(oneshot::Sender<()>),
 }
 
@@ -71,9 +75,10 @@ impl Network {
         let _ = self.commands.send(Command::Nick(name));
     }
 
-    /// Asks for the history before `seq`; it comes back as [`NetEvent::Older`].
-    pub fn load_older(&self, before: u64) {
-        let _ = self.commands.send(Command::LoadOlder(before));
+    /// Asks for a page of history; it comes back as [`NetEvent::Older`], [`NetEvent::Newer`]
+    /// or [`NetEvent::Latest`], or [`NetEvent::HistoryFailed`].
+    pub fn load(&self, page: Page) {
+        let _ = self.commands.send(Command::History(page));
     }
 
     /// Leaves the room, waiting a short while for the server to confirm.
@@ -83,6 +88,14 @@ impl Network {
             let _ = tokio::time::timeout(LEAVE_TIMEOUT, confirmed).await;
         }
     }
+}
+
+/// Which page of history to fetch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page {
+    Before(u64),
+    After(u64),
+    Latest,
 }
 
 struct Worker {
@@ -271,13 +284,20 @@ impl Worker {
                     };
                     self.report(outcome).await;
                 }
-                Command::LoadOlder(before) => {
-                    let page = client
-                        .history(session.clone(), Some(before), None, Some(OLDER_PAGE))
+                Command::History(page) => {
+                    let (before, since) = match page {
+                        Page::Before(seq) => (Some(seq), None),
+                        Page::After(seq) => (None, Some(seq)),
+                        Page::Latest => (None, None),
+                    };
+                    let events = client
+                        .history(session.clone(), before, since, Some(HISTORY_PAGE))
                         .await;
-                    let outcome = match page {
-                        Ok(events) => NetEvent::Older(events),
-                        Err(err) => NetEvent::OlderFailed(describe(err)),
+                    let outcome = match (events, page) {
+                        (Ok(events), Page::Before(_)) => NetEvent::Older(events),
+                        (Ok(events), Page::After(_)) => NetEvent::Newer(events),
+                        (Ok(events), Page::Latest) => NetEvent::Latest(events),
+                        (Err(err), _) => NetEvent::HistoryFailed(describe(err)),
                     };
                     self.report(outcome).await;
                 }
@@ -327,8 +347,8 @@ impl Worker {
                     })
                     .await;
                 }
-                Some(Command::LoadOlder(_)) => {
-                    self.report(NetEvent::OlderFailed("not connected".into()))
+                Some(Command::History(_)) => {
+                    self.report(NetEvent::HistoryFailed("not connected".into()))
                         .await;
                 }
             }

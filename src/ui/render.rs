@@ -6,7 +6,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Position, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Widget;
+use ratatui::widgets::{Scrollbar, ScrollbarOrientation, ScrollbarState, StatefulWidget, Widget};
 use unicode_segmentation::UnicodeSegmentation;
 use unicode_width::UnicodeWidthStr;
 
@@ -22,22 +22,22 @@ const TAB: &str = "    ";
 pub fn draw(app: &App, frame: &mut Frame) {
     let area = frame.area();
     frame.render_widget(app, area);
-    let [_, _, input] = screen_areas(area);
+    let [_, _, input] = screen_areas(app, area);
     if input.height > 0 {
-        let (offset, column) = input_view(app, input.width);
-        let x = input.x + PROMPT.width() as u16 + (column - offset) as u16;
-        frame.set_cursor_position(Position::new(
-            x.min(input.right().saturating_sub(1)),
-            input.y,
-        ));
+        let layout = InputLayout::new(app, input.width);
+        let (row, column) = layout.cursor;
+        let y = input.y + (row - layout.first_shown(input.height)) as u16;
+        let x = input.x + (PROMPT.width() + column) as u16;
+        frame.set_cursor_position(Position::new(x.min(input.right().saturating_sub(1)), y));
     }
 }
 
 impl Widget for &App {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let [pane, status, input] = screen_areas(area);
+        let [pane, status, input] = screen_areas(self, area);
         let (messages, members) = pane_areas(self, pane);
         render_messages(self, messages, buf);
+        render_scrollbar(self, messages, buf);
         if let Some(members) = members {
             render_members(self, members, buf);
         }
@@ -46,16 +46,38 @@ impl Widget for &App {
     }
 }
 
-/// The message pane and, when it is shown and there is room, the member list beside it.
+/// The message pane (its last column kept for the scrollbar) and, when it is shown and
+/// there is room, the member list beside it.
 fn pane_areas(app: &App, pane: Rect) -> (Rect, Option<Rect>) {
-    if !app.show_members || pane.width < MEMBER_PANEL_MIN_WIDTH {
-        return (pane, None);
-    }
+    let members = if !app.show_members || pane.width < MEMBER_PANEL_MIN_WIDTH {
+        0
+    } else {
+        MEMBER_PANEL_WIDTH
+    };
     let [messages, members] = pane.layout(&Layout::horizontal([
         Constraint::Min(0),
-        Constraint::Length(MEMBER_PANEL_WIDTH),
+        Constraint::Length(members),
     ]));
-    (messages, Some(members))
+    (messages, (!members.is_empty()).then_some(members))
+}
+
+/// Where the messages themselves go: the message pane less the scrollbar's column.
+fn text_area(messages: Rect) -> Rect {
+    Rect {
+        width: messages.width.saturating_sub(1),
+        ..messages
+    }
+}
+
+/// The message pane's area on a screen of `size`, less the scrollbar.
+fn message_area(app: &App, size: ratatui::layout::Size) -> Rect {
+    let [pane, _, _] = screen_areas(app, Rect::from((Position::ORIGIN, size)));
+    text_area(pane_areas(app, pane).0)
+}
+
+/// Rows of messages a screen of `size` shows: how far a page scrolls.
+pub fn message_rows(app: &App, size: ratatui::layout::Size) -> usize {
+    message_area(app, size).height as usize
 }
 
 fn render_members(app: &App, area: Rect, buf: &mut Buffer) {
@@ -92,12 +114,13 @@ fn render_members(app: &App, area: Rect, buf: &mut Buffer) {
     }
 }
 
-/// Message pane, status line, input line.
-fn screen_areas(area: Rect) -> [Rect; 3] {
+/// Message pane, status line, input box.
+fn screen_areas(app: &App, area: Rect) -> [Rect; 3] {
+    let input_rows = InputLayout::new(app, area.width).height(area.height);
     area.layout(&Layout::vertical([
         Constraint::Min(0),
         Constraint::Length(1),
-        Constraint::Length(1),
+        Constraint::Length(input_rows),
     ]))
 }
 
@@ -105,8 +128,7 @@ fn screen_areas(area: Rect) -> [Rect; 3] {
 /// its top, and whether the view is scrolled up against that top (time to load older
 /// history). Wraps no more rows than the current scroll position reaches.
 pub fn clamped_scroll(app: &App, size: ratatui::layout::Size) -> (usize, bool) {
-    let [pane, _, _] = screen_areas(Rect::from((Position::ORIGIN, size)));
-    let (messages, _) = pane_areas(app, pane);
+    let messages = message_area(app, size);
     let height = messages.height as usize;
     let rows = rows_newest_first(app, messages.width as usize, app.scroll + height + 1);
     let max = rows.len().saturating_sub(height);
@@ -116,9 +138,7 @@ pub fn clamped_scroll(app: &App, size: ratatui::layout::Size) -> (usize, bool) {
 /// How many rows the newest `lines` lines take in the message pane on a screen of `size`:
 /// how far the view must move up to stay put when they arrive while scrolled up.
 pub fn rows_of_newest(app: &App, size: ratatui::layout::Size, lines: usize) -> usize {
-    let [pane, _, _] = screen_areas(Rect::from((Position::ORIGIN, size)));
-    let (messages, _) = pane_areas(app, pane);
-    let width = messages.width as usize;
+    let width = message_area(app, size).width as usize;
     if width == 0 {
         return 0;
     }
@@ -130,14 +150,25 @@ pub fn rows_of_newest(app: &App, size: ratatui::layout::Size, lines: usize) -> u
         .sum()
 }
 
-/// Wrapped rows from the newest line back, only as many as `wanted` (or all there are).
-fn rows_newest_first(app: &App, width: usize, wanted: usize) -> Vec<Line<'static>> {
+/// How many of the newest lines lie wholly below the view on a screen of `size`: as many
+/// as may be dropped without the view changing.
+pub fn lines_below_view(app: &App, size: ratatui::layout::Size) -> usize {
+    let area = message_area(app, size);
+    visible_rows(app, area)
+        .first()
+        .map_or(app.lines.len(), |(line, _)| *line)
+}
+
+/// Wrapped rows from the newest line back, only as many as `wanted` (or all there are),
+/// each with the index of its line counted from the newest.
+fn rows_newest_first(app: &App, width: usize, wanted: usize) -> Vec<(usize, Line<'static>)> {
     let mut rows = Vec::with_capacity(wanted);
     if width == 0 {
         return rows;
     }
-    for line in app.lines.iter().rev() {
-        rows.extend(wrap(&styled_segments(app, line), width).into_iter().rev());
+    for (index, line) in app.lines.iter().rev().enumerate() {
+        let wrapped = wrap(&styled_segments(app, line), width);
+        rows.extend(wrapped.into_iter().rev().map(|row| (index, row)));
         if rows.len() >= wanted {
             break;
         }
@@ -145,19 +176,70 @@ fn rows_newest_first(app: &App, width: usize, wanted: usize) -> Vec<Line<'static
     rows
 }
 
-fn render_messages(app: &App, area: Rect, buf: &mut Buffer) {
-    let (width, height) = (area.width as usize, area.height as usize);
-    if width == 0 || height == 0 {
+/// The rows on screen, newest first: the pane's bottom row is the first.
+fn visible_rows(app: &App, area: Rect) -> Vec<(usize, Line<'static>)> {
+    let height = area.height as usize;
+    let mut rows = rows_newest_first(app, area.width as usize, height + app.scroll);
+    let scroll = app.scroll.min(rows.len().saturating_sub(height));
+    rows.drain(..scroll);
+    rows.truncate(height);
+    rows
+}
+
+fn render_messages(app: &App, messages: Rect, buf: &mut Buffer) {
+    let area = text_area(messages);
+    if area.is_empty() {
         return;
     }
-    let rows_newest_first = rows_newest_first(app, width, height + app.scroll);
-    let scroll = app
-        .scroll
-        .min(rows_newest_first.len().saturating_sub(height));
-    let visible: Vec<&Line> = rows_newest_first.iter().skip(scroll).take(height).collect();
-    for (row, line) in visible.into_iter().rev().enumerate() {
+    for (row, (_, line)) in visible_rows(app, area).iter().rev().enumerate() {
         buf.set_line(area.x, area.y + row as u16, line, area.width);
     }
+}
+
+/// A scrollbar down the pane's right edge once there is more than fits, measured in lines
+/// (not rows, which would mean wrapping the whole scrollback on every frame).
+fn render_scrollbar(app: &App, messages: Rect, buf: &mut Buffer) {
+    let area = text_area(messages);
+    if area.is_empty() {
+        return;
+    }
+    let height = area.height as usize;
+    let rows = rows_newest_first(app, area.width as usize, height + app.scroll + 1);
+    let scroll = app.scroll.min(rows.len().saturating_sub(height));
+    let (Some((bottom, _)), Some((top, _))) = (rows.get(scroll), rows.get(scroll + height - 1))
+    else {
+        // Everything fits.
+        return;
+    };
+    // A line cut by the top edge counts as above the view.
+    let top_cut = rows
+        .get(scroll + height)
+        .is_some_and(|(line, _)| line == top);
+    let top = if top_cut {
+        top.saturating_sub(1).max(*bottom)
+    } else {
+        *top
+    };
+    if rows.len() <= height && app.detached.is_none() {
+        return;
+    }
+    let total = app.lines.len();
+    let shown = top - bottom + 1;
+    let mut state = ScrollbarState::new(total - shown + 1)
+        .position(total - 1 - top)
+        .viewport_content_length(shown);
+    let bar = Rect {
+        x: area.right(),
+        width: 1,
+        ..area
+    };
+    Scrollbar::new(ScrollbarOrientation::VerticalRight)
+        .begin_symbol(None)
+        .end_symbol(None)
+        .track_symbol(Some("│"))
+        .track_style(Style::new().fg(Color::DarkGray))
+        .thumb_symbol("┃")
+        .render(bar, buf, &mut state);
 }
 
 fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
@@ -180,11 +262,18 @@ fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
     }
     if app.loading_older {
         parts.push("loading older messages…".to_owned());
+    } else if app.loading_newer {
+        parts.push("loading newer messages…".to_owned());
     } else if app.unseen > 0 {
         let s = if app.unseen == 1 { "" } else { "s" };
         parts.push(format!("{} new message{s} ↓ (End)", app.unseen));
-    } else if app.scroll > 0 {
+    } else if app.scroll > 0 || app.detached.is_some() {
         parts.push("scrolled up (PageDown, End)".to_owned());
+    }
+    let width = 1 + parts.iter().map(|part| part.width()).sum::<usize>() + 3 * (parts.len() - 1);
+    if width > area.width as usize {
+        // Short of room, the address goes first: the rest is about now.
+        parts.remove(0);
     }
     let style = Style::new().fg(Color::White).bg(Color::Blue);
     buf.set_style(area, style);
@@ -200,32 +289,90 @@ fn render_input(app: &App, area: Rect, buf: &mut Buffer) {
     if area.width == 0 || area.height == 0 {
         return;
     }
-    let (offset, _) = input_view(app, area.width);
-    let available = (area.width as usize).saturating_sub(PROMPT.width());
-    let mut visible = String::new();
-    let mut column = 0;
-    for grapheme in app.input.text().graphemes(true) {
-        let grapheme = if grapheme == "\t" { " " } else { grapheme };
-        let w = grapheme.width();
-        if column < offset && column + w > offset {
-            // A wide character cut by the left edge: pad its visible half so every
-            // later column, and the cursor, stays where `input_view` says.
-            visible.push_str(&" ".repeat(column + w - offset));
-        } else if column >= offset && column + w <= offset + available {
-            visible.push_str(grapheme);
-        }
-        column += w;
+    let layout = InputLayout::new(app, area.width);
+    let first = layout.first_shown(area.height);
+    for (i, row) in layout
+        .rows
+        .iter()
+        .skip(first)
+        .take(area.height as usize)
+        .enumerate()
+    {
+        let lead = if first + i == 0 {
+            PROMPT.bold()
+        } else {
+            Span::raw(" ".repeat(PROMPT.width()))
+        };
+        let line = Line::from(vec![lead, Span::raw(row.as_str())]);
+        buf.set_line(area.x, area.y + i as u16, &line, area.width);
     }
-    let line = Line::from(vec![PROMPT.bold(), Span::raw(visible)]);
-    buf.set_line(area.x, area.y, &line, area.width);
 }
 
-/// The first visible column of the input and the cursor's column, keeping the cursor on screen.
-fn input_view(app: &App, width: u16) -> (usize, usize) {
-    let available = (width as usize).saturating_sub(PROMPT.width()).max(1);
-    let column = app.input.cursor_column();
-    let offset = (column + 1).saturating_sub(available);
-    (offset, column)
+/// Rows the input box grows to before it scrolls.
+const MAX_INPUT_ROWS: usize = 5;
+
+/// The input wrapped into rows of the box, and where the cursor falls among them.
+struct InputLayout {
+    rows: Vec<String>,
+    /// Row and column (after the prompt) of the cursor.
+    cursor: (usize, usize),
+}
+
+impl InputLayout {
+    /// Wraps at the box's width less the prompt, inside words if need be (as a shell does),
+    /// never inside a grapheme; each line of the text starts a row.
+    fn new(app: &App, width: u16) -> Self {
+        let available = (width as usize).saturating_sub(PROMPT.width()).max(1);
+        let (text, cursor_at) = (app.input.text(), app.input.cursor());
+        let mut rows = vec![String::new()];
+        let mut column = 0;
+        let mut cursor = None;
+        for (at, grapheme) in text.grapheme_indices(true) {
+            if grapheme == "\n" {
+                if at == cursor_at {
+                    cursor = Some((rows.len() - 1, column));
+                }
+                rows.push(String::new());
+                column = 0;
+                continue;
+            }
+            let grapheme = if grapheme == "\t" { " " } else { grapheme };
+            let w = grapheme.width();
+            if column + w > available && column > 0 {
+                rows.push(String::new());
+                column = 0;
+            }
+            if at == cursor_at {
+                cursor = Some((rows.len() - 1, column));
+            }
+            rows.last_mut()
+                .expect("rows is never empty")
+                .push_str(grapheme);
+            column += w;
+        }
+        let cursor = cursor.unwrap_or_else(|| {
+            if column >= available {
+                // At the end of a full row the cursor waits at the start of the next.
+                rows.push(String::new());
+                (rows.len() - 1, 0)
+            } else {
+                (rows.len() - 1, column)
+            }
+        });
+        Self { rows, cursor }
+    }
+
+    /// Rows the box takes on a screen `height` rows high: it grows with the text, up to
+    /// [`MAX_INPUT_ROWS`] and never more than half the screen.
+    fn height(&self, screen_height: u16) -> u16 {
+        let most = MAX_INPUT_ROWS.min(usize::from(screen_height / 2)).max(1);
+        self.rows.len().min(most) as u16
+    }
+
+    /// The first row shown in a box of `height` rows: enough to keep the cursor in view.
+    fn first_shown(&self, height: u16) -> usize {
+        (self.cursor.0 + 1).saturating_sub(usize::from(height.max(1)))
+    }
 }
 
 /// `HH:MM` or `YYYY-MM-DD HH:MM` of a Unix-millisecond time, shifted by `offset_secs`.
@@ -488,20 +635,38 @@ mod tests {
     }
 
     #[test]
-    fn wide_input_scrolled_past_the_edge_keeps_the_cursor_after_the_text() {
+    fn wide_input_wraps_whole_characters_and_the_cursor_follows() {
         let mut app = App::new("x:1");
-        for _ in 0..18 {
+        for _ in 0..19 {
             app.handle_key(KeyEvent::new(KeyCode::Char('日'), KeyModifiers::NONE));
         }
-        let mut terminal = screen(&app, 20, 3);
-        let cursor = terminal.get_cursor_position().unwrap();
+        // 18 columns after the prompt hold 9 wide characters a row; the box grows to 3 rows.
+        let mut terminal = screen(&app, 20, 10);
+        let rows = lines_of(&terminal);
+        assert_eq!(rows[7], format!("> {}", "日".repeat(9)));
+        assert_eq!(rows[8], format!("  {}", "日".repeat(9)));
+        assert_eq!(rows[9].trim_end(), "  日");
+        assert_eq!(terminal.get_cursor_position().unwrap(), Position::new(4, 9));
+        // An odd width leaves the last column empty rather than split a character.
+        let terminal = screen(&app, 21, 10);
+        assert_eq!(lines_of(&terminal)[7], format!("> {} ", "日".repeat(9)));
+    }
+
+    /// The screen's rows as text, wide characters once each.
+    fn lines_of(terminal: &Terminal<TestBackend>) -> Vec<String> {
         let buffer = terminal.backend().buffer();
-        let text_end = (0..20u16)
-            .filter(|&x| buffer[(x, 2)].symbol().trim() != "")
-            .map(|x| x + buffer[(x, 2)].symbol().width() as u16)
-            .max()
-            .unwrap();
-        assert_eq!(cursor, Position::new(text_end, 2));
+        (0..buffer.area.height)
+            .map(|y| {
+                let mut row = String::new();
+                let mut x = 0;
+                while x < buffer.area.width {
+                    let symbol = buffer[(x, y)].symbol();
+                    row.push_str(symbol);
+                    x += symbol.width().max(1) as u16;
+                }
+                row
+            })
+            .collect()
     }
 
     #[test]
@@ -529,20 +694,26 @@ mod tests {
         }
     }
 
-    fn chat_app() -> App {
+    /// bob, just in a room with `members`.
+    fn bob_joined(members: Vec<MemberInfo>) -> App {
         let mut app = App::new("127.0.0.1:7777");
         app.handle_net(NetEvent::Joined {
             result: JoinResult {
                 session: "s".into(),
                 id: Uuid::from_u128(3),
                 name: "bob".into(),
-                members: vec![member("alice"), member("bob")],
+                members,
                 last_seq: 0,
                 history: Vec::new(),
             },
             resumed: false,
             reset: false,
         });
+        app
+    }
+
+    fn chat_app() -> App {
+        let mut app = bob_joined(vec![member("alice"), member("bob")]);
         let carol = member("carol");
         let events = [
             (EventKind::Join, &carol, None),
@@ -604,7 +775,7 @@ mod tests {
         insta::assert_snapshot!(terminal.backend());
         assert_eq!(
             terminal.get_cursor_position().unwrap(),
-            Position::new(19, 5)
+            Position::new(2 + "ome more words".len() as u16, 5)
         );
     }
 
@@ -766,5 +937,92 @@ mod tests {
         for (w, h) in [(10, 3), (1, 1), (3, 2), (0, 0), (10, 1)] {
             screen(&app, w, h);
         }
+    }
+
+    #[test]
+    fn empty_room() {
+        let app = bob_joined(vec![member("bob")]);
+        insta::assert_snapshot!(screen(&app, 80, 8).backend());
+    }
+
+    #[test]
+    fn help_screen() {
+        let mut app = chat_app();
+        app.input.take();
+        for c in "/help".chars() {
+            app.handle_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+        }
+        app.handle_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+        insta::assert_snapshot!(screen(&app, 100, 24).backend());
+    }
+
+    #[test]
+    fn multi_line_input_grows_the_box() {
+        let mut app = chat_app();
+        app.paste("\nfirst line of a paste\r\nsecond line\nthird");
+        app.handle_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::ALT));
+        app.handle_key(KeyEvent::new(KeyCode::Char('!'), KeyModifiers::NONE));
+        let mut terminal = screen(&app, 50, 12);
+        insta::assert_snapshot!(terminal.backend());
+        assert_eq!(
+            terminal.get_cursor_position().unwrap(),
+            Position::new(3, 11)
+        );
+        // Past five rows the box stops growing and keeps the cursor's row in view.
+        for _ in 0..2 {
+            app.handle_key(KeyEvent::new(KeyCode::Char('j'), KeyModifiers::CONTROL));
+        }
+        let mut terminal = screen(&app, 50, 12);
+        let rows = lines_of(&terminal);
+        assert!(
+            rows[6].starts_with(" connected"),
+            "status above the box: {rows:?}"
+        );
+        let input: Vec<&str> = rows[7..].iter().map(|row| row.trim_end()).collect();
+        assert_eq!(input, ["  second line", "  third", "  !", "", ""]);
+        assert_eq!(
+            terminal.get_cursor_position().unwrap(),
+            Position::new(2, 11)
+        );
+    }
+
+    #[test]
+    fn narrow_terminal() {
+        let mut app = chat_app();
+        app.timestamps = Timestamps::Off;
+        insta::assert_snapshot!(screen(&app, 24, 12).backend());
+    }
+
+    #[test]
+    fn the_scrollbar_shows_where_the_view_is() {
+        let mut app = chat_app();
+        let alice = member("alice");
+        for i in 0..40 {
+            app.handle_net(NetEvent::Event(Event {
+                seq: 10 + i,
+                ts: 0,
+                kind: EventKind::Message,
+                from: alice.clone(),
+                text: Some(format!("line {i}")),
+            }));
+        }
+        let thumb_rows = |app: &App| {
+            let terminal = screen(app, 40, 12);
+            let buffer = terminal.backend().buffer();
+            (0..10u16)
+                .filter(|&y| buffer[(39, y)].symbol() == "┃")
+                .collect::<Vec<_>>()
+        };
+        let live = thumb_rows(&app);
+        assert_eq!(live.last(), Some(&9), "at the bottom when live: {live:?}");
+        app.scroll = 1000;
+        let top = thumb_rows(&app);
+        assert_eq!(top.first(), Some(&0), "at the top: {top:?}");
+        assert!(top.len() < 10 && !top.is_empty());
+        // No scrollbar while everything fits.
+        let short = chat_app();
+        let terminal = screen(&short, 80, 24);
+        let buffer = terminal.backend().buffer();
+        assert!((0..22u16).all(|y| !matches!(buffer[(61, y)].symbol(), "┃" | "│")));
     }
 }

@@ -2,14 +2,17 @@
 //! the [`App`], and the screen is redrawn from it.
 
 use anyhow::Context;
-use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
+use crossterm::event::{
+    DisableBracketedPaste, EnableBracketedPaste, Event as TermEvent, EventStream, KeyEventKind,
+};
 use futures::StreamExt;
 use ratatui::DefaultTerminal;
+use ratatui::layout::Size;
 use tokio::sync::mpsc;
 
 use super::app::{Action, App, AppEvent, Bell, Timestamps};
-use super::net::Network;
-use super::render::{clamped_scroll, draw, rows_of_newest};
+use super::net::{Network, Page};
+use super::render::{clamped_scroll, draw, lines_below_view, message_rows, rows_of_newest};
 
 /// Events buffered between the producers and the loop.
 const EVENT_BUFFER: usize = 1024;
@@ -25,6 +28,10 @@ pub struct ConnectOptions {
     pub name: Option<String>,
     pub timestamps: Timestamps,
     pub bell: Bell,
+    /// Lines kept in the message pane; older ones are fetched again from the server.
+    pub scrollback: usize,
+    /// Take the mouse wheel (which keeps the terminal from selecting text without Shift).
+    pub mouse: bool,
 }
 
 /// Runs the client until the user quits. The terminal is restored on every way out,
@@ -33,6 +40,17 @@ pub async fn run(options: ConnectOptions) -> anyhow::Result<()> {
     // The terminal first: if it cannot be set up, nobody should see us join.
     let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
     exit_on_panic();
+    let modes = crossterm::execute!(std::io::stdout(), EnableBracketedPaste).and_then(|()| {
+        if options.mouse {
+            crossterm::execute!(std::io::stdout(), EnableWheel)
+        } else {
+            Ok(())
+        }
+    });
+    if let Err(err) = modes {
+        restore();
+        return Err(err).context("cannot set up the terminal");
+    }
     let (events, rx) = mpsc::channel(EVENT_BUFFER);
     let network = Network::spawn(options.url.clone(), options.name.clone(), events.clone());
     tokio::spawn(read_terminal(events.clone()));
@@ -40,21 +58,64 @@ pub async fn run(options: ConnectOptions) -> anyhow::Result<()> {
     let mut app = App::new(options.display);
     app.timestamps = options.timestamps;
     app.bell = options.bell;
+    app.scrollback = options.scrollback.max(1);
     app.utc_offset_secs = i64::from(chrono::Local::now().offset().local_minus_utc());
     let result = event_loop(&mut terminal, app, rx, network).await;
+    leave_modes();
     ratatui::try_restore().context("cannot restore the terminal")?;
     result
 }
 
-/// A panic anywhere — the network task or, under `serve --tui`, the server — has already
-/// restored the terminal through ratatui's hook; carrying on would draw over a normal
-/// screen, so the process ends instead.
+/// Turns off what [`run`] turned on beyond ratatui's raw mode and alternate screen: left on,
+/// the shell would be sent mouse reports and paste brackets.
+fn leave_modes() {
+    let _ = crossterm::execute!(std::io::stdout(), DisableWheel, DisableBracketedPaste);
+}
+
+fn restore() {
+    leave_modes();
+    let _ = ratatui::try_restore();
+}
+
+/// A panic anywhere — the network task or, under `serve --tui`, the server — restores the
+/// terminal (our modes here, the rest through ratatui's hook) and ends the process:
+/// carrying on would draw over a normal screen.
 fn exit_on_panic() {
     let restore_and_report = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
+        leave_modes();
         restore_and_report(info);
         std::process::exit(101);
     }));
+}
+
+/// Mouse reports for buttons and the wheel only, in SGR form (modes 1000 and 1006).
+/// crossterm's `EnableMouseCapture` also asks for every movement, which is a stream of
+/// events a chat has no use for.
+struct EnableWheel;
+
+impl crossterm::Command for EnableWheel {
+    fn write_ansi(&self, f: &mut impl std::fmt::Write) -> std::fmt::Result {
+        f.write_str("\x1b[?1000h\x1b[?1006h")
+    }
+
+    #[cfg(windows)]
+    fn execute_winapi(&self) -> std::io::Result<()> {
+        crossterm::event::EnableMouseCapture.execute_winapi()
+    }
+}
+
+struct DisableWheel;
+
+impl crossterm::Command for DisableWheel {
+    fn write_ansi(&self, f: &mut impl std::fmt::Write) -> std::fmt::Result {
+        f.write_str("\x1b[?1006l\x1b[?1000l")
+    }
+
+    #[cfg(windows)]
+    fn execute_winapi(&self) -> std::io::Result<()> {
+        crossterm::event::DisableMouseCapture.execute_winapi()
+    }
 }
 
 /// Turns SIGTERM and SIGHUP (the terminal went away) into an orderly quit.
@@ -102,7 +163,6 @@ async fn event_loop(
     network: Network,
 ) -> anyhow::Result<()> {
     while !app.should_quit {
-        app.page_rows = usize::from(terminal.size()?.height.saturating_sub(2)).max(1);
         terminal.draw(|frame| draw(&app, frame))?;
         let Some(event) = events.recv().await else {
             break;
@@ -120,30 +180,58 @@ async fn event_loop(
             let mut out = std::io::stdout();
             let _ = out.write_all(b"\x07").and_then(|()| out.flush());
         }
-        let size = terminal.size()?;
-        if app.appended_while_scrolled > 0 {
-            // Hold a scrolled-up view still while lines arrive below it.
-            if app.scroll > 0 {
-                app.scroll += rows_of_newest(&app, size, app.appended_while_scrolled);
-            }
-            app.appended_while_scrolled = 0;
-        }
-        let (scroll, at_top) = clamped_scroll(&app, size);
-        app.scroll = scroll;
-        if scroll == 0 {
-            app.unseen = 0;
-        }
-        if at_top && let Action::LoadOlder(before) = app.wants_older() {
-            network.load_older(before);
+        for page in settle(&mut app, terminal.size()?) {
+            network.load(page);
         }
     }
     Ok(())
+}
+
+/// After a batch of events, before drawing, on a screen of `size`: keeps a scrolled-up view
+/// still while lines come and go below it, keeps the scroll in bounds, and says which pages
+/// of history the view has reached the end of.
+fn settle(app: &mut App, size: Size) -> Vec<Page> {
+    app.page_rows = message_rows(app, size).max(1);
+    if app.trim_newest > 0 {
+        let count = app.trim_newest.min(lines_below_view(app, size));
+        let rows = rows_of_newest(app, size, count);
+        app.drop_newest(count, rows);
+    }
+    if app.appended_while_scrolled > 0 {
+        if app.scroll > 0 || app.detached.is_some() {
+            app.scroll += rows_of_newest(app, size, app.appended_while_scrolled);
+        }
+        app.appended_while_scrolled = 0;
+    }
+    let (scroll, at_top) = clamped_scroll(app, size);
+    app.scroll = scroll;
+    if scroll == 0 && app.detached.is_none() {
+        app.unseen = 0;
+    }
+    let mut pages = Vec::new();
+    if at_top && let Action::LoadOlder(before) = app.wants_older() {
+        pages.push(Page::Before(before));
+    }
+    match app.wants_newer() {
+        Action::LoadNewer(after) => pages.push(Page::After(after)),
+        Action::LoadLatest => pages.push(Page::Latest),
+        _ => {}
+    }
+    pages
 }
 
 async fn handle(app: &mut App, event: AppEvent, network: &Network) {
     let action = match event {
         AppEvent::Terminal(TermEvent::Key(key)) if key.kind != KeyEventKind::Release => {
             app.handle_key(key)
+        }
+        AppEvent::Terminal(TermEvent::Paste(text)) => {
+            app.paste(&text);
+            Action::None
+        }
+        AppEvent::Terminal(TermEvent::Mouse(mouse)) => {
+            app.handle_mouse(mouse);
+            Action::None
         }
         AppEvent::Terminal(_) => Action::None,
         AppEvent::Stop => Action::Quit,
@@ -157,10 +245,127 @@ async fn handle(app: &mut App, event: AppEvent, network: &Network) {
         Action::Send(text) => network.send(text),
         Action::SendAction(text) => network.act(text),
         Action::Nick(name) => network.nick(name),
-        Action::LoadOlder(before) => network.load_older(before),
+        Action::LoadOlder(before) => network.load(Page::Before(before)),
+        Action::LoadNewer(after) => network.load(Page::After(after)),
+        Action::LoadLatest => network.load(Page::Latest),
         Action::Quit => {
             network.leave().await;
             app.should_quit = true;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rpc::types::{Event, EventKind, JoinResult, MemberInfo};
+    use crate::ui::app::NetEvent;
+    use ratatui::{Terminal, backend::TestBackend};
+    use uuid::Uuid;
+
+    fn pane(app: &App, size: Size) -> Vec<String> {
+        let mut terminal = Terminal::new(TestBackend::new(size.width, size.height)).unwrap();
+        terminal.draw(|frame| draw(app, frame)).unwrap();
+        let buffer = terminal.backend().buffer();
+        (0..size.height - 2)
+            // Text only: the scrollbar moves as lines come and go out of sight.
+            .map(|y| {
+                (0..size.width - 1)
+                    .map(|x| buffer[(x, y)].symbol())
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn message(seq: u64, text: &str) -> Event {
+        Event {
+            seq,
+            ts: 0,
+            kind: EventKind::Message,
+            from: MemberInfo {
+                id: Uuid::from_u128(1),
+                name: "alice".into(),
+            },
+            text: Some(text.into()),
+        }
+    }
+
+    #[test]
+    fn an_older_page_into_a_full_pane_holds_the_view_and_then_pages_forward() {
+        let size = Size::new(30, 8);
+        let mut app = App::new("x:1");
+        app.scrollback = 8;
+        app.handle_net(NetEvent::Joined {
+            result: JoinResult {
+                session: "s".into(),
+                id: Uuid::from_u128(2),
+                name: "bob".into(),
+                members: Vec::new(),
+                last_seq: 0,
+                history: Vec::new(),
+            },
+            resumed: false,
+            reset: false,
+        });
+        for seq in 20..30 {
+            // Lines of two rows each, so rows and lines differ.
+            app.handle_net(NetEvent::Event(message(
+                seq,
+                &format!("number {seq} wraps onto a row"),
+            )));
+        }
+        app.scroll = 1000;
+        let pages = settle(&mut app, size);
+        assert_eq!(
+            pages,
+            [Page::Before(22)],
+            "at the top: the older page is asked for"
+        );
+        let before = pane(&app, size);
+        app.handle_net(NetEvent::Older(
+            (19..22).map(|seq| message(seq, "older")).collect(),
+        ));
+        let pages = settle(&mut app, size);
+        assert_eq!(pane(&app, size), before, "the view did not move");
+        assert_eq!(app.lines.len(), 8);
+        assert_eq!(app.detached, Some(29));
+        assert!(pages.is_empty(), "{pages:?}");
+
+        // Paging down to the bottom of what is held asks for what follows it.
+        app.scroll = 0;
+        let pages = settle(&mut app, size);
+        assert_eq!(pages, [Page::After(26)]);
+        let before = pane(&app, size);
+        app.handle_net(NetEvent::Newer(
+            (27..29).map(|seq| message(seq, "newer")).collect(),
+        ));
+        settle(&mut app, size);
+        assert_eq!(
+            pane(&app, size),
+            before,
+            "a newer page does not move the view either"
+        );
+        assert!(app.scroll > 0);
+    }
+
+    #[test]
+    fn lines_on_screen_are_never_dropped_to_keep_the_cap() {
+        let size = Size::new(30, 8);
+        let mut app = App::new("x:1");
+        app.scrollback = 3;
+        for seq in 20..23 {
+            app.handle_net(NetEvent::Event(message(seq, "now")));
+        }
+        app.scroll = 1;
+        app.handle_net(NetEvent::Older(
+            (10..20).map(|seq| message(seq, "older")).collect(),
+        ));
+        let before = pane(&app, size);
+        settle(&mut app, size);
+        assert_eq!(pane(&app, size), before);
+        assert!(
+            app.lines.len() > 3,
+            "over the cap while the lines are in view"
+        );
     }
 }
