@@ -166,7 +166,7 @@ const COMMANDS: [&str; 8] = [
     "/help", "/who", "/me", "/nick", "/members", "/clear", "/quit", "/exit",
 ];
 /// Rows one turn of the mouse wheel scrolls.
-const WHEEL_ROWS: usize = 3;
+const WHEEL_ROWS: isize = 3;
 /// The most the input holds; a longer paste is cut (the server's limit is far lower).
 pub const MAX_INPUT_BYTES: usize = 64 * 1024;
 /// Lines kept for Up/Down.
@@ -181,6 +181,21 @@ struct Completion {
     shown: usize,
 }
 
+/// Where the message pane's view is, anchored to a line so that lines arriving or leaving
+/// below it, and the terminal being resized, do not move it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScrollPos {
+    /// Lines, counted from the newest, wholly below the view.
+    pub lines: usize,
+    /// Rows of the next line (the lowest one on screen) below the view.
+    pub rows: usize,
+}
+
+impl ScrollPos {
+    /// Following the conversation: the newest row at the bottom.
+    pub const LIVE: Self = Self { lines: 0, rows: 0 };
+}
+
 pub struct App {
     /// The server as the user named it, for the status line.
     pub server: String,
@@ -190,8 +205,11 @@ pub struct App {
     pub members: Vec<MemberInfo>,
     pub lines: VecDeque<ChatLine>,
     pub input: InputLine,
-    /// Rows scrolled up from the newest line; 0 follows the conversation.
-    pub scroll: usize,
+    /// Where the view is; [`ScrollPos::LIVE`] follows the conversation.
+    pub scroll: ScrollPos,
+    /// Rows to scroll up (or, below zero, down) from `scroll`, asked for by keys and the
+    /// wheel; the event loop applies it, knowing how lines wrap.
+    pub scroll_by: isize,
     /// Rows one PageUp moves; the event loop keeps it matched to the terminal.
     pub page_rows: usize,
     /// Lines that arrived while scrolled up and have not been seen yet.
@@ -247,7 +265,8 @@ impl App {
             members: Vec::new(),
             lines: VecDeque::new(),
             input: InputLine::default(),
-            scroll: 0,
+            scroll: ScrollPos::LIVE,
+            scroll_by: 0,
             page_rows: 10,
             unseen: 0,
             appended_while_scrolled: 0,
@@ -307,18 +326,18 @@ impl App {
             KeyCode::Right if ctrl => self.input.word_right(),
             KeyCode::Left => self.input.left(),
             KeyCode::Right => self.input.right(),
-            KeyCode::Up if ctrl || shift => self.scroll = self.scroll.saturating_add(1),
-            KeyCode::Down if ctrl || shift => self.scroll = self.scroll.saturating_sub(1),
+            KeyCode::Up if ctrl || shift => self.scroll_by += 1,
+            KeyCode::Down if ctrl || shift => self.scroll_by -= 1,
             KeyCode::Up if !self.input.up() => self.recall_older(),
             KeyCode::Down if !self.input.down() => self.recall_newer(),
             KeyCode::Tab => self.complete(),
             KeyCode::F(2) => self.show_members = !self.show_members,
             KeyCode::Home => self.input.home(),
-            KeyCode::End if self.scroll > 0 || self.detached.is_some() => self.go_live(),
+            KeyCode::End if self.scrolled() || self.detached.is_some() => self.go_live(),
             KeyCode::End => self.input.end(),
             KeyCode::Esc => self.go_live(),
-            KeyCode::PageUp => self.scroll = self.scroll.saturating_add(self.page_rows),
-            KeyCode::PageDown => self.scroll = self.scroll.saturating_sub(self.page_rows),
+            KeyCode::PageUp => self.scroll_by += self.page_rows as isize,
+            KeyCode::PageDown => self.scroll_by -= self.page_rows as isize,
             _ => {}
         }
         Action::None
@@ -350,15 +369,20 @@ impl App {
     /// The mouse wheel scrolls the message pane; nothing else of the mouse is used.
     pub fn handle_mouse(&mut self, event: MouseEvent) {
         match event.kind {
-            MouseEventKind::ScrollUp => self.scroll = self.scroll.saturating_add(WHEEL_ROWS),
-            MouseEventKind::ScrollDown => self.scroll = self.scroll.saturating_sub(WHEEL_ROWS),
+            MouseEventKind::ScrollUp => self.scroll_by += WHEEL_ROWS,
+            MouseEventKind::ScrollDown => self.scroll_by -= WHEEL_ROWS,
             _ => {}
         }
     }
 
+    /// Whether the view is (or is about to be) scrolled up from the newest line.
+    pub fn scrolled(&self) -> bool {
+        self.scroll != ScrollPos::LIVE || self.scroll_by > 0
+    }
+
     /// Back to the newest lines: End, Esc, sending.
     fn go_live(&mut self) {
-        self.scroll = 0;
+        (self.scroll, self.scroll_by) = (ScrollPos::LIVE, 0);
         if self.detached.is_some() {
             self.jump_live = true;
         }
@@ -508,7 +532,8 @@ impl App {
             "clear" => {
                 self.lines.clear();
                 // What the room sends from now on is what the pane shows.
-                (self.scroll, self.detached, self.unseen) = (0, None, 0);
+                (self.scroll, self.scroll_by) = (ScrollPos::LIVE, 0);
+                (self.detached, self.unseen) = (None, 0);
                 Action::None
             }
             "who" => {
@@ -673,23 +698,25 @@ impl App {
         }
         if latest {
             // The view is meant to land on the newest line, not hold still.
-            (self.scroll, self.appended_while_scrolled) = (0, 0);
+            (self.scroll, self.scroll_by) = (ScrollPos::LIVE, 0);
+            self.appended_while_scrolled = 0;
         }
         let newest = self.lines.iter().rev().find_map(|line| line.seq);
         if let Some(live) = self.detached
             && (empty || newest.is_some_and(|newest| newest >= live))
         {
             self.detached = None;
-            if self.scroll == 0 {
+            if !self.scrolled() {
                 self.unseen = 0;
             }
         }
     }
 
-    /// Drops the `count` newest lines, which took `rows` rows (the event loop drops no more
-    /// than are below the view, so the pane may stay over its cap by what is on screen):
-    /// the pane no longer reaches the live end.
-    pub fn drop_newest(&mut self, count: usize, rows: usize) {
+    /// Drops up to [`Self::trim_newest`] of the newest lines, no more than are wholly below
+    /// the view (the pane may stay over its cap by what is on screen): the pane no longer
+    /// reaches the live end.
+    pub fn drop_newest(&mut self) {
+        let count = self.trim_newest.min(self.scroll.lines);
         self.trim_newest = 0;
         if count == 0 {
             return;
@@ -701,14 +728,14 @@ impl App {
             }
         }
         self.detached = Some(newest);
-        self.scroll = self.scroll.saturating_sub(rows);
+        self.scroll.lines -= count;
     }
 
     /// When the view is at the bottom of a detached pane, or going back to live: the page to
     /// ask for, if any.
     pub fn wants_newer(&mut self) -> Action {
         if self.detached.is_none()
-            || self.scroll > 0
+            || self.scrolled()
             || self.loading_newer
             || self.connection != Connection::Connected
         {
@@ -872,7 +899,7 @@ impl App {
             }
             return;
         }
-        if self.push(line) && self.scroll > 0 {
+        if self.push(line) && self.scrolled() {
             self.unseen += 1;
         }
     }
@@ -898,7 +925,7 @@ impl App {
             // What fell off the top is still in the server's history.
             self.history_exhausted = false;
         }
-        if self.scroll > 0 || self.detached.is_some() {
+        if self.scrolled() || self.detached.is_some() {
             // Not following the conversation: the event loop keeps the view where it is.
             self.appended_while_scrolled += 1;
         }
@@ -1130,12 +1157,12 @@ mod tests {
         let mut app = joined_app();
         app.handle_key(key(KeyCode::PageUp));
         app.handle_key(key(KeyCode::PageUp));
-        assert_eq!(app.scroll, 20);
+        assert_eq!(app.scroll_by, 20);
         app.handle_key(key(KeyCode::PageDown));
-        assert_eq!(app.scroll, 10);
+        assert_eq!(app.scroll_by, 10);
         type_str(&mut app, "hi");
         app.handle_key(key(KeyCode::Enter));
-        assert_eq!(app.scroll, 0);
+        assert!(!app.scrolled());
     }
 
     fn event(seq: u64, kind: EventKind, from: &MemberInfo, text: Option<&str>) -> Event {
@@ -1462,7 +1489,7 @@ mod tests {
         app.handle_net(message(12, &alice, "new two"));
         assert_eq!((app.unseen, app.appended_while_scrolled), (2, 2));
         app.handle_key(key(KeyCode::End));
-        assert_eq!(app.scroll, 0);
+        assert!(!app.scrolled());
         // End with the view live moves the cursor, as in any line editor.
         type_str(&mut app, "ab");
         app.handle_key(key(KeyCode::Home));
@@ -1470,7 +1497,7 @@ mod tests {
         assert_eq!(app.input.cursor_column(), 2);
         app.handle_key(key(KeyCode::PageUp));
         app.handle_key(key(KeyCode::Esc));
-        assert_eq!(app.scroll, 0);
+        assert!(!app.scrolled());
     }
 
     #[test]
@@ -1479,9 +1506,9 @@ mod tests {
         for modifiers in [KeyModifiers::SHIFT, KeyModifiers::CONTROL] {
             app.handle_key(KeyEvent::new(KeyCode::Up, modifiers));
             app.handle_key(KeyEvent::new(KeyCode::Up, modifiers));
-            assert_eq!(app.scroll, 2);
+            assert_eq!(app.scroll_by, 2);
             app.handle_key(KeyEvent::new(KeyCode::Down, modifiers));
-            assert_eq!(app.scroll, 1);
+            assert_eq!(app.scroll_by, 1);
             app.handle_key(key(KeyCode::Esc));
         }
         assert!(app.input.is_empty(), "no history recall on the way");
@@ -1588,13 +1615,13 @@ mod tests {
         };
         app.handle_mouse(mouse(MouseEventKind::ScrollUp));
         app.handle_mouse(mouse(MouseEventKind::ScrollUp));
-        assert_eq!(app.scroll, 2 * WHEEL_ROWS);
+        assert_eq!(app.scroll_by, 2 * WHEEL_ROWS);
         app.handle_mouse(mouse(MouseEventKind::ScrollDown));
-        assert_eq!(app.scroll, WHEEL_ROWS);
+        assert_eq!(app.scroll_by, WHEEL_ROWS);
         app.handle_mouse(mouse(MouseEventKind::Down(
             crossterm::event::MouseButton::Left,
         )));
-        assert_eq!(app.scroll, WHEEL_ROWS);
+        assert_eq!(app.scroll_by, WHEEL_ROWS);
     }
 
     fn seqs(app: &App) -> Vec<u64> {
@@ -1613,7 +1640,7 @@ mod tests {
         assert!(!app.history_exhausted, "what fell off can be fetched again");
 
         // Scrolled to the top, an older page arrives: the newest lines make room.
-        app.scroll = 4;
+        app.scroll = ScrollPos { lines: 4, rows: 0 };
         assert_eq!(app.wants_older(), Action::LoadOlder(15));
         app.handle_net(NetEvent::Older(
             (12..15)
@@ -1621,9 +1648,12 @@ mod tests {
                 .collect(),
         ));
         assert_eq!(app.trim_newest, 3);
-        app.drop_newest(3, 3);
+        app.drop_newest();
         assert_eq!(seqs(&app), [12, 13, 14, 15, 16]);
-        assert_eq!((app.detached, app.scroll), (Some(19), 1));
+        assert_eq!(
+            (app.detached, app.scroll),
+            (Some(19), ScrollPos { lines: 1, rows: 0 })
+        );
 
         // Live lines are counted, not shown, while the pane is away from the live end.
         app.handle_net(message(20, &alice, "live"));
@@ -1632,7 +1662,7 @@ mod tests {
 
         // At the bottom of the pane, the next page is asked for, once.
         assert_eq!(app.wants_newer(), Action::None, "not at the bottom yet");
-        app.scroll = 0;
+        app.scroll = ScrollPos::LIVE;
         assert_eq!(app.wants_newer(), Action::LoadNewer(16));
         assert_eq!(app.wants_newer(), Action::None);
         app.handle_net(NetEvent::Newer(
@@ -1669,7 +1699,8 @@ mod tests {
             &alice,
             Some("x"),
         )]));
-        app.drop_newest(1, 1);
+        app.scroll.lines = 1;
+        app.drop_newest();
         app.handle_net(message(40, &alice, "much later"));
         app.handle_key(key(KeyCode::End));
         assert_eq!(app.wants_newer(), Action::LoadLatest);
@@ -1679,7 +1710,10 @@ mod tests {
                 .collect(),
         ));
         assert_eq!(seqs(&app), [38, 39, 40]);
-        assert_eq!((app.detached, app.scroll, app.unseen), (None, 0, 0));
+        assert_eq!(
+            (app.detached, app.scroll, app.unseen),
+            (None, ScrollPos::LIVE, 0)
+        );
         assert!(!app.history_exhausted, "older pages can be fetched again");
     }
 

@@ -10,7 +10,7 @@ use ratatui::widgets::{Scrollbar, ScrollbarOrientation, ScrollbarState, Stateful
 use unicode_segmentation::UnicodeSegmentation;
 use unicode_width::UnicodeWidthStr;
 
-use super::app::{App, ChatLine, Connection, LineKind, Timestamps};
+use super::app::{App, ChatLine, Connection, LineKind, ScrollPos, Timestamps};
 
 const PROMPT: &str = "> ";
 /// Below this width the member list hides itself.
@@ -37,7 +37,6 @@ impl Widget for &App {
         let [pane, status, input] = screen_areas(self, area);
         let (messages, members) = pane_areas(self, pane);
         render_messages(self, messages, buf);
-        render_scrollbar(self, messages, buf);
         if let Some(members) = members {
             render_members(self, members, buf);
         }
@@ -124,66 +123,136 @@ fn screen_areas(app: &App, area: Rect) -> [Rect; 3] {
     ]))
 }
 
-/// `app.scroll`, limited so that on a screen of `size` the view stops with the oldest line at
-/// its top, and whether the view is scrolled up against that top (time to load older
-/// history). Wraps no more rows than the current scroll position reaches.
-pub fn clamped_scroll(app: &App, size: ratatui::layout::Size) -> (usize, bool) {
-    let messages = message_area(app, size);
-    let height = messages.height as usize;
-    let rows = rows_newest_first(app, messages.width as usize, app.scroll + height + 1);
-    let max = rows.len().saturating_sub(height);
-    (app.scroll.min(max), app.scroll > 0 && app.scroll >= max)
+/// The view of the message pane worked out from [`App::scroll`] and the pending
+/// [`App::scroll_by`]: which rows are on screen and where that leaves the view. Only the
+/// lines on screen and those scrolled past are wrapped, so the cost follows the screen, not
+/// the length of the scrollback.
+struct View {
+    /// Where the view stands, with the pending scroll applied and kept in bounds.
+    at: ScrollPos,
+    /// The rows on screen, newest (the pane's bottom row) first, each with its line's index
+    /// counted from the newest.
+    rows: Vec<(usize, Line<'static>)>,
+    /// Rows above the view: the rest of its top line, or older lines.
+    more_above: bool,
+    /// The top line goes on above the view.
+    top_cut: bool,
 }
 
-/// How many rows the newest `lines` lines take in the message pane on a screen of `size`:
-/// how far the view must move up to stay put when they arrive while scrolled up.
-pub fn rows_of_newest(app: &App, size: ratatui::layout::Size, lines: usize) -> usize {
-    let width = message_area(app, size).width as usize;
-    if width == 0 {
-        return 0;
-    }
-    app.lines
-        .iter()
-        .rev()
-        .take(lines)
-        .map(|line| wrap(&styled_segments(app, line), width).len())
-        .sum()
-}
-
-/// How many of the newest lines lie wholly below the view on a screen of `size`: as many
-/// as may be dropped without the view changing.
-pub fn lines_below_view(app: &App, size: ratatui::layout::Size) -> usize {
-    let area = message_area(app, size);
-    visible_rows(app, area)
-        .first()
-        .map_or(app.lines.len(), |(line, _)| *line)
-}
-
-/// Wrapped rows from the newest line back, only as many as `wanted` (or all there are),
-/// each with the index of its line counted from the newest.
-fn rows_newest_first(app: &App, width: usize, wanted: usize) -> Vec<(usize, Line<'static>)> {
-    let mut rows = Vec::with_capacity(wanted);
-    if width == 0 {
-        return rows;
-    }
-    for (index, line) in app.lines.iter().rev().enumerate() {
-        let wrapped = wrap(&styled_segments(app, line), width);
-        rows.extend(wrapped.into_iter().rev().map(|row| (index, row)));
-        if rows.len() >= wanted {
-            break;
+impl View {
+    fn new(app: &App, area: Rect) -> Self {
+        let (width, height) = (area.width as usize, area.height as usize);
+        let mut view = Self {
+            at: ScrollPos::LIVE,
+            rows: Vec::new(),
+            more_above: false,
+            top_cut: false,
+        };
+        if width == 0 || height == 0 || app.lines.is_empty() {
+            return view;
         }
+        let rows_of = |index: usize| {
+            let line = &app.lines[app.lines.len() - 1 - index];
+            wrap(&styled_segments(app, line), width)
+        };
+        let newest_index = app.lines.len() - 1;
+        let mut at = app.scroll;
+        if at.lines > newest_index {
+            at = ScrollPos {
+                lines: newest_index,
+                rows: usize::MAX,
+            };
+        }
+        at.rows = at.rows.min(rows_of(at.lines).len() - 1);
+        at = if app.scroll_by >= 0 {
+            up(at, app.scroll_by.unsigned_abs(), newest_index, &rows_of)
+        } else {
+            down(at, app.scroll_by.unsigned_abs(), &rows_of)
+        };
+        // Fill the screen upwards from `at`; short of rows at the top, move down to fill it.
+        loop {
+            view.rows.clear();
+            let mut index = at.lines;
+            let mut skip = at.rows;
+            (view.more_above, view.top_cut) = loop {
+                let wrapped = rows_of(index);
+                let keep = wrapped.len() - skip;
+                let take = keep.min(height - view.rows.len());
+                let newest_first = wrapped.into_iter().rev().skip(skip).take(take);
+                view.rows.extend(newest_first.map(|row| (index, row)));
+                skip = 0;
+                if view.rows.len() == height {
+                    break (take < keep || index < newest_index, take < keep);
+                }
+                if index == newest_index {
+                    break (false, false);
+                }
+                index += 1;
+            };
+            let short = height - view.rows.len();
+            if short == 0 || at == ScrollPos::LIVE {
+                break;
+            }
+            at = down(at, short, &rows_of);
+        }
+        view.at = at;
+        view
     }
-    rows
 }
 
-/// The rows on screen, newest first: the pane's bottom row is the first.
-fn visible_rows(app: &App, area: Rect) -> Vec<(usize, Line<'static>)> {
-    let height = area.height as usize;
-    let mut rows = rows_newest_first(app, area.width as usize, height + app.scroll);
-    let scroll = app.scroll.min(rows.len().saturating_sub(height));
-    rows.drain(..scroll);
-    rows.truncate(height);
-    rows
+/// `at` moved `by` rows up, stopping at the oldest line's top row.
+fn up(
+    mut at: ScrollPos,
+    by: usize,
+    newest_index: usize,
+    rows_of: &impl Fn(usize) -> Vec<Line<'static>>,
+) -> ScrollPos {
+    at.rows = at.rows.saturating_add(by);
+    loop {
+        let rows = rows_of(at.lines).len();
+        if at.rows < rows {
+            return at;
+        }
+        if at.lines == newest_index {
+            at.rows = rows - 1;
+            return at;
+        }
+        at.rows -= rows;
+        at.lines += 1;
+    }
+}
+
+/// `at` moved `by` rows down, stopping at the live end.
+fn down(
+    mut at: ScrollPos,
+    mut by: usize,
+    rows_of: &impl Fn(usize) -> Vec<Line<'static>>,
+) -> ScrollPos {
+    if at.rows >= by {
+        at.rows -= by;
+        return at;
+    }
+    by -= at.rows;
+    at.rows = 0;
+    while by > 0 && at.lines > 0 {
+        at.lines -= 1;
+        let rows = rows_of(at.lines).len();
+        if by <= rows {
+            at.rows = rows - by;
+            return at;
+        }
+        by -= rows;
+    }
+    ScrollPos::LIVE
+}
+
+/// Where the view stands on a screen of `size` once the pending scroll is applied and kept
+/// in bounds, and whether it is scrolled up against the oldest line loaded (time to load
+/// older history).
+pub fn settled_scroll(app: &App, size: ratatui::layout::Size) -> (ScrollPos, bool) {
+    let view = View::new(app, message_area(app, size));
+    // Scrolling up with everything on screen also reaches the top.
+    (view.at, app.scrolled() && !view.more_above)
 }
 
 fn render_messages(app: &App, messages: Rect, buf: &mut Buffer) {
@@ -191,38 +260,29 @@ fn render_messages(app: &App, messages: Rect, buf: &mut Buffer) {
     if area.is_empty() {
         return;
     }
-    for (row, (_, line)) in visible_rows(app, area).iter().rev().enumerate() {
+    let view = View::new(app, area);
+    for (row, (_, line)) in view.rows.iter().rev().enumerate() {
         buf.set_line(area.x, area.y + row as u16, line, area.width);
     }
+    render_scrollbar(app, &view, area, buf);
 }
 
-/// A scrollbar down the pane's right edge once there is more than fits, measured in lines
-/// (not rows, which would mean wrapping the whole scrollback on every frame).
-fn render_scrollbar(app: &App, messages: Rect, buf: &mut Buffer) {
-    let area = text_area(messages);
-    if area.is_empty() {
-        return;
-    }
-    let height = area.height as usize;
-    let rows = rows_newest_first(app, area.width as usize, height + app.scroll + 1);
-    let scroll = app.scroll.min(rows.len().saturating_sub(height));
-    let (Some((bottom, _)), Some((top, _))) = (rows.get(scroll), rows.get(scroll + height - 1))
-    else {
-        // Everything fits.
+/// A scrollbar right of the messages once there is more than fits, measured in lines
+/// (rows would mean wrapping the whole scrollback on every frame).
+fn render_scrollbar(app: &App, view: &View, area: Rect, buf: &mut Buffer) {
+    let (Some((bottom, _)), Some((top, _))) = (view.rows.first(), view.rows.last()) else {
         return;
     };
+    if view.at == ScrollPos::LIVE && !view.more_above && app.detached.is_none() {
+        // Everything fits.
+        return;
+    }
     // A line cut by the top edge counts as above the view.
-    let top_cut = rows
-        .get(scroll + height)
-        .is_some_and(|(line, _)| line == top);
-    let top = if top_cut {
+    let top = if view.top_cut {
         top.saturating_sub(1).max(*bottom)
     } else {
         *top
     };
-    if rows.len() <= height && app.detached.is_none() {
-        return;
-    }
     let total = app.lines.len();
     let shown = top - bottom + 1;
     let mut state = ScrollbarState::new(total - shown + 1)
@@ -267,7 +327,7 @@ fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
     } else if app.unseen > 0 {
         let s = if app.unseen == 1 { "" } else { "s" };
         parts.push(format!("{} new message{s} ↓ (End)", app.unseen));
-    } else if app.scroll > 0 || app.detached.is_some() {
+    } else if app.scrolled() || app.detached.is_some() {
         parts.push("scrolled up (PageDown, End)".to_owned());
     }
     let width = 1 + parts.iter().map(|part| part.width()).sum::<usize>() + 3 * (parts.len() - 1);
@@ -673,17 +733,33 @@ mod tests {
     fn scroll_stops_at_the_oldest_line() {
         let mut app = chat_app();
         let size = ratatui::layout::Size::new(50, 6);
-        app.scroll = 100;
-        // 7 rows of messages on a 4-row pane.
-        assert_eq!(clamped_scroll(&app, size), (3, true));
-        app.scroll = 2;
-        assert_eq!(clamped_scroll(&app, size), (2, false));
-        app.scroll = 0;
+        app.scroll_by = 100;
+        // 7 rows of messages on a 4-row pane: 3 rows up, the top row of alice's two-row line
+        // is at the bottom, the two below it wholly out of sight.
         assert_eq!(
-            clamped_scroll(&app, size),
-            (0, false),
+            settled_scroll(&app, size),
+            (ScrollPos { lines: 2, rows: 1 }, true)
+        );
+        app.scroll_by = 2;
+        assert_eq!(
+            settled_scroll(&app, size),
+            (ScrollPos { lines: 2, rows: 0 }, false)
+        );
+        app.scroll_by = 0;
+        assert_eq!(
+            settled_scroll(&app, size),
+            (ScrollPos::LIVE, false),
             "not scrolled, not at the top"
         );
+        // Down from where it is, and never below live.
+        app.scroll = ScrollPos { lines: 2, rows: 1 };
+        app.scroll_by = -2;
+        assert_eq!(
+            settled_scroll(&app, size),
+            (ScrollPos { lines: 1, rows: 0 }, false)
+        );
+        app.scroll_by = -100;
+        assert_eq!(settled_scroll(&app, size), (ScrollPos::LIVE, false));
     }
 
     fn member(name: &str) -> MemberInfo {
@@ -782,7 +858,7 @@ mod tests {
     #[test]
     fn scrolled_up_view_shows_older_rows_and_says_so() {
         let mut app = chat_app();
-        app.scroll = 2;
+        app.scroll_by = 2;
         let terminal = screen(&app, 50, 6);
         insta::assert_snapshot!(terminal.backend());
     }
@@ -908,30 +984,6 @@ mod tests {
     }
 
     #[test]
-    fn new_lines_do_not_move_a_scrolled_up_view() {
-        let mut app = chat_app();
-        app.scroll = 2;
-        let size = ratatui::layout::Size::new(50, 8);
-        let before = format!("{:?}", screen(&app, 50, 8).backend());
-        let alice = member("alice");
-        app.handle_net(NetEvent::Event(Event {
-            seq: 6,
-            ts: 0,
-            kind: EventKind::Message,
-            from: alice,
-            text: Some("a long line that wraps onto a second row of the pane".into()),
-        }));
-        // What the event loop does after handling events.
-        app.scroll += rows_of_newest(&app, size, app.appended_while_scrolled);
-        app.appended_while_scrolled = 0;
-        let after = format!("{:?}", screen(&app, 50, 8).backend());
-        let pane = |screen: &str| screen.lines().take(5).collect::<Vec<_>>().join("\n");
-        assert_eq!(pane(&before), pane(&after));
-        let status = format!("{:?}", screen(&app, 120, 8).backend());
-        assert!(status.contains("1 new message ↓ (End)"), "{status}");
-    }
-
-    #[test]
     fn tiny_terminals_do_not_panic() {
         let app = chat_app();
         for (w, h) in [(10, 3), (1, 1), (3, 2), (0, 0), (10, 1)] {
@@ -1015,7 +1067,7 @@ mod tests {
         };
         let live = thumb_rows(&app);
         assert_eq!(live.last(), Some(&9), "at the bottom when live: {live:?}");
-        app.scroll = 1000;
+        app.scroll_by = 1000;
         let top = thumb_rows(&app);
         assert_eq!(top.first(), Some(&0), "at the top: {top:?}");
         assert!(top.len() < 10 && !top.is_empty());

@@ -10,9 +10,9 @@ use ratatui::DefaultTerminal;
 use ratatui::layout::Size;
 use tokio::sync::mpsc;
 
-use super::app::{Action, App, AppEvent, Bell, Timestamps};
+use super::app::{Action, App, AppEvent, Bell, ScrollPos, Timestamps};
 use super::net::{Network, Page};
-use super::render::{clamped_scroll, draw, lines_below_view, message_rows, rows_of_newest};
+use super::render::{draw, message_rows, settled_scroll};
 
 /// Events buffered between the producers and the loop.
 const EVENT_BUFFER: usize = 1024;
@@ -192,20 +192,18 @@ async fn event_loop(
 /// of history the view has reached the end of.
 fn settle(app: &mut App, size: Size) -> Vec<Page> {
     app.page_rows = message_rows(app, size).max(1);
-    if app.trim_newest > 0 {
-        let count = app.trim_newest.min(lines_below_view(app, size));
-        let rows = rows_of_newest(app, size, count);
-        app.drop_newest(count, rows);
-    }
     if app.appended_while_scrolled > 0 {
-        if app.scroll > 0 || app.detached.is_some() {
-            app.scroll += rows_of_newest(app, size, app.appended_while_scrolled);
+        if app.scrolled() || app.detached.is_some() {
+            app.scroll.lines += app.appended_while_scrolled;
         }
         app.appended_while_scrolled = 0;
     }
-    let (scroll, at_top) = clamped_scroll(app, size);
-    app.scroll = scroll;
-    if scroll == 0 && app.detached.is_none() {
+    if app.trim_newest > 0 {
+        app.drop_newest();
+    }
+    let (scroll, at_top) = settled_scroll(app, size);
+    (app.scroll, app.scroll_by) = (scroll, 0);
+    if scroll == ScrollPos::LIVE && app.detached.is_none() {
         app.unseen = 0;
     }
     let mut pages = Vec::new();
@@ -314,7 +312,7 @@ mod tests {
                 &format!("number {seq} wraps onto a row"),
             )));
         }
-        app.scroll = 1000;
+        app.scroll_by = 1000;
         let pages = settle(&mut app, size);
         assert_eq!(
             pages,
@@ -332,7 +330,7 @@ mod tests {
         assert!(pages.is_empty(), "{pages:?}");
 
         // Paging down to the bottom of what is held asks for what follows it.
-        app.scroll = 0;
+        app.scroll = ScrollPos::LIVE;
         let pages = settle(&mut app, size);
         assert_eq!(pages, [Page::After(26)]);
         let before = pane(&app, size);
@@ -345,7 +343,7 @@ mod tests {
             before,
             "a newer page does not move the view either"
         );
-        assert!(app.scroll > 0);
+        assert!(app.scrolled());
     }
 
     #[test]
@@ -356,7 +354,8 @@ mod tests {
         for seq in 20..23 {
             app.handle_net(NetEvent::Event(message(seq, "now")));
         }
-        app.scroll = 1;
+        // Line 22 is out of sight below; 20 and 21 are on screen.
+        app.scroll = ScrollPos { lines: 1, rows: 0 };
         app.handle_net(NetEvent::Older(
             (10..20).map(|seq| message(seq, "older")).collect(),
         ));
@@ -366,6 +365,34 @@ mod tests {
         assert!(
             app.lines.len() > 3,
             "over the cap while the lines are in view"
+        );
+    }
+
+    #[test]
+    fn new_lines_do_not_move_a_scrolled_up_view() {
+        let size = Size::new(50, 8);
+        let mut app = App::new("x:1");
+        for seq in 1..10 {
+            app.handle_net(NetEvent::Event(message(seq, &format!("line {seq}"))));
+        }
+        app.scroll_by = 2;
+        settle(&mut app, size);
+        let before = pane(&app, size);
+        app.handle_net(NetEvent::Event(message(
+            10,
+            "a long line that wraps onto a second row of the pane",
+        )));
+        settle(&mut app, size);
+        assert_eq!(pane(&app, size), before);
+        assert_eq!(app.unseen, 1, "counted for the status line");
+        // Resized narrower, the view still starts from the same line at the bottom.
+        let narrow = Size::new(20, 8);
+        settle(&mut app, narrow);
+        let rows = pane(&app, narrow);
+        assert_eq!(
+            (rows[4].trim_end(), rows[5].trim_end()),
+            ("00:00 <alice> line", "7"),
+            "line 7, wrapped, is still the lowest on screen"
         );
     }
 }
