@@ -16,7 +16,9 @@
 //! - [`bench`]: `chatroom bench`, a fan-out load generator that checks every delivery.
 //! - [`ui`]: the TUI — state in [`ui::App`], key handling that returns what should happen
 //!   next, drawing as a pure function of state, and one event loop fed by the terminal and
-//!   the network alike.
+//!   the network alike. The message pane is a window of at most `--scrollback` lines onto
+//!   the room's history, its view anchored to a line, so a frame costs what the screen
+//!   shows whatever the length of the scrollback.
 //!
 //! # How a message travels
 //!

@@ -463,3 +463,43 @@ async fn no_mouse_leaves_the_mouse_to_the_terminal() {
     tui.assert_exits_cleanly();
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_terminal_clients_chat() {
+    let server = TestServer::start().await;
+    let mut bob = Tui::connect(&server, "bob");
+    block(|| bob.wait_for_text("connected │ 1 member │ bob"));
+    let mut carol = Tui::connect(&server, "carol");
+    block(|| carol.wait_for_text("connected │ 2 members │ carol"));
+    block(|| bob.wait_for_text("carol joined"));
+
+    bob.type_keys("hi carol, 日本語 ok?\r");
+    block(|| carol.wait_for_text("<bob> hi carol, 日本語 ok?"));
+    carol.type_keys("/me nods\r");
+    block(|| bob.wait_for_text("* carol nods"));
+    // A mention of bob by name is highlighted on bob's screen.
+    carol.type_keys("bob: see you\r");
+    block(|| bob.wait_for_text("<carol> bob: see you"));
+    let row = bob
+        .screen()
+        .lines()
+        .position(|line| line.contains("bob: see you"))
+        .unwrap() as u16;
+    let column = bob
+        .screen()
+        .lines()
+        .nth(row.into())
+        .unwrap()
+        .find("bob: see")
+        .unwrap() as u16;
+    let cell = bob.parser.screen().cell(row, column).unwrap().clone();
+    assert!(cell.bold(), "a mention is highlighted");
+
+    carol.type_keys("/exit\r");
+    block(|| bob.wait_for_text("carol left"));
+    block(|| bob.wait_for_text("connected │ 1 member │ bob"));
+    carol.assert_exits_cleanly();
+    bob.type_keys("/quit\r");
+    bob.assert_exits_cleanly();
+    server.stop().await;
+}

@@ -1726,4 +1726,34 @@ mod tests {
         assert_eq!(app.wants_older(), Action::None);
         assert!(app.lines.back().unwrap().text.contains("history is off"));
     }
+
+    #[test]
+    fn cursor_keys_and_line_ends_move_and_delete_where_expected() {
+        let mut app = joined_app();
+        type_str(&mut app, "héllo wörld");
+        app.handle_key(ctrl('a'));
+        assert_eq!(app.input.before_cursor(), "");
+        app.handle_key(key(KeyCode::Right));
+        app.handle_key(key(KeyCode::Right));
+        assert_eq!(app.input.before_cursor(), "hé");
+        app.handle_key(key(KeyCode::Delete));
+        assert_eq!(app.input.text(), "hélo wörld");
+        app.handle_key(key(KeyCode::Backspace));
+        assert_eq!(app.input.text(), "hlo wörld");
+        app.handle_key(ctrl('e'));
+        assert_eq!(app.input.before_cursor(), "hlo wörld");
+        app.handle_key(key(KeyCode::Left));
+        app.handle_key(KeyEvent::new(KeyCode::Right, KeyModifiers::CONTROL));
+        assert_eq!(app.input.before_cursor(), "hlo wörld");
+        app.handle_key(key(KeyCode::Home));
+        app.handle_key(KeyEvent::new(KeyCode::Right, KeyModifiers::CONTROL));
+        assert_eq!(app.input.before_cursor(), "hlo");
+        app.handle_key(key(KeyCode::End));
+        assert_eq!(app.input.before_cursor(), "hlo wörld");
+        assert_eq!(
+            app.handle_key(ctrl('c')),
+            Action::Quit,
+            "Ctrl-C quits even mid-line"
+        );
+    }
 }
