@@ -1077,4 +1077,22 @@ mod tests {
         let buffer = terminal.backend().buffer();
         assert!((0..22u16).all(|y| !matches!(buffer[(61, y)].symbol(), "┃" | "│")));
     }
+
+    #[test]
+    fn new_messages_below_a_scrolled_up_view_are_counted() {
+        let mut app = chat_app();
+        app.scroll = ScrollPos { lines: 2, rows: 0 };
+        for (seq, text) in [(6, "are you there?"), (7, "bob?")] {
+            app.handle_net(NetEvent::Event(Event {
+                seq,
+                ts: 0,
+                kind: EventKind::Message,
+                from: member("alice"),
+                text: Some(text.into()),
+            }));
+        }
+        // What the event loop does with lines that arrive below the view.
+        app.scroll.lines += std::mem::take(&mut app.appended_while_scrolled);
+        insta::assert_snapshot!(screen(&app, 80, 8).backend());
+    }
 }
