@@ -18,6 +18,9 @@ use jsonrpsee::core::client::Subscription;
 use jsonrpsee::ws_client::WsClient;
 use serde::Serialize;
 
+use crate::rpc::client::connect_with;
+use crate::rpc::tls::ClientTls;
+
 use crate::rpc::types::{Event, EventKind};
 use crate::rpc::{ChatApiClient, codes};
 
@@ -71,6 +74,10 @@ pub struct BenchConfig {
     pub rate: f64,
     /// Payload size in bytes.
     pub size: usize,
+    /// How to trust a `wss://` server.
+    pub tls: ClientTls,
+    /// The room's password, if it has one.
+    pub password: Option<String>,
 }
 
 /// Latency percentiles, in milliseconds.
@@ -239,16 +246,16 @@ struct Member {
 }
 
 /// Opens, joins and subscribes `count` members, a few at a time.
-async fn open_members(url: &str, count: usize) -> Result<Vec<Member>, BenchError> {
+async fn open_members(config: &BenchConfig, count: usize) -> Result<Vec<Member>, BenchError> {
     futures::stream::iter(0..count)
         .map(|index| async move {
             // Thousands of members share this one process: let a member fall behind on
             // its own stream without being dropped, so what is measured is the server.
-            let client = crate::rpc::client::connect_buffered(url, CLIENT_BUFFER)
+            let client = connect_with(&config.url, &config.tls, CLIENT_BUFFER)
                 .await
                 .map_err(|source| BenchError::Connect { index, source })?;
             let joined = client
-                .join(Some(format!("bench-{index}")))
+                .join(Some(format!("bench-{index}")), config.password.clone())
                 .await
                 .map_err(|source| BenchError::Join { index, source })?;
             let events = client
@@ -277,7 +284,7 @@ pub async fn run(
     raise_open_files_limit(config.clients);
     LazyLock::force(&EPOCH);
     let connect_started = Instant::now();
-    let members = open_members(&config.url, config.clients).await?;
+    let members = open_members(config, config.clients).await?;
     let connect_s = connect_started.elapsed().as_secs_f64();
 
     let progress = Arc::new(Progress::default());

@@ -8,8 +8,10 @@ use std::time::Duration;
 use anyhow::Context;
 use chatroom::bench::BenchConfig;
 use chatroom::room::{RateLimit, RoomConfig};
+use chatroom::rpc::auth::Password;
 use chatroom::rpc::client::ws_url;
 use chatroom::rpc::server::{self, ServerConfig};
+use chatroom::rpc::tls::{self, ClientTls, Fingerprint};
 use chatroom::store::{DbLocation, Retention};
 use chatroom::ui::app::{Bell, DEFAULT_SCROLLBACK, Timestamps};
 use chatroom::ui::{self, ConnectOptions};
@@ -100,18 +102,70 @@ struct ServeArgs {
     #[arg(long, env = "CHATROOM_HTTP_IDLE_SECS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..))]
     http_idle_secs: u64,
+    /// A file holding the room's password: joining then needs it. Or set CHATROOM_PASSWORD
+    /// (there is no --password flag: it would show in `ps`).
+    #[arg(long, env = "CHATROOM_PASSWORD_FILE")]
+    password_file: Option<PathBuf>,
+    /// Serve wss:// and https:// with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, env = "CHATROOM_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) for --tls-cert.
+    #[arg(long, env = "CHATROOM_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve wss:// with a certificate made up for this run, and print its fingerprint for
+    /// clients to pin with `connect --fingerprint`.
+    #[arg(long, conflicts_with = "tls_cert")]
+    tls_self_signed: bool,
     /// The chat client's settings, used with --tui.
     #[command(flatten)]
     client: ClientArgs,
 }
 
+/// How a client trusts a `wss://` server (the system's roots unless told otherwise), and the
+/// room's password.
+#[derive(Args)]
+struct AccessArgs {
+    /// Trust the CA (or self-signed certificate) in this PEM file for wss://, instead of the
+    /// system's roots.
+    #[arg(long, env = "CHATROOM_CA_FILE")]
+    ca_file: Option<PathBuf>,
+    /// Trust exactly the wss:// certificate with this SHA-256 fingerprint, as
+    /// `serve --tls-self-signed` prints it.
+    #[arg(long, env = "CHATROOM_FINGERPRINT", conflicts_with = "ca_file")]
+    fingerprint: Option<Fingerprint>,
+    /// A file holding the room's password. Or set CHATROOM_PASSWORD; without either the
+    /// client asks when the room needs one.
+    #[arg(long, env = "CHATROOM_PASSWORD_FILE")]
+    password_file: Option<PathBuf>,
+}
+
+impl AccessArgs {
+    fn tls(&self) -> ClientTls {
+        ClientTls {
+            ca_file: self.ca_file.clone(),
+            fingerprint: self.fingerprint,
+        }
+    }
+
+    /// `host:port` as a URL: `wss://` when a way to trust a certificate was given.
+    fn url(&self, target: &str) -> String {
+        if !target.contains("://") && (self.ca_file.is_some() || self.fingerprint.is_some()) {
+            format!("wss://{target}")
+        } else {
+            ws_url(target)
+        }
+    }
+}
+
 #[derive(Args)]
 struct ConnectArgs {
-    /// Server to join: host:port or a ws:// URL.
+    /// Server to join: host:port, or a ws:// or wss:// URL.
     #[arg(env = "CHATROOM_SERVER", default_value = "127.0.0.1:7777")]
     server: String,
     #[command(flatten)]
     client: ClientArgs,
+    #[command(flatten)]
+    access: AccessArgs,
     /// No full screen: send each line of stdin, print each event as a line on stdout, and
     /// exit at the end of input. Chosen by itself when stdin or stdout is not a terminal.
     #[arg(long)]
@@ -147,8 +201,16 @@ struct ClientArgs {
 }
 
 impl ClientArgs {
-    fn options(self, url: String, display: String) -> ConnectOptions {
+    fn options(
+        self,
+        url: String,
+        display: String,
+        password: Option<String>,
+        tls: ClientTls,
+    ) -> ConnectOptions {
         ConnectOptions {
+            password,
+            tls,
             url,
             display,
             name: self.name.or_else(default_name),
@@ -162,9 +224,11 @@ impl ClientArgs {
 
 #[derive(Args)]
 struct BenchArgs {
-    /// Server to measure: host:port or a ws:// URL.
+    /// Server to measure: host:port, or a ws:// or wss:// URL.
     #[arg(env = "CHATROOM_SERVER", default_value = "127.0.0.1:7777")]
     server: String,
+    #[command(flatten)]
+    access: AccessArgs,
     /// Members to open.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(2..))]
     clients: u64,
@@ -216,7 +280,9 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         args.clients
     );
     let config = BenchConfig {
-        url: ws_url(&args.server),
+        url: args.access.url(&args.server),
+        tls: args.access.tls(),
+        password: read_password(args.access.password_file.as_deref())?,
         clients: args.clients as usize,
         publishers: args.publishers as usize,
         messages: args.duration.is_none().then_some(args.messages),
@@ -357,7 +423,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let running = server::start(listener, server_config(&args)?, shutdown_signal()).await?;
+    let (config, fingerprint) = server_config(&args)?;
+    if let Some(fingerprint) = fingerprint.filter(|_| args.tls_self_signed) {
+        // On stdout, not only in the log: this is what clients need to be told.
+        println!("TLS certificate SHA-256 fingerprint: {fingerprint}");
+        println!(
+            "clients connect with: chatroom connect wss://HOST:{} --fingerprint {fingerprint}",
+            args.listen.port()
+        );
+    }
+    let running = server::start(listener, config, shutdown_signal()).await?;
     running.stopped().await;
     Ok(())
 }
@@ -368,16 +443,26 @@ async fn serve_with_tui(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = server::start(listener, server_config(&args)?, async {
+    let (config, fingerprint) = server_config(&args)?;
+    let password = read_password(args.password_file.as_deref())?;
+    let running = server::start(listener, config, async {
         let _ = stopped.await;
     })
     .await?;
     let addr = running.local_addr();
-    let result = ui::run(
-        args.client
-            .options(ws_url(&addr.to_string()), format!("hosting {addr}")),
-    )
-    .await;
+    // The hosting client trusts its own server by its certificate's fingerprint.
+    let (url, display) = match fingerprint {
+        Some(fingerprint) => (
+            format!("wss://{addr}"),
+            format!("hosting wss://{addr} ({fingerprint})"),
+        ),
+        None => (ws_url(&addr.to_string()), format!("hosting {addr}")),
+    };
+    let tls = ClientTls {
+        ca_file: None,
+        fingerprint,
+    };
+    let result = ui::run(args.client.options(url, display, password, tls)).await;
     let _ = stop.send(());
     running.stopped().await;
     result
@@ -389,7 +474,12 @@ async fn connect(args: ConnectArgs) -> anyhow::Result<()> {
         || args.json
         || !std::io::stdin().is_terminal()
         || !std::io::stdout().is_terminal();
-    let options = args.client.options(ws_url(&args.server), args.server);
+    let options = args.client.options(
+        args.access.url(&args.server),
+        args.server.clone(),
+        read_password(args.access.password_file.as_deref())?,
+        args.access.tls(),
+    );
     if plain {
         ui::plain::run(options, args.json).await
     } else {
@@ -397,12 +487,38 @@ async fn connect(args: ConnectArgs) -> anyhow::Result<()> {
     }
 }
 
-fn server_config(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
+/// The server's settings from its flags, and the fingerprint of its certificate when it
+/// serves TLS.
+fn server_config(args: &ServeArgs) -> anyhow::Result<(ServerConfig, Option<Fingerprint>)> {
     let db = match &args.db {
         Some(value) => DbLocation::parse(value),
         None => DbLocation::File(default_db_file()?),
     };
-    Ok(ServerConfig {
+    let password = read_password(args.password_file.as_deref())?;
+    if password.as_deref() == Some("") {
+        anyhow::bail!("the password is empty");
+    }
+    let (tls, fingerprint) = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let tls = tls::server_config(cert, key)?;
+            (Some(tls.config), Some(tls.fingerprint))
+        }
+        _ if args.tls_self_signed => {
+            let mut names = vec!["localhost".to_owned()];
+            if !args.listen.ip().is_unspecified() {
+                names.push(args.listen.ip().to_string());
+            }
+            let made = tls::self_signed(names)?;
+            (Some(made.config), Some(made.fingerprint))
+        }
+        _ => (None, None),
+    };
+    if let Some(fingerprint) = fingerprint {
+        tracing::info!(%fingerprint, "serving TLS");
+    }
+    let config = ServerConfig {
+        password: password.map(|p| Password::new(&p)),
+        tls,
         db,
         room: RoomConfig {
             queue_capacity: args.queue_capacity as usize,
@@ -429,7 +545,23 @@ fn server_config(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
         write_timeout: Duration::from_secs(args.write_timeout_secs),
         http_idle_timeout: Duration::from_secs(args.http_idle_secs),
         ..ServerConfig::default()
-    })
+    };
+    Ok((config, fingerprint))
+}
+
+/// The password from `file` (its last line break dropped) or else from CHATROOM_PASSWORD.
+fn read_password(file: Option<&Path>) -> anyhow::Result<Option<String>> {
+    if let Some(file) = file {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read the password file {}", file.display()))?;
+        let password = text.strip_suffix('\n').unwrap_or(&text);
+        return Ok(Some(
+            password.strip_suffix('\r').unwrap_or(password).to_owned(),
+        ));
+    }
+    Ok(std::env::var("CHATROOM_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty()))
 }
 
 fn project_dirs() -> anyhow::Result<directories::ProjectDirs> {

@@ -16,6 +16,8 @@ fn config(server: &TestServer) -> BenchConfig {
         duration: None,
         rate: 0.0,
         size: 128,
+        tls: Default::default(),
+        password: None,
     }
 }
 

@@ -110,7 +110,7 @@ async fn server_members(server: &TestServer) -> Vec<String> {
         .await
         .unwrap();
     client
-        .members()
+        .members(None)
         .await
         .unwrap()
         .into_iter()
@@ -448,10 +448,10 @@ async fn subscriptions_per_connection_are_capped() {
         .unwrap();
     let mut subscriptions = Vec::new();
     for i in 0..4 {
-        let joined = client.join(Some(format!("m{i}"))).await.unwrap();
+        let joined = client.join(Some(format!("m{i}")), None).await.unwrap();
         subscriptions.push(client.subscribe_events(joined.session, None).await.unwrap());
     }
-    let joined = client.join(Some("m4".into())).await.unwrap();
+    let joined = client.join(Some("m4".into()), None).await.unwrap();
     let err = client
         .subscribe_events(joined.session, None)
         .await
@@ -468,13 +468,19 @@ async fn sessions_per_connection_are_capped() {
         .unwrap();
     let mut sessions = Vec::new();
     for i in 0..4 {
-        sessions.push(client.join(Some(format!("m{i}"))).await.unwrap().session);
+        sessions.push(
+            client
+                .join(Some(format!("m{i}")), None)
+                .await
+                .unwrap()
+                .session,
+        );
     }
-    let err = client.join(Some("m4".into())).await.unwrap_err();
+    let err = client.join(Some("m4".into()), None).await.unwrap_err();
     assert_eq!(client_error_code(err), codes::TOO_MANY_SESSIONS);
     // Leaving frees a place.
     client.leave(sessions.pop().unwrap()).await.unwrap();
-    client.join(Some("m4".into())).await.unwrap();
+    client.join(Some("m4".into()), None).await.unwrap();
     server.stop().await;
 }
 
@@ -493,15 +499,15 @@ async fn joins_are_rate_limited_per_address() {
         .build(server.http_url())
         .unwrap();
     for i in 0..3 {
-        http.join(Some(format!("j{i}"))).await.unwrap();
+        http.join(Some(format!("j{i}")), None).await.unwrap();
     }
-    let err = http.join(Some("j3".into())).await.unwrap_err();
+    let err = http.join(Some("j3".into()), None).await.unwrap_err();
     assert_eq!(client_error_code(err), codes::RATE_LIMITED);
     // The same holds over WebSocket, from the same address.
     let ws = chatroom::rpc::client::connect(&server.ws_url())
         .await
         .unwrap();
-    let err = ws.join(Some("w".into())).await.unwrap_err();
+    let err = ws.join(Some("w".into()), None).await.unwrap_err();
     assert_eq!(client_error_code(err), codes::RATE_LIMITED);
     server.stop().await;
 }
@@ -513,7 +519,7 @@ async fn a_second_concurrent_poll_is_refused_not_queued() {
         .request_timeout(common::WAIT)
         .build(server.http_url())
         .unwrap();
-    let me = http.join(Some("poller".into())).await.unwrap();
+    let me = http.join(Some("poller".into()), None).await.unwrap();
     // A subscription holds the session's events, as a first long poll would.
     let ws = chatroom::rpc::client::connect(&server.ws_url())
         .await
@@ -644,7 +650,7 @@ async fn reserved_names_are_refused_over_the_wire() {
     let client = chatroom::rpc::client::connect(&server.ws_url())
         .await
         .unwrap();
-    let err = client.join(Some("System".into())).await.unwrap_err();
+    let err = client.join(Some("System".into()), None).await.unwrap_err();
     assert_eq!(client_error_code(err), codes::NAME_RESERVED);
     server.stop().await;
 }

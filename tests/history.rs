@@ -119,7 +119,7 @@ async fn subscribe_since_replays_what_was_missed_then_goes_live() {
     let client = chatroom::rpc::client::connect(&server.ws_url())
         .await
         .unwrap();
-    let joined = client.join(Some("returning".into())).await.unwrap();
+    let joined = client.join(Some("returning".into()), None).await.unwrap();
     let mut events = client
         .subscribe_events(joined.session.clone(), Some(before))
         .await
@@ -163,7 +163,7 @@ async fn poll_since_catches_up_a_page_at_a_time() {
         .request_timeout(WAIT)
         .build(server.http_url())
         .unwrap();
-    let me = http.join(Some("curl".into())).await.unwrap();
+    let me = http.join(Some("curl".into()), None).await.unwrap();
     let mut seen = 0;
     let mut got = Vec::new();
     while texts(&got).len() < 300 {
@@ -212,7 +212,7 @@ impl Receiver {
         let client = chatroom::rpc::client::connect(&server.ws_url())
             .await
             .unwrap();
-        let joined = client.join(Some(name.to_owned())).await.unwrap();
+        let joined = client.join(Some(name.to_owned()), None).await.unwrap();
         let events = client
             .subscribe_events(joined.session, since.or(Some(joined.last_seq)))
             .await
@@ -399,7 +399,7 @@ async fn a_poll_answer_lost_on_the_way_is_answered_again_from_the_store() {
         .request_timeout(WAIT)
         .build(server.http_url())
         .unwrap();
-    let me = http.join(Some("curl".into())).await.unwrap();
+    let me = http.join(Some("curl".into()), None).await.unwrap();
     let alice = Member::join(&server, "alice").await;
     let first = alice.say("one").await;
     alice.say("two").await;

@@ -278,7 +278,7 @@ async fn serve_with_tui_hosts_and_chats() {
     let client = chatroom::rpc::client::connect(&format!("ws://{listen}"))
         .await
         .unwrap();
-    let guest = client.join(Some("guest".into())).await.unwrap();
+    let guest = client.join(Some("guest".into()), None).await.unwrap();
     block(|| tui.wait_for_text("guest joined"));
     client
         .send(guest.session, "hi host".into(), None)

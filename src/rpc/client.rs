@@ -4,13 +4,19 @@ use std::time::Duration;
 
 use jsonrpsee::ws_client::{PingConfig, WsClient, WsClientBuilder};
 
+use super::tls::{ClientTls, TlsError};
+
 /// Why a connection could not be opened.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot connect to {url}: {source}")]
-pub struct ConnectError {
-    url: String,
-    #[source]
-    source: jsonrpsee::core::ClientError,
+pub enum ConnectError {
+    #[error("cannot connect to {url}: {source}")]
+    Connect {
+        url: String,
+        #[source]
+        source: jsonrpsee::core::ClientError,
+    },
+    #[error(transparent)]
+    Tls(#[from] TlsError),
 }
 
 /// Turns what a user typed (`host:port` or a full `ws://` URL) into a WebSocket URL.
@@ -24,16 +30,27 @@ pub fn ws_url(target: &str) -> String {
 
 /// Events a subscription may buffer in the client before it is dropped as lagging. A client
 /// that falls this far behind its own subscription is better off reconnecting.
-const SUBSCRIPTION_BUFFER: usize = 4096;
+pub const SUBSCRIPTION_BUFFER: usize = 4096;
 
-/// Opens a WebSocket connection with pings on, so a vanished server is noticed.
+/// Opens a WebSocket connection with pings on, so a vanished server is noticed; a `wss://`
+/// server must have a certificate the system trusts.
 pub async fn connect(url: &str) -> Result<WsClient, ConnectError> {
-    connect_buffered(url, SUBSCRIPTION_BUFFER).await
+    connect_with(url, &ClientTls::default(), SUBSCRIPTION_BUFFER).await
 }
 
-/// [`connect`] with room for `buffer` undelivered events per subscription.
-pub async fn connect_buffered(url: &str, buffer: usize) -> Result<WsClient, ConnectError> {
-    WsClientBuilder::new()
+/// [`connect`], trusting `wss://` servers as `tls` says, with room for `buffer`
+/// undelivered events per subscription. A certificate that is not trusted ends the attempt
+/// during the TLS handshake, before anything is sent.
+pub async fn connect_with(
+    url: &str,
+    tls: &ClientTls,
+    buffer: usize,
+) -> Result<WsClient, ConnectError> {
+    let mut builder = WsClientBuilder::new();
+    if let Some(config) = tls.client_config()? {
+        builder = builder.with_custom_cert_store(config);
+    }
+    builder
         .connection_timeout(Duration::from_secs(10))
         .request_timeout(Duration::from_secs(30))
         .enable_ws_ping(
@@ -44,7 +61,7 @@ pub async fn connect_buffered(url: &str, buffer: usize) -> Result<WsClient, Conn
         .max_buffer_capacity_per_subscription(buffer)
         .build(url)
         .await
-        .map_err(|source| ConnectError {
+        .map_err(|source| ConnectError::Connect {
             url: url.to_owned(),
             source,
         })

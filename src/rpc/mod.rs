@@ -1,8 +1,10 @@
 //! The JSON-RPC API, declared once and used by both sides: the server implements the
 //! generated `ChatApiServer`, clients call the generated `ChatApiClient` on a jsonrpsee client.
 
+pub mod auth;
 pub mod client;
 pub mod server;
+pub mod tls;
 pub mod types;
 
 use jsonrpsee::core::SubscriptionResult;
@@ -26,9 +28,14 @@ pub const MAX_HISTORY_LIMIT: u32 = 500;
 /// The chat API. Method names on the wire are `chat_` + the name given here.
 #[rpc(server, client, namespace = "chat")]
 pub trait ChatApi {
-    /// Enters the room. The server settles the name and returns the session secret.
+    /// Enters the room. The server settles the name and returns the session secret. A room
+    /// with a password lets in only those who give it.
     #[method(name = "join", with_extensions)]
-    async fn join(&self, name: Option<String>) -> Result<JoinResult, ErrorObjectOwned>;
+    async fn join(
+        &self,
+        name: Option<String>,
+        password: Option<String>,
+    ) -> Result<JoinResult, ErrorObjectOwned>;
 
     /// Says something to everyone else in the room; with `action`, a `/me` line.
     #[method(name = "send")]
@@ -75,9 +82,9 @@ pub trait ChatApi {
         limit: Option<u32>,
     ) -> Result<Vec<Event>, ErrorObjectOwned>;
 
-    /// Everyone in the room now.
+    /// Everyone in the room now. A room with a password tells only its members (`session`).
     #[method(name = "members")]
-    async fn members(&self) -> Result<Vec<MemberInfo>, ErrorObjectOwned>;
+    async fn members(&self, session: Option<String>) -> Result<Vec<MemberInfo>, ErrorObjectOwned>;
 }
 
 /// Stable error codes, documented in `docs/PROTOCOL.md`. Never renumber one.
@@ -97,6 +104,9 @@ pub mod codes {
     pub const SINCE_AHEAD: i32 = 1010;
     pub const STORAGE_BEHIND: i32 = 1011;
     pub const NAME_EMPTY: i32 = 1012;
+    pub const PASSWORD_REQUIRED: i32 = 1013;
+    pub const WRONG_PASSWORD: i32 = 1014;
+    pub const SHUT_OUT: i32 = 1015;
 }
 
 impl From<RoomError> for ErrorObjectOwned {

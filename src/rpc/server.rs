@@ -32,6 +32,7 @@ use tower::Service;
 use tower::layer::util::Identity;
 use tracing::Instrument;
 
+use super::auth::{AuthError, Password, PasswordGate};
 use super::types::{Event, JoinResult, MemberInfo, NickResult, SendResult};
 use super::{
     ChatApiServer, DEFAULT_HISTORY_LIMIT, DEFAULT_POLL_TIMEOUT_MS, MAX_HISTORY_LIMIT,
@@ -90,6 +91,10 @@ pub struct ServerConfig {
     pub http_idle_timeout: Duration,
     /// How long shutdown waits for connections to close before giving up on them.
     pub shutdown_grace: Duration,
+    /// The room password, if joining needs one.
+    pub password: Option<Password>,
+    /// Serve TLS (`wss://`, `https://`) instead of plain TCP.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Default for ServerConfig {
@@ -116,6 +121,8 @@ impl Default for ServerConfig {
             ping_timeout: Duration::from_secs(20),
             http_idle_timeout: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(5),
+            password: None,
+            tls: None,
         }
     }
 }
@@ -235,7 +242,7 @@ async fn run(
                 tune_socket(&socket, config.write_timeout);
                 let permits = Arc::new((socket_permit, ip_permit));
                 connections.spawn(
-                    serve_connection(socket, remote.ip(), shared.clone(), permits)
+                    accept_connection(socket, remote.ip(), shared.clone(), permits)
                         .instrument(tracing::debug_span!("connection", %remote)),
                 );
                 continue;
@@ -247,6 +254,10 @@ async fn run(
             ),
         };
         tracing::warn!(%remote, reason = refusal.1, "refused");
+        if config.tls.is_some() {
+            // A plain-text refusal means nothing inside TLS: just close.
+            continue;
+        }
         if let Ok(permit) = refusals.clone().try_acquire_owned() {
             connections.spawn(async move {
                 refuse(socket, refusal.0, refusal.1).await;
@@ -330,14 +341,36 @@ async fn refuse(mut socket: TcpStream, status: &str, reason: &str) {
     .await;
 }
 
-/// Serves HTTP on one socket until the client goes or the server stops. An upgrade to
-/// WebSocket lives on in jsonrpsee's task, watched by [`watch_websocket`].
-async fn serve_connection(
+/// Completes the TLS handshake, when the server has TLS, within the handshake deadline,
+/// then serves the connection. A client that is not speaking TLS (a `ws://` client on a
+/// `wss://` port) fails the handshake and is closed.
+async fn accept_connection(
     socket: TcpStream,
     remote: IpAddr,
     shared: Arc<Shared>,
     permits: Arc<(OwnedSemaphorePermit, IpPermit)>,
 ) {
+    let Some(tls) = shared.config.tls.clone() else {
+        return serve_connection(socket, remote, shared, permits).await;
+    };
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    match timeout(shared.config.handshake_timeout, acceptor.accept(socket)).await {
+        Ok(Ok(stream)) => serve_connection(stream, remote, shared, permits).await,
+        Ok(Err(err)) => tracing::debug!(%err, "TLS handshake failed"),
+        Err(_) => tracing::debug!("TLS handshake timed out"),
+    }
+}
+
+/// Serves HTTP on one connection until the client goes or the server stops. An upgrade to
+/// WebSocket lives on in jsonrpsee's task, watched by [`watch_websocket`].
+async fn serve_connection<S>(
+    socket: S,
+    remote: IpAddr,
+    shared: Arc<Shared>,
+    permits: Arc<(OwnedSemaphorePermit, IpPermit)>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let service = {
         let shared = shared.clone();
         hyper::service::service_fn(move |request: HttpRequest<Incoming>| {
@@ -493,7 +526,7 @@ impl Drop for IpPermit {
 
 /// What limits per address count by: the address itself for IPv4, its /64 for IPv6 (one
 /// subscriber usually holds a whole /64).
-fn address_key(ip: IpAddr) -> IpAddr {
+pub(super) fn address_key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => {
@@ -666,6 +699,8 @@ pub struct ChatService {
     room: Room,
     joins: JoinLimiter,
     max_sessions_per_connection: usize,
+    /// Set when the room has a password.
+    password: Option<PasswordGate>,
 }
 
 #[async_trait]
@@ -674,7 +709,12 @@ impl ChatApiServer for ChatService {
         &self,
         ext: &Extensions,
         name: Option<String>,
+        password: Option<String>,
     ) -> Result<JoinResult, ErrorObjectOwned> {
+        let remote = ext.get::<RemoteIp>().map(|ip| ip.0);
+        if let Some(gate) = &self.password {
+            gate.check(remote, password.as_deref())?;
+        }
         let scope = ext.get::<ConnectionScope>();
         if let Some(scope) = scope
             && scope.live_sessions() >= self.max_sessions_per_connection
@@ -688,7 +728,7 @@ impl ChatApiServer for ChatService {
                 None::<()>,
             ));
         }
-        self.joins.check(ext.get::<RemoteIp>().map(|ip| ip.0))?;
+        self.joins.check(remote)?;
         let lifetime = match scope {
             Some(_) => Lifetime::Connection,
             None => Lifetime::Idle,
@@ -865,7 +905,12 @@ impl ChatApiServer for ChatService {
         read_store(query).await
     }
 
-    async fn members(&self) -> Result<Vec<MemberInfo>, ErrorObjectOwned> {
+    async fn members(&self, session: Option<String>) -> Result<Vec<MemberInfo>, ErrorObjectOwned> {
+        if self.password.is_some() {
+            // Who is in a private room is for its members only.
+            let session = session.ok_or(AuthError::PasswordRequired)?;
+            self.room.member(&session)?;
+        }
         Ok(self.room.members())
     }
 }
@@ -879,6 +924,7 @@ impl ChatService {
             room,
             joins: JoinLimiter::new(config.join_rate, config.limit_loopback),
             max_sessions_per_connection: config.max_sessions_per_connection,
+            password: config.password.clone().map(PasswordGate::new),
         }
     }
 

@@ -59,6 +59,11 @@ pub enum NetEvent {
     Latest(Vec<Event>),
     /// A page of history could not be had this time.
     HistoryFailed(String),
+    /// The room needs a password (`wrong`: the one given was not it); the worker waits for
+    /// [`Action::Password`].
+    PasswordNeeded {
+        wrong: bool,
+    },
 }
 
 /// What the event loop should do after a key.
@@ -76,6 +81,8 @@ pub enum Action {
     LoadNewer(u64),
     /// Fetch the latest history.
     LoadLatest,
+    /// Try joining with this password.
+    Password(String),
     Quit,
 }
 
@@ -235,6 +242,8 @@ pub struct App {
     pub loading_newer: bool,
     /// Going back to live was asked for (End, Esc, sending) while detached.
     jump_live: bool,
+    /// The input is the room's password, typed masked, not a message.
+    pub asking_password: bool,
     /// Lines submitted this session, oldest first, for Up/Down.
     sent_history: Vec<String>,
     /// Where Up/Down has got to in `sent_history`, and what was being typed before.
@@ -277,6 +286,7 @@ impl App {
             trim_newest: 0,
             loading_newer: false,
             jump_live: false,
+            asking_password: false,
             sent_history: Vec::new(),
             recalling: None,
             completion: None,
@@ -300,6 +310,22 @@ impl App {
         let shift = key.modifiers.contains(KeyModifiers::SHIFT);
         if key.code != KeyCode::Tab {
             self.completion = None;
+        }
+        if self.asking_password {
+            match key.code {
+                KeyCode::Enter if !(alt || shift) => {
+                    self.asking_password = false;
+                    self.push_local(LineKind::Info, "trying the password…".into());
+                    return Action::Password(self.input.take());
+                }
+                // Nothing that would show or keep the password: no recall, no completion,
+                // no new lines.
+                KeyCode::Up | KeyCode::Down | KeyCode::Tab | KeyCode::Enter => {
+                    return Action::None;
+                }
+                KeyCode::Char('j') if ctrl => return Action::None,
+                _ => {}
+            }
         }
         match key.code {
             KeyCode::Char('c') if ctrl => return Action::Quit,
@@ -654,6 +680,16 @@ impl App {
                 self.loading_newer = false;
             }
             NetEvent::Reconnecting(secs) => self.connection = Connection::Reconnecting(secs),
+            NetEvent::PasswordNeeded { wrong } => {
+                let text = if wrong {
+                    "wrong password; type it again and press Enter"
+                } else {
+                    "this room needs a password: type it and press Enter"
+                };
+                self.push_local(LineKind::Error, text.into());
+                self.asking_password = true;
+                self.input.take();
+            }
             NetEvent::HistoryFailed(error) => {
                 // Not again until something changes (a reconnect, a scroll), or a server
                 // without history would be asked on every frame.

@@ -19,7 +19,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::app::{AppEvent, NetEvent};
-use crate::rpc::client::connect;
+use super::run::ConnectOptions;
+use crate::rpc::client::{ConnectError, SUBSCRIPTION_BUFFER, connect_with};
+use crate::rpc::tls::ClientTls;
 use crate::rpc::types::{Event, JoinResult};
 use crate::rpc::{ChatApiClient, codes};
 
@@ -40,6 +42,8 @@ enum Command {
     Nick(String),
     /// A page of history: which one, and how to report it.
     History(Page),
+    /// The password the user typed when asked.
+    Password(String),
     Leave(oneshot::Sender<()>),
 }
 
@@ -51,10 +55,22 @@ pub struct Network {
 
 impl Network {
     /// Starts the worker: connect, join, subscribe, then report everything on `events`.
-    pub fn spawn(url: String, name: Option<String>, events: mpsc::Sender<AppEvent>) -> Self {
+    pub fn spawn(options: &ConnectOptions, events: mpsc::Sender<AppEvent>) -> Self {
         let (commands, rx) = mpsc::unbounded_channel();
-        tokio::spawn(Worker { url, name, events }.run(rx));
+        let worker = Worker {
+            url: options.url.clone(),
+            name: options.name.clone(),
+            password: options.password.clone(),
+            tls: options.tls.clone(),
+            events,
+        };
+        tokio::spawn(worker.run(rx));
         Self { commands }
+    }
+
+    /// Answers [`NetEvent::PasswordNeeded`].
+    pub fn password(&self, password: String) {
+        let _ = self.commands.send(Command::Password(password));
     }
 
     /// Queues a message; the outcome comes back as [`NetEvent::Sent`] or [`NetEvent::SendFailed`].
@@ -101,6 +117,8 @@ pub enum Page {
 struct Worker {
     url: String,
     name: Option<String>,
+    password: Option<String>,
+    tls: ClientTls,
     events: mpsc::Sender<AppEvent>,
 }
 
@@ -115,8 +133,10 @@ struct Session {
 enum OpenError {
     /// Worth trying again later: the network, the server restarting, a rate limit.
     Transient(String),
-    /// Trying again would get the same answer (a reserved name).
+    /// Trying again would get the same answer (a reserved name, an untrusted certificate).
     Permanent(String),
+    /// The room needs a password, or a different one.
+    Password { wrong: bool },
 }
 
 /// How a session ended.
@@ -130,7 +150,7 @@ impl Worker {
         let _ = self.events.send(AppEvent::Net(event)).await;
     }
 
-    async fn run(self, mut commands: mpsc::UnboundedReceiver<Command>) {
+    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
         // The highest seq received from the room: where a reconnect resumes. Own messages
         // are not counted: an event before one of them may still have been on its way.
         let last_seq = Arc::new(AtomicU64::new(0));
@@ -176,6 +196,17 @@ impl Worker {
                     tracing::warn!(%reason, "cannot join");
                     self.report(NetEvent::Disconnected(reason)).await;
                 }
+                Err(OpenError::Password { wrong }) => {
+                    tracing::info!(wrong, "the room wants a password");
+                    self.report(NetEvent::PasswordNeeded { wrong }).await;
+                    match self.wait_for_password(&mut commands).await {
+                        Some(password) => {
+                            self.password = Some(password);
+                            continue;
+                        }
+                        None => return,
+                    }
+                }
             }
             let wait = backoff(failures, rand::rng().random_range(0.8..1.2));
             failures = failures.saturating_add(1);
@@ -194,21 +225,33 @@ impl Worker {
         old_session: Option<String>,
         since: Option<u64>,
     ) -> Result<(JoinResult, Session), OpenError> {
-        let client = connect(&self.url)
+        let client = connect_with(&self.url, &self.tls, SUBSCRIPTION_BUFFER)
             .await
-            .map_err(|err| OpenError::Transient(err.to_string()))?;
+            .map_err(|err| {
+                // Asking again would meet the same certificate.
+                let untrusted =
+                    matches!(err, ConnectError::Tls(_)) || err.to_string().contains("certificate");
+                if untrusted {
+                    OpenError::Permanent(err.to_string())
+                } else {
+                    OpenError::Transient(err.to_string())
+                }
+            })?;
         if let Some(old) = old_session {
             // Frees our name if the server has not noticed the old connection is gone.
             let _ = client.leave(old).await;
         }
-        let result = client.join(self.name.clone()).await.map_err(|err| {
-            let permanent =
-                matches!(&err, ClientError::Call(e) if e.code() == codes::NAME_RESERVED);
-            let reason = describe(err);
-            if permanent {
-                OpenError::Permanent(reason)
-            } else {
-                OpenError::Transient(reason)
+        let joined = client.join(self.name.clone(), self.password.clone()).await;
+        let result = joined.map_err(|err| {
+            let code = match &err {
+                ClientError::Call(e) => e.code(),
+                _ => 0,
+            };
+            match code {
+                codes::PASSWORD_REQUIRED => OpenError::Password { wrong: false },
+                codes::WRONG_PASSWORD => OpenError::Password { wrong: true },
+                codes::NAME_RESERVED => OpenError::Permanent(describe(err)),
+                _ => OpenError::Transient(describe(err)),
             }
         })?;
         // First time, from the end of the history we were given; afterwards, from the last
@@ -301,6 +344,8 @@ impl Worker {
                     };
                     self.report(outcome).await;
                 }
+                // Only asked for while joining; by now it is settled.
+                Command::Password(_) => {}
                 Command::Leave(done) => {
                     if let Err(err) = client.leave(session.clone()).await {
                         tracing::warn!(%err, "leave failed");
@@ -312,6 +357,32 @@ impl Worker {
         };
         listener.abort();
         (ended, session)
+    }
+
+    /// Waits for the user to type the password; `None` if they quit instead.
+    async fn wait_for_password(
+        &self,
+        commands: &mut mpsc::UnboundedReceiver<Command>,
+    ) -> Option<String> {
+        loop {
+            match commands.recv().await? {
+                Command::Password(password) => return Some(password),
+                Command::Leave(done) => {
+                    let _ = done.send(());
+                    return None;
+                }
+                Command::Send { .. } | Command::Nick(_) => {
+                    self.report(NetEvent::SendFailed {
+                        error: "not in the room yet".into(),
+                    })
+                    .await;
+                }
+                Command::History(_) => {
+                    self.report(NetEvent::HistoryFailed("not in the room yet".into()))
+                        .await;
+                }
+            }
+        }
     }
 
     /// Without a connection: answers commands until `retry_at` (returning true) or until the
@@ -347,6 +418,7 @@ impl Worker {
                     })
                     .await;
                 }
+                Some(Command::Password(_)) => {}
                 Some(Command::History(_)) => {
                     self.report(NetEvent::HistoryFailed("not connected".into()))
                         .await;

@@ -7,7 +7,7 @@ use jsonrpsee::core::ClientError;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use super::run::ConnectOptions;
-use crate::rpc::client::connect;
+use crate::rpc::client::{SUBSCRIPTION_BUFFER, connect_with};
 use crate::rpc::types::{Event, EventKind};
 use crate::rpc::{ChatApiClient, codes};
 use crate::text::{clean_name, clean_text};
@@ -30,11 +30,20 @@ pub fn format_event(event: &Event, offset_secs: i64) -> String {
 
 /// Runs plain mode until stdin ends or says `/exit`.
 pub async fn run(options: ConnectOptions, json: bool) -> anyhow::Result<()> {
-    let client = connect(&options.url).await?;
+    let client = connect_with(&options.url, &options.tls, SUBSCRIPTION_BUFFER).await?;
     let joined = client
-        .join(options.name.clone())
+        .join(options.name.clone(), options.password.clone())
         .await
-        .context("cannot join")?;
+        .map_err(|err| match &err {
+            jsonrpsee::core::ClientError::Call(call)
+                if call.code() == crate::rpc::codes::PASSWORD_REQUIRED =>
+            {
+                anyhow::anyhow!(
+                    "this room needs a password: give it with --password-file or CHATROOM_PASSWORD"
+                )
+            }
+            _ => anyhow::Error::new(err).context("cannot join"),
+        })?;
     let session = joined.session.clone();
     let mut events = client
         .subscribe_events(session.clone(), Some(joined.last_seq))

@@ -13,6 +13,15 @@ use unicode_width::UnicodeWidthStr;
 use super::app::{App, ChatLine, Connection, LineKind, ScrollPos, Timestamps};
 
 const PROMPT: &str = "> ";
+const PASSWORD_PROMPT: &str = "password: ";
+
+fn prompt(app: &App) -> &'static str {
+    if app.asking_password {
+        PASSWORD_PROMPT
+    } else {
+        PROMPT
+    }
+}
 /// Below this width the member list hides itself.
 const MEMBER_PANEL_MIN_WIDTH: u16 = 60;
 const MEMBER_PANEL_WIDTH: u16 = 18;
@@ -27,7 +36,7 @@ pub fn draw(app: &App, frame: &mut Frame) {
         let layout = InputLayout::new(app, input.width);
         let (row, column) = layout.cursor;
         let y = input.y + (row - layout.first_shown(input.height)) as u16;
-        let x = input.x + (PROMPT.width() + column) as u16;
+        let x = input.x + (prompt(app).width() + column) as u16;
         frame.set_cursor_position(Position::new(x.min(input.right().saturating_sub(1)), y));
     }
 }
@@ -358,10 +367,11 @@ fn render_input(app: &App, area: Rect, buf: &mut Buffer) {
         .take(area.height as usize)
         .enumerate()
     {
+        let prompt = prompt(app);
         let lead = if first + i == 0 {
-            PROMPT.bold()
+            prompt.bold()
         } else {
-            Span::raw(" ".repeat(PROMPT.width()))
+            Span::raw(" ".repeat(prompt.width()))
         };
         let line = Line::from(vec![lead, Span::raw(row.as_str())]);
         buf.set_line(area.x, area.y + i as u16, &line, area.width);
@@ -382,8 +392,16 @@ impl InputLayout {
     /// Wraps at the box's width less the prompt, inside words if need be (as a shell does),
     /// never inside a grapheme; each line of the text starts a row.
     fn new(app: &App, width: u16) -> Self {
-        let available = (width as usize).saturating_sub(PROMPT.width()).max(1);
-        let (text, cursor_at) = (app.input.text(), app.input.cursor());
+        let available = (width as usize).saturating_sub(prompt(app).width()).max(1);
+        let masked;
+        let (text, cursor_at) = if app.asking_password {
+            // One dot per character typed, the cursor among them where it is in the text.
+            let dots = |s: &str| "•".repeat(s.graphemes(true).count());
+            masked = dots(app.input.text());
+            (masked.as_str(), dots(app.input.before_cursor()).len())
+        } else {
+            (app.input.text(), app.input.cursor())
+        };
         let mut rows = vec![String::new()];
         let mut column = 0;
         let mut cursor = None;

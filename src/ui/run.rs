@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 use super::app::{Action, App, AppEvent, Bell, ScrollPos, Timestamps};
 use super::net::{Network, Page};
 use super::render::{draw, message_rows, settled_scroll};
+use crate::rpc::tls::ClientTls;
 
 /// Events buffered between the producers and the loop.
 const EVENT_BUFFER: usize = 1024;
@@ -32,6 +33,10 @@ pub struct ConnectOptions {
     pub scrollback: usize,
     /// Take the mouse wheel (which keeps the terminal from selecting text without Shift).
     pub mouse: bool,
+    /// The room password, when known before joining; otherwise it is asked for if needed.
+    pub password: Option<String>,
+    /// How to trust a `wss://` server.
+    pub tls: ClientTls,
 }
 
 /// Runs the client until the user quits. The terminal is restored on every way out,
@@ -52,7 +57,7 @@ pub async fn run(options: ConnectOptions) -> anyhow::Result<()> {
         return Err(err).context("cannot set up the terminal");
     }
     let (events, rx) = mpsc::channel(EVENT_BUFFER);
-    let network = Network::spawn(options.url.clone(), options.name.clone(), events.clone());
+    let network = Network::spawn(&options, events.clone());
     tokio::spawn(read_terminal(events.clone()));
     tokio::spawn(forward_stop_signals(events));
     let mut app = App::new(options.display);
@@ -246,6 +251,7 @@ async fn handle(app: &mut App, event: AppEvent, network: &Network) {
         Action::LoadOlder(before) => network.load(Page::Before(before)),
         Action::LoadNewer(after) => network.load(Page::After(after)),
         Action::LoadLatest => network.load(Page::Latest),
+        Action::Password(password) => network.password(password),
         Action::Quit => {
             network.leave().await;
             app.should_quit = true;

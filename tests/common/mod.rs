@@ -88,7 +88,7 @@ pub struct Member {
 impl Member {
     pub async fn join(server: &TestServer, name: &str) -> Self {
         let client = connect(&server.ws_url()).await.unwrap();
-        let joined = client.join(Some(name.to_owned())).await.unwrap();
+        let joined = client.join(Some(name.to_owned()), None).await.unwrap();
         let events = client
             .subscribe_events(joined.session.clone(), None)
             .await
