@@ -54,3 +54,33 @@ async fn a_rate_limited_server_is_named_as_the_problem() {
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bench_runs_over_wss_into_a_private_room() {
+    let made = chatroom::rpc::tls::self_signed(vec!["127.0.0.1".into()]).unwrap();
+    let server = TestServer::start_with(ServerConfig {
+        room: RoomConfig {
+            rate_limit: None,
+            ..RoomConfig::default()
+        },
+        tls: Some(made.config),
+        password: Some(chatroom::rpc::auth::Password::new("bench-secret")),
+        ..ServerConfig::default()
+    })
+    .await;
+    let config = BenchConfig {
+        url: format!("wss://{}", server.addr),
+        tls: chatroom::rpc::tls::ClientTls {
+            ca_file: None,
+            fingerprint: Some(made.fingerprint),
+        },
+        password: Some("bench-secret".into()),
+        ..config(&server)
+    };
+    let report = within("the bench", bench::run(&config, |_, _| {}))
+        .await
+        .unwrap();
+    assert_eq!(report.deliveries, report.deliveries_expected, "{report:?}");
+    assert!(report.is_clean(), "{report:?}");
+    server.stop().await;
+}

@@ -203,3 +203,100 @@ async fn plain_mode_sends_stdin_and_prints_events() {
     assert!(status.success(), "{status:?}");
     server.stop().await;
 }
+
+/// A private room on the internet, as the README sets it up: a self-signed certificate whose
+/// fingerprint the server prints, a password file, and a script that pins the one and
+/// reads the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_private_room_with_a_self_signed_certificate_and_a_password() {
+    let dir = TempDir::new();
+    let password_file = dir.0.join("password");
+    std::fs::write(&password_file, "sesame\n").unwrap();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_chatroom"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--db", ":memory:"])
+        .args(["--tls-self-signed", "--password-file"])
+        .arg(&password_file)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(server.stdout.take().unwrap()).lines();
+    let fingerprint = within("the fingerprint", out.next_line())
+        .await
+        .unwrap()
+        .expect("a first line");
+    let fingerprint = fingerprint
+        .strip_prefix("TLS certificate SHA-256 fingerprint: ")
+        .unwrap_or_else(|| panic!("{fingerprint}"))
+        .to_owned();
+    let mut log = BufReader::new(server.stderr.take().unwrap()).lines();
+    let addr = within("the address", async {
+        loop {
+            let line = log.next_line().await.unwrap().expect("server exited");
+            if let Some((_, addr)) = line.split_once("listening addr=") {
+                return addr.trim().to_owned();
+            }
+        }
+    })
+    .await;
+    tokio::spawn(async move { while let Ok(Some(_)) = log.next_line().await {} });
+
+    let run = |target: &str, extra: &[&str], password: Option<&std::path::Path>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_chatroom"));
+        command
+            .args(["connect", "--plain", target, "--name", "ci", "--log-file"])
+            .arg(dir.0.join("client.log"))
+            .args(extra)
+            .env_remove("CHATROOM_PASSWORD")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if let Some(file) = password {
+            command.arg("--password-file").arg(file);
+        }
+        command.output()
+    };
+    let pinned = ["--fingerprint", fingerprint.as_str()];
+    // A bare address with --fingerprint means wss://.
+    let ok = within(
+        "the pinned client",
+        run(&addr, &pinned, Some(&password_file)),
+    )
+    .await
+    .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+
+    let no_password = within("the client without a password", run(&addr, &pinned, None))
+        .await
+        .unwrap();
+    assert!(!no_password.status.success());
+    let said = String::from_utf8_lossy(&no_password.stderr);
+    assert!(said.contains("needs a password"), "{said}");
+
+    let wss = format!("wss://{addr}");
+    let unpinned = within(
+        "the client that does not pin",
+        run(&wss, &[], Some(&password_file)),
+    )
+    .await
+    .unwrap();
+    assert!(!unpinned.status.success());
+    let said = String::from_utf8_lossy(&unpinned.stderr);
+    assert!(said.contains("certificate"), "{said}");
+
+    let plain = within("the ws:// client", run(&addr, &[], Some(&password_file)))
+        .await
+        .unwrap();
+    assert!(!plain.status.success());
+    let said = String::from_utf8_lossy(&plain.stderr);
+    assert!(said.contains("try wss://"), "{said}");
+
+    server.start_kill().unwrap();
+    let _ = server.wait().await;
+}

@@ -503,3 +503,33 @@ async fn two_terminal_clients_chat() {
     bob.assert_exits_cleanly();
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_asks_for_the_password_and_masks_it() {
+    let server = TestServer::start_with(chatroom::rpc::server::ServerConfig {
+        password: Some(chatroom::rpc::auth::Password::new("sesame")),
+        ..Default::default()
+    })
+    .await;
+    let mut tui = Tui::connect(&server, "bob");
+    block(|| tui.wait_for_text("this room needs a password"));
+    tui.type_keys("guess");
+    block(|| tui.wait_for_text("password: •••••"));
+    assert!(!tui.screen().contains("guess"), "{}", tui.screen());
+    tui.type_keys("\r");
+    block(|| tui.wait_for_text("wrong password"));
+    tui.type_keys("sesame\r");
+    block(|| tui.wait_for_text("connected │ 1 member │ bob"));
+    let screen = tui.screen();
+    assert!(
+        !screen.contains("sesame") && !screen.contains("guess"),
+        "{screen}"
+    );
+    // What was typed as a password is not offered again as a sent line.
+    tui.type_keys("\x1b[A");
+    block(|| tui.wait_for("Up to do nothing", |screen| screen.contains("> ")));
+    assert!(!tui.screen().contains("sesame"));
+    tui.type_keys("/quit\r");
+    tui.assert_exits_cleanly();
+    server.stop().await;
+}

@@ -17,6 +17,10 @@ pub enum ConnectError {
     },
     #[error(transparent)]
     Tls(#[from] TlsError),
+    #[error(
+        "cannot connect to {url}: the server answered in something other than HTTP; if it uses TLS, try wss://"
+    )]
+    TlsPort { url: String },
 }
 
 /// Turns what a user typed (`host:port` or a full `ws://` URL) into a WebSocket URL.
@@ -61,9 +65,19 @@ pub async fn connect_with(
         .max_buffer_capacity_per_subscription(buffer)
         .build(url)
         .await
-        .map_err(|source| ConnectError::Connect {
-            url: url.to_owned(),
-            source,
+        .map_err(|source| {
+            // What a TLS server's alert looks like to a plain HTTP parser.
+            let tls_port = url.starts_with("ws://") && source.to_string().contains("HTTP version");
+            if tls_port {
+                ConnectError::TlsPort {
+                    url: url.to_owned(),
+                }
+            } else {
+                ConnectError::Connect {
+                    url: url.to_owned(),
+                    source,
+                }
+            }
         })
 }
 
