@@ -11,8 +11,9 @@
 //!   tells the room how far the disk has got; reads page through history for catch-up.
 //! - [`rpc`]: the API, declared once as a jsonrpsee `#[rpc]` trait ([`rpc::ChatApiServer`] /
 //!   [`rpc::ChatApiClient`]), its wire types ([`rpc::types`]), the server ([`rpc::server`]:
-//!   accept loop, WebSocket + HTTP on one port, sessions tied to their connection) and the
-//!   client connection helpers ([`rpc::client`]).
+//!   accept loop, WebSocket + HTTP on one port, sessions tied to their connection), the
+//!   client connection helpers ([`rpc::client`]), the room password ([`rpc::auth`]) and TLS
+//!   on both sides ([`rpc::tls`]).
 //! - [`bench`]: `chatroom bench`, a fan-out load generator that checks every delivery.
 //! - [`ui`]: the TUI — state in [`ui::App`], key handling that returns what should happen
 //!   next, drawing as a pure function of state, and one event loop fed by the terminal and

@@ -19,7 +19,7 @@ use crate::rpc::tls::ClientTls;
 const EVENT_BUFFER: usize = 1024;
 
 /// What `chatroom connect` (and `serve --tui`) needs to start the client.
-#[derive(Debug, Clone)]
+#[derive(Clone)] // no Debug: it holds the password
 pub struct ConnectOptions {
     /// WebSocket URL to connect to.
     pub url: String,
