@@ -533,3 +533,31 @@ async fn the_client_asks_for_the_password_and_masks_it() {
     tui.assert_exits_cleanly();
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_untrusted_certificate_is_shown_plainly_and_nothing_is_sent() {
+    let made = chatroom::rpc::tls::self_signed(vec!["127.0.0.1".into()]).unwrap();
+    let server = TestServer::start_with(chatroom::rpc::server::ServerConfig {
+        tls: Some(made.config),
+        ..Default::default()
+    })
+    .await;
+    let mut tui = Tui::spawn(&[
+        "connect",
+        &format!("wss://{}", server.addr),
+        "--name",
+        "bob",
+    ]);
+    block(|| tui.wait_for_text("certificate"));
+    assert!(tui.screen().contains("disconnected"), "{}", tui.screen());
+    tui.type_keys("/quit\r");
+    tui.assert_exits_cleanly();
+    // Pinned, the same client gets in.
+    let pin = made.fingerprint.to_string();
+    let addr = server.addr.to_string();
+    let mut tui = Tui::spawn(&["connect", &addr, "--name", "bob", "--fingerprint", &pin]);
+    block(|| tui.wait_for_text("connected │ 1 member │ bob"));
+    tui.type_keys("/quit\r");
+    tui.assert_exits_cleanly();
+    server.stop().await;
+}
