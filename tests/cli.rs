@@ -243,13 +243,13 @@ async fn a_private_room_with_a_self_signed_certificate_and_a_password() {
     .await;
     tokio::spawn(async move { while let Ok(Some(_)) = log.next_line().await {} });
 
-    let run = |target: &str, extra: &[&str], password: Option<&std::path::Path>| {
+    let run = |target: &str, extra: &[&str], password: Option<&std::path::Path>, env: &str| {
         let mut command = Command::new(env!("CARGO_BIN_EXE_chatroom"));
         command
             .args(["connect", "--plain", target, "--name", "ci", "--log-file"])
             .arg(dir.0.join("client.log"))
             .args(extra)
-            .env_remove("CHATROOM_PASSWORD")
+            .env("CHATROOM_PASSWORD", env)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
@@ -262,7 +262,7 @@ async fn a_private_room_with_a_self_signed_certificate_and_a_password() {
     // A bare address with --fingerprint means wss://.
     let ok = within(
         "the pinned client",
-        run(&addr, &pinned, Some(&password_file)),
+        run(&addr, &pinned, Some(&password_file), ""),
     )
     .await
     .unwrap();
@@ -272,9 +272,21 @@ async fn a_private_room_with_a_self_signed_certificate_and_a_password() {
         String::from_utf8_lossy(&ok.stderr)
     );
 
-    let no_password = within("the client without a password", run(&addr, &pinned, None))
-        .await
-        .unwrap();
+    let from_env = within(
+        "the client with CHATROOM_PASSWORD",
+        run(&addr, &pinned, None, "sesame"),
+    )
+    .await
+    .unwrap();
+    let said = String::from_utf8_lossy(&from_env.stderr);
+    assert!(from_env.status.success(), "{said}");
+
+    let no_password = within(
+        "the client without a password",
+        run(&addr, &pinned, None, ""),
+    )
+    .await
+    .unwrap();
     assert!(!no_password.status.success());
     let said = String::from_utf8_lossy(&no_password.stderr);
     assert!(said.contains("needs a password"), "{said}");
@@ -282,7 +294,7 @@ async fn a_private_room_with_a_self_signed_certificate_and_a_password() {
     let wss = format!("wss://{addr}");
     let unpinned = within(
         "the client that does not pin",
-        run(&wss, &[], Some(&password_file)),
+        run(&wss, &[], Some(&password_file), ""),
     )
     .await
     .unwrap();
@@ -290,9 +302,12 @@ async fn a_private_room_with_a_self_signed_certificate_and_a_password() {
     let said = String::from_utf8_lossy(&unpinned.stderr);
     assert!(said.contains("certificate"), "{said}");
 
-    let plain = within("the ws:// client", run(&addr, &[], Some(&password_file)))
-        .await
-        .unwrap();
+    let plain = within(
+        "the ws:// client",
+        run(&addr, &[], Some(&password_file), ""),
+    )
+    .await
+    .unwrap();
     assert!(!plain.status.success());
     let said = String::from_utf8_lossy(&plain.stderr);
     assert!(said.contains("try wss://"), "{said}");
