@@ -36,38 +36,32 @@ fn http(server: &TestServer) -> HttpClient {
         .unwrap()
 }
 
-#[tokio::test]
-async fn only_the_right_password_joins_over_websocket() {
-    let server = private_room().await;
-    let ws = connect(&server.ws_url()).await.unwrap();
-    let missing = ws.join(Some("eve".into()), None).await.unwrap_err();
+/// Missing and wrong passwords are refused and make no member; the right one joins.
+async fn assert_only_the_password_joins(client: &impl ChatApiClient) {
+    let missing = client.join(Some("eve".into()), None).await.unwrap_err();
     assert_eq!(code(missing), codes::PASSWORD_REQUIRED);
-    let wrong = ws.join(Some("eve".into()), Some("guess".into())).await;
+    let wrong = client.join(Some("eve".into()), Some("guess".into())).await;
     assert_eq!(code(wrong.unwrap_err()), codes::WRONG_PASSWORD);
-
-    let alice = ws
+    let alice = client
         .join(Some("alice".into()), Some(SECRET.into()))
         .await
         .unwrap();
-    let members = ws.members(Some(alice.session.clone())).await.unwrap();
+    let members = client.members(Some(alice.session.clone())).await.unwrap();
     let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
     assert_eq!(names, ["alice"], "the refused joins made no member");
+}
+
+#[tokio::test]
+async fn only_the_right_password_joins_over_websocket() {
+    let server = private_room().await;
+    assert_only_the_password_joins(&connect(&server.ws_url()).await.unwrap()).await;
     server.stop().await;
 }
 
 #[tokio::test]
 async fn only_the_right_password_joins_over_http() {
     let server = private_room().await;
-    let http = http(&server);
-    let missing = http.join(Some("eve".into()), None).await.unwrap_err();
-    assert_eq!(code(missing), codes::PASSWORD_REQUIRED);
-    let wrong = http.join(Some("eve".into()), Some("guess".into())).await;
-    assert_eq!(code(wrong.unwrap_err()), codes::WRONG_PASSWORD);
-    let bob = http
-        .join(Some("bob".into()), Some(SECRET.into()))
-        .await
-        .unwrap();
-    assert_eq!(http.members(Some(bob.session)).await.unwrap().len(), 1);
+    assert_only_the_password_joins(&http(&server)).await;
     server.stop().await;
 }
 
