@@ -164,17 +164,18 @@ impl View {
             let line = &app.lines[app.lines.len() - 1 - index];
             wrap(&styled_segments(app, line), width)
         };
-        let newest_index = app.lines.len() - 1;
+        // Lines are counted from the newest: the oldest has the highest index.
+        let oldest = app.lines.len() - 1;
         let mut at = app.scroll;
-        if at.lines > newest_index {
+        if at.lines > oldest {
             at = ScrollPos {
-                lines: newest_index,
+                lines: oldest,
                 rows: usize::MAX,
             };
         }
         at.rows = at.rows.min(rows_of(at.lines).len() - 1);
         at = if app.scroll_by >= 0 {
-            up(at, app.scroll_by.unsigned_abs(), newest_index, &rows_of)
+            up(at, app.scroll_by.unsigned_abs(), oldest, &rows_of)
         } else {
             down(at, app.scroll_by.unsigned_abs(), &rows_of)
         };
@@ -191,9 +192,9 @@ impl View {
                 view.rows.extend(newest_first.map(|row| (index, row)));
                 skip = 0;
                 if view.rows.len() == height {
-                    break (take < keep || index < newest_index, take < keep);
+                    break (take < keep || index < oldest, take < keep);
                 }
-                if index == newest_index {
+                if index == oldest {
                     break (false, false);
                 }
                 index += 1;
@@ -213,7 +214,7 @@ impl View {
 fn up(
     mut at: ScrollPos,
     by: usize,
-    newest_index: usize,
+    oldest: usize,
     rows_of: &impl Fn(usize) -> Vec<Line<'static>>,
 ) -> ScrollPos {
     at.rows = at.rows.saturating_add(by);
@@ -222,7 +223,7 @@ fn up(
         if at.rows < rows {
             return at;
         }
-        if at.lines == newest_index {
+        if at.lines == oldest {
             at.rows = rows - 1;
             return at;
         }
