@@ -211,6 +211,7 @@ impl ClientArgs {
         ConnectOptions {
             password,
             tls,
+            notice: None,
             url,
             display,
             name: self.name.or_else(default_name),
@@ -452,17 +453,20 @@ async fn serve_with_tui(args: ServeArgs) -> anyhow::Result<()> {
     let addr = running.local_addr();
     // The hosting client trusts its own server by its certificate's fingerprint.
     let (url, display) = match fingerprint {
-        Some(fingerprint) => (
-            format!("wss://{addr}"),
-            format!("hosting wss://{addr} ({fingerprint})"),
-        ),
+        Some(_) => (format!("wss://{addr}"), format!("hosting wss://{addr}")),
         None => (ws_url(&addr.to_string()), format!("hosting {addr}")),
     };
     let tls = ClientTls {
         ca_file: None,
         fingerprint,
     };
-    let result = ui::run(args.client.options(url, display, password, tls)).await;
+    let mut options = args.client.options(url, display, password, tls);
+    if let Some(fingerprint) = fingerprint {
+        options.notice = Some(format!(
+            "TLS certificate SHA-256 fingerprint, for `chatroom connect --fingerprint`: {fingerprint}"
+        ));
+    }
+    let result = ui::run(options).await;
     let _ = stop.send(());
     running.stopped().await;
     result

@@ -561,3 +561,30 @@ async fn an_untrusted_certificate_is_shown_plainly_and_nothing_is_sent() {
     tui.assert_exits_cleanly();
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_with_tui_hosts_a_private_tls_room_and_joins_it() {
+    let dir = TempDir::new();
+    let password = dir.0.join("password");
+    std::fs::write(&password, "sesame\n").unwrap();
+    let mut tui = Tui::spawn(&[
+        "serve",
+        "--tui",
+        "--listen",
+        "127.0.0.1:0",
+        "--name",
+        "host",
+        "--db",
+        ":memory:",
+        "--tls-self-signed",
+        "--password-file",
+        password.to_str().unwrap(),
+    ]);
+    // In with its own password, trusting its own certificate; the fingerprint is shown to
+    // pass on.
+    block(|| tui.wait_for_text("connected │ 1 member │ host"));
+    block(|| tui.wait_for_text("TLS certificate SHA-256 fingerprint"));
+    assert!(tui.screen().contains("hosting wss://"), "{}", tui.screen());
+    tui.type_keys("/quit\r");
+    tui.assert_exits_cleanly();
+}

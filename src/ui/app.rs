@@ -915,6 +915,11 @@ impl App {
         })
     }
 
+    /// A note from the client itself, shown in the pane.
+    pub fn inform(&mut self, text: String) {
+        self.push_local(LineKind::Info, text);
+    }
+
     fn push_local(&mut self, kind: LineKind, text: String) {
         self.push(ChatLine {
             seq: None,

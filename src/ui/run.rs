@@ -37,6 +37,8 @@ pub struct ConnectOptions {
     pub password: Option<String>,
     /// How to trust a `wss://` server.
     pub tls: ClientTls,
+    /// Something to tell the user first (`serve --tui`: the certificate's fingerprint).
+    pub notice: Option<String>,
 }
 
 /// Runs the client until the user quits. The terminal is restored on every way out,
@@ -64,6 +66,9 @@ pub async fn run(options: ConnectOptions) -> anyhow::Result<()> {
     app.timestamps = options.timestamps;
     app.bell = options.bell;
     app.scrollback = options.scrollback.max(1);
+    if let Some(notice) = &options.notice {
+        app.inform(notice.clone());
+    }
     app.utc_offset_secs = i64::from(chrono::Local::now().offset().local_minus_utc());
     let result = event_loop(&mut terminal, app, rx, network).await;
     leave_modes();
