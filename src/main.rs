@@ -147,13 +147,26 @@ impl AccessArgs {
         }
     }
 
-    /// `host:port` as a URL: `wss://` when a way to trust a certificate was given.
-    fn url(&self, target: &str) -> String {
-        if !target.contains("://") && (self.ca_file.is_some() || self.fingerprint.is_some()) {
-            format!("wss://{target}")
-        } else {
-            ws_url(target)
+    /// `host:port` as a URL: `wss://` when a way to trust a certificate was given, which a
+    /// `ws://` URL contradicts (it would quietly send everything in the clear).
+    fn url(&self, target: &str) -> anyhow::Result<String> {
+        let trusting = self.ca_file.is_some() || self.fingerprint.is_some();
+        if !trusting {
+            return Ok(ws_url(target));
         }
+        if target.starts_with("ws://") {
+            anyhow::bail!("--ca-file and --fingerprint are for wss:// servers, not {target}");
+        }
+        Ok(if target.contains("://") {
+            target.to_owned()
+        } else {
+            format!("wss://{target}")
+        })
+    }
+
+    /// The password to join with, if one was given; an empty one counts as none.
+    fn password(&self) -> anyhow::Result<Option<String>> {
+        Ok(read_password(self.password_file.as_deref())?.filter(|p| !p.is_empty()))
     }
 }
 
@@ -281,9 +294,9 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         args.clients
     );
     let config = BenchConfig {
-        url: args.access.url(&args.server),
+        url: args.access.url(&args.server)?,
         tls: args.access.tls(),
-        password: read_password(args.access.password_file.as_deref())?,
+        password: args.access.password()?,
         clients: args.clients as usize,
         publishers: args.publishers as usize,
         messages: args.duration.is_none().then_some(args.messages),
@@ -479,9 +492,9 @@ async fn connect(args: ConnectArgs) -> anyhow::Result<()> {
         || !std::io::stdin().is_terminal()
         || !std::io::stdout().is_terminal();
     let options = args.client.options(
-        args.access.url(&args.server),
+        args.access.url(&args.server)?,
         args.server.clone(),
-        read_password(args.access.password_file.as_deref())?,
+        args.access.password()?,
         args.access.tls(),
     );
     if plain {

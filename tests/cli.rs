@@ -312,6 +312,18 @@ async fn a_private_room_with_a_self_signed_certificate_and_a_password() {
     let said = String::from_utf8_lossy(&plain.stderr);
     assert!(said.contains("try wss://"), "{said}");
 
+    // A pinned fingerprint with a ws:// URL is a contradiction, not a quiet downgrade.
+    let ws = format!("ws://{addr}");
+    let downgrade = within(
+        "the ws:// client with a pin",
+        run(&ws, &pinned, None, "sesame"),
+    )
+    .await
+    .unwrap();
+    assert!(!downgrade.status.success());
+    let said = String::from_utf8_lossy(&downgrade.stderr);
+    assert!(said.contains("for wss:// servers"), "{said}");
+
     server.start_kill().unwrap();
     let _ = server.wait().await;
 }

@@ -251,4 +251,22 @@ mod tests {
             Err(AuthError::ShutOut { .. })
         ));
     }
+
+    #[test]
+    fn ipv4_clients_of_a_dual_stack_listener_are_told_apart() {
+        let gate = PasswordGate::new(Password::new("right"));
+        let now = Instant::now();
+        for _ in 0..FREE_FAILURES {
+            let _ = gate.check_at(ip("::ffff:198.51.100.7"), Some("wrong"), now);
+        }
+        assert!(matches!(
+            gate.check_at(ip("198.51.100.7"), Some("right"), now),
+            Err(AuthError::ShutOut { .. })
+        ));
+        assert_eq!(
+            gate.check_at(ip("::ffff:198.51.100.8"), Some("right"), now),
+            Ok(()),
+            "another IPv4 address is not in the guesser's /64"
+        );
+    }
 }

@@ -234,15 +234,15 @@ async fn run(
         // Reap finished connection tasks so the set does not grow without bound.
         while connections.try_join_next().is_some() {}
 
-        let refusal = match (
-            sockets.clone().try_acquire_owned(),
-            per_ip.try_acquire(remote.ip()),
-        ) {
+        // An IPv4 client of a dual-stack listener arrives as ::ffff:a.b.c.d; every limit
+        // counts it as the IPv4 address it is (not as one of a single shared /64).
+        let ip = remote.ip().to_canonical();
+        let refusal = match (sockets.clone().try_acquire_owned(), per_ip.try_acquire(ip)) {
             (Ok(socket_permit), Some(ip_permit)) => {
                 tune_socket(&socket, config.write_timeout);
                 let permits = Arc::new((socket_permit, ip_permit));
                 connections.spawn(
-                    accept_connection(socket, remote.ip(), shared.clone(), permits)
+                    accept_connection(socket, ip, shared.clone(), permits)
                         .instrument(tracing::debug_span!("connection", %remote)),
                 );
                 continue;
@@ -527,6 +527,7 @@ impl Drop for IpPermit {
 /// What limits per address count by: the address itself for IPv4, its /64 for IPv6 (one
 /// subscriber usually holds a whole /64).
 pub(super) fn address_key(ip: IpAddr) -> IpAddr {
+    let ip = ip.to_canonical();
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => {

@@ -203,6 +203,15 @@ impl ScrollPos {
     pub const LIVE: Self = Self { lines: 0, rows: 0 };
 }
 
+/// The pages of history asked for and not yet answered, by the seq each continues from. A
+/// reply that no longer fits the pane (cleared or replaced meanwhile) is dropped rather than
+/// leave a gap.
+#[derive(Debug, Default, Clone, Copy)]
+struct Asked {
+    before: Option<u64>,
+    after: Option<u64>,
+}
+
 pub struct App {
     /// The server as the user named it, for the status line.
     pub server: String,
@@ -244,6 +253,7 @@ pub struct App {
     jump_live: bool,
     /// The input is the room's password, typed masked, not a message.
     pub asking_password: bool,
+    asked: Asked,
     /// Lines submitted this session, oldest first, for Up/Down.
     sent_history: Vec<String>,
     /// Where Up/Down has got to in `sent_history`, and what was being typed before.
@@ -287,6 +297,7 @@ impl App {
             loading_newer: false,
             jump_live: false,
             asking_password: false,
+            asked: Asked::default(),
             sent_history: Vec::new(),
             recalling: None,
             completion: None,
@@ -313,7 +324,7 @@ impl App {
         }
         if self.asking_password {
             match key.code {
-                KeyCode::Enter if !(alt || shift) => {
+                KeyCode::Enter if !(alt || shift || self.input.is_empty()) => {
                     self.asking_password = false;
                     self.push_local(LineKind::Info, "trying the password…".into());
                     return Action::Password(self.input.take());
@@ -337,13 +348,13 @@ impl App {
             KeyCode::Char('u') if ctrl => self.input.kill_to_start(),
             KeyCode::Char('k') if ctrl => self.input.kill_to_end(),
             // Ctrl-J is a bare line feed: a newline, as Alt-Enter is.
-            KeyCode::Char('j') if ctrl => self.input.insert('\n'),
+            KeyCode::Char('j') if ctrl => self.insert('\n'),
             KeyCode::Char('b') if alt => self.input.word_left(),
             KeyCode::Char('f') if alt => self.input.word_right(),
             KeyCode::Char(_) if ctrl || alt => {}
-            KeyCode::Char(c) if self.input.text().len() < MAX_INPUT_BYTES => self.input.insert(c),
+            KeyCode::Char(c) => self.insert(c),
             // Shift-Enter only reaches us from terminals that tell it apart from Enter.
-            KeyCode::Enter if alt || shift => self.input.insert('\n'),
+            KeyCode::Enter if alt || shift => self.insert('\n'),
             KeyCode::Enter => return self.submit(),
             KeyCode::Backspace if alt => self.input.delete_word_before(),
             KeyCode::Backspace => self.input.backspace(),
@@ -398,6 +409,13 @@ impl App {
             MouseEventKind::ScrollUp => self.scroll_by += WHEEL_ROWS,
             MouseEventKind::ScrollDown => self.scroll_by -= WHEEL_ROWS,
             _ => {}
+        }
+    }
+
+    /// Types `c`, if the input has room for it.
+    fn insert(&mut self, c: char) {
+        if self.input.text().len() + c.len_utf8() <= MAX_INPUT_BYTES {
+            self.input.insert(c);
         }
     }
 
@@ -559,7 +577,9 @@ impl App {
                 self.lines.clear();
                 // What the room sends from now on is what the pane shows.
                 (self.scroll, self.scroll_by) = (ScrollPos::LIVE, 0);
-                (self.detached, self.unseen) = (None, 0);
+                self.attach();
+                // Pages asked for before are for lines no longer here.
+                self.forget_pages();
                 Action::None
             }
             "who" => {
@@ -601,7 +621,7 @@ impl App {
                     // room's lines are neither dropped as repeats nor sorted among them.
                     self.lines.iter_mut().for_each(|line| line.seq = None);
                     self.history_exhausted = true;
-                    self.detached = None;
+                    self.attach();
                     self.push_local(
                         LineKind::Notice,
                         "the server's history was reset; lines above are from before".into(),
@@ -694,13 +714,21 @@ impl App {
                 // Not again until something changes (a reconnect, a scroll), or a server
                 // without history would be asked on every frame.
                 self.history_exhausted = self.loading_older;
-                self.loading_older = false;
-                self.loading_newer = false;
+                self.forget_pages();
                 self.jump_live = false;
                 self.push_local(LineKind::Error, format!("could not load history: {error}"));
             }
             NetEvent::Older(events) => {
                 self.loading_older = false;
+                let oldest = self.lines.iter().find_map(|line| line.seq);
+                if self
+                    .asked
+                    .before
+                    .take()
+                    .is_none_or(|asked| Some(asked) != oldest)
+                {
+                    return;
+                }
                 if events.is_empty() {
                     self.history_exhausted = true;
                 }
@@ -712,8 +740,24 @@ impl App {
                 }
                 self.trim_newest = self.lines.len().saturating_sub(self.scrollback);
             }
-            NetEvent::Newer(events) => self.newer_page(events, false),
-            NetEvent::Latest(events) => self.newer_page(events, true),
+            NetEvent::Newer(events) => {
+                let newest = self.lines.iter().rev().find_map(|line| line.seq);
+                if self
+                    .asked
+                    .after
+                    .take()
+                    .is_some_and(|asked| Some(asked) == newest)
+                {
+                    self.newer_page(events, false);
+                } else {
+                    self.loading_newer = false;
+                }
+            }
+            NetEvent::Latest(events) => {
+                // It replaces the pane: an older page on its way was for the old one.
+                self.forget_pages();
+                self.newer_page(events, true);
+            }
         }
     }
 
@@ -741,10 +785,27 @@ impl App {
         if let Some(live) = self.detached
             && (empty || newest.is_some_and(|newest| newest >= live))
         {
-            self.detached = None;
-            if !self.scrolled() {
-                self.unseen = 0;
-            }
+            self.attach();
+        } else if self.jump_live {
+            // End was pressed while this page was on its way: go on to the latest page
+            // rather than hold the view here.
+            (self.scroll, self.scroll_by) = (ScrollPos::LIVE, 0);
+            self.appended_while_scrolled = 0;
+        }
+    }
+
+    /// Drops the claim of every page of history asked for: their replies will be ignored.
+    fn forget_pages(&mut self) {
+        self.asked = Asked::default();
+        (self.loading_older, self.loading_newer) = (false, false);
+    }
+
+    /// The pane reaches the live end again: lines the room sends are shown as they come.
+    fn attach(&mut self) {
+        self.detached = None;
+        self.jump_live = false;
+        if !self.scrolled() {
+            self.unseen = 0;
         }
     }
 
@@ -780,7 +841,10 @@ impl App {
         self.loading_newer = true;
         let newest = self.lines.iter().rev().find_map(|line| line.seq);
         match newest {
-            Some(seq) if !std::mem::take(&mut self.jump_live) => Action::LoadNewer(seq),
+            Some(seq) if !std::mem::take(&mut self.jump_live) => {
+                self.asked.after = Some(seq);
+                Action::LoadNewer(seq)
+            }
             _ => Action::LoadLatest,
         }
     }
@@ -794,6 +858,7 @@ impl App {
         match self.lines.iter().find_map(|line| line.seq) {
             Some(oldest) if oldest > 1 => {
                 self.loading_older = true;
+                self.asked.before = Some(oldest);
                 Action::LoadOlder(oldest)
             }
             _ => Action::None,
@@ -1734,6 +1799,7 @@ mod tests {
         for seq in 10..15 {
             app.handle_net(message(seq, &alice, "x"));
         }
+        assert_eq!(app.wants_older(), Action::LoadOlder(10));
         app.handle_net(NetEvent::Older(vec![event(
             9,
             EventKind::Message,
@@ -1796,5 +1862,118 @@ mod tests {
             Action::Quit,
             "Ctrl-C quits even mid-line"
         );
+    }
+
+    /// A pane of seqs 10..15 that an older page (seq 9) pushed over a cap of 5: detached.
+    fn detached_app() -> App {
+        let mut app = joined_app();
+        app.scrollback = 5;
+        let alice = member("alice");
+        for seq in 10..15 {
+            app.handle_net(message(seq, &alice, "x"));
+        }
+        app.scroll = ScrollPos { lines: 2, rows: 0 };
+        assert_eq!(app.wants_older(), Action::LoadOlder(10));
+        app.handle_net(NetEvent::Older(vec![event(
+            9,
+            EventKind::Message,
+            &alice,
+            Some("x"),
+        )]));
+        app.drop_newest();
+        assert_eq!(app.detached, Some(14));
+        app.handle_net(message(40, &alice, "much later"));
+        app
+    }
+
+    #[test]
+    fn end_pressed_while_a_newer_page_loads_still_goes_to_live() {
+        let mut app = detached_app();
+        app.scroll = ScrollPos::LIVE;
+        assert_eq!(app.wants_newer(), Action::LoadNewer(13));
+        app.handle_key(key(KeyCode::End));
+        app.handle_net(NetEvent::Newer(vec![event(
+            14,
+            EventKind::Message,
+            &member("alice"),
+            Some("x"),
+        )]));
+        assert_eq!(app.appended_while_scrolled, 0, "not held: on to live");
+        assert_eq!(app.wants_newer(), Action::LoadLatest);
+    }
+
+    #[test]
+    fn a_page_that_no_longer_fits_the_pane_is_dropped() {
+        let mut app = detached_app();
+        let alice = member("alice");
+        // End asks for the latest page; before it comes, a scroll to the top asks for
+        // the page before the old pane.
+        app.handle_key(key(KeyCode::End));
+        app.scroll = ScrollPos::LIVE;
+        assert_eq!(app.wants_newer(), Action::LoadLatest);
+        assert_eq!(app.wants_older(), Action::LoadOlder(9));
+        app.handle_net(NetEvent::Latest(
+            (38..41)
+                .map(|seq| event(seq, EventKind::Message, &alice, Some("x")))
+                .collect(),
+        ));
+        app.handle_net(NetEvent::Older(vec![event(
+            8,
+            EventKind::Message,
+            &alice,
+            Some("x"),
+        )]));
+        assert_eq!(seqs(&app), [38, 39, 40], "no page from before the gap");
+        assert_eq!(app.wants_older(), Action::LoadOlder(38), "asks afresh");
+        // The same after /clear.
+        type_str(&mut app, "/clear");
+        app.handle_key(key(KeyCode::Enter));
+        app.handle_net(NetEvent::Older(vec![event(
+            37,
+            EventKind::Message,
+            &alice,
+            Some("x"),
+        )]));
+        assert!(seqs(&app).is_empty());
+    }
+
+    #[test]
+    fn an_empty_password_is_never_sent() {
+        let mut app = App::new("x:1");
+        app.handle_net(NetEvent::PasswordNeeded { wrong: false });
+        assert!(app.asking_password);
+        assert_eq!(app.handle_key(key(KeyCode::Enter)), Action::None);
+        type_str(&mut app, "sesame");
+        app.handle_key(key(KeyCode::Up));
+        app.handle_key(key(KeyCode::Tab));
+        app.handle_key(with(KeyCode::Enter, KeyModifiers::ALT));
+        assert_eq!(
+            app.input.text(),
+            "sesame",
+            "no recall, completion or newline"
+        );
+        assert_eq!(
+            app.handle_key(key(KeyCode::Enter)),
+            Action::Password("sesame".into())
+        );
+        assert!(!app.asking_password && app.input.is_empty());
+        assert!(app.sent_history.is_empty(), "never kept for Up/Down");
+    }
+
+    #[test]
+    fn a_wide_character_or_newline_never_takes_the_input_past_its_cap() {
+        let mut app = joined_app();
+        app.paste(&"x".repeat(MAX_INPUT_BYTES - 2));
+        app.handle_key(key(KeyCode::Char('日')));
+        assert_eq!(
+            app.input.text().len(),
+            MAX_INPUT_BYTES - 2,
+            "3 bytes do not fit in 2"
+        );
+        app.handle_key(ctrl('j'));
+        app.handle_key(with(KeyCode::Enter, KeyModifiers::ALT));
+        app.handle_key(key(KeyCode::Char('é')));
+        assert_eq!(app.input.text().len(), MAX_INPUT_BYTES - 2 + 2);
+        assert!(app.input.text().ends_with("\n\n"));
     }
 }

@@ -48,6 +48,20 @@ impl InputLine {
         let start = self.prev_boundary(self.cursor);
         self.text.replace_range(start..self.cursor, "");
         self.cursor = start;
+        self.snap();
+    }
+
+    /// After a deletion joined what was on either side (a combining mark after a removed
+    /// newline), moves the cursor to the end of the grapheme it landed inside, if any.
+    fn snap(&mut self) {
+        let cursor = self.cursor;
+        self.cursor = self
+            .text
+            .grapheme_indices(true)
+            .map(|(at, _)| at)
+            .chain([self.text.len()])
+            .find(|&at| at >= cursor)
+            .unwrap_or(self.text.len());
     }
 
     pub fn delete(&mut self) {
@@ -161,6 +175,7 @@ impl InputLine {
         };
         self.text.replace_range(start..self.cursor, "");
         self.cursor = start;
+        self.snap();
     }
 
     /// Deletes from the cursor to the end of the line (Ctrl-K); at the end of a line, joins
@@ -171,6 +186,7 @@ impl InputLine {
             end => end,
         };
         self.text.replace_range(self.cursor..end, "");
+        self.snap();
     }
 
     /// Replaces the whole line, cursor at the end (history recall, completion).
@@ -402,5 +418,23 @@ mod tests {
         assert_eq!(input.before_cursor(), "日本語\nab\nxy");
         assert!(!input.down(), "the last line has nothing below");
         assert!(!typed("single").up());
+    }
+
+    #[test]
+    fn joining_lines_never_leaves_the_cursor_inside_a_grapheme() {
+        // A combining mark at the start of the second line joins the "a" above once the
+        // newline between them goes.
+        for join in [InputLine::kill_to_start, InputLine::backspace] {
+            let mut input = typed("a\n\u{301}b");
+            input.home();
+            join(&mut input);
+            assert_eq!(input.text(), "a\u{301}b");
+            assert_eq!(input.before_cursor(), "a\u{301}");
+        }
+        let mut input = typed("a\n\u{301}");
+        input.up();
+        input.end();
+        input.kill_to_end();
+        assert_eq!(input.before_cursor(), "a\u{301}");
     }
 }

@@ -299,11 +299,10 @@ mod tests {
         }
     }
 
-    #[test]
-    fn an_older_page_into_a_full_pane_holds_the_view_and_then_pages_forward() {
-        let size = Size::new(30, 8);
+    /// bob, in an empty room, keeping `scrollback` lines.
+    fn joined(scrollback: usize) -> App {
         let mut app = App::new("x:1");
-        app.scrollback = 8;
+        app.scrollback = scrollback;
         app.handle_net(NetEvent::Joined {
             result: JoinResult {
                 session: "s".into(),
@@ -316,6 +315,13 @@ mod tests {
             resumed: false,
             reset: false,
         });
+        app
+    }
+
+    #[test]
+    fn an_older_page_into_a_full_pane_holds_the_view_and_then_pages_forward() {
+        let size = Size::new(30, 8);
+        let mut app = joined(8);
         for seq in 20..30 {
             // Lines of two rows each, so rows and lines differ.
             app.handle_net(NetEvent::Event(message(
@@ -360,13 +366,13 @@ mod tests {
     #[test]
     fn lines_on_screen_are_never_dropped_to_keep_the_cap() {
         let size = Size::new(30, 8);
-        let mut app = App::new("x:1");
-        app.scrollback = 3;
+        let mut app = joined(3);
         for seq in 20..23 {
             app.handle_net(NetEvent::Event(message(seq, "now")));
         }
         // Line 22 is out of sight below; 20 and 21 are on screen.
         app.scroll = ScrollPos { lines: 1, rows: 0 };
+        assert_eq!(app.wants_older(), Action::LoadOlder(20));
         app.handle_net(NetEvent::Older(
             (10..20).map(|seq| message(seq, "older")).collect(),
         ));
