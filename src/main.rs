@@ -437,7 +437,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let (config, fingerprint) = server_config(&args)?;
+    let Served {
+        config,
+        fingerprint,
+        ..
+    } = server_config(&args)?;
     if let Some(fingerprint) = fingerprint.filter(|_| args.tls_self_signed) {
         // On stdout, not only in the log: this is what clients need to be told.
         println!("TLS certificate SHA-256 fingerprint: {fingerprint}");
@@ -457,8 +461,11 @@ async fn serve_with_tui(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let (config, fingerprint) = server_config(&args)?;
-    let password = read_password(args.password_file.as_deref())?;
+    let Served {
+        config,
+        fingerprint,
+        password,
+    } = server_config(&args)?;
     let running = server::start(listener, config, async {
         let _ = stopped.await;
     })
@@ -504,9 +511,16 @@ async fn connect(args: ConnectArgs) -> anyhow::Result<()> {
     }
 }
 
-/// The server's settings from its flags, and the fingerprint of its certificate when it
-/// serves TLS.
-fn server_config(args: &ServeArgs) -> anyhow::Result<(ServerConfig, Option<Fingerprint>)> {
+/// What `chatroom serve`'s flags come to.
+struct Served {
+    config: ServerConfig,
+    /// Its certificate's, when it serves TLS.
+    fingerprint: Option<Fingerprint>,
+    /// The room password as given, for `--tui` to join with.
+    password: Option<String>,
+}
+
+fn server_config(args: &ServeArgs) -> anyhow::Result<Served> {
     let db = match &args.db {
         Some(value) => DbLocation::parse(value),
         None => DbLocation::File(default_db_file()?),
@@ -534,7 +548,7 @@ fn server_config(args: &ServeArgs) -> anyhow::Result<(ServerConfig, Option<Finge
         tracing::info!(%fingerprint, "serving TLS");
     }
     let config = ServerConfig {
-        password: password.map(|p| Password::new(&p)),
+        password: password.as_deref().map(Password::new),
         tls,
         db,
         room: RoomConfig {
@@ -563,7 +577,11 @@ fn server_config(args: &ServeArgs) -> anyhow::Result<(ServerConfig, Option<Finge
         http_idle_timeout: Duration::from_secs(args.http_idle_secs),
         ..ServerConfig::default()
     };
-    Ok((config, fingerprint))
+    Ok(Served {
+        config,
+        fingerprint,
+        password,
+    })
 }
 
 /// The password from `file` (its last line break dropped) or else from CHATROOM_PASSWORD.

@@ -5,7 +5,7 @@ mod common;
 
 use chatroom::rpc::ChatApiClient;
 use chatroom::rpc::auth::{FREE_FAILURES, Password};
-use chatroom::rpc::client::{SUBSCRIPTION_BUFFER, connect, connect_with};
+use chatroom::rpc::client::{ConnectError, SUBSCRIPTION_BUFFER, connect, connect_with};
 use chatroom::rpc::codes;
 use chatroom::rpc::server::ServerConfig;
 use chatroom::rpc::tls::{self, ClientTls, Fingerprint};
@@ -189,8 +189,10 @@ async fn a_client_trusting_the_ca_file_chats_over_wss_and_https() {
 async fn without_the_ca_file_the_certificate_is_refused_and_nothing_is_sent() {
     let dir = TempDir::new();
     let (server, ca, _) = tls_server(&dir).await;
-    let err = connect(&wss(&server)).await.unwrap_err().to_string();
-    assert!(err.contains("certificate"), "{err}");
+    let err = connect(&wss(&server)).await.unwrap_err();
+    assert!(matches!(err, ConnectError::Handshake { .. }), "{err}");
+    assert!(err.is_permanent());
+    assert!(err.to_string().contains("certificate"), "{err}");
     let https = HttpClientBuilder::default()
         .build(format!("https://{}", server.addr))
         .unwrap();
@@ -222,9 +224,9 @@ async fn a_pinned_fingerprint_is_trusted_and_any_other_refused() {
     };
     let err = connect_with(&wss(&server), &wrong, SUBSCRIPTION_BUFFER)
         .await
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("fingerprint"), "{err}");
+        .unwrap_err();
+    assert!(matches!(err, ConnectError::Handshake { .. }), "{err}");
+    assert!(err.to_string().contains("fingerprint"), "{err}");
     assert_eq!(members_of(&server, &ca).await, 1, "only the pinned client");
     server.stop().await;
 }

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use jsonrpsee::client_transport::ws::WsHandshakeError;
+use jsonrpsee::core::ClientError;
 use jsonrpsee::ws_client::{PingConfig, WsClient, WsClientBuilder};
 
 use super::tls::{ClientTls, TlsError};
@@ -13,14 +15,42 @@ pub enum ConnectError {
     Connect {
         url: String,
         #[source]
-        source: jsonrpsee::core::ClientError,
+        source: ClientError,
     },
     #[error(transparent)]
     Tls(#[from] TlsError),
+    /// The TLS handshake failed: most often a certificate this client does not trust.
+    #[error("cannot connect to {url}: {source}")]
+    Handshake {
+        url: String,
+        #[source]
+        source: rustls::Error,
+    },
     #[error(
         "cannot connect to {url}: the server answered in something other than HTTP; if it uses TLS, try wss://"
     )]
     TlsPort { url: String },
+}
+
+impl ConnectError {
+    /// Whether trying again would meet the same refusal (a certificate not trusted, a TLS
+    /// setup that cannot be built, TLS where plain was expected).
+    pub fn is_permanent(&self) -> bool {
+        !matches!(self, ConnectError::Connect { .. })
+    }
+}
+
+/// The rustls error behind a failed connection, if that is what it was. jsonrpsee carries it
+/// as `Transport(WsHandshakeError::Io(io::Error))`, with no `source` links between them, so
+/// each layer is opened by hand.
+fn rustls_error(err: &ClientError) -> Option<&rustls::Error> {
+    let ClientError::Transport(inner) = err else {
+        return None;
+    };
+    match inner.downcast_ref::<WsHandshakeError>()? {
+        WsHandshakeError::Io(io) => io.get_ref()?.downcast_ref::<rustls::Error>(),
+        _ => None,
+    }
 }
 
 /// Turns what a user typed (`host:port` or a full `ws://` URL) into a WebSocket URL.
@@ -71,6 +101,11 @@ pub async fn connect_with(
             if tls_port {
                 ConnectError::TlsPort {
                     url: url.to_owned(),
+                }
+            } else if let Some(tls) = rustls_error(&source) {
+                ConnectError::Handshake {
+                    url: url.to_owned(),
+                    source: tls.clone(),
                 }
             } else {
                 ConnectError::Connect {

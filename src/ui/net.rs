@@ -20,7 +20,7 @@ use tokio::time::Instant;
 
 use super::app::{AppEvent, NetEvent};
 use super::run::ConnectOptions;
-use crate::rpc::client::{ConnectError, SUBSCRIPTION_BUFFER, connect_with};
+use crate::rpc::client::{SUBSCRIPTION_BUFFER, connect_with};
 use crate::rpc::tls::ClientTls;
 use crate::rpc::types::{Event, JoinResult};
 use crate::rpc::{ChatApiClient, codes};
@@ -228,10 +228,7 @@ impl Worker {
         let client = connect_with(&self.url, &self.tls, SUBSCRIPTION_BUFFER)
             .await
             .map_err(|err| {
-                // Asking again would meet the same certificate.
-                let untrusted =
-                    matches!(err, ConnectError::Tls(_)) || err.to_string().contains("certificate");
-                if untrusted {
+                if err.is_permanent() {
                     OpenError::Permanent(err.to_string())
                 } else {
                     OpenError::Transient(err.to_string())

@@ -29,44 +29,59 @@ const TAB: &str = "    ";
 
 /// Draws the whole screen and places the terminal cursor in the input line.
 pub fn draw(app: &App, frame: &mut Frame) {
-    let area = frame.area();
-    frame.render_widget(app, area);
-    let [_, _, input] = screen_areas(app, area);
+    let screen = Screen::new(app, frame.area());
+    let buf = frame.buffer_mut();
+    render_messages(app, screen.messages, buf);
+    if let Some(members) = screen.members {
+        render_members(app, members, buf);
+    }
+    render_status(app, screen.status, buf);
+    render_input(app, &screen.layout, screen.input, buf);
+    let input = screen.input;
     if input.height > 0 {
-        let layout = InputLayout::new(app, input.width);
-        let (row, column) = layout.cursor;
-        let y = input.y + (row - layout.first_shown(input.height)) as u16;
+        let (row, column) = screen.layout.cursor;
+        let y = input.y + (row - screen.layout.first_shown(input.height)) as u16;
         let x = input.x + (prompt(app).width() + column) as u16;
         frame.set_cursor_position(Position::new(x.min(input.right().saturating_sub(1)), y));
     }
 }
 
-impl Widget for &App {
-    fn render(self, area: Rect, buf: &mut Buffer) {
-        let [pane, status, input] = screen_areas(self, area);
-        let (messages, members) = pane_areas(self, pane);
-        render_messages(self, messages, buf);
-        if let Some(members) = members {
-            render_members(self, members, buf);
-        }
-        render_status(self, status, buf);
-        render_input(self, input, buf);
-    }
+/// Where everything goes on a screen, with the input wrapped once for the frame.
+struct Screen {
+    /// The message pane, its last column kept for the scrollbar.
+    messages: Rect,
+    /// The member list, when it is shown and there is room.
+    members: Option<Rect>,
+    status: Rect,
+    input: Rect,
+    layout: InputLayout,
 }
 
-/// The message pane (its last column kept for the scrollbar) and, when it is shown and
-/// there is room, the member list beside it.
-fn pane_areas(app: &App, pane: Rect) -> (Rect, Option<Rect>) {
-    let members = if !app.show_members || pane.width < MEMBER_PANEL_MIN_WIDTH {
-        0
-    } else {
-        MEMBER_PANEL_WIDTH
-    };
-    let [messages, members] = pane.layout(&Layout::horizontal([
-        Constraint::Min(0),
-        Constraint::Length(members),
-    ]));
-    (messages, (!members.is_empty()).then_some(members))
+impl Screen {
+    fn new(app: &App, area: Rect) -> Self {
+        let layout = InputLayout::new(app, area.width);
+        let [pane, status, input] = area.layout(&Layout::vertical([
+            Constraint::Min(0),
+            Constraint::Length(1),
+            Constraint::Length(layout.height(area.height)),
+        ]));
+        let members_width = if !app.show_members || pane.width < MEMBER_PANEL_MIN_WIDTH {
+            0
+        } else {
+            MEMBER_PANEL_WIDTH
+        };
+        let [messages, members] = pane.layout(&Layout::horizontal([
+            Constraint::Min(0),
+            Constraint::Length(members_width),
+        ]));
+        Self {
+            messages,
+            members: (!members.is_empty()).then_some(members),
+            status,
+            input,
+            layout,
+        }
+    }
 }
 
 /// Where the messages themselves go: the message pane less the scrollbar's column.
@@ -79,8 +94,7 @@ fn text_area(messages: Rect) -> Rect {
 
 /// The message pane's area on a screen of `size`, less the scrollbar.
 fn message_area(app: &App, size: ratatui::layout::Size) -> Rect {
-    let [pane, _, _] = screen_areas(app, Rect::from((Position::ORIGIN, size)));
-    text_area(pane_areas(app, pane).0)
+    text_area(Screen::new(app, Rect::from((Position::ORIGIN, size))).messages)
 }
 
 /// Rows of messages a screen of `size` shows: how far a page scrolls.
@@ -120,16 +134,6 @@ fn render_members(app: &App, area: Rect, buf: &mut Buffer) {
             inner.width,
         );
     }
-}
-
-/// Message pane, status line, input box.
-fn screen_areas(app: &App, area: Rect) -> [Rect; 3] {
-    let input_rows = InputLayout::new(app, area.width).height(area.height);
-    area.layout(&Layout::vertical([
-        Constraint::Min(0),
-        Constraint::Length(1),
-        Constraint::Length(input_rows),
-    ]))
 }
 
 /// The view of the message pane worked out from [`App::scroll`] and the pending
@@ -355,12 +359,12 @@ fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
     );
 }
 
-fn render_input(app: &App, area: Rect, buf: &mut Buffer) {
+fn render_input(app: &App, layout: &InputLayout, area: Rect, buf: &mut Buffer) {
     if area.width == 0 || area.height == 0 {
         return;
     }
-    let layout = InputLayout::new(app, area.width);
     let first = layout.first_shown(area.height);
+    let prompt = prompt(app);
     for (i, row) in layout
         .rows
         .iter()
@@ -368,7 +372,6 @@ fn render_input(app: &App, area: Rect, buf: &mut Buffer) {
         .take(area.height as usize)
         .enumerate()
     {
-        let prompt = prompt(app);
         let lead = if first + i == 0 {
             prompt.bold()
         } else {
