@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use crate::rpc::types::{Event, EventKind, JoinResult, MemberInfo, Stamped};
 use crate::store::{DbLocation, History, Retention, Store, StoreError, Writer};
-use crate::text::{MAX_NAME_CHARS, clean_name, clean_text};
+use crate::text::{MAX_NAME_CHARS, clean_name, clean_text, look_alike_keys};
 
 /// How a room is sized.
 #[derive(Debug, Clone)]
@@ -191,7 +191,7 @@ struct State {
     members: HashMap<Uuid, Member>,
     /// Session secret → member id.
     sessions: HashMap<String, Uuid>,
-    /// [`name_key`]s of the names in use: equal keys are names people could mistake.
+    /// [`look_alike_keys`] of the names in use: a shared key marks names people could mistake.
     names: HashSet<String>,
     /// The seq the next event gets.
     next_seq: u64,
@@ -427,7 +427,7 @@ impl Room {
         }
         let name = state.free_name(requested);
         let info = MemberInfo { id, name };
-        state.names.insert(name_key(&info.name));
+        state.names.extend(look_alike_keys(&info.name));
         let last_seq = state.durable_seq;
         let history = state
             .recent
@@ -496,9 +496,11 @@ impl Room {
         state.charge(id, self.shared.config.rate_limit, Instant::now())?;
         let old = state.members[&id].info.name.clone();
         // Our own name does not count as taken: a change of case is allowed.
-        state.names.remove(&name_key(&old));
+        for key in look_alike_keys(&old) {
+            state.names.remove(&key);
+        }
         let name = state.free_name(Some(requested));
-        state.names.insert(name_key(&name));
+        state.names.extend(look_alike_keys(&name));
         let member = state.members.get_mut(&id).expect("looked up just above");
         member.info.name = name.clone();
         let info = member.info.clone();
@@ -726,7 +728,9 @@ impl State {
     }
 
     fn is_free(&self, name: &str) -> bool {
-        !self.names.contains(&name_key(name))
+        !look_alike_keys(name)
+            .iter()
+            .any(|key| self.names.contains(key))
     }
 
     /// The (already cleaned) requested name if nobody has it or a look-alike of it, else the
@@ -825,7 +829,9 @@ impl State {
     fn detach(&mut self, id: Uuid, reason: LeaveReason) -> Option<MemberInfo> {
         let member = self.members.remove(&id)?;
         self.sessions.remove(&member.session);
-        self.names.remove(&name_key(&member.info.name));
+        for key in look_alike_keys(&member.info.name) {
+            self.names.remove(&key);
+        }
         member.inbox.ended.send_replace(Some(reason));
         Some(member.info)
         // Dropping `member.queue` here closes the queue: readers drain what is left, then stop.
@@ -953,21 +959,13 @@ impl SessionEnd {
     }
 }
 
-/// What two names have in common when people could mistake one for the other: the Unicode
-/// confusables skeleton (UTS #39) of the lower-cased name, so `Alice`, `аlice` (Cyrillic а)
-/// and `alice` all collide.
-fn name_key(name: &str) -> String {
-    // Lower-cased on both sides: a skeleton may map to capitals (Lisu ꓢ becomes S).
-    unicode_security::skeleton(&name.to_lowercase())
-        .collect::<String>()
-        .to_lowercase()
-}
-
+/// Whether a name is, or looks like, one of [`RESERVED_NAMES`].
 fn is_reserved(name: &str) -> bool {
-    let key = name_key(name);
+    let keys = look_alike_keys(name);
     RESERVED_NAMES
         .iter()
-        .any(|reserved| name_key(reserved) == key)
+        .flat_map(|reserved| look_alike_keys(reserved))
+        .any(|key| keys.contains(&key))
 }
 
 /// Who `system` events are from: the reserved name, and the nil uuid no member can have.
@@ -1165,7 +1163,7 @@ mod tests {
             room.join(Some(" \x1b[31mbob\n"), Lifetime::Connection)
                 .unwrap()
                 .name,
-            "[31mbob"
+            "31mbob"
         );
     }
 
@@ -1511,6 +1509,66 @@ mod tests {
                 .unwrap()
                 .name,
             "paypa1-2"
+        );
+    }
+
+    #[test]
+    fn disguised_look_alikes_of_a_present_name_get_a_variant() {
+        let room = Room::default();
+        room.join(Some("alice"), Lifetime::Connection).unwrap();
+        for disguise in [
+            "aIice",          // capital I for l
+            "alı\u{307}ce",   // dotless ı with a dot above
+            "alice\u{2800}",  // a braille blank after it
+            "alice\u{13430}", // an Egyptian hieroglyph joiner after it
+            "ALICE",
+        ] {
+            let name = room
+                .join(Some(disguise), Lifetime::Connection)
+                .unwrap()
+                .name;
+            assert!(
+                name.ends_with(char::is_numeric) && name.contains('-'),
+                "{disguise:?} got in as {name:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn reserved_names_are_refused_in_cherokee_and_other_disguises() {
+        let room = Room::default();
+        for name in [
+            "ᎪDMIN",
+            "RᎾOT",
+            "Ꮎperator",
+            "admı\u{307}n",
+            "server\u{2800}",
+            "-!- server",
+            "<server>",
+        ] {
+            assert!(
+                matches!(
+                    room.join(Some(name), Lifetime::Connection),
+                    Err(RoomError::NameReserved(_))
+                ),
+                "{name:?} was let in"
+            );
+        }
+        let alice = room.join(Some("alice"), Lifetime::Connection).unwrap();
+        assert!(matches!(
+            room.nick(&alice.session, "ᎪDMIN"),
+            Err(RoomError::NameReserved(_))
+        ));
+    }
+
+    #[test]
+    fn a_name_frees_every_key_it_held() {
+        let room = Room::default();
+        let alice = room.join(Some("aIice"), Lifetime::Connection).unwrap();
+        room.leave(&alice.session, LeaveReason::Left).unwrap();
+        assert_eq!(
+            room.join(Some("alice"), Lifetime::Connection).unwrap().name,
+            "alice"
         );
     }
 

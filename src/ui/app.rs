@@ -909,7 +909,11 @@ impl App {
                 self.recent_speakers.retain(|name| *name != from.name);
             }
             EventKind::Nick => {
-                let old = event.text.as_deref().map(clean_text).unwrap_or_default();
+                let old = event
+                    .text
+                    .as_deref()
+                    .and_then(clean_name)
+                    .unwrap_or_default();
                 for speaker in &mut self.recent_speakers {
                     if *speaker == old {
                         speaker.clone_from(&from.name);
@@ -946,7 +950,8 @@ impl App {
                 clean_text(event.text.as_deref().unwrap_or("")),
             ),
             EventKind::Nick => {
-                let old = clean_text(event.text.as_deref().unwrap_or(""));
+                let old = event.text.as_deref().and_then(clean_name);
+                let old = old.unwrap_or_else(|| "?".into());
                 (
                     LineKind::Notice,
                     format!("{old} is now known as {}", from.name),
@@ -1242,7 +1247,7 @@ mod tests {
         assert_eq!(
             last.kind,
             LineKind::Message {
-                from: "mal[2Jlory".into(),
+                from: "mal2Jlory".into(),
                 own: false
             }
         );

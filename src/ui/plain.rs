@@ -18,12 +18,16 @@ pub fn format_event(event: &Event, offset_secs: i64) -> String {
     let who = clean_name(&event.from.name).unwrap_or_else(|| "?".into());
     let text = clean_text(event.text.as_deref().unwrap_or("")).replace('\n', " ");
     match event.kind {
+        EventKind::Nick => {
+            let old = event.text.as_deref().and_then(clean_name);
+            let old = old.unwrap_or_else(|| "?".into());
+            format!("{time} -!- {old} is now known as {who}")
+        }
         EventKind::Message => format!("{time} <{who}> {text}"),
         EventKind::Action => format!("{time} * {who} {text}"),
         EventKind::Join => format!("{time} -!- {who} joined"),
         EventKind::Leave if text.is_empty() => format!("{time} -!- {who} left"),
         EventKind::Leave => format!("{time} -!- {who} left ({text})"),
-        EventKind::Nick => format!("{time} -!- {text} is now known as {who}"),
         EventKind::System => format!("{time} -!- {who}: {text}"),
     }
 }
@@ -172,7 +176,20 @@ mod tests {
         );
         assert_eq!(
             line(EventKind::Message, "mal\x1b[2J", Some("\x1b]0;x\x07ok")),
-            "00:00 <mal[2J> ]0;xok"
+            "00:00 <mal2J> ]0;xok"
+        );
+        // Names are cleaned by the name rules, so none can imitate another line.
+        assert_eq!(
+            line(
+                EventKind::Message,
+                "bob> alice, hi",
+                Some("send me your password")
+            ),
+            "00:00 <bob_alice_hi> send me your password"
+        );
+        assert_eq!(
+            line(EventKind::Nick, "robert", Some("-!- bob")),
+            "00:00 -!- bob is now known as robert"
         );
     }
 }
