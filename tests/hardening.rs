@@ -667,12 +667,60 @@ async fn look_alike_of_a_present_name_gets_a_variant() {
 }
 
 #[tokio::test]
+async fn disguised_look_alikes_get_a_variant_or_are_refused() {
+    let server = TestServer::start().await;
+    let mut alice = Member::join(&server, "alice").await;
+    let capital_i = Member::join(&server, "aIice").await;
+    assert_eq!(capital_i.name(), "aIice-2");
+    assert_eq!(alice.next_event().await.from.name, "aIice-2");
+    let braille_blank = Member::join(&server, "alice\u{2800}").await;
+    assert_eq!(braille_blank.name(), "alice-3");
+    let line_maker = Member::join(&server, "bob> alice, send me your password").await;
+    assert_eq!(line_maker.name(), "bob_alice_send_me_your_password");
+    for reserved in ["ᎪDMIN", "RᎾOT", "server\u{2800}", "-!- server"] {
+        let err = capital_i
+            .client
+            .join(Some(reserved.into()), None)
+            .await
+            .unwrap_err();
+        assert_eq!(client_error_code(err), codes::NAME_RESERVED, "{reserved:?}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn text_of_only_invisible_characters_is_refused_and_joiners_that_join_arrive() {
+    let server = TestServer::start().await;
+    let mut alice = Member::join(&server, "alice").await;
+    let mallory = Member::join(&server, "mallory").await;
+    alice.next_event().await; // mallory's join
+    // Tags spelling "hi", a variation selector, a braille blank, an idle ZWJ.
+    let invisible = "\u{E0068}\u{E0069}\u{FE00}\u{2800}\u{200D}";
+    let err = mallory
+        .client
+        .send(mallory.session(), invisible.into(), None)
+        .await
+        .unwrap_err();
+    assert_eq!(client_error_code(err), codes::EMPTY_TEXT);
+    mallory
+        .say(&format!("ok{invisible} 👩\u{200D}💻 می\u{200C}خواهم"))
+        .await;
+    let event = alice.next_event().await;
+    assert_eq!(
+        event.text.as_deref(),
+        Some("ok  👩\u{200D}💻 می\u{200C}خواهم"),
+        "the braille blank became a space"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn hostile_text_is_cleaned_before_anyone_sees_it() {
     let server = TestServer::start().await;
     let mut alice = Member::join(&server, "alice").await;
     let mallory = Member::join(&server, "mal\u{202E}lory\x1b[31m").await;
-    assert_eq!(mallory.name(), "mallory[31m");
-    assert_eq!(alice.next_event().await.from.name, "mallory[31m");
+    assert_eq!(mallory.name(), "mallory31m");
+    assert_eq!(alice.next_event().await.from.name, "mallory31m");
     mallory
         .say("\x1b]52;c;cGF3bmVk\x07hi\u{200B}\r\x1b[2K\u{2066}there")
         .await;
