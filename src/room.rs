@@ -1564,7 +1564,7 @@ mod tests {
     #[test]
     fn a_name_frees_every_key_it_held() {
         let room = Room::default();
-        let alice = room.join(Some("aIice"), Lifetime::Connection).unwrap();
+        let alice = room.join(Some("ALICE"), Lifetime::Connection).unwrap();
         room.leave(&alice.session, LeaveReason::Left).unwrap();
         assert_eq!(
             room.join(Some("alice"), Lifetime::Connection).unwrap().name,
