@@ -1569,6 +1569,22 @@ mod tests {
     }
 
     #[test]
+    fn an_old_name_in_a_rename_notice_is_cleaned_as_a_name() {
+        let mut app = joined_app();
+        let robert = member("robert");
+        app.handle_net(NetEvent::Event(event(
+            9,
+            EventKind::Nick,
+            &robert,
+            Some("-!- bob> hi"),
+        )));
+        assert_eq!(
+            app.lines.back().unwrap().text,
+            "bob_hi is now known as robert"
+        );
+    }
+
+    #[test]
     fn lines_naming_us_are_marked_and_can_ring_the_bell() {
         let mut app = joined_app();
         app.bell = Bell::Mention;
