@@ -749,7 +749,9 @@ impl State {
                     .chars()
                     .take(MAX_NAME_CHARS - suffix.chars().count())
                     .collect();
-                format!("{}{suffix}", stem.trim_end())
+                // Cleaned again: the cut may strand a joiner that joined across it.
+                clean_name(&format!("{stem}{suffix}"))
+                    .expect("the start of a clean name and a suffix clean to a name")
             })
             .find(|candidate| self.is_free(candidate))
             .expect("an unbounded range of suffixes has a free one")
@@ -1559,6 +1561,17 @@ mod tests {
             room.nick(&alice.session, "ᎪDMIN"),
             Err(RoomError::NameReserved(_))
         ));
+    }
+
+    #[test]
+    fn a_variant_of_a_long_name_is_clean_too() {
+        let room = Room::default();
+        // The cut for the suffix lands right after a ZWNJ, which then joins nothing.
+        let long = format!("{}ب\u{200C}بب", "x".repeat(MAX_NAME_CHARS - 4));
+        assert_eq!(clean_name(&long).as_deref(), Some(long.as_str()));
+        room.join(Some(&long), Lifetime::Connection).unwrap();
+        let variant = room.join(Some(&long), Lifetime::Connection).unwrap().name;
+        assert_eq!(variant, format!("{}ب-2", "x".repeat(MAX_NAME_CHARS - 4)));
     }
 
     #[test]
