@@ -218,7 +218,8 @@ pub fn look_alike_keys(name: &str) -> [String; 3] {
 }
 
 /// The lower-cased skeleton of `s`, without the marks a reader cannot see: a dot above a
-/// letter that already has one (`ı̇` is `i` with a second dot that draws as its own), and
+/// soft-dotted letter such as `i`, which draws in place of the letter's own dot (dotless `ı`
+/// with a dot above has the skeleton `i` with a dot above, and looks just like `i`), and
 /// overlay strokes (Cherokee `Ꮎ` has the skeleton `O` with a stroke through).
 fn fold(s: &str) -> String {
     let mut folded = String::with_capacity(s.len());
