@@ -822,7 +822,10 @@ mod tests {
     fn member(name: &str) -> MemberInfo {
         MemberInfo {
             // Fixed ids keep snapshots stable; distinct names get distinct ids.
-            id: Uuid::from_u128(name.bytes().fold(0, |h, b| h * 257 + u128::from(b))),
+            id: Uuid::from_u128(
+                name.bytes()
+                    .fold(0, |h, b| h.wrapping_mul(257).wrapping_add(u128::from(b))),
+            ),
             name: name.into(),
         }
     }
@@ -1151,5 +1154,66 @@ mod tests {
         // What the event loop does with lines that arrive below the view.
         app.scroll.lines += std::mem::take(&mut app.appended_while_scrolled);
         insta::assert_snapshot!(screen(&app, 80, 8).backend());
+    }
+
+    #[test]
+    fn wrapped_rows_start_under_the_text() {
+        let segments = [
+            ("12:00 ".to_owned(), Style::new()),
+            ("<alice> ".to_owned(), Style::new()),
+            ("one two three four five six".to_owned(), Style::new()),
+        ];
+        assert_eq!(
+            plain(&wrap(&segments, 30, 14)),
+            ["12:00 <alice> one two three", "              four five six"]
+        );
+        // A prefix wider than half the row would leave too little: rows start at the edge.
+        assert_eq!(
+            plain(&wrap(&segments, 24, 14)),
+            ["12:00 <alice> one two", "three four five six"]
+        );
+        // The text's own lines start under it too.
+        let lines = [
+            ("-!- ".to_owned(), Style::new()),
+            ("a\nb".to_owned(), Style::new()),
+        ];
+        assert_eq!(plain(&wrap(&lines, 20, 4)), ["-!- a", "    b"]);
+    }
+
+    /// Emoji sequences and Devanagari, in messages, the input and the member list.
+    fn cluster_app() -> App {
+        let mut app = bob_joined(vec![member("alice"), member("bob"), member("क्षत्रिय")]);
+        let texts = [
+            "👨\u{200d}👩\u{200d}👧 family",
+            "क्षत्रिय हिन्दी and a long tail that wraps under 👍🏽",
+        ];
+        for (i, text) in texts.into_iter().enumerate() {
+            app.handle_net(NetEvent::Event(Event {
+                seq: i as u64 + 2,
+                ts: 0,
+                kind: EventKind::Message,
+                from: member("alice"),
+                text: Some(text.into()),
+            }));
+        }
+        for c in "hello 👍🏽".chars() {
+            app.handle_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+        }
+        app
+    }
+
+    #[test]
+    fn complex_clusters_keep_the_member_list_in_its_column() {
+        let mut terminal = screen(&cluster_app(), 64, 10);
+        let buffer = terminal.backend().buffer().clone();
+        for y in 0..8 {
+            assert_eq!(buffer[(46, y)].symbol(), "│", "row {y}");
+        }
+        // The cursor after 👍 and 🏽, four columns.
+        assert_eq!(
+            terminal.get_cursor_position().unwrap(),
+            Position::new(2 + 6 + 4, 9)
+        );
+        insta::assert_snapshot!(terminal.backend());
     }
 }
