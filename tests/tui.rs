@@ -94,6 +94,18 @@ impl Tui {
         }
     }
 
+    /// Reads output until the emulated screen satisfies `done`, failing after [`WAIT`].
+    fn wait_for_screen(&mut self, what: &str, done: impl Fn(&vt100::Screen) -> bool) {
+        let deadline = Instant::now() + WAIT;
+        while !done(self.parser.screen()) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.output.recv_timeout(left) {
+                Ok(bytes) => self.parser.process(&bytes),
+                Err(_) => panic!("timed out waiting for {what}; screen:\n{}", self.screen()),
+            }
+        }
+    }
+
     fn wait_for_text(&mut self, text: &str) {
         self.wait_for(&format!("{text:?}"), |screen| screen.contains(text));
     }
@@ -589,4 +601,101 @@ async fn serve_with_tui_hosts_a_private_tls_room_and_joins_it() {
     assert!(tui.screen().contains("hosting wss://"), "{}", tui.screen());
     tui.type_keys("/quit\r");
     tui.assert_exits_cleanly();
+}
+
+/// Where the member list's border is on an 80-column screen, and the rows of the pane.
+const BORDER_COLUMN: u16 = COLS - 18;
+const PANE_ROWS: u16 = ROWS - 2;
+
+/// Every row of the message pane has the member list's border in its column.
+fn border_in_place(screen: &vt100::Screen) -> bool {
+    (0..PANE_ROWS).all(|row| {
+        screen
+            .cell(row, BORDER_COLUMN)
+            .is_some_and(|c| c.contents() == "│")
+    })
+}
+
+/// The pane's text, left of the scrollbar, row by row.
+fn pane_rows(screen: &vt100::Screen) -> Vec<String> {
+    screen
+        .rows(0, BORDER_COLUMN - 1)
+        .take(usize::from(PANE_ROWS))
+        .collect()
+}
+
+fn input_row(screen: &vt100::Screen) -> String {
+    screen
+        .rows(0, COLS)
+        .nth(usize::from(ROWS - 1))
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emoji_sequences_and_conjuncts_leave_no_stray_cells() {
+    let (server, mut alice, mut tui) = alice_and_bob_in_tui().await;
+    alice.say("क्षत्रिय हिन्दी").await;
+    alice.say("a family 👨\u{200d}👩\u{200d}👧 and 👍🏽").await;
+    block(|| tui.wait_for_text("👍🏽"));
+    block(|| tui.wait_for_screen("the border in its column", border_in_place));
+
+    let typed = "hello 👍🏽 👨\u{200d}👩\u{200d}👧 क्ष";
+    tui.type_keys(typed);
+    block(|| tui.wait_for_text(&format!("> {typed}")));
+    block(|| tui.wait_for_screen("the border in its column", border_in_place));
+    tui.type_keys("\r");
+    let sent = alice.next_event().await;
+    assert_eq!(sent.from.name, "bob");
+    block(|| {
+        tui.wait_for_screen("an empty input row, nothing left of the emoji", |screen| {
+            input_row(screen).trim_end() == ">"
+        })
+    });
+    assert!(border_in_place(tui.parser.screen()));
+
+    tui.type_keys("/clear\r");
+    block(|| {
+        tui.wait_for_screen("a wholly blank pane after /clear", |screen| {
+            pane_rows(screen).iter().all(|row| row.trim().is_empty())
+        })
+    });
+    assert!(border_in_place(tui.parser.screen()));
+
+    tui.type_keys("\x03");
+    assert_left_cleanly(&mut alice, tui).await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_l_paints_the_whole_screen_again() {
+    let (server, mut alice, mut tui) = alice_and_bob_in_tui().await;
+    alice.say("hello bob").await;
+    block(|| tui.wait_for_text("<alice> hello bob"));
+    tui.type_keys("draft");
+    block(|| tui.wait_for_text("> draft"));
+
+    // What follows Ctrl-L, fed alone to a blank terminal, must be the whole screen.
+    let mut fresh = vt100::Parser::new(ROWS, COLS, 0);
+    tui.type_keys("\x0c");
+    let deadline = Instant::now() + WAIT;
+    while fresh.screen().contents() != tui.screen() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tui.output.recv_timeout(left) {
+            Ok(bytes) => {
+                tui.parser.process(&bytes);
+                fresh.process(&bytes);
+            }
+            Err(_) => panic!(
+                "no full redraw after Ctrl-L; a blank terminal shows:\n{}",
+                fresh.screen().contents()
+            ),
+        }
+    }
+    let screen = fresh.screen().contents();
+    assert!(screen.contains("<alice> hello bob") && screen.contains("connected │ 2 members"));
+    assert!(screen.ends_with("> draft"), "{screen}");
+
+    tui.type_keys("\x03");
+    assert_left_cleanly(&mut alice, tui).await;
+    server.stop().await;
 }
