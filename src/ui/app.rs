@@ -166,7 +166,7 @@ const HELP: &str = "commands: /help  /who  /me ACTION  /nick NEW  /members (or F
 keys: Enter send · Alt-Enter, Shift-Enter or Ctrl-J new line (pastes keep theirs) · \
 Ctrl-C, or Ctrl-D on an empty line, quit · PageUp/PageDown, Shift- or Ctrl-Up/Down, \
 mouse wheel scroll, End or Esc back to live · Up/Down earlier lines · \
-Tab completes names and commands · F2 member list\n\
+Tab completes names and commands · F2 member list · Ctrl-L redraw\n\
 editing: Left/Right, Home/End or Ctrl-A/Ctrl-E, Alt-B/Alt-F or Ctrl-Left/Right by word, \
 Backspace/Delete, Ctrl-W or Alt-Backspace delete word, Ctrl-U/Ctrl-K delete to start/end";
 
