@@ -699,3 +699,119 @@ async fn ctrl_l_paints_the_whole_screen_again() {
     assert_left_cleanly(&mut alice, tui).await;
     server.stop().await;
 }
+
+/// Starts the `chatroom serve` binary on `listen` with history in `db`, to be killed
+/// outright; returns it and where it listens.
+async fn serve_binary(
+    listen: &str,
+    db: &std::path::Path,
+) -> (tokio::process::Child, std::net::SocketAddr) {
+    use tokio::io::AsyncBufReadExt;
+    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_chatroom"))
+        .args(["serve", "--listen", listen, "--db"])
+        .arg(db)
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut log = tokio::io::BufReader::new(server.stderr.take().unwrap()).lines();
+    let addr = common::within("the server to log its address", async {
+        loop {
+            let line = log.next_line().await.unwrap().expect("server exited");
+            if let Some((_, addr)) = line.split_once("listening addr=") {
+                return addr.trim().parse().unwrap();
+            }
+        }
+    })
+    .await;
+    // Keep draining the log so the server never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = log.next_line().await {} });
+    (server, addr)
+}
+
+/// SIGKILL: no shutdown notice, no leaves recorded.
+async fn kill_hard(server: &mut tokio::process::Child) {
+    server.start_kill().unwrap();
+    common::within("the server to die", server.wait())
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cleared_lines_stay_cleared_after_the_server_is_killed_and_back() {
+    let dir = TempDir::new();
+    let db = dir.0.join("chat.db");
+    let (mut server, addr) = serve_binary("127.0.0.1:0", &db).await;
+    let handle = TestServer::external(addr);
+    let alice = Member::join(&handle, "alice").await;
+    let mut tui = Tui::connect(&handle, "bob");
+    block(|| tui.wait_for_text("connected │ 2 members │ bob"));
+    alice.say("theirs before the clear").await;
+    block(|| tui.wait_for_text("<alice> theirs before the clear"));
+    // Our own line is newer than the last event heard from the room (our own are not
+    // heard), so the reconnect's catch-up replays it.
+    tui.type_keys("mine before the clear\r");
+    block(|| tui.wait_for_text("<bob> mine before the clear"));
+    tui.type_keys("/clear\r");
+    block(|| {
+        tui.wait_for_screen("a blank pane", |screen| {
+            pane_rows(screen).iter().all(|row| row.trim().is_empty())
+        })
+    });
+
+    kill_hard(&mut server).await;
+    drop(alice);
+    block(|| tui.wait_for_text("reconnecting in"));
+    let (mut server, _) = serve_binary(&addr.to_string(), &db).await;
+    block(|| tui.wait_for_text("reconnected as bob"));
+    let carol = Member::join(&handle, "carol").await;
+    carol.say("after the clear").await;
+    block(|| tui.wait_for_text("<carol> after the clear"));
+    let screen = tui.screen();
+    assert!(!screen.contains("before the clear"), "{screen}");
+
+    tui.type_keys("/quit\r");
+    tui.assert_exits_cleanly();
+    kill_hard(&mut server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_joining_after_a_killed_server_lists_only_who_is_there() {
+    let dir = TempDir::new();
+    let db = dir.0.join("chat.db");
+    let (mut server, addr) = serve_binary("127.0.0.1:0", &db).await;
+    let handle = TestServer::external(addr);
+    let carol = Member::join(&handle, "carol").await;
+    carol.say("soon gone").await;
+    kill_hard(&mut server).await;
+    drop(carol);
+
+    // carol's join is in the history and (the server having died) maybe not her leave.
+    let (mut server, addr) = serve_binary("127.0.0.1:0", &db).await;
+    let mut tui = Tui::connect(&TestServer::external(addr), "bob");
+    block(|| tui.wait_for_text("<carol> soon gone"));
+    block(|| tui.wait_for_text("connected │ 1 member │ bob"));
+    let members: Vec<String> = tui
+        .parser
+        .screen()
+        .rows(BORDER_COLUMN + 1, COLS - BORDER_COLUMN - 1)
+        .take(usize::from(PANE_ROWS))
+        .collect();
+    assert!(
+        !members.iter().any(|row| row.contains("carol")),
+        "{members:?}"
+    );
+    // Tab has no one to complete: the "!" typed after it follows "ca".
+    tui.type_keys("ca\t!");
+    block(|| {
+        tui.wait_for_screen("the typed line", |screen| {
+            input_row(screen).trim_end().ends_with('!')
+        })
+    });
+    assert_eq!(input_row(tui.parser.screen()).trim_end(), "> ca!");
+
+    tui.type_keys("\x03");
+    tui.assert_exits_cleanly();
+    kill_hard(&mut server).await;
+}
