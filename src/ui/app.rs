@@ -621,7 +621,7 @@ impl App {
                 Action::None
             }
             "who" if self.connection != Connection::Connected => {
-                let text = "not connected: who is here is unknown until the client is back";
+                let text = "not connected: who is here is unknown until the client reconnects";
                 self.push_local(LineKind::Error, text.into());
                 Action::None
             }
@@ -942,7 +942,7 @@ impl App {
         oldest.or(self.cleared_through.map(|seq| seq + 1))
     }
 
-    /// ", not NAME (taken)" when the server gave a name other than the one asked for.
+    /// " (NAME is taken)" when the server gave a name other than the one asked for.
     fn taken_note(&mut self, name: &str) -> String {
         match self.wanted_name.take().as_deref().and_then(clean_name) {
             Some(wanted) if wanted != name => format!(" ({wanted} is taken)"),

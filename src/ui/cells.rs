@@ -146,7 +146,9 @@ impl<B: Backend> Backend for ClusterSafe<B> {
             }
             // What comes before, then blanks over every column the cluster may take, then
             // the cluster over them; each draw starts by placing the cursor.
-            self.inner.draw(run.drain(..))?;
+            if !run.is_empty() {
+                self.inner.draw(run.drain(..))?;
+            }
             let width = (cluster_width(cell.symbol()) as u16).min(columns.saturating_sub(x));
             let mut blank = cell.clone();
             blank.set_symbol(" ").set_diff_option(CellDiffOption::None);
