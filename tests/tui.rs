@@ -675,10 +675,11 @@ async fn ctrl_l_paints_the_whole_screen_again() {
     block(|| tui.wait_for_text("> draft"));
 
     // What follows Ctrl-L, fed alone to a blank terminal, must be the whole screen.
+    let whole = tui.screen();
     let mut fresh = vt100::Parser::new(ROWS, COLS, 0);
     tui.type_keys("\x0c");
     let deadline = Instant::now() + WAIT;
-    while fresh.screen().contents() != tui.screen() {
+    while fresh.screen().contents() != whole {
         let left = deadline.saturating_duration_since(Instant::now());
         match tui.output.recv_timeout(left) {
             Ok(bytes) => {
