@@ -94,6 +94,18 @@ impl Tui {
         }
     }
 
+    /// Reads output until the emulated screen satisfies `done`, failing after [`WAIT`].
+    fn wait_for_screen(&mut self, what: &str, done: impl Fn(&vt100::Screen) -> bool) {
+        let deadline = Instant::now() + WAIT;
+        while !done(self.parser.screen()) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.output.recv_timeout(left) {
+                Ok(bytes) => self.parser.process(&bytes),
+                Err(_) => panic!("timed out waiting for {what}; screen:\n{}", self.screen()),
+            }
+        }
+    }
+
     fn wait_for_text(&mut self, text: &str) {
         self.wait_for(&format!("{text:?}"), |screen| screen.contains(text));
     }
@@ -589,4 +601,218 @@ async fn serve_with_tui_hosts_a_private_tls_room_and_joins_it() {
     assert!(tui.screen().contains("hosting wss://"), "{}", tui.screen());
     tui.type_keys("/quit\r");
     tui.assert_exits_cleanly();
+}
+
+/// Where the member list's border is on an 80-column screen, and the rows of the pane.
+const BORDER_COLUMN: u16 = COLS - 18;
+const PANE_ROWS: u16 = ROWS - 2;
+
+/// Every row of the message pane has the member list's border in its column.
+fn border_in_place(screen: &vt100::Screen) -> bool {
+    (0..PANE_ROWS).all(|row| {
+        screen
+            .cell(row, BORDER_COLUMN)
+            .is_some_and(|c| c.contents() == "│")
+    })
+}
+
+/// The pane's text, left of the scrollbar, row by row.
+fn pane_rows(screen: &vt100::Screen) -> Vec<String> {
+    screen
+        .rows(0, BORDER_COLUMN - 1)
+        .take(usize::from(PANE_ROWS))
+        .collect()
+}
+
+fn input_row(screen: &vt100::Screen) -> String {
+    screen
+        .rows(0, COLS)
+        .nth(usize::from(ROWS - 1))
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emoji_sequences_and_conjuncts_leave_no_stray_cells() {
+    let (server, mut alice, mut tui) = alice_and_bob_in_tui().await;
+    alice.say("क्षत्रिय हिन्दी").await;
+    alice.say("a family 👨\u{200d}👩\u{200d}👧 and 👍🏽").await;
+    block(|| tui.wait_for_text("👍🏽"));
+    block(|| tui.wait_for_screen("the border in its column", border_in_place));
+
+    let typed = "hello 👍🏽 👨\u{200d}👩\u{200d}👧 क्ष";
+    tui.type_keys(typed);
+    block(|| tui.wait_for_text(&format!("> {typed}")));
+    block(|| tui.wait_for_screen("the border in its column", border_in_place));
+    tui.type_keys("\r");
+    let sent = alice.next_event().await;
+    assert_eq!(sent.from.name, "bob");
+    block(|| {
+        tui.wait_for_screen("an empty input row, nothing left of the emoji", |screen| {
+            input_row(screen).trim_end() == ">"
+        })
+    });
+    assert!(border_in_place(tui.parser.screen()));
+
+    tui.type_keys("/clear\r");
+    block(|| {
+        tui.wait_for_screen("a wholly blank pane after /clear", |screen| {
+            pane_rows(screen).iter().all(|row| row.trim().is_empty())
+        })
+    });
+    assert!(border_in_place(tui.parser.screen()));
+
+    tui.type_keys("\x03");
+    assert_left_cleanly(&mut alice, tui).await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_l_paints_the_whole_screen_again() {
+    let (server, mut alice, mut tui) = alice_and_bob_in_tui().await;
+    alice.say("hello bob").await;
+    block(|| tui.wait_for_text("<alice> hello bob"));
+    tui.type_keys("draft");
+    block(|| tui.wait_for_text("> draft"));
+
+    // What follows Ctrl-L, fed alone to a blank terminal, must be the whole screen.
+    let whole = tui.screen();
+    let mut fresh = vt100::Parser::new(ROWS, COLS, 0);
+    tui.type_keys("\x0c");
+    let deadline = Instant::now() + WAIT;
+    while fresh.screen().contents() != whole {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tui.output.recv_timeout(left) {
+            Ok(bytes) => {
+                tui.parser.process(&bytes);
+                fresh.process(&bytes);
+            }
+            Err(_) => panic!(
+                "no full redraw after Ctrl-L; a blank terminal shows:\n{}",
+                fresh.screen().contents()
+            ),
+        }
+    }
+    let screen = fresh.screen().contents();
+    assert!(screen.contains("<alice> hello bob") && screen.contains("connected │ 2 members"));
+    assert!(screen.ends_with("> draft"), "{screen}");
+
+    tui.type_keys("\x03");
+    assert_left_cleanly(&mut alice, tui).await;
+    server.stop().await;
+}
+
+/// Starts the `chatroom serve` binary on `listen` with history in `db`, to be killed
+/// outright; returns it and where it listens.
+async fn serve_binary(
+    listen: &str,
+    db: &std::path::Path,
+) -> (tokio::process::Child, std::net::SocketAddr) {
+    use tokio::io::AsyncBufReadExt;
+    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_chatroom"))
+        .args(["serve", "--listen", listen, "--db"])
+        .arg(db)
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut log = tokio::io::BufReader::new(server.stderr.take().unwrap()).lines();
+    let addr = common::within("the server to log its address", async {
+        loop {
+            let line = log.next_line().await.unwrap().expect("server exited");
+            if let Some((_, addr)) = line.split_once("listening addr=") {
+                return addr.trim().parse().unwrap();
+            }
+        }
+    })
+    .await;
+    // Keep draining the log so the server never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = log.next_line().await {} });
+    (server, addr)
+}
+
+/// SIGKILL: no shutdown notice, no leaves recorded.
+async fn kill_hard(server: &mut tokio::process::Child) {
+    server.start_kill().unwrap();
+    common::within("the server to die", server.wait())
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cleared_lines_stay_cleared_after_the_server_is_killed_and_back() {
+    let dir = TempDir::new();
+    let db = dir.0.join("chat.db");
+    let (mut server, addr) = serve_binary("127.0.0.1:0", &db).await;
+    let handle = TestServer::external(addr);
+    let alice = Member::join(&handle, "alice").await;
+    let mut tui = Tui::connect(&handle, "bob");
+    block(|| tui.wait_for_text("connected │ 2 members │ bob"));
+    alice.say("theirs before the clear").await;
+    block(|| tui.wait_for_text("<alice> theirs before the clear"));
+    // Our own line is newer than the last event heard from the room (our own are not
+    // heard), so the reconnect's catch-up replays it.
+    tui.type_keys("mine before the clear\r");
+    block(|| tui.wait_for_text("<bob> mine before the clear"));
+    tui.type_keys("/clear\r");
+    block(|| {
+        tui.wait_for_screen("a blank pane", |screen| {
+            pane_rows(screen).iter().all(|row| row.trim().is_empty())
+        })
+    });
+
+    kill_hard(&mut server).await;
+    drop(alice);
+    block(|| tui.wait_for_text("reconnecting in"));
+    let (mut server, _) = serve_binary(&addr.to_string(), &db).await;
+    block(|| tui.wait_for_text("reconnected as bob"));
+    let carol = Member::join(&handle, "carol").await;
+    carol.say("after the clear").await;
+    block(|| tui.wait_for_text("<carol> after the clear"));
+    let screen = tui.screen();
+    assert!(!screen.contains("before the clear"), "{screen}");
+
+    tui.type_keys("/quit\r");
+    tui.assert_exits_cleanly();
+    kill_hard(&mut server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_joining_after_a_killed_server_lists_only_who_is_there() {
+    let dir = TempDir::new();
+    let db = dir.0.join("chat.db");
+    let (mut server, addr) = serve_binary("127.0.0.1:0", &db).await;
+    let handle = TestServer::external(addr);
+    let carol = Member::join(&handle, "carol").await;
+    carol.say("soon gone").await;
+    kill_hard(&mut server).await;
+    drop(carol);
+
+    // carol's join is in the history and (the server having died) maybe not her leave.
+    let (mut server, addr) = serve_binary("127.0.0.1:0", &db).await;
+    let mut tui = Tui::connect(&TestServer::external(addr), "bob");
+    block(|| tui.wait_for_text("<carol> soon gone"));
+    block(|| tui.wait_for_text("connected │ 1 member │ bob"));
+    let members: Vec<String> = tui
+        .parser
+        .screen()
+        .rows(BORDER_COLUMN + 1, COLS - BORDER_COLUMN - 1)
+        .take(usize::from(PANE_ROWS))
+        .collect();
+    assert!(
+        !members.iter().any(|row| row.contains("carol")),
+        "{members:?}"
+    );
+    // Tab has no one to complete: the "!" typed after it follows "ca".
+    tui.type_keys("ca\t!");
+    block(|| {
+        tui.wait_for_screen("the typed line", |screen| {
+            input_row(screen).trim_end().ends_with('!')
+        })
+    });
+    assert_eq!(input_row(tui.parser.screen()).trim_end(), "> ca!");
+
+    tui.type_keys("\x03");
+    tui.assert_exits_cleanly();
+    kill_hard(&mut server).await;
 }

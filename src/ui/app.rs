@@ -83,6 +83,8 @@ pub enum Action {
     LoadLatest,
     /// Try joining with this password.
     Password(String),
+    /// Ctrl-L: paint the whole screen again, whatever the terminal shows now.
+    Redraw,
     Quit,
 }
 
@@ -164,7 +166,7 @@ const HELP: &str = "commands: /help  /who  /me ACTION  /nick NEW  /members (or F
 keys: Enter send · Alt-Enter, Shift-Enter or Ctrl-J new line (pastes keep theirs) · \
 Ctrl-C, or Ctrl-D on an empty line, quit · PageUp/PageDown, Shift- or Ctrl-Up/Down, \
 mouse wheel scroll, End or Esc back to live · Up/Down earlier lines · \
-Tab completes names and commands · F2 member list\n\
+Tab completes names and commands · F2 member list · Ctrl-L redraw\n\
 editing: Left/Right, Home/End or Ctrl-A/Ctrl-E, Alt-B/Alt-F or Ctrl-Left/Right by word, \
 Backspace/Delete, Ctrl-W or Alt-Backspace delete word, Ctrl-U/Ctrl-K delete to start/end";
 
@@ -263,6 +265,17 @@ pub struct App {
     recent_speakers: Vec<String>,
     /// Whether the member list is shown (when the terminal is wide enough).
     pub show_members: bool,
+    /// The terminal's width in columns; the event loop keeps it matched, so that F2 can
+    /// say when there is no room for the member list.
+    pub columns: u16,
+    /// The seq the member list is the server's answer as of: events up to it (the join's
+    /// history, a catch-up replay) happened before it and must not change it.
+    members_as_of: u64,
+    /// The newest seq `/clear` emptied the pane of: replays up to it stay cleared, until
+    /// older history is fetched on purpose by scrolling up.
+    cleared_through: Option<u64>,
+    /// The name last asked for (`--name`, `/nick`), to say why the server gave another.
+    pub wanted_name: Option<String>,
     /// How long the server took to acknowledge our last message.
     pub last_send_ms: Option<u64>,
     pub timestamps: Timestamps,
@@ -303,6 +316,10 @@ impl App {
             completion: None,
             recent_speakers: Vec::new(),
             show_members: true,
+            columns: u16::MAX,
+            members_as_of: 0,
+            cleared_through: None,
+            wanted_name: None,
             last_send_ms: None,
             timestamps: Timestamps::Time,
             bell: Bell::Off,
@@ -340,6 +357,7 @@ impl App {
         }
         match key.code {
             KeyCode::Char('c') if ctrl => return Action::Quit,
+            KeyCode::Char('l') if ctrl => return Action::Redraw,
             KeyCode::Char('d') if ctrl && self.input.is_empty() => return Action::Quit,
             KeyCode::Char('d') if ctrl => self.input.delete(),
             KeyCode::Char('a') if ctrl => self.input.home(),
@@ -368,7 +386,7 @@ impl App {
             KeyCode::Up if !self.input.up() => self.recall_older(),
             KeyCode::Down if !self.input.down() => self.recall_newer(),
             KeyCode::Tab => self.complete(),
-            KeyCode::F(2) => self.show_members = !self.show_members,
+            KeyCode::F(2) => self.toggle_members(),
             KeyCode::Home => self.input.home(),
             KeyCode::End if self.scrolled() || self.detached.is_some() => self.go_live(),
             KeyCode::End => self.input.end(),
@@ -486,15 +504,23 @@ impl App {
             return;
         }
         let candidates: Vec<String> = if start == 0 && word.starts_with('/') {
+            let word = word.to_lowercase();
             COMMANDS
                 .iter()
-                .filter(|command| command.starts_with(word))
+                .filter(|command| command.starts_with(&word))
                 .map(|command| format!("{command} "))
                 .collect()
         } else {
             let lower = word.to_lowercase();
             let me = self.me.as_ref().map(|m| m.name.as_str());
-            let mut names: Vec<&str> = self.recent_speakers.iter().map(String::as_str).collect();
+            // Only those here now; who spoke comes first.
+            let here = |name: &str| self.members.iter().any(|m| m.name == name);
+            let mut names: Vec<&str> = self
+                .recent_speakers
+                .iter()
+                .map(String::as_str)
+                .filter(|name| here(name))
+                .collect();
             for member in &self.members {
                 if !names.contains(&member.name.as_str()) {
                     names.push(&member.name);
@@ -540,14 +566,16 @@ impl App {
             return self.send(line);
         };
         let name = command.split_whitespace().next().unwrap_or("");
-        match name {
+        // Its arguments start after the name, whatever case it was typed in.
+        let args = command[name.len()..].trim();
+        match name.to_lowercase().as_str() {
             "quit" | "exit" => Action::Quit,
             "help" => {
                 self.push_local(LineKind::Info, HELP.to_owned());
                 Action::None
             }
             "me" => {
-                let text = command["me".len()..].trim();
+                let text = args;
                 if text.is_empty() {
                     self.push_local(LineKind::Error, "usage: /me ACTION".into());
                     return Action::None;
@@ -558,7 +586,7 @@ impl App {
                 }
             }
             "nick" => {
-                let name = command["nick".len()..].trim();
+                let name = args;
                 if name.is_empty() {
                     self.push_local(LineKind::Error, "usage: /nick NEW".into());
                     return Action::None;
@@ -567,19 +595,34 @@ impl App {
                     self.push_local(LineKind::Error, "not connected".into());
                     return Action::None;
                 }
+                if let Some(me) = &self.me
+                    && clean_name(name).is_some_and(|name| name == me.name)
+                {
+                    let text = format!("you are already {}", me.name);
+                    self.push_local(LineKind::Info, text);
+                    return Action::None;
+                }
+                self.wanted_name = Some(name.to_owned());
                 Action::Nick(name.to_owned())
             }
             "members" => {
-                self.show_members = !self.show_members;
+                self.toggle_members();
                 Action::None
             }
             "clear" => {
+                let newest = self.lines.iter().filter_map(|line| line.seq).max();
+                self.cleared_through = self.cleared_through.max(newest).max(self.detached);
                 self.lines.clear();
                 // What the room sends from now on is what the pane shows.
                 (self.scroll, self.scroll_by) = (ScrollPos::LIVE, 0);
                 self.attach();
                 // Pages asked for before are for lines no longer here.
                 self.forget_pages();
+                Action::None
+            }
+            "who" if self.connection != Connection::Connected => {
+                let text = "not connected: who is here is unknown until the client reconnects";
+                self.push_local(LineKind::Error, text.into());
                 Action::None
             }
             "who" => {
@@ -598,6 +641,21 @@ impl App {
                 Action::None
             }
         }
+    }
+
+    /// F2, `/members`: shows or hides the member list, or says why it cannot be shown.
+    fn toggle_members(&mut self) {
+        use super::render::MEMBER_PANEL_MIN_WIDTH;
+        if self.columns < MEMBER_PANEL_MIN_WIDTH {
+            let text = format!(
+                "the terminal is too narrow for the member list: it needs {MEMBER_PANEL_MIN_WIDTH} \
+                 columns, this one has {} (/who lists who is here)",
+                self.columns
+            );
+            self.push_local(LineKind::Info, text);
+            return;
+        }
+        self.show_members = !self.show_members;
     }
 
     fn send(&mut self, text: String) -> Action {
@@ -620,6 +678,7 @@ impl App {
                     // Seqs on screen belong to the old history; forget them so the new
                     // room's lines are neither dropped as repeats nor sorted among them.
                     self.lines.iter_mut().for_each(|line| line.seq = None);
+                    self.cleared_through = None;
                     self.history_exhausted = true;
                     self.attach();
                     self.push_local(
@@ -632,6 +691,7 @@ impl App {
                 self.history_exhausted = reset;
                 self.members = joined.members.into_iter().map(clean_member).collect();
                 self.members.sort_by_cached_key(|m| m.name.to_lowercase());
+                self.members_as_of = joined.last_seq;
                 let name = clean_name(&joined.name).unwrap_or_default();
                 if resumed {
                     self.push_local(LineKind::Notice, format!("reconnected as {name}"));
@@ -639,10 +699,11 @@ impl App {
                     for event in joined.history {
                         self.room_event(event);
                     }
+                    let taken = self.taken_note(&name);
                     self.push_local(
                         LineKind::Notice,
                         format!(
-                            "you joined {} as {name}; {} here (/help for commands)",
+                            "you joined {} as {name}{taken}; {} here (/help for commands)",
                             self.server,
                             self.members.len()
                         ),
@@ -678,7 +739,14 @@ impl App {
             }
             NetEvent::Renamed(name) => {
                 let name = clean_name(&name).unwrap_or_default();
-                self.push_local(LineKind::Notice, format!("you are now known as {name}"));
+                let text = match self.wanted_name.as_deref().and_then(clean_name) {
+                    Some(wanted) if wanted != name => {
+                        format!("{wanted} is taken; you are now known as {name}")
+                    }
+                    _ => format!("you are now known as {name}"),
+                };
+                self.wanted_name = None;
+                self.push_local(LineKind::Notice, text);
                 if let Some(me) = &mut self.me {
                     me.name.clone_from(&name);
                     // Our own rename is not echoed back: update the member list here.
@@ -720,7 +788,7 @@ impl App {
             }
             NetEvent::Older(events) => {
                 self.loading_older = false;
-                let oldest = self.lines.iter().find_map(|line| line.seq);
+                let oldest = self.oldest_seq();
                 if self
                     .asked
                     .before
@@ -732,6 +800,8 @@ impl App {
                 if events.is_empty() {
                     self.history_exhausted = true;
                 }
+                // Scrolled back on purpose: what was cleared may be shown again.
+                self.cleared_through = None;
                 // Newest first, each going in front of what is there.
                 for event in events.into_iter().rev() {
                     if let Some(line) = self.line_for(event) {
@@ -855,13 +925,28 @@ impl App {
         {
             return Action::None;
         }
-        match self.lines.iter().find_map(|line| line.seq) {
+        match self.oldest_seq() {
             Some(oldest) if oldest > 1 => {
                 self.loading_older = true;
                 self.asked.before = Some(oldest);
                 Action::LoadOlder(oldest)
             }
             _ => Action::None,
+        }
+    }
+
+    /// The seq older history is fetched before: the pane's oldest line, or with a cleared
+    /// pane, what the clear emptied it of.
+    fn oldest_seq(&self) -> Option<u64> {
+        let oldest = self.lines.iter().find_map(|line| line.seq);
+        oldest.or(self.cleared_through.map(|seq| seq + 1))
+    }
+
+    /// " (NAME is taken)" when the server gave a name other than the one asked for.
+    fn taken_note(&mut self, name: &str) -> String {
+        match self.wanted_name.take().as_deref().and_then(clean_name) {
+            Some(wanted) if wanted != name => format!(" ({wanted} is taken)"),
+            _ => String::new(),
         }
     }
 
@@ -872,7 +957,16 @@ impl App {
             // "you joined" says it already.
             return;
         }
-        self.track_members(&event);
+        // History (the join's own, or a replay up to the join) is older than the member
+        // list the server answered with: replaying its joins would bring back members whose
+        // leave was never recorded (a crashed server).
+        self.track_members(&event, event.seq > self.members_as_of);
+        if self
+            .cleared_through
+            .is_some_and(|cleared| event.seq <= cleared)
+        {
+            return;
+        }
         if let Some(line) = self.line_for(event) {
             let said = matches!(
                 line.kind,
@@ -887,14 +981,16 @@ impl App {
         }
     }
 
-    /// Keeps the member list in step with joins and leaves, and who spoke last.
-    fn track_members(&mut self, event: &Event) {
+    /// Keeps who spoke last and, for an event after the member list's snapshot (`live`),
+    /// the member list in step with joins and leaves.
+    fn track_members(&mut self, event: &Event, live: bool) {
         let from = clean_member(event.from.clone());
         match event.kind {
             EventKind::Message => {
                 self.recent_speakers.retain(|name| *name != from.name);
                 self.recent_speakers.insert(0, from.name);
             }
+            EventKind::Join | EventKind::Leave if !live => {}
             EventKind::Join => {
                 let key = from.name.to_lowercase();
                 if let Err(at) = self
@@ -918,6 +1014,9 @@ impl App {
                     if *speaker == old {
                         speaker.clone_from(&from.name);
                     }
+                }
+                if !live {
+                    return;
                 }
                 self.members.retain(|m| m.id != from.id);
                 self.members.push(from);
@@ -1996,5 +2095,200 @@ mod tests {
         app.handle_key(key(KeyCode::Char('é')));
         assert_eq!(app.input.text().len(), MAX_INPUT_BYTES - 2 + 2);
         assert!(app.input.text().ends_with("\n\n"));
+    }
+
+    fn names(app: &App) -> Vec<&str> {
+        app.members.iter().map(|m| m.name.as_str()).collect()
+    }
+
+    fn completes(app: &mut App, word: &str) -> String {
+        app.handle_key(ctrl('u'));
+        type_str(app, word);
+        app.handle_key(key(KeyCode::Tab));
+        app.input.text().to_owned()
+    }
+
+    #[test]
+    fn history_never_brings_back_members_who_are_gone() {
+        // The server died with ghost in the room: its join is in the history, its leave
+        // never was, and the server's member list no longer has it.
+        let (alice, ghost, carol, dave) = (
+            member("alice"),
+            member("ghost"),
+            member("carol"),
+            member("dave"),
+        );
+        let history = vec![
+            event(4, EventKind::Join, &ghost, None),
+            event(5, EventKind::Message, &ghost, Some("boo")),
+            event(6, EventKind::Join, &alice, None),
+        ];
+        let mut app = App::new("x:1");
+        app.handle_net(bob_joins(
+            vec![alice.clone(), member("bob")],
+            6,
+            history,
+            false,
+            false,
+        ));
+        assert_eq!(names(&app), ["alice", "bob"]);
+        assert_eq!(completes(&mut app, "gh"), "gh", "no completion of a ghost");
+        assert_eq!(app.lines.iter().filter(|l| l.seq.is_some()).count(), 3);
+
+        // A reconnect's catch-up replays what happened before the new member list: it
+        // changes nothing either; what follows the join does.
+        app.handle_net(NetEvent::Disconnected("connection closed".into()));
+        app.handle_net(bob_joins(
+            vec![alice.clone(), member("bob")],
+            8,
+            Vec::new(),
+            true,
+            false,
+        ));
+        app.handle_net(NetEvent::Event(event(7, EventKind::Join, &carol, None)));
+        app.handle_net(message(8, &carol, "hi"));
+        assert_eq!(names(&app), ["alice", "bob"], "carol was gone by the join");
+        assert_eq!(completes(&mut app, "c"), "c");
+        app.handle_net(NetEvent::Event(event(9, EventKind::Join, &dave, None)));
+        app.handle_net(NetEvent::Event(event(10, EventKind::Leave, &alice, None)));
+        assert_eq!(names(&app), ["bob", "dave"]);
+        assert_eq!(completes(&mut app, "d"), "dave: ");
+    }
+
+    #[test]
+    fn cleared_lines_stay_cleared_when_a_reconnect_replays_them() {
+        let mut app = joined_app();
+        let alice = member("alice");
+        app.handle_net(message(10, &alice, "before the clear"));
+        app.handle_net(NetEvent::Sent {
+            seq: 11,
+            text: "mine".into(),
+            latency_ms: 1,
+            action: false,
+            ts: 0,
+        });
+        type_str(&mut app, "/clear");
+        app.handle_key(key(KeyCode::Enter));
+        app.handle_net(NetEvent::Disconnected("connection closed".into()));
+        app.handle_net(bob_joins(vec![alice.clone()], 12, Vec::new(), true, false));
+        // The replay resumes from the last event received from others: our own is in it.
+        app.handle_net(message(11, &member("bob"), "mine"));
+        app.handle_net(message(12, &alice, "after"));
+        let room: Vec<&str> = app
+            .lines
+            .iter()
+            .filter(|l| l.seq.is_some())
+            .map(|l| l.text.as_str())
+            .collect();
+        assert_eq!(room, ["after"]);
+
+        // Scrolling up is asking for them: the older page brings them back.
+        assert_eq!(app.wants_older(), Action::LoadOlder(12));
+        app.handle_net(NetEvent::Older(vec![
+            event(10, EventKind::Message, &alice, Some("before the clear")),
+            event(11, EventKind::Message, &member("bob"), Some("mine")),
+        ]));
+        let seqs: Vec<u64> = app.lines.iter().filter_map(|l| l.seq).collect();
+        assert_eq!(seqs, [10, 11, 12]);
+    }
+
+    #[test]
+    fn scrolling_up_in_an_empty_cleared_pane_fetches_what_was_cleared() {
+        let mut app = joined_app();
+        app.handle_net(message(10, &member("alice"), "hello"));
+        type_str(&mut app, "/clear");
+        app.handle_key(key(KeyCode::Enter));
+        assert_eq!(app.wants_older(), Action::LoadOlder(11));
+    }
+
+    #[test]
+    fn commands_are_known_in_any_case() {
+        let mut app = joined_app();
+        type_str(&mut app, "/ME waves");
+        assert_eq!(
+            app.handle_key(key(KeyCode::Enter)),
+            Action::SendAction("waves".into())
+        );
+        type_str(&mut app, "/Nick carol");
+        assert_eq!(
+            app.handle_key(key(KeyCode::Enter)),
+            Action::Nick("carol".into())
+        );
+        type_str(&mut app, "/Quit");
+        assert_eq!(app.handle_key(key(KeyCode::Enter)), Action::Quit);
+        assert_eq!(completes(&mut app, "/CL"), "/clear ");
+    }
+
+    #[test]
+    fn nick_to_the_same_name_changes_nothing_and_a_taken_one_says_so() {
+        let mut app = joined_app();
+        type_str(&mut app, "/nick bob");
+        assert_eq!(app.handle_key(key(KeyCode::Enter)), Action::None);
+        assert_eq!(app.lines.back().unwrap().text, "you are already bob");
+
+        type_str(&mut app, "/nick alice");
+        assert_eq!(
+            app.handle_key(key(KeyCode::Enter)),
+            Action::Nick("alice".into())
+        );
+        app.handle_net(NetEvent::Renamed("alice-2".into()));
+        assert_eq!(
+            app.lines.back().unwrap().text,
+            "alice is taken; you are now known as alice-2"
+        );
+        type_str(&mut app, "/nick carol");
+        app.handle_key(key(KeyCode::Enter));
+        app.handle_net(NetEvent::Renamed("carol".into()));
+        assert_eq!(app.lines.back().unwrap().text, "you are now known as carol");
+    }
+
+    #[test]
+    fn joining_under_another_name_says_why() {
+        let mut app = App::new("x:1");
+        app.wanted_name = Some("bob".into());
+        let mut joined = bob_joins(vec![member("bob")], 0, Vec::new(), false, false);
+        if let NetEvent::Joined { result, .. } = &mut joined {
+            result.name = "bob-2".into();
+        }
+        app.handle_net(joined);
+        let welcome = &app.lines.back().unwrap().text;
+        assert!(
+            welcome.starts_with("you joined x:1 as bob-2 (bob is taken);"),
+            "{welcome}"
+        );
+    }
+
+    #[test]
+    fn who_while_offline_says_so() {
+        let mut app = joined_app();
+        app.handle_net(NetEvent::Disconnected("connection closed".into()));
+        type_str(&mut app, "/who");
+        app.handle_key(key(KeyCode::Enter));
+        let said = &app.lines.back().unwrap().text;
+        assert!(said.starts_with("not connected"), "{said}");
+    }
+
+    #[test]
+    fn the_member_list_on_a_narrow_terminal_says_it_needs_more_room() {
+        let mut app = joined_app();
+        app.columns = 45;
+        app.handle_key(key(KeyCode::F(2)));
+        assert!(app.show_members, "unchanged");
+        let said = &app.lines.back().unwrap().text;
+        assert!(
+            said.contains("too narrow") && said.contains("60 columns") && said.contains("45"),
+            "{said}"
+        );
+        app.columns = 80;
+        app.handle_key(key(KeyCode::F(2)));
+        assert!(!app.show_members);
+    }
+
+    #[test]
+    fn ctrl_l_asks_for_a_full_redraw() {
+        let mut app = joined_app();
+        type_str(&mut app, "draft");
+        assert_eq!(app.handle_key(ctrl('l')), Action::Redraw);
+        assert_eq!(app.input.text(), "draft");
     }
 }

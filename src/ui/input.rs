@@ -2,7 +2,8 @@
 //! on a grapheme boundary.
 
 use unicode_segmentation::UnicodeSegmentation;
-use unicode_width::UnicodeWidthStr;
+
+use super::cells::{cluster_width, text_width};
 
 /// Editable text; `\n` separates its lines. Line-wise keys (Home/End, kills, Up/Down) work
 /// on the line the cursor is in.
@@ -29,7 +30,7 @@ impl InputLine {
 
     /// Display columns between the start of the cursor's line and the cursor.
     pub fn cursor_column(&self) -> usize {
-        self.text[self.line_start()..self.cursor].width()
+        text_width(&self.text[self.line_start()..self.cursor])
     }
 
     pub fn insert(&mut self, c: char) {
@@ -125,7 +126,7 @@ impl InputLine {
         let mut at = start;
         let mut width = 0;
         for (i, grapheme) in self.text[start..end].grapheme_indices(true) {
-            width += grapheme.width();
+            width += cluster_width(grapheme);
             if width > column {
                 break;
             }
@@ -436,5 +437,15 @@ mod tests {
         input.end();
         input.kill_to_end();
         assert_eq!(input.before_cursor(), "a\u{301}");
+    }
+
+    #[test]
+    fn up_keeps_the_column_as_drawn_past_an_emoji_sequence() {
+        // 👍🏽 takes four columns on screen, so column 4 below is just after it.
+        let mut input = InputLine::default();
+        input.set("👍🏽x\n12345");
+        input.left();
+        assert!(input.up());
+        assert_eq!(input.before_cursor(), "👍🏽");
     }
 }

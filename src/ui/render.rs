@@ -8,9 +8,9 @@ use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Scrollbar, ScrollbarOrientation, ScrollbarState, StatefulWidget, Widget};
 use unicode_segmentation::UnicodeSegmentation;
-use unicode_width::UnicodeWidthStr;
 
 use super::app::{App, ChatLine, Connection, LineKind, ScrollPos, Timestamps};
+use super::cells::{cluster_width, put_line, text_width};
 
 const PROMPT: &str = "> ";
 const PASSWORD_PROMPT: &str = "password: ";
@@ -23,7 +23,7 @@ fn prompt(app: &App) -> &'static str {
     }
 }
 /// Below this width the member list hides itself.
-const MEMBER_PANEL_MIN_WIDTH: u16 = 60;
+pub const MEMBER_PANEL_MIN_WIDTH: u16 = 60;
 const MEMBER_PANEL_WIDTH: u16 = 18;
 const TAB: &str = "    ";
 
@@ -41,7 +41,7 @@ pub fn draw(app: &App, frame: &mut Frame) {
     if input.height > 0 {
         let (row, column) = screen.layout.cursor;
         let y = input.y + (row - screen.layout.first_shown(input.height)) as u16;
-        let x = input.x + (prompt(app).width() + column) as u16;
+        let x = input.x + (text_width(prompt(app)) + column) as u16;
         frame.set_cursor_position(Position::new(x.min(input.right().saturating_sub(1)), y));
     }
 }
@@ -123,11 +123,12 @@ fn render_members(app: &App, area: Rect, buf: &mut Buffer) {
             Style::new().fg(name_colour(&member.name))
         };
         let line = Line::from(Span::styled(format!(" {}", member.name), style));
-        buf.set_line(inner.x, inner.y + row as u16, &line, inner.width);
+        put_line(buf, inner.x, inner.y + row as u16, &line, inner.width);
     }
     if overflow {
         let more = format!(" … {} more", app.members.len() - shown);
-        buf.set_line(
+        put_line(
+            buf,
             inner.x,
             inner.y + shown as u16,
             &Line::from(more).style(Style::new().fg(Color::DarkGray)),
@@ -166,7 +167,8 @@ impl View {
         }
         let rows_of = |index: usize| {
             let line = &app.lines[app.lines.len() - 1 - index];
-            wrap(&styled_segments(app, line), width)
+            let (segments, indent) = styled_segments(app, line);
+            wrap(&segments, width, indent)
         };
         // Lines are counted from the newest: the oldest has the highest index.
         let oldest = app.lines.len() - 1;
@@ -276,7 +278,7 @@ fn render_messages(app: &App, messages: Rect, buf: &mut Buffer) {
     }
     let view = View::new(app, area);
     for (row, (_, line)) in view.rows.iter().rev().enumerate() {
-        buf.set_line(area.x, area.y + row as u16, line, area.width);
+        put_line(buf, area.x, area.y + row as u16, line, area.width);
     }
     render_scrollbar(app, &view, area, buf);
 }
@@ -344,14 +346,16 @@ fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
     } else if app.scrolled() || app.detached.is_some() {
         parts.push("scrolled up (PageDown, End)".to_owned());
     }
-    let width = 1 + parts.iter().map(|part| part.width()).sum::<usize>() + 3 * (parts.len() - 1);
+    let width =
+        1 + parts.iter().map(|part| text_width(part)).sum::<usize>() + 3 * (parts.len() - 1);
     if width > area.width as usize {
         // Short of room, the address goes first: the rest is about now.
         parts.remove(0);
     }
     let style = Style::new().fg(Color::White).bg(Color::Blue);
     buf.set_style(area, style);
-    buf.set_line(
+    put_line(
+        buf,
         area.x,
         area.y,
         &Line::from(format!(" {}", parts.join(" │ "))).style(style),
@@ -375,10 +379,10 @@ fn render_input(app: &App, layout: &InputLayout, area: Rect, buf: &mut Buffer) {
         let lead = if first + i == 0 {
             prompt.bold()
         } else {
-            Span::raw(" ".repeat(prompt.width()))
+            Span::raw(" ".repeat(text_width(prompt)))
         };
         let line = Line::from(vec![lead, Span::raw(row.as_str())]);
-        buf.set_line(area.x, area.y + i as u16, &line, area.width);
+        put_line(buf, area.x, area.y + i as u16, &line, area.width);
     }
 }
 
@@ -396,7 +400,9 @@ impl InputLayout {
     /// Wraps at the box's width less the prompt, inside words if need be (as a shell does),
     /// never inside a grapheme; each line of the text starts a row.
     fn new(app: &App, width: u16) -> Self {
-        let available = (width as usize).saturating_sub(prompt(app).width()).max(1);
+        let available = (width as usize)
+            .saturating_sub(text_width(prompt(app)))
+            .max(1);
         let masked;
         let (text, cursor_at) = if app.asking_password {
             // One dot per character typed, the cursor among them where it is in the text.
@@ -419,7 +425,7 @@ impl InputLayout {
                 continue;
             }
             let grapheme = if grapheme == "\t" { " " } else { grapheme };
-            let w = grapheme.width();
+            let w = cluster_width(grapheme);
             if column + w > available && column > 0 {
                 rows.push(String::new());
                 column = 0;
@@ -478,8 +484,9 @@ pub fn format_time(ts_ms: u64, offset_secs: i64, with_date: bool) -> String {
     format!("{year:04}-{month:02}-{day:02} {time}")
 }
 
-/// A line's text as styled pieces, before wrapping, its time first when shown.
-fn styled_segments(app: &App, line: &ChatLine) -> Vec<(String, Style)> {
+/// A line's text as styled pieces, before wrapping, its time first when shown; and the
+/// columns before its text (time, name), where its wrapped rows start.
+fn styled_segments(app: &App, line: &ChatLine) -> (Vec<(String, Style)>, usize) {
     let dim = Style::new().fg(Color::DarkGray);
     let stamp = match (app.timestamps, line.ts) {
         (Timestamps::Off, _) => None,
@@ -492,7 +499,7 @@ fn styled_segments(app: &App, line: &ChatLine) -> Vec<(String, Style)> {
         (Timestamps::Time, None) => Some(" ".repeat(5)),
         (Timestamps::Datetime, None) => Some(" ".repeat(16)),
     };
-    let mut segments = line_segments(line, dim);
+    let (mut segments, mut indent) = line_segments(line, dim);
     if line.mentions_me {
         let highlight = Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD);
         if let Some(text) = segments.last_mut() {
@@ -500,14 +507,17 @@ fn styled_segments(app: &App, line: &ChatLine) -> Vec<(String, Style)> {
         }
     }
     if let Some(stamp) = stamp {
-        segments.insert(0, (format!("{stamp} "), dim));
+        let stamp = format!("{stamp} ");
+        indent += text_width(&stamp);
+        segments.insert(0, (stamp, dim));
     }
-    segments
+    (segments, indent)
 }
 
-fn line_segments(line: &ChatLine, dim: Style) -> Vec<(String, Style)> {
+/// The pieces of a line after its time, and the columns they take before the text.
+fn line_segments(line: &ChatLine, dim: Style) -> (Vec<(String, Style)>, usize) {
     let text = line.text.replace('\t', TAB);
-    match &line.kind {
+    let segments = match &line.kind {
         LineKind::Message { from, own } => {
             let name_style = if *own {
                 Style::new().add_modifier(Modifier::BOLD)
@@ -536,7 +546,14 @@ fn line_segments(line: &ChatLine, dim: Style) -> Vec<(String, Style)> {
         LineKind::Notice => vec![(format!("-!- {text}"), dim)],
         LineKind::Info => vec![(text, Style::new().fg(Color::Cyan))],
         LineKind::Error => vec![(text, Style::new().fg(Color::Red))],
-    }
+    };
+    let indent = match &line.kind {
+        LineKind::Message { from, .. } => text_width(from) + "<> ".len(),
+        LineKind::Action { from, .. } => text_width(from) + "*  ".len(),
+        LineKind::Notice => "-!- ".len(),
+        LineKind::Info | LineKind::Error => 0,
+    };
+    (segments, indent)
 }
 
 /// A stable colour per name, so people are recognisable at a glance. The palette leaves out
@@ -562,44 +579,61 @@ fn name_colour(name: &str) -> Color {
 }
 
 /// Wraps styled text to `width` display columns: at spaces where it can, inside a word where
-/// it must, never inside a grapheme. Newlines start a new row.
-fn wrap(segments: &[(String, Style)], width: usize) -> Vec<Line<'static>> {
+/// it must, never inside a grapheme. Newlines start a new row. Rows after the first start
+/// `indent` columns in, under the text rather than under its time and name (as irssi does),
+/// unless that would take more than half the row.
+fn wrap(segments: &[(String, Style)], width: usize, indent: usize) -> Vec<Line<'static>> {
+    let indent = if indent * 2 > width { 0 } else { indent };
+    let pad = " ".repeat(indent);
+    // What a row after the first starts with, and how many of its pieces that is.
+    let lead: Vec<(&str, Style)> = if indent > 0 {
+        vec![(pad.as_str(), Style::new())]
+    } else {
+        Vec::new()
+    };
     let mut rows: Vec<Vec<(&str, Style)>> = vec![Vec::new()];
+    // Where the current row's own text starts, in pieces and in columns.
+    let (mut start, mut start_width) = (0, 0);
     let mut row_width = 0;
     // Index in the current row just after its last space, where a break may go.
     let mut break_at: Option<usize> = None;
     for (text, style) in segments {
         for grapheme in text.graphemes(true) {
             if grapheme == "\n" {
-                rows.push(Vec::new());
-                (row_width, break_at) = (0, None);
+                rows.push(lead.clone());
+                (start, start_width) = (lead.len(), indent);
+                (row_width, break_at) = (indent, None);
                 continue;
             }
-            let w = grapheme.width();
-            if row_width + w > width && row_width > 0 {
+            let w = cluster_width(grapheme);
+            if row_width + w > width && row_width > start_width {
                 if grapheme == " " {
                     // The break itself takes the place of this space.
-                    rows.push(Vec::new());
-                    (row_width, break_at) = (0, None);
+                    rows.push(lead.clone());
+                    (start, start_width) = (lead.len(), indent);
+                    (row_width, break_at) = (indent, None);
                     continue;
                 }
                 let row = rows.last_mut().expect("rows is never empty");
                 let carried = match break_at {
-                    // A space at the very start of a row is no place to break: the row
-                    // would be left empty.
-                    Some(at) if at > 1 => {
+                    // A space at the very start of a row's text is no place to break: the
+                    // row would be left empty.
+                    Some(at) if at > start + 1 => {
                         let carried = row.split_off(at);
                         row.pop(); // the space the break replaces
                         carried
                     }
                     _ => Vec::new(),
                 };
-                row_width = carried.iter().map(|(g, _)| g.width()).sum();
-                rows.push(carried);
-                if row_width + w > width {
+                (start, start_width) = (lead.len(), indent);
+                row_width = indent + carried.iter().map(|(g, _)| cluster_width(g)).sum::<usize>();
+                let mut next = lead.clone();
+                next.extend(carried);
+                rows.push(next);
+                if row_width + w > width && row_width > start_width {
                     // The carried word fills its row; this grapheme starts the next one.
-                    rows.push(Vec::new());
-                    row_width = 0;
+                    rows.push(lead.clone());
+                    row_width = indent;
                 }
                 break_at = None;
             }
@@ -633,6 +667,7 @@ mod tests {
     use crate::ui::app::NetEvent;
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
     use ratatui::{Terminal, backend::TestBackend};
+    use unicode_width::UnicodeWidthStr;
     use uuid::Uuid;
 
     fn plain(rows: &[Line]) -> Vec<String> {
@@ -640,7 +675,7 @@ mod tests {
     }
 
     fn wrap_plain(text: &str, width: usize) -> Vec<String> {
-        plain(&wrap(&[(text.to_owned(), Style::new())], width))
+        plain(&wrap(&[(text.to_owned(), Style::new())], width, 0))
     }
 
     #[test]
@@ -744,7 +779,7 @@ mod tests {
                 while x < buffer.area.width {
                     let symbol = buffer[(x, y)].symbol();
                     row.push_str(symbol);
-                    x += symbol.width().max(1) as u16;
+                    x += cluster_width(symbol).max(1) as u16;
                 }
                 row
             })
@@ -787,7 +822,10 @@ mod tests {
     fn member(name: &str) -> MemberInfo {
         MemberInfo {
             // Fixed ids keep snapshots stable; distinct names get distinct ids.
-            id: Uuid::from_u128(name.bytes().fold(0, |h, b| h * 257 + u128::from(b))),
+            id: Uuid::from_u128(
+                name.bytes()
+                    .fold(0, |h, b| h.wrapping_mul(257).wrapping_add(u128::from(b))),
+            ),
             name: name.into(),
         }
     }
@@ -1116,5 +1154,66 @@ mod tests {
         // What the event loop does with lines that arrive below the view.
         app.scroll.lines += std::mem::take(&mut app.appended_while_scrolled);
         insta::assert_snapshot!(screen(&app, 80, 8).backend());
+    }
+
+    #[test]
+    fn wrapped_rows_start_under_the_text() {
+        let segments = [
+            ("12:00 ".to_owned(), Style::new()),
+            ("<alice> ".to_owned(), Style::new()),
+            ("one two three four five six".to_owned(), Style::new()),
+        ];
+        assert_eq!(
+            plain(&wrap(&segments, 30, 14)),
+            ["12:00 <alice> one two three", "              four five six"]
+        );
+        // A prefix wider than half the row would leave too little: rows start at the edge.
+        assert_eq!(
+            plain(&wrap(&segments, 24, 14)),
+            ["12:00 <alice> one two", "three four five six"]
+        );
+        // The text's own lines start under it too.
+        let lines = [
+            ("-!- ".to_owned(), Style::new()),
+            ("a\nb".to_owned(), Style::new()),
+        ];
+        assert_eq!(plain(&wrap(&lines, 20, 4)), ["-!- a", "    b"]);
+    }
+
+    /// Emoji sequences and Devanagari, in messages, the input and the member list.
+    fn cluster_app() -> App {
+        let mut app = bob_joined(vec![member("alice"), member("bob"), member("क्षत्रिय")]);
+        let texts = [
+            "👨\u{200d}👩\u{200d}👧 family",
+            "क्षत्रिय हिन्दी and a long tail that wraps under 👍🏽",
+        ];
+        for (i, text) in texts.into_iter().enumerate() {
+            app.handle_net(NetEvent::Event(Event {
+                seq: i as u64 + 2,
+                ts: 0,
+                kind: EventKind::Message,
+                from: member("alice"),
+                text: Some(text.into()),
+            }));
+        }
+        for c in "hello 👍🏽".chars() {
+            app.handle_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+        }
+        app
+    }
+
+    #[test]
+    fn complex_clusters_keep_the_member_list_in_its_column() {
+        let mut terminal = screen(&cluster_app(), 64, 10);
+        let buffer = terminal.backend().buffer().clone();
+        for y in 0..8 {
+            assert_eq!(buffer[(46, y)].symbol(), "│", "row {y}");
+        }
+        // The cursor after 👍 and 🏽, four columns.
+        assert_eq!(
+            terminal.get_cursor_position().unwrap(),
+            Position::new(2 + 6 + 4, 9)
+        );
+        insta::assert_snapshot!(terminal.backend());
     }
 }

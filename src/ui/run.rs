@@ -6,11 +6,11 @@ use crossterm::event::{
     DisableBracketedPaste, EnableBracketedPaste, Event as TermEvent, EventStream, KeyEventKind,
 };
 use futures::StreamExt;
-use ratatui::DefaultTerminal;
 use ratatui::layout::Size;
 use tokio::sync::mpsc;
 
 use super::app::{Action, App, AppEvent, Bell, ScrollPos, Timestamps};
+use super::cells::{ChatTerminal, ClusterSafe};
 use super::net::{Network, Page};
 use super::render::{draw, message_rows, settled_scroll};
 use crate::rpc::tls::ClientTls;
@@ -45,7 +45,17 @@ pub struct ConnectOptions {
 /// panics included (ratatui's panic hook).
 pub async fn run(options: ConnectOptions) -> anyhow::Result<()> {
     // The terminal first: if it cannot be set up, nobody should see us join.
-    let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
+    // ratatui's own set-up (raw mode, the alternate screen, the panic hook that restores
+    // them), then our backend over the same stdout.
+    drop(ratatui::try_init().context("cannot set up the terminal")?);
+    let backend = ClusterSafe::new(ratatui::backend::CrosstermBackend::new(std::io::stdout()));
+    let mut terminal = match ratatui::Terminal::new(backend) {
+        Ok(terminal) => terminal,
+        Err(err) => {
+            restore();
+            return Err(err).context("cannot set up the terminal");
+        }
+    };
     exit_on_panic();
     let modes = crossterm::execute!(std::io::stdout(), EnableBracketedPaste).and_then(|()| {
         if options.mouse {
@@ -63,6 +73,7 @@ pub async fn run(options: ConnectOptions) -> anyhow::Result<()> {
     tokio::spawn(read_terminal(events.clone()));
     tokio::spawn(forward_stop_signals(events));
     let mut app = App::new(options.display);
+    app.wanted_name.clone_from(&options.name);
     app.timestamps = options.timestamps;
     app.bell = options.bell;
     app.scrollback = options.scrollback.max(1);
@@ -167,7 +178,7 @@ async fn read_terminal(events: mpsc::Sender<AppEvent>) {
 }
 
 async fn event_loop(
-    terminal: &mut DefaultTerminal,
+    terminal: &mut ChatTerminal,
     mut app: App,
     mut events: mpsc::Receiver<AppEvent>,
     network: Network,
@@ -177,12 +188,17 @@ async fn event_loop(
         let Some(event) = events.recv().await else {
             break;
         };
-        handle(&mut app, event, &network).await;
+        let mut redraw = handle(&mut app, event, &network).await;
         // Take whatever else is already waiting before drawing again, so a burst of
         // messages costs one frame, not one each.
         while !app.should_quit {
             let Ok(event) = events.try_recv() else { break };
-            handle(&mut app, event, &network).await;
+            redraw |= handle(&mut app, event, &network).await;
+        }
+        if redraw {
+            // Clears the terminal and forgets what ratatui believes is on it, so the next
+            // frame writes every cell.
+            terminal.clear()?;
         }
         if std::mem::take(&mut app.ring_bell) {
             // BEL is the one byte written around ratatui, and only when asked for.
@@ -202,6 +218,7 @@ async fn event_loop(
 /// of history the view has reached the end of.
 fn settle(app: &mut App, size: Size) -> Vec<Page> {
     app.page_rows = message_rows(app, size).max(1);
+    app.columns = size.width;
     if app.appended_while_scrolled > 0 {
         if app.scrolled() || app.detached.is_some() {
             app.scroll.lines += app.appended_while_scrolled;
@@ -228,7 +245,8 @@ fn settle(app: &mut App, size: Size) -> Vec<Page> {
     pages
 }
 
-async fn handle(app: &mut App, event: AppEvent, network: &Network) {
+/// Carries out one event; returns whether the whole screen is to be painted again.
+async fn handle(app: &mut App, event: AppEvent, network: &Network) -> bool {
     let action = match event {
         AppEvent::Terminal(TermEvent::Key(key)) if key.kind != KeyEventKind::Release => {
             app.handle_key(key)
@@ -257,11 +275,13 @@ async fn handle(app: &mut App, event: AppEvent, network: &Network) {
         Action::LoadNewer(after) => network.load(Page::After(after)),
         Action::LoadLatest => network.load(Page::Latest),
         Action::Password(password) => network.password(password),
+        Action::Redraw => return true,
         Action::Quit => {
             network.leave().await;
             app.should_quit = true;
         }
     }
+    false
 }
 
 #[cfg(test)]
