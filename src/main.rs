@@ -523,7 +523,15 @@ struct Served {
 fn server_config(args: &ServeArgs) -> anyhow::Result<Served> {
     let db = match &args.db {
         Some(value) => DbLocation::parse(value),
-        None => DbLocation::File(default_db_file()?),
+        None => {
+            let file = default_db_file()?;
+            // The default directory is ours to make; one named with --db must exist already.
+            if let Some(dir) = file.parent() {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+            }
+            DbLocation::File(file)
+        }
     };
     let password = read_password(args.password_file.as_deref())?;
     if password.as_deref() == Some("") {

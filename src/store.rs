@@ -7,10 +7,29 @@
 //! events and acknowledge them to their senders, so nothing anyone has seen or been promised
 //! can be lost in a crash. Reads (history pages, catch-up) use a second connection and never
 //! wait for the writer.
+//!
+//! # When the disk fails
+//!
+//! Every event is stored within a bounded time (the writer's `timeout`, counted from when
+//! the event was queued) or not at all. A failed commit is retried until the oldest event in
+//! it is out of time; then the writer gives up on that event *and on everything queued
+//! behind it*, reports [`Progress::Dropped`], and throws away whatever it is handed until
+//! the room answers with [`Writer::resume`]. The writer decides only between commit
+//! attempts, never after one whose outcome it does not know, so each event is reported
+//! exactly once, as stored or as dropped, and a dropped event is never stored later.
+//! Dropping everything behind the first one, not only the events out of time, leaves no
+//! hole in the seqs: nothing after the last stored event is kept, so the room numbers on
+//! from there.
+//!
+//! The store also remembers who is in the room (the `present` table, kept in the same
+//! transactions as the events), so that after a crash the room can record the leaves of
+//! those who were there.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
@@ -27,8 +46,11 @@ const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot create the directory for {path}: {source}")]
-    CreateDir {
+    /// A mistyped path must not quietly become an empty history.
+    #[error("the directory {} does not exist (create it, or check the path)", dir.display())]
+    NoDirectory { dir: PathBuf },
+    #[error("cannot open {path}: {source}")]
+    Open {
         path: PathBuf,
         source: std::io::Error,
     },
@@ -95,6 +117,9 @@ pub struct Store {
     lock: Option<std::fs::File>,
     reader: History,
     last_seq: u64,
+    /// Members whose join is stored but not their leave.
+    present: Vec<MemberInfo>,
+    faults: WriteFaults,
 }
 
 /// Read access to stored history; cheap to clone.
@@ -105,11 +130,56 @@ pub struct History {
 
 /// The room's end of the writer thread.
 pub struct Writer {
-    events: mpsc::Sender<Arc<Stamped>>,
+    jobs: mpsc::Sender<Job>,
     thread: std::thread::JoinHandle<()>,
+    /// Disconnects when the writer thread ends.
+    finished: mpsc::Receiver<()>,
+}
+
+/// What the room hands the writer, in order.
+enum Job {
+    /// Store this event, queued at this moment.
+    Store(Arc<Stamped>, Instant),
+    /// The room has forgotten what was dropped: what follows is numbered on from the last
+    /// stored event.
+    Resume,
+}
+
+/// What the writer tells the room, from its own thread, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// Every event up to this seq is safely on disk.
+    Stored(u64),
+    /// Storing failed for longer than the timeout: the event with this seq and every one
+    /// queued after it are dropped and will never be stored, and so is anything appended
+    /// until [`Writer::resume`].
+    Dropped { from: u64 },
+}
+
+/// Makes every commit fail while it is on, as a full or broken disk does. It exists to test
+/// what the server does when storing fails; nothing turns it on but a test.
+#[derive(Debug, Clone, Default)]
+pub struct WriteFaults(Arc<AtomicBool>);
+
+impl WriteFaults {
+    pub fn set(&self, failing: bool) {
+        self.0.store(failing, Ordering::SeqCst);
+    }
+
+    fn check(&self) -> rusqlite::Result<()> {
+        if self.0.load(Ordering::SeqCst) {
+            return Err(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+                Some("database or disk is full (injected)".into()),
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Store {
+    /// Opens (or creates) the database. A file's directory must exist already, and one
+    /// server at a time may have a file open, however its path is spelled.
     pub fn open(location: &DbLocation) -> Result<Self, StoreError> {
         let sqlite = |source| StoreError::Sqlite {
             path: location.to_string(),
@@ -118,18 +188,19 @@ impl Store {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let writer = match location {
-            DbLocation::Memory => Connection::open_in_memory().map_err(sqlite)?,
+        let (file, lock) = match location {
+            DbLocation::Memory => (None, None),
             DbLocation::File(path) => {
-                create_parent_dir(path)?;
-                Connection::open_with_flags(path, flags).map_err(sqlite)?
+                let real = real_path(path)?;
+                let lock = lock_exclusively(&real)?;
+                (Some(real), Some(lock))
             }
         };
-        let lock = match location {
-            DbLocation::Memory => None,
-            DbLocation::File(path) => Some(lock_exclusively(path)?),
+        let mut writer = match &file {
+            None => Connection::open_in_memory().map_err(sqlite)?,
+            Some(path) => Connection::open_with_flags(path, flags).map_err(sqlite)?,
         };
-        if matches!(location, DbLocation::File(_)) {
+        if file.is_some() {
             // WAL lets the reader work while the writer commits; FULL syncs every commit, so
             // an acknowledged message survives a crash or power loss.
             writer
@@ -154,9 +225,13 @@ impl Store {
                  );
                  -- The highest seq ever given out, kept even when pruning empties `events`,
                  -- so seq keeps rising across restarts.
-                 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);",
+                 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+                 -- Who is in the room as far as the stored events say: joined, not left.
+                 CREATE TABLE IF NOT EXISTS present (id TEXT PRIMARY KEY, name TEXT NOT NULL);",
             )
             .map_err(sqlite)?;
+        fill_present_once(&mut writer).map_err(sqlite)?;
+        let present = read_present(&writer).map_err(sqlite)?;
         let last_seq: i64 = writer
             .query_row(
                 "SELECT MAX(COALESCE((SELECT value FROM meta WHERE key = 'last_seq'), 0),
@@ -166,9 +241,9 @@ impl Store {
             )
             .map_err(sqlite)?;
         let writer = Arc::new(Mutex::new(writer));
-        let reader = match location {
-            DbLocation::Memory => writer.clone(),
-            DbLocation::File(path) => {
+        let reader = match &file {
+            None => writer.clone(),
+            Some(path) => {
                 let reader = Connection::open_with_flags(path, flags).map_err(sqlite)?;
                 reader
                     .busy_timeout(Duration::from_secs(5))
@@ -181,7 +256,21 @@ impl Store {
             lock,
             reader: History { conn: reader },
             last_seq: last_seq as u64,
+            present,
+            faults: WriteFaults::default(),
         })
+    }
+
+    /// Members whose join is stored but not their leave: the room still had them when the
+    /// server last stopped without saying goodbye (a crash, or a disk that failed). The
+    /// room records their leaves before anything else.
+    pub fn left_behind(&self) -> &[MemberInfo] {
+        &self.present
+    }
+
+    /// The switch that makes this store's commits fail, for tests.
+    pub fn write_faults(&self) -> WriteFaults {
+        self.faults.clone()
     }
 
     /// The highest seq stored so far; the room continues from the next one.
@@ -193,40 +282,71 @@ impl Store {
         self.reader.clone()
     }
 
-    /// Starts the writer thread. `on_durable` is called from it with the highest seq that
-    /// is safely on disk, after every commit.
+    /// Starts the writer thread. `on_progress` is called from it after every commit, and
+    /// whenever it gives up on events not stored within `timeout` of being appended.
     pub fn start_writer(
         self,
         retention: Retention,
-        on_durable: impl Fn(u64) + Send + 'static,
+        timeout: Duration,
+        on_progress: impl Fn(Progress) + Send + 'static,
     ) -> Writer {
-        let (events, rx) = mpsc::channel();
+        let (jobs, rx) = mpsc::channel();
+        let (finishing, finished) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("chatroom-store".into())
             .spawn(move || {
                 // The lock goes when the writer does.
                 let _lock = self.lock;
-                write_loop(self.writer, rx, retention, on_durable)
+                let _finishing = finishing;
+                let writing = Writing {
+                    conn: self.writer,
+                    retention,
+                    timeout,
+                    faults: self.faults,
+                };
+                writing.run(rx, on_progress)
             })
             .expect("spawning the store writer thread");
-        Writer { events, thread }
+        Writer {
+            jobs,
+            thread,
+            finished,
+        }
     }
 }
 
 impl Writer {
-    /// Stores what is queued, then closes the database and lets go of its lock. Blocks until
-    /// the writer thread is done.
-    pub fn close(self) {
-        drop(self.events);
-        if self.thread.join().is_err() {
-            tracing::error!("the store writer thread panicked");
+    /// Stores what is queued (or gives up on it, as ever, once it is out of time), then
+    /// closes the database and lets go of its lock. Waits at most `within` for that; a
+    /// writer stuck in the disk is left behind, and the lock goes when the process does.
+    /// Returns whether the writer finished.
+    pub fn close(self, within: Duration) -> bool {
+        drop(self.jobs);
+        match self.finished.recv_timeout(within) {
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                tracing::error!("the store writer did not finish in time; leaving it");
+                false
+            }
+            // It has ended, or is just ending.
+            _ => {
+                if self.thread.join().is_err() {
+                    tracing::error!("the store writer thread panicked");
+                }
+                true
+            }
         }
     }
 
     /// Queues an event for storing; never blocks.
     pub fn append(&self, event: Arc<Stamped>) {
         // The writer thread only stops once every sender is gone.
-        let _ = self.events.send(event);
+        let _ = self.jobs.send(Job::Store(event, Instant::now()));
+    }
+
+    /// Answers [`Progress::Dropped`]: the room has let go of every event not stored, and
+    /// what it appends from now on is numbered on from the last stored one.
+    pub fn resume(&self) {
+        let _ = self.jobs.send(Job::Resume);
     }
 }
 
@@ -299,8 +419,35 @@ fn lock(conn: &Mutex<Connection>) -> std::sync::MutexGuard<'_, Connection> {
     conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Takes `PATH.lock` for this process alone; the operating system lets go of it however the
-/// process ends.
+/// The file's real path (links and `..` resolved), so that every way of naming one database
+/// leads to one lock. The file is created if need be, but never its directory: a mistyped
+/// directory must not become an empty history.
+fn real_path(path: &Path) -> Result<PathBuf, StoreError> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(StoreError::NoDirectory {
+            dir: dir.to_owned(),
+        });
+    }
+    let open = |source| StoreError::Open {
+        path: path.to_owned(),
+        source,
+    };
+    // An empty file is an empty SQLite database.
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(open)?;
+    std::fs::canonicalize(path).map_err(open)
+}
+
+/// Takes `PATH.lock` (for the real path) for this process alone; the operating system lets
+/// go of it however the process ends.
 fn lock_exclusively(path: &Path) -> Result<std::fs::File, StoreError> {
     let mut lock_path = path.as_os_str().to_owned();
     lock_path.push(".lock");
@@ -326,69 +473,98 @@ fn lock_exclusively(path: &Path) -> Result<std::fs::File, StoreError> {
     }
 }
 
-fn create_parent_dir(path: &Path) -> Result<(), StoreError> {
-    match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
-                path: path.to_owned(),
-                source,
-            })
-        }
-        _ => Ok(()),
-    }
+/// The writer thread's state.
+struct Writing {
+    conn: Arc<Mutex<Connection>>,
+    retention: Retention,
+    /// How long an event may wait to be stored before it is dropped.
+    timeout: Duration,
+    faults: WriteFaults,
 }
 
-fn write_loop(
-    conn: Arc<Mutex<Connection>>,
-    rx: mpsc::Receiver<Arc<Stamped>>,
-    retention: Retention,
-    on_durable: impl Fn(u64),
-) {
-    let mut batch = Vec::new();
-    let mut last_prune = std::time::Instant::now();
-    // Whether the last pruning step had more to do.
-    let mut pruning = false;
-    while let Ok(first) = rx.recv() {
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(event) => batch.push(event),
-                Err(_) => break,
+impl Writing {
+    fn run(self, jobs: mpsc::Receiver<Job>, on_progress: impl Fn(Progress)) {
+        let mut batch: Vec<(Arc<Stamped>, Instant)> = Vec::new();
+        // Set from giving up until the room has answered: everything handed over meanwhile
+        // was numbered after what was dropped, so it goes too.
+        let mut dropping = false;
+        let mut last_prune = Instant::now();
+        // Whether the last pruning step had more to do.
+        let mut pruning = false;
+        while let Ok(first) = jobs.recv() {
+            let mut next = Some(first);
+            while let Some(job) = next {
+                match job {
+                    Job::Resume => dropping = false,
+                    Job::Store(event, queued) if !dropping => batch.push((event, queued)),
+                    Job::Store(..) => {}
+                }
+                next = (batch.len() < MAX_BATCH)
+                    .then(|| jobs.try_recv().ok())
+                    .flatten();
+            }
+            if batch.is_empty() {
+                continue;
+            }
+            if self.store(&batch) {
+                on_progress(Progress::Stored(batch.last().expect("not empty").0.seq));
+            } else {
+                on_progress(Progress::Dropped {
+                    from: batch[0].0.seq,
+                });
+                dropping = true;
+            }
+            batch.clear();
+
+            // One chunk per batch at most, so pruning never holds up deliveries for long.
+            if pruning || last_prune.elapsed() >= PRUNE_EVERY {
+                last_prune = Instant::now();
+                let pruned = prune_chunk(&lock(&self.conn), self.retention);
+                pruning = match pruned {
+                    Ok(removed) => removed == PRUNE_CHUNK as usize,
+                    Err(err) => {
+                        tracing::warn!(%err, "pruning history failed");
+                        false
+                    }
+                };
             }
         }
-        // Nothing is acknowledged until it is stored, so a failing disk stalls the room's
-        // acknowledgements rather than losing messages; keep trying.
+    }
+
+    /// Commits the batch, retrying a failure until its oldest event is out of time. Returns
+    /// whether it was stored; if not, nothing of it was.
+    fn store(&self, batch: &[(Arc<Stamped>, Instant)]) -> bool {
+        let deadline = batch[0].1 + self.timeout;
         loop {
+            // Checked before every attempt, never after one: an attempt that fails leaves
+            // nothing behind, so giving up between attempts is final.
+            let now = Instant::now();
+            if now >= deadline {
+                tracing::error!(
+                    events = batch.len(),
+                    from = batch[0].0.seq,
+                    "storing failed for too long; dropping what waits"
+                );
+                return false;
+            }
             // The connection is locked for the write only, not for the wait before a retry:
             // an in-memory store's readers share it.
-            let written = write_batch(&mut lock(&conn), &batch);
+            let written = self
+                .faults
+                .check()
+                .and_then(|()| write_batch(&mut lock(&self.conn), batch));
             match written {
-                Ok(()) => break,
+                Ok(()) => return true,
                 Err(err) => {
                     tracing::error!(%err, events = batch.len(), "storing events failed; retrying");
-                    std::thread::sleep(RETRY_AFTER);
+                    std::thread::sleep(RETRY_AFTER.min(deadline - now));
                 }
             }
-        }
-        on_durable(batch.last().expect("a batch is never empty").seq);
-        batch.clear();
-
-        // One chunk per batch at most, so pruning never holds up deliveries for long.
-        if pruning || last_prune.elapsed() >= PRUNE_EVERY {
-            last_prune = std::time::Instant::now();
-            let pruned = prune_chunk(&lock(&conn), retention);
-            pruning = match pruned {
-                Ok(removed) => removed == PRUNE_CHUNK as usize,
-                Err(err) => {
-                    tracing::warn!(%err, "pruning history failed");
-                    false
-                }
-            };
         }
     }
 }
 
-fn write_batch(conn: &mut Connection, batch: &[Arc<Stamped>]) -> rusqlite::Result<()> {
+fn write_batch(conn: &mut Connection, batch: &[(Arc<Stamped>, Instant)]) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     {
         let mut insert = tx.prepare_cached(
@@ -397,7 +573,7 @@ fn write_batch(conn: &mut Connection, batch: &[Arc<Stamped>]) -> rusqlite::Resul
             "INSERT INTO events (seq, ts, kind, from_id, from_name, text)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?;
-        for event in batch {
+        for (event, _) in batch {
             insert.execute(params![
                 event.seq as i64,
                 event.ts as i64,
@@ -406,8 +582,9 @@ fn write_batch(conn: &mut Connection, batch: &[Arc<Stamped>]) -> rusqlite::Resul
                 event.from.name,
                 event.text,
             ])?;
+            track_presence(&tx, event)?;
         }
-        let last = batch.last().map_or(0, |e| e.seq as i64);
+        let last = batch.last().map_or(0, |(e, _)| e.seq as i64);
         tx.execute(
             "INSERT INTO meta (key, value) VALUES ('last_seq', ?1)
              ON CONFLICT(key) DO UPDATE SET value = MAX(value, excluded.value)",
@@ -415,6 +592,88 @@ fn write_batch(conn: &mut Connection, batch: &[Arc<Stamped>]) -> rusqlite::Resul
         )?;
     }
     tx.commit()
+}
+
+/// Keeps `present` in step with a stored event.
+fn track_presence(conn: &Connection, event: &Event) -> rusqlite::Result<()> {
+    let id = event.from.id.to_string();
+    let name = &event.from.name;
+    match event.kind {
+        EventKind::Join => conn
+            .prepare_cached("INSERT OR REPLACE INTO present (id, name) VALUES (?1, ?2)")?
+            .execute(params![id, name])?,
+        EventKind::Nick => conn
+            .prepare_cached("UPDATE present SET name = ?2 WHERE id = ?1")?
+            .execute(params![id, name])?,
+        EventKind::Leave => conn
+            .prepare_cached("DELETE FROM present WHERE id = ?1")?
+            .execute([id])?,
+        EventKind::Message | EventKind::Action | EventKind::System => 0,
+    };
+    Ok(())
+}
+
+/// A database from before `present` existed gets it filled from its events, once.
+fn fill_present_once(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    let filled: Option<i64> = tx
+        .query_row("SELECT value FROM meta WHERE key = 'present'", [], |row| {
+            row.get(0)
+        })
+        .optional()?;
+    if filled.is_none() {
+        let mut present: HashMap<String, (i64, String)> = HashMap::new();
+        {
+            let mut statement = tx.prepare(
+                "SELECT seq, kind, from_id, from_name FROM events
+                 WHERE kind IN ('join', 'nick', 'leave') ORDER BY seq",
+            )?;
+            let mut rows = statement.query([])?;
+            while let Some(row) = rows.next()? {
+                let (seq, kind, id, name): (i64, String, String, String) =
+                    (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
+                match kind.as_str() {
+                    "join" => {
+                        present.insert(id, (seq, name));
+                    }
+                    "nick" => {
+                        if let Some(member) = present.get_mut(&id) {
+                            member.1 = name;
+                        }
+                    }
+                    _ => {
+                        present.remove(&id);
+                    }
+                }
+            }
+        }
+        let mut members: Vec<_> = present.into_iter().collect();
+        members.sort_by_key(|(_, (seq, _))| *seq);
+        for (id, (_, name)) in members {
+            tx.execute(
+                "INSERT OR REPLACE INTO present (id, name) VALUES (?1, ?2)",
+                params![id, name],
+            )?;
+        }
+        tx.execute("INSERT INTO meta (key, value) VALUES ('present', 1)", [])?;
+    }
+    tx.commit()
+}
+
+fn read_present(conn: &Connection) -> rusqlite::Result<Vec<MemberInfo>> {
+    let mut statement = conn.prepare("SELECT id, name FROM present ORDER BY rowid")?;
+    let rows = statement.query_map([], |row| {
+        Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+    })?;
+    let mut members = Vec::new();
+    for row in rows {
+        let (id, name) = row?;
+        match id.parse() {
+            Ok(id) => members.push(MemberInfo { id, name }),
+            Err(err) => tracing::warn!(%err, %id, "unreadable member in `present`; skipped"),
+        }
+    }
+    Ok(members)
 }
 
 /// Deletes up to one chunk of what retention no longer keeps. Returns how many rows went.
@@ -494,7 +753,7 @@ mod tests {
     /// Appends events and waits until the writer says they are on disk.
     fn store_events(
         writer: &Writer,
-        durable: &mpsc::Receiver<u64>,
+        progress: &mpsc::Receiver<Progress>,
         seqs: impl Iterator<Item = u64>,
     ) {
         let mut last = 0;
@@ -502,19 +761,35 @@ mod tests {
             writer.append(event(seq, seq));
             last = seq;
         }
-        while durable
-            .recv_timeout(Duration::from_secs(10))
-            .expect("writer reports progress")
-            < last
-        {}
+        loop {
+            match next_progress(progress) {
+                Progress::Stored(seq) if seq >= last => return,
+                Progress::Stored(_) => {}
+                dropped => panic!("expected the events stored, got {dropped:?}"),
+            }
+        }
     }
 
-    fn started(store: Store, retention: Retention) -> (Writer, mpsc::Receiver<u64>) {
+    const WAIT: Duration = Duration::from_secs(10);
+
+    fn started(store: Store, retention: Retention) -> (Writer, mpsc::Receiver<Progress>) {
+        started_with_timeout(store, retention, WAIT)
+    }
+
+    fn started_with_timeout(
+        store: Store,
+        retention: Retention,
+        timeout: Duration,
+    ) -> (Writer, mpsc::Receiver<Progress>) {
         let (tx, rx) = mpsc::channel();
-        let writer = store.start_writer(retention, move |seq| {
-            let _ = tx.send(seq);
+        let writer = store.start_writer(retention, timeout, move |progress| {
+            let _ = tx.send(progress);
         });
         (writer, rx)
+    }
+
+    fn next_progress(progress: &mpsc::Receiver<Progress>) -> Progress {
+        progress.recv_timeout(WAIT).expect("writer reports progress")
     }
 
     fn temp_db() -> (PathBuf, impl Drop) {
@@ -525,7 +800,8 @@ mod tests {
             }
         }
         let dir = std::env::temp_dir().join(format!("chatroom-store-{}", Uuid::new_v4()));
-        (dir.join("nested/chat.db"), Cleanup(dir))
+        std::fs::create_dir_all(&dir).unwrap();
+        (dir.join("chat.db"), Cleanup(dir))
     }
 
     #[test]
@@ -553,7 +829,7 @@ mod tests {
             assert_eq!(store.last_seq(), 0);
             let (writer, durable) = started(store, Retention::default());
             store_events(&writer, &durable, 1..=5);
-            writer.close();
+            writer.close(WAIT);
         }
         let store = Store::open(&location).unwrap();
         assert_eq!(store.last_seq(), 5);
@@ -588,7 +864,7 @@ mod tests {
             max_age: Some(Duration::from_secs(86_400)),
         };
         assert_eq!(prune_chunk(&conn, by_age).unwrap(), 5);
-        writer.close();
+        writer.close(WAIT);
         drop((history, conn));
         assert_eq!(
             Store::open(&location).unwrap().last_seq(),
