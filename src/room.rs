@@ -25,8 +25,8 @@ use uuid::Uuid;
 use crate::rpc::types::{Event, EventKind, JoinResult, MemberInfo, Stamped};
 use crate::store::{DbLocation, History, Progress, Retention, Store, StoreError, Writer};
 use crate::text::{MAX_NAME_CHARS, clean_name, clean_text};
-pub use pending::Receipt;
 use pending::Pending;
+pub use pending::Receipt;
 
 /// How a room is sized.
 #[derive(Debug, Clone)]
@@ -440,7 +440,11 @@ impl Room {
     /// Called by the store's writer when it has given up on every event from `from` on.
     fn not_stored(&self, from: u64) {
         let refused = self.lock().take_back_unstored(from);
-        tracing::error!(from, refused, "storage unavailable: events not stored were refused");
+        tracing::error!(
+            from,
+            refused,
+            "storage unavailable: events not stored were refused"
+        );
     }
 
     pub fn config(&self) -> &RoomConfig {
@@ -666,7 +670,11 @@ impl Room {
         };
         // A disk that could not take the notice will not take the leaves either; the next
         // start records them.
-        if told && tokio::time::timeout_at(give_up, self.stored(last)).await.is_err() {
+        if told
+            && tokio::time::timeout_at(give_up, self.stored(last))
+                .await
+                .is_err()
+        {
             tracing::warn!("the leaves could not be stored in time");
         }
     }

@@ -509,10 +509,10 @@ impl Writing {
             if self.store(&batch) {
                 on_progress(Progress::Stored(batch.last().expect("not empty").0.seq));
             } else {
+                dropping = true;
                 on_progress(Progress::Dropped {
                     from: batch[0].0.seq,
                 });
-                dropping = true;
             }
             batch.clear();
 
@@ -536,30 +536,27 @@ impl Writing {
     fn store(&self, batch: &[(Arc<Stamped>, Instant)]) -> bool {
         let deadline = batch[0].1 + self.timeout;
         loop {
-            // Checked before every attempt, never after one: an attempt that fails leaves
-            // nothing behind, so giving up between attempts is final.
-            let now = Instant::now();
-            if now >= deadline {
-                tracing::error!(
-                    events = batch.len(),
-                    from = batch[0].0.seq,
-                    "storing failed for too long; dropping what waits"
-                );
-                return false;
-            }
             // The connection is locked for the write only, not for the wait before a retry:
             // an in-memory store's readers share it.
             let written = self
                 .faults
                 .check()
                 .and_then(|()| write_batch(&mut lock(&self.conn), batch));
-            match written {
-                Ok(()) => return true,
-                Err(err) => {
-                    tracing::error!(%err, events = batch.len(), "storing events failed; retrying");
-                    std::thread::sleep(RETRY_AFTER.min(deadline - now));
-                }
+            let Err(err) = written else { return true };
+            // Given up only after an attempt that failed, which leaves nothing behind, never
+            // during one: giving up is final.
+            let now = Instant::now();
+            if now >= deadline {
+                tracing::error!(
+                    %err,
+                    events = batch.len(),
+                    from = batch[0].0.seq,
+                    "storing failed for too long; dropping what waits"
+                );
+                return false;
             }
+            tracing::error!(%err, events = batch.len(), "storing events failed; retrying");
+            std::thread::sleep(RETRY_AFTER.min(deadline - now));
         }
     }
 }
@@ -789,7 +786,9 @@ mod tests {
     }
 
     fn next_progress(progress: &mpsc::Receiver<Progress>) -> Progress {
-        progress.recv_timeout(WAIT).expect("writer reports progress")
+        progress
+            .recv_timeout(WAIT)
+            .expect("writer reports progress")
     }
 
     fn temp_db() -> (PathBuf, impl Drop) {
@@ -884,6 +883,111 @@ mod tests {
         ));
         drop(first);
         assert!(Store::open(&location).is_ok(), "free again once closed");
+    }
+
+    #[test]
+    fn another_path_to_a_file_in_use_is_refused() {
+        let (path, _cleanup) = temp_db();
+        let dir = path.parent().unwrap().to_owned();
+        let _first = Store::open(&DbLocation::File(path.clone())).unwrap();
+        let file_link = dir.join("link.db");
+        std::os::unix::fs::symlink(&path, &file_link).unwrap();
+        let dir_link = dir.join("linked-dir");
+        std::os::unix::fs::symlink(&dir, &dir_link).unwrap();
+        for other in [
+            file_link,
+            dir_link.join("chat.db"),
+            dir.join(".").join("chat.db"),
+        ] {
+            assert!(
+                matches!(
+                    Store::open(&DbLocation::File(other.clone())),
+                    Err(StoreError::InUse { .. })
+                ),
+                "{} was let in",
+                other.display()
+            );
+        }
+    }
+
+    #[test]
+    fn a_missing_directory_is_refused_not_created() {
+        let (path, _cleanup) = temp_db();
+        let missing = path.parent().unwrap().join("typo");
+        let err = Store::open(&DbLocation::File(missing.join("chat.db")))
+            .err()
+            .expect("a missing directory is refused");
+        assert!(matches!(err, StoreError::NoDirectory { .. }), "{err}");
+        assert!(err.to_string().contains("typo"), "{err}");
+        assert!(!missing.exists(), "nothing was created");
+    }
+
+    #[test]
+    fn events_not_stored_in_time_are_dropped_and_never_stored_later() {
+        let store = Store::open(&DbLocation::Memory).unwrap();
+        let history = store.history();
+        let faults = store.write_faults();
+        let (writer, progress) =
+            started_with_timeout(store, Retention::default(), Duration::from_millis(50));
+        store_events(&writer, &progress, 1..=2);
+
+        faults.set(true);
+        writer.append(event(3, 3));
+        writer.append(event(4, 4));
+        assert_eq!(next_progress(&progress), Progress::Dropped { from: 3 });
+        // Handed over before the room answers: numbered after what was dropped, so dropped.
+        writer.append(event(5, 5));
+        faults.set(false);
+        writer.resume();
+        // The room numbers on from the last stored event.
+        store_events(&writer, &progress, 3..=3);
+        writer.close(WAIT);
+
+        let stored: Vec<u64> = history.latest(10).unwrap().iter().map(|e| e.seq).collect();
+        assert_eq!(stored, [1, 2, 3]);
+    }
+
+    fn member_event(seq: u64, kind: EventKind, id: u128, name: &str) -> Arc<Stamped> {
+        Arc::new(Stamped::new(Event {
+            seq,
+            ts: seq,
+            kind,
+            from: MemberInfo {
+                id: Uuid::from_u128(id),
+                name: name.into(),
+            },
+            text: None,
+        }))
+    }
+
+    #[test]
+    fn members_joined_and_not_left_are_remembered_across_a_restart() {
+        let (path, _cleanup) = temp_db();
+        let location = DbLocation::File(path.clone());
+        let (writer, progress) = started(Store::open(&location).unwrap(), Retention::default());
+        for event in [
+            member_event(1, EventKind::Join, 1, "alice"),
+            member_event(2, EventKind::Join, 2, "bob"),
+            member_event(3, EventKind::Nick, 1, "al"),
+            member_event(4, EventKind::Leave, 2, "bob"),
+            member_event(5, EventKind::Join, 3, "carol"),
+        ] {
+            writer.append(event);
+        }
+        while next_progress(&progress) != Progress::Stored(5) {}
+        writer.close(WAIT);
+
+        let names = |store: &Store| -> Vec<String> {
+            store.left_behind().iter().map(|m| m.name.clone()).collect()
+        };
+        assert_eq!(names(&Store::open(&location).unwrap()), ["al", "carol"]);
+
+        // A database from before presence was kept learns it from its events, once.
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("DROP TABLE present; DELETE FROM meta WHERE key = 'present';")
+            .unwrap();
+        drop(conn);
+        assert_eq!(names(&Store::open(&location).unwrap()), ["al", "carol"]);
     }
 
     #[test]
