@@ -181,11 +181,15 @@ mod tests {
     /// A room whose store gives up on an event after 50 ms, and the switch that makes its
     /// writes fail.
     fn failing_room() -> (Room, WriteFaults) {
+        failing_room_giving_up_after(Duration::from_millis(50))
+    }
+
+    fn failing_room_giving_up_after(storage_timeout: Duration) -> (Room, WriteFaults) {
         let store = Store::open(&DbLocation::Memory).unwrap();
         let faults = store.write_faults();
         let config = RoomConfig {
             rate_limit: None,
-            storage_timeout: Duration::from_millis(50),
+            storage_timeout,
             ..RoomConfig::default()
         };
         (Room::new(config, store).unwrap(), faults)
@@ -338,7 +342,8 @@ mod tests {
 
     #[tokio::test]
     async fn shutdown_ends_every_session_even_when_nothing_can_be_stored() {
-        let (room, faults) = failing_room();
+        // The store would go on trying for a minute.
+        let (room, faults) = failing_room_giving_up_after(Duration::from_secs(60));
         let alice = room.join(Some("alice"), Lifetime::Connection).unwrap();
         say_stored(&room, &alice.session, "hi").await;
         let mut reader = room.reader(&alice.session).unwrap().try_claim().unwrap();
