@@ -437,16 +437,6 @@ impl Room {
         self.shared.durable.send_replace(seq);
     }
 
-    /// Called by the store's writer when it has given up on every event from `from` on.
-    fn not_stored(&self, from: u64) {
-        let refused = self.lock().take_back_unstored(from);
-        tracing::error!(
-            from,
-            refused,
-            "storage unavailable: events not stored were refused"
-        );
-    }
-
     pub fn config(&self) -> &RoomConfig {
         &self.shared.config
     }
@@ -872,48 +862,6 @@ impl State {
     /// Gives the event the next seq and sends it to be stored; it is delivered once it is.
     fn publish(&mut self, kind: EventKind, from: MemberInfo, text: Option<String>) -> u64 {
         self.accept(kind, from, text, None)
-    }
-
-    /// [`State::publish`], for an event someone waits for.
-    fn publish_awaited(
-        &mut self,
-        kind: EventKind,
-        from: MemberInfo,
-        text: Option<String>,
-    ) -> Receipt {
-        let (receipt, waiter) = Receipt::new(self.next_seq);
-        self.accept(kind, from, text, Some(waiter));
-        receipt
-    }
-
-    fn accept(
-        &mut self,
-        kind: EventKind,
-        from: MemberInfo,
-        text: Option<String>,
-        waiter: Option<tokio::sync::oneshot::Sender<()>>,
-    ) -> u64 {
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        let event = Arc::new(Stamped::new(Event {
-            seq,
-            ts: unix_ms(),
-            kind,
-            from,
-            text,
-        }));
-        match &self.writer {
-            Some(writer) => {
-                writer.append(event.clone());
-                self.pending.push(event, waiter);
-            }
-            None => {
-                tracing::warn!(seq, "event after the store closed is not kept");
-                // Dropping the waiter refuses the event.
-                self.pending.push(event, None);
-            }
-        }
-        seq
     }
 
     /// Delivers the stored events up to `seq`, in order, to everyone but their subject.

@@ -15,8 +15,8 @@ use std::sync::Arc;
 
 use tokio::sync::oneshot;
 
-use super::{LeaveReason, RoomError, State, name_key};
-use crate::rpc::types::{EventKind, MemberInfo, Stamped};
+use super::{LeaveReason, Room, RoomError, State, name_key, unix_ms};
+use crate::rpc::types::{Event, EventKind, MemberInfo, Stamped};
 
 /// An accepted event and, if someone waits for it, how to tell them it is stored.
 pub(super) struct Accepted {
@@ -112,7 +112,63 @@ impl Receipt {
     }
 }
 
+impl Room {
+    /// Called by the store's writer when it has given up on every event from `from` on.
+    pub(super) fn not_stored(&self, from: u64) {
+        let refused = self.lock().take_back_unstored(from);
+        tracing::error!(
+            from,
+            refused,
+            "storage unavailable: events not stored were refused"
+        );
+    }
+}
+
 impl State {
+    /// [`State::publish`], for an event someone waits for.
+    pub(super) fn publish_awaited(
+        &mut self,
+        kind: EventKind,
+        from: MemberInfo,
+        text: Option<String>,
+    ) -> Receipt {
+        let (receipt, waiter) = Receipt::new(self.next_seq);
+        self.accept(kind, from, text, Some(waiter));
+        receipt
+    }
+
+    /// Gives the event the next seq, hands it to the writer and keeps it until it is
+    /// stored; `waiter` hears when it is.
+    pub(super) fn accept(
+        &mut self,
+        kind: EventKind,
+        from: MemberInfo,
+        text: Option<String>,
+        waiter: Option<oneshot::Sender<()>>,
+    ) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let event = Arc::new(Stamped::new(Event {
+            seq,
+            ts: unix_ms(),
+            kind,
+            from,
+            text,
+        }));
+        match &self.writer {
+            Some(writer) => {
+                writer.append(event.clone());
+                self.pending.push(event, waiter);
+            }
+            None => {
+                tracing::warn!(seq, "event after the store closed is not kept");
+                // Dropping the waiter refuses the event.
+                self.pending.push(event, None);
+            }
+        }
+        seq
+    }
+
     /// The store dropped every event from `from` on: refuses them all, undoes what they did
     /// to the room, and publishes the leaves among them again, numbered on from the last
     /// stored event. Returns how many events were refused.
