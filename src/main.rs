@@ -45,8 +45,9 @@ struct ServeArgs {
     /// Also open the chat client in this terminal, joined to this server.
     #[arg(long)]
     tui: bool,
-    /// Where to keep history (SQLite); `:memory:` keeps it in memory only
-    /// [default: chatroom.db in the user's data directory, e.g. ~/.local/share/chatroom/].
+    /// Where to keep history (SQLite), in a directory that exists; `:memory:` keeps it in
+    /// memory only [default: chatroom.db in the user's data directory, made if need be,
+    /// e.g. ~/.local/share/chatroom/].
     #[arg(long, env = "CHATROOM_DB")]
     db: Option<String>,
     /// Recent events sent to every member when it joins (0 for none).
