@@ -27,7 +27,10 @@
 //! publish it. Under the room lock the event gets the next `seq` and is handed to the
 //! store's writer thread. Once the writer has committed it, the room pushes it, without
 //! waiting, into every other member's bounded queue (a member whose queue is full is removed
-//! as too slow rather than waited for), and only then is `chat_send` answered. Each member's
+//! as too slow rather than waited for), and only then is `chat_send` answered. If the disk
+//! cannot take it within the storage timeout, the store drops it with everything queued
+//! behind it, the room takes those back as if never accepted, and their senders are told
+//! storage is unavailable: nothing refused is ever stored later. Each member's
 //! queue is drained by its `chat_subscribe` task (or its `chat_poll` calls) and written to
 //! its own socket, outside the lock, so one slow reader never holds up anyone else. A client
 //! that reconnects passes the last `seq` it saw and is replayed the rest from the store.

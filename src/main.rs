@@ -45,8 +45,9 @@ struct ServeArgs {
     /// Also open the chat client in this terminal, joined to this server.
     #[arg(long)]
     tui: bool,
-    /// Where to keep history (SQLite); `:memory:` keeps it in memory only
-    /// [default: chatroom.db in the user's data directory, e.g. ~/.local/share/chatroom/].
+    /// Where to keep history (SQLite), in a directory that exists; `:memory:` keeps it in
+    /// memory only [default: chatroom.db in the user's data directory, made if need be,
+    /// e.g. ~/.local/share/chatroom/].
     #[arg(long, env = "CHATROOM_DB")]
     db: Option<String>,
     /// Recent events sent to every member when it joins (0 for none).
@@ -523,7 +524,16 @@ struct Served {
 fn server_config(args: &ServeArgs) -> anyhow::Result<Served> {
     let db = match &args.db {
         Some(value) => DbLocation::parse(value),
-        None => DbLocation::File(default_db_file()?),
+        None => {
+            let file = default_db_file()?;
+            // The default directory is ours to make; one named with --db must exist already.
+            if let Some(dir) = file.parent() {
+                std::fs::create_dir_all(dir).with_context(|| {
+                    format!("cannot create the data directory {}", dir.display())
+                })?;
+            }
+            DbLocation::File(file)
+        }
     };
     let password = read_password(args.password_file.as_deref())?;
     if password.as_deref() == Some("") {
@@ -655,19 +665,27 @@ fn default_log_file() -> anyhow::Result<PathBuf> {
     Ok(dir.join("chatroom.log"))
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("installing a SIGTERM handler");
+/// Resolves on Ctrl-C or SIGTERM. The handlers are in place as soon as this returns, so a
+/// signal that comes while history is still opening stops the server cleanly too.
+#[cfg(unix)]
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("installing a SIGINT handler");
+    async move {
         tokio::select! {
-            _ = ctrl_c => {}
+            _ = int.recv() => {}
             _ = term.recv() => {}
         }
+        tracing::info!("stop signal received");
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
-    tracing::info!("stop signal received");
+}
+
+/// Resolves on Ctrl-C.
+#[cfg(not(unix))]
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("stop signal received");
+    }
 }

@@ -5,6 +5,11 @@
 //! non-blocking `try_send`, so it never waits on anyone while holding the lock, and a member
 //! whose queue is full is removed with the reason "too slow" instead of being waited for
 //! or silently skipped.
+//!
+//! An event is delivered and acknowledged only once it is stored; until then it waits in
+//! [`pending`], from where the room takes it back if the store cannot keep it.
+
+mod pending;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
@@ -18,8 +23,10 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::rpc::types::{Event, EventKind, JoinResult, MemberInfo, Stamped};
-use crate::store::{DbLocation, History, Retention, Store, StoreError, Writer};
+use crate::store::{DbLocation, History, Progress, Retention, Store, StoreError, Writer};
 use crate::text::{MAX_NAME_CHARS, clean_name, clean_text, look_alike_keys};
+use pending::Pending;
+pub use pending::Receipt;
 
 /// How a room is sized.
 #[derive(Debug, Clone)]
@@ -37,6 +44,12 @@ pub struct RoomConfig {
     /// Events accepted but not yet stored beyond which new messages are refused: a store
     /// that has stalled must not let memory grow without bound.
     pub max_pending: usize,
+    /// The same bound in bytes (about what the waiting events hold in memory), so that big
+    /// messages reach it sooner.
+    pub max_pending_bytes: usize,
+    /// How long an event may wait to be stored; after that it is refused, never stored
+    /// later, and its sender is told that storage is unavailable.
+    pub storage_timeout: Duration,
 }
 
 impl Default for RoomConfig {
@@ -48,6 +61,8 @@ impl Default for RoomConfig {
             history_len: 50,
             retention: Retention::default(),
             max_pending: 100_000,
+            max_pending_bytes: 16 * 1024 * 1024,
+            storage_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -89,6 +104,10 @@ pub const RESERVED_NAMES: [&str; 9] = [
 /// The identity under which the server itself speaks (`system` events).
 pub const SERVER_NAME: &str = "server";
 
+/// The reason on the leave recorded at start-up for a member the server lost track of when
+/// it last stopped (a crash).
+pub const RESTARTED: &str = "server restarted";
+
 /// What a caller did wrong; each maps to a stable JSON-RPC error code in `rpc`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RoomError {
@@ -112,6 +131,8 @@ pub enum RoomError {
     NameEmpty,
     #[error("storage is falling behind; try again shortly")]
     StorageBehind,
+    #[error("server storage unavailable: nothing was stored")]
+    StorageUnavailable,
     #[error(
         "since {since} is ahead of this room, whose latest event is {latest}; was the server's history reset?"
     )]
@@ -133,6 +154,8 @@ pub enum LeaveReason {
     Flooding,
     /// The server is stopping.
     ServerShutdown,
+    /// The member's join could not be stored, so it never happened.
+    StorageUnavailable,
 }
 
 impl LeaveReason {
@@ -157,6 +180,7 @@ impl fmt::Display for LeaveReason {
             LeaveReason::TooSlow => "too slow",
             LeaveReason::Flooding => "flooding",
             LeaveReason::ServerShutdown => "server shutting down",
+            LeaveReason::StorageUnavailable => "server storage unavailable",
         })
     }
 }
@@ -198,7 +222,7 @@ struct State {
     /// Set by [`Room::shutdown`]: nobody new gets in.
     closing: bool,
     /// Events given a seq but not yet stored, oldest first. They are delivered once stored.
-    pending: VecDeque<Arc<Stamped>>,
+    pending: Pending,
     /// The highest seq stored (and so delivered).
     durable_seq: u64,
     /// The latest stored events, for the history a new member gets.
@@ -341,13 +365,18 @@ impl Room {
             .into_iter()
             .map(|event| Arc::new(Stamped::new(event)))
             .collect();
+        let left_behind = store.left_behind().to_vec();
         let shared = Arc::new_cyclic(|shared: &std::sync::Weak<Shared>| {
             let shared = shared.clone();
-            let writer = store.start_writer(config.retention, move |seq| {
+            let on_progress = move |progress| {
                 if let Some(shared) = shared.upgrade() {
-                    Room { shared }.stored_through(seq);
+                    match progress {
+                        Progress::Stored(seq) => Room { shared }.stored_through(seq),
+                        Progress::Dropped { from } => Room { shared }.not_stored(from),
+                    }
                 }
-            });
+            };
+            let writer = store.start_writer(config.retention, config.storage_timeout, on_progress);
             Shared {
                 state: Mutex::new(State {
                     members: HashMap::new(),
@@ -355,7 +384,7 @@ impl Room {
                     names: HashSet::new(),
                     closing: false,
                     next_seq: last_seq + 1,
-                    pending: VecDeque::new(),
+                    pending: Pending::default(),
                     durable_seq: last_seq,
                     recent,
                     writer: Some(writer),
@@ -366,7 +395,15 @@ impl Room {
                 readers: watch::Sender::new(0),
             }
         });
-        Ok(Self { shared })
+        let room = Self { shared };
+        // Whoever was in the room when the server last died has left: history says so once.
+        let mut state = room.lock();
+        for info in left_behind {
+            tracing::info!(id = %info.id, name = %info.name, "recording the leave of a member from before the restart");
+            state.publish(EventKind::Leave, info, Some(RESTARTED.to_owned()));
+        }
+        drop(state);
+        Ok(room)
     }
 
     /// A room whose history lives in memory only.
@@ -410,6 +447,17 @@ impl Room {
         requested_name: Option<&str>,
         lifetime: Lifetime,
     ) -> Result<JoinResult, RoomError> {
+        self.join_with_receipt(requested_name, lifetime)
+            .map(|(joined, _)| joined)
+    }
+
+    /// [`Room::join`], with the receipt of the join event: the join is complete once it is
+    /// stored, and undone, the member gone, if it cannot be.
+    pub fn join_with_receipt(
+        &self,
+        requested_name: Option<&str>,
+        lifetime: Lifetime,
+    ) -> Result<(JoinResult, Receipt), RoomError> {
         let requested = requested_name.and_then(clean_name);
         if let Some(name) = &requested
             && is_reserved(name)
@@ -458,35 +506,58 @@ impl Room {
                 live_after: last_seq,
             },
         );
-        state.publish(EventKind::Join, info.clone(), None);
+        let receipt = state.publish_awaited(EventKind::Join, info.clone(), None);
         let members = state.member_list();
         drop(state);
 
         tracing::info!(%id, name = %info.name, "joined");
-        Ok(JoinResult {
+        let joined = JoinResult {
             session,
             id,
             name: info.name,
             members,
             last_seq,
             history,
-        })
+        };
+        Ok((joined, receipt))
     }
 
     /// Cleans and checks the text, gives it the next seq and queues it for every other member.
     pub fn send(&self, session: &str, text: &str) -> Result<u64, RoomError> {
-        self.say_at(session, text, EventKind::Message, Instant::now())
+        self.say(session, text, false).map(|receipt| receipt.seq())
     }
 
     /// Like [`Room::send`], for `/me`: the text says what the sender does.
     pub fn act(&self, session: &str, text: &str) -> Result<u64, RoomError> {
-        self.say_at(session, text, EventKind::Action, Instant::now())
+        self.say(session, text, true).map(|receipt| receipt.seq())
+    }
+
+    /// [`Room::send`] (or with `action`, [`Room::act`]), with the receipt that says whether
+    /// the message was stored.
+    pub fn say(&self, session: &str, text: &str, action: bool) -> Result<Receipt, RoomError> {
+        let kind = if action {
+            EventKind::Action
+        } else {
+            EventKind::Message
+        };
+        self.say_at(session, text, kind, Instant::now())
     }
 
     /// Changes a member's name under the rules of joining (cleaned, reserved names refused,
     /// a taken or look-alike name gets a free variant) and tells everyone, old name as text.
     /// Counts against the rate limit like a message. Returns the name settled on.
     pub fn nick(&self, session: &str, requested: &str) -> Result<String, RoomError> {
+        self.nick_with_receipt(session, requested)
+            .map(|(name, _)| name)
+    }
+
+    /// [`Room::nick`], with the receipt of the rename when there was one: it is undone if
+    /// it cannot be stored.
+    pub fn nick_with_receipt(
+        &self,
+        session: &str,
+        requested: &str,
+    ) -> Result<(String, Option<Receipt>), RoomError> {
         let requested = clean_name(requested).ok_or(RoomError::NameEmpty)?;
         if is_reserved(&requested) {
             return Err(RoomError::NameReserved(requested));
@@ -504,17 +575,19 @@ impl Room {
         let member = state.members.get_mut(&id).expect("looked up just above");
         member.info.name = name.clone();
         let info = member.info.clone();
+        let mut receipt = None;
         if name != old {
             tracing::info!(%id, %old, new = %name, "renamed");
-            state.publish(EventKind::Nick, info, Some(old));
+            receipt = Some(state.publish_awaited(EventKind::Nick, info, Some(old)));
         }
-        Ok(name)
+        Ok((name, receipt))
     }
 
     /// [`Room::send`] at a given moment, so the rate limit can be tested without waiting.
     #[cfg(test)]
     fn send_at(&self, session: &str, text: &str, now: Instant) -> Result<u64, RoomError> {
         self.say_at(session, text, EventKind::Message, now)
+            .map(|receipt| receipt.seq())
     }
 
     fn say_at(
@@ -523,7 +596,7 @@ impl Room {
         text: &str,
         kind: EventKind,
         now: Instant,
-    ) -> Result<u64, RoomError> {
+    ) -> Result<Receipt, RoomError> {
         let text = clean_text(text);
         if text.is_empty() {
             return Err(RoomError::EmptyText);
@@ -537,7 +610,10 @@ impl Room {
         }
         let rate_limit = self.shared.config.rate_limit;
         let mut state = self.lock();
-        if state.pending.len() >= self.shared.config.max_pending {
+        let config = &self.shared.config;
+        if state.pending.len() >= config.max_pending
+            || state.pending.bytes() >= config.max_pending_bytes
+        {
             return Err(RoomError::StorageBehind);
         }
         let member = state.member_mut(session)?;
@@ -545,22 +621,31 @@ impl Room {
         let id = member.info.id;
         state.charge(id, rate_limit, now)?;
         let from = state.members[&id].info.clone();
-        Ok(state.publish(kind, from, Some(text)))
+        Ok(state.publish_awaited(kind, from, Some(text)))
     }
 
     /// Tells everyone the server is stopping, then ends every session. Each member gets
-    /// the notice before its stream ends; the leaves are stored for no one to hear.
-    pub async fn shutdown(&self) {
+    /// the notice before its stream ends; the leaves are stored for no one to hear. Waits
+    /// at most `store_within` for the disk: if the notice cannot be stored by then, the
+    /// sessions end all the same, and the end of each says why.
+    pub async fn shutdown(&self, store_within: Duration) {
+        let give_up = tokio::time::Instant::now() + store_within;
         let notice = {
             let mut state = self.lock();
             state.closing = true;
-            state.publish(
+            state.publish_awaited(
                 EventKind::System,
                 server_identity(),
                 Some(LeaveReason::ServerShutdown.to_string()),
             )
         };
-        self.stored(notice).await;
+        let told = matches!(
+            tokio::time::timeout_at(give_up, notice.stored()).await,
+            Ok(Ok(_))
+        );
+        if !told {
+            tracing::warn!("the shutdown notice could not be stored; ending the sessions anyway");
+        }
         let last = {
             let mut state = self.lock();
             let ids: Vec<Uuid> = state.members.keys().copied().collect();
@@ -575,7 +660,15 @@ impl Room {
             }
             state.next_seq - 1
         };
-        self.stored(last).await;
+        // A disk that could not take the notice will not take the leaves either; the next
+        // start records them.
+        if told
+            && tokio::time::timeout_at(give_up, self.stored(last))
+                .await
+                .is_err()
+        {
+            tracing::warn!("the leaves could not be stored in time");
+        }
     }
 
     /// The seq of the newest event accepted.
@@ -592,12 +685,13 @@ impl Room {
         }
     }
 
-    /// Closes the store after everything queued is written, releasing the database file.
-    /// Blocks until the writer has finished: call it off the async threads.
-    pub fn close_store(&self) {
+    /// Closes the store after everything queued is written (or refused, as ever, once out
+    /// of time), releasing the database file. Blocks until the writer has finished, or for
+    /// `within` at most: call it off the async threads.
+    pub fn close_store(&self, within: Duration) {
         let writer = self.lock().writer.take();
         if let Some(writer) = writer {
-            writer.close();
+            writer.close(within);
         }
     }
 
@@ -773,21 +867,7 @@ impl State {
 
     /// Gives the event the next seq and sends it to be stored; it is delivered once it is.
     fn publish(&mut self, kind: EventKind, from: MemberInfo, text: Option<String>) -> u64 {
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        let event = Arc::new(Stamped::new(Event {
-            seq,
-            ts: unix_ms(),
-            kind,
-            from,
-            text,
-        }));
-        self.pending.push_back(event.clone());
-        match &self.writer {
-            Some(writer) => writer.append(event),
-            None => tracing::warn!(seq, "event after the store closed is not kept"),
-        }
-        seq
+        self.accept(kind, from, text, None)
     }
 
     /// Delivers the stored events up to `seq`, in order, to everyone but their subject.
@@ -795,9 +875,10 @@ impl State {
     /// like any other event.
     fn deliver_through(&mut self, seq: u64, history_len: usize) {
         let mut too_slow = Vec::new();
-        while self.pending.front().is_some_and(|e| e.seq <= seq) {
-            let event = self.pending.pop_front().expect("front was just checked");
-            self.fan_out(&event, &mut too_slow);
+        while let Some(accepted) = self.pending.pop_stored(seq) {
+            self.fan_out(&accepted.event, &mut too_slow);
+            // Its sender hears only once everyone else has it queued.
+            let event = accepted.confirm();
             self.recent.push_back(event);
             if self.recent.len() > history_len {
                 self.recent.pop_front();
@@ -1594,7 +1675,7 @@ mod tests {
         let mut reader = room.reader(&alice.session).unwrap().try_claim().unwrap();
         let end = room.on_end(&bob.session).unwrap();
 
-        room.shutdown().await;
+        room.shutdown(Duration::from_secs(10)).await;
 
         let notice = reader.next().await.unwrap();
         assert_eq!(
@@ -1641,7 +1722,7 @@ mod tests {
         let alice = room.join(Some("alice"), Lifetime::Connection).unwrap();
         settle(&room);
         // With the store closed nothing gets stored: the backlog only grows.
-        room.close_store();
+        room.close_store(Duration::from_secs(10));
         for i in 0..3 {
             room.send(&alice.session, &format!("m{i}")).unwrap();
         }

@@ -6,29 +6,30 @@
 //! the writer reports the highest seq now on disk; only then does the room deliver those
 //! events and acknowledge them to their senders, so nothing anyone has seen or been promised
 //! can be lost in a crash. Reads (history pages, catch-up) use a second connection and never
-//! wait for the writer.
+//! wait for the writer. The writer, and what it does when the disk fails, is in [`writer`].
+//! The store also remembers who is in the room (`presence`), so that after a crash the room
+//! can record the leaves of those who were there.
+
+mod presence;
+pub mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, mpsc};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use rusqlite::{Connection, OpenFlags, params};
 
-use crate::rpc::types::{Event, EventKind, MemberInfo, Stamped};
-
-/// Most events written in one transaction.
-const MAX_BATCH: usize = 4096;
-/// How long the writer waits before trying a failed commit again.
-const RETRY_AFTER: Duration = Duration::from_secs(1);
-/// Rows deleted per pruning statement, so pruning never holds the writer for long.
-const PRUNE_CHUNK: i64 = 10_000;
-/// How often the writer considers pruning.
-const PRUNE_EVERY: Duration = Duration::from_secs(60);
+use crate::rpc::types::{Event, EventKind, MemberInfo};
+use presence::{fill_present_once, read_present};
+pub use writer::{Progress, WriteFaults, Writer};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot create the directory for {path}: {source}")]
-    CreateDir {
+    /// A mistyped path must not quietly become an empty history.
+    #[error("the directory {} does not exist (create it, or check the path)", dir.display())]
+    NoDirectory { dir: PathBuf },
+    #[error("cannot open {path}: {source}")]
+    Open {
         path: PathBuf,
         source: std::io::Error,
     },
@@ -95,6 +96,9 @@ pub struct Store {
     lock: Option<std::fs::File>,
     reader: History,
     last_seq: u64,
+    /// Members whose join is stored but not their leave.
+    present: Vec<MemberInfo>,
+    faults: WriteFaults,
 }
 
 /// Read access to stored history; cheap to clone.
@@ -103,13 +107,9 @@ pub struct History {
     conn: Arc<Mutex<Connection>>,
 }
 
-/// The room's end of the writer thread.
-pub struct Writer {
-    events: mpsc::Sender<Arc<Stamped>>,
-    thread: std::thread::JoinHandle<()>,
-}
-
 impl Store {
+    /// Opens (or creates) the database. A file's directory must exist already, and one
+    /// server at a time may have a file open, however its path is spelled.
     pub fn open(location: &DbLocation) -> Result<Self, StoreError> {
         let sqlite = |source| StoreError::Sqlite {
             path: location.to_string(),
@@ -118,18 +118,19 @@ impl Store {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let writer = match location {
-            DbLocation::Memory => Connection::open_in_memory().map_err(sqlite)?,
+        let (file, lock) = match location {
+            DbLocation::Memory => (None, None),
             DbLocation::File(path) => {
-                create_parent_dir(path)?;
-                Connection::open_with_flags(path, flags).map_err(sqlite)?
+                let real = real_path(path)?;
+                let lock = lock_exclusively(&real)?;
+                (Some(real), Some(lock))
             }
         };
-        let lock = match location {
-            DbLocation::Memory => None,
-            DbLocation::File(path) => Some(lock_exclusively(path)?),
+        let mut writer = match &file {
+            None => Connection::open_in_memory().map_err(sqlite)?,
+            Some(path) => Connection::open_with_flags(path, flags).map_err(sqlite)?,
         };
-        if matches!(location, DbLocation::File(_)) {
+        if file.is_some() {
             // WAL lets the reader work while the writer commits; FULL syncs every commit, so
             // an acknowledged message survives a crash or power loss.
             writer
@@ -154,9 +155,13 @@ impl Store {
                  );
                  -- The highest seq ever given out, kept even when pruning empties `events`,
                  -- so seq keeps rising across restarts.
-                 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);",
+                 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+                 -- Who is in the room as far as the stored events say: joined, not left.
+                 CREATE TABLE IF NOT EXISTS present (id TEXT PRIMARY KEY, name TEXT NOT NULL);",
             )
             .map_err(sqlite)?;
+        fill_present_once(&mut writer).map_err(sqlite)?;
+        let present = read_present(&writer).map_err(sqlite)?;
         let last_seq: i64 = writer
             .query_row(
                 "SELECT MAX(COALESCE((SELECT value FROM meta WHERE key = 'last_seq'), 0),
@@ -166,9 +171,9 @@ impl Store {
             )
             .map_err(sqlite)?;
         let writer = Arc::new(Mutex::new(writer));
-        let reader = match location {
-            DbLocation::Memory => writer.clone(),
-            DbLocation::File(path) => {
+        let reader = match &file {
+            None => writer.clone(),
+            Some(path) => {
                 let reader = Connection::open_with_flags(path, flags).map_err(sqlite)?;
                 reader
                     .busy_timeout(Duration::from_secs(5))
@@ -181,7 +186,21 @@ impl Store {
             lock,
             reader: History { conn: reader },
             last_seq: last_seq as u64,
+            present,
+            faults: WriteFaults::default(),
         })
+    }
+
+    /// Members whose join is stored but not their leave: the room still had them when the
+    /// server last stopped without saying goodbye (a crash, or a disk that failed). The
+    /// room records their leaves before anything else.
+    pub fn left_behind(&self) -> &[MemberInfo] {
+        &self.present
+    }
+
+    /// The switch that makes this store's commits fail, for tests.
+    pub fn write_faults(&self) -> WriteFaults {
+        self.faults.clone()
     }
 
     /// The highest seq stored so far; the room continues from the next one.
@@ -193,40 +212,22 @@ impl Store {
         self.reader.clone()
     }
 
-    /// Starts the writer thread. `on_durable` is called from it with the highest seq that
-    /// is safely on disk, after every commit.
+    /// Starts the writer thread. `on_progress` is called from it after every commit, and
+    /// whenever it gives up on events not stored within `timeout` of being appended.
     pub fn start_writer(
         self,
         retention: Retention,
-        on_durable: impl Fn(u64) + Send + 'static,
+        timeout: Duration,
+        on_progress: impl Fn(Progress) + Send + 'static,
     ) -> Writer {
-        let (events, rx) = mpsc::channel();
-        let thread = std::thread::Builder::new()
-            .name("chatroom-store".into())
-            .spawn(move || {
-                // The lock goes when the writer does.
-                let _lock = self.lock;
-                write_loop(self.writer, rx, retention, on_durable)
-            })
-            .expect("spawning the store writer thread");
-        Writer { events, thread }
-    }
-}
-
-impl Writer {
-    /// Stores what is queued, then closes the database and lets go of its lock. Blocks until
-    /// the writer thread is done.
-    pub fn close(self) {
-        drop(self.events);
-        if self.thread.join().is_err() {
-            tracing::error!("the store writer thread panicked");
-        }
-    }
-
-    /// Queues an event for storing; never blocks.
-    pub fn append(&self, event: Arc<Stamped>) {
-        // The writer thread only stops once every sender is gone.
-        let _ = self.events.send(event);
+        writer::start(
+            self.writer,
+            self.lock,
+            self.faults,
+            retention,
+            timeout,
+            on_progress,
+        )
     }
 }
 
@@ -299,8 +300,35 @@ fn lock(conn: &Mutex<Connection>) -> std::sync::MutexGuard<'_, Connection> {
     conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Takes `PATH.lock` for this process alone; the operating system lets go of it however the
-/// process ends.
+/// The file's real path (links and `..` resolved), so that every way of naming one database
+/// leads to one lock. The file is created if need be, but never its directory: a mistyped
+/// directory must not become an empty history.
+fn real_path(path: &Path) -> Result<PathBuf, StoreError> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(StoreError::NoDirectory {
+            dir: dir.to_owned(),
+        });
+    }
+    let open = |source| StoreError::Open {
+        path: path.to_owned(),
+        source,
+    };
+    // An empty file is an empty SQLite database.
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(open)?;
+    std::fs::canonicalize(path).map_err(open)
+}
+
+/// Takes `PATH.lock` (for the real path) for this process alone; the operating system lets
+/// go of it however the process ends.
 fn lock_exclusively(path: &Path) -> Result<std::fs::File, StoreError> {
     let mut lock_path = path.as_os_str().to_owned();
     lock_path.push(".lock");
@@ -324,124 +352,6 @@ fn lock_exclusively(path: &Path) -> Result<std::fs::File, StoreError> {
             source,
         }),
     }
-}
-
-fn create_parent_dir(path: &Path) -> Result<(), StoreError> {
-    match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
-                path: path.to_owned(),
-                source,
-            })
-        }
-        _ => Ok(()),
-    }
-}
-
-fn write_loop(
-    conn: Arc<Mutex<Connection>>,
-    rx: mpsc::Receiver<Arc<Stamped>>,
-    retention: Retention,
-    on_durable: impl Fn(u64),
-) {
-    let mut batch = Vec::new();
-    let mut last_prune = std::time::Instant::now();
-    // Whether the last pruning step had more to do.
-    let mut pruning = false;
-    while let Ok(first) = rx.recv() {
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(event) => batch.push(event),
-                Err(_) => break,
-            }
-        }
-        // Nothing is acknowledged until it is stored, so a failing disk stalls the room's
-        // acknowledgements rather than losing messages; keep trying.
-        loop {
-            // The connection is locked for the write only, not for the wait before a retry:
-            // an in-memory store's readers share it.
-            let written = write_batch(&mut lock(&conn), &batch);
-            match written {
-                Ok(()) => break,
-                Err(err) => {
-                    tracing::error!(%err, events = batch.len(), "storing events failed; retrying");
-                    std::thread::sleep(RETRY_AFTER);
-                }
-            }
-        }
-        on_durable(batch.last().expect("a batch is never empty").seq);
-        batch.clear();
-
-        // One chunk per batch at most, so pruning never holds up deliveries for long.
-        if pruning || last_prune.elapsed() >= PRUNE_EVERY {
-            last_prune = std::time::Instant::now();
-            let pruned = prune_chunk(&lock(&conn), retention);
-            pruning = match pruned {
-                Ok(removed) => removed == PRUNE_CHUNK as usize,
-                Err(err) => {
-                    tracing::warn!(%err, "pruning history failed");
-                    false
-                }
-            };
-        }
-    }
-}
-
-fn write_batch(conn: &mut Connection, batch: &[Arc<Stamped>]) -> rusqlite::Result<()> {
-    let tx = conn.transaction()?;
-    {
-        let mut insert = tx.prepare_cached(
-            // A seq already taken fails the batch (and so holds back its acknowledgements)
-            // rather than being dropped in silence.
-            "INSERT INTO events (seq, ts, kind, from_id, from_name, text)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?;
-        for event in batch {
-            insert.execute(params![
-                event.seq as i64,
-                event.ts as i64,
-                event.kind.as_str(),
-                event.from.id.to_string(),
-                event.from.name,
-                event.text,
-            ])?;
-        }
-        let last = batch.last().map_or(0, |e| e.seq as i64);
-        tx.execute(
-            "INSERT INTO meta (key, value) VALUES ('last_seq', ?1)
-             ON CONFLICT(key) DO UPDATE SET value = MAX(value, excluded.value)",
-            [last],
-        )?;
-    }
-    tx.commit()
-}
-
-/// Deletes up to one chunk of what retention no longer keeps. Returns how many rows went.
-fn prune_chunk(conn: &Connection, retention: Retention) -> rusqlite::Result<usize> {
-    let newest: Option<i64> = conn
-        .query_row("SELECT MAX(seq) FROM events", [], |row| row.get(0))
-        .optional()?
-        .flatten();
-    let Some(newest) = newest else { return Ok(0) };
-    let keep_from_seq = retention
-        .max_events
-        .map_or(0, |n| newest - n.min(i64::MAX as u64) as i64 + 1);
-    let keep_from_ts = retention.max_age.map_or(0, |age| {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        now.saturating_sub(age).as_millis() as i64
-    });
-    let removed = conn.execute(
-        "DELETE FROM events WHERE seq IN (
-             SELECT seq FROM events WHERE seq < ?1 OR ts < ?2 ORDER BY seq LIMIT ?3)",
-        params![keep_from_seq, keep_from_ts, PRUNE_CHUNK],
-    )?;
-    if removed > 0 {
-        tracing::info!(removed, "pruned old history");
-    }
-    Ok(removed)
 }
 
 impl EventKind {
@@ -475,7 +385,11 @@ impl std::str::FromStr for EventKind {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::mpsc;
+
+    use super::writer::prune_chunk;
     use super::*;
+    use crate::rpc::types::Stamped;
     use uuid::Uuid;
 
     fn event(seq: u64, ts: u64) -> Arc<Stamped> {
@@ -494,7 +408,7 @@ mod tests {
     /// Appends events and waits until the writer says they are on disk.
     fn store_events(
         writer: &Writer,
-        durable: &mpsc::Receiver<u64>,
+        progress: &mpsc::Receiver<Progress>,
         seqs: impl Iterator<Item = u64>,
     ) {
         let mut last = 0;
@@ -502,19 +416,37 @@ mod tests {
             writer.append(event(seq, seq));
             last = seq;
         }
-        while durable
-            .recv_timeout(Duration::from_secs(10))
-            .expect("writer reports progress")
-            < last
-        {}
+        loop {
+            match next_progress(progress) {
+                Progress::Stored(seq) if seq >= last => return,
+                Progress::Stored(_) => {}
+                dropped => panic!("expected the events stored, got {dropped:?}"),
+            }
+        }
     }
 
-    fn started(store: Store, retention: Retention) -> (Writer, mpsc::Receiver<u64>) {
+    const WAIT: Duration = Duration::from_secs(10);
+
+    fn started(store: Store, retention: Retention) -> (Writer, mpsc::Receiver<Progress>) {
+        started_with_timeout(store, retention, WAIT)
+    }
+
+    fn started_with_timeout(
+        store: Store,
+        retention: Retention,
+        timeout: Duration,
+    ) -> (Writer, mpsc::Receiver<Progress>) {
         let (tx, rx) = mpsc::channel();
-        let writer = store.start_writer(retention, move |seq| {
-            let _ = tx.send(seq);
+        let writer = store.start_writer(retention, timeout, move |progress| {
+            let _ = tx.send(progress);
         });
         (writer, rx)
+    }
+
+    fn next_progress(progress: &mpsc::Receiver<Progress>) -> Progress {
+        progress
+            .recv_timeout(WAIT)
+            .expect("writer reports progress")
     }
 
     fn temp_db() -> (PathBuf, impl Drop) {
@@ -525,7 +457,8 @@ mod tests {
             }
         }
         let dir = std::env::temp_dir().join(format!("chatroom-store-{}", Uuid::new_v4()));
-        (dir.join("nested/chat.db"), Cleanup(dir))
+        std::fs::create_dir_all(&dir).unwrap();
+        (dir.join("chat.db"), Cleanup(dir))
     }
 
     #[test]
@@ -553,7 +486,7 @@ mod tests {
             assert_eq!(store.last_seq(), 0);
             let (writer, durable) = started(store, Retention::default());
             store_events(&writer, &durable, 1..=5);
-            writer.close();
+            writer.close(WAIT);
         }
         let store = Store::open(&location).unwrap();
         assert_eq!(store.last_seq(), 5);
@@ -588,7 +521,7 @@ mod tests {
             max_age: Some(Duration::from_secs(86_400)),
         };
         assert_eq!(prune_chunk(&conn, by_age).unwrap(), 5);
-        writer.close();
+        writer.close(WAIT);
         drop((history, conn));
         assert_eq!(
             Store::open(&location).unwrap().last_seq(),
@@ -608,6 +541,111 @@ mod tests {
         ));
         drop(first);
         assert!(Store::open(&location).is_ok(), "free again once closed");
+    }
+
+    #[test]
+    fn another_path_to_a_file_in_use_is_refused() {
+        let (path, _cleanup) = temp_db();
+        let dir = path.parent().unwrap().to_owned();
+        let _first = Store::open(&DbLocation::File(path.clone())).unwrap();
+        let file_link = dir.join("link.db");
+        std::os::unix::fs::symlink(&path, &file_link).unwrap();
+        let dir_link = dir.join("linked-dir");
+        std::os::unix::fs::symlink(&dir, &dir_link).unwrap();
+        for other in [
+            file_link,
+            dir_link.join("chat.db"),
+            dir.join(".").join("chat.db"),
+        ] {
+            assert!(
+                matches!(
+                    Store::open(&DbLocation::File(other.clone())),
+                    Err(StoreError::InUse { .. })
+                ),
+                "{} was let in",
+                other.display()
+            );
+        }
+    }
+
+    #[test]
+    fn a_missing_directory_is_refused_not_created() {
+        let (path, _cleanup) = temp_db();
+        let missing = path.parent().unwrap().join("typo");
+        let err = Store::open(&DbLocation::File(missing.join("chat.db")))
+            .err()
+            .expect("a missing directory is refused");
+        assert!(matches!(err, StoreError::NoDirectory { .. }), "{err}");
+        assert!(err.to_string().contains("typo"), "{err}");
+        assert!(!missing.exists(), "nothing was created");
+    }
+
+    #[test]
+    fn events_not_stored_in_time_are_dropped_and_never_stored_later() {
+        let store = Store::open(&DbLocation::Memory).unwrap();
+        let history = store.history();
+        let faults = store.write_faults();
+        let (writer, progress) =
+            started_with_timeout(store, Retention::default(), Duration::from_millis(50));
+        store_events(&writer, &progress, 1..=2);
+
+        faults.set(true);
+        writer.append(event(3, 3));
+        writer.append(event(4, 4));
+        assert_eq!(next_progress(&progress), Progress::Dropped { from: 3 });
+        // Handed over before the room answers: numbered after what was dropped, so dropped.
+        writer.append(event(5, 5));
+        faults.set(false);
+        writer.resume();
+        // The room numbers on from the last stored event.
+        store_events(&writer, &progress, 3..=3);
+        writer.close(WAIT);
+
+        let stored: Vec<u64> = history.latest(10).unwrap().iter().map(|e| e.seq).collect();
+        assert_eq!(stored, [1, 2, 3]);
+    }
+
+    fn member_event(seq: u64, kind: EventKind, id: u128, name: &str) -> Arc<Stamped> {
+        Arc::new(Stamped::new(Event {
+            seq,
+            ts: seq,
+            kind,
+            from: MemberInfo {
+                id: Uuid::from_u128(id),
+                name: name.into(),
+            },
+            text: None,
+        }))
+    }
+
+    #[test]
+    fn members_joined_and_not_left_are_remembered_across_a_restart() {
+        let (path, _cleanup) = temp_db();
+        let location = DbLocation::File(path.clone());
+        let (writer, progress) = started(Store::open(&location).unwrap(), Retention::default());
+        for event in [
+            member_event(1, EventKind::Join, 1, "alice"),
+            member_event(2, EventKind::Join, 2, "bob"),
+            member_event(3, EventKind::Nick, 1, "al"),
+            member_event(4, EventKind::Leave, 2, "bob"),
+            member_event(5, EventKind::Join, 3, "carol"),
+        ] {
+            writer.append(event);
+        }
+        while next_progress(&progress) != Progress::Stored(5) {}
+        writer.close(WAIT);
+
+        let names = |store: &Store| -> Vec<String> {
+            store.left_behind().iter().map(|m| m.name.clone()).collect()
+        };
+        assert_eq!(names(&Store::open(&location).unwrap()), ["al", "carol"]);
+
+        // A database from before presence was kept learns it from its events, once.
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("DROP TABLE present; DELETE FROM meta WHERE key = 'present';")
+            .unwrap();
+        drop(conn);
+        assert_eq!(names(&Store::open(&location).unwrap()), ["al", "carol"]);
     }
 
     #[test]

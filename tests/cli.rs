@@ -6,17 +6,25 @@ mod common;
 use std::net::SocketAddr;
 use std::process::Stdio;
 
+use chatroom::room::RESTARTED;
 use chatroom::rpc::ChatApiClient;
 use chatroom::rpc::types::{Event, EventKind};
+use chatroom::store::{DbLocation, Store};
 use common::{Member, TempDir, TestServer, within};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 /// Starts `chatroom serve` with `args` on a free port; returns it and where it listens.
 async fn serve(args: &[&str]) -> (Child, SocketAddr) {
+    serve_with_env(args, &[]).await
+}
+
+/// [`serve`] with more environment variables.
+async fn serve_with_env(args: &[&str], env: &[(&str, &std::path::Path)]) -> (Child, SocketAddr) {
     let mut server = Command::new(env!("CARGO_BIN_EXE_chatroom"))
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(args)
+        .envs(env.iter().copied())
         .env("RUST_LOG", "info")
         .stderr(Stdio::piped())
         .kill_on_drop(true)
@@ -154,6 +162,84 @@ async fn a_killed_server_loses_no_acknowledged_message() {
     );
     server.start_kill().unwrap();
     let _ = server.wait().await;
+}
+
+/// Stops a server with SIGTERM and checks that it exits cleanly.
+async fn terminate(mut server: Child) {
+    let pid = server.id().unwrap().to_string();
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = within("the server to exit", server.wait()).await.unwrap();
+    assert_eq!(status.code(), Some(0), "{status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_crash_the_members_who_were_there_are_recorded_as_gone_once() {
+    let dir = TempDir::new();
+    let db = dir.0.join("chat.db");
+    let db_arg = db.to_str().unwrap();
+    let (mut server, addr) = serve(&["--db", db_arg]).await;
+    let handle = TestServer::external(addr);
+    let mut alice = Member::join(&handle, "alice").await;
+    let bob = Member::join(&handle, "bob").await;
+    let carol = Member::join(&handle, "carol").await;
+    bob.client.leave(bob.session()).await.unwrap();
+    // Alice has heard of all three, so all three are stored.
+    for kind in [EventKind::Join, EventKind::Join, EventKind::Leave] {
+        assert_eq!(alice.next_event().await.kind, kind);
+    }
+    server.start_kill().unwrap(); // SIGKILL: nobody's leave is stored
+    within("the server to die", server.wait()).await.unwrap();
+    drop((alice, bob, carol));
+
+    // The first start records the leaves, the second finds nothing more to record.
+    for _ in 0..2 {
+        let (server, _) = serve(&["--db", db_arg]).await;
+        terminate(server).await;
+    }
+    let store = Store::open(&DbLocation::File(db)).unwrap();
+    assert!(store.left_behind().is_empty());
+    let mut restarted: Vec<String> = store
+        .history()
+        .latest(100)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == EventKind::Leave && e.text.as_deref() == Some(RESTARTED))
+        .map(|e| e.from.name)
+        .collect();
+    restarted.sort();
+    assert_eq!(restarted, ["alice", "carol"]);
+}
+
+#[tokio::test]
+async fn a_database_in_a_missing_directory_is_refused() {
+    let dir = TempDir::new();
+    let db = dir.0.join("typo").join("chat.db");
+    let run = Command::new(env!("CARGO_BIN_EXE_chatroom"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+        .arg(&db)
+        .kill_on_drop(true)
+        .output();
+    let out = within("the server to refuse", run).await.unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("typo does not exist (create it, or check the path)"),
+        "{stderr}"
+    );
+    assert!(!dir.0.join("typo").exists(), "nothing was created");
+}
+
+#[tokio::test]
+async fn the_default_data_directory_is_made_when_missing() {
+    let dir = TempDir::new();
+    let data = dir.0.join("data");
+    let (server, _) = serve_with_env(&[], &[("XDG_DATA_HOME", &data)]).await;
+    assert!(data.join("chatroom").join("chatroom.db").exists());
+    terminate(server).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

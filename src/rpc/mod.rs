@@ -107,6 +107,7 @@ pub mod codes {
     pub const PASSWORD_REQUIRED: i32 = 1013;
     pub const WRONG_PASSWORD: i32 = 1014;
     pub const SHUT_OUT: i32 = 1015;
+    pub const STORAGE_UNAVAILABLE: i32 = 1016;
 }
 
 impl From<RoomError> for ErrorObjectOwned {
@@ -130,6 +131,9 @@ impl From<RoomError> for ErrorObjectOwned {
             }
             RoomError::StorageBehind => {
                 ErrorObjectOwned::owned(codes::STORAGE_BEHIND, message, None::<()>)
+            }
+            RoomError::StorageUnavailable => {
+                ErrorObjectOwned::owned(codes::STORAGE_UNAVAILABLE, message, None::<()>)
             }
             RoomError::NameReserved(_) => {
                 ErrorObjectOwned::owned(codes::NAME_RESERVED, message, None::<()>)

@@ -50,6 +50,9 @@ const REFUSAL_TIMEOUT: Duration = Duration::from_secs(1);
 const MAX_REFUSALS: usize = 64;
 /// Addresses the join limiter remembers before it forgets the quiet ones.
 const JOIN_LIMITER_SIZE: usize = 4096;
+/// How long closing the store may take even when the grace period is used up: a healthy
+/// writer finishes in far less.
+const CLOSE_STORE_AT_LEAST: Duration = Duration::from_millis(100);
 
 /// Everything a server can be tuned with; `chatroom serve` fills it from its flags.
 #[derive(Debug, Clone)]
@@ -165,12 +168,27 @@ pub async fn start(
     config: ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<RunningServer, StartError> {
-    let addr = listener.local_addr()?;
-    let (db, room_config) = (config.db.clone(), config.room.clone());
-    let room = tokio::task::spawn_blocking(move || Room::new(room_config, Store::open(&db)?))
+    let db = config.db.clone();
+    let store = tokio::task::spawn_blocking(move || Store::open(&db))
         .await
         .expect("opening the store does not panic")?;
     tracing::info!(db = %config.db, "history opened");
+    start_on_store(listener, config, store, shutdown).await
+}
+
+/// [`start`] on a store already open (`config.db` is not looked at): for tests that need
+/// a hand on the store.
+pub async fn start_on_store(
+    listener: TcpListener,
+    config: ServerConfig,
+    store: Store,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<RunningServer, StartError> {
+    let addr = listener.local_addr()?;
+    let room_config = config.room.clone();
+    let room = tokio::task::spawn_blocking(move || Room::new(room_config, store))
+        .await
+        .expect("opening the room does not panic")?;
     let task = tokio::spawn(
         run(listener, config, room.clone(), shutdown)
             .instrument(tracing::info_span!("server", %addr)),
@@ -273,10 +291,10 @@ async fn run(
     reaper.abort();
     // Everyone hears why before their connection closes: the readers take the notice and
     // the end of their sessions, then the connections are stopped.
+    // Whatever the disk does: half the grace at most for storing the goodbye, the rest for
+    // the readers to pass it on.
     let deadline = Instant::now() + config.shutdown_grace;
-    if timeout_at(deadline, room.shutdown()).await.is_err() {
-        tracing::warn!("history could not be stored in time");
-    }
+    room.shutdown(config.shutdown_grace / 2).await;
     if timeout_at(deadline, room.readers_done()).await.is_err() {
         tracing::warn!("some readers did not finish in time");
     }
@@ -289,7 +307,11 @@ async fn run(
         tracing::warn!("connections still open after the grace period; dropping them");
     }
     // Last: the database file is free for the next server as soon as this one is stopped.
-    let _ = tokio::task::spawn_blocking(move || room.close_store()).await;
+    // A writer stuck in a failing disk is left to the end of the process.
+    let within = deadline
+        .saturating_duration_since(Instant::now())
+        .max(CLOSE_STORE_AT_LEAST);
+    let _ = tokio::task::spawn_blocking(move || room.close_store(within)).await;
 }
 
 fn rpc_server_config(config: &ServerConfig) -> RpcServerConfig {
@@ -734,13 +756,13 @@ impl ChatApiServer for ChatService {
             Some(_) => Lifetime::Connection,
             None => Lifetime::Idle,
         };
-        let joined = self.room.join(name.as_deref(), lifetime)?;
+        let (joined, receipt) = self.room.join_with_receipt(name.as_deref(), lifetime)?;
         if let Some(scope) = scope {
             scope.adopt(&joined.session);
         }
         // Answer once the join is stored, as a send is: whoever joins after this member
-        // then finds it in the history, not as news.
-        self.room.settled().await;
+        // then finds it in the history, not as news. A join that cannot be stored is undone.
+        receipt.stored().await?;
         Ok(joined)
     }
 
@@ -750,19 +772,17 @@ impl ChatApiServer for ChatService {
         text: String,
         action: Option<bool>,
     ) -> Result<SendResult, ErrorObjectOwned> {
-        let seq = if action == Some(true) {
-            self.room.act(&session, &text)?
-        } else {
-            self.room.send(&session, &text)?
-        };
-        // The answer means "stored and will be delivered".
-        self.room.stored(seq).await;
+        let receipt = self.room.say(&session, &text, action == Some(true))?;
+        // The answer means "stored and will be delivered"; a refusal, "never will be".
+        let seq = receipt.stored().await?;
         Ok(SendResult { seq })
     }
 
     async fn nick(&self, session: String, name: String) -> Result<NickResult, ErrorObjectOwned> {
-        let name = self.room.nick(&session, &name)?;
-        self.room.settled().await;
+        let (name, receipt) = self.room.nick_with_receipt(&session, &name)?;
+        if let Some(receipt) = receipt {
+            receipt.stored().await?;
+        }
         Ok(NickResult { name })
     }
 

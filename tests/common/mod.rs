@@ -11,6 +11,7 @@ use chatroom::rpc::ChatApiClient;
 use chatroom::rpc::client::connect;
 use chatroom::rpc::server::{self, RunningServer, ServerConfig};
 use chatroom::rpc::types::{Event, JoinResult};
+use chatroom::store::Store;
 use jsonrpsee::core::client::Subscription;
 use jsonrpsee::ws_client::WsClient;
 use tokio::net::TcpListener;
@@ -46,6 +47,21 @@ impl TestServer {
         let listener = TcpListener::bind(addr).await.unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let running = server::start(listener, config, async {
+            let _ = stopped.await;
+        })
+        .await
+        .unwrap();
+        Self {
+            addr: running.local_addr(),
+            inner: Some((stop, running)),
+        }
+    }
+
+    /// On a store opened by the test, which keeps a hand on it (to make its writes fail).
+    pub async fn start_on_store(config: ServerConfig, store: Store) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let running = server::start_on_store(listener, config, store, async {
             let _ = stopped.await;
         })
         .await
