@@ -2,6 +2,7 @@
 //! joins the terminal and the network into one stream of [`AppEvent`]s.
 
 pub mod app;
+pub mod command;
 pub mod input;
 pub mod net;
 pub mod plain;
