@@ -383,10 +383,12 @@ async fn plain_mode_reconnects_after_a_restart_catches_up_and_loses_no_line() {
     };
     let server = TestServer::start_with(config()).await;
     let addr = server.addr;
+    let mut watcher = Member::join(&server, "watcher").await;
     let mut client = plain_client(&[&server.ws_url(), "--name", "logger"], &dir);
     let mut stdin = client.stdin.take().unwrap();
     let mut out = BufReader::new(client.stdout.take().unwrap()).lines();
-    line_containing(&mut out, "-!- you are logger").await;
+    assert_eq!(watcher.next_event().await.from.name, "logger");
+    drop(watcher);
 
     server.stop().await;
     line_containing(&mut out, "server shutting down").await;
