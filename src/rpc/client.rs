@@ -213,6 +213,25 @@ fn rustls_error(err: &ClientError) -> Option<&rustls::Error> {
     }
 }
 
+/// Whether the answer to the WebSocket upgrade did not even parse as HTTP: what a TLS
+/// server's alert looks like to an HTTP parser. (httparse's error, two `source` links down.)
+fn is_not_http(err: &ClientError) -> bool {
+    let ClientError::Transport(inner) = err else {
+        return false;
+    };
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&**inner);
+    while let Some(err) = cause {
+        if matches!(
+            err.downcast_ref::<httparse::Error>(),
+            Some(httparse::Error::Version)
+        ) {
+            return true;
+        }
+        cause = err.source();
+    }
+    false
+}
+
 fn is_unknown_host(err: &ClientError) -> bool {
     let ClientError::Transport(inner) = err else {
         return false;
@@ -285,9 +304,7 @@ pub async fn connect_within(
     };
     opened.map_err(|cause| {
         let url = url.to_owned();
-        // What a TLS server's alert looks like to a plain HTTP parser.
-        let tls_port = url.starts_with("ws://") && cause.to_string().contains("HTTP version");
-        if tls_port {
+        if url.starts_with("ws://") && is_not_http(&cause) {
             ConnectError::TlsPort { url }
         } else if let Some(tls) = rustls_error(&cause) {
             ConnectError::Handshake {
