@@ -687,3 +687,69 @@ async fn help_says_what_each_command_does_with_its_flags() {
     assert!(!server_flags.contains("--name"), "{serve}");
     assert!(server_flags.contains("--listen"), "{serve}");
 }
+
+/// `chatroom serve` on `listen` with the database `db`, and where it listens.
+async fn serve_on(listen: &str, db: &str) -> (Child, SocketAddr) {
+    let mut server = Command::new(env!("CARGO_BIN_EXE_chatroom"))
+        .args(["serve", "--listen", listen, "--db", db])
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut log = BufReader::new(server.stderr.take().unwrap()).lines();
+    let addr = within("the server to log its address", async {
+        loop {
+            let line = log.next_line().await.unwrap().expect("server exited");
+            if let Some((_, addr)) = line.split_once("listening addr=") {
+                return addr.trim().parse::<SocketAddr>().unwrap();
+            }
+        }
+    })
+    .await;
+    tokio::spawn(async move { while let Ok(Some(_)) = log.next_line().await {} });
+    (server, addr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_mode_does_not_echo_its_own_lines_from_a_catch_up() {
+    use tokio::io::AsyncWriteExt;
+    let dir = TempDir::new();
+    let db = dir.0.join("chat.db");
+    let db = db.to_str().unwrap();
+    let (mut server, addr) = serve_on("127.0.0.1:0", db).await;
+    let mut watcher = Member::join(&TestServer::external(addr), "watcher").await;
+    let target = addr.to_string();
+    let mut client = plain_client(&[&target, "--name", "logger"], &dir);
+    let mut stdin = client.stdin.take().unwrap();
+    let mut out = BufReader::new(client.stdout.take().unwrap()).lines();
+    assert_eq!(watcher.next_event().await.from.name, "logger");
+    // The last event of the room before it dies is logger's own, so the catch-up after
+    // it comes back starts before it.
+    stdin.write_all(b"mine\n").await.unwrap();
+    assert_eq!(watcher.next_event().await.text.as_deref(), Some("mine"));
+    server.start_kill().unwrap(); // SIGKILL: no shutdown notice
+    within("the server to die", server.wait()).await.unwrap();
+    line_containing(&mut out, "-!- disconnected").await;
+
+    let (mut server, _) = serve_on(&target, db).await;
+    let handle = TestServer::external(addr);
+    let carol = Member::join(&handle, "carol").await;
+    line_containing(&mut out, "-!- reconnected as logger").await;
+    carol.say("welcome back").await;
+    within("carol's line", async {
+        loop {
+            let line = out.next_line().await.unwrap().expect("output ended");
+            assert!(!line.contains("<logger>"), "our own line echoed: {line}");
+            if line.contains("<carol> welcome back") {
+                break;
+            }
+        }
+    })
+    .await;
+    drop(stdin);
+    let (ok, stderr) = finish(client).await;
+    assert!(ok, "{stderr}");
+    server.start_kill().unwrap();
+    let _ = server.wait().await;
+}

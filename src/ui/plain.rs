@@ -134,6 +134,9 @@ pub async fn run(options: ConnectOptions, json: bool, reconnect: bool) -> anyhow
     let mut lines = read_stdin();
     let mut connected = false;
     let mut joined_once = false;
+    // Our identities, one per session: our own lines are never printed, and a catch-up
+    // after reconnecting replays those of the sessions before.
+    let mut own_ids = Vec::new();
     // A line handed to the worker and not yet answered: the next waits for it, and so
     // does the end.
     let mut awaiting = false;
@@ -159,6 +162,7 @@ pub async fn run(options: ConnectOptions, json: bool, reconnect: bool) -> anyhow
                 match event {
                     NetEvent::Joined { result, resumed, reset } => {
                         (connected, joined_once) = (true, true);
+                        own_ids.push(result.id);
                         if reset {
                             eprintln!("the server's history was reset");
                         }
@@ -170,7 +174,12 @@ pub async fn run(options: ConnectOptions, json: bool, reconnect: bool) -> anyhow
                             members: result.members.len(),
                         }).await?;
                     }
-                    NetEvent::Event(event) => printer.event(&event).await?,
+                    NetEvent::Event(event) => {
+                        let spoken = matches!(event.kind, EventKind::Message | EventKind::Action);
+                        if !(spoken && own_ids.contains(&event.from.id)) {
+                            printer.event(&event).await?;
+                        }
+                    }
                     NetEvent::Sent { .. } => awaiting = false,
                     NetEvent::SendFailed { error } => {
                         eprintln!("not sent: {}", clean_text(&error));
