@@ -174,7 +174,7 @@ struct ConnectArgs {
     client: ClientArgs,
     /// Give up on an attempt to connect that has not got through the handshake in this long
     /// (e.g. 10s, 500ms); the client then tries again as after any failure.
-    #[arg(long, env = "CHATROOM_CONNECT_TIMEOUT", value_parser = parse_duration,
+    #[arg(long, env = "CHATROOM_CONNECT_TIMEOUT", value_parser = positive_duration,
           default_value = "10s")]
     connect_timeout: Duration,
     /// In plain mode, exit with an error when the connection is lost instead of
@@ -628,6 +628,14 @@ fn project_dirs() -> anyhow::Result<directories::ProjectDirs> {
 /// `$XDG_DATA_HOME/chatroom/chatroom.db` on Linux.
 fn default_db_file() -> anyhow::Result<PathBuf> {
     Ok(project_dirs()?.data_dir().join("chatroom.db"))
+}
+
+/// [`parse_duration`], and more than nothing.
+fn positive_duration(value: &str) -> Result<Duration, String> {
+    match parse_duration(value)? {
+        Duration::ZERO => Err(format!("{value:?} is no time at all")),
+        duration => Ok(duration),
+    }
 }
 
 fn non_negative(value: &str) -> Result<f64, String> {

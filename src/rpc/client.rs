@@ -106,12 +106,6 @@ pub fn server_url(target: &str, scheme: &str) -> Result<String, AddressError> {
     Ok(url.into())
 }
 
-/// Turns what a user typed (`host[:port]` or a full `ws://` URL) into a WebSocket URL;
-/// see [`server_url`].
-pub fn ws_url(target: &str) -> Result<String, AddressError> {
-    server_url(target, "ws")
-}
-
 /// What went wrong with a call or a connection, in words for the user: the meaning of a
 /// refusal rather than its Debug form, the cause of a failed connection once.
 pub fn describe(err: &ClientError) -> String {
@@ -324,6 +318,10 @@ pub async fn connect_within(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ws_url(target: &str) -> Result<String, AddressError> {
+        server_url(target, "ws")
+    }
 
     #[test]
     fn a_bare_address_becomes_a_ws_url_on_the_default_port_unless_it_names_one() {

@@ -25,7 +25,7 @@ use tokio::time::Instant;
 
 use super::app::{AppEvent, NetEvent};
 use super::run::ConnectOptions;
-use crate::rpc::client::{SUBSCRIPTION_BUFFER, connect_within, describe as describe_ref};
+use crate::rpc::client::{SUBSCRIPTION_BUFFER, connect_within, describe};
 use crate::rpc::tls::ClientTls;
 use crate::rpc::types::{Event, JoinResult};
 use crate::rpc::{ChatApiClient, codes};
@@ -285,8 +285,8 @@ impl Worker {
             match code {
                 codes::PASSWORD_REQUIRED => OpenError::Password { wrong: false },
                 codes::WRONG_PASSWORD => OpenError::Password { wrong: true },
-                codes::NAME_RESERVED => OpenError::Permanent(describe(err)),
-                _ => OpenError::Transient(describe(err)),
+                codes::NAME_RESERVED => OpenError::Permanent(describe(&err)),
+                _ => OpenError::Transient(describe(&err)),
             }
         })?;
         // First time, from the end of the history we were given; afterwards, from the last
@@ -297,7 +297,7 @@ impl Worker {
         let subscription = client
             .subscribe_events(result.session.clone(), Some(since))
             .await
-            .map_err(|err| OpenError::Transient(describe(err)))?;
+            .map_err(|err| OpenError::Transient(describe(&err)))?;
         let session = Session {
             client: Arc::new(client),
             session: result.session.clone(),
@@ -348,7 +348,7 @@ impl Worker {
                     let outcome = match client.nick(session.clone(), name).await {
                         Ok(result) => NetEvent::Renamed(result.name),
                         Err(err) => NetEvent::SendFailed {
-                            error: describe(err),
+                            error: describe(&err),
                         },
                     };
                     self.report(outcome).await;
@@ -357,7 +357,7 @@ impl Worker {
                     let outcome = match client.members(Some(session.clone())).await {
                         Ok(members) => NetEvent::Members(members),
                         Err(err) => NetEvent::SendFailed {
-                            error: describe(err),
+                            error: describe(&err),
                         },
                     };
                     self.report(outcome).await;
@@ -375,7 +375,7 @@ impl Worker {
                         (Ok(events), Page::Before(_)) => NetEvent::Older(events),
                         (Ok(events), Page::After(_)) => NetEvent::Newer(events),
                         (Ok(events), Page::Latest) => NetEvent::Latest(events),
-                        (Err(err), _) => NetEvent::HistoryFailed(describe(err)),
+                        (Err(err), _) => NetEvent::HistoryFailed(describe(&err)),
                     };
                     self.report(outcome).await;
                 }
@@ -431,11 +431,11 @@ impl Worker {
                 // unknown; sending it again may repeat it, but a script's line is not lost.
                 Err(err) if self.patient && session_is_over(&err) => {
                     self.unsent.push_front((text, action));
-                    return Err(describe(err));
+                    return Err(describe(&err));
                 }
                 Err(err) => {
                     break NetEvent::SendFailed {
-                        error: describe(err),
+                        error: describe(&err),
                     };
                 }
             }
@@ -521,11 +521,6 @@ impl Worker {
 fn backoff(failures: u32, jitter: f64) -> Duration {
     let base = FIRST_RETRY.saturating_mul(1u32 << failures.min(16));
     base.min(MAX_RETRY).mul_f64(jitter)
-}
-
-/// What went wrong, in words for the user: the server's own message for a refused call.
-fn describe(err: ClientError) -> String {
-    describe_ref(&err)
 }
 
 /// Whether a failed call says the session is gone rather than the call refused.
