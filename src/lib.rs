@@ -19,7 +19,9 @@
 //!   next, drawing as a pure function of state, and one event loop fed by the terminal and
 //!   the network alike. The message pane is a window of at most `--scrollback` lines onto
 //!   the room's history, its view anchored to a line, so a frame costs what the screen
-//!   shows whatever the length of the scrollback.
+//!   shows whatever the length of the scrollback. Plain mode ([`ui::plain`], for scripts)
+//!   runs the same network worker, reconnects included, and the same slash commands
+//!   ([`ui::command`]).
 //!
 //! # How a message travels
 //!

@@ -3,13 +3,14 @@
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
 use chatroom::bench::BenchConfig;
 use chatroom::room::{RateLimit, RoomConfig};
 use chatroom::rpc::auth::Password;
-use chatroom::rpc::client::ws_url;
+use chatroom::rpc::client::{CONNECT_TIMEOUT, error_line, server_url};
 use chatroom::rpc::server::{self, ServerConfig};
 use chatroom::rpc::tls::{self, ClientTls, Fingerprint};
 use chatroom::store::{DbLocation, Retention};
@@ -30,7 +31,8 @@ struct Cli {
 enum Command {
     /// Run a chat server (add --tui to chat from this terminal too).
     Serve(ServeArgs),
-    /// Open the full-screen chat client and join a server.
+    /// Open the full-screen chat client and join a server. If the room needs a password and
+    /// none was given, it asks for one.
     Connect(ConnectArgs),
     /// Measure a server's fan-out: many members, some publishing, every delivery checked.
     /// Run the server under test with `--rate-limit 0`.
@@ -39,9 +41,10 @@ enum Command {
 
 #[derive(Args)]
 struct ServeArgs {
-    /// Address to listen on, for WebSocket and HTTP alike.
+    /// Address to listen on, for WebSocket and HTTP alike: an IP address or a host name,
+    /// and a port.
     #[arg(long, env = "CHATROOM_LISTEN", default_value = "127.0.0.1:7777")]
-    listen: SocketAddr,
+    listen: String,
     /// Also open the chat client in this terminal, joined to this server.
     #[arg(long)]
     tui: bool,
@@ -118,7 +121,7 @@ struct ServeArgs {
     #[arg(long, conflicts_with = "tls_cert")]
     tls_self_signed: bool,
     /// The chat client's settings, used with --tui.
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Client options (only with --tui)")]
     client: ClientArgs,
 }
 
@@ -134,8 +137,7 @@ struct AccessArgs {
     /// `serve --tls-self-signed` prints it.
     #[arg(long, env = "CHATROOM_FINGERPRINT", conflicts_with = "ca_file")]
     fingerprint: Option<Fingerprint>,
-    /// A file holding the room's password. Or set CHATROOM_PASSWORD; without either the
-    /// client asks when the room needs one.
+    /// A file holding the room's password. Or set CHATROOM_PASSWORD.
     #[arg(long, env = "CHATROOM_PASSWORD_FILE")]
     password_file: Option<PathBuf>,
 }
@@ -152,17 +154,10 @@ impl AccessArgs {
     /// `ws://` URL contradicts (it would quietly send everything in the clear).
     fn url(&self, target: &str) -> anyhow::Result<String> {
         let trusting = self.ca_file.is_some() || self.fingerprint.is_some();
-        if !trusting {
-            return Ok(ws_url(target));
-        }
-        if target.starts_with("ws://") {
+        if trusting && target.starts_with("ws://") {
             anyhow::bail!("--ca-file and --fingerprint are for wss:// servers, not {target}");
         }
-        Ok(if target.contains("://") {
-            target.to_owned()
-        } else {
-            format!("wss://{target}")
-        })
+        Ok(server_url(target, if trusting { "wss" } else { "ws" })?)
     }
 
     /// The password to join with, if one was given; an empty one counts as none.
@@ -173,11 +168,20 @@ impl AccessArgs {
 
 #[derive(Args)]
 struct ConnectArgs {
-    /// Server to join: host:port, or a ws:// or wss:// URL.
+    /// Server to join: host[:port] (port 7777 unless given), or a ws:// or wss:// URL.
     #[arg(env = "CHATROOM_SERVER", default_value = "127.0.0.1:7777")]
     server: String,
     #[command(flatten)]
     client: ClientArgs,
+    /// Give up on an attempt to connect that has not got through the handshake in this long
+    /// (e.g. 10s, 500ms); the client then tries again as after any failure.
+    #[arg(long, env = "CHATROOM_CONNECT_TIMEOUT", value_parser = positive_duration,
+          default_value = "10s")]
+    connect_timeout: Duration,
+    /// In plain mode, exit with an error when the connection is lost instead of
+    /// reconnecting and catching up.
+    #[arg(long)]
+    no_reconnect: bool,
     #[command(flatten)]
     access: AccessArgs,
     /// No full screen: send each line of stdin, print each event as a line on stdout, and
@@ -226,6 +230,7 @@ impl ClientArgs {
             password,
             tls,
             notice: None,
+            connect_timeout: CONNECT_TIMEOUT,
             url,
             display,
             name: self.name.or_else(default_name),
@@ -239,7 +244,7 @@ impl ClientArgs {
 
 #[derive(Args)]
 struct BenchArgs {
-    /// Server to measure: host:port, or a ws:// or wss:// URL.
+    /// Server to measure: host[:port] (port 7777 unless given), or a ws:// or wss:// URL.
     #[arg(env = "CHATROOM_SERVER", default_value = "127.0.0.1:7777")]
     server: String,
     #[command(flatten)]
@@ -272,12 +277,21 @@ struct BenchArgs {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
+async fn main() -> ExitCode {
+    let result = match Cli::parse().command {
         Command::Serve(args) if args.tui => serve_with_tui(args).await,
         Command::Serve(args) => serve(args).await,
         Command::Connect(args) => connect(args).await,
         Command::Bench(args) => bench(args).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        // One line, each cause once. Never `{:?}`: that is anyhow's report for developers,
+        // with a backtrace under RUST_BACKTRACE; those are for panics, which are bugs.
+        Err(err) => {
+            eprintln!("error: {}", error_line(err.chain()));
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -435,20 +449,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let (listener, bound) = listen(&args.listen).await?;
     let Served {
         config,
         fingerprint,
         ..
-    } = server_config(&args)?;
+    } = server_config(&args, bound)?;
     if let Some(fingerprint) = fingerprint.filter(|_| args.tls_self_signed) {
         // On stdout, not only in the log: this is what clients need to be told.
         println!("TLS certificate SHA-256 fingerprint: {fingerprint}");
         println!(
             "clients connect with: chatroom connect wss://HOST:{} --fingerprint {fingerprint}",
-            args.listen.port()
+            bound.port()
         );
     }
     let running = server::start(listener, config, shutdown_signal()).await?;
@@ -458,15 +470,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
 async fn serve_with_tui(args: ServeArgs) -> anyhow::Result<()> {
     log_to_file(args.client.log_file.as_deref())?;
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let (listener, bound) = listen(&args.listen).await?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let Served {
         config,
         fingerprint,
         password,
-    } = server_config(&args)?;
+    } = server_config(&args, bound)?;
     let running = server::start(listener, config, async {
         let _ = stopped.await;
     })
@@ -475,7 +485,7 @@ async fn serve_with_tui(args: ServeArgs) -> anyhow::Result<()> {
     // The hosting client trusts its own server by its certificate's fingerprint.
     let (url, display) = match fingerprint {
         Some(_) => (format!("wss://{addr}"), format!("hosting wss://{addr}")),
-        None => (ws_url(&addr.to_string()), format!("hosting {addr}")),
+        None => (format!("ws://{addr}"), format!("hosting {addr}")),
     };
     let tls = ClientTls {
         ca_file: None,
@@ -499,14 +509,15 @@ async fn connect(args: ConnectArgs) -> anyhow::Result<()> {
         || args.json
         || !std::io::stdin().is_terminal()
         || !std::io::stdout().is_terminal();
-    let options = args.client.options(
+    let mut options = args.client.options(
         args.access.url(&args.server)?,
         args.server.clone(),
         args.access.password()?,
         args.access.tls(),
     );
+    options.connect_timeout = args.connect_timeout;
     if plain {
-        ui::plain::run(options, args.json).await
+        ui::plain::run(options, args.json, !args.no_reconnect).await
     } else {
         ui::run(options).await
     }
@@ -521,7 +532,17 @@ struct Served {
     password: Option<String>,
 }
 
-fn server_config(args: &ServeArgs) -> anyhow::Result<Served> {
+/// Listens where `--listen` says: an IP address, or a host name resolved (the first of its
+/// addresses that can be bound). Returns the address bound.
+async fn listen(addr: &str) -> anyhow::Result<(tokio::net::TcpListener, SocketAddr)> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let bound = listener.local_addr().context("the bound address")?;
+    Ok((listener, bound))
+}
+
+fn server_config(args: &ServeArgs, bound: SocketAddr) -> anyhow::Result<Served> {
     let db = match &args.db {
         Some(value) => DbLocation::parse(value),
         None => {
@@ -546,8 +567,8 @@ fn server_config(args: &ServeArgs) -> anyhow::Result<Served> {
         }
         _ if args.tls_self_signed => {
             let mut names = vec!["localhost".to_owned()];
-            if !args.listen.ip().is_unspecified() {
-                names.push(args.listen.ip().to_string());
+            if !bound.ip().is_unspecified() {
+                names.push(bound.ip().to_string());
             }
             let made = tls::self_signed(names)?;
             (Some(made.config), Some(made.fingerprint))
@@ -617,6 +638,14 @@ fn project_dirs() -> anyhow::Result<directories::ProjectDirs> {
 /// `$XDG_DATA_HOME/chatroom/chatroom.db` on Linux.
 fn default_db_file() -> anyhow::Result<PathBuf> {
     Ok(project_dirs()?.data_dir().join("chatroom.db"))
+}
+
+/// [`parse_duration`], and more than nothing.
+fn positive_duration(value: &str) -> Result<Duration, String> {
+    match parse_duration(value)? {
+        Duration::ZERO => Err(format!("{value:?} is no time at all")),
+        duration => Ok(duration),
+    }
 }
 
 fn non_negative(value: &str) -> Result<f64, String> {

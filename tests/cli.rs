@@ -8,6 +8,7 @@ use std::process::Stdio;
 
 use chatroom::room::RESTARTED;
 use chatroom::rpc::ChatApiClient;
+use chatroom::rpc::server::ServerConfig;
 use chatroom::rpc::types::{Event, EventKind};
 use chatroom::store::{DbLocation, Store};
 use common::{Member, TempDir, TestServer, within};
@@ -410,6 +411,430 @@ async fn a_private_room_with_a_self_signed_certificate_and_a_password() {
     let said = String::from_utf8_lossy(&downgrade.stderr);
     assert!(said.contains("for wss:// servers"), "{said}");
 
+    server.start_kill().unwrap();
+    let _ = server.wait().await;
+}
+
+/// `chatroom connect --plain` with `args`, stdin, stdout and stderr piped, logging into `dir`.
+fn plain_client(args: &[&str], dir: &TempDir) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_chatroom"))
+        .args(["connect", "--plain", "--log-file"])
+        .arg(dir.0.join("client.log"))
+        .args(args)
+        .env_remove("CHATROOM_PASSWORD")
+        .env("RUST_BACKTRACE", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
+}
+
+type Lines = tokio::io::Lines<BufReader<tokio::process::ChildStdout>>;
+
+/// Reads `out` up to the first line containing `text`, and returns it.
+async fn line_containing(out: &mut Lines, text: &str) -> String {
+    within(&format!("a line with {text:?}"), async {
+        loop {
+            let line = out.next_line().await.unwrap().expect("output ended");
+            if line.contains(text) {
+                return line;
+            }
+        }
+    })
+    .await
+}
+
+/// What a finished client wrote on stderr, and whether it succeeded.
+async fn finish(mut client: Child) -> (bool, String) {
+    use tokio::io::AsyncReadExt;
+    let mut stderr = String::new();
+    let mut pipe = client.stderr.take().unwrap();
+    within("stderr", pipe.read_to_string(&mut stderr))
+        .await
+        .unwrap();
+    let status = within("the client to exit", client.wait()).await.unwrap();
+    (status.success(), stderr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_mode_reconnects_after_a_restart_catches_up_and_loses_no_line() {
+    use tokio::io::AsyncWriteExt;
+    let dir = TempDir::new();
+    let config = || ServerConfig {
+        db: DbLocation::File(dir.0.join("chat.db")),
+        ..Default::default()
+    };
+    let server = TestServer::start_with(config()).await;
+    let addr = server.addr;
+    let mut watcher = Member::join(&server, "watcher").await;
+    let mut client = plain_client(&[&server.ws_url(), "--name", "logger"], &dir);
+    let mut stdin = client.stdin.take().unwrap();
+    let mut out = BufReader::new(client.stdout.take().unwrap()).lines();
+    assert_eq!(watcher.next_event().await.from.name, "logger");
+    drop(watcher);
+
+    server.stop().await;
+    line_containing(&mut out, "server shutting down").await;
+    line_containing(&mut out, "-!- disconnected").await;
+    // A line typed while the server is away is kept for it.
+    stdin.write_all(b"said while away\n").await.unwrap();
+
+    // Back on the same address with the same history.
+    let server = TestServer::start_on(addr, config()).await;
+    let mut carol = Member::join(&server, "carol").await;
+    line_containing(&mut out, "-!- reconnected as logger").await;
+    let said_before_carol = carol
+        .joined
+        .history
+        .iter()
+        .any(|e| e.text.as_deref() == Some("said while away"));
+    if !said_before_carol {
+        loop {
+            let event = carol.next_event().await;
+            if event.text.as_deref() == Some("said while away") {
+                assert_eq!(event.from.name, "logger");
+                break;
+            }
+        }
+    }
+    carol.say("welcome back").await;
+    line_containing(&mut out, "<carol> welcome back").await;
+
+    drop(stdin);
+    let (ok, stderr) = finish(client).await;
+    assert!(ok, "{stderr}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_mode_with_no_reconnect_exits_with_an_error_when_the_connection_is_lost() {
+    let dir = TempDir::new();
+    let server = TestServer::start().await;
+    let mut client = plain_client(&[&server.ws_url(), "--name", "bot", "--no-reconnect"], &dir);
+    let mut out = BufReader::new(client.stdout.take().unwrap()).lines();
+    line_containing(&mut out, "-!- you are bot").await;
+    server.stop().await;
+    let (ok, stderr) = finish(client).await;
+    assert!(!ok, "exited successfully");
+    assert!(stderr.starts_with("error: disconnected"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_mode_says_which_name_it_got_and_who_is_here() {
+    use tokio::io::AsyncWriteExt;
+    let dir = TempDir::new();
+    let server = TestServer::start().await;
+    let _alice = Member::join(&server, "alice").await;
+    let mut client = plain_client(&[&server.ws_url(), "--name", "alice"], &dir);
+    let mut stdin = client.stdin.take().unwrap();
+    let mut out = BufReader::new(client.stdout.take().unwrap()).lines();
+    let joined = line_containing(&mut out, "-!- you are").await;
+    assert!(
+        joined.ends_with("-!- you are alice-2 (asked for alice); 2 here"),
+        "{joined}"
+    );
+    stdin.write_all(b"/WHO\n").await.unwrap();
+    let who = line_containing(&mut out, "here:").await;
+    assert!(who.ends_with("-!- 2 here: alice, alice-2"), "{who}");
+    drop(stdin);
+    let (ok, stderr) = finish(client).await;
+    assert!(ok, "{stderr}");
+
+    // With --json, the same as objects told apart from room events by `client`.
+    let mut client = plain_client(&[&server.ws_url(), "--name", "alice", "--json"], &dir);
+    let mut stdin = client.stdin.take().unwrap();
+    let mut out = BufReader::new(client.stdout.take().unwrap()).lines();
+    let joined: serde_json::Value =
+        serde_json::from_str(&line_containing(&mut out, "joined").await).unwrap();
+    assert_eq!(joined["client"], "joined");
+    assert_eq!(joined["name"], "alice-2");
+    assert_eq!(joined["asked"], "alice");
+    stdin.write_all(b"/who\n").await.unwrap();
+    let who: serde_json::Value =
+        serde_json::from_str(&line_containing(&mut out, "members").await).unwrap();
+    assert_eq!(who["client"], "members");
+    assert_eq!(who["members"].as_array().unwrap().len(), 2);
+    drop(stdin);
+    let (ok, stderr) = finish(client).await;
+    assert!(ok, "{stderr}");
+    server.stop().await;
+}
+
+/// A port that accepts TCP connections and never says a word.
+async fn silent_port() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_never_answers_is_given_up_on() {
+    let dir = TempDir::new();
+    let addr = silent_port().await;
+    let target = format!("ws://{addr}");
+    let client = plain_client(&[&target, "--connect-timeout", "200ms"], &dir);
+    let (ok, stderr) = finish(client).await;
+    assert!(!ok);
+    assert_eq!(
+        stderr,
+        format!("error: cannot connect to ws://{addr}/: no answer within 0.2 s\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_are_one_line_each_cause_once_and_never_a_backtrace() {
+    let dir = TempDir::new();
+    let server = TestServer::start_with(ServerConfig {
+        password: Some(chatroom::rpc::auth::Password::new("sesame")),
+        ..Default::default()
+    })
+    .await;
+    let wrong = Command::new(env!("CARGO_BIN_EXE_chatroom"))
+        .args(["connect", "--plain", &server.ws_url(), "--log-file"])
+        .arg(dir.0.join("client.log"))
+        .env("CHATROOM_PASSWORD", "guess")
+        .env("RUST_BACKTRACE", "1")
+        .stdin(Stdio::null())
+        .output();
+    let wrong = within("the client with a wrong password", wrong)
+        .await
+        .unwrap();
+    assert!(!wrong.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&wrong.stderr),
+        "error: wrong password\n"
+    );
+    server.stop().await;
+
+    // Port 1 (tcpmux) is privileged and unused on any machine these tests run on.
+    let refused = plain_client(&["127.0.0.1:1"], &dir);
+    let (ok, stderr) = finish(refused).await;
+    assert!(!ok);
+    assert_eq!(
+        stderr,
+        "error: cannot connect to ws://127.0.0.1:1/: connection refused\n"
+    );
+
+    let made = chatroom::rpc::tls::self_signed(vec!["127.0.0.1".into()]).unwrap();
+    let server = TestServer::start_with(ServerConfig {
+        tls: Some(made.config),
+        ..Default::default()
+    })
+    .await;
+    let other = chatroom::rpc::tls::self_signed(vec!["127.0.0.1".into()]).unwrap();
+    let pin = other.fingerprint.to_string();
+    let addr = server.addr.to_string();
+    let mismatched = plain_client(&[&addr, "--fingerprint", &pin], &dir);
+    let (ok, stderr) = finish(mismatched).await;
+    assert!(!ok);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "error: cannot connect to wss://{addr}/: the server's certificate has fingerprint"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.ends_with(&format!("not the pinned {pin}\n")),
+        "{stderr}"
+    );
+    server.stop().await;
+}
+
+/// A self-signed certificate for 127.0.0.1 marked as a CA, as `openssl req -x509` makes
+/// one, written to `dir` as cert.pem and key.pem.
+fn ca_flagged_certificate(dir: &TempDir) -> (std::path::PathBuf, std::path::PathBuf) {
+    let mut params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    let (cert_file, key_file) = (dir.0.join("cert.pem"), dir.0.join("key.pem"));
+    std::fs::write(&cert_file, cert.pem()).unwrap();
+    std::fs::write(&key_file, key.serialize_pem()).unwrap();
+    (cert_file, key_file)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ca_file_holding_a_self_signed_ca_certificate_trusts_that_server() {
+    use tokio::io::AsyncWriteExt;
+    let dir = TempDir::new();
+    let (cert, key) = ca_flagged_certificate(&dir);
+    let tls = chatroom::rpc::tls::server_config(&cert, &key).unwrap();
+    let server = TestServer::start_with(ServerConfig {
+        tls: Some(tls.config),
+        ..Default::default()
+    })
+    .await;
+    let addr = server.addr.to_string();
+    let mut client = plain_client(&[&addr, "--ca-file", cert.to_str().unwrap()], &dir);
+    let mut stdin = client.stdin.take().unwrap();
+    stdin.write_all(b"over tls\n").await.unwrap();
+    drop(stdin);
+    let (ok, stderr) = finish(client).await;
+    assert!(ok, "{stderr}");
+    let reader = chatroom::rpc::client::connect_with(
+        &format!("wss://{addr}"),
+        &chatroom::rpc::tls::ClientTls {
+            ca_file: Some(cert),
+            fingerprint: None,
+        },
+        chatroom::rpc::client::SUBSCRIPTION_BUFFER,
+    )
+    .await
+    .unwrap();
+    let joined = reader.join(Some("reader".into()), None).await.unwrap();
+    assert!(
+        joined
+            .history
+            .iter()
+            .any(|e| e.text.as_deref() == Some("over tls"))
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_address_without_a_port_means_7777_and_a_bad_one_is_refused_at_once() {
+    let dir = TempDir::new();
+    let (ok, stderr) = finish(plain_client(&["nosuchhost.invalid"], &dir)).await;
+    assert!(!ok);
+    assert!(
+        stderr.starts_with("error: cannot connect to ws://nosuchhost.invalid:7777/: unknown host"),
+        "{stderr}"
+    );
+    for bad in ["http://127.0.0.1:7777", "127.0.0.1:99999"] {
+        let (ok, stderr) = finish(plain_client(&[bad], &dir)).await;
+        assert!(!ok);
+        assert!(
+            stderr.starts_with(&format!("error: {bad:?} is not")),
+            "{stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_listens_on_a_host_name() {
+    let mut server = Command::new(env!("CARGO_BIN_EXE_chatroom"))
+        .args(["serve", "--listen", "localhost:0", "--db", ":memory:"])
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut log = BufReader::new(server.stderr.take().unwrap()).lines();
+    let addr = within("the server to log its address", async {
+        loop {
+            let line = log.next_line().await.unwrap().expect("server exited");
+            if let Some((_, addr)) = line.split_once("listening addr=") {
+                return addr.trim().parse::<SocketAddr>().unwrap();
+            }
+        }
+    })
+    .await;
+    tokio::spawn(async move { while let Ok(Some(_)) = log.next_line().await {} });
+    assert!(addr.ip().is_loopback(), "{addr}");
+    let member = Member::join(&TestServer::external(addr), "alice").await;
+    assert_eq!(member.name(), "alice");
+    server.start_kill().unwrap();
+    let _ = server.wait().await;
+}
+
+#[tokio::test]
+async fn help_says_what_each_command_does_with_its_flags() {
+    let help = |command: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_chatroom"))
+            .args([command, "--help"])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let bench = help("bench");
+    assert!(
+        !bench.contains("asks"),
+        "bench never asks for a password:\n{bench}"
+    );
+    let connect = help("connect");
+    assert!(connect.contains("asks for one"), "{connect}");
+    let serve = help("serve");
+    let (server_flags, client_flags) = serve
+        .split_once("Client options (only with --tui):")
+        .unwrap_or_else(|| panic!("{serve}"));
+    assert!(client_flags.contains("--name"), "{serve}");
+    assert!(!server_flags.contains("--name"), "{serve}");
+    assert!(server_flags.contains("--listen"), "{serve}");
+}
+
+/// `chatroom serve` on `listen` with the database `db`, and where it listens.
+async fn serve_on(listen: &str, db: &str) -> (Child, SocketAddr) {
+    let mut server = Command::new(env!("CARGO_BIN_EXE_chatroom"))
+        .args(["serve", "--listen", listen, "--db", db])
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut log = BufReader::new(server.stderr.take().unwrap()).lines();
+    let addr = within("the server to log its address", async {
+        loop {
+            let line = log.next_line().await.unwrap().expect("server exited");
+            if let Some((_, addr)) = line.split_once("listening addr=") {
+                return addr.trim().parse::<SocketAddr>().unwrap();
+            }
+        }
+    })
+    .await;
+    tokio::spawn(async move { while let Ok(Some(_)) = log.next_line().await {} });
+    (server, addr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_mode_does_not_echo_its_own_lines_from_a_catch_up() {
+    use tokio::io::AsyncWriteExt;
+    let dir = TempDir::new();
+    let db = dir.0.join("chat.db");
+    let db = db.to_str().unwrap();
+    let (mut server, addr) = serve_on("127.0.0.1:0", db).await;
+    let mut watcher = Member::join(&TestServer::external(addr), "watcher").await;
+    let target = addr.to_string();
+    let mut client = plain_client(&[&target, "--name", "logger"], &dir);
+    let mut stdin = client.stdin.take().unwrap();
+    let mut out = BufReader::new(client.stdout.take().unwrap()).lines();
+    assert_eq!(watcher.next_event().await.from.name, "logger");
+    // The last event of the room before it dies is logger's own, so the catch-up after
+    // it comes back starts before it.
+    stdin.write_all(b"mine\n").await.unwrap();
+    assert_eq!(watcher.next_event().await.text.as_deref(), Some("mine"));
+    server.start_kill().unwrap(); // SIGKILL: no shutdown notice
+    within("the server to die", server.wait()).await.unwrap();
+    line_containing(&mut out, "-!- disconnected").await;
+
+    let (mut server, _) = serve_on(&target, db).await;
+    let handle = TestServer::external(addr);
+    let carol = Member::join(&handle, "carol").await;
+    line_containing(&mut out, "-!- reconnected as logger").await;
+    carol.say("welcome back").await;
+    within("carol's line", async {
+        loop {
+            let line = out.next_line().await.unwrap().expect("output ended");
+            assert!(!line.contains("<logger>"), "our own line echoed: {line}");
+            if line.contains("<carol> welcome back") {
+                break;
+            }
+        }
+    })
+    .await;
+    drop(stdin);
+    let (ok, stderr) = finish(client).await;
+    assert!(ok, "{stderr}");
     server.start_kill().unwrap();
     let _ = server.wait().await;
 }

@@ -245,7 +245,7 @@ async fn sigterm_leaves_and_restores_the_terminal() {
 async fn a_refused_name_is_explained_on_screen() {
     let server = TestServer::start().await;
     let mut tui = Tui::connect(&server, "server");
-    block(|| tui.wait_for_text("disconnected"));
+    block(|| tui.wait_for_text("not trying again"));
     assert!(
         tui.screen().contains(r#"the name "server" is reserved"#),
         "{}",
@@ -260,8 +260,76 @@ async fn a_refused_name_is_explained_on_screen() {
 async fn unreachable_server_is_reported_on_screen() {
     // Port 1 (tcpmux) is privileged and unused on any machine these tests run on.
     let mut tui = Tui::spawn(&["connect", "127.0.0.1:1", "--name", "bob"]);
-    block(|| tui.wait_for_text("disconnected"));
-    assert!(tui.screen().contains("cannot connect"), "{}", tui.screen());
+    block(|| tui.wait_for_text("not connected — retrying in"));
+    assert!(
+        tui.screen()
+            .contains("cannot connect to ws://127.0.0.1:1/: connection refused"),
+        "{}",
+        tui.screen()
+    );
+    // Failing again the same way counts on the same line rather than adding one.
+    block(|| tui.wait_for_text(" attempts)"));
+    let screen = tui.screen();
+    assert_eq!(screen.matches("connection refused").count(), 1, "{screen}");
+    assert!(
+        !screen.contains("disconnected"),
+        "never connected:\n{screen}"
+    );
+    tui.type_keys("/quit\r");
+    tui.assert_exits_cleanly();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_address_that_cannot_work_is_refused_before_the_full_screen() {
+    for bad in ["http://127.0.0.1:7777", "127.0.0.1:99999"] {
+        let mut tui = Tui::spawn(&["connect", bad, "--name", "bob"]);
+        let status = block(|| tui.wait_exit());
+        assert!(!status.success(), "{bad}: {status:?}");
+        let screen = tui.screen();
+        assert!(screen.contains("error: "), "{bad}:\n{screen}");
+        assert!(screen.contains("is not"), "{bad}:\n{screen}");
+        tui.assert_terminal_restored();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_host_is_reported_once_and_not_retried() {
+    let mut tui = Tui::spawn(&["connect", "nosuchhost.invalid", "--name", "bob"]);
+    block(|| tui.wait_for_text("not trying again"));
+    let screen = tui.screen();
+    // (The line wraps.)
+    assert!(
+        screen.contains("cannot connect to ws://nosuchhost.invalid:7777/:"),
+        "{screen}"
+    );
+    assert!(screen.contains("unknown host"), "{screen}");
+    assert!(screen.contains("not connected"), "{screen}");
+    tui.type_keys("/quit\r");
+    tui.assert_exits_cleanly();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_never_answers_times_out_and_is_tried_again() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let target = addr.to_string();
+    let mut tui = Tui::spawn(&[
+        "connect",
+        &target,
+        "--name",
+        "bob",
+        "--connect-timeout",
+        "300ms",
+    ]);
+    block(|| tui.wait_for_text("within 0.3 s"));
+    assert!(tui.screen().contains("no answer"), "{}", tui.screen());
+    block(|| tui.wait_for_text("not connected — retrying in"));
     tui.type_keys("/quit\r");
     tui.assert_exits_cleanly();
 }
@@ -563,7 +631,7 @@ async fn an_untrusted_certificate_is_shown_plainly_and_nothing_is_sent() {
         "bob",
     ]);
     block(|| tui.wait_for_text("certificate"));
-    assert!(tui.screen().contains("disconnected"), "{}", tui.screen());
+    block(|| tui.wait_for_text("not trying again"));
     tui.type_keys("/quit\r");
     tui.assert_exits_cleanly();
     // Pinned, the same client gets in.

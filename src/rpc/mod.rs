@@ -108,6 +108,30 @@ pub mod codes {
     pub const WRONG_PASSWORD: i32 = 1014;
     pub const SHUT_OUT: i32 = 1015;
     pub const STORAGE_UNAVAILABLE: i32 = 1016;
+
+    /// What a code means, in words for someone reading an error (as `docs/PROTOCOL.md`
+    /// explains it), for a refusal that came without a message.
+    pub fn meaning(code: i32) -> Option<&'static str> {
+        Some(match code {
+            UNKNOWN_SESSION => "unknown session",
+            EMPTY_TEXT => "empty message",
+            TEXT_TOO_LONG => "message too long",
+            INBOX_BUSY => "another call is already waiting for this session's events",
+            SESSION_ENDED => "the session has ended",
+            RATE_LIMITED => "sending too fast",
+            NAME_RESERVED => "that name is reserved",
+            HISTORY_UNAVAILABLE => "history is unavailable",
+            TOO_MANY_SESSIONS => "too many sessions",
+            SINCE_AHEAD => "asked for events after the room's latest",
+            STORAGE_BEHIND => "the server's storage is behind",
+            NAME_EMPTY => "the name is empty once cleaned",
+            PASSWORD_REQUIRED => "this room needs a password",
+            WRONG_PASSWORD => "wrong password",
+            SHUT_OUT => "too many wrong passwords from this address; try again later",
+            STORAGE_UNAVAILABLE => "server storage unavailable",
+            _ => return None,
+        })
+    }
 }
 
 impl From<RoomError> for ErrorObjectOwned {

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
+use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::PemObject;
@@ -25,6 +26,11 @@ pub enum TlsError {
     NoCertificate(PathBuf),
     #[error("TLS setup failed: {0}")]
     Rustls(#[from] rustls::Error),
+    #[error("cannot trust the certificates in {path}: {source}")]
+    Trust {
+        path: PathBuf,
+        source: rustls::client::VerifierBuilderError,
+    },
     #[error("cannot make a certificate: {0}")]
     Generate(#[from] rcgen::Error),
     #[error("not a SHA-256 fingerprint (64 hex digits, colons allowed): {0:?}")]
@@ -178,21 +184,100 @@ impl ClientTls {
         let Some(path) = &self.ca_file else {
             return Ok(None);
         };
-        let read = |source| TlsError::Read {
-            path: path.clone(),
-            source,
-        };
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in CertificateDer::pem_file_iter(path).map_err(read)? {
-            roots.add(cert.map_err(read)?)?;
-        }
-        if roots.is_empty() {
-            return Err(TlsError::NoCertificate(path.clone()));
-        }
+        let verifier = TrustedFile::read(path)?;
         Ok(Some(
-            builder.with_root_certificates(roots).with_no_client_auth(),
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(verifier))
+                .with_no_client_auth(),
         ))
     }
+}
+
+impl TrustedFile {
+    fn read(path: &Path) -> Result<Self, TlsError> {
+        let read = |source| TlsError::Read {
+            path: path.to_owned(),
+            source,
+        };
+        let certs = CertificateDer::pem_file_iter(path)
+            .map_err(read)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(read)?;
+        if certs.is_empty() {
+            return Err(TlsError::NoCertificate(path.to_owned()));
+        }
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in &certs {
+            roots.add(cert.clone())?;
+        }
+        let chains = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
+            .build()
+            .map_err(|source| TlsError::Trust {
+                path: path.to_owned(),
+                source,
+            })?;
+        Ok(Self { certs, chains })
+    }
+}
+
+/// Trusts what a `--ca-file` holds, as curl's `--cacert` does: a server whose certificate
+/// is one of the file's exactly, or whose chain leads to one of them as a CA. The first
+/// covers a self-signed certificate made with `openssl req -x509`, which marks itself a
+/// CA and so is refused as a server's own certificate by the chain check (webpki's
+/// `CaUsedAsEndEntity`). Like a pinned fingerprint, an exact match is trusted whatever
+/// names it carries; the handshake must still be signed by its key.
+#[derive(Debug)]
+struct TrustedFile {
+    certs: Vec<CertificateDer<'static>>,
+    chains: Arc<WebPkiServerVerifier>,
+}
+
+impl ServerCertVerifier for TrustedFile {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if self.certs.iter().any(|cert| cert == end_entity) {
+            return Ok(ServerCertVerified::assertion());
+        }
+        self.chains
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.chains.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.chains.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.chains.supported_verify_schemes()
+    }
+}
+
+/// A pinned certificate that is not the one the server showed.
+#[derive(Debug, thiserror::Error)]
+#[error("the server's certificate has fingerprint {seen}, not the pinned {pinned}")]
+pub struct PinMismatch {
+    pub seen: Fingerprint,
+    pub pinned: Fingerprint,
 }
 
 /// Accepts the one certificate whose SHA-256 fingerprint was given, as ssh accepts a known
@@ -217,10 +302,11 @@ impl ServerCertVerifier for PinnedCertificate {
         if seen == self.pin {
             Ok(ServerCertVerified::assertion())
         } else {
-            Err(rustls::Error::General(format!(
-                "the server's certificate has fingerprint {seen}, not the pinned {}",
-                self.pin
-            )))
+            let mismatch = PinMismatch {
+                seen,
+                pinned: self.pin,
+            };
+            Err(rustls::CertificateError::Other(rustls::OtherError(Arc::new(mismatch))).into())
         }
     }
 
@@ -273,6 +359,61 @@ mod tests {
         ] {
             assert!(bad.parse::<Fingerprint>().is_err(), "{bad:?}");
         }
+    }
+
+    /// A self-signed certificate marked as a CA, as `openssl req -x509` makes one.
+    fn ca_flagged_self_signed() -> (rcgen::CertificateParams, rcgen::KeyPair, rcgen::Certificate) {
+        let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        (params, key, cert)
+    }
+
+    /// What a client trusting the PEM `file` says of a server showing `server`.
+    fn verdict(file: &str, server: &CertificateDer<'_>) -> Result<(), rustls::Error> {
+        let path = std::env::temp_dir().join(format!("chatroom-ca-{}.pem", uuid::Uuid::new_v4()));
+        std::fs::write(&path, file).unwrap();
+        let trusted = TrustedFile::read(&path);
+        std::fs::remove_file(&path).unwrap();
+        let name = ServerName::try_from("localhost").unwrap();
+        trusted
+            .unwrap()
+            .verify_server_cert(server, &[], &name, &[], UnixTime::now())
+            .map(|_| ())
+    }
+
+    #[test]
+    fn a_ca_file_trusts_a_self_signed_ca_certificate_as_itself() {
+        let (_, _, cert) = ca_flagged_self_signed();
+        // The chain check alone refuses it as a server's own certificate.
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(cert.der().clone()).unwrap();
+        let chains = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
+            .build()
+            .unwrap();
+        let name = ServerName::try_from("localhost").unwrap();
+        let refused = chains.verify_server_cert(cert.der(), &[], &name, &[], UnixTime::now());
+        assert!(refused.is_err(), "the chain check alone accepts it");
+
+        verdict(&cert.pem(), cert.der()).unwrap();
+        let (_, _, other) = ca_flagged_self_signed();
+        assert!(
+            verdict(&cert.pem(), other.der()).is_err(),
+            "another is refused"
+        );
+    }
+
+    #[test]
+    fn a_ca_file_still_trusts_what_its_ca_signed() {
+        let (params, key, ca) = ca_flagged_self_signed();
+        let issuer = rcgen::Issuer::from_params(&params, &key);
+        let leaf_params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+        let leaf_key = rcgen::KeyPair::generate().unwrap();
+        let leaf = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
+        verdict(&ca.pem(), leaf.der()).unwrap();
+        let (_, _, stranger) = ca_flagged_self_signed();
+        assert!(verdict(&stranger.pem(), leaf.der()).is_err());
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
 
+use super::command::{self, Command};
 use super::input::InputLine;
 use crate::rpc::types::{Event, EventKind, JoinResult, MemberInfo};
 use crate::text::{clean_name, clean_text};
@@ -47,10 +48,15 @@ pub enum NetEvent {
     SendFailed {
         error: String,
     },
-    /// The connection or session is gone; the reason is for the user.
+    /// The connection or session is gone, or could not be had; the reason is for the user.
     Disconnected(String),
+    /// Getting in failed in a way trying again would not change (a reserved name, a
+    /// certificate not trusted, an unknown host at first); the worker has stopped trying.
+    Refused(String),
     /// Trying again in this many seconds.
     Reconnecting(u64),
+    /// Everyone in the room, as the server answered [`super::net::Network::who`].
+    Members(Vec<MemberInfo>),
     /// Older history, asked for by scrolling to the top; empty when there is no more.
     Older(Vec<Event>),
     /// Newer history, asked for by scrolling down a pane that no longer reaches the live end.
@@ -276,6 +282,9 @@ pub struct App {
     cleared_through: Option<u64>,
     /// The name last asked for (`--name`, `/nick`), to say why the server gave another.
     pub wanted_name: Option<String>,
+    /// The last failure to connect and how many times in a row it happened, while its
+    /// line is the newest in the pane: a retry that fails the same way updates that line.
+    failure: Option<(String, u32)>,
     /// How long the server took to acknowledge our last message.
     pub last_send_ms: Option<u64>,
     pub timestamps: Timestamps,
@@ -320,6 +329,7 @@ impl App {
             members_as_of: 0,
             cleared_through: None,
             wanted_name: None,
+            failure: None,
             last_send_ms: None,
             timestamps: Timestamps::Time,
             bell: Bell::Off,
@@ -559,23 +569,14 @@ impl App {
             }
         }
         self.go_live();
-        if let Some(escaped) = line.strip_prefix("//") {
-            return self.send(format!("/{escaped}"));
-        }
-        let Some(command) = line.strip_prefix('/') else {
-            return self.send(line);
-        };
-        let name = command.split_whitespace().next().unwrap_or("");
-        // Its arguments start after the name, whatever case it was typed in.
-        let args = command[name.len()..].trim();
-        match name.to_lowercase().as_str() {
-            "quit" | "exit" => Action::Quit,
-            "help" => {
+        match command::parse(&line) {
+            Command::Say(text) => self.send(text.into_owned()),
+            Command::Quit => Action::Quit,
+            Command::Help => {
                 self.push_local(LineKind::Info, HELP.to_owned());
                 Action::None
             }
-            "me" => {
-                let text = args;
+            Command::Me(text) => {
                 if text.is_empty() {
                     self.push_local(LineKind::Error, "usage: /me ACTION".into());
                     return Action::None;
@@ -585,8 +586,7 @@ impl App {
                     refused => refused,
                 }
             }
-            "nick" => {
-                let name = args;
+            Command::Nick(name) => {
                 if name.is_empty() {
                     self.push_local(LineKind::Error, "usage: /nick NEW".into());
                     return Action::None;
@@ -605,11 +605,11 @@ impl App {
                 self.wanted_name = Some(name.to_owned());
                 Action::Nick(name.to_owned())
             }
-            "members" => {
+            Command::Members => {
                 self.toggle_members();
                 Action::None
             }
-            "clear" => {
+            Command::Clear => {
                 let newest = self.lines.iter().filter_map(|line| line.seq).max();
                 self.cleared_through = self.cleared_through.max(newest).max(self.detached);
                 self.lines.clear();
@@ -620,18 +620,18 @@ impl App {
                 self.forget_pages();
                 Action::None
             }
-            "who" if self.connection != Connection::Connected => {
+            Command::Who if self.connection != Connection::Connected => {
                 let text = "not connected: who is here is unknown until the client reconnects";
                 self.push_local(LineKind::Error, text.into());
                 Action::None
             }
-            "who" => {
+            Command::Who => {
                 let names: Vec<&str> = self.members.iter().map(|m| m.name.as_str()).collect();
                 let text = format!("{} here: {}", names.len(), names.join(", "));
                 self.push_local(LineKind::Info, text);
                 Action::None
             }
-            _ => {
+            Command::Unknown(name) => {
                 self.push_local(
                     LineKind::Error,
                     format!(
@@ -687,6 +687,7 @@ impl App {
                     );
                 }
                 self.connection = Connection::Connected;
+                self.failure = None;
                 // Worth asking again after a failure; a reset says there is nothing older.
                 self.history_exhausted = reset;
                 self.members = joined.members.into_iter().map(clean_member).collect();
@@ -759,14 +760,10 @@ impl App {
             NetEvent::SendFailed { error } => {
                 self.push_local(LineKind::Error, format!("not sent: {error}"));
             }
-            NetEvent::Disconnected(reason) => {
-                let reason = clean_text(&reason);
-                self.push_local(LineKind::Error, format!("disconnected: {reason}"));
-                self.connection = Connection::Disconnected(reason);
-                self.members.clear();
-                self.loading_older = false;
-                self.loading_newer = false;
-            }
+            NetEvent::Disconnected(reason) => self.connection_failed(&reason, false),
+            NetEvent::Refused(reason) => self.connection_failed(&reason, true),
+            // Only plain mode asks; the TUI keeps its list from the room's events.
+            NetEvent::Members(_) => {}
             NetEvent::Reconnecting(secs) => self.connection = Connection::Reconnecting(secs),
             NetEvent::PasswordNeeded { wrong } => {
                 let text = if wrong {
@@ -1082,6 +1079,40 @@ impl App {
             kind,
             text,
         })
+    }
+
+    /// The connection is gone or could not be had (`refused`: and will not be tried again).
+    fn connection_failed(&mut self, reason: &str, refused: bool) {
+        let reason = clean_text(reason);
+        // Only a connection that was up can be lost.
+        let mut text = if self.connection == Connection::Connected {
+            format!("disconnected: {reason}")
+        } else {
+            reason.clone()
+        };
+        if refused {
+            text.push_str(" (not trying again; /quit to leave)");
+        }
+        // The same failure again, its line still the newest: count it there instead of
+        // adding the same line on every retry.
+        let newest = self
+            .lines
+            .back_mut()
+            .filter(|line| line.kind == LineKind::Error);
+        match (&mut self.failure, newest) {
+            (Some((last, count)), Some(line)) if *last == text && line.text.starts_with(&text) => {
+                *count += 1;
+                line.text = format!("{text} ({count} attempts)");
+            }
+            _ => {
+                self.push_local(LineKind::Error, text.clone());
+                self.failure = Some((text, 1));
+            }
+        }
+        self.connection = Connection::Disconnected(reason);
+        self.members.clear();
+        self.loading_older = false;
+        self.loading_newer = false;
     }
 
     /// A note from the client itself, shown in the pane.
@@ -1749,6 +1780,42 @@ mod tests {
             Connection::Disconnected("server went away".into())
         );
         assert!(app.members.is_empty());
+    }
+
+    fn texts(app: &App) -> Vec<&str> {
+        app.lines.iter().map(|line| line.text.as_str()).collect()
+    }
+
+    #[test]
+    fn a_failure_repeated_on_every_retry_is_one_line_that_counts() {
+        let mut app = App::new("x:1");
+        let refused = "cannot connect to ws://x:1/: connection refused";
+        for _ in 0..3 {
+            app.handle_net(NetEvent::Disconnected(refused.into()));
+            app.handle_net(NetEvent::Reconnecting(2));
+        }
+        assert_eq!(texts(&app), [format!("{refused} (3 attempts)")]);
+        // Something else said in between: the next failure gets a line of its own.
+        app.inform("note".into());
+        app.handle_net(NetEvent::Disconnected(refused.into()));
+        assert_eq!(texts(&app).len(), 3);
+        assert_eq!(texts(&app)[2], refused);
+    }
+
+    #[test]
+    fn only_a_connection_that_was_up_is_said_to_be_lost() {
+        let mut app = joined_app();
+        app.handle_net(NetEvent::Disconnected("connection closed".into()));
+        assert_eq!(
+            texts(&app).last().copied(),
+            Some("disconnected: connection closed")
+        );
+        let mut app = App::new("x:1");
+        app.handle_net(NetEvent::Refused("the name is reserved".into()));
+        assert_eq!(
+            texts(&app),
+            ["the name is reserved (not trying again; /quit to leave)"]
+        );
     }
 
     fn with(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod cells;
+pub mod command;
 pub mod input;
 pub mod net;
 pub mod plain;

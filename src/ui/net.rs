@@ -6,7 +6,12 @@
 //! jitter), and tries again: it ends the old session if the server still has it (freeing
 //! the name), joins under the same name, and subscribes from the last seq it received, so
 //! every missed event arrives once and in order.
+//!
+//! Plain mode runs it patiently ([`Network::spawn_patient`]): a line sent while offline, or
+//! whose send the connection took down with it, waits for the next session instead of
+//! failing, and a rate-limited line waits its turn.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -20,7 +25,7 @@ use tokio::time::Instant;
 
 use super::app::{AppEvent, NetEvent};
 use super::run::ConnectOptions;
-use crate::rpc::client::{SUBSCRIPTION_BUFFER, connect_with};
+use crate::rpc::client::{SUBSCRIPTION_BUFFER, connect_within, describe};
 use crate::rpc::tls::ClientTls;
 use crate::rpc::types::{Event, JoinResult};
 use crate::rpc::{ChatApiClient, codes};
@@ -40,6 +45,8 @@ enum Command {
         action: bool,
     },
     Nick(String),
+    /// Who is in the room, asked of the server.
+    Who,
     /// A page of history: which one, and how to report it.
     History(Page),
     /// The password the user typed when asked.
@@ -56,12 +63,25 @@ pub struct Network {
 impl Network {
     /// Starts the worker: connect, join, subscribe, then report everything on `events`.
     pub fn spawn(options: &ConnectOptions, events: mpsc::Sender<AppEvent>) -> Self {
+        Self::start(options, events, false)
+    }
+
+    /// [`Network::spawn`] for a script: sends are never refused for being offline or too
+    /// fast, they wait (see the module's opening).
+    pub fn spawn_patient(options: &ConnectOptions, events: mpsc::Sender<AppEvent>) -> Self {
+        Self::start(options, events, true)
+    }
+
+    fn start(options: &ConnectOptions, events: mpsc::Sender<AppEvent>, patient: bool) -> Self {
         let (commands, rx) = mpsc::unbounded_channel();
         let worker = Worker {
             url: options.url.clone(),
             name: options.name.clone(),
             password: options.password.clone(),
             tls: options.tls.clone(),
+            connect_timeout: options.connect_timeout,
+            patient,
+            unsent: VecDeque::new(),
             events,
         };
         tokio::spawn(worker.run(rx));
@@ -89,6 +109,12 @@ impl Network {
     /// Asks for a new name; the outcome comes back as [`NetEvent::Renamed`] or an error.
     pub fn nick(&self, name: String) {
         let _ = self.commands.send(Command::Nick(name));
+    }
+
+    /// Asks who is in the room; the answer comes back as [`NetEvent::Members`], or
+    /// [`NetEvent::SendFailed`].
+    pub fn who(&self) {
+        let _ = self.commands.send(Command::Who);
     }
 
     /// Asks for a page of history; it comes back as [`NetEvent::Older`], [`NetEvent::Newer`]
@@ -119,6 +145,11 @@ struct Worker {
     name: Option<String>,
     password: Option<String>,
     tls: ClientTls,
+    connect_timeout: Duration,
+    /// Hold sends over a reconnect and wait out rate limits, rather than report failure.
+    patient: bool,
+    /// Lines (and whether each is a `/me`) waiting for a session, when patient.
+    unsent: VecDeque<(String, bool)>,
     events: mpsc::Sender<AppEvent>,
 }
 
@@ -159,7 +190,7 @@ impl Worker {
         let mut failures = 0u32;
         loop {
             let since = joined_before.then(|| last_seq.load(Ordering::Relaxed));
-            match self.open(old_session.take(), since).await {
+            match self.open(old_session.take(), since, !joined_before).await {
                 Ok((result, session)) => {
                     failures = 0;
                     // A room whose history ends before what we saw was reset (a new
@@ -187,8 +218,8 @@ impl Worker {
                     }
                 }
                 Err(OpenError::Permanent(reason)) => {
-                    tracing::warn!(%reason, "cannot join");
-                    self.report(NetEvent::Disconnected(reason)).await;
+                    tracing::warn!(%reason, "cannot join, and will not try again");
+                    self.report(NetEvent::Refused(reason)).await;
                     self.wait_offline(&mut commands, None).await;
                     return;
                 }
@@ -220,20 +251,27 @@ impl Worker {
     }
 
     /// Connects, ends the previous session if the server still has it, joins and subscribes.
+    /// On the `first` attempt, a host that does not resolve is a typo, not an outage.
     async fn open(
         &self,
         old_session: Option<String>,
         since: Option<u64>,
+        first: bool,
     ) -> Result<(JoinResult, Session), OpenError> {
-        let client = connect_with(&self.url, &self.tls, SUBSCRIPTION_BUFFER)
-            .await
-            .map_err(|err| {
-                if err.is_permanent() {
-                    OpenError::Permanent(err.to_string())
-                } else {
-                    OpenError::Transient(err.to_string())
-                }
-            })?;
+        let client = connect_within(
+            &self.url,
+            &self.tls,
+            SUBSCRIPTION_BUFFER,
+            self.connect_timeout,
+        )
+        .await
+        .map_err(|err| {
+            if err.is_permanent() || (first && err.is_unknown_host()) {
+                OpenError::Permanent(err.to_string())
+            } else {
+                OpenError::Transient(err.to_string())
+            }
+        })?;
         if let Some(old) = old_session {
             // Frees our name if the server has not noticed the old connection is gone.
             let _ = client.leave(old).await;
@@ -247,8 +285,8 @@ impl Worker {
             match code {
                 codes::PASSWORD_REQUIRED => OpenError::Password { wrong: false },
                 codes::WRONG_PASSWORD => OpenError::Password { wrong: true },
-                codes::NAME_RESERVED => OpenError::Permanent(describe(err)),
-                _ => OpenError::Transient(describe(err)),
+                codes::NAME_RESERVED => OpenError::Permanent(describe(&err)),
+                _ => OpenError::Transient(describe(&err)),
             }
         })?;
         // First time, from the end of the history we were given; afterwards, from the last
@@ -259,7 +297,7 @@ impl Worker {
         let subscription = client
             .subscribe_events(result.session.clone(), Some(since))
             .await
-            .map_err(|err| OpenError::Transient(describe(err)))?;
+            .map_err(|err| OpenError::Transient(describe(&err)))?;
         let session = Session {
             client: Arc::new(client),
             session: result.session.clone(),
@@ -271,7 +309,7 @@ impl Worker {
     /// Runs one session: forwards its events and carries out commands until it ends.
     /// Returns how it ended and the session secret, to clean up on the next attempt.
     async fn serve(
-        &self,
+        &mut self,
         session: Session,
         commands: &mut mpsc::UnboundedReceiver<Command>,
         last_seq: &Arc<AtomicU64>,
@@ -283,6 +321,13 @@ impl Worker {
         } = session;
         let mut listener =
             tokio::spawn(listen(subscription, self.events.clone(), last_seq.clone()));
+        // What waited for this session goes first, in order.
+        while let Some((text, action)) = self.unsent.pop_front() {
+            if let Err(reason) = self.send(&client, &session, text, action).await {
+                listener.abort();
+                return (Ended::Lost(reason), session);
+            }
+        }
         let ended = loop {
             let command = tokio::select! {
                 command = commands.recv() => command,
@@ -295,31 +340,24 @@ impl Worker {
             };
             match command {
                 Command::Send { text, action } => {
-                    let started = Instant::now();
-                    let sent = client
-                        .send(session.clone(), text.clone(), action.then_some(true))
-                        .await;
-                    let outcome = match sent {
-                        Ok(sent) => NetEvent::Sent {
-                            seq: sent.seq,
-                            text,
-                            latency_ms: started.elapsed().as_millis() as u64,
-                            action,
-                            ts: std::time::SystemTime::now()
-                                .duration_since(std::time::UNIX_EPOCH)
-                                .map_or(0, |d| d.as_millis() as u64),
-                        },
-                        Err(err) => NetEvent::SendFailed {
-                            error: describe(err),
-                        },
-                    };
-                    self.report(outcome).await;
+                    if let Err(reason) = self.send(&client, &session, text, action).await {
+                        break Ended::Lost(reason);
+                    }
                 }
                 Command::Nick(name) => {
                     let outcome = match client.nick(session.clone(), name).await {
                         Ok(result) => NetEvent::Renamed(result.name),
                         Err(err) => NetEvent::SendFailed {
-                            error: describe(err),
+                            error: describe(&err),
+                        },
+                    };
+                    self.report(outcome).await;
+                }
+                Command::Who => {
+                    let outcome = match client.members(Some(session.clone())).await {
+                        Ok(members) => NetEvent::Members(members),
+                        Err(err) => NetEvent::SendFailed {
+                            error: describe(&err),
                         },
                     };
                     self.report(outcome).await;
@@ -337,7 +375,7 @@ impl Worker {
                         (Ok(events), Page::Before(_)) => NetEvent::Older(events),
                         (Ok(events), Page::After(_)) => NetEvent::Newer(events),
                         (Ok(events), Page::Latest) => NetEvent::Latest(events),
-                        (Err(err), _) => NetEvent::HistoryFailed(describe(err)),
+                        (Err(err), _) => NetEvent::HistoryFailed(describe(&err)),
                     };
                     self.report(outcome).await;
                 }
@@ -356,6 +394,56 @@ impl Worker {
         (ended, session)
     }
 
+    /// Sends one line and reports how it went. Patient, it waits out a rate limit, and a
+    /// line the connection failed under is kept for the next session: the error is then
+    /// returned, as the session is over.
+    async fn send(
+        &mut self,
+        client: &WsClient,
+        session: &str,
+        text: String,
+        action: bool,
+    ) -> Result<(), String> {
+        let started = Instant::now();
+        let outcome = loop {
+            let sent = client
+                .send(session.to_owned(), text.clone(), action.then_some(true))
+                .await;
+            match sent {
+                Ok(sent) => {
+                    break NetEvent::Sent {
+                        seq: sent.seq,
+                        text,
+                        latency_ms: started.elapsed().as_millis() as u64,
+                        action,
+                        ts: std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map_or(0, |d| d.as_millis() as u64),
+                    };
+                }
+                Err(ClientError::Call(err))
+                    if self.patient && err.code() == codes::RATE_LIMITED =>
+                {
+                    tokio::time::sleep(retry_after(&err)).await;
+                }
+                // Not refused by the server but by the connection failing under it, or the
+                // session ending with it (a shutdown). Whether it was stored before that is
+                // unknown; sending it again may repeat it, but a script's line is not lost.
+                Err(err) if self.patient && session_is_over(&err) => {
+                    self.unsent.push_front((text, action));
+                    return Err(describe(&err));
+                }
+                Err(err) => {
+                    break NetEvent::SendFailed {
+                        error: describe(&err),
+                    };
+                }
+            }
+        };
+        self.report(outcome).await;
+        Ok(())
+    }
+
     /// Waits for the user to type the password; `None` if they quit instead.
     async fn wait_for_password(
         &self,
@@ -368,7 +456,7 @@ impl Worker {
                     let _ = done.send(());
                     return None;
                 }
-                Command::Send { .. } | Command::Nick(_) => {
+                Command::Send { .. } | Command::Nick(_) | Command::Who => {
                     self.report(NetEvent::SendFailed {
                         error: "not in the room yet".into(),
                     })
@@ -385,7 +473,7 @@ impl Worker {
     /// Without a connection: answers commands until `retry_at` (returning true) or until the
     /// user quits (returning false), counting down in the status line meanwhile.
     async fn wait_offline(
-        &self,
+        &mut self,
         commands: &mut mpsc::UnboundedReceiver<Command>,
         retry_at: Option<Instant>,
     ) -> bool {
@@ -409,7 +497,10 @@ impl Worker {
                     let _ = done.send(());
                     return false;
                 }
-                Some(Command::Send { .. } | Command::Nick(_)) => {
+                Some(Command::Send { text, action }) if self.patient => {
+                    self.unsent.push_back((text, action));
+                }
+                Some(Command::Send { .. } | Command::Nick(_) | Command::Who) => {
                     self.report(NetEvent::SendFailed {
                         error: "not connected".into(),
                     })
@@ -432,12 +523,24 @@ fn backoff(failures: u32, jitter: f64) -> Duration {
     base.min(MAX_RETRY).mul_f64(jitter)
 }
 
-/// What went wrong, in words for the user: the server's own message for a refused call.
-fn describe(err: ClientError) -> String {
+/// Whether a failed call says the session is gone rather than the call refused.
+fn session_is_over(err: &ClientError) -> bool {
     match err {
-        ClientError::Call(err) => err.message().to_owned(),
-        other => other.to_string(),
+        ClientError::Call(err) => {
+            matches!(err.code(), codes::SESSION_ENDED | codes::UNKNOWN_SESSION)
+        }
+        _ => true,
     }
+}
+
+/// How long a rate-limited sender is told to wait.
+fn retry_after(err: &jsonrpsee::types::ErrorObjectOwned) -> Duration {
+    let wait = err
+        .data()
+        .and_then(|data| serde_json::from_str::<serde_json::Value>(data.get()).ok())
+        .and_then(|data| data["retry_after_ms"].as_u64())
+        .unwrap_or(1000);
+    Duration::from_millis(wait)
 }
 
 /// Forwards room events to the event loop until the subscription ends; returns why it ended.

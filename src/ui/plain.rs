@@ -1,17 +1,19 @@
 //! Plain mode for pipes, scripts and bots: lines from stdin are sent, events are printed to
 //! stdout one per line (text or JSON), and the program ends when its input does, once every
-//! line it sent has been acknowledged.
+//! line it sent has been acknowledged. It runs the same network worker as the TUI, so a
+//! lost connection is followed by a reconnect and a catch-up, each told on stdout.
 
 use anyhow::Context;
-use jsonrpsee::core::ClientError;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use serde::Serialize;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::mpsc;
 
+use super::app::{AppEvent, NetEvent};
+use super::command::{self, Command};
+use super::net::Network;
 use super::run::ConnectOptions;
-use crate::rpc::client::{SUBSCRIPTION_BUFFER, connect_with};
-use crate::rpc::types::{Event, EventKind};
-use crate::rpc::{ChatApiClient, codes};
+use crate::rpc::types::{Event, EventKind, MemberInfo};
 use crate::text::{clean_name, clean_text};
-
 /// How one event reads as a line of text, times in local time (`offset_secs` from UTC).
 pub fn format_event(event: &Event, offset_secs: i64) -> String {
     let time = super::render::format_time(event.ts, offset_secs, false);
@@ -32,107 +34,261 @@ pub fn format_event(event: &Event, offset_secs: i64) -> String {
     }
 }
 
-/// Runs plain mode until stdin ends or says `/exit`.
-pub async fn run(options: ConnectOptions, json: bool) -> anyhow::Result<()> {
-    let client = connect_with(&options.url, &options.tls, SUBSCRIPTION_BUFFER).await?;
-    let joined = client
-        .join(options.name.clone(), options.password.clone())
-        .await
-        .map_err(|err| match &err {
-            jsonrpsee::core::ClientError::Call(call)
-                if call.code() == crate::rpc::codes::PASSWORD_REQUIRED =>
-            {
-                anyhow::anyhow!(
-                    "this room needs a password: give it with --password-file or CHATROOM_PASSWORD"
-                )
+/// What plain mode tells about the client itself, beside the room's events: in `--json`
+/// output, objects with a `client` field (room events have `kind` instead).
+#[derive(Debug, Serialize)]
+#[serde(tag = "client", rename_all = "lowercase")]
+enum Notice<'a> {
+    /// In the room, under `name` (`asked` is the name asked for); `resumed` after a
+    /// reconnect, whose catch-up follows.
+    Joined {
+        name: &'a str,
+        asked: Option<&'a str>,
+        resumed: bool,
+        members: usize,
+    },
+    /// The connection was lost; reconnecting.
+    Disconnected { reason: &'a str },
+    /// `/who`.
+    Members { members: &'a [MemberInfo] },
+    /// Our own `/nick`.
+    Renamed { name: &'a str },
+}
+
+impl Notice<'_> {
+    fn text(&self) -> String {
+        match self {
+            Notice::Joined {
+                name,
+                resumed: true,
+                ..
+            } => format!("reconnected as {name}"),
+            Notice::Joined {
+                name,
+                asked: Some(asked),
+                members,
+                ..
+            } if asked != name => format!("you are {name} (asked for {asked}); {members} here"),
+            Notice::Joined { name, members, .. } => format!("you are {name}; {members} here"),
+            Notice::Disconnected { reason } => format!("disconnected: {reason}; reconnecting"),
+            Notice::Members { members } => {
+                let names: Vec<String> = members
+                    .iter()
+                    .map(|m| clean_name(&m.name).unwrap_or_else(|| "?".into()))
+                    .collect();
+                format!("{} here: {}", names.len(), names.join(", "))
             }
-            _ => anyhow::Error::new(err).context("cannot join"),
-        })?;
-    let session = joined.session.clone();
-    let mut events = client
-        .subscribe_events(session.clone(), Some(joined.last_seq))
-        .await
-        .context("cannot subscribe")?;
-    let offset = i64::from(chrono::Local::now().offset().local_minus_utc());
-    let printer = tokio::spawn(async move {
-        let mut out = tokio::io::stdout();
-        while let Some(Ok(event)) = events.next().await {
-            let line = if json {
-                serde_json::to_string(&event).expect("events serialize")
-            } else {
-                format_event(&event, offset)
-            };
-            if out.write_all(format!("{line}\n").as_bytes()).await.is_err()
-                || out.flush().await.is_err()
-            {
-                break;
+            Notice::Renamed { name } => format!("you are now known as {name}"),
+        }
+    }
+}
+
+/// Writes events and notices to stdout, a line each.
+struct Printer {
+    json: bool,
+    offset_secs: i64,
+    out: tokio::io::Stdout,
+}
+
+impl Printer {
+    async fn line(&mut self, line: String) -> anyhow::Result<()> {
+        self.out.write_all(format!("{line}\n").as_bytes()).await?;
+        self.out.flush().await.context("writing to stdout")
+    }
+
+    async fn event(&mut self, event: &Event) -> anyhow::Result<()> {
+        let line = if self.json {
+            serde_json::to_string(event).expect("events serialize")
+        } else {
+            format_event(event, self.offset_secs)
+        };
+        self.line(line).await
+    }
+
+    async fn notice(&mut self, notice: Notice<'_>) -> anyhow::Result<()> {
+        let line = if self.json {
+            serde_json::to_string(&notice).expect("notices serialize")
+        } else {
+            let time = super::render::format_time(now_ms(), self.offset_secs, false);
+            format!("{time} -!- {}", clean_text(&notice.text()))
+        };
+        self.line(line).await
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Events buffered between the network worker and plain mode.
+const EVENT_BUFFER: usize = 1024;
+
+/// Runs plain mode until stdin ends or says `/exit`. A failure to get in the first time
+/// ends it with that error; so does a lost connection unless `reconnect`.
+pub async fn run(options: ConnectOptions, json: bool, reconnect: bool) -> anyhow::Result<()> {
+    let (events_tx, mut events) = mpsc::channel(EVENT_BUFFER);
+    let network = Network::spawn_patient(&options, events_tx);
+    let mut printer = Printer {
+        json,
+        offset_secs: i64::from(chrono::Local::now().offset().local_minus_utc()),
+        out: tokio::io::stdout(),
+    };
+    let mut lines = read_stdin();
+    let mut connected = false;
+    let mut joined_once = false;
+    // Our identities, one per session: our own lines are never printed, and a catch-up
+    // after reconnecting replays those of the sessions before.
+    let mut own_ids = Vec::new();
+    // A line handed to the worker and not yet answered: the next waits for it, and so
+    // does the end.
+    let mut awaiting = false;
+    let mut input_done = false;
+    let result = loop {
+        if input_done && !awaiting {
+            break Ok(());
+        }
+        tokio::select! {
+            line = lines.recv(), if connected && !awaiting && !input_done => {
+                let Some(line) = line.transpose().context("reading stdin")? else {
+                    input_done = true;
+                    continue;
+                };
+                match submit(&network, &line) {
+                    Submitted::Sent => awaiting = true,
+                    Submitted::Nothing => {}
+                    Submitted::Quit => input_done = true,
+                }
+            }
+            event = events.recv() => {
+                let Some(AppEvent::Net(event)) = event else { continue };
+                match event {
+                    NetEvent::Joined { result, resumed, reset } => {
+                        (connected, joined_once) = (true, true);
+                        own_ids.push(result.id);
+                        if reset {
+                            eprintln!("the server's history was reset");
+                        }
+                        let name = clean_name(&result.name).unwrap_or_default();
+                        printer.notice(Notice::Joined {
+                            name: &name,
+                            asked: options.name.as_deref(),
+                            resumed,
+                            members: result.members.len(),
+                        }).await?;
+                    }
+                    NetEvent::Event(event) => {
+                        let spoken = matches!(event.kind, EventKind::Message | EventKind::Action);
+                        if !(spoken && own_ids.contains(&event.from.id)) {
+                            printer.event(&event).await?;
+                        }
+                    }
+                    NetEvent::Sent { .. } => awaiting = false,
+                    NetEvent::SendFailed { error } => {
+                        eprintln!("not sent: {}", clean_text(&error));
+                        awaiting = false;
+                    }
+                    NetEvent::Renamed(name) => {
+                        let name = clean_name(&name).unwrap_or_default();
+                        printer.notice(Notice::Renamed { name: &name }).await?;
+                        awaiting = false;
+                    }
+                    NetEvent::Members(members) => {
+                        printer.notice(Notice::Members { members: &members }).await?;
+                        awaiting = false;
+                    }
+                    // Never in the room, or told the same by every retry: nothing to wait for.
+                    NetEvent::Disconnected(reason) | NetEvent::Refused(reason) if !joined_once => {
+                        break Err(anyhow::anyhow!("{}", clean_text(&reason)));
+                    }
+                    NetEvent::Refused(reason) => break Err(anyhow::anyhow!("{}", clean_text(&reason))),
+                    NetEvent::Disconnected(reason) if !reconnect => {
+                        break Err(anyhow::anyhow!("disconnected: {}", clean_text(&reason)));
+                    }
+                    // Told once per outage; each failed retry says it again.
+                    NetEvent::Disconnected(reason) if connected => {
+                        connected = false;
+                        printer.notice(Notice::Disconnected { reason: &clean_text(&reason) }).await?;
+                    }
+                    NetEvent::Disconnected(_) => {}
+                    NetEvent::PasswordNeeded { wrong } => {
+                        break Err(anyhow::anyhow!(if wrong {
+                            "wrong password"
+                        } else {
+                            "this room needs a password: give it with --password-file or CHATROOM_PASSWORD"
+                        }));
+                    }
+                    NetEvent::Reconnecting(_)
+                    | NetEvent::Older(_)
+                    | NetEvent::Newer(_)
+                    | NetEvent::Latest(_)
+                    | NetEvent::HistoryFailed(_) => {}
+                }
+            }
+        }
+    };
+    network.leave().await;
+    result
+}
+
+/// The lines of stdin, read on a thread of their own and handed over one at a time. tokio's
+/// stdin reads on its blocking pool, which the runtime waits for when it shuts down: a
+/// read that never ends (`tail -f /dev/null |`) would keep the process from exiting.
+fn read_stdin() -> mpsc::Receiver<std::io::Result<String>> {
+    use std::io::BufRead;
+    let (lines, rx) = mpsc::channel(1);
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            let failed = line.is_err();
+            if lines.blocking_send(line).is_err() || failed {
+                return;
             }
         }
     });
-
-    let mut lines = BufReader::new(tokio::io::stdin()).lines();
-    while let Some(line) = lines.next_line().await.context("reading stdin")? {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let (text, action) = match line.strip_prefix('/') {
-            Some(escaped) if escaped.starts_with('/') => (escaped.to_owned(), false),
-            Some(command) => {
-                let (name, rest) = command.split_once(' ').unwrap_or((command, ""));
-                match name {
-                    "exit" | "quit" => break,
-                    "me" => (rest.trim().to_owned(), true),
-                    "nick" => {
-                        let renamed = client.nick(session.clone(), rest.trim().to_owned()).await;
-                        match renamed {
-                            Ok(result) => eprintln!("you are now known as {}", result.name),
-                            Err(err) => eprintln!("/nick failed: {err}"),
-                        }
-                        continue;
-                    }
-                    _ => {
-                        eprintln!("unknown command /{name} (//text sends text starting with /)");
-                        continue;
-                    }
-                }
-            }
-            None => (line, false),
-        };
-        send_patiently(&client, &session, text, action).await?;
-    }
-    let _ = client.leave(session).await;
-    printer.abort();
-    Ok(())
+    rx
 }
 
-/// Sends one line, waiting as the server asks when it rate limits.
-async fn send_patiently(
-    client: &jsonrpsee::ws_client::WsClient,
-    session: &str,
-    text: String,
-    action: bool,
-) -> anyhow::Result<()> {
-    loop {
-        match client
-            .send(session.to_owned(), text.clone(), action.then_some(true))
-            .await
-        {
-            Ok(_) => return Ok(()),
-            Err(ClientError::Call(err)) if err.code() == codes::RATE_LIMITED => {
-                let wait = err
-                    .data()
-                    .and_then(|data| serde_json::from_str::<serde_json::Value>(data.get()).ok())
-                    .and_then(|data| data["retry_after_ms"].as_u64())
-                    .unwrap_or(1000);
-                tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
-            }
-            Err(ClientError::Call(err)) => {
-                eprintln!("not sent: {}", err.message());
-                return Ok(());
-            }
-            Err(err) => return Err(err).context("sending"),
+/// What handing a line to the worker came to.
+enum Submitted {
+    /// Sent or asked for: an answer will come.
+    Sent,
+    Nothing,
+    Quit,
+}
+
+fn submit(network: &Network, line: &str) -> Submitted {
+    if line.trim().is_empty() {
+        return Submitted::Nothing;
+    }
+    match command::parse(line) {
+        Command::Say(text) => network.send(text.into_owned()),
+        Command::Me(text) if !text.is_empty() => network.act(text.to_owned()),
+        Command::Nick(name) if !name.is_empty() => network.nick(name.to_owned()),
+        Command::Who => network.who(),
+        Command::Quit => return Submitted::Quit,
+        Command::Me(_) => {
+            eprintln!("usage: /me ACTION");
+            return Submitted::Nothing;
+        }
+        Command::Nick(_) => {
+            eprintln!("usage: /nick NEW");
+            return Submitted::Nothing;
+        }
+        Command::Help => {
+            eprintln!("in plain mode: /me ACTION, /nick NEW, /who, /quit; //text sends /text");
+            return Submitted::Nothing;
+        }
+        Command::Members | Command::Clear => {
+            eprintln!("{} is for the full-screen client", line.trim());
+            return Submitted::Nothing;
+        }
+        Command::Unknown(name) => {
+            eprintln!("unknown command /{name} (//text sends text starting with /)");
+            return Submitted::Nothing;
         }
     }
+    Submitted::Sent
 }
 
 #[cfg(test)]

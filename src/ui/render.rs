@@ -322,6 +322,11 @@ fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
     let state = match &app.connection {
         Connection::Connecting => "connecting".to_owned(),
         Connection::Connected => "connected".to_owned(),
+        // Never in the room yet: nothing was lost.
+        Connection::Disconnected(_) if app.me.is_none() => "not connected".to_owned(),
+        Connection::Reconnecting(secs) if app.me.is_none() => {
+            format!("not connected — retrying in {secs}s")
+        }
         Connection::Disconnected(_) => "disconnected".to_owned(),
         Connection::Reconnecting(secs) => format!("disconnected — reconnecting in {secs}s"),
     };

@@ -39,6 +39,8 @@ pub struct ConnectOptions {
     pub tls: ClientTls,
     /// Something to tell the user first (`serve --tui`: the certificate's fingerprint).
     pub notice: Option<String>,
+    /// How long one attempt to connect may take before it counts as failed.
+    pub connect_timeout: std::time::Duration,
 }
 
 /// Runs the client until the user quits. The terminal is restored on every way out,
