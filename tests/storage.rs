@@ -4,10 +4,10 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use chatroom::room::RoomConfig;
+use chatroom::rpc::client::connect;
 use chatroom::rpc::server::ServerConfig;
 use chatroom::rpc::types::{Event, EventKind};
 use chatroom::rpc::{ChatApiClient, codes};
@@ -192,12 +192,17 @@ async fn messages_waiting_to_be_stored_are_bounded_in_bytes() {
     .await;
     let alice = Member::join(&server, "alice").await;
     let session = alice.session();
-    let client = Arc::new(alice.client);
+    // Each send on a connection of its own: the calls one connection may have in flight are
+    // bounded, and that bound must not be what holds the messages back here.
+    let mut clients = Vec::new();
+    for _ in 0..SENDS {
+        clients.push(connect(&server.ws_url()).await.unwrap());
+    }
 
     faults.set(true);
     let (results, mut outcomes) = tokio::sync::mpsc::unbounded_channel();
-    for _ in 0..SENDS {
-        let (client, session, results) = (client.clone(), session.clone(), results.clone());
+    for client in clients {
+        let (session, results) = (session.clone(), results.clone());
         tokio::spawn(async move {
             let sent = client.send(session, "x".repeat(TEXT), None).await;
             let _ = results.send(sent.map(|r| r.seq).map_err(error_code));
