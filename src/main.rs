@@ -543,19 +543,19 @@ async fn listen(addr: &str) -> anyhow::Result<(tokio::net::TcpListener, SocketAd
 }
 
 fn server_config(args: &ServeArgs, bound: SocketAddr) -> anyhow::Result<Served> {
+    let default = default_db_file()?;
     let db = match &args.db {
         Some(value) => DbLocation::parse(value),
-        None => {
-            let file = default_db_file()?;
-            // The default directory is ours to make; one named with --db must exist already.
-            if let Some(dir) = file.parent() {
-                std::fs::create_dir_all(dir).with_context(|| {
-                    format!("cannot create the data directory {}", dir.display())
-                })?;
-            }
-            DbLocation::File(file)
-        }
+        None => DbLocation::File(default.clone()),
     };
+    // The default directory is ours to make, however it was named; any other directory
+    // named with --db must exist already.
+    if db == DbLocation::File(default.clone())
+        && let Some(dir) = default.parent()
+    {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    }
     let password = read_password(args.password_file.as_deref())?;
     if password.as_deref() == Some("") {
         anyhow::bail!("the password is empty");

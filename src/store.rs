@@ -44,6 +44,13 @@ pub enum StoreError {
     Corrupt { seq: u64, reason: String },
     #[error("{path} is in use by another chatroom server")]
     InUse { path: PathBuf },
+    /// Another name for the file would lead to another lock (and another WAL file), so two
+    /// servers could share one history.
+    #[error(
+        "{} has {links} hard links; a database must have one name (copy it instead of linking it)",
+        path.display()
+    )]
+    HardLinked { path: PathBuf, links: u64 },
     #[error("cannot lock {path}: {source}")]
     Lock {
         path: PathBuf,
@@ -324,7 +331,23 @@ fn real_path(path: &Path) -> Result<PathBuf, StoreError> {
         .write(true)
         .open(path)
         .map_err(open)?;
-    std::fs::canonicalize(path).map_err(open)
+    let real = std::fs::canonicalize(path).map_err(open)?;
+    // A hard link is a second real path to the same file, which no path can tell apart.
+    let links = hard_links(&std::fs::metadata(&real).map_err(open)?);
+    if links > 1 {
+        return Err(StoreError::HardLinked { path: real, links });
+    }
+    Ok(real)
+}
+
+#[cfg(unix)]
+fn hard_links(meta: &std::fs::Metadata) -> u64 {
+    std::os::unix::fs::MetadataExt::nlink(meta)
+}
+
+#[cfg(not(unix))]
+fn hard_links(_: &std::fs::Metadata) -> u64 {
+    1
 }
 
 /// Takes `PATH.lock` (for the real path) for this process alone; the operating system lets
@@ -564,6 +587,23 @@ mod tests {
                 ),
                 "{} was let in",
                 other.display()
+            );
+        }
+    }
+
+    #[test]
+    fn a_hard_linked_database_is_refused_under_either_name() {
+        let (path, _cleanup) = temp_db();
+        drop(Store::open(&DbLocation::File(path.clone())).unwrap());
+        let other = path.parent().unwrap().join("hard.db");
+        std::fs::hard_link(&path, &other).unwrap();
+        for name in [&path, &other] {
+            let err = Store::open(&DbLocation::File(name.clone()))
+                .err()
+                .expect("a hard-linked database is refused");
+            assert!(
+                matches!(err, StoreError::HardLinked { links: 2, .. }),
+                "{err}"
             );
         }
     }

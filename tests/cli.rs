@@ -243,6 +243,17 @@ async fn the_default_data_directory_is_made_when_missing() {
     terminate(server).await;
 }
 
+#[tokio::test]
+async fn the_default_database_named_with_db_gets_its_directory_made_too() {
+    let dir = TempDir::new();
+    let data = dir.0.join("data");
+    let file = data.join("chatroom").join("chatroom.db");
+    let db = file.to_str().unwrap();
+    let (server, _) = serve_with_env(&["--db", db], &[("XDG_DATA_HOME", &data)]).await;
+    assert!(file.exists());
+    terminate(server).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plain_mode_sends_stdin_and_prints_events() {
     use tokio::io::AsyncWriteExt;
