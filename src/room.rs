@@ -473,6 +473,7 @@ impl Room {
         if state.closing {
             return Err(RoomError::ShuttingDown);
         }
+        state.check_pending(&self.shared.config)?;
         let name = state.free_name(requested);
         let info = MemberInfo { id, name };
         state.names.extend(look_alike_keys(&info.name));
@@ -564,6 +565,7 @@ impl Room {
         }
         let mut state = self.lock();
         let id = state.member_mut(session)?.info.id;
+        state.check_pending(&self.shared.config)?;
         state.charge(id, self.shared.config.rate_limit, Instant::now())?;
         let old = state.members[&id].info.name.clone();
         // Our own name does not count as taken: a change of case is allowed.
@@ -610,12 +612,7 @@ impl Room {
         }
         let rate_limit = self.shared.config.rate_limit;
         let mut state = self.lock();
-        let config = &self.shared.config;
-        if state.pending.len() >= config.max_pending
-            || state.pending.bytes() >= config.max_pending_bytes
-        {
-            return Err(RoomError::StorageBehind);
-        }
+        state.check_pending(&self.shared.config)?;
         let member = state.member_mut(session)?;
         member.last_active = now;
         let id = member.info.id;
@@ -781,6 +778,17 @@ impl Room {
 }
 
 impl State {
+    /// Refuses a new event while as many events, or as many bytes, as the config allows
+    /// are waiting for the disk: joins and renames count as much as messages.
+    fn check_pending(&self, config: &RoomConfig) -> Result<(), RoomError> {
+        if self.pending.len() >= config.max_pending
+            || self.pending.bytes() >= config.max_pending_bytes
+        {
+            return Err(RoomError::StorageBehind);
+        }
+        Ok(())
+    }
+
     /// Spends one of the member's tokens; a member that keeps going past its limit is
     /// removed for flooding.
     fn charge(
@@ -1730,6 +1738,17 @@ mod tests {
             room.send(&alice.session, "m3"),
             Err(RoomError::StorageBehind)
         );
+        // Renames and joins wait for the disk too, so they are held back as well.
+        assert_eq!(
+            room.nick(&alice.session, "alicia"),
+            Err(RoomError::StorageBehind)
+        );
+        assert_eq!(room.member(&alice.session).unwrap().name, "alice");
+        assert!(matches!(
+            room.join(Some("bob"), Lifetime::Connection),
+            Err(RoomError::StorageBehind)
+        ));
+        assert_eq!(room.members().len(), 1);
     }
 
     #[test]
