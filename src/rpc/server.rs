@@ -777,10 +777,11 @@ impl ChatApiServer for ChatService {
         since: Option<u64>,
     ) -> SubscriptionResult {
         // Claim the queue first, so nothing live is missed while catching up.
+        // The session first: a stranger must not learn how far the room has got.
         let claimed = self
             .room
-            .check_since(since)
-            .and_then(|()| self.room.reader(&session))
+            .reader(&session)
+            .and_then(|r| self.room.check_since(since).map(|()| r))
             .and_then(|r| r.try_claim());
         let mut reader = match claimed {
             Ok(reader) => reader,
@@ -841,8 +842,9 @@ impl ChatApiServer for ChatService {
             .unwrap_or(DEFAULT_POLL_TIMEOUT_MS)
             .min(MAX_POLL_TIMEOUT_MS);
         let deadline = Instant::now() + Duration::from_millis(wait);
-        self.room.check_since(since)?;
+        // The session first: a stranger must not learn how far the room has got.
         let reader = self.room.reader(&session)?;
+        self.room.check_since(since)?;
         let seen = since.unwrap_or(0);
         // Up to where the queue takes over, or to what earlier polls returned (an answer
         // may have been lost on its way), the store has it all.
