@@ -913,6 +913,9 @@ impl ChatApiServer for ChatService {
             // Who is in a private room is for its members only.
             let session = session.ok_or(AuthError::PasswordRequired)?;
             self.room.member(&session)?;
+        } else if let Some(session) = session {
+            // An open room answers anyone, but a member asking is still active.
+            let _ = self.room.member(&session);
         }
         Ok(self.room.members())
     }
@@ -970,6 +973,31 @@ fn event_message(event: &Event) -> Result<SubscriptionMessage, serde_json::Error
 mod tests {
     use super::*;
     use crate::rpc::codes;
+
+    #[tokio::test]
+    async fn an_http_member_that_only_reads_or_renames_is_not_idle() {
+        let room = Room::default();
+        let service = ChatService::new(room.clone(), &ServerConfig::default());
+        let session = room.join(Some("reader"), Lifetime::Idle).unwrap().session;
+        let idle = Duration::from_secs(60);
+        for call in ["chat_history", "chat_members", "chat_nick"] {
+            room.backdate_activity(&session, 2 * idle);
+            let answered = match call {
+                "chat_history" => service
+                    .history(session.clone(), None, None, None)
+                    .await
+                    .map(drop),
+                "chat_members" => service.members(Some(session.clone())).await.map(drop),
+                _ => service
+                    .nick(session.clone(), "renamed".into())
+                    .await
+                    .map(drop),
+            };
+            answered.unwrap();
+            let removed = room.expire_idle(std::time::Instant::now(), idle);
+            assert_eq!(removed, 0, "{call} did not count as activity");
+        }
+    }
 
     #[tokio::test]
     async fn poll_waiting_when_its_session_ends_is_told_why() {
