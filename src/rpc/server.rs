@@ -50,6 +50,9 @@ const REFUSAL_TIMEOUT: Duration = Duration::from_secs(1);
 const MAX_REFUSALS: usize = 64;
 /// Addresses the join limiter remembers before it forgets the quiet ones.
 const JOIN_LIMITER_SIZE: usize = 4096;
+/// History reads running at once, server-wide; the rest wait their turn without a thread.
+/// The store has one read connection, so more threads would only queue on its lock.
+const STORE_READS_AT_ONCE: usize = 2;
 
 /// Everything a server can be tuned with; `chatroom serve` fills it from its flags.
 #[derive(Debug, Clone)]
@@ -78,6 +81,10 @@ pub struct ServerConfig {
     pub join_rate: RateLimit,
     /// Outgoing messages buffered per connection before its subscriptions wait.
     pub connection_buffer: u32,
+    /// Calls one WebSocket connection may have in flight, from reading the request to
+    /// writing its answer; its next message waits unread until one is done. So the answers
+    /// a connection can hold are at most this many times `max_response_bytes`.
+    pub max_calls_per_connection: u32,
     /// How long a client may take to send its request headers (the WebSocket handshake).
     pub handshake_timeout: Duration,
     /// How long data sent to a peer may go unacknowledged before the connection is dropped
@@ -115,6 +122,7 @@ impl Default for ServerConfig {
                 burst: 10,
             },
             connection_buffer: 1024,
+            max_calls_per_connection: 8,
             handshake_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(30),
             ping_interval: Duration::from_secs(10),
@@ -304,6 +312,7 @@ fn rpc_server_config(config: &ServerConfig) -> RpcServerConfig {
         .set_batch_request_config(batches)
         .max_subscriptions_per_connection(config.max_subscriptions_per_connection)
         .set_message_buffer_capacity(config.connection_buffer)
+        .max_calls_in_flight_per_connection(config.max_calls_per_connection)
         .enable_ws_ping(
             PingConfig::new()
                 .ping_interval(config.ping_interval)
@@ -702,6 +711,8 @@ pub struct ChatService {
     max_sessions_per_connection: usize,
     /// Set when the room has a password.
     password: Option<PasswordGate>,
+    /// Permits for a thread of the blocking pool to read the store, [`STORE_READS_AT_ONCE`].
+    store_reads: Arc<Semaphore>,
 }
 
 #[async_trait]
@@ -905,7 +916,7 @@ impl ChatApiServer for ChatService {
                 None::<()>,
             ));
         }
-        read_store(query).await
+        self.read_store(query).await
     }
 
     async fn members(&self, session: Option<String>) -> Result<Vec<MemberInfo>, ErrorObjectOwned> {
@@ -931,6 +942,7 @@ impl ChatService {
             joins: JoinLimiter::new(config.join_rate, config.limit_loopback),
             max_sessions_per_connection: config.max_sessions_per_connection,
             password: config.password.clone().map(PasswordGate::new),
+            store_reads: Arc::new(Semaphore::new(STORE_READS_AT_ONCE)),
         }
     }
 
@@ -942,27 +954,38 @@ impl ChatService {
         limit: usize,
     ) -> Result<Vec<Event>, ErrorObjectOwned> {
         let history = self.room.history().clone();
-        let mut page = read_store(move || history.after(since, limit)).await?;
+        let mut page = self.read_store(move || history.after(since, limit)).await?;
         page.retain(|event| event.seq <= through);
         Ok(page)
     }
-}
 
-/// Runs a store query off the async threads.
-async fn read_store(
-    query: impl FnOnce() -> Result<Vec<Event>, StoreError> + Send + 'static,
-) -> Result<Vec<Event>, ErrorObjectOwned> {
-    let result = tokio::task::spawn_blocking(query)
+    /// Runs a store query off the async threads, once a store read permit is free: however
+    /// many calls want history, they hold at most [`STORE_READS_AT_ONCE`] threads.
+    async fn read_store(
+        &self,
+        query: impl FnOnce() -> Result<Vec<Event>, StoreError> + Send + 'static,
+    ) -> Result<Vec<Event>, ErrorObjectOwned> {
+        let permit = self
+            .store_reads
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the store read semaphore is never closed");
+        let result = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            query()
+        })
         .await
         .unwrap_or_else(|err| std::panic::resume_unwind(err.into_panic()));
-    result.map_err(|err| {
-        tracing::error!(%err, "reading history failed");
-        ErrorObjectOwned::owned(
-            codes::HISTORY_UNAVAILABLE,
-            "history is unavailable",
-            None::<()>,
-        )
-    })
+        result.map_err(|err| {
+            tracing::error!(%err, "reading history failed");
+            ErrorObjectOwned::owned(
+                codes::HISTORY_UNAVAILABLE,
+                "history is unavailable",
+                None::<()>,
+            )
+        })
+    }
 }
 
 fn event_message(event: &Event) -> Result<SubscriptionMessage, serde_json::Error> {

@@ -1,0 +1,167 @@
+//! What one connection can cost the server has a ceiling: a client that keeps calling and
+//! never reads its answers is held back by TCP instead of growing the server's memory, and
+//! however many calls want history, they hold a bounded number of threads.
+//!
+//! Both tests measure the whole process (the server runs in it) from /proc/self/status,
+//! so they run one at a time, in a test binary of their own.
+
+mod common;
+
+use std::time::Duration;
+
+use chatroom::room::RoomConfig;
+use chatroom::rpc::ChatApiClient;
+use chatroom::rpc::client::connect;
+use chatroom::rpc::server::ServerConfig;
+use common::raw_ws::{RawWs, TEXT, masked_frame};
+use common::{Member, TestServer, within};
+use tokio::io::AsyncWriteExt;
+
+/// The tests measure the process: one at a time.
+static MEASURING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Calls in flight per connection in these tests.
+const CALLS_IN_FLIGHT: u32 = 4;
+/// Stored messages, and their length: a `chat_history` answer is then about 400 KB.
+const MESSAGES: usize = 100;
+const MESSAGE_BYTES: usize = 4000;
+
+/// A number from /proc/self/status, such as `VmRSS` (in KiB) or `Threads`.
+fn status(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("Linux /proc");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/self/status"))
+}
+
+/// A server whose history holds [`MESSAGES`] long messages, and the member who wrote them.
+async fn server_with_long_history() -> (TestServer, Member) {
+    let server = TestServer::start_with(ServerConfig {
+        room: RoomConfig {
+            rate_limit: None,
+            ..RoomConfig::default()
+        },
+        max_calls_per_connection: CALLS_IN_FLIGHT,
+        ..ServerConfig::default()
+    })
+    .await;
+    let writer = Member::join(&server, "writer").await;
+    let text = "x".repeat(MESSAGE_BYTES);
+    for _ in 0..MESSAGES {
+        writer.say(&text).await;
+    }
+    (server, writer)
+}
+
+/// A `chat_history` call for everything, padded with whitespace to `bytes`, so that few
+/// requests fill the socket's buffers.
+fn padded_history_call(session: &str, bytes: usize) -> Vec<u8> {
+    let call = format!(
+        r#"{{"jsonrpc":"2.0","id":7,"method":"chat_history","params":{{"session":"{session}","limit":500}}"#
+    );
+    let mut call = call.into_bytes();
+    call.resize(bytes - 1, b' ');
+    call.push(b'}');
+    call
+}
+
+#[tokio::test]
+async fn a_client_that_never_reads_its_answers_stops_being_read_and_costs_bounded_memory() {
+    let _one_at_a_time = MEASURING.lock().await;
+    let (server, writer) = server_with_long_history().await;
+    let mut reader = Member::join(&server, "reader").await;
+    // Warm up: one answer of the full size, read properly.
+    let page = within(
+        "a history page",
+        reader
+            .client
+            .history(reader.session(), None, None, Some(500)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(page.len(), MESSAGES + 2, "the messages and two joins");
+    let before = status("VmRSS");
+
+    let mut hostile = RawWs::connect(server.addr).await;
+    let session = hostile.join("hostile").await;
+    let frame = masked_frame(TEXT, &padded_history_call(&session, 4096));
+    // Unbounded, the server would read all 16 MB of these and build an answer of 400 KB
+    // for each: 1.6 GB. Bounded, it reads a few, then TCP holds the client back.
+    const BUDGET: usize = 4000;
+    // Answers held: calls in flight at 400 KB each (measured: about 3 MB in all), with room
+    // to spare for the allocator.
+    const CEILING_KIB: u64 = 32 * 1024;
+    let mut stalled = false;
+    for sent in 0..BUDGET {
+        let write = hostile.stream.write_all(&frame);
+        // A write that cannot finish for this long means the server has stopped reading.
+        if tokio::time::timeout(Duration::from_secs(2), write)
+            .await
+            .is_err()
+        {
+            stalled = true;
+            break;
+        }
+        if sent % 16 == 0 {
+            let grown = status("VmRSS").saturating_sub(before);
+            assert!(
+                grown < CEILING_KIB,
+                "resident memory grew by {grown} KiB after {sent} unread calls"
+            );
+        }
+    }
+    let grown = status("VmRSS").saturating_sub(before);
+    assert!(grown < CEILING_KIB, "resident memory grew by {grown} KiB");
+    assert!(
+        stalled,
+        "the server kept reading {BUDGET} calls whose answers were not being read"
+    );
+
+    // Everyone else carries on: sends are delivered and history is read.
+    writer.say("still here").await;
+    let event = reader.next_event().await;
+    assert_eq!(
+        event.kind,
+        chatroom::rpc::types::EventKind::Join,
+        "hostile's join"
+    );
+    assert_eq!(
+        reader.next_event().await.text.as_deref(),
+        Some("still here")
+    );
+    let page = within(
+        "a history page while the hostile client is stalled",
+        reader.client.history(reader.session(), None, None, Some(1)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(page[0].text.as_deref(), Some("still here"));
+    drop(hostile);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn history_reads_hold_a_bounded_number_of_threads_however_many_want_them() {
+    let _one_at_a_time = MEASURING.lock().await;
+    let (server, writer) = server_with_long_history().await;
+    let mut clients = Vec::new();
+    for _ in 0..16 {
+        clients.push(connect(&server.ws_url()).await.unwrap());
+    }
+    let before = status("Threads");
+    // Sixteen connections with every call they may have in flight reading history at once.
+    let calls = clients.iter().flat_map(|client| {
+        (0..CALLS_IN_FLIGHT).map(|_| client.history(writer.session(), None, None, Some(500)))
+    });
+    let pages = within("every history call", futures::future::join_all(calls)).await;
+    for page in pages {
+        assert_eq!(page.unwrap().len(), MESSAGES + 1);
+    }
+    // Idle threads of the blocking pool stay for 10 s, so this counts every thread the
+    // calls above needed.
+    let grown = status("Threads").saturating_sub(before);
+    assert!(grown <= 4, "{grown} more threads for history reads");
+    server.stop().await;
+}
