@@ -33,6 +33,7 @@ use tower::layer::util::Identity;
 use tracing::Instrument;
 
 use super::auth::{AuthError, Password, PasswordGate};
+use super::reads::HistoryReader;
 use super::types::{Event, JoinResult, MemberInfo, NickResult, SendResult};
 use super::{
     ChatApiServer, DEFAULT_HISTORY_LIMIT, DEFAULT_POLL_TIMEOUT_MS, MAX_HISTORY_LIMIT,
@@ -50,9 +51,6 @@ const REFUSAL_TIMEOUT: Duration = Duration::from_secs(1);
 const MAX_REFUSALS: usize = 64;
 /// Addresses the join limiter remembers before it forgets the quiet ones.
 const JOIN_LIMITER_SIZE: usize = 4096;
-/// History reads running at once, server-wide; the rest wait their turn without a thread.
-/// The store has one read connection, so more threads would only queue on its lock.
-const STORE_READS_AT_ONCE: usize = 2;
 
 /// Everything a server can be tuned with; `chatroom serve` fills it from its flags.
 #[derive(Debug, Clone)]
@@ -711,8 +709,8 @@ pub struct ChatService {
     max_sessions_per_connection: usize,
     /// Set when the room has a password.
     password: Option<PasswordGate>,
-    /// Permits for a thread of the blocking pool to read the store, [`STORE_READS_AT_ONCE`].
-    store_reads: Arc<Semaphore>,
+    /// Runs every history read, one at a time, on a thread of its own.
+    history_reader: HistoryReader,
 }
 
 #[async_trait]
@@ -942,7 +940,7 @@ impl ChatService {
             joins: JoinLimiter::new(config.join_rate, config.limit_loopback),
             max_sessions_per_connection: config.max_sessions_per_connection,
             password: config.password.clone().map(PasswordGate::new),
-            store_reads: Arc::new(Semaphore::new(STORE_READS_AT_ONCE)),
+            history_reader: HistoryReader::start(),
         }
     }
 
@@ -959,24 +957,12 @@ impl ChatService {
         Ok(page)
     }
 
-    /// Runs a store query off the async threads, once a store read permit is free: however
-    /// many calls want history, they hold at most [`STORE_READS_AT_ONCE`] threads.
+    /// Runs a store query off the async threads, on the history reader's thread.
     async fn read_store(
         &self,
         query: impl FnOnce() -> Result<Vec<Event>, StoreError> + Send + 'static,
     ) -> Result<Vec<Event>, ErrorObjectOwned> {
-        let permit = self
-            .store_reads
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("the store read semaphore is never closed");
-        let result = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            query()
-        })
-        .await
-        .unwrap_or_else(|err| std::panic::resume_unwind(err.into_panic()));
+        let result = self.history_reader.run(query).await;
         result.map_err(|err| {
             tracing::error!(%err, "reading history failed");
             ErrorObjectOwned::owned(
