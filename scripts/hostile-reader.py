@@ -127,6 +127,9 @@ def main():
                 sent_bytes += n
             except BlockingIOError:
                 pass
+            except ConnectionError as err:
+                print(f"{time.monotonic() - start:5.1f} s: the server dropped the connection ({err})")
+                break
         now = time.monotonic()
         if now >= next_report:
             t = time.monotonic()

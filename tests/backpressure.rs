@@ -143,6 +143,45 @@ async fn a_client_that_never_reads_its_answers_stops_being_read_and_costs_bounde
 }
 
 #[tokio::test]
+async fn a_client_that_never_reads_at_all_is_dropped_by_the_write_timeout() {
+    let _one_at_a_time = MEASURING.lock().await;
+    let server = TestServer::start_with(ServerConfig {
+        max_calls_per_connection: CALLS_IN_FLIGHT,
+        write_timeout: Duration::from_secs(1),
+        ..ServerConfig::default()
+    })
+    .await;
+    let mut watcher = Member::join(&server, "watcher").await;
+    let writer = Member::join(&server, "writer").await;
+    let text = "x".repeat(MESSAGE_BYTES);
+    for _ in 0..MESSAGES / 10 {
+        writer.say(&text).await;
+    }
+    let mut hostile = RawWs::connect(server.addr).await;
+    let session = hostile.join("hostile").await;
+    let frame = masked_frame(TEXT, &padded_history_call(&session, 4096));
+    // Calls until the server has dropped the connection (or the budget is spent).
+    let flood = tokio::spawn(async move {
+        for _ in 0..4000 {
+            if hostile.stream.write_all(&frame).await.is_err() {
+                return;
+            }
+        }
+    });
+    assert_eq!(watcher.next_event().await.text, None, "writer's join");
+    for _ in 0..MESSAGES / 10 {
+        watcher.next_event().await;
+    }
+    assert_eq!(watcher.next_event().await.from.name, "hostile", "its join");
+    let leave = watcher.next_event().await;
+    assert_eq!(leave.kind, chatroom::rpc::types::EventKind::Leave);
+    assert_eq!(leave.from.name, "hostile");
+    assert_eq!(leave.text.as_deref(), Some("connection closed"));
+    within("the flood to end", flood).await.unwrap();
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn history_reads_hold_a_bounded_number_of_threads_however_many_want_them() {
     let _one_at_a_time = MEASURING.lock().await;
     let (server, writer) = server_with_long_history().await;
