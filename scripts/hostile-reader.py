@@ -81,6 +81,7 @@ def main():
     p.add_argument("--fill", type=int, default=0, help="messages to store first")
     p.add_argument("--size", type=int, default=4000, help="bytes per stored message")
     p.add_argument("--limit", type=int, default=500, help="`limit` of each chat_history")
+    p.add_argument("--batch", type=int, default=0, help="send batches of this many calls")
     p.add_argument("--calls", type=int, default=300_000, help="most calls to send")
     p.add_argument("--seconds", type=float, default=20, help="most time to send for")
     p.add_argument("--after", type=float, default=5, help="seconds to watch after closing")
@@ -96,6 +97,8 @@ def main():
     hostile = rpc(url, "chat_join", ["hostile"])["session"]
     call = json.dumps({"jsonrpc": "2.0", "id": 7, "method": "chat_history",
                        "params": {"session": hostile, "limit": args.limit}}).encode()
+    if args.batch:
+        call = b"[" + b",".join([call] * args.batch) + b"]"
     if args.transport == "ws":
         sock = ws_connect(host, port)
         one = ws_frame(call)

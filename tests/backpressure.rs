@@ -37,13 +37,13 @@ fn status(field: &str) -> u64 {
 }
 
 /// A server whose history holds [`MESSAGES`] long messages, and the member who wrote them.
-async fn server_with_long_history() -> (TestServer, Member) {
+async fn server_with_long_history(calls_in_flight: u32) -> (TestServer, Member) {
     let server = TestServer::start_with(ServerConfig {
         room: RoomConfig {
             rate_limit: None,
             ..RoomConfig::default()
         },
-        max_calls_per_connection: CALLS_IN_FLIGHT,
+        max_calls_per_connection: calls_in_flight,
         ..ServerConfig::default()
     })
     .await;
@@ -67,10 +67,40 @@ fn padded_history_call(session: &str, bytes: usize) -> Vec<u8> {
     call
 }
 
+/// Sends `frame` up to `budget` times without reading anything, failing as soon as the
+/// process has grown by `ceiling_kib` over `before`. Returns whether the server stopped
+/// reading (a write could not finish for 2 s) and how much the process grew.
+async fn flood_unread(
+    hostile: &mut RawWs,
+    frame: &[u8],
+    budget: usize,
+    before: u64,
+    ceiling_kib: u64,
+) -> (bool, u64) {
+    for sent in 0..budget {
+        let write = hostile.stream.write_all(frame);
+        // A write that cannot finish for this long means the server has stopped reading.
+        if tokio::time::timeout(Duration::from_secs(2), write)
+            .await
+            .is_err()
+        {
+            return (true, status("VmRSS").saturating_sub(before));
+        }
+        if sent % 16 == 0 {
+            let grown = status("VmRSS").saturating_sub(before);
+            assert!(
+                grown < ceiling_kib,
+                "resident memory grew by {grown} KiB after {sent} unread messages"
+            );
+        }
+    }
+    (false, status("VmRSS").saturating_sub(before))
+}
+
 #[tokio::test]
 async fn a_client_that_never_reads_its_answers_stops_being_read_and_costs_bounded_memory() {
     let _one_at_a_time = MEASURING.lock().await;
-    let (server, writer) = server_with_long_history().await;
+    let (server, writer) = server_with_long_history(CALLS_IN_FLIGHT).await;
     let mut reader = Member::join(&server, "reader").await;
     // Warm up: one answer of the full size, read properly.
     let page = within(
@@ -93,26 +123,7 @@ async fn a_client_that_never_reads_its_answers_stops_being_read_and_costs_bounde
     // Answers held: calls in flight at 400 KB each (measured: about 3 MB in all), with room
     // to spare for the allocator.
     const CEILING_KIB: u64 = 32 * 1024;
-    let mut stalled = false;
-    for sent in 0..BUDGET {
-        let write = hostile.stream.write_all(&frame);
-        // A write that cannot finish for this long means the server has stopped reading.
-        if tokio::time::timeout(Duration::from_secs(2), write)
-            .await
-            .is_err()
-        {
-            stalled = true;
-            break;
-        }
-        if sent % 16 == 0 {
-            let grown = status("VmRSS").saturating_sub(before);
-            assert!(
-                grown < CEILING_KIB,
-                "resident memory grew by {grown} KiB after {sent} unread calls"
-            );
-        }
-    }
-    let grown = status("VmRSS").saturating_sub(before);
+    let (stalled, grown) = flood_unread(&mut hostile, &frame, BUDGET, before, CEILING_KIB).await;
     assert!(grown < CEILING_KIB, "resident memory grew by {grown} KiB");
     assert!(
         stalled,
@@ -138,6 +149,37 @@ async fn a_client_that_never_reads_its_answers_stops_being_read_and_costs_bounde
     .await
     .unwrap();
     assert_eq!(page[0].text.as_deref(), Some("still here"));
+    drop(hostile);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_batch_counts_as_the_calls_it_holds() {
+    let _one_at_a_time = MEASURING.lock().await;
+    let (server, writer) = server_with_long_history(8).await;
+    // Warm up: one batch answer of the full size, read properly.
+    let mut warm = RawWs::connect(server.addr).await;
+    let batch = |session: &str| {
+        let call = String::from_utf8(padded_history_call(session, 200)).unwrap();
+        format!("[{}]", vec![call; 16].join(","))
+    };
+    let answer = warm.call(&batch(&writer.session())).await;
+    assert_eq!(answer.as_array().map(Vec::len), Some(16), "a batch answer");
+    let before = status("VmRSS");
+
+    let mut hostile = RawWs::connect(server.addr).await;
+    let session = hostile.join("hostile").await;
+    let frame = masked_frame(TEXT, batch(&session).as_bytes());
+    // Each batch answer is 16 pages of 400 KB. Counted as one call each, batches would
+    // hold eight of those at once, 51 MB; counted as their calls (all eight permits for a
+    // batch of 16), one at a time (measured: about 15 MB in all).
+    const CEILING_KIB: u64 = 32 * 1024;
+    let (stalled, grown) = flood_unread(&mut hostile, &frame, 4000, before, CEILING_KIB).await;
+    assert!(grown < CEILING_KIB, "resident memory grew by {grown} KiB");
+    assert!(
+        stalled,
+        "the server kept reading batches nobody read answers to"
+    );
     drop(hostile);
     server.stop().await;
 }
@@ -184,7 +226,7 @@ async fn a_client_that_never_reads_at_all_is_dropped_by_the_write_timeout() {
 #[tokio::test]
 async fn history_reads_hold_a_bounded_number_of_threads_however_many_want_them() {
     let _one_at_a_time = MEASURING.lock().await;
-    let (server, writer) = server_with_long_history().await;
+    let (server, writer) = server_with_long_history(CALLS_IN_FLIGHT).await;
     let mut clients = Vec::new();
     for _ in 0..16 {
         clients.push(connect(&server.ws_url()).await.unwrap());

@@ -116,7 +116,7 @@ where
 
 	let result = loop {
 		// chatroom patch: wait for room for one more call before reading the next message.
-		let permit = match future::select(Box::pin(calls.clone().acquire_owned()), stopped).await {
+		let mut permit = match future::select(Box::pin(calls.clone().acquire_owned()), stopped).await {
 			Either::Left((permit, stop)) => {
 				stopped = stop;
 				permit.expect("the semaphore is never closed")
@@ -162,6 +162,20 @@ where
 				};
 			}
 		};
+
+		// chatroom patch: a batch runs one call after another, so it counts as that many calls
+		// (up to all of them): a connection's batches cannot hold more answers than its calls.
+		// Only this loop takes permits, so waiting for more here cannot deadlock.
+		let batch_calls = batch_len(&data).clamp(1, max_calls_in_flight as usize) as u32;
+		if batch_calls > 1 {
+			match future::select(Box::pin(calls.clone().acquire_many_owned(batch_calls - 1)), stopped).await {
+				Either::Left((more, stop)) => {
+					stopped = stop;
+					permit.merge(more.expect("the semaphore is never closed"));
+				}
+				Either::Right(((), _)) => break Ok(Shutdown::Stopped),
+			}
+		}
 
 		let rpc_service = rpc_service.clone();
 		let sink = sink.clone();
@@ -213,6 +227,14 @@ where
 
 	if let Some(c) = on_session_close.take() {
 		c.close();
+	}
+}
+
+/// chatroom patch: how many entries a message holds if it is a JSON-RPC batch, else 0.
+fn batch_len(data: &[u8]) -> usize {
+	match data.iter().find(|byte| !byte.is_ascii_whitespace()) {
+		Some(b'[') => serde_json::from_slice::<Vec<&RawValue>>(data).map_or(0, |entries| entries.len()),
+		_ => 0,
 	}
 }
 
