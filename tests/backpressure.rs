@@ -71,14 +71,14 @@ fn padded_history_call(session: &str, bytes: usize) -> Vec<u8> {
 /// process has grown by `ceiling_kib` over `before`. Returns whether the server stopped
 /// reading (a write could not finish for 2 s) and how much the process grew.
 async fn flood_unread(
-    hostile: &mut RawWs,
+    hostile: &mut tokio::net::TcpStream,
     frame: &[u8],
     budget: usize,
     before: u64,
     ceiling_kib: u64,
 ) -> (bool, u64) {
     for sent in 0..budget {
-        let write = hostile.stream.write_all(frame);
+        let write = hostile.write_all(frame);
         // A write that cannot finish for this long means the server has stopped reading.
         if tokio::time::timeout(Duration::from_secs(2), write)
             .await
@@ -123,7 +123,8 @@ async fn a_client_that_never_reads_its_answers_stops_being_read_and_costs_bounde
     // Answers held: calls in flight at 400 KB each (measured: about 3 MB in all), with room
     // to spare for the allocator.
     const CEILING_KIB: u64 = 32 * 1024;
-    let (stalled, grown) = flood_unread(&mut hostile, &frame, BUDGET, before, CEILING_KIB).await;
+    let (stalled, grown) =
+        flood_unread(&mut hostile.stream, &frame, BUDGET, before, CEILING_KIB).await;
     assert!(grown < CEILING_KIB, "resident memory grew by {grown} KiB");
     assert!(
         stalled,
@@ -174,11 +175,39 @@ async fn a_batch_counts_as_the_calls_it_holds() {
     // hold eight of those at once, 51 MB; counted as their calls (all eight permits for a
     // batch of 16), one at a time (measured: about 15 MB in all).
     const CEILING_KIB: u64 = 32 * 1024;
-    let (stalled, grown) = flood_unread(&mut hostile, &frame, 4000, before, CEILING_KIB).await;
+    let (stalled, grown) =
+        flood_unread(&mut hostile.stream, &frame, 4000, before, CEILING_KIB).await;
     assert!(grown < CEILING_KIB, "resident memory grew by {grown} KiB");
     assert!(
         stalled,
         "the server kept reading batches nobody read answers to"
+    );
+    drop(hostile);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn pipelined_http_requests_wait_unread_too() {
+    let _one_at_a_time = MEASURING.lock().await;
+    let (server, writer) = server_with_long_history(CALLS_IN_FLIGHT).await;
+    let before = status("VmRSS");
+    let call = padded_history_call(&writer.session(), 4096);
+    let mut request = format!(
+        "POST / HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        server.addr,
+        call.len()
+    )
+    .into_bytes();
+    request.extend(call);
+    let mut hostile = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    // Keep-alive requests, one after another on one connection, no answer read: hyper
+    // serves one at a time, so the rest wait in TCP.
+    const CEILING_KIB: u64 = 32 * 1024;
+    let (stalled, grown) = flood_unread(&mut hostile, &request, 4000, before, CEILING_KIB).await;
+    assert!(grown < CEILING_KIB, "resident memory grew by {grown} KiB");
+    assert!(
+        stalled,
+        "the server kept reading requests nobody read answers to"
     );
     drop(hostile);
     server.stop().await;
