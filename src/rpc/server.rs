@@ -785,8 +785,8 @@ impl ChatApiServer for ChatService {
         session: String,
         since: Option<u64>,
     ) -> SubscriptionResult {
-        // Claim the queue first, so nothing live is missed while catching up.
-        // The session first: a stranger must not learn how far the room has got.
+        // The session first, so a stranger learns nothing of how far the room has got; then
+        // claim the queue, so nothing live is missed while catching up.
         let claimed = self
             .room
             .reader(&session)
@@ -914,7 +914,7 @@ impl ChatApiServer for ChatService {
                 None::<()>,
             ));
         }
-        self.read_store(query).await
+        read_store(&self.history_reader, query).await
     }
 
     async fn members(&self, session: Option<String>) -> Result<Vec<MemberInfo>, ErrorObjectOwned> {
@@ -952,26 +952,27 @@ impl ChatService {
         limit: usize,
     ) -> Result<Vec<Event>, ErrorObjectOwned> {
         let history = self.room.history().clone();
-        let mut page = self.read_store(move || history.after(since, limit)).await?;
+        let mut page =
+            read_store(&self.history_reader, move || history.after(since, limit)).await?;
         page.retain(|event| event.seq <= through);
         Ok(page)
     }
+}
 
-    /// Runs a store query off the async threads, on the history reader's thread.
-    async fn read_store(
-        &self,
-        query: impl FnOnce() -> Result<Vec<Event>, StoreError> + Send + 'static,
-    ) -> Result<Vec<Event>, ErrorObjectOwned> {
-        let result = self.history_reader.run(query).await;
-        result.map_err(|err| {
-            tracing::error!(%err, "reading history failed");
-            ErrorObjectOwned::owned(
-                codes::HISTORY_UNAVAILABLE,
-                "history is unavailable",
-                None::<()>,
-            )
-        })
-    }
+/// Runs a store query off the async threads, on the history reader's thread.
+async fn read_store(
+    reader: &HistoryReader,
+    query: impl FnOnce() -> Result<Vec<Event>, StoreError> + Send + 'static,
+) -> Result<Vec<Event>, ErrorObjectOwned> {
+    let result = reader.run(query).await;
+    result.map_err(|err| {
+        tracing::error!(%err, "reading history failed");
+        ErrorObjectOwned::owned(
+            codes::HISTORY_UNAVAILABLE,
+            "history is unavailable",
+            None::<()>,
+        )
+    })
 }
 
 fn event_message(event: &Event) -> Result<SubscriptionMessage, serde_json::Error> {
