@@ -95,6 +95,11 @@ struct ServeArgs {
     /// Largest request or WebSocket message accepted, in bytes.
     #[arg(long, env = "CHATROOM_MAX_REQUEST_BYTES", default_value_t = 64 * 1024)]
     max_request_bytes: u32,
+    /// Calls one WebSocket connection may have in flight; its next message is read only once
+    /// one of them has had its answer written.
+    #[arg(long, env = "CHATROOM_MAX_CALLS_PER_CONNECTION", default_value_t = 8,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    max_calls_per_connection: u32,
     /// Longest message text accepted, in bytes (longer messages are refused, never cut).
     #[arg(long, env = "CHATROOM_MAX_TEXT_BYTES", default_value_t = 4096)]
     max_text_bytes: usize,
@@ -602,6 +607,7 @@ fn server_config(args: &ServeArgs, bound: SocketAddr) -> anyhow::Result<Served> 
         max_per_ip: args.max_per_ip,
         limit_loopback: args.limit_loopback,
         max_request_bytes: args.max_request_bytes,
+        max_calls_per_connection: args.max_calls_per_connection,
         max_batch: args.max_batch,
         handshake_timeout: Duration::from_secs(args.handshake_timeout_secs),
         write_timeout: Duration::from_secs(args.write_timeout_secs),

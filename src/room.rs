@@ -747,6 +747,17 @@ impl Room {
         })
     }
 
+    /// Makes a member look as if its last call was `ago`, so expiry can be tested without
+    /// waiting.
+    #[cfg(test)]
+    pub(crate) fn backdate_activity(&self, session: &str, ago: Duration) {
+        let mut state = self.lock();
+        let member = state.member_mut(session).expect("a live session");
+        member.last_active = Instant::now()
+            .checked_sub(ago)
+            .expect("the clock is older than that");
+    }
+
     /// Removes every HTTP-only member that has had no call and no reader for `max_idle`.
     /// Returns how many were removed.
     pub fn expire_idle(&self, now: Instant, max_idle: Duration) -> usize {
@@ -812,15 +823,19 @@ impl State {
         }
     }
 
+    /// The member behind a session. Every call names its session, so looking it up is what
+    /// counts as activity: an HTTP member that only reads history is not idle.
     fn member_mut(&mut self, session: &str) -> Result<&mut Member, RoomError> {
         let id = self
             .sessions
             .get(session)
             .ok_or(RoomError::UnknownSession)?;
-        Ok(self
+        let member = self
             .members
             .get_mut(id)
-            .expect("every session maps to a member"))
+            .expect("every session maps to a member");
+        member.last_active = Instant::now();
+        Ok(member)
     }
 
     fn member_list(&self) -> Vec<MemberInfo> {

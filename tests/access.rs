@@ -108,6 +108,39 @@ async fn every_method_refuses_callers_without_a_session() {
 }
 
 #[tokio::test]
+async fn a_made_up_session_learns_nothing_of_how_far_a_private_room_has_got() {
+    let server = private_room().await;
+    let http = http(&server);
+    let alice = http
+        .join(Some("alice".into()), Some(SECRET.into()))
+        .await
+        .unwrap();
+    http.send(alice.session, "a secret chat".into(), None)
+        .await
+        .unwrap();
+    let bogus = || "0123456789abcdef0123456789abcdef".to_owned();
+    let assert_refused_blind = |err: ClientError| {
+        let ClientError::Call(call) = err else {
+            panic!("not a call error: {err}")
+        };
+        assert_eq!(call.code(), codes::UNKNOWN_SESSION, "{}", call.message());
+        assert!(!call.message().contains("latest"), "{}", call.message());
+    };
+    assert_refused_blind(
+        http.poll(bogus(), Some(0), Some(u64::MAX))
+            .await
+            .unwrap_err(),
+    );
+    let ws = connect(&server.ws_url()).await.unwrap();
+    assert_refused_blind(
+        ws.subscribe_events(bogus(), Some(u64::MAX))
+            .await
+            .unwrap_err(),
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn an_address_that_keeps_guessing_is_shut_out_even_with_the_right_password() {
     let server = private_room().await;
     let http = http(&server);

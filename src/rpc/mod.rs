@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod client;
+mod reads;
 pub mod server;
 pub mod tls;
 pub mod types;

@@ -33,6 +33,7 @@ use tower::layer::util::Identity;
 use tracing::Instrument;
 
 use super::auth::{AuthError, Password, PasswordGate};
+use super::reads::HistoryReader;
 use super::types::{Event, JoinResult, MemberInfo, NickResult, SendResult};
 use super::{
     ChatApiServer, DEFAULT_HISTORY_LIMIT, DEFAULT_POLL_TIMEOUT_MS, MAX_HISTORY_LIMIT,
@@ -81,6 +82,10 @@ pub struct ServerConfig {
     pub join_rate: RateLimit,
     /// Outgoing messages buffered per connection before its subscriptions wait.
     pub connection_buffer: u32,
+    /// Calls one WebSocket connection may have in flight, from reading the request to
+    /// writing its answer; its next message waits unread until one is done. So the answers
+    /// a connection can hold are at most this many times `max_response_bytes`.
+    pub max_calls_per_connection: u32,
     /// How long a client may take to send its request headers (the WebSocket handshake).
     pub handshake_timeout: Duration,
     /// How long data sent to a peer may go unacknowledged before the connection is dropped
@@ -118,6 +123,7 @@ impl Default for ServerConfig {
                 burst: 10,
             },
             connection_buffer: 1024,
+            max_calls_per_connection: 8,
             handshake_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(30),
             ping_interval: Duration::from_secs(10),
@@ -326,6 +332,7 @@ fn rpc_server_config(config: &ServerConfig) -> RpcServerConfig {
         .set_batch_request_config(batches)
         .max_subscriptions_per_connection(config.max_subscriptions_per_connection)
         .set_message_buffer_capacity(config.connection_buffer)
+        .max_calls_in_flight_per_connection(config.max_calls_per_connection)
         .enable_ws_ping(
             PingConfig::new()
                 .ping_interval(config.ping_interval)
@@ -724,6 +731,8 @@ pub struct ChatService {
     max_sessions_per_connection: usize,
     /// Set when the room has a password.
     password: Option<PasswordGate>,
+    /// Runs every history read, one at a time, on a thread of its own.
+    history_reader: HistoryReader,
 }
 
 #[async_trait]
@@ -796,11 +805,12 @@ impl ChatApiServer for ChatService {
         session: String,
         since: Option<u64>,
     ) -> SubscriptionResult {
-        // Claim the queue first, so nothing live is missed while catching up.
+        // The session first, so a stranger learns nothing of how far the room has got; then
+        // claim the queue, so nothing live is missed while catching up.
         let claimed = self
             .room
-            .check_since(since)
-            .and_then(|()| self.room.reader(&session))
+            .reader(&session)
+            .and_then(|r| self.room.check_since(since).map(|()| r))
             .and_then(|r| r.try_claim());
         let mut reader = match claimed {
             Ok(reader) => reader,
@@ -861,8 +871,9 @@ impl ChatApiServer for ChatService {
             .unwrap_or(DEFAULT_POLL_TIMEOUT_MS)
             .min(MAX_POLL_TIMEOUT_MS);
         let deadline = Instant::now() + Duration::from_millis(wait);
-        self.room.check_since(since)?;
+        // The session first: a stranger must not learn how far the room has got.
         let reader = self.room.reader(&session)?;
+        self.room.check_since(since)?;
         let seen = since.unwrap_or(0);
         // Up to where the queue takes over, or to what earlier polls returned (an answer
         // may have been lost on its way), the store has it all.
@@ -923,7 +934,7 @@ impl ChatApiServer for ChatService {
                 None::<()>,
             ));
         }
-        read_store(query).await
+        read_store(&self.history_reader, query).await
     }
 
     async fn members(&self, session: Option<String>) -> Result<Vec<MemberInfo>, ErrorObjectOwned> {
@@ -931,6 +942,9 @@ impl ChatApiServer for ChatService {
             // Who is in a private room is for its members only.
             let session = session.ok_or(AuthError::PasswordRequired)?;
             self.room.member(&session)?;
+        } else if let Some(session) = session {
+            // An open room answers anyone, but a member asking is still active.
+            let _ = self.room.member(&session);
         }
         Ok(self.room.members())
     }
@@ -946,6 +960,7 @@ impl ChatService {
             joins: JoinLimiter::new(config.join_rate, config.limit_loopback),
             max_sessions_per_connection: config.max_sessions_per_connection,
             password: config.password.clone().map(PasswordGate::new),
+            history_reader: HistoryReader::start(),
         }
     }
 
@@ -957,19 +972,19 @@ impl ChatService {
         limit: usize,
     ) -> Result<Vec<Event>, ErrorObjectOwned> {
         let history = self.room.history().clone();
-        let mut page = read_store(move || history.after(since, limit)).await?;
+        let mut page =
+            read_store(&self.history_reader, move || history.after(since, limit)).await?;
         page.retain(|event| event.seq <= through);
         Ok(page)
     }
 }
 
-/// Runs a store query off the async threads.
+/// Runs a store query off the async threads, on the history reader's thread.
 async fn read_store(
+    reader: &HistoryReader,
     query: impl FnOnce() -> Result<Vec<Event>, StoreError> + Send + 'static,
 ) -> Result<Vec<Event>, ErrorObjectOwned> {
-    let result = tokio::task::spawn_blocking(query)
-        .await
-        .unwrap_or_else(|err| std::panic::resume_unwind(err.into_panic()));
+    let result = reader.run(query).await;
     result.map_err(|err| {
         tracing::error!(%err, "reading history failed");
         ErrorObjectOwned::owned(
@@ -988,6 +1003,31 @@ fn event_message(event: &Event) -> Result<SubscriptionMessage, serde_json::Error
 mod tests {
     use super::*;
     use crate::rpc::codes;
+
+    #[tokio::test]
+    async fn an_http_member_that_only_reads_or_renames_is_not_idle() {
+        let room = Room::default();
+        let service = ChatService::new(room.clone(), &ServerConfig::default());
+        let session = room.join(Some("reader"), Lifetime::Idle).unwrap().session;
+        let idle = Duration::from_secs(60);
+        for call in ["chat_history", "chat_members", "chat_nick"] {
+            room.backdate_activity(&session, 2 * idle);
+            let answered = match call {
+                "chat_history" => service
+                    .history(session.clone(), None, None, None)
+                    .await
+                    .map(drop),
+                "chat_members" => service.members(Some(session.clone())).await.map(drop),
+                _ => service
+                    .nick(session.clone(), "renamed".into())
+                    .await
+                    .map(drop),
+            };
+            answered.unwrap();
+            let removed = room.expire_idle(std::time::Instant::now(), idle);
+            assert_eq!(removed, 0, "{call} did not count as activity");
+        }
+    }
 
     #[tokio::test]
     async fn poll_waiting_when_its_session_ends_is_told_why() {

@@ -193,6 +193,9 @@ pub struct ServerConfig {
 	pub(crate) enable_ws: bool,
 	/// Number of messages that server is allowed to `buffer` until backpressure kicks in.
 	pub(crate) message_buffer_capacity: u32,
+	/// chatroom patch: calls one WebSocket connection may have in flight; its next message
+	/// is read only once one of them has had its answer written.
+	pub(crate) max_calls_in_flight: u32,
 	/// Ping settings.
 	pub(crate) ping_config: Option<PingConfig>,
 	/// ID provider.
@@ -226,6 +229,8 @@ pub struct ServerConfigBuilder {
 	enable_ws: bool,
 	/// Number of messages that server is allowed to `buffer` until backpressure kicks in.
 	message_buffer_capacity: u32,
+	/// chatroom patch: calls one WebSocket connection may have in flight.
+	max_calls_in_flight: u32,
 	/// Ping settings.
 	ping_config: Option<PingConfig>,
 	/// ID provider.
@@ -371,6 +376,8 @@ impl Default for ServerConfigBuilder {
 			enable_http: true,
 			enable_ws: true,
 			message_buffer_capacity: 1024,
+			// chatroom patch: upstream has no bound at all.
+			max_calls_in_flight: 64,
 			ping_config: None,
 			id_provider: Arc::new(RandomIntegerIdProvider),
 			tcp_no_delay: true,
@@ -472,6 +479,20 @@ impl ServerConfigBuilder {
 		self
 	}
 
+	/// chatroom patch: how many calls one WebSocket connection may have in flight, from
+	/// reading the request until its answer has been written to the socket. While that many
+	/// are in flight the connection's next message is not read, so a client that does not
+	/// read its answers is held back by TCP instead of growing the server's memory.
+	///
+	/// # Panics
+	///
+	/// Panics if `n` is 0.
+	pub fn max_calls_in_flight_per_connection(mut self, n: u32) -> Self {
+		assert!(n > 0, "calls in flight must be > 0");
+		self.max_calls_in_flight = n;
+		self
+	}
+
 	/// Enable WebSocket ping/pong on the server.
 	///
 	/// Default: pings are disabled.
@@ -556,6 +577,7 @@ impl ServerConfigBuilder {
 			enable_http: self.enable_http,
 			enable_ws: self.enable_ws,
 			message_buffer_capacity: self.message_buffer_capacity,
+			max_calls_in_flight: self.max_calls_in_flight,
 			ping_config: self.ping_config,
 			id_provider: self.id_provider,
 			tcp_no_delay: self.tcp_no_delay,

@@ -18,7 +18,7 @@ use jsonrpsee_types::error::{ErrorCode, reject_too_big_request};
 use serde_json::value::RawValue;
 use soketto::connection::Error as SokettoError;
 use soketto::data::ByteSlice125;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::time::{interval, interval_at};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::compat::{Compat, TokioAsyncReadCompatExt};
@@ -78,12 +78,20 @@ where
 		mut on_session_close,
 		extensions,
 	} = params;
-	let ServerConfig { ping_config, batch_requests_config, max_request_body_size, .. } = server_cfg;
+	let ServerConfig { ping_config, batch_requests_config, max_request_body_size, max_calls_in_flight, .. } =
+		server_cfg;
 
 	let (conn_tx, conn_rx) = oneshot::channel();
 
+	// chatroom patch: a message is read only with a permit for its call in hand, and the
+	// answer goes to the send task with that permit, which it gives back once the answer is
+	// written. A client that does not read its answers so stops being read: its requests
+	// wait in TCP, not in the server's memory.
+	let calls = Arc::new(Semaphore::new(max_calls_in_flight as usize));
+	let (answers, answers_rx) = mpsc::channel(max_calls_in_flight as usize);
+
 	// Spawn another task that sends out the responses on the Websocket.
-	let send_task_handle = tokio::spawn(send_task(rx, ws_sender, ping_config, conn_rx));
+	let send_task_handle = tokio::spawn(send_task(rx, answers_rx, ws_sender, ping_config, conn_rx));
 
 	let stopped = conn.stop_handle.clone().shutdown();
 	let rpc_service = Arc::new(rpc_service);
@@ -107,6 +115,19 @@ where
 	tokio::pin!(ws_stream);
 
 	let result = loop {
+		// chatroom patch: wait for room for one more call before reading the next message.
+		let mut permit = match future::select(Box::pin(calls.clone().acquire_owned()), stopped).await {
+			Either::Left((permit, stop)) => {
+				stopped = stop;
+				permit.expect("the semaphore is never closed")
+			}
+			Either::Right(((), _)) => break Ok(Shutdown::Stopped),
+		};
+		if answers.is_closed() {
+			// The send task has ended: nothing read from now on could be answered.
+			break Ok(Shutdown::ConnectionClosed);
+		}
+
 		let data = match try_recv(&mut ws_stream, stopped, ping_config, &mut missed_pings).await {
 			Receive::ConnectionClosed => break Ok(Shutdown::ConnectionClosed),
 			Receive::Stopped => break Ok(Shutdown::Stopped),
@@ -142,9 +163,24 @@ where
 			}
 		};
 
+		// chatroom patch: a batch runs one call after another, so it counts as that many calls
+		// (up to all of them): a connection's batches cannot hold more answers than its calls.
+		// Only this loop takes permits, so waiting for more here cannot deadlock.
+		let batch_calls = batch_len(&data).clamp(1, max_calls_in_flight as usize) as u32;
+		if batch_calls > 1 {
+			match future::select(Box::pin(calls.clone().acquire_many_owned(batch_calls - 1)), stopped).await {
+				Either::Left((more, stop)) => {
+					stopped = stop;
+					permit.merge(more.expect("the semaphore is never closed"));
+				}
+				Either::Right(((), _)) => break Ok(Shutdown::Stopped),
+			}
+		}
+
 		let rpc_service = rpc_service.clone();
 		let sink = sink.clone();
 		let extensions = extensions.clone();
+		let answers = answers.clone();
 
 		tokio::spawn(async move {
 			let first_non_whitespace = data.iter().enumerate().take(128).find(|(_, byte)| !byte.is_ascii_whitespace());
@@ -167,7 +203,8 @@ where
 				let (json, mut on_close, _) = rp.into_parts();
 
 				// The connection is closed, just quit.
-				if sink.send(json).await.is_err() {
+				// chatroom patch: the answer travels with its call's permit.
+				if answers.send((json, permit)).await.is_err() {
 					return;
 				}
 
@@ -193,9 +230,18 @@ where
 	}
 }
 
+/// chatroom patch: how many entries a message holds if it is a JSON-RPC batch, else 0.
+fn batch_len(data: &[u8]) -> usize {
+	match data.iter().find(|byte| !byte.is_ascii_whitespace()) {
+		Some(b'[') => serde_json::from_slice::<Vec<&RawValue>>(data).map_or(0, |entries| entries.len()),
+		_ => 0,
+	}
+}
+
 /// A task that waits for new messages via the `rx channel` and sends them out on the `WebSocket`.
 async fn send_task(
 	rx: mpsc::Receiver<Box<RawValue>>,
+	answers: mpsc::Receiver<(Box<RawValue>, OwnedSemaphorePermit)>,
 	mut ws_sender: Sender,
 	ping_config: Option<PingConfig>,
 	stop: oneshot::Receiver<()>,
@@ -207,9 +253,14 @@ async fn send_task(
 		// when it starts up.
 		Some(p) => IntervalStream::new(interval(p.ping_interval)),
 	};
-	let rx = ReceiverStream::new(rx);
+	// chatroom patch: answers to calls come on their own channel, each with its call's
+	// permit, given back once the answer is written; notifications keep the shared queue.
+	let mut rx = futures_util::stream::select(
+		ReceiverStream::new(rx).map(|message| (message, None)),
+		ReceiverStream::new(answers).map(|(answer, permit)| (answer, Some(permit))),
+	);
 
-	tokio::pin!(ping_interval, rx, stop);
+	tokio::pin!(ping_interval, stop);
 
 	// Received messages from the WebSocket.
 	let mut rx_item = rx.next();
@@ -221,14 +272,17 @@ async fn send_task(
 		// Note: Although, this is cancel-safe already, avoid using `select!` macro for future proofing.
 		match future::select(rx_item, futs).await {
 			// Received message.
-			Either::Left((Some(response), not_ready)) => {
+			Either::Left((Some((response, permit)), not_ready)) => {
 				// chatroom patch: queue this frame and every one already waiting, then flush
-				// once, so many frames leave in one write instead of one syscall each.
+				// once, so many frames leave in one write instead of one syscall each. A
+				// call's permit is given back as soon as its answer is written.
 				let mut sent = ws_sender.send_text_owned(String::from(Box::<str>::from(response))).await;
+				drop(permit);
 				while sent.is_ok() {
 					match rx.next().now_or_never() {
-						Some(Some(more)) => {
-							sent = ws_sender.send_text_owned(String::from(Box::<str>::from(more))).await
+						Some(Some((more, permit))) => {
+							sent = ws_sender.send_text_owned(String::from(Box::<str>::from(more))).await;
+							drop(permit);
 						}
 						_ => break,
 					}
@@ -271,7 +325,9 @@ async fn send_task(
 
 	// Terminate connection and send close message.
 	let _ = ws_sender.close().await;
-	rx.close();
+	let (messages, answers) = rx.get_mut();
+	messages.get_mut().close();
+	answers.get_mut().close();
 }
 
 enum Receive<S> {
