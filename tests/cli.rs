@@ -838,3 +838,32 @@ async fn plain_mode_does_not_echo_its_own_lines_from_a_catch_up() {
     server.start_kill().unwrap();
     let _ = server.wait().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_mode_rejoins_under_the_name_it_has_after_a_nick() {
+    use tokio::io::AsyncWriteExt;
+    let dir = TempDir::new();
+    let config = || ServerConfig {
+        db: DbLocation::File(dir.0.join("chat.db")),
+        ..Default::default()
+    };
+    let server = TestServer::start_with(config()).await;
+    let addr = server.addr;
+    let mut client = plain_client(&[&server.ws_url(), "--name", "logger"], &dir);
+    let mut stdin = client.stdin.take().unwrap();
+    let mut out = BufReader::new(client.stdout.take().unwrap()).lines();
+    line_containing(&mut out, "-!- you are logger").await;
+    stdin.write_all(b"/nick scribe\n").await.unwrap();
+    line_containing(&mut out, "-!- you are now known as scribe").await;
+
+    server.stop().await;
+    line_containing(&mut out, "-!- disconnected").await;
+    let server = TestServer::start_on(addr, config()).await;
+    let back = line_containing(&mut out, "-!- reconnected as").await;
+    assert!(back.ends_with("-!- reconnected as scribe"), "{back}");
+
+    drop(stdin);
+    let (ok, stderr) = finish(client).await;
+    assert!(ok, "{stderr}");
+    server.stop().await;
+}

@@ -4,8 +4,9 @@
 //!
 //! When the connection drops, the worker says so, waits (capped exponential backoff with
 //! jitter), and tries again: it ends the old session if the server still has it (freeing
-//! the name), joins under the same name, and subscribes from the last seq it received, so
-//! every missed event arrives once and in order.
+//! the name), joins under the name it last had (after a `/nick`, the new one), and
+//! subscribes from the last seq it received, so every missed event arrives once and in
+//! order.
 //!
 //! Plain mode runs it patiently ([`Network::spawn_patient`]): a line sent while offline, or
 //! whose send the connection took down with it, waits for the next session instead of
@@ -201,6 +202,9 @@ impl Worker {
                     }
                     let resumed = joined_before && !reset;
                     joined_before = true;
+                    // The next session asks for the name this one has (a `guest-…` or
+                    // `alice-2` the server gave), not the one first asked for.
+                    self.name = Some(result.name.clone());
                     tracing::info!(url = %self.url, resumed, reset, "joined");
                     self.report(NetEvent::Joined {
                         result,
@@ -346,7 +350,11 @@ impl Worker {
                 }
                 Command::Nick(name) => {
                     let outcome = match client.nick(session.clone(), name).await {
-                        Ok(result) => NetEvent::Renamed(result.name),
+                        Ok(result) => {
+                            // Kept for the next session, so a reconnect does not undo it.
+                            self.name = Some(result.name.clone());
+                            NetEvent::Renamed(result.name)
+                        }
                         Err(err) => NetEvent::SendFailed {
                             error: describe(&err),
                         },
