@@ -867,3 +867,74 @@ async fn plain_mode_rejoins_under_the_name_it_has_after_a_nick() {
     assert!(ok, "{stderr}");
     server.stop().await;
 }
+
+/// A TCP relay to `to` that can be cut as a network outage cuts a client off: the
+/// client's side closes while the server's side stays open (the server has not noticed),
+/// and the first attempt to connect after the cut fails too.
+struct Relay {
+    addr: SocketAddr,
+    cut: tokio::sync::watch::Sender<()>,
+    refuse_next: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Relay {
+    async fn start(to: SocketAddr) -> Self {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (cut, _) = tokio::sync::watch::channel(());
+        let refuse_next = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (cuts, refusing) = (cut.clone(), refuse_next.clone());
+        tokio::spawn(async move {
+            let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+            while let Ok((mut client, _)) = listener.accept().await {
+                if refusing.swap(false, Ordering::SeqCst) {
+                    continue; // dropped: this attempt fails
+                }
+                let mut server = tokio::net::TcpStream::connect(to).await.unwrap();
+                let mut cut = cuts.subscribe();
+                let held = held.clone();
+                tokio::spawn(async move {
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = cut.changed() => held.lock().unwrap().push(server),
+                    }
+                });
+            }
+        });
+        Self {
+            addr,
+            cut,
+            refuse_next,
+        }
+    }
+
+    fn cut(&self) {
+        self.refuse_next
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.cut.send_replace(());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconnect_that_fails_once_still_frees_the_name_the_old_session_holds() {
+    let dir = TempDir::new();
+    let server = TestServer::start().await;
+    let relay = Relay::start(server.addr).await;
+    let target = format!("ws://{}", relay.addr);
+    let mut client = plain_client(&[&target, "--name", "logger"], &dir);
+    let stdin = client.stdin.take().unwrap();
+    let mut out = BufReader::new(client.stdout.take().unwrap()).lines();
+    line_containing(&mut out, "-!- you are logger").await;
+
+    relay.cut();
+    line_containing(&mut out, "-!- disconnected").await;
+    // The server still has the old session, and with it the name.
+    let back = line_containing(&mut out, "-!- reconnected as").await;
+    assert!(back.ends_with("-!- reconnected as logger"), "{back}");
+
+    drop(stdin);
+    let (ok, stderr) = finish(client).await;
+    assert!(ok, "{stderr}");
+    server.stop().await;
+}

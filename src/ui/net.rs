@@ -192,7 +192,7 @@ impl Worker {
         loop {
             let since = joined_before.then(|| last_seq.load(Ordering::Relaxed));
             let tried = (joined_before, failures);
-            match self.open(old_session.take(), since, tried).await {
+            match self.open(&mut old_session, since, tried).await {
                 Ok((result, session)) => {
                     failures = 0;
                     // A room whose history ends before what we saw was reset (a new
@@ -259,7 +259,7 @@ impl Worker {
     /// `tried`: whether it ever got in, and how many attempts failed since (see [`gives_up`]).
     async fn open(
         &self,
-        old_session: Option<String>,
+        old_session: &mut Option<String>,
         since: Option<u64>,
         (joined_before, failures): (bool, u32),
     ) -> Result<(JoinResult, Session), OpenError> {
@@ -277,7 +277,8 @@ impl Worker {
                 OpenError::Transient(err.to_string())
             }
         })?;
-        if let Some(old) = old_session {
+        // Taken only now: an attempt that could not connect leaves it for the next.
+        if let Some(old) = old_session.take() {
             // Frees our name if the server has not noticed the old connection is gone.
             let _ = client.leave(old).await;
         }
