@@ -11,7 +11,7 @@ use chatroom::rpc::ChatApiClient;
 use chatroom::rpc::server::ServerConfig;
 use chatroom::rpc::types::{Event, EventKind};
 use chatroom::store::{DbLocation, Store};
-use common::{Member, TempDir, TestServer, within};
+use common::{Member, TempDir, TestServer, silent_port, within};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -22,8 +22,17 @@ async fn serve(args: &[&str]) -> (Child, SocketAddr) {
 
 /// [`serve`] with more environment variables.
 async fn serve_with_env(args: &[&str], env: &[(&str, &std::path::Path)]) -> (Child, SocketAddr) {
+    serve_listening("127.0.0.1:0", args, env).await
+}
+
+/// `chatroom serve --listen listen` with `args` and `env`; returns it and where it listens.
+async fn serve_listening(
+    listen: &str,
+    args: &[&str],
+    env: &[(&str, &std::path::Path)],
+) -> (Child, SocketAddr) {
     let mut server = Command::new(env!("CARGO_BIN_EXE_chatroom"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(["serve", "--listen", listen])
         .args(args)
         .envs(env.iter().copied())
         .env("RUST_LOG", "info")
@@ -562,19 +571,6 @@ async fn plain_mode_says_which_name_it_got_and_who_is_here() {
     server.stop().await;
 }
 
-/// A port that accepts TCP connections and never says a word.
-async fn silent_port() -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            held.push(socket);
-        }
-    });
-    addr
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_never_answers_is_given_up_on() {
     let dir = TempDir::new();
@@ -722,24 +718,7 @@ async fn an_address_without_a_port_means_7777_and_a_bad_one_is_refused_at_once()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_listens_on_a_host_name() {
-    let mut server = Command::new(env!("CARGO_BIN_EXE_chatroom"))
-        .args(["serve", "--listen", "localhost:0", "--db", ":memory:"])
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut log = BufReader::new(server.stderr.take().unwrap()).lines();
-    let addr = within("the server to log its address", async {
-        loop {
-            let line = log.next_line().await.unwrap().expect("server exited");
-            if let Some((_, addr)) = line.split_once("listening addr=") {
-                return addr.trim().parse::<SocketAddr>().unwrap();
-            }
-        }
-    })
-    .await;
-    tokio::spawn(async move { while let Ok(Some(_)) = log.next_line().await {} });
+    let (mut server, addr) = serve_on("localhost:0", ":memory:").await;
     assert!(addr.ip().is_loopback(), "{addr}");
     let member = Member::join(&TestServer::external(addr), "alice").await;
     assert_eq!(member.name(), "alice");
@@ -775,25 +754,7 @@ async fn help_says_what_each_command_does_with_its_flags() {
 
 /// `chatroom serve` on `listen` with the database `db`, and where it listens.
 async fn serve_on(listen: &str, db: &str) -> (Child, SocketAddr) {
-    let mut server = Command::new(env!("CARGO_BIN_EXE_chatroom"))
-        .args(["serve", "--listen", listen, "--db", db])
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut log = BufReader::new(server.stderr.take().unwrap()).lines();
-    let addr = within("the server to log its address", async {
-        loop {
-            let line = log.next_line().await.unwrap().expect("server exited");
-            if let Some((_, addr)) = line.split_once("listening addr=") {
-                return addr.trim().parse::<SocketAddr>().unwrap();
-            }
-        }
-    })
-    .await;
-    tokio::spawn(async move { while let Ok(Some(_)) = log.next_line().await {} });
-    (server, addr)
+    serve_listening(listen, &["--db", db], &[]).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
