@@ -899,3 +899,35 @@ async fn a_reconnect_that_fails_once_still_frees_the_name_the_old_session_holds(
     assert!(ok, "{stderr}");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_keeps_its_guest_name_over_a_reconnect() {
+    let dir = TempDir::new();
+    let config = || ServerConfig {
+        db: DbLocation::File(dir.0.join("chat.db")),
+        ..Default::default()
+    };
+    let server = TestServer::start_with(config()).await;
+    let addr = server.addr;
+    // An empty name is no name: the server makes one up.
+    let mut client = plain_client(&[&server.ws_url(), "--name", ""], &dir);
+    let stdin = client.stdin.take().unwrap();
+    let mut out = BufReader::new(client.stdout.take().unwrap()).lines();
+    let joined = line_containing(&mut out, "-!- you are guest-").await;
+    let (_, rest) = joined.split_once("-!- you are ").unwrap();
+    let guest = rest.split([' ', ';']).next().unwrap().to_owned();
+
+    server.stop().await;
+    line_containing(&mut out, "-!- disconnected").await;
+    let server = TestServer::start_on(addr, config()).await;
+    let back = line_containing(&mut out, "-!- reconnected as").await;
+    assert!(
+        back.ends_with(&format!("-!- reconnected as {guest}")),
+        "{back}"
+    );
+
+    drop(stdin);
+    let (ok, stderr) = finish(client).await;
+    assert!(ok, "{stderr}");
+    server.stop().await;
+}
