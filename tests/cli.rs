@@ -11,7 +11,7 @@ use chatroom::rpc::ChatApiClient;
 use chatroom::rpc::server::ServerConfig;
 use chatroom::rpc::types::{Event, EventKind};
 use chatroom::store::{DbLocation, Store};
-use common::{Member, TempDir, TestServer, within};
+use common::{Member, TempDir, TestServer, silent_port, within};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -22,8 +22,17 @@ async fn serve(args: &[&str]) -> (Child, SocketAddr) {
 
 /// [`serve`] with more environment variables.
 async fn serve_with_env(args: &[&str], env: &[(&str, &std::path::Path)]) -> (Child, SocketAddr) {
+    serve_listening("127.0.0.1:0", args, env).await
+}
+
+/// `chatroom serve --listen listen` with `args` and `env`; returns it and where it listens.
+async fn serve_listening(
+    listen: &str,
+    args: &[&str],
+    env: &[(&str, &std::path::Path)],
+) -> (Child, SocketAddr) {
     let mut server = Command::new(env!("CARGO_BIN_EXE_chatroom"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(["serve", "--listen", listen])
         .args(args)
         .envs(env.iter().copied())
         .env("RUST_LOG", "info")
@@ -573,19 +582,6 @@ async fn plain_mode_says_which_name_it_got_and_who_is_here() {
     server.stop().await;
 }
 
-/// A port that accepts TCP connections and never says a word.
-async fn silent_port() -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            held.push(socket);
-        }
-    });
-    addr
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_never_answers_is_given_up_on() {
     let dir = TempDir::new();
@@ -733,24 +729,7 @@ async fn an_address_without_a_port_means_7777_and_a_bad_one_is_refused_at_once()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_listens_on_a_host_name() {
-    let mut server = Command::new(env!("CARGO_BIN_EXE_chatroom"))
-        .args(["serve", "--listen", "localhost:0", "--db", ":memory:"])
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut log = BufReader::new(server.stderr.take().unwrap()).lines();
-    let addr = within("the server to log its address", async {
-        loop {
-            let line = log.next_line().await.unwrap().expect("server exited");
-            if let Some((_, addr)) = line.split_once("listening addr=") {
-                return addr.trim().parse::<SocketAddr>().unwrap();
-            }
-        }
-    })
-    .await;
-    tokio::spawn(async move { while let Ok(Some(_)) = log.next_line().await {} });
+    let (mut server, addr) = serve_on("localhost:0", ":memory:").await;
     assert!(addr.ip().is_loopback(), "{addr}");
     let member = Member::join(&TestServer::external(addr), "alice").await;
     assert_eq!(member.name(), "alice");
@@ -786,25 +765,7 @@ async fn help_says_what_each_command_does_with_its_flags() {
 
 /// `chatroom serve` on `listen` with the database `db`, and where it listens.
 async fn serve_on(listen: &str, db: &str) -> (Child, SocketAddr) {
-    let mut server = Command::new(env!("CARGO_BIN_EXE_chatroom"))
-        .args(["serve", "--listen", listen, "--db", db])
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut log = BufReader::new(server.stderr.take().unwrap()).lines();
-    let addr = within("the server to log its address", async {
-        loop {
-            let line = log.next_line().await.unwrap().expect("server exited");
-            if let Some((_, addr)) = line.split_once("listening addr=") {
-                return addr.trim().parse::<SocketAddr>().unwrap();
-            }
-        }
-    })
-    .await;
-    tokio::spawn(async move { while let Ok(Some(_)) = log.next_line().await {} });
-    (server, addr)
+    serve_listening(listen, &["--db", db], &[]).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -848,4 +809,136 @@ async fn plain_mode_does_not_echo_its_own_lines_from_a_catch_up() {
     assert!(ok, "{stderr}");
     server.start_kill().unwrap();
     let _ = server.wait().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_mode_rejoins_under_the_name_it_has_after_a_nick() {
+    use tokio::io::AsyncWriteExt;
+    let dir = TempDir::new();
+    let config = || ServerConfig {
+        db: DbLocation::File(dir.0.join("chat.db")),
+        ..Default::default()
+    };
+    let server = TestServer::start_with(config()).await;
+    let addr = server.addr;
+    let mut client = plain_client(&[&server.ws_url(), "--name", "logger"], &dir);
+    let mut stdin = client.stdin.take().unwrap();
+    let mut out = BufReader::new(client.stdout.take().unwrap()).lines();
+    line_containing(&mut out, "-!- you are logger").await;
+    stdin.write_all(b"/nick scribe\n").await.unwrap();
+    line_containing(&mut out, "-!- you are now known as scribe").await;
+
+    server.stop().await;
+    line_containing(&mut out, "-!- disconnected").await;
+    let server = TestServer::start_on(addr, config()).await;
+    let back = line_containing(&mut out, "-!- reconnected as").await;
+    assert!(back.ends_with("-!- reconnected as scribe"), "{back}");
+
+    drop(stdin);
+    let (ok, stderr) = finish(client).await;
+    assert!(ok, "{stderr}");
+    server.stop().await;
+}
+
+/// A TCP relay to `to` that can be cut as a network outage cuts a client off: the
+/// client's side closes while the server's side stays open (the server has not noticed),
+/// and the first attempt to connect after the cut fails too.
+struct Relay {
+    addr: SocketAddr,
+    cut: tokio::sync::watch::Sender<()>,
+    refuse_next: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Relay {
+    async fn start(to: SocketAddr) -> Self {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (cut, _) = tokio::sync::watch::channel(());
+        let refuse_next = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (cuts, refusing) = (cut.clone(), refuse_next.clone());
+        tokio::spawn(async move {
+            let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+            while let Ok((mut client, _)) = listener.accept().await {
+                if refusing.swap(false, Ordering::SeqCst) {
+                    continue; // dropped: this attempt fails
+                }
+                let mut server = tokio::net::TcpStream::connect(to).await.unwrap();
+                let mut cut = cuts.subscribe();
+                let held = held.clone();
+                tokio::spawn(async move {
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = cut.changed() => held.lock().unwrap().push(server),
+                    }
+                });
+            }
+        });
+        Self {
+            addr,
+            cut,
+            refuse_next,
+        }
+    }
+
+    fn cut(&self) {
+        self.refuse_next
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.cut.send_replace(());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconnect_that_fails_once_still_frees_the_name_the_old_session_holds() {
+    let dir = TempDir::new();
+    let server = TestServer::start().await;
+    let relay = Relay::start(server.addr).await;
+    let target = format!("ws://{}", relay.addr);
+    let mut client = plain_client(&[&target, "--name", "logger"], &dir);
+    let stdin = client.stdin.take().unwrap();
+    let mut out = BufReader::new(client.stdout.take().unwrap()).lines();
+    line_containing(&mut out, "-!- you are logger").await;
+
+    relay.cut();
+    line_containing(&mut out, "-!- disconnected").await;
+    // The server still has the old session, and with it the name.
+    let back = line_containing(&mut out, "-!- reconnected as").await;
+    assert!(back.ends_with("-!- reconnected as logger"), "{back}");
+
+    drop(stdin);
+    let (ok, stderr) = finish(client).await;
+    assert!(ok, "{stderr}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_keeps_its_guest_name_over_a_reconnect() {
+    let dir = TempDir::new();
+    let config = || ServerConfig {
+        db: DbLocation::File(dir.0.join("chat.db")),
+        ..Default::default()
+    };
+    let server = TestServer::start_with(config()).await;
+    let addr = server.addr;
+    // An empty name is no name: the server makes one up.
+    let mut client = plain_client(&[&server.ws_url(), "--name", ""], &dir);
+    let stdin = client.stdin.take().unwrap();
+    let mut out = BufReader::new(client.stdout.take().unwrap()).lines();
+    let joined = line_containing(&mut out, "-!- you are guest-").await;
+    let (_, rest) = joined.split_once("-!- you are ").unwrap();
+    let guest = rest.split([' ', ';']).next().unwrap().to_owned();
+
+    server.stop().await;
+    line_containing(&mut out, "-!- disconnected").await;
+    let server = TestServer::start_on(addr, config()).await;
+    let back = line_containing(&mut out, "-!- reconnected as").await;
+    assert!(
+        back.ends_with(&format!("-!- reconnected as {guest}")),
+        "{back}"
+    );
+
+    drop(stdin);
+    let (ok, stderr) = finish(client).await;
+    assert!(ok, "{stderr}");
+    server.stop().await;
 }

@@ -310,15 +310,7 @@ async fn an_unknown_host_is_reported_once_and_not_retried() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_never_answers_times_out_and_is_tried_again() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            held.push(socket);
-        }
-    });
-    let target = addr.to_string();
+    let target = common::silent_port().await.to_string();
     let mut tui = Tui::spawn(&[
         "connect",
         &target,

@@ -4,8 +4,9 @@
 //!
 //! When the connection drops, the worker says so, waits (capped exponential backoff with
 //! jitter), and tries again: it ends the old session if the server still has it (freeing
-//! the name), joins under the same name, and subscribes from the last seq it received, so
-//! every missed event arrives once and in order.
+//! the name), joins under the name it last had (after a `/nick`, the new one), and
+//! subscribes from the last seq it received, so every missed event arrives once and in
+//! order.
 //!
 //! Plain mode runs it patiently ([`Network::spawn_patient`]): a line sent while offline, or
 //! whose send the connection took down with it, waits for the next session instead of
@@ -25,7 +26,7 @@ use tokio::time::Instant;
 
 use super::app::{AppEvent, NetEvent};
 use super::run::ConnectOptions;
-use crate::rpc::client::{SUBSCRIPTION_BUFFER, connect_within, describe};
+use crate::rpc::client::{ConnectError, SUBSCRIPTION_BUFFER, connect_within, describe};
 use crate::rpc::tls::ClientTls;
 use crate::rpc::types::{Event, JoinResult};
 use crate::rpc::{ChatApiClient, codes};
@@ -190,7 +191,8 @@ impl Worker {
         let mut failures = 0u32;
         loop {
             let since = joined_before.then(|| last_seq.load(Ordering::Relaxed));
-            match self.open(old_session.take(), since, !joined_before).await {
+            let tried = (joined_before, failures);
+            match self.open(&mut old_session, since, tried).await {
                 Ok((result, session)) => {
                     failures = 0;
                     // A room whose history ends before what we saw was reset (a new
@@ -201,6 +203,9 @@ impl Worker {
                     }
                     let resumed = joined_before && !reset;
                     joined_before = true;
+                    // The next session asks for the name this one has (a `guest-…` or
+                    // `alice-2` the server gave), not the one first asked for.
+                    self.name = Some(result.name.clone());
                     tracing::info!(url = %self.url, resumed, reset, "joined");
                     self.report(NetEvent::Joined {
                         result,
@@ -251,12 +256,12 @@ impl Worker {
     }
 
     /// Connects, ends the previous session if the server still has it, joins and subscribes.
-    /// On the `first` attempt, a host that does not resolve is a typo, not an outage.
+    /// `tried`: whether it ever got in, and how many attempts failed since (see [`gives_up`]).
     async fn open(
         &self,
-        old_session: Option<String>,
+        old_session: &mut Option<String>,
         since: Option<u64>,
-        first: bool,
+        (joined_before, failures): (bool, u32),
     ) -> Result<(JoinResult, Session), OpenError> {
         let client = connect_within(
             &self.url,
@@ -266,13 +271,14 @@ impl Worker {
         )
         .await
         .map_err(|err| {
-            if err.is_permanent() || (first && err.is_unknown_host()) {
+            if gives_up(&err, joined_before, failures) {
                 OpenError::Permanent(err.to_string())
             } else {
                 OpenError::Transient(err.to_string())
             }
         })?;
-        if let Some(old) = old_session {
+        // Taken only now: an attempt that could not connect leaves it for the next.
+        if let Some(old) = old_session.take() {
             // Frees our name if the server has not noticed the old connection is gone.
             let _ = client.leave(old).await;
         }
@@ -346,7 +352,11 @@ impl Worker {
                 }
                 Command::Nick(name) => {
                     let outcome = match client.nick(session.clone(), name).await {
-                        Ok(result) => NetEvent::Renamed(result.name),
+                        Ok(result) => {
+                            // Kept for the next session, so a reconnect does not undo it.
+                            self.name = Some(result.name.clone());
+                            NetEvent::Renamed(result.name)
+                        }
                         Err(err) => NetEvent::SendFailed {
                             error: describe(&err),
                         },
@@ -523,6 +533,14 @@ fn backoff(failures: u32, jitter: f64) -> Duration {
     base.min(MAX_RETRY).mul_f64(jitter)
 }
 
+/// Whether a failure to connect ends the attempts: what trying again cannot change, and a
+/// host name that does not resolve on the very first attempt (a typo). A host that
+/// resolved before (the client got in, or the server was only down) and fails now is the
+/// network going away, worth waiting for.
+fn gives_up(err: &ConnectError, joined_before: bool, failures: u32) -> bool {
+    err.is_permanent() || (err.is_unknown_host() && !joined_before && failures == 0)
+}
+
 /// Whether a failed call says the session is gone rather than the call refused.
 fn session_is_over(err: &ClientError) -> bool {
     match err {
@@ -581,6 +599,29 @@ mod tests {
         let waits: Vec<u64> = (0..8).map(|n| backoff(n, 1.0).as_secs()).collect();
         assert_eq!(waits, [1, 2, 4, 8, 16, 30, 30, 30]);
         assert_eq!(backoff(u32::MAX, 1.0), MAX_RETRY);
+    }
+
+    #[test]
+    fn an_unknown_host_is_given_up_on_only_at_the_very_first_attempt() {
+        let unknown = ConnectError::UnknownHost {
+            url: "ws://chat.example:7777/".into(),
+            cause: ClientError::Custom("no such host".into()),
+        };
+        assert!(gives_up(&unknown, false, 0), "a typo");
+        assert!(
+            !gives_up(&unknown, false, 3),
+            "the server was down at start, then the network went"
+        );
+        assert!(!gives_up(&unknown, true, 0), "an outage after getting in");
+        let refused = ConnectError::Connect {
+            url: "ws://chat.example:7777/".into(),
+            cause: ClientError::Custom("connection refused".into()),
+        };
+        assert!(!gives_up(&refused, false, 0));
+        let tls = ConnectError::TlsPort {
+            url: "ws://chat.example:7777/".into(),
+        };
+        assert!(gives_up(&tls, true, 5));
     }
 
     #[test]
