@@ -565,8 +565,10 @@ impl App {
         let Some(command) = line.strip_prefix('/') else {
             return self.send(line);
         };
+        // The name is the first word, after any blanks; its arguments follow it, whatever
+        // case it was typed in.
+        let command = command.trim_start();
         let name = command.split_whitespace().next().unwrap_or("");
-        // Its arguments start after the name, whatever case it was typed in.
         let args = command[name.len()..].trim();
         match name.to_lowercase().as_str() {
             "quit" | "exit" => Action::Quit,
@@ -2217,6 +2219,36 @@ mod tests {
         type_str(&mut app, "/Quit");
         assert_eq!(app.handle_key(key(KeyCode::Enter)), Action::Quit);
         assert_eq!(completes(&mut app, "/CL"), "/clear ");
+    }
+
+    #[test]
+    fn a_command_after_blanks_takes_the_words_after_its_name() {
+        let mut app = joined_app();
+        type_str(&mut app, "/ me waves");
+        assert_eq!(
+            app.handle_key(key(KeyCode::Enter)),
+            Action::SendAction("waves".into())
+        );
+        // A blank of several bytes before the name is no place to cut the line.
+        type_str(&mut app, "/\u{3000}me waves");
+        assert_eq!(
+            app.handle_key(key(KeyCode::Enter)),
+            Action::SendAction("waves".into())
+        );
+        type_str(&mut app, "/\u{3000}nick carol");
+        assert_eq!(
+            app.handle_key(key(KeyCode::Enter)),
+            Action::Nick("carol".into())
+        );
+        type_str(&mut app, "/\u{a0}x");
+        assert_eq!(app.handle_key(key(KeyCode::Enter)), Action::None);
+        assert!(
+            app.lines
+                .back()
+                .unwrap()
+                .text
+                .starts_with("unknown command /x")
+        );
     }
 
     #[test]
