@@ -207,13 +207,16 @@ pub fn clean_name(raw: &str) -> Option<String> {
 /// One key cannot do: a skeleton maps `I` to `l` (so `aIice` is `alice`), lower-casing maps
 /// it to `i` (so `ALICE` is `alice`), and Cherokee capitals have a Latin skeleton only
 /// before lower-casing (`ᎪDMIN` is `ADMIN`, but its lower case `ꭺdmin` is no Latin word).
-/// So there are three: skeleton first; ASCII lower-cased first, then skeleton (`ᎪDMIN`);
-/// and lower-cased first, then skeleton (`ΑΛΙΚΗ` beside `αλικη`).
-pub fn look_alike_keys(name: &str) -> [String; 3] {
+/// So there are four: skeleton first; ASCII lower-cased first, then skeleton (`ᎪDMIN`);
+/// lower-cased first, then skeleton (`ΑΛΙΚΗ` beside `αλικη`); and upper-cased first, then
+/// skeleton, which carries the `I`/`l` likeness over to the name in either case (`ALlCE`,
+/// with a small l, is `ALICE`, and so `alice`; `ADMlN` is `ADMIN`).
+pub fn look_alike_keys(name: &str) -> [String; 4] {
     [
         fold(&fold(name)),
         fold(&fold(&name.to_ascii_lowercase())),
         fold(&name.to_lowercase()),
+        fold(&fold(&name.to_uppercase())),
     ]
 }
 
@@ -629,6 +632,11 @@ mod tests {
             ("operator", "Ꮎperator"),
             ("paypal", "paypa1"),
             ("αλικη", "ΑΛΙΚΗ"),
+            // a small l (or a 1) for the capital I of a name that is the same in capitals
+            ("alice", "ALlCE"),
+            ("alice", "AL1CE"),
+            ("admin", "ADMlN"),
+            ("Ian", "lan"),
         ] {
             assert!(
                 look_alike(name, disguise),
