@@ -944,9 +944,12 @@ impl App {
         oldest.or(self.cleared_through.map(|seq| seq + 1))
     }
 
-    /// " (NAME is taken)" when the server gave a name other than the one asked for.
+    /// " (NAME is taken)" when the server gave a name other than the one asked for. Only
+    /// the first join asks for `wanted_name` (`--name`); later, it may be left from a
+    /// `/nick` the server refused.
     fn taken_note(&mut self, name: &str) -> String {
-        match self.wanted_name.take().as_deref().and_then(clean_name) {
+        let wanted = self.wanted_name.take().filter(|_| self.me.is_none());
+        match wanted.as_deref().and_then(clean_name) {
             Some(wanted) if wanted != name => format!(" ({wanted} is taken)"),
             _ => String::new(),
         }
@@ -2286,6 +2289,27 @@ mod tests {
         let welcome = &app.lines.back().unwrap().text;
         assert!(
             welcome.starts_with("you joined x:1 as bob-2 (bob is taken);"),
+            "{welcome}"
+        );
+    }
+
+    #[test]
+    fn a_refused_nick_is_not_blamed_when_the_room_is_joined_again() {
+        let mut app = joined_app();
+        type_str(&mut app, "/nick admin");
+        assert_eq!(
+            app.handle_key(key(KeyCode::Enter)),
+            Action::Nick("admin".into())
+        );
+        app.handle_net(NetEvent::SendFailed {
+            error: "the name admin is reserved".into(),
+        });
+        // The server's history was reset: the client joins afresh, as bob.
+        app.handle_net(NetEvent::Disconnected("connection closed".into()));
+        app.handle_net(bob_joins(vec![member("bob")], 0, Vec::new(), false, true));
+        let welcome = &app.lines.back().unwrap().text;
+        assert!(
+            welcome.starts_with("you joined 127.0.0.1:7777 as bob;"),
             "{welcome}"
         );
     }
