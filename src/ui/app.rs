@@ -759,6 +759,8 @@ impl App {
                 }
             }
             NetEvent::SendFailed { error } => {
+                // Often the server's own words: cleaned like everything else it sends.
+                let error = clean_text(&error);
                 self.push_local(LineKind::Error, format!("not sent: {error}"));
             }
             NetEvent::Disconnected(reason) => {
@@ -786,6 +788,7 @@ impl App {
                 self.history_exhausted = self.loading_older;
                 self.forget_pages();
                 self.jump_live = false;
+                let error = clean_text(&error);
                 self.push_local(LineKind::Error, format!("could not load history: {error}"));
             }
             NetEvent::Older(events) => {
@@ -2311,6 +2314,21 @@ mod tests {
         assert!(
             welcome.starts_with("you joined 127.0.0.1:7777 as bob;"),
             "{welcome}"
+        );
+    }
+
+    #[test]
+    fn a_servers_error_messages_are_cleaned_before_they_are_shown() {
+        let mut app = joined_app();
+        let hostile = "no\u{202E}pe\u{E0041}\x1b[2J";
+        app.handle_net(NetEvent::SendFailed {
+            error: hostile.into(),
+        });
+        assert_eq!(app.lines.back().unwrap().text, "not sent: nope[2J");
+        app.handle_net(NetEvent::HistoryFailed(hostile.into()));
+        assert_eq!(
+            app.lines.back().unwrap().text,
+            "could not load history: nope[2J"
         );
     }
 
