@@ -1628,6 +1628,7 @@ mod tests {
             "alice\u{2800}",  // a braille blank after it
             "alice\u{13430}", // an Egyptian hieroglyph joiner after it
             "ALICE",
+            "ALlCE", // a small l for the I of ALICE
         ] {
             let name = room
                 .join(Some(disguise), Lifetime::Connection)
@@ -1648,6 +1649,7 @@ mod tests {
             "RᎾOT",
             "Ꮎperator",
             "admı\u{307}n",
+            "ADMlN", // a small l: ADMIN in most fonts
             "server\u{2800}",
             "-!- server",
             "<server>",

@@ -54,8 +54,9 @@ fn depends_on_context(c: char) -> bool {
     matches!(c, ZWJ | ZWNJ | VS16)
 }
 
-/// Whether a ZWJ, ZWNJ or VS16 changes what its neighbours look like. `before` is what was
-/// kept before it, nearest first; `after` is what follows it, nearest first.
+/// Whether a ZWJ, ZWNJ or VS16 changes what its neighbours look like. `prev` is the
+/// character kept just before it; `left` finds the nearest kept one that is not
+/// [`transparent`] (maybe `prev`); `after` is what follows it, nearest first.
 ///
 /// - VS16 right after an emoji-capable character (`❤️`, the keycap `1️⃣`).
 /// - ZWJ between two pieces of an emoji sequence (`👩‍💻`, `🏳️‍🌈`, `👩🏽‍💻`).
@@ -67,13 +68,13 @@ fn depends_on_context(c: char) -> bool {
 /// Anywhere else (at an edge, beside a space, in a run, inside a Latin word) they only hide.
 fn does_work(
     c: char,
-    mut before: impl Iterator<Item = char>,
+    prev: Option<char>,
+    left: impl FnOnce() -> Option<char>,
     mut after: impl Iterator<Item = char>,
 ) -> bool {
-    let Some(prev) = before.next() else {
+    let Some(prev) = prev else {
         return false;
     };
-    let transparent = |c: &char| JoiningType::for_char(*c) == JoiningType::Transparent;
     match c {
         VS16 => prev != VS16 && Emoji::for_char(prev),
         ZWJ | ZWNJ
@@ -86,11 +87,8 @@ fn does_work(
                 && after.next().is_some_and(ExtendedPictographic::for_char)
         }
         ZWNJ => {
-            let left = std::iter::once(prev)
-                .chain(before)
-                .find(|c| !transparent(c))
-                .map(JoiningType::for_char);
-            let right = after.find(|c| !transparent(c)).map(JoiningType::for_char);
+            let left = left().map(JoiningType::for_char);
+            let right = after.find(|&c| !transparent(c)).map(JoiningType::for_char);
             matches!(
                 left,
                 Some(JoiningType::LeftJoining | JoiningType::DualJoining)
@@ -103,14 +101,45 @@ fn does_work(
     }
 }
 
+/// Whether joining passes through the character (a mark, VS16), so a ZWNJ looks past it.
+fn transparent(c: char) -> bool {
+    JoiningType::for_char(c) == JoiningType::Transparent
+}
+
+#[cfg(test)]
+thread_local! {
+    /// How many kept characters ZWNJs have looked back over, on this thread.
+    static LOOKED_BACK: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts one character looked back over, for the tests that bound that work.
+fn looked_back() {
+    #[cfg(test)]
+    LOOKED_BACK.with(|n| n.set(n.get() + 1));
+}
+
 /// Keeps every character but the joiners and VS16 that do no work where they stand.
 fn drop_idle_joiners(chars: &[char]) -> Vec<char> {
     let mut kept: Vec<char> = Vec::with_capacity(chars.len());
+    // The nearest character in `kept[..seen]` that is not transparent. A ZWNJ looks back
+    // only as far as the one before it did, so marks and dropped ZWNJs taking turns (64 KiB
+    // of them in a request) are looked over once, not once a ZWNJ.
+    let (mut seen, mut solid) = (0, None);
     for (i, &c) in chars.iter().enumerate() {
+        let left = || {
+            let nearer = kept[seen..].iter().rev().copied();
+            solid = nearer
+                .inspect(|_| looked_back())
+                .find(|&c| !transparent(c))
+                .or(solid);
+            seen = kept.len();
+            solid
+        };
         if !depends_on_context(c)
             || does_work(
                 c,
-                kept.iter().rev().copied(),
+                kept.last().copied(),
+                left,
                 chars[i + 1..].iter().copied(),
             )
         {
@@ -207,13 +236,16 @@ pub fn clean_name(raw: &str) -> Option<String> {
 /// One key cannot do: a skeleton maps `I` to `l` (so `aIice` is `alice`), lower-casing maps
 /// it to `i` (so `ALICE` is `alice`), and Cherokee capitals have a Latin skeleton only
 /// before lower-casing (`ᎪDMIN` is `ADMIN`, but its lower case `ꭺdmin` is no Latin word).
-/// So there are three: skeleton first; ASCII lower-cased first, then skeleton (`ᎪDMIN`);
-/// and lower-cased first, then skeleton (`ΑΛΙΚΗ` beside `αλικη`).
-pub fn look_alike_keys(name: &str) -> [String; 3] {
+/// So there are four: skeleton first; ASCII lower-cased first, then skeleton (`ᎪDMIN`);
+/// lower-cased first, then skeleton (`ΑΛΙΚΗ` beside `αλικη`); and upper-cased first, then
+/// skeleton, which carries the `I`/`l` likeness over to the name in either case (`ALlCE`,
+/// with a small l, is `ALICE`, and so `alice`; `ADMlN` is `ADMIN`).
+pub fn look_alike_keys(name: &str) -> [String; 4] {
     [
         fold(&fold(name)),
         fold(&fold(&name.to_ascii_lowercase())),
         fold(&name.to_lowercase()),
+        fold(&fold(&name.to_uppercase())),
     ]
 }
 
@@ -546,6 +578,21 @@ mod tests {
     }
 
     #[test]
+    fn zwnjs_over_marks_are_looked_back_over_once() {
+        // A fatha (a mark joining passes through) and a ZWNJ that joins nothing, by turns:
+        // each ZWNJ must not look back over all the marks before it again.
+        let raw = format!("ب{}", "\u{64E}\u{200C}".repeat(5_000));
+        LOOKED_BACK.with(|n| n.set(0));
+        let clean = clean_text(&raw);
+        assert_eq!(clean, format!("ب{}", "\u{64E}".repeat(5_000)));
+        let looked = LOOKED_BACK.with(std::cell::Cell::get);
+        assert!(
+            looked <= 2 * raw.chars().count(),
+            "{looked} characters looked back over"
+        );
+    }
+
+    #[test]
     fn text_of_only_whitespace_cleans_to_empty() {
         assert_eq!(clean_text("  \n\t \u{200B} "), "");
     }
@@ -629,6 +676,11 @@ mod tests {
             ("operator", "Ꮎperator"),
             ("paypal", "paypa1"),
             ("αλικη", "ΑΛΙΚΗ"),
+            // a small l (or a 1) for the capital I of a name that is the same in capitals
+            ("alice", "ALlCE"),
+            ("alice", "AL1CE"),
+            ("admin", "ADMlN"),
+            ("Ian", "lan"),
         ] {
             assert!(
                 look_alike(name, disguise),

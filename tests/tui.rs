@@ -706,6 +706,9 @@ async fn emoji_sequences_and_conjuncts_leave_no_stray_cells() {
     tui.type_keys("\r");
     let sent = alice.next_event().await;
     assert_eq!(sent.from.name, "bob");
+    // The acknowledgement can reach us after alice has the message: wait for our own line,
+    // or /clear may come before it and leave it on the pane.
+    block(|| tui.wait_for_text(&format!("<bob> {typed}")));
     block(|| {
         tui.wait_for_screen("an empty input row, nothing left of the emoji", |screen| {
             input_row(screen).trim_end() == ">"

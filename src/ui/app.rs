@@ -758,6 +758,8 @@ impl App {
                 }
             }
             NetEvent::SendFailed { error } => {
+                // Often the server's own words: cleaned like everything else it sends.
+                let error = clean_text(&error);
                 self.push_local(LineKind::Error, format!("not sent: {error}"));
             }
             NetEvent::Disconnected(reason) => self.connection_failed(&reason, false),
@@ -781,6 +783,7 @@ impl App {
                 self.history_exhausted = self.loading_older;
                 self.forget_pages();
                 self.jump_live = false;
+                let error = clean_text(&error);
                 self.push_local(LineKind::Error, format!("could not load history: {error}"));
             }
             NetEvent::Older(events) => {
@@ -939,9 +942,12 @@ impl App {
         oldest.or(self.cleared_through.map(|seq| seq + 1))
     }
 
-    /// " (NAME is taken)" when the server gave a name other than the one asked for.
+    /// " (NAME is taken)" when the server gave a name other than the one asked for. Only
+    /// the first join asks for `wanted_name` (`--name`); later, it may be left from a
+    /// `/nick` the server refused.
     fn taken_note(&mut self, name: &str) -> String {
-        match self.wanted_name.take().as_deref().and_then(clean_name) {
+        let wanted = self.wanted_name.take().filter(|_| self.me.is_none());
+        match wanted.as_deref().and_then(clean_name) {
             Some(wanted) if wanted != name => format!(" ({wanted} is taken)"),
             _ => String::new(),
         }
@@ -2287,6 +2293,36 @@ mod tests {
     }
 
     #[test]
+    fn a_command_after_blanks_takes_the_words_after_its_name() {
+        let mut app = joined_app();
+        type_str(&mut app, "/ me waves");
+        assert_eq!(
+            app.handle_key(key(KeyCode::Enter)),
+            Action::SendAction("waves".into())
+        );
+        // A blank of several bytes before the name is no place to cut the line.
+        type_str(&mut app, "/\u{3000}me waves");
+        assert_eq!(
+            app.handle_key(key(KeyCode::Enter)),
+            Action::SendAction("waves".into())
+        );
+        type_str(&mut app, "/\u{3000}nick carol");
+        assert_eq!(
+            app.handle_key(key(KeyCode::Enter)),
+            Action::Nick("carol".into())
+        );
+        type_str(&mut app, "/\u{a0}x");
+        assert_eq!(app.handle_key(key(KeyCode::Enter)), Action::None);
+        assert!(
+            app.lines
+                .back()
+                .unwrap()
+                .text
+                .starts_with("unknown command /x")
+        );
+    }
+
+    #[test]
     fn nick_to_the_same_name_changes_nothing_and_a_taken_one_says_so() {
         let mut app = joined_app();
         type_str(&mut app, "/nick bob");
@@ -2322,6 +2358,42 @@ mod tests {
         assert!(
             welcome.starts_with("you joined x:1 as bob-2 (bob is taken);"),
             "{welcome}"
+        );
+    }
+
+    #[test]
+    fn a_refused_nick_is_not_blamed_when_the_room_is_joined_again() {
+        let mut app = joined_app();
+        type_str(&mut app, "/nick admin");
+        assert_eq!(
+            app.handle_key(key(KeyCode::Enter)),
+            Action::Nick("admin".into())
+        );
+        app.handle_net(NetEvent::SendFailed {
+            error: "the name admin is reserved".into(),
+        });
+        // The server's history was reset: the client joins afresh, as bob.
+        app.handle_net(NetEvent::Disconnected("connection closed".into()));
+        app.handle_net(bob_joins(vec![member("bob")], 0, Vec::new(), false, true));
+        let welcome = &app.lines.back().unwrap().text;
+        assert!(
+            welcome.starts_with("you joined 127.0.0.1:7777 as bob;"),
+            "{welcome}"
+        );
+    }
+
+    #[test]
+    fn a_servers_error_messages_are_cleaned_before_they_are_shown() {
+        let mut app = joined_app();
+        let hostile = "no\u{202E}pe\u{E0041}\x1b[2J";
+        app.handle_net(NetEvent::SendFailed {
+            error: hostile.into(),
+        });
+        assert_eq!(app.lines.back().unwrap().text, "not sent: nope[2J");
+        app.handle_net(NetEvent::HistoryFailed(hostile.into()));
+        assert_eq!(
+            app.lines.back().unwrap().text,
+            "could not load history: nope[2J"
         );
     }
 

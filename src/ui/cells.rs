@@ -47,6 +47,11 @@ pub fn text_width(text: &str) -> usize {
     text.graphemes(true).map(cluster_width).sum()
 }
 
+/// [`cluster_width`] as screen columns: one wider than any screen stays wider than it.
+fn columns_of(grapheme: &str) -> u16 {
+    u16::try_from(cluster_width(grapheme)).unwrap_or(u16::MAX)
+}
+
 /// Whether terminals may disagree on how `symbol` (one cell's content) is drawn: it holds
 /// more than one code point.
 fn is_cluster(symbol: &str) -> bool {
@@ -63,11 +68,11 @@ pub fn put_str(buf: &mut Buffer, x: u16, y: u16, text: &str, max_width: u16, sty
         if grapheme.contains(char::is_control) {
             continue;
         }
-        let width = cluster_width(grapheme) as u16;
+        let width = columns_of(grapheme);
         if width == 0 {
             continue;
         }
-        if x + width > right {
+        if x.saturating_add(width) > right {
             break;
         }
         buf[(x, y)]
@@ -149,7 +154,7 @@ impl<B: Backend> Backend for ClusterSafe<B> {
             if !run.is_empty() {
                 self.inner.draw(run.drain(..))?;
             }
-            let width = (cluster_width(cell.symbol()) as u16).min(columns.saturating_sub(x));
+            let width = columns_of(cell.symbol()).min(columns.saturating_sub(x));
             let mut blank = cell.clone();
             blank.set_symbol(" ").set_diff_option(CellDiffOption::None);
             let blanks = vec![blank; usize::from(width)];
@@ -244,6 +249,20 @@ mod tests {
         // What does not fit is left out whole.
         let mut narrow = Buffer::empty(Rect::new(0, 0, 4, 1));
         assert_eq!(put_str(&mut narrow, 0, 0, "a👍🏽", 4, Style::new()), 1);
+    }
+
+    #[test]
+    fn a_cluster_wider_than_any_screen_is_left_out_whatever_its_width() {
+        // One grapheme cluster of 32,769 emoji joined by ZWJ (a hostile server's message):
+        // 65,538 columns, which must not wrap round to the 2 of a u16.
+        let giant = vec!["👨"; 32_769].join("\u{200d}");
+        assert_eq!(giant.graphemes(true).count(), 1);
+        let mut buf = Buffer::empty(Rect::new(0, 0, 8, 1));
+        assert_eq!(
+            put_str(&mut buf, 0, 0, &format!("{giant}ok"), 8, Style::new()),
+            0
+        );
+        assert!((0..8).all(|x| buf[(x, 0)].symbol() == " "));
     }
 
     /// Every byte the backend writes.

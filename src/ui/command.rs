@@ -26,6 +26,8 @@ pub fn parse(line: &str) -> Command<'_> {
     let Some(command) = line.strip_prefix('/') else {
         return Command::Say(line.into());
     };
+    // The name is the first word, after any blanks.
+    let command = command.trim_start();
     let (name, rest) = match command.find(char::is_whitespace) {
         Some(at) => (&command[..at], command[at..].trim()),
         None => (command, ""),
@@ -60,5 +62,7 @@ mod tests {
         assert_eq!(parse("/exit"), Command::Quit);
         assert_eq!(parse("/meow"), Command::Unknown("meow"));
         assert_eq!(parse("/"), Command::Unknown(""));
+        assert_eq!(parse("/ me waves"), Command::Me("waves"));
+        assert_eq!(parse("/\u{3000}me x"), Command::Me("x"));
     }
 }

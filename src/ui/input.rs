@@ -3,7 +3,17 @@
 
 use unicode_segmentation::UnicodeSegmentation;
 
-use super::cells::{cluster_width, text_width};
+use super::cells::cluster_width;
+
+/// Columns a grapheme takes in the input box, which draws a tab (a paste keeps its tabs)
+/// as one blank.
+fn columns(grapheme: &str) -> usize {
+    if grapheme == "\t" {
+        1
+    } else {
+        cluster_width(grapheme)
+    }
+}
 
 /// Editable text; `\n` separates its lines. Line-wise keys (Home/End, kills, Up/Down) work
 /// on the line the cursor is in.
@@ -30,7 +40,10 @@ impl InputLine {
 
     /// Display columns between the start of the cursor's line and the cursor.
     pub fn cursor_column(&self) -> usize {
-        text_width(&self.text[self.line_start()..self.cursor])
+        self.text[self.line_start()..self.cursor]
+            .graphemes(true)
+            .map(columns)
+            .sum()
     }
 
     pub fn insert(&mut self, c: char) {
@@ -126,7 +139,7 @@ impl InputLine {
         let mut at = start;
         let mut width = 0;
         for (i, grapheme) in self.text[start..end].grapheme_indices(true) {
-            width += cluster_width(grapheme);
+            width += columns(grapheme);
             if width > column {
                 break;
             }
@@ -437,6 +450,18 @@ mod tests {
         input.end();
         input.kill_to_end();
         assert_eq!(input.before_cursor(), "a\u{301}");
+    }
+
+    #[test]
+    fn up_keeps_the_column_as_drawn_past_a_tab() {
+        // The input box draws a pasted tab as one blank column.
+        let mut input = InputLine::default();
+        input.set("12345\n\tab");
+        assert_eq!(input.cursor_column(), 3);
+        assert!(input.up());
+        assert_eq!(input.before_cursor(), "123");
+        assert!(input.down());
+        assert_eq!(input.before_cursor(), "12345\n\tab");
     }
 
     #[test]
