@@ -39,6 +39,10 @@ const BRAILLE_BLANK: char = '\u{2800}';
 ///
 /// ZWJ, ZWNJ and VS16 are among them; [`does_work`] keeps them where they are needed.
 fn is_unsafe(c: char) -> bool {
+    // ASCII holds no format or default-ignorable character: skip the tables.
+    if c.is_ascii() {
+        return c.is_control();
+    }
     c.is_control()
         || DefaultIgnorableCodePoint::for_char(c)
         || matches!(
@@ -161,7 +165,11 @@ pub fn clean_text(raw: &str) -> String {
         .map(|c| if c == BRAILLE_BLANK { ' ' } else { c })
         .filter(|&c| c == '\n' || c == '\t' || depends_on_context(c) || !is_unsafe(c))
         .collect();
-    let kept: String = drop_idle_joiners(&safe).into_iter().collect();
+    let kept: String = if safe.iter().any(|&c| depends_on_context(c)) {
+        drop_idle_joiners(&safe).into_iter().collect()
+    } else {
+        safe.into_iter().collect()
+    };
     kept.trim().to_owned()
 }
 
@@ -169,6 +177,10 @@ pub fn clean_text(raw: &str) -> String {
 /// decimal digit or one of [`NAME_PUNCTUATION`]; never an unsafe one, and never one whose
 /// look-alike skeleton is something else (`ǃ` looks like `!`, `ᐳ` like `>`, `ʼ` like `'`).
 fn is_name_char(c: char) -> bool {
+    // Every ASCII letter and digit has a skeleton of letters and digits.
+    if c.is_ascii() {
+        return c.is_ascii_alphanumeric() || NAME_PUNCTUATION.contains(&c);
+    }
     let looks_allowed = |c: char| NAME_PUNCTUATION.contains(&c) || is_in(c, LOOKS_ALLOWED);
     (NAME_PUNCTUATION.contains(&c) || is_in(c, NAME_CATEGORIES))
         && !is_unsafe(c)
