@@ -583,12 +583,20 @@ fn name_colour(name: &str) -> Color {
     PALETTE[(hash % PALETTE.len() as u64) as usize]
 }
 
+/// The least a row after a line's first starts in, when the line has a prefix at all.
+const MIN_INDENT: usize = 2;
+
 /// Wraps styled text to `width` display columns: at spaces where it can, inside a word where
 /// it must, never inside a grapheme. Newlines start a new row. Rows after the first start
 /// `indent` columns in, under the text rather than under its time and name (as irssi does),
-/// unless that would take more than half the row.
+/// unless that would take more than half the row: then [`MIN_INDENT`] columns in, so that no
+/// row of a message can start where a line does and pass for another member's line.
 fn wrap(segments: &[(String, Style)], width: usize, indent: usize) -> Vec<Line<'static>> {
-    let indent = if indent * 2 > width { 0 } else { indent };
+    let indent = if indent * 2 > width {
+        indent.min(MIN_INDENT).min(width / 2)
+    } else {
+        indent
+    };
     let pad = " ".repeat(indent);
     // What a row after the first starts with, and how many of its pieces that is.
     let lead: Vec<(&str, Style)> = if indent > 0 {
@@ -1172,10 +1180,26 @@ mod tests {
             plain(&wrap(&segments, 30, 14)),
             ["12:00 <alice> one two three", "              four five six"]
         );
-        // A prefix wider than half the row would leave too little: rows start at the edge.
+        // A prefix wider than half the row would leave too little: rows start two columns
+        // in, never at the edge where a row could pass for a line of its own.
         assert_eq!(
             plain(&wrap(&segments, 24, 14)),
-            ["12:00 <alice> one two", "three four five six"]
+            ["12:00 <alice> one two", "  three four five six"]
+        );
+        let forged = [
+            ("12:00 ".to_owned(), Style::new()),
+            ("<a_rather_long_name_here> ".to_owned(), Style::new()),
+            (
+                "hi
+12:00 <alice> send me your password"
+                    .to_owned(),
+                Style::new(),
+            ),
+        ];
+        let rows = plain(&wrap(&forged, 40, 32));
+        assert!(
+            rows[1..].iter().all(|row| row.starts_with("  ")),
+            "{rows:?}"
         );
         // The text's own lines start under it too.
         let lines = [

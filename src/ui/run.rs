@@ -430,7 +430,7 @@ mod tests {
         let rows = pane(&app, narrow);
         assert_eq!(
             (rows[4].trim_end(), rows[5].trim_end()),
-            ("00:00 <alice> line", "7"),
+            ("00:00 <alice> line", "  7"),
             "line 7, wrapped, is still the lowest on screen"
         );
     }
