@@ -4,16 +4,24 @@
 //! # Layout
 //!
 //! - [`room`]: the room itself — members, one bounded queue per member, fan-out, names.
-//!   Plain Rust over a `std::sync::Mutex`; it knows nothing about the network.
+//!   Plain Rust over a `std::sync::Mutex`; it knows nothing about the network. Beside it
+//!   in `room/`: its settings (`config`), errors and leave reasons (`error`), rate limits
+//!   (`rate`), names (`names`), readers of a member's events (`reader`), events waiting
+//!   for the disk (`pending`) and shutdown (`shutdown`).
 //! - [`text`]: cleaning of untrusted names and text, used by the server before storing and
 //!   by the client before drawing.
-//! - [`store`]: durable history in SQLite. One writer thread commits events in batches and
-//!   tells the room how far the disk has got; reads page through history for catch-up.
+//! - [`store`]: durable history in SQLite. One writer thread (`store/writer.rs`) commits
+//!   events in batches and tells the room how far the disk has got; reads page through
+//!   history for catch-up; `store/presence.rs` keeps who is in the room on disk, so the
+//!   leaves of a crash can be recorded.
 //! - [`rpc`]: the API, declared once as a jsonrpsee `#[rpc]` trait ([`rpc::ChatApiServer`] /
 //!   [`rpc::ChatApiClient`]), its wire types ([`rpc::types`]), the server ([`rpc::server`]:
-//!   accept loop, WebSocket + HTTP on one port, sessions tied to their connection), the
-//!   client connection helpers ([`rpc::client`]), the room password ([`rpc::auth`]) and TLS
-//!   on both sides ([`rpc::tls`]).
+//!   settings, accept loop and shutdown; `rpc/connection.rs` serves one connection,
+//!   WebSocket + HTTP on one port, with sessions tied to their connection; `rpc/limits.rs`
+//!   holds the per-address limits; `rpc/service.rs` the API's server side,
+//!   [`rpc::server::ChatService`]; `rpc/reads.rs` runs history reads on a thread of their
+//!   own), the client connection helpers ([`rpc::client`]), the room password
+//!   ([`rpc::auth`]) and TLS on both sides ([`rpc::tls`]).
 //! - [`bench`]: `chatroom bench`, a fan-out load generator that checks every delivery.
 //! - [`ui`]: the TUI — state in [`ui::App`], key handling that returns what should happen
 //!   next, drawing as a pure function of state, and one event loop fed by the terminal and
@@ -22,6 +30,9 @@
 //!   shows whatever the length of the scrollback. Plain mode ([`ui::plain`], for scripts)
 //!   runs the same network worker, reconnects included, and the same slash commands
 //!   ([`ui::command`]).
+//!
+//! The binary (`src/main.rs`) only parses its flags; `src/cli/` turns them into settings
+//! and runs each subcommand on this library.
 //!
 //! # How a message travels
 //!

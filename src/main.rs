@@ -1,23 +1,18 @@
-//! The `chatroom` binary: parses the command line, sets up logging, and hands over to the library.
+//! The `chatroom` binary: parses the command line and hands each subcommand to `cli`, which
+//! sets it up (logging, files, the server's settings) and runs it on the library.
 
-use std::io::IsTerminal;
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context;
-use chatroom::bench::BenchConfig;
-use chatroom::room::{RateLimit, RoomConfig};
-use chatroom::rpc::auth::Password;
 use chatroom::rpc::client::{CONNECT_TIMEOUT, error_line, server_url};
-use chatroom::rpc::server::{self, ServerConfig};
-use chatroom::rpc::tls::{self, ClientTls, Fingerprint};
-use chatroom::store::{DbLocation, Retention};
+use chatroom::rpc::tls::{ClientTls, Fingerprint};
+use chatroom::ui::ConnectOptions;
 use chatroom::ui::app::{Bell, DEFAULT_SCROLLBACK, Timestamps};
-use chatroom::ui::{self, ConnectOptions};
 use clap::{Args, Parser, Subcommand};
-use tracing_subscriber::EnvFilter;
+use cli::setup::read_password;
+
+mod cli;
 
 /// A real-time terminal chat: JSON-RPC 2.0 over WebSocket, full-screen TUI.
 #[derive(Parser)]
@@ -284,10 +279,10 @@ struct BenchArgs {
 #[tokio::main]
 async fn main() -> ExitCode {
     let result = match Cli::parse().command {
-        Command::Serve(args) if args.tui => serve_with_tui(args).await,
-        Command::Serve(args) => serve(args).await,
-        Command::Connect(args) => connect(args).await,
-        Command::Bench(args) => bench(args).await,
+        Command::Serve(args) if args.tui => cli::serve::serve_with_tui(args).await,
+        Command::Serve(args) => cli::serve::serve(args).await,
+        Command::Connect(args) => cli::connect::connect(args).await,
+        Command::Bench(args) => cli::bench::bench(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -298,136 +293,6 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-async fn bench(args: BenchArgs) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    anyhow::ensure!(
-        args.publishers <= args.clients,
-        "--publishers ({}) cannot exceed --clients ({})",
-        args.publishers,
-        args.clients
-    );
-    let config = BenchConfig {
-        url: args.access.url(&args.server)?,
-        tls: args.access.tls(),
-        password: args.access.password()?,
-        clients: args.clients as usize,
-        publishers: args.publishers as usize,
-        messages: args.duration.is_none().then_some(args.messages),
-        duration: args.duration,
-        rate: args.rate,
-        size: args.size,
-    };
-    if args.ramp {
-        if !args.json {
-            println!(
-                "{:>8}  {:>12}  {:>10}  {:>10}  {:>10}  {:>6}",
-                "members", "deliveries/s", "ack p95 ms", "ack p99 ms", "lat p99 ms", "lost"
-            );
-        }
-        let steps = chatroom::bench::ramp(&config, |step| {
-            if args.json {
-                return;
-            }
-            match &step.report {
-                Ok(r) => println!(
-                    "{:>8}  {:>12.0}  {:>10.1}  {:>10.1}  {:>10.1}  {:>6}",
-                    step.clients,
-                    r.deliveries_per_sec,
-                    r.ack_ms.p95,
-                    r.ack_ms.p99,
-                    r.latency_ms.p99,
-                    r.lost
-                ),
-                Err(err) => println!("{:>8}  failed: {err}", step.clients),
-            }
-        })
-        .await;
-        if args.json {
-            let rows: Vec<_> = steps
-                .iter()
-                .map(|step| match &step.report {
-                    Ok(report) => serde_json::to_value(report).expect("reports serialize"),
-                    Err(err) => {
-                        serde_json::json!({ "clients": step.clients, "error": err.to_string() })
-                    }
-                })
-                .collect();
-            println!("{}", serde_json::Value::Array(rows));
-        }
-        let clean = steps
-            .iter()
-            .all(|step| step.report.as_ref().is_ok_and(|r| r.is_clean()) || step.report.is_err());
-        anyhow::ensure!(clean, "messages were lost, duplicated or reordered");
-        return Ok(());
-    }
-
-    let bar = if args.json {
-        indicatif::ProgressBar::hidden()
-    } else {
-        eprintln!(
-            "opening {} members ({} publishing) on {} …",
-            config.clients, config.publishers, config.url
-        );
-        let bar = indicatif::ProgressBar::new_spinner();
-        bar.enable_steady_tick(Duration::from_millis(100));
-        bar
-    };
-    let report = {
-        let bar = bar.clone();
-        chatroom::bench::run(&config, move |deliveries, sent| {
-            bar.set_message(format!("{sent} sent, {deliveries} delivered"));
-        })
-        .await
-    };
-    bar.finish_and_clear();
-    let report = report?;
-    if args.json {
-        println!("{}", serde_json::to_string(&report)?);
-    } else {
-        print_report(&report);
-    }
-    anyhow::ensure!(
-        report.is_clean(),
-        "{} lost, {} duplicated, {} out of order",
-        report.lost,
-        report.duplicated,
-        report.out_of_order
-    );
-    Ok(())
-}
-
-fn print_report(r: &chatroom::bench::Report) {
-    let p = |p: &chatroom::bench::Percentiles| {
-        format!(
-            "p50 {:.2}  p90 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}",
-            p.p50, p.p90, p.p99, p.p999, p.max
-        )
-    };
-    println!(
-        "members      {} connected in {:.2} s ({} publishing)",
-        r.clients, r.connect_s, r.publishers
-    );
-    println!("messages     {} sent", r.messages_sent);
-    println!(
-        "deliveries   {} of {} expected: {} lost, {} duplicated, {} out of order",
-        r.deliveries, r.deliveries_expected, r.lost, r.duplicated, r.out_of_order
-    );
-    println!(
-        "throughput   {:.0} deliveries/s over {:.2} s",
-        r.deliveries_per_sec, r.elapsed_s
-    );
-    println!("latency ms   {}", p(&r.latency_ms));
-    println!(
-        "ack ms       p50 {:.2}  p95 {:.2}  p99 {:.2}",
-        r.ack_ms.p50, r.ack_ms.p95, r.ack_ms.p99
-    );
 }
 
 /// `10s`, `2m`, `500ms`, or a plain number of seconds.
@@ -446,204 +311,6 @@ fn parse_duration(value: &str) -> Result<Duration, String> {
         _ => return Err(format!("{value:?}: use ms, s, m or h")),
     };
     Duration::try_from_secs_f64(seconds).map_err(|err| err.to_string())
-}
-
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(env_filter())
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
-    let (listener, bound) = listen(&args.listen).await?;
-    let Served {
-        config,
-        fingerprint,
-        ..
-    } = server_config(&args, bound)?;
-    if let Some(fingerprint) = fingerprint.filter(|_| args.tls_self_signed) {
-        // On stdout, not only in the log: this is what clients need to be told.
-        println!("TLS certificate SHA-256 fingerprint: {fingerprint}");
-        println!(
-            "clients connect with: chatroom connect wss://HOST:{} --fingerprint {fingerprint}",
-            bound.port()
-        );
-    }
-    let running = server::start(listener, config, shutdown_signal()).await?;
-    running.stopped().await;
-    Ok(())
-}
-
-async fn serve_with_tui(args: ServeArgs) -> anyhow::Result<()> {
-    log_to_file(args.client.log_file.as_deref())?;
-    let (listener, bound) = listen(&args.listen).await?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let Served {
-        config,
-        fingerprint,
-        password,
-    } = server_config(&args, bound)?;
-    let running = server::start(listener, config, async {
-        let _ = stopped.await;
-    })
-    .await?;
-    let addr = running.local_addr();
-    // The hosting client trusts its own server by its certificate's fingerprint.
-    let (url, display) = match fingerprint {
-        Some(_) => (format!("wss://{addr}"), format!("hosting wss://{addr}")),
-        None => (format!("ws://{addr}"), format!("hosting {addr}")),
-    };
-    let tls = ClientTls {
-        ca_file: None,
-        fingerprint,
-    };
-    let mut options = args.client.options(url, display, password, tls);
-    if let Some(fingerprint) = fingerprint {
-        options.notice = Some(format!(
-            "TLS certificate SHA-256 fingerprint, for `chatroom connect --fingerprint`: {fingerprint}"
-        ));
-    }
-    let result = ui::run(options).await;
-    let _ = stop.send(());
-    running.stopped().await;
-    result
-}
-
-async fn connect(args: ConnectArgs) -> anyhow::Result<()> {
-    log_to_file(args.client.log_file.as_deref())?;
-    let plain = args.plain
-        || args.json
-        || !std::io::stdin().is_terminal()
-        || !std::io::stdout().is_terminal();
-    let mut options = args.client.options(
-        args.access.url(&args.server)?,
-        args.server.clone(),
-        args.access.password()?,
-        args.access.tls(),
-    );
-    options.connect_timeout = args.connect_timeout;
-    if plain {
-        ui::plain::run(options, args.json, !args.no_reconnect).await
-    } else {
-        ui::run(options).await
-    }
-}
-
-/// What `chatroom serve`'s flags come to.
-struct Served {
-    config: ServerConfig,
-    /// Its certificate's, when it serves TLS.
-    fingerprint: Option<Fingerprint>,
-    /// The room password as given, for `--tui` to join with.
-    password: Option<String>,
-}
-
-/// Listens where `--listen` says: an IP address, or a host name resolved (the first of its
-/// addresses that can be bound). Returns the address bound.
-async fn listen(addr: &str) -> anyhow::Result<(tokio::net::TcpListener, SocketAddr)> {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
-    let bound = listener.local_addr().context("the bound address")?;
-    Ok((listener, bound))
-}
-
-fn server_config(args: &ServeArgs, bound: SocketAddr) -> anyhow::Result<Served> {
-    let default = default_db_file()?;
-    let db = match &args.db {
-        Some(value) => DbLocation::parse(value),
-        None => DbLocation::File(default.clone()),
-    };
-    // The default directory is ours to make, however it was named; any other directory
-    // named with --db must exist already.
-    if db == DbLocation::File(default.clone())
-        && let Some(dir) = default.parent()
-    {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
-    }
-    let password = read_password(args.password_file.as_deref())?;
-    if password.as_deref() == Some("") {
-        anyhow::bail!("the password is empty");
-    }
-    let (tls, fingerprint) = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => {
-            let tls = tls::server_config(cert, key)?;
-            (Some(tls.config), Some(tls.fingerprint))
-        }
-        _ if args.tls_self_signed => {
-            let mut names = vec!["localhost".to_owned()];
-            if !bound.ip().is_unspecified() {
-                names.push(bound.ip().to_string());
-            }
-            let made = tls::self_signed(names)?;
-            (Some(made.config), Some(made.fingerprint))
-        }
-        _ => (None, None),
-    };
-    if let Some(fingerprint) = fingerprint {
-        tracing::info!(%fingerprint, "serving TLS");
-    }
-    let config = ServerConfig {
-        password: password.as_deref().map(Password::new),
-        tls,
-        db,
-        room: RoomConfig {
-            queue_capacity: args.queue_capacity as usize,
-            max_text_bytes: args.max_text_bytes,
-            rate_limit: (args.rate_limit > 0.0).then_some(RateLimit {
-                per_sec: args.rate_limit,
-                burst: args.rate_burst,
-            }),
-            history_len: args.history,
-            retention: Retention {
-                max_events: args.retain_events,
-                max_age: args
-                    .retain_days
-                    .map(|days| Duration::from_secs(days.saturating_mul(86_400))),
-            },
-            ..RoomConfig::default()
-        },
-        max_connections: args.max_connections,
-        max_per_ip: args.max_per_ip,
-        limit_loopback: args.limit_loopback,
-        max_request_bytes: args.max_request_bytes,
-        max_calls_per_connection: args.max_calls_per_connection,
-        max_batch: args.max_batch,
-        handshake_timeout: Duration::from_secs(args.handshake_timeout_secs),
-        write_timeout: Duration::from_secs(args.write_timeout_secs),
-        http_idle_timeout: Duration::from_secs(args.http_idle_secs),
-        ..ServerConfig::default()
-    };
-    Ok(Served {
-        config,
-        fingerprint,
-        password,
-    })
-}
-
-/// The password from `file` (its last line break dropped) or else from CHATROOM_PASSWORD.
-fn read_password(file: Option<&Path>) -> anyhow::Result<Option<String>> {
-    if let Some(file) = file {
-        let text = std::fs::read_to_string(file)
-            .with_context(|| format!("cannot read the password file {}", file.display()))?;
-        let password = text.strip_suffix('\n').unwrap_or(&text);
-        return Ok(Some(
-            password.strip_suffix('\r').unwrap_or(password).to_owned(),
-        ));
-    }
-    Ok(std::env::var("CHATROOM_PASSWORD")
-        .ok()
-        .filter(|p| !p.is_empty()))
-}
-
-fn project_dirs() -> anyhow::Result<directories::ProjectDirs> {
-    directories::ProjectDirs::from("", "", "chatroom")
-        .context("no home directory to keep files in; pass a path explicitly")
-}
-
-/// `$XDG_DATA_HOME/chatroom/chatroom.db` on Linux.
-fn default_db_file() -> anyhow::Result<PathBuf> {
-    Ok(project_dirs()?.data_dir().join("chatroom.db"))
 }
 
 /// [`parse_duration`], and more than nothing.
@@ -665,62 +332,4 @@ fn non_negative(value: &str) -> Result<f64, String> {
 
 fn default_name() -> Option<String> {
     std::env::var("USER").ok().filter(|name| !name.is_empty())
-}
-
-fn env_filter() -> EnvFilter {
-    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"))
-}
-
-/// The TUI owns the terminal, so its log goes to a file.
-fn log_to_file(path: Option<&Path>) -> anyhow::Result<()> {
-    let path = match path {
-        Some(path) => path.to_owned(),
-        None => default_log_file()?,
-    };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create log directory {}", dir.display()))?;
-    }
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .with_context(|| format!("cannot open log file {}", path.display()))?;
-    tracing_subscriber::fmt()
-        .with_env_filter(env_filter())
-        .with_ansi(false)
-        .with_writer(file)
-        .init();
-    Ok(())
-}
-
-fn default_log_file() -> anyhow::Result<PathBuf> {
-    let dirs = project_dirs()?;
-    let dir = dirs.state_dir().unwrap_or_else(|| dirs.data_local_dir());
-    Ok(dir.join("chatroom.log"))
-}
-
-/// Resolves on Ctrl-C or SIGTERM. The handlers are in place as soon as this returns, so a
-/// signal that comes while history is still opening stops the server cleanly too.
-#[cfg(unix)]
-fn shutdown_signal() -> impl std::future::Future<Output = ()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
-    let mut int = signal(SignalKind::interrupt()).expect("installing a SIGINT handler");
-    async move {
-        tokio::select! {
-            _ = int.recv() => {}
-            _ = term.recv() => {}
-        }
-        tracing::info!("stop signal received");
-    }
-}
-
-/// Resolves on Ctrl-C.
-#[cfg(not(unix))]
-fn shutdown_signal() -> impl std::future::Future<Output = ()> {
-    async {
-        let _ = tokio::signal::ctrl_c().await;
-        tracing::info!("stop signal received");
-    }
 }

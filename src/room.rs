@@ -8,12 +8,21 @@
 //!
 //! An event is delivered and acknowledged only once it is stored; until then it waits in
 //! [`pending`], from where the room takes it back if the store cannot keep it.
+//!
+//! Beside this file, in `room/`: `config` (sizes and limits), `error` (what callers did
+//! wrong, why members leave), `rate` (token buckets), `names` (reserved and free names),
+//! `reader` (reading a member's events) and `shutdown` (stopping the room).
 
+mod config;
+mod error;
+mod names;
 mod pending;
+mod rate;
+mod reader;
+mod shutdown;
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -23,176 +32,18 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::rpc::types::{Event, EventKind, JoinResult, MemberInfo, Stamped};
-use crate::store::{DbLocation, History, Progress, Retention, Store, StoreError, Writer};
-use crate::text::{MAX_NAME_CHARS, clean_name, clean_text, look_alike_keys};
+use crate::store::{DbLocation, History, Progress, Store, StoreError, Writer};
+use crate::text::{clean_name, clean_text, look_alike_keys};
+pub use config::{Lifetime, RateLimit, RoomConfig};
+pub use error::{LeaveReason, RESTARTED, RoomError};
+use names::is_reserved;
+pub use names::{RESERVED_NAMES, SERVER_NAME, server_identity};
 use pending::Pending;
 pub use pending::Receipt;
-
-/// How a room is sized.
-#[derive(Debug, Clone)]
-pub struct RoomConfig {
-    /// Events a member may have waiting before it counts as too slow and is removed.
-    pub queue_capacity: usize,
-    /// Longest message text accepted, in bytes, after cleaning.
-    pub max_text_bytes: usize,
-    /// How fast one session may send; `None` for no limit (benchmarks, trusted bridges).
-    pub rate_limit: Option<RateLimit>,
-    /// Recent events handed to every new member with its join.
-    pub history_len: usize,
-    /// How much stored history to keep.
-    pub retention: Retention,
-    /// Events accepted but not yet stored beyond which new messages are refused: a store
-    /// that has stalled must not let memory grow without bound.
-    pub max_pending: usize,
-    /// The same bound in bytes (about what the waiting events hold in memory), so that big
-    /// messages reach it sooner.
-    pub max_pending_bytes: usize,
-    /// How long an event may wait to be stored; after that it is refused, never stored
-    /// later, and its sender is told that storage is unavailable.
-    pub storage_timeout: Duration,
-}
-
-impl Default for RoomConfig {
-    fn default() -> Self {
-        Self {
-            queue_capacity: 1024,
-            max_text_bytes: 4096,
-            rate_limit: Some(RateLimit::default()),
-            history_len: 50,
-            retention: Retention::default(),
-            max_pending: 100_000,
-            max_pending_bytes: 16 * 1024 * 1024,
-            storage_timeout: Duration::from_secs(5),
-        }
-    }
-}
-
-/// A token bucket per session: `burst` messages at once, refilled at `per_sec`.
-///
-/// A session that keeps sending into an empty bucket collects strikes, which drain at the
-/// same rate; once it has more than `burst` of them it is removed for flooding. A client
-/// that waits the advised time never collects any.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RateLimit {
-    pub per_sec: f64,
-    pub burst: u32,
-}
-
-impl Default for RateLimit {
-    fn default() -> Self {
-        Self {
-            per_sec: 5.0,
-            burst: 10,
-        }
-    }
-}
-
-/// Names nobody may take, so that nobody can pose as the server. Compared by skeleton, so
-/// look-alikes of these are refused too.
-pub const RESERVED_NAMES: [&str; 9] = [
-    "server",
-    "system",
-    "admin",
-    "administrator",
-    "root",
-    "operator",
-    "moderator",
-    "chatroom",
-    "nobody",
-];
-
-/// The identity under which the server itself speaks (`system` events).
-pub const SERVER_NAME: &str = "server";
-
-/// The reason on the leave recorded at start-up for a member the server lost track of when
-/// it last stopped (a crash).
-pub const RESTARTED: &str = "server restarted";
-
-/// What a caller did wrong; each maps to a stable JSON-RPC error code in `rpc`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RoomError {
-    #[error("unknown session: it never existed or has already left")]
-    UnknownSession,
-    #[error("message text is empty")]
-    EmptyText,
-    #[error("message text is {len} bytes; the limit is {max}")]
-    TextTooLong { len: usize, max: usize },
-    #[error("this session's events are already being read by another subscription or poll")]
-    InboxBusy,
-    #[error("the name {0:?} is reserved")]
-    NameReserved(String),
-    #[error("rate limited, retry in {} ms", retry_after.as_millis())]
-    RateLimited { retry_after: Duration },
-    #[error("session ended: {0}")]
-    SessionEnded(LeaveReason),
-    #[error("server shutting down")]
-    ShuttingDown,
-    #[error("a name needs at least one visible character")]
-    NameEmpty,
-    #[error("storage is falling behind; try again shortly")]
-    StorageBehind,
-    #[error("server storage unavailable: nothing was stored")]
-    StorageUnavailable,
-    #[error(
-        "since {since} is ahead of this room, whose latest event is {latest}; was the server's history reset?"
-    )]
-    SinceAhead { since: u64, latest: u64 },
-}
-
-/// Why a member is no longer in the room.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LeaveReason {
-    /// The member asked to leave.
-    Left,
-    /// The connection the session was created on closed or stopped answering pings.
-    ConnectionClosed,
-    /// An HTTP-only member stopped polling.
-    IdleTimeout,
-    /// The member's queue filled up: it was not reading fast enough.
-    TooSlow,
-    /// The member kept sending far over its rate limit.
-    Flooding,
-    /// The server is stopping.
-    ServerShutdown,
-    /// The member's join could not be stored, so it never happened.
-    StorageUnavailable,
-}
-
-impl LeaveReason {
-    /// Whether the server should also close the connection the session lived on: it was
-    /// thrown out, rather than leaving or losing its connection.
-    pub fn closes_connection(self) -> bool {
-        matches!(self, LeaveReason::TooSlow | LeaveReason::Flooding)
-    }
-
-    /// The text carried by the `leave` event: none when the member left by itself.
-    fn event_text(self) -> Option<String> {
-        (self != LeaveReason::Left).then(|| self.to_string())
-    }
-}
-
-impl fmt::Display for LeaveReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            LeaveReason::Left => "left",
-            LeaveReason::ConnectionClosed => "connection closed",
-            LeaveReason::IdleTimeout => "idle timeout",
-            LeaveReason::TooSlow => "too slow",
-            LeaveReason::Flooding => "flooding",
-            LeaveReason::ServerShutdown => "server shutting down",
-            LeaveReason::StorageUnavailable => "server storage unavailable",
-        })
-    }
-}
-
-/// What ends a session besides an explicit leave.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lifetime {
-    /// Bound to a WebSocket connection; whoever owns the connection ends the session when it closes.
-    Connection,
-    /// An HTTP-only member: ends after a stretch with no call and no poll in progress.
-    Idle,
-}
+use rate::SendBudget;
+pub use rate::TokenBucket;
+pub use reader::{ClaimedReader, Reader, SessionEnd};
+use reader::{Inbox, Unread};
 
 /// A cheap, cloneable handle to one room.
 #[derive(Clone)]
@@ -244,108 +95,6 @@ struct Member {
     /// The newest stored event when the member joined, where its history ends: every later
     /// event (but its own) goes into its queue; up to it, catching up means reading the store.
     live_after: u64,
-}
-
-/// A token bucket: `burst` tokens at most, refilled at `per_sec`.
-#[derive(Debug, Clone)]
-pub struct TokenBucket {
-    tokens: f64,
-    updated: Instant,
-}
-
-impl TokenBucket {
-    pub fn full(limit: RateLimit, now: Instant) -> Self {
-        Self {
-            tokens: f64::from(limit.burst),
-            updated: now,
-        }
-    }
-
-    /// Takes a token, or says how long until one is due.
-    pub fn take(&mut self, limit: RateLimit, now: Instant) -> Result<(), Duration> {
-        self.refill(limit, now);
-        self.take_refilled(limit)
-    }
-
-    /// Whether the bucket has refilled completely, i.e. its owner has been quiet.
-    pub fn is_full(&mut self, limit: RateLimit, now: Instant) -> bool {
-        self.refill(limit, now);
-        self.tokens >= f64::from(limit.burst)
-    }
-
-    /// Adds what has dripped in since last time; returns how much that was.
-    fn refill(&mut self, limit: RateLimit, now: Instant) -> f64 {
-        let refill = now.saturating_duration_since(self.updated).as_secs_f64() * limit.per_sec;
-        self.updated = now;
-        self.tokens = (self.tokens + refill).min(f64::from(limit.burst));
-        refill
-    }
-
-    fn take_refilled(&mut self, limit: RateLimit) -> Result<(), Duration> {
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            return Ok(());
-        }
-        let wait = (1.0 - self.tokens) / limit.per_sec;
-        Err(Duration::try_from_secs_f64(wait)
-            .unwrap_or(Duration::MAX)
-            .max(Duration::from_millis(1)))
-    }
-}
-
-/// Where a member stands against its rate limit.
-struct SendBudget {
-    bucket: TokenBucket,
-    strikes: f64,
-}
-
-impl SendBudget {
-    fn full(limit: Option<RateLimit>, now: Instant) -> Self {
-        let bucket = match limit {
-            Some(limit) => TokenBucket::full(limit, now),
-            None => TokenBucket {
-                tokens: 0.0,
-                updated: now,
-            },
-        };
-        Self {
-            bucket,
-            strikes: 0.0,
-        }
-    }
-
-    /// Takes a token, or says how long until one is due; `Flooding` once strikes run over.
-    fn spend(&mut self, limit: RateLimit, now: Instant) -> Result<(), RoomError> {
-        let refill = self.bucket.refill(limit, now);
-        self.strikes = (self.strikes - refill).max(0.0);
-        match self.bucket.take_refilled(limit) {
-            Ok(()) => Ok(()),
-            Err(retry_after) => {
-                self.strikes += 1.0;
-                if self.strikes > f64::from(limit.burst) {
-                    Err(RoomError::SessionEnded(LeaveReason::Flooding))
-                } else {
-                    Err(RoomError::RateLimited { retry_after })
-                }
-            }
-        }
-    }
-}
-
-/// The receiving end of a member's queue, plus why it stopped, once it has.
-struct Inbox {
-    queue: Arc<tokio::sync::Mutex<Unread>>,
-    ended: watch::Sender<Option<LeaveReason>>,
-    /// The highest seq a poll has returned. A poll answer can be lost on the way (a client
-    /// timeout, a reset); a poll that says it has less gets the rest from the store.
-    handed_out: AtomicU64,
-}
-
-/// What a member has not read yet.
-struct Unread {
-    rx: mpsc::Receiver<Arc<Stamped>>,
-    /// An event taken off the queue but not delivered; it goes out first next time.
-    returned: Option<Arc<Stamped>>,
 }
 
 impl Default for Room {
@@ -621,53 +370,6 @@ impl Room {
         Ok(state.publish_awaited(kind, from, Some(text)))
     }
 
-    /// Tells everyone the server is stopping, then ends every session. Each member gets
-    /// the notice before its stream ends; the leaves are stored for no one to hear. Waits
-    /// at most `store_within` for the disk: if the notice cannot be stored by then, the
-    /// sessions end all the same, and the end of each says why.
-    pub async fn shutdown(&self, store_within: Duration) {
-        let give_up = tokio::time::Instant::now() + store_within;
-        let notice = {
-            let mut state = self.lock();
-            state.closing = true;
-            state.publish_awaited(
-                EventKind::System,
-                server_identity(),
-                Some(LeaveReason::ServerShutdown.to_string()),
-            )
-        };
-        let told = matches!(
-            tokio::time::timeout_at(give_up, notice.stored()).await,
-            Ok(Ok(_))
-        );
-        if !told {
-            tracing::warn!("the shutdown notice could not be stored; ending the sessions anyway");
-        }
-        let last = {
-            let mut state = self.lock();
-            let ids: Vec<Uuid> = state.members.keys().copied().collect();
-            for id in ids {
-                if let Some(info) = state.detach(id, LeaveReason::ServerShutdown) {
-                    state.publish(
-                        EventKind::Leave,
-                        info,
-                        LeaveReason::ServerShutdown.event_text(),
-                    );
-                }
-            }
-            state.next_seq - 1
-        };
-        // A disk that could not take the notice will not take the leaves either; the next
-        // start records them.
-        if told
-            && tokio::time::timeout_at(give_up, self.stored(last))
-                .await
-                .is_err()
-        {
-            tracing::warn!("the leaves could not be stored in time");
-        }
-    }
-
     /// The seq of the newest event accepted.
     pub fn last_seq(&self) -> u64 {
         self.lock().next_seq - 1
@@ -680,31 +382,6 @@ impl Room {
             Some(since) if since > latest => Err(RoomError::SinceAhead { since, latest }),
             _ => Ok(()),
         }
-    }
-
-    /// Closes the store after everything queued is written (or refused, as ever, once out
-    /// of time), releasing the database file. Blocks until the writer has finished, or for
-    /// `within` at most: call it off the async threads.
-    pub fn close_store(&self, within: Duration) {
-        let writer = self.lock().writer.take();
-        if let Some(writer) = writer {
-            writer.close(within);
-        }
-    }
-
-    /// Resolves once no poll or subscription is reading any more: after [`Room::shutdown`],
-    /// when every reader has taken the last events and gone.
-    pub async fn readers_done(&self) {
-        let mut readers = self.shared.readers.subscribe();
-        let _ = readers.wait_for(|n| *n == 0).await;
-    }
-
-    /// Resolves with the reason once the session has ended.
-    pub fn on_end(&self, session: &str) -> Result<SessionEnd, RoomError> {
-        let mut state = self.lock();
-        Ok(SessionEnd(
-            state.member_mut(session)?.inbox.ended.subscribe(),
-        ))
     }
 
     /// Ends a session and tells everyone else; a session that already ended is unknown.
@@ -726,25 +403,6 @@ impl Room {
     /// The identity behind a session.
     pub fn member(&self, session: &str) -> Result<MemberInfo, RoomError> {
         Ok(self.lock().member_mut(session)?.info.clone())
-    }
-
-    /// Starts reading a session's events. While the returned reader lives, the member counts
-    /// as active, so an HTTP member in a long poll never times out mid-poll.
-    pub fn reader(&self, session: &str) -> Result<Reader, RoomError> {
-        let mut state = self.lock();
-        let member = state.member_mut(session)?;
-        member.readers += 1;
-        member.last_active = Instant::now();
-        self.shared.readers.send_modify(|n| *n += 1);
-        let live_after = member.live_after;
-        Ok(Reader {
-            live_after,
-            _activity: Activity {
-                room: self.clone(),
-                id: member.info.id,
-            },
-            inbox: member.inbox.clone(),
-        })
     }
 
     /// Makes a member look as if its last call was `ago`, so expiry can be tested without
@@ -844,50 +502,6 @@ impl State {
         list
     }
 
-    fn is_free(&self, name: &str) -> bool {
-        !look_alike_keys(name)
-            .iter()
-            .any(|key| self.names.contains(key))
-    }
-
-    /// The (already cleaned) requested name if nobody has it or a look-alike of it, else the
-    /// first free `name-2`, `name-3`, …; with no usable name, a random `guest-xxxx`.
-    fn free_name(&self, requested: Option<String>) -> String {
-        let Some(base) = requested else {
-            return self.free_guest_name();
-        };
-        if self.is_free(&base) {
-            return base;
-        }
-        (2u64..)
-            .map(|n| {
-                let suffix = format!("-{n}");
-                let stem: String = base
-                    .chars()
-                    .take(MAX_NAME_CHARS - suffix.chars().count())
-                    .collect();
-                // Cleaned again: the cut may strand a joiner that joined across it.
-                clean_name(&format!("{stem}{suffix}"))
-                    .expect("the start of a clean name and a suffix clean to a name")
-            })
-            .find(|candidate| self.is_free(candidate))
-            .expect("an unbounded range of suffixes has a free one")
-    }
-
-    fn free_guest_name(&self) -> String {
-        let mut rng = rand::rng();
-        // Four hex digits while the room is small; widen as guests crowd the space so
-        // the search stays short.
-        let digits: u32 = if self.members.len() < 16_384 { 4 } else { 8 };
-        loop {
-            let n = rng.random_range(0..16u64.pow(digits));
-            let candidate = format!("guest-{n:0width$x}", width = digits as usize);
-            if self.is_free(&candidate) {
-                return candidate;
-            }
-        }
-    }
-
     /// Gives the event the next seq and sends it to be stored; it is delivered once it is.
     fn publish(&mut self, kind: EventKind, from: MemberInfo, text: Option<String>) -> u64 {
         self.accept(kind, from, text, None)
@@ -951,153 +565,6 @@ impl State {
     }
 }
 
-/// Reading access to one member's events.
-pub struct Reader {
-    /// Events after this seq come through the queue; earlier ones from the store.
-    pub live_after: u64,
-    /// Held for its `Drop`: the member counts as active while this reader lives.
-    _activity: Activity,
-    inbox: Arc<Inbox>,
-}
-
-impl Reader {
-    /// The highest seq polls have returned so far.
-    pub fn handed_out(&self) -> u64 {
-        self.inbox.handed_out.load(Ordering::Relaxed)
-    }
-
-    /// Claims the inbox for this reader alone, or fails if another reader has it.
-    pub fn try_claim(self) -> Result<ClaimedReader, RoomError> {
-        let unread = self
-            .inbox
-            .queue
-            .clone()
-            .try_lock_owned()
-            .map_err(|_| RoomError::InboxBusy)?;
-        Ok(ClaimedReader {
-            unread,
-            reader: self,
-        })
-    }
-
-    /// Claims the inbox, waiting for any other reader to let go.
-    pub async fn claim(self) -> ClaimedReader {
-        let unread = self.inbox.queue.clone().lock_owned().await;
-        ClaimedReader {
-            unread,
-            reader: self,
-        }
-    }
-}
-
-/// A reader holding a member's inbox exclusively.
-pub struct ClaimedReader {
-    unread: tokio::sync::OwnedMutexGuard<Unread>,
-    reader: Reader,
-}
-
-impl ClaimedReader {
-    /// Events after this seq come through the queue; earlier ones from the store.
-    pub fn live_after(&self) -> u64 {
-        self.reader.live_after
-    }
-
-    /// The next event, or why the member left once everything queued has been read.
-    pub async fn next(&mut self) -> Result<Arc<Stamped>, LeaveReason> {
-        if let Some(event) = self.unread.returned.take() {
-            return Ok(event);
-        }
-        match self.unread.rx.recv().await {
-            Some(event) => Ok(event),
-            None => Err(self.ended()),
-        }
-    }
-
-    /// Records that events up to `seq` were handed to a poll.
-    pub fn note_handed_out(&self, seq: u64) {
-        self.reader
-            .inbox
-            .handed_out
-            .fetch_max(seq, Ordering::Relaxed);
-    }
-
-    /// Hands back an event that could not be delivered, so the next reader gets it first.
-    pub fn put_back(&mut self, event: Arc<Stamped>) {
-        debug_assert!(
-            self.unread.returned.is_none(),
-            "one event is read at a time"
-        );
-        self.unread.returned = Some(event);
-    }
-
-    /// Waits for at least one event, then takes up to `max` of those queued.
-    pub async fn next_batch(&mut self, max: usize) -> Result<Vec<Arc<Stamped>>, LeaveReason> {
-        let mut batch: Vec<Arc<Stamped>> = self.unread.returned.take().into_iter().collect();
-        if batch.is_empty() && self.unread.rx.recv_many(&mut batch, max).await == 0 {
-            return Err(self.ended());
-        }
-        while batch.len() < max {
-            match self.unread.rx.try_recv() {
-                Ok(event) => batch.push(event),
-                Err(_) => break,
-            }
-        }
-        Ok(batch)
-    }
-
-    fn ended(&self) -> LeaveReason {
-        self.reader
-            .inbox
-            .ended
-            .borrow()
-            .expect("a queue closes only when its member is detached")
-    }
-}
-
-/// Waits for a session to end.
-pub struct SessionEnd(watch::Receiver<Option<LeaveReason>>);
-
-impl SessionEnd {
-    pub async fn reason(mut self) -> LeaveReason {
-        // An error means the sender is gone, which happens only after the reason was set.
-        let _ = self.0.wait_for(Option::is_some).await;
-        self.0.borrow().unwrap_or(LeaveReason::ConnectionClosed)
-    }
-}
-
-/// Whether a name is, or looks like, one of [`RESERVED_NAMES`].
-fn is_reserved(name: &str) -> bool {
-    let keys = look_alike_keys(name);
-    RESERVED_NAMES
-        .iter()
-        .flat_map(|reserved| look_alike_keys(reserved))
-        .any(|key| keys.contains(&key))
-}
-
-/// Who `system` events are from: the reserved name, and the nil uuid no member can have.
-pub fn server_identity() -> MemberInfo {
-    MemberInfo {
-        id: Uuid::nil(),
-        name: SERVER_NAME.to_owned(),
-    }
-}
-
-/// Marks a member active for as long as it lives.
-struct Activity {
-    room: Room,
-    id: Uuid,
-}
-
-impl Drop for Activity {
-    fn drop(&mut self) {
-        if let Some(member) = self.room.lock().members.get_mut(&self.id) {
-            member.readers -= 1;
-            member.last_active = Instant::now();
-        }
-        self.room.shared.readers.send_modify(|n| *n -= 1);
-    }
-}
-
 /// 128 random bits from the thread-local CSPRNG, as 32 hex digits.
 fn new_session_secret() -> String {
     format!("{:032x}", rand::rng().random::<u128>())
@@ -1112,6 +579,7 @@ fn unix_ms() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::text::MAX_NAME_CHARS;
 
     fn small_room(queue_capacity: usize) -> Room {
         Room::in_memory(RoomConfig {

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::codes;
-use super::server::address_key;
+use super::limits::address_key;
 
 /// Wrong passwords an address may give before it is shut out.
 pub const FREE_FAILURES: u32 = 5;

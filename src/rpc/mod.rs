@@ -3,8 +3,11 @@
 
 pub mod auth;
 pub mod client;
+mod connection;
+mod limits;
 mod reads;
 pub mod server;
+mod service;
 pub mod tls;
 pub mod types;
 

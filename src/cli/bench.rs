@@ -1,0 +1,138 @@
+//! `chatroom bench` run from its flags: one run or a ramp, with progress and the report printed.
+
+use std::time::Duration;
+
+use chatroom::bench::BenchConfig;
+use tracing_subscriber::EnvFilter;
+
+use crate::BenchArgs;
+
+pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    anyhow::ensure!(
+        args.publishers <= args.clients,
+        "--publishers ({}) cannot exceed --clients ({})",
+        args.publishers,
+        args.clients
+    );
+    let config = BenchConfig {
+        url: args.access.url(&args.server)?,
+        tls: args.access.tls(),
+        password: args.access.password()?,
+        clients: args.clients as usize,
+        publishers: args.publishers as usize,
+        messages: args.duration.is_none().then_some(args.messages),
+        duration: args.duration,
+        rate: args.rate,
+        size: args.size,
+    };
+    if args.ramp {
+        if !args.json {
+            println!(
+                "{:>8}  {:>12}  {:>10}  {:>10}  {:>10}  {:>6}",
+                "members", "deliveries/s", "ack p95 ms", "ack p99 ms", "lat p99 ms", "lost"
+            );
+        }
+        let steps = chatroom::bench::ramp(&config, |step| {
+            if args.json {
+                return;
+            }
+            match &step.report {
+                Ok(r) => println!(
+                    "{:>8}  {:>12.0}  {:>10.1}  {:>10.1}  {:>10.1}  {:>6}",
+                    step.clients,
+                    r.deliveries_per_sec,
+                    r.ack_ms.p95,
+                    r.ack_ms.p99,
+                    r.latency_ms.p99,
+                    r.lost
+                ),
+                Err(err) => println!("{:>8}  failed: {err}", step.clients),
+            }
+        })
+        .await;
+        if args.json {
+            let rows: Vec<_> = steps
+                .iter()
+                .map(|step| match &step.report {
+                    Ok(report) => serde_json::to_value(report).expect("reports serialize"),
+                    Err(err) => {
+                        serde_json::json!({ "clients": step.clients, "error": err.to_string() })
+                    }
+                })
+                .collect();
+            println!("{}", serde_json::Value::Array(rows));
+        }
+        let clean = steps
+            .iter()
+            .all(|step| step.report.as_ref().is_ok_and(|r| r.is_clean()) || step.report.is_err());
+        anyhow::ensure!(clean, "messages were lost, duplicated or reordered");
+        return Ok(());
+    }
+
+    let bar = if args.json {
+        indicatif::ProgressBar::hidden()
+    } else {
+        eprintln!(
+            "opening {} members ({} publishing) on {} …",
+            config.clients, config.publishers, config.url
+        );
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.enable_steady_tick(Duration::from_millis(100));
+        bar
+    };
+    let report = {
+        let bar = bar.clone();
+        chatroom::bench::run(&config, move |deliveries, sent| {
+            bar.set_message(format!("{sent} sent, {deliveries} delivered"));
+        })
+        .await
+    };
+    bar.finish_and_clear();
+    let report = report?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print_report(&report);
+    }
+    anyhow::ensure!(
+        report.is_clean(),
+        "{} lost, {} duplicated, {} out of order",
+        report.lost,
+        report.duplicated,
+        report.out_of_order
+    );
+    Ok(())
+}
+
+fn print_report(r: &chatroom::bench::Report) {
+    let p = |p: &chatroom::bench::Percentiles| {
+        format!(
+            "p50 {:.2}  p90 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}",
+            p.p50, p.p90, p.p99, p.p999, p.max
+        )
+    };
+    println!(
+        "members      {} connected in {:.2} s ({} publishing)",
+        r.clients, r.connect_s, r.publishers
+    );
+    println!("messages     {} sent", r.messages_sent);
+    println!(
+        "deliveries   {} of {} expected: {} lost, {} duplicated, {} out of order",
+        r.deliveries, r.deliveries_expected, r.lost, r.duplicated, r.out_of_order
+    );
+    println!(
+        "throughput   {:.0} deliveries/s over {:.2} s",
+        r.deliveries_per_sec, r.elapsed_s
+    );
+    println!("latency ms   {}", p(&r.latency_ms));
+    println!(
+        "ack ms       p50 {:.2}  p95 {:.2}  p99 {:.2}",
+        r.ack_ms.p50, r.ack_ms.p95, r.ack_ms.p99
+    );
+}

@@ -1,0 +1,195 @@
+//! `chatroom serve` (alone or with `--tui`) from its flags: the server's settings, the
+//! listener, the password, TLS, and the stop signal.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use chatroom::room::{RateLimit, RoomConfig};
+use chatroom::rpc::auth::Password;
+use chatroom::rpc::server::{self, ServerConfig};
+use chatroom::rpc::tls::{self, ClientTls, Fingerprint};
+use chatroom::store::{DbLocation, Retention};
+use chatroom::ui;
+
+use super::setup::{default_db_file, env_filter, log_to_file, read_password};
+use crate::ServeArgs;
+
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(env_filter())
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .init();
+    let (listener, bound) = listen(&args.listen).await?;
+    let Served {
+        config,
+        fingerprint,
+        ..
+    } = server_config(&args, bound)?;
+    if let Some(fingerprint) = fingerprint.filter(|_| args.tls_self_signed) {
+        // On stdout, not only in the log: this is what clients need to be told.
+        println!("TLS certificate SHA-256 fingerprint: {fingerprint}");
+        println!(
+            "clients connect with: chatroom connect wss://HOST:{} --fingerprint {fingerprint}",
+            bound.port()
+        );
+    }
+    let running = server::start(listener, config, shutdown_signal()).await?;
+    running.stopped().await;
+    Ok(())
+}
+
+pub async fn serve_with_tui(args: ServeArgs) -> anyhow::Result<()> {
+    log_to_file(args.client.log_file.as_deref())?;
+    let (listener, bound) = listen(&args.listen).await?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let Served {
+        config,
+        fingerprint,
+        password,
+    } = server_config(&args, bound)?;
+    let running = server::start(listener, config, async {
+        let _ = stopped.await;
+    })
+    .await?;
+    let addr = running.local_addr();
+    // The hosting client trusts its own server by its certificate's fingerprint.
+    let (url, display) = match fingerprint {
+        Some(_) => (format!("wss://{addr}"), format!("hosting wss://{addr}")),
+        None => (format!("ws://{addr}"), format!("hosting {addr}")),
+    };
+    let tls = ClientTls {
+        ca_file: None,
+        fingerprint,
+    };
+    let mut options = args.client.options(url, display, password, tls);
+    if let Some(fingerprint) = fingerprint {
+        options.notice = Some(format!(
+            "TLS certificate SHA-256 fingerprint, for `chatroom connect --fingerprint`: {fingerprint}"
+        ));
+    }
+    let result = ui::run(options).await;
+    let _ = stop.send(());
+    running.stopped().await;
+    result
+}
+
+/// What `chatroom serve`'s flags come to.
+struct Served {
+    config: ServerConfig,
+    /// Its certificate's, when it serves TLS.
+    fingerprint: Option<Fingerprint>,
+    /// The room password as given, for `--tui` to join with.
+    password: Option<String>,
+}
+
+/// Listens where `--listen` says: an IP address, or a host name resolved (the first of its
+/// addresses that can be bound). Returns the address bound.
+async fn listen(addr: &str) -> anyhow::Result<(tokio::net::TcpListener, SocketAddr)> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let bound = listener.local_addr().context("the bound address")?;
+    Ok((listener, bound))
+}
+
+fn server_config(args: &ServeArgs, bound: SocketAddr) -> anyhow::Result<Served> {
+    let default = default_db_file()?;
+    let db = match &args.db {
+        Some(value) => DbLocation::parse(value),
+        None => DbLocation::File(default.clone()),
+    };
+    // The default directory is ours to make, however it was named; any other directory
+    // named with --db must exist already.
+    if db == DbLocation::File(default.clone())
+        && let Some(dir) = default.parent()
+    {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    }
+    let password = read_password(args.password_file.as_deref())?;
+    if password.as_deref() == Some("") {
+        anyhow::bail!("the password is empty");
+    }
+    let (tls, fingerprint) = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let tls = tls::server_config(cert, key)?;
+            (Some(tls.config), Some(tls.fingerprint))
+        }
+        _ if args.tls_self_signed => {
+            let mut names = vec!["localhost".to_owned()];
+            if !bound.ip().is_unspecified() {
+                names.push(bound.ip().to_string());
+            }
+            let made = tls::self_signed(names)?;
+            (Some(made.config), Some(made.fingerprint))
+        }
+        _ => (None, None),
+    };
+    if let Some(fingerprint) = fingerprint {
+        tracing::info!(%fingerprint, "serving TLS");
+    }
+    let config = ServerConfig {
+        password: password.as_deref().map(Password::new),
+        tls,
+        db,
+        room: RoomConfig {
+            queue_capacity: args.queue_capacity as usize,
+            max_text_bytes: args.max_text_bytes,
+            rate_limit: (args.rate_limit > 0.0).then_some(RateLimit {
+                per_sec: args.rate_limit,
+                burst: args.rate_burst,
+            }),
+            history_len: args.history,
+            retention: Retention {
+                max_events: args.retain_events,
+                max_age: args
+                    .retain_days
+                    .map(|days| Duration::from_secs(days.saturating_mul(86_400))),
+            },
+            ..RoomConfig::default()
+        },
+        max_connections: args.max_connections,
+        max_per_ip: args.max_per_ip,
+        limit_loopback: args.limit_loopback,
+        max_request_bytes: args.max_request_bytes,
+        max_calls_per_connection: args.max_calls_per_connection,
+        max_batch: args.max_batch,
+        handshake_timeout: Duration::from_secs(args.handshake_timeout_secs),
+        write_timeout: Duration::from_secs(args.write_timeout_secs),
+        http_idle_timeout: Duration::from_secs(args.http_idle_secs),
+        ..ServerConfig::default()
+    };
+    Ok(Served {
+        config,
+        fingerprint,
+        password,
+    })
+}
+
+/// Resolves on Ctrl-C or SIGTERM. The handlers are in place as soon as this returns, so a
+/// signal that comes while history is still opening stops the server cleanly too.
+#[cfg(unix)]
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("installing a SIGINT handler");
+    async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+        tracing::info!("stop signal received");
+    }
+}
+
+/// Resolves on Ctrl-C.
+#[cfg(not(unix))]
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("stop signal received");
+    }
+}

@@ -1,0 +1,65 @@
+//! What the subcommands share: where files (history, log) go by default, how the binary
+//! logs, and reading a password file.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use tracing_subscriber::EnvFilter;
+
+fn project_dirs() -> anyhow::Result<directories::ProjectDirs> {
+    directories::ProjectDirs::from("", "", "chatroom")
+        .context("no home directory to keep files in; pass a path explicitly")
+}
+
+/// `$XDG_DATA_HOME/chatroom/chatroom.db` on Linux.
+pub(super) fn default_db_file() -> anyhow::Result<PathBuf> {
+    Ok(project_dirs()?.data_dir().join("chatroom.db"))
+}
+
+pub(super) fn env_filter() -> EnvFilter {
+    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"))
+}
+
+/// The TUI owns the terminal, so its log goes to a file.
+pub(super) fn log_to_file(path: Option<&Path>) -> anyhow::Result<()> {
+    let path = match path {
+        Some(path) => path.to_owned(),
+        None => default_log_file()?,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create log directory {}", dir.display()))?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .with_context(|| format!("cannot open log file {}", path.display()))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(env_filter())
+        .with_ansi(false)
+        .with_writer(file)
+        .init();
+    Ok(())
+}
+
+fn default_log_file() -> anyhow::Result<PathBuf> {
+    let dirs = project_dirs()?;
+    let dir = dirs.state_dir().unwrap_or_else(|| dirs.data_local_dir());
+    Ok(dir.join("chatroom.log"))
+}
+
+/// The password from `file` (its last line break dropped) or else from CHATROOM_PASSWORD.
+pub fn read_password(file: Option<&Path>) -> anyhow::Result<Option<String>> {
+    if let Some(file) = file {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read the password file {}", file.display()))?;
+        let password = text.strip_suffix('\n').unwrap_or(&text);
+        return Ok(Some(
+            password.strip_suffix('\r').unwrap_or(password).to_owned(),
+        ));
+    }
+    Ok(std::env::var("CHATROOM_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty()))
+}

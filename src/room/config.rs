@@ -1,0 +1,73 @@
+//! How a room is sized and limited, and what ends a session: the settings the server picks.
+
+use std::time::Duration;
+
+use crate::store::Retention;
+
+/// How a room is sized.
+#[derive(Debug, Clone)]
+pub struct RoomConfig {
+    /// Events a member may have waiting before it counts as too slow and is removed.
+    pub queue_capacity: usize,
+    /// Longest message text accepted, in bytes, after cleaning.
+    pub max_text_bytes: usize,
+    /// How fast one session may send; `None` for no limit (benchmarks, trusted bridges).
+    pub rate_limit: Option<RateLimit>,
+    /// Recent events handed to every new member with its join.
+    pub history_len: usize,
+    /// How much stored history to keep.
+    pub retention: Retention,
+    /// Events accepted but not yet stored beyond which new messages are refused: a store
+    /// that has stalled must not let memory grow without bound.
+    pub max_pending: usize,
+    /// The same bound in bytes (about what the waiting events hold in memory), so that big
+    /// messages reach it sooner.
+    pub max_pending_bytes: usize,
+    /// How long an event may wait to be stored; after that it is refused, never stored
+    /// later, and its sender is told that storage is unavailable.
+    pub storage_timeout: Duration,
+}
+
+impl Default for RoomConfig {
+    fn default() -> Self {
+        Self {
+            queue_capacity: 1024,
+            max_text_bytes: 4096,
+            rate_limit: Some(RateLimit::default()),
+            history_len: 50,
+            retention: Retention::default(),
+            max_pending: 100_000,
+            max_pending_bytes: 16 * 1024 * 1024,
+            storage_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A token bucket per session: `burst` messages at once, refilled at `per_sec`.
+///
+/// A session that keeps sending into an empty bucket collects strikes, which drain at the
+/// same rate; once it has more than `burst` of them it is removed for flooding. A client
+/// that waits the advised time never collects any.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    pub per_sec: f64,
+    pub burst: u32,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        Self {
+            per_sec: 5.0,
+            burst: 10,
+        }
+    }
+}
+
+/// What ends a session besides an explicit leave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifetime {
+    /// Bound to a WebSocket connection; whoever owns the connection ends the session when it closes.
+    Connection,
+    /// An HTTP-only member: ends after a stretch with no call and no poll in progress.
+    Idle,
+}

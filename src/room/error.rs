@@ -1,0 +1,85 @@
+//! What can go wrong for a caller of the room, and why a member is no longer in it.
+
+use std::fmt;
+use std::time::Duration;
+
+/// The reason on the leave recorded at start-up for a member the server lost track of when
+/// it last stopped (a crash).
+pub const RESTARTED: &str = "server restarted";
+
+/// What a caller did wrong; each maps to a stable JSON-RPC error code in `rpc`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RoomError {
+    #[error("unknown session: it never existed or has already left")]
+    UnknownSession,
+    #[error("message text is empty")]
+    EmptyText,
+    #[error("message text is {len} bytes; the limit is {max}")]
+    TextTooLong { len: usize, max: usize },
+    #[error("this session's events are already being read by another subscription or poll")]
+    InboxBusy,
+    #[error("the name {0:?} is reserved")]
+    NameReserved(String),
+    #[error("rate limited, retry in {} ms", retry_after.as_millis())]
+    RateLimited { retry_after: Duration },
+    #[error("session ended: {0}")]
+    SessionEnded(LeaveReason),
+    #[error("server shutting down")]
+    ShuttingDown,
+    #[error("a name needs at least one visible character")]
+    NameEmpty,
+    #[error("storage is falling behind; try again shortly")]
+    StorageBehind,
+    #[error("server storage unavailable: nothing was stored")]
+    StorageUnavailable,
+    #[error(
+        "since {since} is ahead of this room, whose latest event is {latest}; was the server's history reset?"
+    )]
+    SinceAhead { since: u64, latest: u64 },
+}
+
+/// Why a member is no longer in the room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaveReason {
+    /// The member asked to leave.
+    Left,
+    /// The connection the session was created on closed or stopped answering pings.
+    ConnectionClosed,
+    /// An HTTP-only member stopped polling.
+    IdleTimeout,
+    /// The member's queue filled up: it was not reading fast enough.
+    TooSlow,
+    /// The member kept sending far over its rate limit.
+    Flooding,
+    /// The server is stopping.
+    ServerShutdown,
+    /// The member's join could not be stored, so it never happened.
+    StorageUnavailable,
+}
+
+impl LeaveReason {
+    /// Whether the server should also close the connection the session lived on: it was
+    /// thrown out, rather than leaving or losing its connection.
+    pub fn closes_connection(self) -> bool {
+        matches!(self, LeaveReason::TooSlow | LeaveReason::Flooding)
+    }
+
+    /// The text carried by the `leave` event: none when the member left by itself.
+    pub(super) fn event_text(self) -> Option<String> {
+        (self != LeaveReason::Left).then(|| self.to_string())
+    }
+}
+
+impl fmt::Display for LeaveReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LeaveReason::Left => "left",
+            LeaveReason::ConnectionClosed => "connection closed",
+            LeaveReason::IdleTimeout => "idle timeout",
+            LeaveReason::TooSlow => "too slow",
+            LeaveReason::Flooding => "flooding",
+            LeaveReason::ServerShutdown => "server shutting down",
+            LeaveReason::StorageUnavailable => "server storage unavailable",
+        })
+    }
+}

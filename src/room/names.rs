@@ -1,0 +1,88 @@
+//! Names: the reserved ones, the server's own identity, and finding a free name for a member.
+
+use rand::Rng;
+use uuid::Uuid;
+
+use super::State;
+use crate::rpc::types::MemberInfo;
+use crate::text::{MAX_NAME_CHARS, clean_name, look_alike_keys};
+
+/// Names nobody may take, so that nobody can pose as the server. Compared by skeleton, so
+/// look-alikes of these are refused too.
+pub const RESERVED_NAMES: [&str; 9] = [
+    "server",
+    "system",
+    "admin",
+    "administrator",
+    "root",
+    "operator",
+    "moderator",
+    "chatroom",
+    "nobody",
+];
+
+/// The identity under which the server itself speaks (`system` events).
+pub const SERVER_NAME: &str = "server";
+
+/// Whether a name is, or looks like, one of [`RESERVED_NAMES`].
+pub(super) fn is_reserved(name: &str) -> bool {
+    let keys = look_alike_keys(name);
+    RESERVED_NAMES
+        .iter()
+        .flat_map(|reserved| look_alike_keys(reserved))
+        .any(|key| keys.contains(&key))
+}
+
+/// Who `system` events are from: the reserved name, and the nil uuid no member can have.
+pub fn server_identity() -> MemberInfo {
+    MemberInfo {
+        id: Uuid::nil(),
+        name: SERVER_NAME.to_owned(),
+    }
+}
+
+impl State {
+    fn is_free(&self, name: &str) -> bool {
+        !look_alike_keys(name)
+            .iter()
+            .any(|key| self.names.contains(key))
+    }
+
+    /// The (already cleaned) requested name if nobody has it or a look-alike of it, else the
+    /// first free `name-2`, `name-3`, …; with no usable name, a random `guest-xxxx`.
+    pub(super) fn free_name(&self, requested: Option<String>) -> String {
+        let Some(base) = requested else {
+            return self.free_guest_name();
+        };
+        if self.is_free(&base) {
+            return base;
+        }
+        (2u64..)
+            .map(|n| {
+                let suffix = format!("-{n}");
+                let stem: String = base
+                    .chars()
+                    .take(MAX_NAME_CHARS - suffix.chars().count())
+                    .collect();
+                // Cleaned again: the cut may strand a joiner that joined across it.
+                clean_name(&format!("{stem}{suffix}"))
+                    .expect("the start of a clean name and a suffix clean to a name")
+            })
+            .find(|candidate| self.is_free(candidate))
+            .expect("an unbounded range of suffixes has a free one")
+    }
+
+    fn free_guest_name(&self) -> String {
+        let mut rng = rand::rng();
+        // Four hex digits while the room is small; widen as guests crowd the space so
+        // the search stays short.
+        let digits: u32 = if self.members.len() < 16_384 { 4 } else { 8 };
+        loop {
+            let n = rng.random_range(0..16u64.pow(digits));
+            let candidate = format!("guest-{n:0width$x}", width = digits as usize);
+            if self.is_free(&candidate) {
+                return candidate;
+            }
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! Reading a member's events: its inbox, the reader that claims it, and the end of its session.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use tokio::sync::{mpsc, watch};
+use uuid::Uuid;
+
+use super::{LeaveReason, Room, RoomError};
+use crate::rpc::types::Stamped;
+
+/// The receiving end of a member's queue, plus why it stopped, once it has.
+pub(super) struct Inbox {
+    pub(super) queue: Arc<tokio::sync::Mutex<Unread>>,
+    pub(super) ended: watch::Sender<Option<LeaveReason>>,
+    /// The highest seq a poll has returned. A poll answer can be lost on the way (a client
+    /// timeout, a reset); a poll that says it has less gets the rest from the store.
+    pub(super) handed_out: AtomicU64,
+}
+
+/// What a member has not read yet.
+pub(super) struct Unread {
+    pub(super) rx: mpsc::Receiver<Arc<Stamped>>,
+    /// An event taken off the queue but not delivered; it goes out first next time.
+    pub(super) returned: Option<Arc<Stamped>>,
+}
+
+/// Reading access to one member's events.
+pub struct Reader {
+    /// Events after this seq come through the queue; earlier ones from the store.
+    pub live_after: u64,
+    /// Held for its `Drop`: the member counts as active while this reader lives.
+    _activity: Activity,
+    inbox: Arc<Inbox>,
+}
+
+impl Reader {
+    /// The highest seq polls have returned so far.
+    pub fn handed_out(&self) -> u64 {
+        self.inbox.handed_out.load(Ordering::Relaxed)
+    }
+
+    /// Claims the inbox for this reader alone, or fails if another reader has it.
+    pub fn try_claim(self) -> Result<ClaimedReader, RoomError> {
+        let unread = self
+            .inbox
+            .queue
+            .clone()
+            .try_lock_owned()
+            .map_err(|_| RoomError::InboxBusy)?;
+        Ok(ClaimedReader {
+            unread,
+            reader: self,
+        })
+    }
+
+    /// Claims the inbox, waiting for any other reader to let go.
+    pub async fn claim(self) -> ClaimedReader {
+        let unread = self.inbox.queue.clone().lock_owned().await;
+        ClaimedReader {
+            unread,
+            reader: self,
+        }
+    }
+}
+
+/// A reader holding a member's inbox exclusively.
+pub struct ClaimedReader {
+    pub(super) unread: tokio::sync::OwnedMutexGuard<Unread>,
+    reader: Reader,
+}
+
+impl ClaimedReader {
+    /// Events after this seq come through the queue; earlier ones from the store.
+    pub fn live_after(&self) -> u64 {
+        self.reader.live_after
+    }
+
+    /// The next event, or why the member left once everything queued has been read.
+    pub async fn next(&mut self) -> Result<Arc<Stamped>, LeaveReason> {
+        if let Some(event) = self.unread.returned.take() {
+            return Ok(event);
+        }
+        match self.unread.rx.recv().await {
+            Some(event) => Ok(event),
+            None => Err(self.ended()),
+        }
+    }
+
+    /// Records that events up to `seq` were handed to a poll.
+    pub fn note_handed_out(&self, seq: u64) {
+        self.reader
+            .inbox
+            .handed_out
+            .fetch_max(seq, Ordering::Relaxed);
+    }
+
+    /// Hands back an event that could not be delivered, so the next reader gets it first.
+    pub fn put_back(&mut self, event: Arc<Stamped>) {
+        debug_assert!(
+            self.unread.returned.is_none(),
+            "one event is read at a time"
+        );
+        self.unread.returned = Some(event);
+    }
+
+    /// Waits for at least one event, then takes up to `max` of those queued.
+    pub async fn next_batch(&mut self, max: usize) -> Result<Vec<Arc<Stamped>>, LeaveReason> {
+        let mut batch: Vec<Arc<Stamped>> = self.unread.returned.take().into_iter().collect();
+        if batch.is_empty() && self.unread.rx.recv_many(&mut batch, max).await == 0 {
+            return Err(self.ended());
+        }
+        while batch.len() < max {
+            match self.unread.rx.try_recv() {
+                Ok(event) => batch.push(event),
+                Err(_) => break,
+            }
+        }
+        Ok(batch)
+    }
+
+    fn ended(&self) -> LeaveReason {
+        self.reader
+            .inbox
+            .ended
+            .borrow()
+            .expect("a queue closes only when its member is detached")
+    }
+}
+
+/// Waits for a session to end.
+pub struct SessionEnd(watch::Receiver<Option<LeaveReason>>);
+
+impl SessionEnd {
+    pub async fn reason(mut self) -> LeaveReason {
+        // An error means the sender is gone, which happens only after the reason was set.
+        let _ = self.0.wait_for(Option::is_some).await;
+        self.0.borrow().unwrap_or(LeaveReason::ConnectionClosed)
+    }
+}
+
+/// Marks a member active for as long as it lives.
+struct Activity {
+    room: Room,
+    id: Uuid,
+}
+
+impl Drop for Activity {
+    fn drop(&mut self) {
+        if let Some(member) = self.room.lock().members.get_mut(&self.id) {
+            member.readers -= 1;
+            member.last_active = Instant::now();
+        }
+        self.room.shared.readers.send_modify(|n| *n -= 1);
+    }
+}
+
+impl Room {
+    /// Resolves with the reason once the session has ended.
+    pub fn on_end(&self, session: &str) -> Result<SessionEnd, RoomError> {
+        let mut state = self.lock();
+        Ok(SessionEnd(
+            state.member_mut(session)?.inbox.ended.subscribe(),
+        ))
+    }
+
+    /// Starts reading a session's events. While the returned reader lives, the member counts
+    /// as active, so an HTTP member in a long poll never times out mid-poll.
+    pub fn reader(&self, session: &str) -> Result<Reader, RoomError> {
+        let mut state = self.lock();
+        let member = state.member_mut(session)?;
+        member.readers += 1;
+        member.last_active = Instant::now();
+        self.shared.readers.send_modify(|n| *n += 1);
+        let live_after = member.live_after;
+        Ok(Reader {
+            live_after,
+            _activity: Activity {
+                room: self.clone(),
+                id: member.info.id,
+            },
+            inbox: member.inbox.clone(),
+        })
+    }
+}
