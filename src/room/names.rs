@@ -26,11 +26,17 @@ pub const SERVER_NAME: &str = "server";
 
 /// Whether a name is, or looks like, one of [`RESERVED_NAMES`].
 pub(super) fn is_reserved(name: &str) -> bool {
-    let keys = look_alike_keys(name);
-    RESERVED_NAMES
+    /// The look-alike keys of every reserved name, worked out once.
+    static RESERVED_KEYS: std::sync::LazyLock<std::collections::HashSet<String>> =
+        std::sync::LazyLock::new(|| {
+            RESERVED_NAMES
+                .iter()
+                .flat_map(|reserved| look_alike_keys(reserved))
+                .collect()
+        });
+    look_alike_keys(name)
         .iter()
-        .flat_map(|reserved| look_alike_keys(reserved))
-        .any(|key| keys.contains(&key))
+        .any(|key| RESERVED_KEYS.contains(key))
 }
 
 /// Who `system` events are from: the reserved name, and the nil uuid no member can have.
