@@ -1149,6 +1149,28 @@ mod tests {
     }
 
     #[test]
+    fn a_crowd_of_one_name_does_not_make_each_join_search_through_it() {
+        let room = Room::in_memory(RoomConfig {
+            rate_limit: None,
+            ..RoomConfig::default()
+        });
+        let mut names = std::collections::HashSet::new();
+        for _ in 0..1_000 {
+            names.insert(room.join(Some("alice"), Lifetime::Connection).unwrap().name);
+        }
+        assert_eq!(names.len(), 1_000, "every alice got a name of its own");
+        assert!(
+            names.contains("alice-9"),
+            "the first variants come in order"
+        );
+        names::CANDIDATES_TRIED.with(|n| n.set(0));
+        let last = room.join(Some("alice"), Lifetime::Connection).unwrap().name;
+        assert!(last.starts_with("alice-") && !names.contains(&last));
+        let tried = names::CANDIDATES_TRIED.with(std::cell::Cell::get);
+        assert!(tried <= 40, "{tried} candidates looked at for one join");
+    }
+
+    #[test]
     fn a_name_frees_every_key_it_held() {
         let room = Room::default();
         let alice = room.join(Some("ALICE"), Lifetime::Connection).unwrap();

@@ -24,6 +24,15 @@ pub const RESERVED_NAMES: [&str; 9] = [
 /// The identity under which the server itself speaks (`system` events).
 pub const SERVER_NAME: &str = "server";
 
+/// The variants `name-2` … this one are tried in turn before drawing one at random.
+const FIRST_VARIANTS: u64 = 9;
+
+#[cfg(test)]
+thread_local! {
+    /// Candidates [`State::free_name`] looked at, so a test can bound the search.
+    pub(super) static CANDIDATES_TRIED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// Whether a name is, or looks like, one of [`RESERVED_NAMES`].
 pub(super) fn is_reserved(name: &str) -> bool {
     /// The look-alike keys of every reserved name, worked out once.
@@ -55,7 +64,10 @@ impl State {
     }
 
     /// The (already cleaned) requested name if nobody has it or a look-alike of it, else the
-    /// first free `name-2`, `name-3`, …; with no usable name, a random `guest-xxxx`.
+    /// first free of `name-2` … `name-9`, then a free `name-N` with `N` drawn at random from a
+    /// range four times the room's size, so that a crowd of one name never makes a join
+    /// search through all of them under the room lock; with no usable name, a random
+    /// `guest-xxxx`.
     pub(super) fn free_name(&self, requested: Option<String>) -> String {
         let Some(base) = requested else {
             return self.free_guest_name();
@@ -63,19 +75,30 @@ impl State {
         if self.is_free(&base) {
             return base;
         }
-        (2u64..)
-            .map(|n| {
-                let suffix = format!("-{n}");
-                let stem: String = base
-                    .chars()
-                    .take(MAX_NAME_CHARS - suffix.chars().count())
-                    .collect();
-                // Cleaned again: the cut may strand a joiner that joined across it.
-                clean_name(&format!("{stem}{suffix}"))
-                    .expect("the start of a clean name and a suffix clean to a name")
-            })
-            .find(|candidate| self.is_free(candidate))
-            .expect("an unbounded range of suffixes has a free one")
+        let variant = |n: u64| {
+            let suffix = format!("-{n}");
+            let stem: String = base
+                .chars()
+                .take(MAX_NAME_CHARS - suffix.chars().count())
+                .collect();
+            // Cleaned again: the cut may strand a joiner that joined across it.
+            clean_name(&format!("{stem}{suffix}"))
+                .expect("the start of a clean name and a suffix clean to a name")
+        };
+        let tried = |candidate: &String| {
+            #[cfg(test)]
+            CANDIDATES_TRIED.with(|n| n.set(n.get() + 1));
+            self.is_free(candidate)
+        };
+        if let Some(name) = (2..=FIRST_VARIANTS).map(variant).find(tried) {
+            return name;
+        }
+        // At most a quarter of the range is taken, so a draw is free three times in four.
+        let range = 10..10 + 4 * (self.members.len() as u64 + 100);
+        let mut rng = rand::rng();
+        std::iter::repeat_with(|| variant(rng.random_range(range.clone())))
+            .find(tried)
+            .expect("an endless draw finds a free variant")
     }
 
     fn free_guest_name(&self) -> String {
