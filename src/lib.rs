@@ -23,8 +23,12 @@
 //!   own), the client connection helpers ([`rpc::client`]), the room password
 //!   ([`rpc::auth`]) and TLS on both sides ([`rpc::tls`]).
 //! - [`bench`]: `chatroom bench`, a fan-out load generator that checks every delivery.
-//! - [`ui`]: the TUI — state in [`ui::App`], key handling that returns what should happen
-//!   next, drawing as a pure function of state, and one event loop fed by the terminal and
+//! - [`ui`]: the TUI — state in [`ui::App`] ([`ui::app`]), changed by one child module per
+//!   kind of input: keys (`keys.rs`, returning what should happen next), Tab completion
+//!   (`completion.rs`), slash commands (`commands.rs`), network events (`reduce.rs`: the
+//!   member list, who spoke, how events read) and the pane's window onto history
+//!   (`pane.rs`). Drawing is a pure function of state ([`ui::render`], with how each line
+//!   reads and wraps in [`ui::present`]), and one event loop is fed by the terminal and
 //!   the network alike. The message pane is a window of at most `--scrollback` lines onto
 //!   the room's history, its view anchored to a line, so a frame costs what the screen
 //!   shows whatever the length of the scrollback. Plain mode ([`ui::plain`], for scripts)

@@ -7,6 +7,7 @@ pub mod command;
 pub mod input;
 pub mod net;
 pub mod plain;
+pub mod present;
 pub mod render;
 mod run;
 

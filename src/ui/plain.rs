@@ -16,7 +16,7 @@ use crate::rpc::types::{Event, EventKind, MemberInfo};
 use crate::text::{clean_name, clean_text};
 /// How one event reads as a line of text, times in local time (`offset_secs` from UTC).
 pub fn format_event(event: &Event, offset_secs: i64) -> String {
-    let time = super::render::format_time(event.ts, offset_secs, false);
+    let time = super::present::format_time(event.ts, offset_secs, false);
     let who = clean_name(&event.from.name).unwrap_or_else(|| "?".into());
     let text = clean_text(event.text.as_deref().unwrap_or("")).replace('\n', " ");
     match event.kind {
@@ -109,7 +109,7 @@ impl Printer {
         let line = if self.json {
             serde_json::to_string(&notice).expect("notices serialize")
         } else {
-            let time = super::render::format_time(now_ms(), self.offset_secs, false);
+            let time = super::present::format_time(now_ms(), self.offset_secs, false);
             format!("{time} -!- {}", clean_text(&notice.text()))
         };
         self.line(line).await

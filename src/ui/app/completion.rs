@@ -1,0 +1,81 @@
+//! Tab completion of members' names (who spoke most recently first) and of commands.
+
+use super::App;
+
+/// What Tab completes at the start of a line.
+const COMMANDS: [&str; 8] = [
+    "/help", "/who", "/me", "/nick", "/members", "/clear", "/quit", "/exit",
+];
+
+/// A Tab completion in progress: repeated Tabs cycle through the candidates.
+#[derive(Debug, Clone)]
+pub(super) struct Completion {
+    /// Byte offset where the completed word starts.
+    start: usize,
+    candidates: Vec<String>,
+    shown: usize,
+}
+
+impl App {
+    /// Tab: completes the word before the cursor to a member's name (those who spoke most
+    /// recently first) or, at the start of the line, a command; Tab again cycles.
+    pub(super) fn complete(&mut self) {
+        if let Some(completion) = &mut self.completion {
+            completion.shown = (completion.shown + 1) % completion.candidates.len();
+            let (start, text) = (
+                completion.start,
+                completion.candidates[completion.shown].clone(),
+            );
+            self.input.replace_before_cursor(start, &text);
+            return;
+        }
+        let before = self.input.before_cursor();
+        let start = before.rfind(char::is_whitespace).map_or(0, |i| {
+            i + before[i..].chars().next().map_or(1, char::len_utf8)
+        });
+        let word = &before[start..];
+        if word.is_empty() {
+            return;
+        }
+        let candidates: Vec<String> = if start == 0 && word.starts_with('/') {
+            let word = word.to_lowercase();
+            COMMANDS
+                .iter()
+                .filter(|command| command.starts_with(&word))
+                .map(|command| format!("{command} "))
+                .collect()
+        } else {
+            let lower = word.to_lowercase();
+            let me = self.me.as_ref().map(|m| m.name.as_str());
+            // Only those here now; who spoke comes first.
+            let here = |name: &str| self.members.iter().any(|m| m.name == name);
+            let mut names: Vec<&str> = self
+                .recent_speakers
+                .iter()
+                .map(String::as_str)
+                .filter(|name| here(name))
+                .collect();
+            for member in &self.members {
+                if !names.contains(&member.name.as_str()) {
+                    names.push(&member.name);
+                }
+            }
+            // irssi style: "alice: " at the start of a line, "alice " elsewhere.
+            let suffix = if start == 0 { ": " } else { " " };
+            names
+                .into_iter()
+                .filter(|name| Some(*name) != me && name.to_lowercase().starts_with(&lower))
+                .map(|name| format!("{name}{suffix}"))
+                .collect()
+        };
+        let Some(first) = candidates.first().cloned() else {
+            return;
+        };
+        self.input.replace_before_cursor(start, &first);
+        self.completion = Some(Completion {
+            start,
+            candidates,
+            shown: 0,
+        });
+    }
+}
