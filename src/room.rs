@@ -308,6 +308,8 @@ impl Room {
         session: &str,
         requested: &str,
     ) -> Result<(String, Option<Receipt>), RoomError> {
+        // The session first: even a refused rename counts as activity.
+        let _ = self.lock().member_mut(session)?;
         let requested = clean_name(requested).ok_or(RoomError::NameEmpty)?;
         if is_reserved(&requested) {
             return Err(RoomError::NameReserved(requested));
@@ -349,6 +351,12 @@ impl Room {
         now: Instant,
     ) -> Result<Receipt, RoomError> {
         let text = clean_text(text);
+        let rate_limit = self.shared.config.rate_limit;
+        let mut state = self.lock();
+        // The session first: a refused send counts as activity too.
+        let member = state.member_mut(session)?;
+        member.last_active = now;
+        let id = member.info.id;
         if text.is_empty() {
             return Err(RoomError::EmptyText);
         }
@@ -359,12 +367,7 @@ impl Room {
                 max,
             });
         }
-        let rate_limit = self.shared.config.rate_limit;
-        let mut state = self.lock();
         state.check_pending(&self.shared.config)?;
-        let member = state.member_mut(session)?;
-        member.last_active = now;
-        let id = member.info.id;
         state.charge(id, rate_limit, now)?;
         let from = state.members[&id].info.clone();
         Ok(state.publish_awaited(kind, from, Some(text)))
@@ -782,6 +785,32 @@ mod tests {
             Err(RoomError::UnknownSession)
         ));
         assert_eq!(room.member("nope"), Err(RoomError::UnknownSession));
+    }
+
+    #[test]
+    fn a_refused_send_or_rename_still_counts_as_activity() {
+        let room = small_room(8);
+        let bot = room.join(Some("bot"), Lifetime::Idle).unwrap();
+        let idle = Duration::from_secs(60);
+        let too_long = "x".repeat(room.config().max_text_bytes + 1);
+        let refused: [(&str, &dyn Fn() -> bool); 3] = [
+            ("an empty send", &|| room.send(&bot.session, " ").is_err()),
+            ("a send too long", &|| {
+                room.send(&bot.session, &too_long).is_err()
+            }),
+            ("a reserved name", &|| {
+                room.nick(&bot.session, "server").is_err()
+            }),
+        ];
+        for (call, refuse) in refused {
+            room.backdate_activity(&bot.session, 2 * idle);
+            assert!(refuse(), "{call} is refused");
+            assert_eq!(
+                room.expire_idle(Instant::now(), idle),
+                0,
+                "{call} did not count as activity"
+            );
+        }
     }
 
     #[test]

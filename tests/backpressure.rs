@@ -2,7 +2,7 @@
 //! never reads its answers is held back by TCP instead of growing the server's memory, and
 //! however many calls want history, they hold a bounded number of threads.
 //!
-//! Both tests measure the whole process (the server runs in it) from /proc/self/status,
+//! The tests measure the whole process (the server runs in it) from /proc/self/status,
 //! so they run one at a time, in a test binary of their own.
 
 mod common;
@@ -273,5 +273,35 @@ async fn history_reads_hold_a_bounded_number_of_threads_however_many_want_them()
     // calls above needed.
     let grown = status("Threads").saturating_sub(before);
     assert!(grown <= 1, "{grown} more threads for history reads");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_connection_whose_calls_are_all_waiting_is_still_closed_when_its_client_goes() {
+    // Measures nothing, but must not run beside the tests that do.
+    let _one_at_a_time = MEASURING.lock().await;
+    let server = TestServer::start_with(ServerConfig {
+        max_calls_per_connection: 1,
+        // The pings find out that the client has gone.
+        ping_interval: Duration::from_millis(100),
+        ..ServerConfig::default()
+    })
+    .await;
+    let mut watcher = Member::join(&server, "watcher").await;
+    let mut hostile = RawWs::connect(server.addr).await;
+    let session = hostile.join("poller").await;
+    assert_eq!(watcher.next_event().await.from.name, "poller", "its join");
+    // Nothing happens in the room, so the poll waits its minute: the connection's one call
+    // in flight, and its next message (and the close) wait unread.
+    let poll = format!(
+        r#"{{"jsonrpc":"2.0","id":2,"method":"chat_poll","params":{{"session":"{session}","timeout_ms":60000}}}}"#
+    );
+    hostile.send_text(&poll).await;
+    drop(hostile);
+    // Its member leaves as soon as the server has found the connection gone, not once the
+    // poll has run out.
+    let leave = watcher.next_event().await;
+    assert_eq!(leave.kind, chatroom::rpc::types::EventKind::Leave);
+    assert_eq!(leave.from.name, "poller");
     server.stop().await;
 }

@@ -116,12 +116,13 @@ where
 
 	let result = loop {
 		// chatroom patch: wait for room for one more call before reading the next message.
-		let mut permit = match future::select(Box::pin(calls.clone().acquire_owned()), stopped).await {
-			Either::Left((permit, stop)) => {
-				stopped = stop;
-				permit.expect("the semaphore is never closed")
-			}
-			Either::Right(((), _)) => break Ok(Shutdown::Stopped),
+		// Nothing is read meanwhile, so a client that has gone is found out by the send task
+		// (its pings fail): stop then, not once a call in flight (a long poll) has ended.
+		let ended = future::select(&mut stopped, Box::pin(answers.closed()));
+		let mut permit = match future::select(Box::pin(calls.clone().acquire_owned()), ended).await {
+			Either::Left((permit, _)) => permit.expect("the semaphore is never closed"),
+			Either::Right((Either::Left(((), _)), _)) => break Ok(Shutdown::Stopped),
+			Either::Right((Either::Right(((), _)), _)) => break Ok(Shutdown::ConnectionClosed),
 		};
 		if answers.is_closed() {
 			// The send task has ended: nothing read from now on could be answered.
