@@ -24,7 +24,7 @@ mod shutdown;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use rand::Rng;
 use tokio::sync::mpsc::{self, error::TrySendError};
@@ -223,9 +223,8 @@ impl Room {
             return Err(RoomError::ShuttingDown);
         }
         state.check_pending(&self.shared.config)?;
-        let name = state.free_name(requested);
+        let name = state.take_free_name(requested);
         let info = MemberInfo { id, name };
-        state.names.extend(look_alike_keys(&info.name));
         let last_seq = state.durable_seq;
         let history = state
             .recent
@@ -323,8 +322,7 @@ impl Room {
         for key in look_alike_keys(&old) {
             state.names.remove(&key);
         }
-        let name = state.free_name(Some(requested));
-        state.names.extend(look_alike_keys(&name));
+        let name = state.take_free_name(Some(requested));
         let member = state.members.get_mut(&id).expect("looked up just above");
         member.info.name = name.clone();
         let info = member.info.clone();
@@ -571,12 +569,6 @@ impl State {
 /// 128 random bits from the thread-local CSPRNG, as 32 hex digits.
 fn new_session_secret() -> String {
     format!("{:032x}", rand::rng().random::<u128>())
-}
-
-fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 #[cfg(test)]

@@ -103,7 +103,7 @@ async fn a_killed_server_loses_no_acknowledged_message() {
     let dir = TempDir::new();
     let db = dir.0.join("chat.db");
     let db = db.to_str().unwrap();
-    let (mut server, addr) = serve(&["--db", db, "--rate-limit", "0"]).await;
+    let (server, addr) = serve(&["--db", db, "--rate-limit", "0"]).await;
     let handle = TestServer::external(addr);
 
     // Send as fast as acknowledgements come back, and kill the server mid-stream.
@@ -129,14 +129,13 @@ async fn a_killed_server_loses_no_acknowledged_message() {
     while acked.len() < 200 {
         acked.push(within("acknowledgements", acked_rx.recv()).await.unwrap());
     }
-    server.start_kill().unwrap(); // SIGKILL: no shutdown, no flush
-    within("the server to die", server.wait()).await.unwrap();
+    kill(server).await; // SIGKILL: no shutdown, no flush
     within("the sender to notice", sending).await.unwrap();
     while let Ok(more) = acked_rx.try_recv() {
         acked.push(more);
     }
 
-    let (mut server, addr) = serve(&["--db", db, "--rate-limit", "0"]).await;
+    let (server, addr) = serve(&["--db", db, "--rate-limit", "0"]).await;
     let handle = TestServer::external(addr);
     let stored: Vec<(u64, String)> = all_history(&handle)
         .await
@@ -170,11 +169,16 @@ async fn a_killed_server_loses_no_acknowledged_message() {
         kept.iter()
             .any(|e| e.seq == seq && e.text.as_deref() == Some("after the restart"))
     );
-    server.start_kill().unwrap();
-    let _ = server.wait().await;
+    kill(server).await;
 }
 
 /// Stops a server with SIGTERM and checks that it exits cleanly.
+/// SIGKILL: no shutdown, no flush, nobody's leave stored.
+async fn kill(mut server: Child) {
+    server.start_kill().unwrap();
+    within("the server to die", server.wait()).await.unwrap();
+}
+
 async fn terminate(mut server: Child) {
     let pid = server.id().unwrap().to_string();
     let kill = std::process::Command::new("kill")
@@ -191,7 +195,7 @@ async fn after_a_crash_the_members_who_were_there_are_recorded_as_gone_once() {
     let dir = TempDir::new();
     let db = dir.0.join("chat.db");
     let db_arg = db.to_str().unwrap();
-    let (mut server, addr) = serve(&["--db", db_arg]).await;
+    let (server, addr) = serve(&["--db", db_arg]).await;
     let handle = TestServer::external(addr);
     let mut alice = Member::join(&handle, "alice").await;
     let bob = Member::join(&handle, "bob").await;
@@ -201,8 +205,7 @@ async fn after_a_crash_the_members_who_were_there_are_recorded_as_gone_once() {
     for kind in [EventKind::Join, EventKind::Join, EventKind::Leave] {
         assert_eq!(alice.next_event().await.kind, kind);
     }
-    server.start_kill().unwrap(); // SIGKILL: nobody's leave is stored
-    within("the server to die", server.wait()).await.unwrap();
+    kill(server).await; // SIGKILL: nobody's leave is stored
     drop((alice, bob, carol));
 
     // The first start records the leaves, the second finds nothing more to record.
@@ -431,8 +434,7 @@ async fn a_private_room_with_a_self_signed_certificate_and_a_password() {
     let said = String::from_utf8_lossy(&downgrade.stderr);
     assert!(said.contains("for wss:// servers"), "{said}");
 
-    server.start_kill().unwrap();
-    let _ = server.wait().await;
+    kill(server).await;
 }
 
 /// `chatroom connect --plain` with `args`, stdin, stdout and stderr piped, logging into `dir`.
@@ -729,12 +731,11 @@ async fn an_address_without_a_port_means_7777_and_a_bad_one_is_refused_at_once()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_listens_on_a_host_name() {
-    let (mut server, addr) = serve_on("localhost:0", ":memory:").await;
+    let (server, addr) = serve_on("localhost:0", ":memory:").await;
     assert!(addr.ip().is_loopback(), "{addr}");
     let member = Member::join(&TestServer::external(addr), "alice").await;
     assert_eq!(member.name(), "alice");
-    server.start_kill().unwrap();
-    let _ = server.wait().await;
+    kill(server).await;
 }
 
 #[tokio::test]
@@ -774,7 +775,7 @@ async fn plain_mode_does_not_echo_its_own_lines_from_a_catch_up() {
     let dir = TempDir::new();
     let db = dir.0.join("chat.db");
     let db = db.to_str().unwrap();
-    let (mut server, addr) = serve_on("127.0.0.1:0", db).await;
+    let (server, addr) = serve_on("127.0.0.1:0", db).await;
     let mut watcher = Member::join(&TestServer::external(addr), "watcher").await;
     let target = addr.to_string();
     let mut client = plain_client(&[&target, "--name", "logger"], &dir);
@@ -785,11 +786,10 @@ async fn plain_mode_does_not_echo_its_own_lines_from_a_catch_up() {
     // it comes back starts before it.
     stdin.write_all(b"mine\n").await.unwrap();
     assert_eq!(watcher.next_event().await.text.as_deref(), Some("mine"));
-    server.start_kill().unwrap(); // SIGKILL: no shutdown notice
-    within("the server to die", server.wait()).await.unwrap();
+    kill(server).await; // SIGKILL: no shutdown notice
     line_containing(&mut out, "-!- disconnected").await;
 
-    let (mut server, _) = serve_on(&target, db).await;
+    let (server, _) = serve_on(&target, db).await;
     let handle = TestServer::external(addr);
     let carol = Member::join(&handle, "carol").await;
     line_containing(&mut out, "-!- reconnected as logger").await;
@@ -807,8 +807,7 @@ async fn plain_mode_does_not_echo_its_own_lines_from_a_catch_up() {
     drop(stdin);
     let (ok, stderr) = finish(client).await;
     assert!(ok, "{stderr}");
-    server.start_kill().unwrap();
-    let _ = server.wait().await;
+    kill(server).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -305,11 +305,7 @@ async fn slow_reader_is_disconnected_and_nobody_else_stalls() {
     let bob = Member::join(&server, "bob").await;
     let mut slow = RawWs::connect(server.addr).await;
     let session = slow.join("slow").await;
-    let reply = slow
-        .call(&format!(
-            r#"{{"jsonrpc":"2.0","id":3,"method":"chat_subscribe","params":["{session}"]}}"#
-        ))
-        .await;
+    let reply = slow.subscribe(&session).await;
     assert!(reply["result"].is_u64(), "{reply}");
     assert_eq!(alice.next_event().await.from.name, "bob");
     assert_eq!(alice.next_event().await.from.name, "slow");
@@ -609,10 +605,7 @@ async fn shutdown_sends_everyone_a_notice_then_closes() {
     let mut alice = Member::join(&server, "alice").await;
     let mut raw = RawWs::connect(server.addr).await;
     let session = raw.join("raw").await;
-    raw.call(&format!(
-        r#"{{"jsonrpc":"2.0","id":3,"method":"chat_subscribe","params":["{session}"]}}"#
-    ))
-    .await;
+    raw.subscribe(&session).await;
     assert_eq!(alice.next_event().await.kind, EventKind::Join);
 
     let stopping = tokio::spawn(server.stop());

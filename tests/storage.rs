@@ -153,10 +153,7 @@ async fn shutdown_ends_every_session_within_its_grace_while_storage_hangs() {
     let mut alice = Member::join(&server, "alice").await;
     let mut raw = RawWs::connect(server.addr).await;
     let session = raw.join("raw").await;
-    raw.call(&format!(
-        r#"{{"jsonrpc":"2.0","id":3,"method":"chat_subscribe","params":["{session}"]}}"#
-    ))
-    .await;
+    raw.subscribe(&session).await;
     assert_eq!(alice.next_event().await.kind, EventKind::Join);
 
     faults.set(true);

@@ -56,11 +56,21 @@ pub fn server_identity() -> MemberInfo {
     }
 }
 
+/// A name and its look-alike keys, worked out once.
+type Keyed = (String, [String; 4]);
+
 impl State {
-    fn is_free(&self, name: &str) -> bool {
-        !look_alike_keys(name)
-            .iter()
-            .any(|key| self.names.contains(key))
+    /// The name with its keys, if neither it nor a look-alike is taken.
+    fn if_free(&self, name: String) -> Option<Keyed> {
+        let keys = look_alike_keys(&name);
+        (!keys.iter().any(|key| self.names.contains(key))).then_some((name, keys))
+    }
+
+    /// Settles on a name as [`State::free_name`] does and marks it taken.
+    pub(super) fn take_free_name(&mut self, requested: Option<String>) -> String {
+        let (name, keys) = self.free_name(requested);
+        self.names.extend(keys);
+        name
     }
 
     /// The (already cleaned) requested name if nobody has it or a look-alike of it, else the
@@ -68,13 +78,10 @@ impl State {
     /// range four times the room's size, so that a crowd of one name never makes a join
     /// search through all of them under the room lock; with no usable name, a random
     /// `guest-xxxx`.
-    pub(super) fn free_name(&self, requested: Option<String>) -> String {
+    fn free_name(&self, requested: Option<String>) -> Keyed {
         let Some(base) = requested else {
             return self.free_guest_name();
         };
-        if self.is_free(&base) {
-            return base;
-        }
         let variant = |n: u64| {
             let suffix = format!("-{n}");
             let stem: String = base
@@ -85,23 +92,26 @@ impl State {
             clean_name(&format!("{stem}{suffix}"))
                 .expect("the start of a clean name and a suffix clean to a name")
         };
-        let tried = |candidate: &String| {
+        let tried = |candidate: String| {
             #[cfg(test)]
             CANDIDATES_TRIED.with(|n| n.set(n.get() + 1));
-            self.is_free(candidate)
+            self.if_free(candidate)
         };
-        if let Some(name) = (2..=FIRST_VARIANTS).map(variant).find(tried) {
-            return name;
+        if let Some(free) = self.if_free(base.clone()) {
+            return free;
+        }
+        if let Some(free) = (2..=FIRST_VARIANTS).map(variant).find_map(tried) {
+            return free;
         }
         // At most a quarter of the range is taken, so a draw is free three times in four.
         let range = 10..10 + 4 * (self.members.len() as u64 + 100);
         let mut rng = rand::rng();
         std::iter::repeat_with(|| variant(rng.random_range(range.clone())))
-            .find(tried)
+            .find_map(tried)
             .expect("an endless draw finds a free variant")
     }
 
-    fn free_guest_name(&self) -> String {
+    fn free_guest_name(&self) -> Keyed {
         let mut rng = rand::rng();
         // Four hex digits while the room is small; widen as guests crowd the space so
         // the search stays short.
@@ -109,8 +119,8 @@ impl State {
         loop {
             let n = rng.random_range(0..16u64.pow(digits));
             let candidate = format!("guest-{n:0width$x}", width = digits as usize);
-            if self.is_free(&candidate) {
-                return candidate;
+            if let Some(free) = self.if_free(candidate) {
+                return free;
             }
         }
     }

@@ -15,8 +15,8 @@ use std::sync::Arc;
 
 use tokio::sync::oneshot;
 
-use super::{LeaveReason, Room, RoomError, State, unix_ms};
-use crate::rpc::types::{Event, EventKind, MemberInfo, Stamped};
+use super::{LeaveReason, Room, RoomError, State};
+use crate::rpc::types::{Event, EventKind, MemberInfo, Stamped, unix_ms};
 use crate::text::look_alike_keys;
 
 /// An accepted event and, if someone waits for it, how to tell them it is stored.

@@ -105,3 +105,11 @@ impl std::ops::Deref for Stamped {
         &self.event
     }
 }
+
+/// Now, in milliseconds since the Unix epoch: the clock of an event's `ts`, and of the
+/// times a client stamps on what it shows.
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}

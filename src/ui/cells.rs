@@ -141,8 +141,9 @@ impl<B: Backend> Backend for ClusterSafe<B> {
     where
         I: Iterator<Item = (u16, u16, &'a Cell)>,
     {
-        // Clusters are laid out to fit; this only keeps a stray one inside the screen.
-        let columns = self.inner.size().map_or(u16::MAX, |size| size.width);
+        // Clusters are laid out to fit; this only keeps a stray one inside the screen. Asked
+        // of the terminal only in a frame that holds a cluster.
+        let mut columns = None;
         let mut run: Vec<(u16, u16, &Cell)> = Vec::new();
         for (x, y, cell) in content {
             if !is_cluster(cell.symbol()) {
@@ -154,6 +155,8 @@ impl<B: Backend> Backend for ClusterSafe<B> {
             if !run.is_empty() {
                 self.inner.draw(run.drain(..))?;
             }
+            let columns = *columns
+                .get_or_insert_with(|| self.inner.size().map_or(u16::MAX, |size| size.width));
             let width = columns_of(cell.symbol()).min(columns.saturating_sub(x));
             let mut blank = cell.clone();
             blank.set_symbol(" ").set_diff_option(CellDiffOption::None);

@@ -426,9 +426,7 @@ impl Worker {
                         text,
                         latency_ms: started.elapsed().as_millis() as u64,
                         action,
-                        ts: std::time::SystemTime::now()
-                            .duration_since(std::time::UNIX_EPOCH)
-                            .map_or(0, |d| d.as_millis() as u64),
+                        ts: crate::rpc::types::unix_ms(),
                     };
                 }
                 Err(ClientError::Call(err))

@@ -109,17 +109,12 @@ impl Printer {
         let line = if self.json {
             serde_json::to_string(&notice).expect("notices serialize")
         } else {
-            let time = super::present::format_time(now_ms(), self.offset_secs, false);
+            let time =
+                super::present::format_time(crate::rpc::types::unix_ms(), self.offset_secs, false);
             format!("{time} -!- {}", clean_text(&notice.text()))
         };
         self.line(line).await
     }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Events buffered between the network worker and plain mode.

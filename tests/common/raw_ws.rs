@@ -89,6 +89,14 @@ impl RawWs {
         reply["result"]["session"].as_str().unwrap().to_owned()
     }
 
+    /// Subscribes this connection to the session's events; returns the answer.
+    pub async fn subscribe(&mut self, session: &str) -> serde_json::Value {
+        self.call(&format!(
+            r#"{{"jsonrpc":"2.0","id":3,"method":"chat_subscribe","params":["{session}"]}}"#
+        ))
+        .await
+    }
+
     /// Reads until the server closes the connection (close frame or EOF).
     pub async fn closed(&mut self) {
         within("the server to close the connection", async {
