@@ -30,6 +30,7 @@ fn full_app() -> App {
             _ => format!("@bob message {seq}"),
         };
         app.handle_net(NetEvent::Event(Event {
+            room: "#general".into(),
             seq,
             ts: 1_795_957_559_000 + seq * 1000,
             kind: EventKind::Message,

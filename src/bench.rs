@@ -255,11 +255,15 @@ async fn open_members(config: &BenchConfig, count: usize) -> Result<Vec<Member>,
                 .await
                 .map_err(|source| BenchError::Connect { index, source })?;
             let joined = client
-                .join(Some(format!("bench-{index}")), config.password.clone())
+                .join(
+                    Some(format!("bench-{index}")),
+                    config.password.clone(),
+                    None,
+                )
                 .await
                 .map_err(|source| BenchError::Join { index, source })?;
             let events = client
-                .subscribe_events(joined.session.clone(), None)
+                .subscribe_events(joined.session.clone(), None, None)
                 .await
                 .map_err(|source| BenchError::Join { index, source })?;
             Ok(Member {
@@ -471,7 +475,7 @@ async fn publish(
         }
         let sent_at = now_micros();
         let text = payload(index, counter, sent_at, config.size);
-        match client.send(session.clone(), text, None).await {
+        match client.send(session.clone(), text, None, None).await {
             Ok(_) => {
                 out.acks
                     .saturating_record(now_micros().saturating_sub(sent_at).max(1));

@@ -45,6 +45,9 @@ pub use rate::TokenBucket;
 pub use reader::{ClaimedReader, Reader, SessionEnd};
 use reader::{Inbox, Unread};
 
+/// The room everyone lands in.
+pub const DEFAULT_ROOM: &str = "#general";
+
 /// A cheap, cloneable handle to one room.
 #[derive(Clone)]
 pub struct Room {
@@ -261,6 +264,9 @@ impl Room {
 
         tracing::info!(%id, name = %info.name, "joined");
         let joined = JoinResult {
+            protocol: crate::rpc::types::PROTOCOL_VERSION,
+            room: DEFAULT_ROOM.to_owned(),
+            topic: None,
             session,
             id,
             name: info.name,

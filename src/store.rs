@@ -286,6 +286,7 @@ impl History {
             let (seq, ts, kind, from_id, from_name, text) = row?;
             let corrupt = |reason: String| StoreError::Corrupt { seq, reason };
             Ok(Event {
+                room: crate::room::DEFAULT_ROOM.to_owned(),
                 seq,
                 ts,
                 kind: kind.parse().map_err(corrupt)?,
@@ -386,6 +387,7 @@ impl EventKind {
             EventKind::System => "system",
             EventKind::Action => "action",
             EventKind::Nick => "nick",
+            EventKind::Topic => "topic",
         }
     }
 }
@@ -401,6 +403,7 @@ impl std::str::FromStr for EventKind {
             "system" => EventKind::System,
             "action" => EventKind::Action,
             "nick" => EventKind::Nick,
+            "topic" => EventKind::Topic,
             other => return Err(format!("unknown event kind {other:?}")),
         })
     }
@@ -417,6 +420,7 @@ mod tests {
 
     fn event(seq: u64, ts: u64) -> Arc<Stamped> {
         Arc::new(Stamped::new(Event {
+            room: "#general".into(),
             seq,
             ts,
             kind: EventKind::Message,
@@ -647,6 +651,7 @@ mod tests {
 
     fn member_event(seq: u64, kind: EventKind, id: u128, name: &str) -> Arc<Stamped> {
         Arc::new(Stamped::new(Event {
+            room: "#general".into(),
             seq,
             ts: seq,
             kind,

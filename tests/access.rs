@@ -38,15 +38,23 @@ fn http(server: &TestServer) -> HttpClient {
 
 /// Missing and wrong passwords are refused and make no member; the right one joins.
 async fn assert_only_the_password_joins(client: &impl ChatApiClient) {
-    let missing = client.join(Some("eve".into()), None).await.unwrap_err();
+    let missing = client
+        .join(Some("eve".into()), None, None)
+        .await
+        .unwrap_err();
     assert_eq!(code(missing), codes::PASSWORD_REQUIRED);
-    let wrong = client.join(Some("eve".into()), Some("guess".into())).await;
+    let wrong = client
+        .join(Some("eve".into()), Some("guess".into()), None)
+        .await;
     assert_eq!(code(wrong.unwrap_err()), codes::WRONG_PASSWORD);
     let alice = client
-        .join(Some("alice".into()), Some(SECRET.into()))
+        .join(Some("alice".into()), Some(SECRET.into()), None)
         .await
         .unwrap();
-    let members = client.members(Some(alice.session.clone())).await.unwrap();
+    let members = client
+        .members(Some(alice.session.clone()), None)
+        .await
+        .unwrap();
     let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
     assert_eq!(names, ["alice"], "the refused joins made no member");
 }
@@ -69,19 +77,25 @@ async fn only_the_right_password_joins_over_http() {
 async fn assert_every_method_refuses_outsiders(client: &impl ChatApiClient) {
     let bogus = || "0123456789abcdef0123456789abcdef".to_owned();
     assert_eq!(
-        code(client.members(None).await.unwrap_err()),
+        code(client.members(None, None).await.unwrap_err()),
         codes::PASSWORD_REQUIRED
     );
     assert_eq!(
-        code(client.members(Some(bogus())).await.unwrap_err()),
+        code(client.members(Some(bogus()), None).await.unwrap_err()),
         codes::UNKNOWN_SESSION
     );
     let refusals = [
-        client.send(bogus(), "hi".into(), None).await.map(|_| ()),
+        client
+            .send(bogus(), "hi".into(), None, None)
+            .await
+            .map(|_| ()),
         client.nick(bogus(), "mallory".into()).await.map(|_| ()),
-        client.poll(bogus(), Some(0), None).await.map(|_| ()),
-        client.history(bogus(), None, None, None).await.map(|_| ()),
-        client.leave(bogus()).await,
+        client.poll(bogus(), Some(0), None, None).await.map(|_| ()),
+        client
+            .history(bogus(), None, None, None, None)
+            .await
+            .map(|_| ()),
+        client.leave(bogus(), None).await,
     ];
     for refusal in refusals {
         assert_eq!(code(refusal.unwrap_err()), codes::UNKNOWN_SESSION);
@@ -96,13 +110,13 @@ async fn every_method_refuses_callers_without_a_session() {
     assert_every_method_refuses_outsiders(&ws).await;
     // The event stream too.
     assert!(
-        ws.subscribe_events("0123456789abcdef0123456789abcdef".into(), None)
+        ws.subscribe_events("0123456789abcdef0123456789abcdef".into(), None, None)
             .await
             .is_err()
     );
     // An open room tells anyone who is there.
     let open = TestServer::start().await;
-    assert!(http(&open).members(None).await.is_ok());
+    assert!(http(&open).members(None, None).await.is_ok());
     server.stop().await;
     open.stop().await;
 }
@@ -112,10 +126,10 @@ async fn a_made_up_session_learns_nothing_of_how_far_a_private_room_has_got() {
     let server = private_room().await;
     let http = http(&server);
     let alice = http
-        .join(Some("alice".into()), Some(SECRET.into()))
+        .join(Some("alice".into()), Some(SECRET.into()), None)
         .await
         .unwrap();
-    http.send(alice.session, "a secret chat".into(), None)
+    http.send(alice.session, "a secret chat".into(), None, None)
         .await
         .unwrap();
     let bogus = || "0123456789abcdef0123456789abcdef".to_owned();
@@ -127,13 +141,13 @@ async fn a_made_up_session_learns_nothing_of_how_far_a_private_room_has_got() {
         assert!(!call.message().contains("latest"), "{}", call.message());
     };
     assert_refused_blind(
-        http.poll(bogus(), Some(0), Some(u64::MAX))
+        http.poll(bogus(), Some(0), Some(u64::MAX), None)
             .await
             .unwrap_err(),
     );
     let ws = connect(&server.ws_url()).await.unwrap();
     assert_refused_blind(
-        ws.subscribe_events(bogus(), Some(u64::MAX))
+        ws.subscribe_events(bogus(), Some(u64::MAX), None)
             .await
             .unwrap_err(),
     );
@@ -145,10 +159,16 @@ async fn an_address_that_keeps_guessing_is_shut_out_even_with_the_right_password
     let server = private_room().await;
     let http = http(&server);
     for _ in 0..FREE_FAILURES {
-        let wrong = http.join(None, Some("guess".into())).await.unwrap_err();
+        let wrong = http
+            .join(None, Some("guess".into()), None)
+            .await
+            .unwrap_err();
         assert_eq!(code(wrong), codes::WRONG_PASSWORD);
     }
-    let err = http.join(None, Some(SECRET.into())).await.unwrap_err();
+    let err = http
+        .join(None, Some(SECRET.into()), None)
+        .await
+        .unwrap_err();
     let ClientError::Call(call) = err else {
         panic!("{err}")
     };
@@ -184,7 +204,7 @@ async fn members_of(server: &TestServer, ca: &std::path::Path) -> usize {
     let client = connect_with(&wss(server), &tls, SUBSCRIPTION_BUFFER)
         .await
         .unwrap();
-    client.members(None).await.unwrap().len()
+    client.members(None, None).await.unwrap().len()
 }
 
 #[tokio::test]
@@ -198,9 +218,9 @@ async fn a_client_trusting_the_ca_file_chats_over_wss_and_https() {
     let client = connect_with(&wss(&server), &tls, SUBSCRIPTION_BUFFER)
         .await
         .unwrap();
-    let alice = client.join(Some("alice".into()), None).await.unwrap();
+    let alice = client.join(Some("alice".into()), None, None).await.unwrap();
     client
-        .send(alice.session.clone(), "private words".into(), None)
+        .send(alice.session.clone(), "private words".into(), None, None)
         .await
         .unwrap();
 
@@ -208,8 +228,11 @@ async fn a_client_trusting_the_ca_file_chats_over_wss_and_https() {
         .with_custom_cert_store(tls.client_config().unwrap().unwrap())
         .build(format!("https://{}", server.addr))
         .unwrap();
-    let bob = https.join(Some("bob".into()), None).await.unwrap();
-    let history = https.history(bob.session, None, None, None).await.unwrap();
+    let bob = https.join(Some("bob".into()), None, None).await.unwrap();
+    let history = https
+        .history(bob.session, None, None, None, None)
+        .await
+        .unwrap();
     assert!(
         history
             .iter()
@@ -231,7 +254,10 @@ async fn without_the_ca_file_the_certificate_is_refused_and_nothing_is_sent() {
         .unwrap();
     // hyper's error says only "client error (Connect)", but it is a transport failure,
     // not an answer from the server.
-    let err = https.join(Some("eve".into()), None).await.unwrap_err();
+    let err = https
+        .join(Some("eve".into()), None, None)
+        .await
+        .unwrap_err();
     assert!(matches!(err, ClientError::Transport(_)), "{err}");
     assert_eq!(members_of(&server, &ca).await, 0, "nobody joined");
     server.stop().await;
@@ -248,7 +274,10 @@ async fn a_pinned_fingerprint_is_trusted_and_any_other_refused() {
     let client = connect_with(&wss(&server), &pinned, SUBSCRIPTION_BUFFER)
         .await
         .unwrap();
-    client.join(Some("pinned".into()), None).await.unwrap();
+    client
+        .join(Some("pinned".into()), None, None)
+        .await
+        .unwrap();
 
     let other = tls::self_signed(vec!["127.0.0.1".into()]).unwrap();
     let wrong = ClientTls {

@@ -107,7 +107,7 @@ async fn a_client_that_never_reads_its_answers_stops_being_read_and_costs_bounde
         "a history page",
         reader
             .client
-            .history(reader.session(), None, None, Some(500)),
+            .history(reader.session(), None, None, Some(500), None),
     )
     .await
     .unwrap();
@@ -145,7 +145,9 @@ async fn a_client_that_never_reads_its_answers_stops_being_read_and_costs_bounde
     );
     let page = within(
         "a history page while the hostile client is stalled",
-        reader.client.history(reader.session(), None, None, Some(1)),
+        reader
+            .client
+            .history(reader.session(), None, None, Some(1), None),
     )
     .await
     .unwrap();
@@ -263,7 +265,7 @@ async fn history_reads_hold_a_bounded_number_of_threads_however_many_want_them()
     let before = status("Threads");
     // Sixteen connections with every call they may have in flight reading history at once.
     let calls = clients.iter().flat_map(|client| {
-        (0..CALLS_IN_FLIGHT).map(|_| client.history(writer.session(), None, None, Some(500)))
+        (0..CALLS_IN_FLIGHT).map(|_| client.history(writer.session(), None, None, Some(500), None))
     });
     let pages = within("every history call", futures::future::join_all(calls)).await;
     for page in pages {

@@ -88,7 +88,7 @@ async fn all_history(handle: &TestServer) -> Vec<Event> {
     loop {
         let page = reader
             .client
-            .history(reader.session(), None, Some(since), Some(500))
+            .history(reader.session(), None, Some(since), Some(500), None)
             .await
             .unwrap();
         let Some(last) = page.last() else { break };
@@ -113,7 +113,7 @@ async fn a_killed_server_loses_no_acknowledged_message() {
         for n in 0u64.. {
             match sender
                 .client
-                .send(sender.session(), format!("m{n}"), None)
+                .send(sender.session(), format!("m{n}"), None, None)
                 .await
             {
                 Ok(sent) => {
@@ -200,7 +200,7 @@ async fn after_a_crash_the_members_who_were_there_are_recorded_as_gone_once() {
     let mut alice = Member::join(&handle, "alice").await;
     let bob = Member::join(&handle, "bob").await;
     let carol = Member::join(&handle, "carol").await;
-    bob.client.leave(bob.session()).await.unwrap();
+    bob.client.leave(bob.session(), None).await.unwrap();
     // Alice has heard of all three, so all three are stored.
     for kind in [EventKind::Join, EventKind::Join, EventKind::Leave] {
         assert_eq!(alice.next_event().await.kind, kind);
@@ -699,7 +699,10 @@ async fn ca_file_holding_a_self_signed_ca_certificate_trusts_that_server() {
     )
     .await
     .unwrap();
-    let joined = reader.join(Some("reader".into()), None).await.unwrap();
+    let joined = reader
+        .join(Some("reader".into()), None, None)
+        .await
+        .unwrap();
     assert!(
         joined
             .history

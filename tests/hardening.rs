@@ -110,7 +110,7 @@ async fn server_members(server: &TestServer) -> Vec<String> {
         .await
         .unwrap();
     client
-        .members(None)
+        .members(None, None)
         .await
         .unwrap()
         .into_iter()
@@ -444,12 +444,20 @@ async fn subscriptions_per_connection_are_capped() {
         .unwrap();
     let mut subscriptions = Vec::new();
     for i in 0..4 {
-        let joined = client.join(Some(format!("m{i}")), None).await.unwrap();
-        subscriptions.push(client.subscribe_events(joined.session, None).await.unwrap());
+        let joined = client
+            .join(Some(format!("m{i}")), None, None)
+            .await
+            .unwrap();
+        subscriptions.push(
+            client
+                .subscribe_events(joined.session, None, None)
+                .await
+                .unwrap(),
+        );
     }
-    let joined = client.join(Some("m4".into()), None).await.unwrap();
+    let joined = client.join(Some("m4".into()), None, None).await.unwrap();
     let err = client
-        .subscribe_events(joined.session, None)
+        .subscribe_events(joined.session, None, None)
         .await
         .unwrap_err();
     assert_eq!(client_error_code(err), -32006);
@@ -466,17 +474,20 @@ async fn sessions_per_connection_are_capped() {
     for i in 0..4 {
         sessions.push(
             client
-                .join(Some(format!("m{i}")), None)
+                .join(Some(format!("m{i}")), None, None)
                 .await
                 .unwrap()
                 .session,
         );
     }
-    let err = client.join(Some("m4".into()), None).await.unwrap_err();
+    let err = client
+        .join(Some("m4".into()), None, None)
+        .await
+        .unwrap_err();
     assert_eq!(client_error_code(err), codes::TOO_MANY_SESSIONS);
     // Leaving frees a place.
-    client.leave(sessions.pop().unwrap()).await.unwrap();
-    client.join(Some("m4".into()), None).await.unwrap();
+    client.leave(sessions.pop().unwrap(), None).await.unwrap();
+    client.join(Some("m4".into()), None, None).await.unwrap();
     server.stop().await;
 }
 
@@ -495,15 +506,15 @@ async fn joins_are_rate_limited_per_address() {
         .build(server.http_url())
         .unwrap();
     for i in 0..3 {
-        http.join(Some(format!("j{i}")), None).await.unwrap();
+        http.join(Some(format!("j{i}")), None, None).await.unwrap();
     }
-    let err = http.join(Some("j3".into()), None).await.unwrap_err();
+    let err = http.join(Some("j3".into()), None, None).await.unwrap_err();
     assert_eq!(client_error_code(err), codes::RATE_LIMITED);
     // The same holds over WebSocket, from the same address.
     let ws = chatroom::rpc::client::connect(&server.ws_url())
         .await
         .unwrap();
-    let err = ws.join(Some("w".into()), None).await.unwrap_err();
+    let err = ws.join(Some("w".into()), None, None).await.unwrap_err();
     assert_eq!(client_error_code(err), codes::RATE_LIMITED);
     server.stop().await;
 }
@@ -515,14 +526,17 @@ async fn a_second_concurrent_poll_is_refused_not_queued() {
         .request_timeout(common::WAIT)
         .build(server.http_url())
         .unwrap();
-    let me = http.join(Some("poller".into()), None).await.unwrap();
+    let me = http.join(Some("poller".into()), None, None).await.unwrap();
     // A subscription holds the session's events, as a first long poll would.
     let ws = chatroom::rpc::client::connect(&server.ws_url())
         .await
         .unwrap();
-    let _events = ws.subscribe_events(me.session.clone(), None).await.unwrap();
+    let _events = ws
+        .subscribe_events(me.session.clone(), None, None)
+        .await
+        .unwrap();
     let err = http
-        .poll(me.session.clone(), Some(60_000), None)
+        .poll(me.session.clone(), Some(60_000), None, None)
         .await
         .unwrap_err();
     assert_eq!(client_error_code(err), codes::INBOX_BUSY);
@@ -643,7 +657,10 @@ async fn reserved_names_are_refused_over_the_wire() {
     let client = chatroom::rpc::client::connect(&server.ws_url())
         .await
         .unwrap();
-    let err = client.join(Some("System".into()), None).await.unwrap_err();
+    let err = client
+        .join(Some("System".into()), None, None)
+        .await
+        .unwrap_err();
     assert_eq!(client_error_code(err), codes::NAME_RESERVED);
     server.stop().await;
 }
@@ -673,7 +690,7 @@ async fn disguised_look_alikes_get_a_variant_or_are_refused() {
     for reserved in ["ᎪDMIN", "RᎾOT", "server\u{2800}", "-!- server"] {
         let err = capital_i
             .client
-            .join(Some(reserved.into()), None)
+            .join(Some(reserved.into()), None, None)
             .await
             .unwrap_err();
         assert_eq!(client_error_code(err), codes::NAME_RESERVED, "{reserved:?}");
@@ -691,7 +708,7 @@ async fn text_of_only_invisible_characters_is_refused_and_joiners_that_join_arri
     let invisible = "\u{E0068}\u{E0069}\u{FE00}\u{2800}\u{200D}";
     let err = mallory
         .client
-        .send(mallory.session(), invisible.into(), None)
+        .send(mallory.session(), invisible.into(), None, None)
         .await
         .unwrap_err();
     assert_eq!(client_error_code(err), codes::EMPTY_TEXT);

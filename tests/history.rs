@@ -68,7 +68,11 @@ async fn history_pages_back_and_forth() {
     for i in 0..20 {
         seqs.push(alice.say(&format!("m{i}")).await);
     }
-    let page = |before, since, limit| alice.client.history(alice.session(), before, since, limit);
+    let page = |before, since, limit| {
+        alice
+            .client
+            .history(alice.session(), before, since, limit, None)
+    };
     let older = page(Some(seqs[10]), None, Some(3)).await.unwrap();
     assert_eq!(texts(&older), ["m7", "m8", "m9"]);
     let newer = page(None, Some(seqs[16]), Some(10)).await.unwrap();
@@ -84,7 +88,7 @@ async fn history_pages_back_and_forth() {
     assert_eq!(error_code(err), -32602);
     let err = alice
         .client
-        .history("nope".into(), None, None, None)
+        .history("nope".into(), None, None, None, None)
         .await
         .unwrap_err();
     assert_eq!(error_code(err), codes::UNKNOWN_SESSION);
@@ -100,7 +104,7 @@ async fn history_limit_is_capped_at_500() {
     }
     let page = alice
         .client
-        .history(alice.session(), None, Some(0), Some(100_000))
+        .history(alice.session(), None, Some(0), Some(100_000), None)
         .await
         .unwrap();
     assert_eq!(page.len(), 500);
@@ -119,9 +123,12 @@ async fn subscribe_since_replays_what_was_missed_then_goes_live() {
     let client = chatroom::rpc::client::connect(&server.ws_url())
         .await
         .unwrap();
-    let joined = client.join(Some("returning".into()), None).await.unwrap();
+    let joined = client
+        .join(Some("returning".into()), None, None)
+        .await
+        .unwrap();
     let mut events = client
-        .subscribe_events(joined.session.clone(), Some(before))
+        .subscribe_events(joined.session.clone(), Some(before), None)
         .await
         .unwrap();
     let live = alice.say("live").await;
@@ -138,7 +145,7 @@ async fn subscribe_since_replays_what_was_missed_then_goes_live() {
     // Every seq after `before`, once, in order, but for the member's own join (no
     // self-echo).
     let stored = client
-        .history(joined.session, None, Some(before), None)
+        .history(joined.session, None, Some(before), None, None)
         .await
         .unwrap();
     let own_join = stored
@@ -163,12 +170,12 @@ async fn poll_since_catches_up_a_page_at_a_time() {
         .request_timeout(WAIT)
         .build(server.http_url())
         .unwrap();
-    let me = http.join(Some("curl".into()), None).await.unwrap();
+    let me = http.join(Some("curl".into()), None, None).await.unwrap();
     let mut seen = 0;
     let mut got = Vec::new();
     while texts(&got).len() < 300 {
         let page = http
-            .poll(me.session.clone(), Some(5_000), Some(seen))
+            .poll(me.session.clone(), Some(5_000), Some(seen), None)
             .await
             .unwrap();
         assert!(!page.is_empty() && page.len() <= 256);
@@ -182,7 +189,7 @@ async fn poll_since_catches_up_a_page_at_a_time() {
         let http = http.clone();
         let session = me.session.clone();
         async move {
-            http.poll(session, Some(WAIT.as_millis() as u64), Some(seen))
+            http.poll(session, Some(WAIT.as_millis() as u64), Some(seen), None)
                 .await
         }
     });
@@ -212,9 +219,12 @@ impl Receiver {
         let client = chatroom::rpc::client::connect(&server.ws_url())
             .await
             .unwrap();
-        let joined = client.join(Some(name.to_owned()), None).await.unwrap();
+        let joined = client
+            .join(Some(name.to_owned()), None, None)
+            .await
+            .unwrap();
         let events = client
-            .subscribe_events(joined.session, since.or(Some(joined.last_seq)))
+            .subscribe_events(joined.session, since.or(Some(joined.last_seq)), None)
             .await
             .unwrap();
         (client, events)
@@ -399,19 +409,19 @@ async fn a_poll_answer_lost_on_the_way_is_answered_again_from_the_store() {
         .request_timeout(WAIT)
         .build(server.http_url())
         .unwrap();
-    let me = http.join(Some("curl".into()), None).await.unwrap();
+    let me = http.join(Some("curl".into()), None, None).await.unwrap();
     let alice = Member::join(&server, "alice").await;
     let first = alice.say("one").await;
     alice.say("two").await;
     let seen = me.last_seq;
     let answer = http
-        .poll(me.session.clone(), Some(5_000), Some(seen))
+        .poll(me.session.clone(), Some(5_000), Some(seen), None)
         .await
         .unwrap();
     assert_eq!(texts(&answer), ["one", "two"]);
     // Suppose that answer never arrived: the client polls again with what it had.
     let again = http
-        .poll(me.session.clone(), Some(5_000), Some(seen))
+        .poll(me.session.clone(), Some(5_000), Some(seen), None)
         .await
         .unwrap();
     assert_eq!(texts(&again), ["one", "two"]);
@@ -425,7 +435,7 @@ async fn since_ahead_of_the_room_is_refused() {
     let alice = Member::join(&server, "alice").await;
     let err = alice
         .client
-        .subscribe_events(alice.session(), Some(1_000_000))
+        .subscribe_events(alice.session(), Some(1_000_000), None)
         .await
         .unwrap_err();
     assert_eq!(error_code(err), codes::SINCE_AHEAD);

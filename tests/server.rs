@@ -91,7 +91,7 @@ async fn others_see_join_and_leave_notices() {
     );
     assert_eq!(join.text, None);
 
-    bob.client.leave(bob.session()).await.unwrap();
+    bob.client.leave(bob.session(), None).await.unwrap();
     let leave = alice.next_event().await;
     assert_eq!(
         (leave.kind, leave.from.id),
@@ -123,7 +123,7 @@ async fn leave_then_disconnect_is_still_one_leave() {
     let server = TestServer::start().await;
     let (mut alice, bob, carol) = alice_bob_carol(&server).await;
 
-    bob.client.leave(bob.session()).await.unwrap();
+    bob.client.leave(bob.session(), None).await.unwrap();
     drop(bob);
     assert_eq!(alice.next_event().await.kind, EventKind::Leave);
     assert_nothing_else_queued(&mut alice, &carol).await;
@@ -134,14 +134,14 @@ async fn leave_then_disconnect_is_still_one_leave() {
 async fn session_is_dead_after_leave() {
     let server = TestServer::start().await;
     let bob = Member::join(&server, "bob").await;
-    bob.client.leave(bob.session()).await.unwrap();
+    bob.client.leave(bob.session(), None).await.unwrap();
     let err = bob
         .client
-        .send(bob.session(), "hi".into(), None)
+        .send(bob.session(), "hi".into(), None, None)
         .await
         .unwrap_err();
     assert_eq!(error_code(err), codes::UNKNOWN_SESSION);
-    let err = bob.client.leave(bob.session()).await.unwrap_err();
+    let err = bob.client.leave(bob.session(), None).await.unwrap_err();
     assert_eq!(error_code(err), codes::UNKNOWN_SESSION);
     server.stop().await;
 }
@@ -156,7 +156,7 @@ async fn server_assigns_names_and_identity() {
     assert_ne!(first.joined.id, second.joined.id);
     assert_ne!(first.session(), second.session());
 
-    let anonymous = first.client.join(None, None).await.unwrap();
+    let anonymous = first.client.join(None, None, None).await.unwrap();
     assert!(anonymous.name.starts_with("guest-"), "{}", anonymous.name);
     let names: Vec<String> = anonymous.members.into_iter().map(|m| m.name).collect();
     assert_eq!(names.len(), 3);
@@ -169,7 +169,7 @@ async fn members_lists_everyone_present() {
     let server = TestServer::start().await;
     let alice = Member::join(&server, "alice").await;
     let _bob = Member::join(&server, "bob").await;
-    let members: Vec<MemberInfo> = alice.client.members(None).await.unwrap();
+    let members: Vec<MemberInfo> = alice.client.members(None, None).await.unwrap();
     let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
     assert_eq!(names, ["alice", "bob"]);
     server.stop().await;
@@ -179,7 +179,7 @@ async fn members_lists_everyone_present() {
 async fn bad_calls_get_stable_error_codes() {
     let server = TestServer::start().await;
     let alice = Member::join(&server, "alice").await;
-    let send = |session: String, text: String| alice.client.send(session, text, None);
+    let send = |session: String, text: String| alice.client.send(session, text, None, None);
 
     let err = send("not-a-session".into(), "hi".into()).await.unwrap_err();
     assert_eq!(error_code(err), codes::UNKNOWN_SESSION);
@@ -189,13 +189,13 @@ async fn bad_calls_get_stable_error_codes() {
     assert_eq!(error_code(err), codes::TEXT_TOO_LONG);
     let err = alice
         .client
-        .subscribe_events(alice.session(), None)
+        .subscribe_events(alice.session(), None, None)
         .await
         .unwrap_err();
     assert_eq!(error_code(err), codes::INBOX_BUSY, "one reader per session");
     let err = alice
         .client
-        .subscribe_events("nope".into(), None)
+        .subscribe_events("nope".into(), None, None)
         .await
         .unwrap_err();
     assert_eq!(error_code(err), codes::UNKNOWN_SESSION);
@@ -206,12 +206,12 @@ async fn bad_calls_get_stable_error_codes() {
 async fn http_member_long_polls_for_events() {
     let server = TestServer::start().await;
     let http = http_client(&server);
-    let me = http.join(Some("curl".into()), None).await.unwrap();
+    let me = http.join(Some("curl".into()), None, None).await.unwrap();
     let alice = Member::join(&server, "alice").await;
 
     // The join of alice is already waiting.
     let events = http
-        .poll(me.session.clone(), Some(5_000), None)
+        .poll(me.session.clone(), Some(5_000), None, None)
         .await
         .unwrap();
     assert_eq!(events.len(), 1);
@@ -225,7 +225,7 @@ async fn http_member_long_polls_for_events() {
         let http = http.clone();
         let session = me.session.clone();
         async move {
-            http.poll(session, Some(WAIT.as_millis() as u64), None)
+            http.poll(session, Some(WAIT.as_millis() as u64), None, None)
                 .await
         }
     });
@@ -237,7 +237,7 @@ async fn http_member_long_polls_for_events() {
 
     // And the HTTP member can speak.
     let mut alice = alice;
-    http.send(me.session.clone(), "yes".into(), None)
+    http.send(me.session.clone(), "yes".into(), None, None)
         .await
         .unwrap();
     assert!(is_message(&alice.next_event().await, "curl", "yes"));
@@ -248,9 +248,9 @@ async fn http_member_long_polls_for_events() {
 async fn poll_with_nothing_pending_returns_empty_after_its_timeout() {
     let server = TestServer::start().await;
     let http = http_client(&server);
-    let me = http.join(Some("curl".into()), None).await.unwrap();
+    let me = http.join(Some("curl".into()), None, None).await.unwrap();
     let started = Instant::now();
-    let events = http.poll(me.session, Some(300), None).await.unwrap();
+    let events = http.poll(me.session, Some(300), None, None).await.unwrap();
     assert!(events.is_empty());
     assert!(
         started.elapsed() >= Duration::from_millis(300),
@@ -268,7 +268,7 @@ async fn http_member_that_stops_polling_is_removed() {
     .await;
     let mut alice = Member::join(&server, "alice").await;
     let http = http_client(&server);
-    let me = http.join(Some("sleepy".into()), None).await.unwrap();
+    let me = http.join(Some("sleepy".into()), None, None).await.unwrap();
     assert_eq!(alice.next_event().await.kind, EventKind::Join);
 
     let leave = alice.next_event().await;
@@ -277,7 +277,10 @@ async fn http_member_that_stops_polling_is_removed() {
         (EventKind::Leave, "sleepy")
     );
     assert_eq!(leave.text.as_deref(), Some("idle timeout"));
-    let err = http.poll(me.session, Some(0), None).await.unwrap_err();
+    let err = http
+        .poll(me.session, Some(0), None, None)
+        .await
+        .unwrap_err();
     assert_eq!(error_code(err), codes::UNKNOWN_SESSION);
     server.stop().await;
 }
@@ -294,7 +297,7 @@ async fn websocket_member_does_not_idle_out() {
     // Wait out several idle periods: an HTTP member would be gone, so the member that
     // joins afterwards must be the next thing bob hears, not alice leaving.
     let http = http_client(&server);
-    let sleepy = http.join(Some("sleepy".into()), None).await.unwrap();
+    let sleepy = http.join(Some("sleepy".into()), None, None).await.unwrap();
     assert_eq!(bob.next_event().await.from.name, "sleepy");
     let leave = bob.next_event().await;
     assert_eq!(
@@ -371,7 +374,7 @@ async fn websocket_session_can_be_driven_over_http_too() {
     let bob = Member::join(&server, "bob").await;
     alice.next_event().await;
     http_client(&server)
-        .send(bob.session(), "via http".into(), None)
+        .send(bob.session(), "via http".into(), None, None)
         .await
         .unwrap();
     assert!(is_message(&alice.next_event().await, "bob", "via http"));
@@ -432,7 +435,7 @@ async fn me_and_nick_over_the_wire() {
     assert_eq!(alice.next_event().await.kind, EventKind::Join);
 
     bob.client
-        .send(bob.session(), "waves".into(), Some(true))
+        .send(bob.session(), "waves".into(), Some(true), None)
         .await
         .unwrap();
     let action = alice.next_event().await;

@@ -44,7 +44,7 @@ fn error_code(err: ClientError) -> i32 {
 async fn all_history(member: &Member) -> Vec<Event> {
     member
         .client
-        .history(member.session(), None, Some(0), Some(500))
+        .history(member.session(), None, Some(0), Some(500), None)
         .await
         .unwrap()
 }
@@ -66,7 +66,9 @@ async fn a_send_that_cannot_be_stored_is_refused_and_never_stored_later() {
     faults.set(true);
     let refused = within(
         "the send to be refused",
-        alice.client.send(alice.session(), "lost".into(), None),
+        alice
+            .client
+            .send(alice.session(), "lost".into(), None, None),
     )
     .await
     .unwrap_err();
@@ -103,9 +105,12 @@ async fn joins_and_renames_fail_cleanly_while_storage_is_unavailable() {
     let carol = chatroom::rpc::client::connect(&server.ws_url())
         .await
         .unwrap();
-    let refused = within("the join to fail", carol.join(Some("carol".into()), None))
-        .await
-        .unwrap_err();
+    let refused = within(
+        "the join to fail",
+        carol.join(Some("carol".into()), None, None),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(error_code(refused), codes::STORAGE_UNAVAILABLE);
     let refused = within(
         "the rename to fail",
@@ -118,13 +123,13 @@ async fn joins_and_renames_fail_cleanly_while_storage_is_unavailable() {
         members.into_iter().map(|m| m.name).collect::<Vec<_>>()
     };
     assert_eq!(
-        names(alice.client.members(None).await.unwrap()),
+        names(alice.client.members(None, None).await.unwrap()),
         ["alice", "bob"],
         "neither the join nor the rename happened"
     );
 
     faults.set(false);
-    let joined = carol.join(Some("carol".into()), None).await.unwrap();
+    let joined = carol.join(Some("carol".into()), None, None).await.unwrap();
     assert_eq!(joined.name, "carol", "the name was never taken");
     let next = alice.next_event().await;
     assert_eq!(
@@ -201,7 +206,7 @@ async fn messages_waiting_to_be_stored_are_bounded_in_bytes() {
     for client in clients {
         let (session, results) = (session.clone(), results.clone());
         tokio::spawn(async move {
-            let sent = client.send(session, "x".repeat(TEXT), None).await;
+            let sent = client.send(session, "x".repeat(TEXT), None, None).await;
             let _ = results.send(sent.map(|r| r.seq).map_err(error_code));
         });
     }

@@ -350,10 +350,10 @@ async fn serve_with_tui_hosts_and_chats() {
     let client = chatroom::rpc::client::connect(&format!("ws://{listen}"))
         .await
         .unwrap();
-    let guest = client.join(Some("guest".into()), None).await.unwrap();
+    let guest = client.join(Some("guest".into()), None, None).await.unwrap();
     block(|| tui.wait_for_text("guest joined"));
     client
-        .send(guest.session, "hi host".into(), None)
+        .send(guest.session, "hi host".into(), None, None)
         .await
         .unwrap();
     block(|| tui.wait_for_text("<guest> hi host"));

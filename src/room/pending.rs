@@ -150,6 +150,7 @@ impl State {
         let seq = self.next_seq;
         self.next_seq += 1;
         let event = Arc::new(Stamped::new(Event {
+            room: crate::room::DEFAULT_ROOM.to_owned(),
             seq,
             ts: unix_ms(),
             kind,
@@ -188,6 +189,7 @@ impl State {
             let event = &accepted.event;
             let id = event.from.id;
             match event.kind {
+                EventKind::Topic => {}
                 EventKind::Leave => leaves.push((event.from.clone(), event.text.clone())),
                 EventKind::Join => {
                     if let Some(info) = self.detach(id, LeaveReason::StorageUnavailable) {

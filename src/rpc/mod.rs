@@ -16,7 +16,11 @@ use jsonrpsee::proc_macros::rpc;
 use jsonrpsee::types::ErrorObjectOwned;
 
 use crate::room::RoomError;
-use types::{Event, JoinResult, MemberInfo, NickResult, SendResult};
+use std::collections::BTreeMap;
+
+use types::{
+    Event, JoinResult, MemberInfo, NickResult, RoomInfo, RoomJoined, SendResult, TopicResult,
+};
 
 /// `chat_poll` waits this long when the caller does not say.
 pub const DEFAULT_POLL_TIMEOUT_MS: u64 = 25_000;
@@ -30,53 +34,93 @@ pub const DEFAULT_HISTORY_LIMIT: u32 = 100;
 pub const MAX_HISTORY_LIMIT: u32 = 500;
 
 /// The chat API. Method names on the wire are `chat_` + the name given here.
+///
+/// A call that names no room means the server's default room, so a client written for a
+/// single room keeps working unchanged.
 #[rpc(server, client, namespace = "chat")]
 pub trait ChatApi {
-    /// Enters the room. The server settles the name and returns the session secret. A room
-    /// with a password lets in only those who give it.
+    /// Starts a session and enters `room` (the default room if none is named). The server
+    /// settles the name, unique on the whole server, and returns the session secret. A
+    /// server with a password lets in only those who give it.
     #[method(name = "join", with_extensions)]
     async fn join(
         &self,
         name: Option<String>,
         password: Option<String>,
+        room: Option<String>,
     ) -> Result<JoinResult, ErrorObjectOwned>;
 
-    /// Says something to everyone else in the room; with `action`, a `/me` line.
+    /// Enters another room, creating it if it does not exist yet.
+    #[method(name = "enter", with_extensions)]
+    async fn enter(&self, session: String, room: String) -> Result<RoomJoined, ErrorObjectOwned>;
+
+    /// Leaves one room (the default room if none is named); the session stays.
+    #[method(name = "part")]
+    async fn part(
+        &self,
+        session: String,
+        room: Option<String>,
+        reason: Option<String>,
+    ) -> Result<(), ErrorObjectOwned>;
+
+    /// Says something to everyone else in a room; with `action`, a `/me` line.
     #[method(name = "send")]
     async fn send(
         &self,
         session: String,
         text: String,
         action: Option<bool>,
+        room: Option<String>,
     ) -> Result<SendResult, ErrorObjectOwned>;
 
-    /// Changes this member's name, under the same rules as joining.
+    /// Changes this member's name in every room at once, under the same rules as joining.
     #[method(name = "nick")]
     async fn nick(&self, session: String, name: String) -> Result<NickResult, ErrorObjectOwned>;
 
-    /// Leaves the room; the session is gone afterwards.
-    #[method(name = "leave")]
-    async fn leave(&self, session: String) -> Result<(), ErrorObjectOwned>;
+    /// Shows a room's topic, or with `topic` sets it (an empty one clears it).
+    #[method(name = "topic")]
+    async fn topic(
+        &self,
+        session: String,
+        room: Option<String>,
+        topic: Option<String>,
+    ) -> Result<TopicResult, ErrorObjectOwned>;
 
-    /// Streams the session's events as `chat_event` notifications (`chat_subscribe` on the wire;
-    /// the Rust name avoids jsonrpsee's own `subscribe`).
-    /// With `since`, every stored event after that seq is replayed first (the member's own
-    /// included), then the stream continues live with no gap and no duplicate.
+    /// Every room on the server. A server with a password tells only its members (`session`).
+    #[method(name = "rooms")]
+    async fn rooms(&self, session: Option<String>) -> Result<Vec<RoomInfo>, ErrorObjectOwned>;
+
+    /// Ends the session, leaving every room; the others see `reason` in each.
+    #[method(name = "leave")]
+    async fn leave(&self, session: String, reason: Option<String>) -> Result<(), ErrorObjectOwned>;
+
+    /// Streams the events of all the session's rooms as `chat_event` notifications
+    /// (`chat_subscribe` on the wire; the Rust name avoids jsonrpsee's own `subscribe`).
+    /// `cursors` maps rooms to the last seq seen in each, `since` is the default room's:
+    /// every stored event after those is replayed first (the member's own included), then
+    /// the stream continues live with no gap and no duplicate.
     #[subscription(name = "subscribe" => "event", unsubscribe = "unsubscribe", item = Event)]
-    async fn subscribe_events(&self, session: String, since: Option<u64>) -> SubscriptionResult;
+    async fn subscribe_events(
+        &self,
+        session: String,
+        since: Option<u64>,
+        cursors: Option<BTreeMap<String, u64>>,
+    ) -> SubscriptionResult;
 
     /// Waits until at least one event is pending or the timeout passes, then returns them.
-    /// With `since`, returns stored events after that seq first, a page at a time.
+    /// `since` and `cursors` as for `chat_subscribe`: stored events after them come first,
+    /// a page at a time.
     #[method(name = "poll")]
     async fn poll(
         &self,
         session: String,
         timeout_ms: Option<u64>,
         since: Option<u64>,
+        cursors: Option<BTreeMap<String, u64>>,
     ) -> Result<Vec<Event>, ErrorObjectOwned>;
 
-    /// Pages through stored history: the events just `before` a seq, the events after
-    /// `since`, or (with neither) the latest; at most `limit`, oldest first.
+    /// Pages through a room's stored history: the events just `before` a seq, the events
+    /// after `since`, or (with neither) the latest; at most `limit`, oldest first.
     #[method(name = "history")]
     async fn history(
         &self,
@@ -84,11 +128,16 @@ pub trait ChatApi {
         before: Option<u64>,
         since: Option<u64>,
         limit: Option<u32>,
+        room: Option<String>,
     ) -> Result<Vec<Event>, ErrorObjectOwned>;
 
-    /// Everyone in the room now. A room with a password tells only its members (`session`).
+    /// Everyone in a room now. A server with a password tells only its members (`session`).
     #[method(name = "members")]
-    async fn members(&self, session: Option<String>) -> Result<Vec<MemberInfo>, ErrorObjectOwned>;
+    async fn members(
+        &self,
+        session: Option<String>,
+        room: Option<String>,
+    ) -> Result<Vec<MemberInfo>, ErrorObjectOwned>;
 }
 
 /// Stable error codes, documented in `docs/PROTOCOL.md`. Never renumber one.
@@ -112,6 +161,11 @@ pub mod codes {
     pub const WRONG_PASSWORD: i32 = 1014;
     pub const SHUT_OUT: i32 = 1015;
     pub const STORAGE_UNAVAILABLE: i32 = 1016;
+    pub const NO_SUCH_ROOM: i32 = 1017;
+    pub const NOT_IN_ROOM: i32 = 1018;
+    pub const BAD_ROOM_NAME: i32 = 1019;
+    pub const TOO_MANY_ROOMS: i32 = 1020;
+    pub const TOPIC_TOO_LONG: i32 = 1021;
 
     /// What a code means, in words for someone reading an error (as `docs/PROTOCOL.md`
     /// explains it), for a refusal that came without a message.
@@ -129,10 +183,15 @@ pub mod codes {
             SINCE_AHEAD => "asked for events after the room's latest",
             STORAGE_BEHIND => "the server's storage is behind",
             NAME_EMPTY => "the name is empty once cleaned",
-            PASSWORD_REQUIRED => "this room needs a password",
+            PASSWORD_REQUIRED => "this server needs a password",
             WRONG_PASSWORD => "wrong password",
             SHUT_OUT => "too many wrong passwords from this address; try again later",
             STORAGE_UNAVAILABLE => "server storage unavailable",
+            NO_SUCH_ROOM => "no such room",
+            NOT_IN_ROOM => "you are not in that room",
+            BAD_ROOM_NAME => "not a usable room name",
+            TOO_MANY_ROOMS => "too many rooms",
+            TOPIC_TOO_LONG => "topic too long",
             _ => return None,
         })
     }

@@ -40,6 +40,7 @@ impl ChatApiServer for ChatService {
         ext: &Extensions,
         name: Option<String>,
         password: Option<String>,
+        _room: Option<String>,
     ) -> Result<JoinResult, ErrorObjectOwned> {
         let remote = ext.get::<RemoteIp>().map(|ip| ip.0);
         if let Some(gate) = &self.password {
@@ -78,6 +79,7 @@ impl ChatApiServer for ChatService {
         session: String,
         text: String,
         action: Option<bool>,
+        _room: Option<String>,
     ) -> Result<SendResult, ErrorObjectOwned> {
         let receipt = self.room.say(&session, &text, action == Some(true))?;
         // The answer means "stored and will be delivered"; a refusal, "never will be".
@@ -93,7 +95,61 @@ impl ChatApiServer for ChatService {
         Ok(NickResult { name })
     }
 
-    async fn leave(&self, session: String) -> Result<(), ErrorObjectOwned> {
+    async fn enter(
+        &self,
+        _ext: &Extensions,
+        _session: String,
+        _room: String,
+    ) -> Result<super::types::RoomJoined, ErrorObjectOwned> {
+        Err(ErrorObjectOwned::owned(
+            codes::NO_SUCH_ROOM,
+            "wip",
+            None::<()>,
+        ))
+    }
+
+    async fn part(
+        &self,
+        _session: String,
+        _room: Option<String>,
+        _reason: Option<String>,
+    ) -> Result<(), ErrorObjectOwned> {
+        Err(ErrorObjectOwned::owned(
+            codes::NO_SUCH_ROOM,
+            "wip",
+            None::<()>,
+        ))
+    }
+
+    async fn topic(
+        &self,
+        _session: String,
+        _room: Option<String>,
+        _topic: Option<String>,
+    ) -> Result<super::types::TopicResult, ErrorObjectOwned> {
+        Err(ErrorObjectOwned::owned(
+            codes::NO_SUCH_ROOM,
+            "wip",
+            None::<()>,
+        ))
+    }
+
+    async fn rooms(
+        &self,
+        _session: Option<String>,
+    ) -> Result<Vec<super::types::RoomInfo>, ErrorObjectOwned> {
+        Err(ErrorObjectOwned::owned(
+            codes::NO_SUCH_ROOM,
+            "wip",
+            None::<()>,
+        ))
+    }
+
+    async fn leave(
+        &self,
+        session: String,
+        _reason: Option<String>,
+    ) -> Result<(), ErrorObjectOwned> {
         Ok(self.room.leave(&session, LeaveReason::Left)?)
     }
 
@@ -102,6 +158,7 @@ impl ChatApiServer for ChatService {
         pending: PendingSubscriptionSink,
         session: String,
         since: Option<u64>,
+        _cursors: Option<std::collections::BTreeMap<String, u64>>,
     ) -> SubscriptionResult {
         // The session first, so a stranger learns nothing of how far the room has got; then
         // claim the queue, so nothing live is missed while catching up.
@@ -164,6 +221,7 @@ impl ChatApiServer for ChatService {
         session: String,
         timeout_ms: Option<u64>,
         since: Option<u64>,
+        _cursors: Option<std::collections::BTreeMap<String, u64>>,
     ) -> Result<Vec<Event>, ErrorObjectOwned> {
         let wait = timeout_ms
             .unwrap_or(DEFAULT_POLL_TIMEOUT_MS)
@@ -213,6 +271,7 @@ impl ChatApiServer for ChatService {
         before: Option<u64>,
         since: Option<u64>,
         limit: Option<u32>,
+        _room: Option<String>,
     ) -> Result<Vec<Event>, ErrorObjectOwned> {
         self.room.member(&session)?;
         let limit = limit
@@ -235,7 +294,11 @@ impl ChatApiServer for ChatService {
         read_store(&self.history_reader, query).await
     }
 
-    async fn members(&self, session: Option<String>) -> Result<Vec<MemberInfo>, ErrorObjectOwned> {
+    async fn members(
+        &self,
+        session: Option<String>,
+        _room: Option<String>,
+    ) -> Result<Vec<MemberInfo>, ErrorObjectOwned> {
         if self.password.is_some() {
             // Who is in a private room is for its members only.
             let session = session.ok_or(AuthError::PasswordRequired)?;
@@ -312,10 +375,10 @@ mod tests {
             room.backdate_activity(&session, 2 * idle);
             let answered = match call {
                 "chat_history" => service
-                    .history(session.clone(), None, None, None)
+                    .history(session.clone(), None, None, None, None)
                     .await
                     .map(drop),
-                "chat_members" => service.members(Some(session.clone())).await.map(drop),
+                "chat_members" => service.members(Some(session.clone()), None).await.map(drop),
                 _ => service
                     .nick(session.clone(), "renamed".into())
                     .await
@@ -332,7 +395,7 @@ mod tests {
         let room = Room::default();
         let service = ChatService::new(room.clone(), &ServerConfig::default());
         let session = room.join(Some("curl"), Lifetime::Idle).unwrap().session;
-        let mut poll = std::pin::pin!(service.poll(session.clone(), Some(10_000), None));
+        let mut poll = std::pin::pin!(service.poll(session.clone(), Some(10_000), None, None));
         assert!(
             futures::poll!(&mut poll).is_pending(),
             "the poll is waiting"

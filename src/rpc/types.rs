@@ -25,11 +25,15 @@ pub enum EventKind {
     Action,
     /// A member changed its name: `from` has the new name, `text` the old one.
     Nick,
+    /// The room's topic changed: `text` is the new topic, null when it was cleared.
+    Topic,
 }
 
 /// One thing that happened in the room, in the order the room accepted it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
+    /// The room it happened in, such as `"#general"`.
+    pub room: String,
     /// Rises by one for every event in the room, so a gap is visible to any client.
     pub seq: u64,
     /// Server time of acceptance, milliseconds since the Unix epoch.
@@ -42,9 +46,18 @@ pub struct Event {
     pub text: Option<String>,
 }
 
-/// The answer to `chat_join`.
+/// The protocol version this build speaks, told in every [`JoinResult`]: 2 added rooms.
+pub const PROTOCOL_VERSION: u32 = 2;
+
+/// The answer to `chat_join`: a session, and the room it entered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JoinResult {
+    /// [`PROTOCOL_VERSION`]: what the server speaks.
+    pub protocol: u32,
+    /// The room entered: the one asked for, or the server's default room.
+    pub room: String,
+    /// That room's topic, if it has one.
+    pub topic: Option<String>,
     /// The secret that authorises every later call; known only to this member.
     pub session: String,
     /// The public identity others see in `from`.
@@ -60,6 +73,41 @@ pub struct JoinResult {
     pub last_seq: u64,
     /// The most recent events up to `last_seq`, oldest first.
     pub history: Vec<Event>,
+}
+
+/// The answer to `chat_enter`: the room as the member finds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomJoined {
+    pub room: String,
+    pub topic: Option<String>,
+    /// Everyone in the room, the member included.
+    pub members: Vec<MemberInfo>,
+    /// As in [`JoinResult`]: the end of `history`, after which the stream takes over.
+    pub last_seq: u64,
+    pub history: Vec<Event>,
+}
+
+/// One room in the answer to `chat_rooms`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomInfo {
+    pub room: String,
+    pub topic: Option<String>,
+    /// How many members are in it now.
+    pub members: u32,
+    /// The newest event's seq.
+    pub last_seq: u64,
+    /// When it was created, milliseconds since the Unix epoch.
+    pub created: u64,
+    /// When its latest event happened (its creation if none), milliseconds since the epoch.
+    pub last_active: u64,
+}
+
+/// The answer to `chat_topic`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicResult {
+    pub room: String,
+    /// The topic now; null for none.
+    pub topic: Option<String>,
 }
 
 /// The answer to `chat_nick`.

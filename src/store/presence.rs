@@ -22,7 +22,7 @@ pub(super) fn track_presence(conn: &Connection, event: &Event) -> rusqlite::Resu
         EventKind::Leave => conn
             .prepare_cached("DELETE FROM present WHERE id = ?1")?
             .execute([id])?,
-        EventKind::Message | EventKind::Action | EventKind::System => 0,
+        EventKind::Message | EventKind::Action | EventKind::System | EventKind::Topic => 0,
     };
     Ok(())
 }

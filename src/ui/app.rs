@@ -339,6 +339,9 @@ mod tests {
     ) -> NetEvent {
         NetEvent::Joined {
             result: JoinResult {
+                protocol: 2,
+                room: "#general".into(),
+                topic: None,
                 session: "s".into(),
                 id: Uuid::new_v4(),
                 name: "bob".into(),
@@ -365,6 +368,7 @@ mod tests {
 
     fn message(seq: u64, from: &MemberInfo, text: &str) -> NetEvent {
         NetEvent::Event(Event {
+            room: "#general".into(),
             seq,
             ts: 0,
             kind: EventKind::Message,
@@ -444,6 +448,7 @@ mod tests {
         let mut app = joined_app();
         let carol = member("carol");
         app.handle_net(NetEvent::Event(Event {
+            room: "#general".into(),
             seq: 5,
             ts: 0,
             kind: EventKind::Join,
@@ -452,6 +457,7 @@ mod tests {
         }));
         assert_eq!(app.members.len(), 3);
         app.handle_net(NetEvent::Event(Event {
+            room: "#general".into(),
             seq: 6,
             ts: 0,
             kind: EventKind::Leave,
@@ -530,6 +536,7 @@ mod tests {
 
     fn event(seq: u64, kind: EventKind, from: &MemberInfo, text: Option<&str>) -> Event {
         Event {
+            room: "#general".into(),
             seq,
             ts: 0,
             kind,

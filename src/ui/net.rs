@@ -280,9 +280,11 @@ impl Worker {
         // Taken only now: an attempt that could not connect leaves it for the next.
         if let Some(old) = old_session.take() {
             // Frees our name if the server has not noticed the old connection is gone.
-            let _ = client.leave(old).await;
+            let _ = client.leave(old, None).await;
         }
-        let joined = client.join(self.name.clone(), self.password.clone()).await;
+        let joined = client
+            .join(self.name.clone(), self.password.clone(), None)
+            .await;
         let result = joined.map_err(|err| {
             let code = match &err {
                 ClientError::Call(e) => e.code(),
@@ -301,7 +303,7 @@ impl Worker {
             .filter(|&since| since <= result.last_seq)
             .unwrap_or(result.last_seq);
         let subscription = client
-            .subscribe_events(result.session.clone(), Some(since))
+            .subscribe_events(result.session.clone(), Some(since), None)
             .await
             .map_err(|err| OpenError::Transient(describe(&err)))?;
         let session = Session {
@@ -364,7 +366,7 @@ impl Worker {
                     self.report(outcome).await;
                 }
                 Command::Who => {
-                    let outcome = match client.members(Some(session.clone())).await {
+                    let outcome = match client.members(Some(session.clone()), None).await {
                         Ok(members) => NetEvent::Members(members),
                         Err(err) => NetEvent::SendFailed {
                             error: describe(&err),
@@ -379,7 +381,7 @@ impl Worker {
                         Page::Latest => (None, None),
                     };
                     let events = client
-                        .history(session.clone(), before, since, Some(HISTORY_PAGE))
+                        .history(session.clone(), before, since, Some(HISTORY_PAGE), None)
                         .await;
                     let outcome = match (events, page) {
                         (Ok(events), Page::Before(_)) => NetEvent::Older(events),
@@ -392,7 +394,7 @@ impl Worker {
                 // Only asked for while joining; by now it is settled.
                 Command::Password(_) => {}
                 Command::Leave(done) => {
-                    if let Err(err) = client.leave(session.clone()).await {
+                    if let Err(err) = client.leave(session.clone(), None).await {
                         tracing::warn!(%err, "leave failed");
                     }
                     let _ = done.send(());
@@ -417,7 +419,12 @@ impl Worker {
         let started = Instant::now();
         let outcome = loop {
             let sent = client
-                .send(session.to_owned(), text.clone(), action.then_some(true))
+                .send(
+                    session.to_owned(),
+                    text.clone(),
+                    action.then_some(true),
+                    None,
+                )
                 .await;
             match sent {
                 Ok(sent) => {

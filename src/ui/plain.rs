@@ -31,6 +31,7 @@ pub fn format_event(event: &Event, offset_secs: i64) -> String {
         EventKind::Leave if text.is_empty() => format!("{time} -!- {who} left"),
         EventKind::Leave => format!("{time} -!- {who} left ({text})"),
         EventKind::System => format!("{time} -!- {who}: {text}"),
+        EventKind::Topic => format!("{time} -!- {who} changed the topic to: {text}"),
     }
 }
 
@@ -294,6 +295,7 @@ mod tests {
 
     fn event(kind: EventKind, name: &str, text: Option<&str>) -> Event {
         Event {
+            room: "#general".into(),
             seq: 1,
             ts: 0,
             kind,

@@ -574,6 +574,9 @@ mod tests {
         let mut app = App::new("127.0.0.1:7777");
         app.handle_net(NetEvent::Joined {
             result: JoinResult {
+                protocol: 2,
+                room: "#general".into(),
+                topic: None,
                 session: "s".into(),
                 id: Uuid::from_u128(3),
                 name: "bob".into(),
@@ -601,6 +604,7 @@ mod tests {
         ];
         for (i, (kind, from, text)) in events.into_iter().enumerate() {
             app.handle_net(NetEvent::Event(Event {
+                room: "#general".into(),
                 seq: i as u64 + 2,
                 ts: 0,
                 kind,
@@ -694,6 +698,7 @@ mod tests {
         ];
         for (i, text) in hostile.iter().enumerate() {
             app.handle_net(NetEvent::Event(Event {
+                room: "#general".into(),
                 seq: 100 + i as u64,
                 ts: 0,
                 kind: EventKind::Message,
@@ -762,6 +767,7 @@ mod tests {
         let mut app = chat_app();
         for i in 0..20 {
             app.handle_net(NetEvent::Event(Event {
+                room: "#general".into(),
                 seq: 100 + i,
                 ts: 0,
                 kind: EventKind::Join,
@@ -850,6 +856,7 @@ mod tests {
         let alice = member("alice");
         for i in 0..40 {
             app.handle_net(NetEvent::Event(Event {
+                room: "#general".into(),
                 seq: 10 + i,
                 ts: 0,
                 kind: EventKind::Message,
@@ -883,6 +890,7 @@ mod tests {
         app.scroll = ScrollPos { lines: 2, rows: 0 };
         for (seq, text) in [(6, "are you there?"), (7, "bob?")] {
             app.handle_net(NetEvent::Event(Event {
+                room: "#general".into(),
                 seq,
                 ts: 0,
                 kind: EventKind::Message,
@@ -904,6 +912,7 @@ mod tests {
         ];
         for (i, text) in texts.into_iter().enumerate() {
             app.handle_net(NetEvent::Event(Event {
+                room: "#general".into(),
                 seq: i as u64 + 2,
                 ts: 0,
                 kind: EventKind::Message,

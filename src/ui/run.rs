@@ -310,6 +310,7 @@ mod tests {
 
     fn message(seq: u64, text: &str) -> Event {
         Event {
+            room: "#general".into(),
             seq,
             ts: 0,
             kind: EventKind::Message,
@@ -327,6 +328,9 @@ mod tests {
         app.scrollback = scrollback;
         app.handle_net(NetEvent::Joined {
             result: JoinResult {
+                protocol: 2,
+                room: "#general".into(),
+                topic: None,
                 session: "s".into(),
                 id: Uuid::from_u128(2),
                 name: "bob".into(),

@@ -117,9 +117,12 @@ pub struct Member {
 impl Member {
     pub async fn join(server: &TestServer, name: &str) -> Self {
         let client = connect(&server.ws_url()).await.unwrap();
-        let joined = client.join(Some(name.to_owned()), None).await.unwrap();
+        let joined = client
+            .join(Some(name.to_owned()), None, None)
+            .await
+            .unwrap();
         let events = client
-            .subscribe_events(joined.session.clone(), None)
+            .subscribe_events(joined.session.clone(), None, None)
             .await
             .unwrap();
         Self {
@@ -139,7 +142,7 @@ impl Member {
 
     pub async fn say(&self, text: &str) -> u64 {
         self.client
-            .send(self.session(), text.to_owned(), None)
+            .send(self.session(), text.to_owned(), None, None)
             .await
             .unwrap()
             .seq

@@ -277,7 +277,7 @@ impl App {
                 self.recent_speakers.retain(|name| *name != from.name);
                 self.recent_speakers.insert(0, from.name);
             }
-            EventKind::System => {}
+            EventKind::System | EventKind::Topic => {}
         }
     }
 
@@ -308,6 +308,14 @@ impl App {
                 )
             }
             EventKind::Join => (LineKind::Notice, format!("{} joined", from.name)),
+            EventKind::Topic => (
+                LineKind::Notice,
+                format!(
+                    "{} changed the topic to: {}",
+                    from.name,
+                    clean_text(event.text.as_deref().unwrap_or(""))
+                ),
+            ),
             EventKind::Leave => {
                 let text = match event.text.as_deref().map(clean_text) {
                     Some(reason) => format!("{} left ({reason})", from.name),
