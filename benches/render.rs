@@ -15,7 +15,8 @@ const MESSAGES: u64 = 100_000;
 
 fn full_app() -> App {
     let mut app = App::new("127.0.0.1:7777");
-    app.scrollback = MESSAGES as usize;
+    app.set_scrollback(MESSAGES as usize);
+    app.rooms[0].name = "#general".into();
     let names = ["alice", "bob", "carol", "dmitri", "émilie", "李雷"];
     for seq in 1..=MESSAGES {
         let name = names[seq as usize % names.len()];
@@ -41,7 +42,7 @@ fn full_app() -> App {
             text: Some(text),
         }));
     }
-    assert_eq!(app.lines.len(), MESSAGES as usize);
+    assert_eq!(app.pane().lines.len(), MESSAGES as usize);
     app
 }
 
@@ -67,7 +68,7 @@ fn frames(c: &mut Criterion) {
         ),
     ];
     for (name, at) in views {
-        app.scroll = at;
+        app.pane_mut().scroll = at;
         group.bench_function(name, |b| {
             b.iter(|| {
                 terminal.draw(|frame| draw(&app, frame)).unwrap();
@@ -75,11 +76,11 @@ fn frames(c: &mut Criterion) {
         });
     }
     // A PageUp: the pending scroll is applied while drawing.
-    app.scroll = ScrollPos {
+    app.pane_mut().scroll = ScrollPos {
         lines: 50_000,
         rows: 0,
     };
-    app.scroll_by = 46;
+    app.pane_mut().scroll_by = 46;
     group.bench_function("PageUp from the middle", |b| {
         b.iter(|| {
             terminal.draw(|frame| draw(&app, frame)).unwrap();

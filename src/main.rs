@@ -9,6 +9,7 @@ use chatroom::rpc::client::{CONNECT_TIMEOUT, error_line, server_url};
 use chatroom::rpc::tls::{ClientTls, Fingerprint};
 use chatroom::ui::ConnectOptions;
 use chatroom::ui::app::{Bell, DEFAULT_SCROLLBACK, Timestamps};
+use chatroom::ui::command::room_name;
 use clap::{Args, Parser, Subcommand};
 use cli::setup::read_password;
 
@@ -196,9 +197,14 @@ struct ConnectArgs {
 /// What the chat client takes, for `connect` and `serve --tui` alike.
 #[derive(Args)]
 struct ClientArgs {
-    /// Your name in the room [default: $USER]; the server adds a suffix if it is taken.
+    /// Your name on the server [default: $USER]; the server adds a suffix if it is taken.
     #[arg(long, env = "CHATROOM_NAME")]
     name: Option<String>,
+    /// A room to be in, such as `#ops` (the `#` may be left out); give it again for more,
+    /// joined in order. In plain mode, input lines go to the first [default: the server's
+    /// default room].
+    #[arg(long = "room", value_name = "NAME")]
+    rooms: Vec<String>,
     /// Where the client writes its log [default: the user's state directory].
     #[arg(long, env = "CHATROOM_LOG_FILE")]
     log_file: Option<PathBuf>,
@@ -234,6 +240,7 @@ impl ClientArgs {
             url,
             display,
             name: self.name.or_else(default_name),
+            rooms: self.rooms.iter().map(|room| room_name(room)).collect(),
             timestamps: self.timestamps,
             bell: self.bell,
             scrollback: self.scrollback as usize,

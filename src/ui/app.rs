@@ -7,14 +7,13 @@ mod completion;
 mod keys;
 mod pane;
 mod reduce;
-
-use std::collections::VecDeque;
+mod rooms;
 
 use self::completion::Completion;
-use self::pane::Asked;
-pub use self::pane::ScrollPos;
+pub use self::pane::{Pane, ScrollPos};
+pub use self::rooms::{QUIET_MS, Room};
 use super::input::InputLine;
-use crate::rpc::types::{Event, JoinResult, MemberInfo};
+use crate::rpc::types::{Event, JoinResult, MemberInfo, RoomInfo, RoomJoined, TopicResult};
 
 /// Lines kept in the message pane unless told otherwise (`--scrollback`); beyond them the
 /// pane is a window onto the room's stored history, fetched again as it is scrolled.
@@ -29,20 +28,31 @@ pub enum AppEvent {
     Stop,
 }
 
-/// What the network worker reports.
+/// What the network worker reports. Whatever happened in or to one room names it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum NetEvent {
-    /// In the room; `resumed` after a reconnect, when the stream replays what was missed.
+    /// In the server, and in the first room; `resumed` after a reconnect, when the stream
+    /// replays what was missed.
     Joined {
         result: JoinResult,
         resumed: bool,
-        /// The server's history no longer matches what is on screen (it was reset).
+        /// The server's history of that room no longer matches what is on screen (reset).
         reset: bool,
     },
+    /// In another room: one entered with `/join`, or (`resumed`) again after a reconnect.
+    Entered {
+        joined: RoomJoined,
+        resumed: bool,
+        reset: bool,
+    },
+    /// Out of a room, as asked.
+    Parted(String),
+    /// Something that happened in a room (`event.room`).
     Event(Event),
-    /// Our own message (a `/me` line with `action`) was accepted with this seq,
+    /// Our own message (a `/me` line with `action`) was accepted in `room` with this seq,
     /// `latency_ms` after it was sent, at `ts` (Unix ms, our clock).
     Sent {
+        room: String,
         seq: u64,
         text: String,
         latency_ms: u64,
@@ -51,9 +61,8 @@ pub enum NetEvent {
     },
     /// Our name is now this.
     Renamed(String),
-    SendFailed {
-        error: String,
-    },
+    /// A command was refused or could not be carried out; `room` is the room it was for.
+    Failed { room: Option<String>, error: String },
     /// The connection or session is gone, or could not be had; the reason is for the user.
     Disconnected(String),
     /// Getting in failed in a way trying again would not change (a reserved name, a
@@ -61,43 +70,64 @@ pub enum NetEvent {
     Refused(String),
     /// Trying again in this many seconds.
     Reconnecting(u64),
-    /// Everyone in the room, as the server answered [`super::net::Network::who`].
-    Members(Vec<MemberInfo>),
-    /// Older history, asked for by scrolling to the top; empty when there is no more.
-    Older(Vec<Event>),
-    /// Newer history, asked for by scrolling down a pane that no longer reaches the live end.
-    Newer(Vec<Event>),
-    /// The latest history, asked for to go back to live (End) from such a pane.
-    Latest(Vec<Event>),
-    /// A page of history could not be had this time.
-    HistoryFailed(String),
-    /// The room needs a password (`wrong`: the one given was not it); the worker waits for
-    /// [`Action::Password`].
-    PasswordNeeded {
-        wrong: bool,
+    /// Everyone in a room, as the server answered [`super::net::Network::who`].
+    Members {
+        room: String,
+        members: Vec<MemberInfo>,
     },
+    /// Every room on the server (`/list`).
+    Rooms(Vec<RoomInfo>),
+    /// A room's topic, as asked for or (`changed`) as we just set it.
+    Topic { result: TopicResult, changed: bool },
+    /// Older history of a room, asked for by scrolling to the top; empty when there is no more.
+    Older { room: String, events: Vec<Event> },
+    /// Newer history, asked for by scrolling down a pane that no longer reaches the live end.
+    Newer { room: String, events: Vec<Event> },
+    /// The latest history, asked for to go back to live (End) from such a pane.
+    Latest { room: String, events: Vec<Event> },
+    /// A page of a room's history could not be had this time.
+    HistoryFailed { room: String, error: String },
+    /// The server needs a password (`wrong`: the one given was not it); the worker waits for
+    /// [`Action::Password`].
+    PasswordNeeded { wrong: bool },
 }
 
 /// What the event loop should do after a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     None,
-    Send(String),
-    /// A `/me` line.
-    SendAction(String),
+    /// Say this in a room.
+    Send {
+        room: String,
+        text: String,
+    },
+    /// A `/me` line in a room.
+    SendAction {
+        room: String,
+        text: String,
+    },
     /// Ask for a new name.
     Nick(String),
-    /// Fetch the history before this seq.
-    LoadOlder(u64),
-    /// Fetch the history after this seq.
-    LoadNewer(u64),
-    /// Fetch the latest history.
-    LoadLatest,
+    /// `/join`: enter a room.
+    Enter(String),
+    /// `/part`: leave a room, telling the others why.
+    Part {
+        room: String,
+        reason: Option<String>,
+    },
+    /// `/topic`: show a room's topic, or (`Some`) set it.
+    Topic {
+        room: String,
+        topic: Option<String>,
+    },
+    /// `/list`: ask for every room.
+    ListRooms,
     /// Try joining with this password.
     Password(String),
     /// Ctrl-L: paint the whole screen again, whatever the terminal shows now.
     Redraw,
-    Quit,
+    /// Leave the server, the reason shown in every room.
+    Quit(Option<String>),
 }
 
 /// When to ring the terminal bell.
@@ -143,6 +173,13 @@ pub enum LineKind {
     },
     /// Joins, leaves and other room news.
     Notice,
+    /// A run of joins and leaves, collapsed into one line.
+    Presence {
+        joined: Vec<String>,
+        left: Vec<String>,
+    },
+    /// The "new messages" line: where the user last looked at the room.
+    Separator,
     /// Local feedback: help text, command output.
     Info,
     Error,
@@ -161,6 +198,19 @@ pub struct ChatLine {
     pub text: String,
 }
 
+impl ChatLine {
+    /// The "new messages" line.
+    pub fn separator() -> Self {
+        Self {
+            seq: None,
+            ts: None,
+            mentions_me: false,
+            kind: LineKind::Separator,
+            text: "new messages".into(),
+        }
+    }
+}
+
 /// The most the input holds; a longer paste is cut (the server's limit is far lower).
 pub const MAX_INPUT_BYTES: usize = 64 * 1024;
 
@@ -169,61 +219,35 @@ pub struct App {
     pub server: String,
     pub me: Option<MemberInfo>,
     pub connection: Connection,
-    /// Everyone in the room, sorted by name regardless of case.
-    pub members: Vec<MemberInfo>,
-    pub lines: VecDeque<ChatLine>,
+    /// The rooms we are in, in the order of the room list. Never empty: before the first
+    /// join, one room without a name holds the client's own notes.
+    pub rooms: Vec<Room>,
+    /// Which of `rooms` is in view.
+    pub current: usize,
     pub input: InputLine,
-    /// Where the view is; [`ScrollPos::LIVE`] follows the conversation.
-    pub scroll: ScrollPos,
-    /// Rows to scroll up (or, below zero, down) from `scroll`, asked for by keys and the
-    /// wheel; the event loop applies it, knowing how lines wrap.
-    pub scroll_by: isize,
     /// Rows one PageUp moves; the event loop keeps it matched to the terminal.
     pub page_rows: usize,
-    /// Lines that arrived while scrolled up and have not been seen yet.
-    pub unseen: usize,
-    /// Lines added since the event loop last held the view still; it wraps them to know
-    /// how far to move `scroll`.
-    pub appended_while_scrolled: usize,
-    /// An older page of history has been asked for and not arrived yet.
-    pub loading_older: bool,
-    /// The server has nothing older than the oldest line shown.
-    pub history_exhausted: bool,
-    /// Lines the pane keeps; see [`DEFAULT_SCROLLBACK`].
+    /// Lines each room's pane keeps; see [`DEFAULT_SCROLLBACK`].
     pub scrollback: usize,
-    /// Set while the pane's lines stop short of the live end, because older history was
-    /// loaded into a full pane: the newest seq the room has sent since. Live lines are then
-    /// counted, not shown, until the pane is paged forward to them.
-    pub detached: Option<u64>,
-    /// Lines over the cap at the newest end, for the event loop to drop once it has
-    /// measured how many rows they took (the view must not jump when they go) and made sure
-    /// none of them is on screen.
-    pub trim_newest: usize,
-    /// A newer page has been asked for and not arrived yet.
-    pub loading_newer: bool,
-    /// Going back to live was asked for (End, Esc, sending) while detached.
-    jump_live: bool,
-    /// The input is the room's password, typed masked, not a message.
+    /// The input is the server's password, typed masked, not a message.
     pub asking_password: bool,
-    asked: Asked,
     /// Lines submitted this session, oldest first, for Up/Down.
     sent_history: Vec<String>,
     /// Where Up/Down has got to in `sent_history`, and what was being typed before.
     recalling: Option<(usize, String)>,
     completion: Option<Completion>,
-    /// Names of those who spoke, most recent first: Tab offers them first.
-    recent_speakers: Vec<String>,
     /// Whether the member list is shown (when the terminal is wide enough).
     pub show_members: bool,
+    /// Whether the room list is shown (F3).
+    pub show_rooms: bool,
+    /// The smart filter (`/filter`): hide the joins and leaves of those who have not
+    /// spoken lately.
+    pub smart_filter: bool,
+    /// A room `/join` asked for: it comes into view once entered.
+    joining: Option<String>,
     /// The terminal's width in columns; the event loop keeps it matched, so that F2 can
     /// say when there is no room for the member list.
     pub columns: u16,
-    /// The seq the member list is the server's answer as of: events up to it (the join's
-    /// history, a catch-up replay) happened before it and must not change it.
-    members_as_of: u64,
-    /// The newest seq `/clear` emptied the pane of: replays up to it stay cleared, until
-    /// older history is fetched on purpose by scrolling up.
-    cleared_through: Option<u64>,
     /// The name last asked for (`--name`, `/nick`), to say why the server gave another.
     pub wanted_name: Option<String>,
     /// The last failure to connect and how many times in a row it happened, while its
@@ -247,31 +271,20 @@ impl App {
             server: server.into(),
             me: None,
             connection: Connection::Connecting,
-            members: Vec::new(),
-            lines: VecDeque::new(),
+            rooms: vec![Room::new(String::new(), DEFAULT_SCROLLBACK)],
+            current: 0,
             input: InputLine::default(),
-            scroll: ScrollPos::LIVE,
-            scroll_by: 0,
             page_rows: 10,
-            unseen: 0,
-            appended_while_scrolled: 0,
-            loading_older: false,
-            history_exhausted: false,
             scrollback: DEFAULT_SCROLLBACK,
-            detached: None,
-            trim_newest: 0,
-            loading_newer: false,
-            jump_live: false,
             asking_password: false,
-            asked: Asked::default(),
             sent_history: Vec::new(),
             recalling: None,
             completion: None,
-            recent_speakers: Vec::new(),
             show_members: true,
+            show_rooms: true,
+            smart_filter: true,
+            joining: None,
             columns: u16::MAX,
-            members_as_of: 0,
-            cleared_through: None,
             wanted_name: None,
             failure: None,
             last_send_ms: None,
@@ -283,13 +296,44 @@ impl App {
         }
     }
 
+    /// Sets how many lines each pane keeps.
+    pub fn set_scrollback(&mut self, lines: usize) {
+        self.scrollback = lines.max(1);
+        for room in &mut self.rooms {
+            room.pane.scrollback = self.scrollback;
+        }
+    }
+
+    /// Whether the view of the room in view is scrolled up.
+    pub fn scrolled(&self) -> bool {
+        self.pane().scrolled()
+    }
+
+    /// The page of history the room in view wants from the top of its pane, if any.
+    pub fn wants_older(&mut self) -> Option<crate::ui::net::Page> {
+        let connected = self.connection == Connection::Connected;
+        self.pane_mut().wants_older(connected)
+    }
+
+    /// The page of history the room in view wants below its pane, if any.
+    pub fn wants_newer(&mut self) -> Option<crate::ui::net::Page> {
+        let connected = self.connection == Connection::Connected;
+        self.pane_mut().wants_newer(connected)
+    }
+
     /// A note from the client itself, shown in the pane.
     pub fn inform(&mut self, text: String) {
         self.push_local(LineKind::Info, text);
     }
 
+    /// A note of the client's own in the room in view.
     fn push_local(&mut self, kind: LineKind, text: String) {
-        self.push(ChatLine {
+        let at = self.current;
+        self.push_local_in(at, kind, text);
+    }
+
+    fn push_local_in(&mut self, at: usize, kind: LineKind, text: String) {
+        self.rooms[at].pane.push(ChatLine {
             seq: None,
             ts: None,
             mentions_me: false,
@@ -307,6 +351,7 @@ mod tests {
     use super::keys::WHEEL_ROWS;
     use super::*;
     use crate::rpc::types::EventKind;
+    use crate::ui::net::Page;
 
     fn key(code: KeyCode) -> KeyEvent {
         KeyEvent::new(code, KeyModifiers::NONE)
@@ -383,7 +428,10 @@ mod tests {
         type_str(&mut app, "hello");
         assert_eq!(
             app.handle_key(key(KeyCode::Enter)),
-            Action::Send("hello".into())
+            Action::Send {
+                room: "#general".into(),
+                text: "hello".into(),
+            }
         );
         assert!(app.input.is_empty());
     }
@@ -400,10 +448,10 @@ mod tests {
         for command in ["/quit", "/exit"] {
             let mut app = joined_app();
             type_str(&mut app, command);
-            assert_eq!(app.handle_key(key(KeyCode::Enter)), Action::Quit);
+            assert_eq!(app.handle_key(key(KeyCode::Enter)), Action::Quit(None));
         }
-        assert_eq!(joined_app().handle_key(ctrl('c')), Action::Quit);
-        assert_eq!(joined_app().handle_key(ctrl('d')), Action::Quit);
+        assert_eq!(joined_app().handle_key(ctrl('c')), Action::Quit(None));
+        assert_eq!(joined_app().handle_key(ctrl('d')), Action::Quit(None));
     }
 
     #[test]
@@ -420,7 +468,7 @@ mod tests {
         let mut app = joined_app();
         type_str(&mut app, "/frobnicate now");
         assert_eq!(app.handle_key(key(KeyCode::Enter)), Action::None);
-        let last = app.lines.back().unwrap();
+        let last = app.pane().lines.back().unwrap();
         assert_eq!(last.kind, LineKind::Error);
         assert!(last.text.contains("/frobnicate"));
     }
@@ -431,7 +479,10 @@ mod tests {
         type_str(&mut app, "//shrug");
         assert_eq!(
             app.handle_key(key(KeyCode::Enter)),
-            Action::Send("/shrug".into())
+            Action::Send {
+                room: "#general".into(),
+                text: "/shrug".into(),
+            }
         );
     }
 
@@ -440,12 +491,13 @@ mod tests {
         let mut app = App::new("x:1");
         type_str(&mut app, "hello");
         assert_eq!(app.handle_key(key(KeyCode::Enter)), Action::None);
-        assert_eq!(app.lines.back().unwrap().kind, LineKind::Error);
+        assert_eq!(app.pane().lines.back().unwrap().kind, LineKind::Error);
     }
 
     #[test]
     fn members_follow_join_and_leave_events() {
         let mut app = joined_app();
+        app.smart_filter = false;
         let carol = member("carol");
         app.handle_net(NetEvent::Event(Event {
             room: "#general".into(),
@@ -455,7 +507,7 @@ mod tests {
             from: carol.clone(),
             text: None,
         }));
-        assert_eq!(app.members.len(), 3);
+        assert_eq!(app.room().members.len(), 3);
         app.handle_net(NetEvent::Event(Event {
             room: "#general".into(),
             seq: 6,
@@ -464,9 +516,9 @@ mod tests {
             from: carol,
             text: Some("connection closed".into()),
         }));
-        assert_eq!(app.members.len(), 2);
+        assert_eq!(app.room().members.len(), 2);
         assert_eq!(
-            app.lines.back().unwrap().text,
+            app.pane().lines.back().unwrap().text,
             "carol left (connection closed)"
         );
     }
@@ -478,16 +530,23 @@ mod tests {
         app.handle_net(message(10, &alice, "ten"));
         app.handle_net(message(12, &alice, "twelve"));
         app.handle_net(NetEvent::Sent {
+            room: "#general".into(),
             seq: 11,
             text: "eleven".into(),
             latency_ms: 7,
             action: false,
             ts: 0,
         });
-        let texts: Vec<&str> = app.lines.iter().skip(1).map(|l| l.text.as_str()).collect();
+        let texts: Vec<&str> = app
+            .pane()
+            .lines
+            .iter()
+            .skip(1)
+            .map(|l| l.text.as_str())
+            .collect();
         assert_eq!(texts, ["ten", "eleven", "twelve"]);
         assert_eq!(
-            app.lines[2].kind,
+            app.pane().lines[2].kind,
             LineKind::Message {
                 from: "bob".into(),
                 own: true
@@ -500,7 +559,7 @@ mod tests {
         let mut app = joined_app();
         let mallory = member("mal\x1b[2Jlory");
         app.handle_net(message(3, &mallory, "\x1b]0;pwned\x07hi"));
-        let last = app.lines.back().unwrap();
+        let last = app.pane().lines.back().unwrap();
         assert_eq!(last.text, "]0;pwnedhi");
         assert_eq!(
             last.kind,
@@ -518,7 +577,7 @@ mod tests {
         for seq in 0..(DEFAULT_SCROLLBACK as u64 + 5) {
             app.handle_net(message(seq + 10, &alice, "x"));
         }
-        assert_eq!(app.lines.len(), DEFAULT_SCROLLBACK);
+        assert_eq!(app.pane().lines.len(), DEFAULT_SCROLLBACK);
     }
 
     #[test]
@@ -526,9 +585,9 @@ mod tests {
         let mut app = joined_app();
         app.handle_key(key(KeyCode::PageUp));
         app.handle_key(key(KeyCode::PageUp));
-        assert_eq!(app.scroll_by, 20);
+        assert_eq!(app.pane().scroll_by, 20);
         app.handle_key(key(KeyCode::PageDown));
-        assert_eq!(app.scroll_by, 10);
+        assert_eq!(app.pane().scroll_by, 10);
         type_str(&mut app, "hi");
         app.handle_key(key(KeyCode::Enter));
         assert!(!app.scrolled());
@@ -549,6 +608,7 @@ mod tests {
     fn joining_shows_the_history_before_the_welcome() {
         let alice = member("alice");
         let mut app = App::new("x:1");
+        app.smart_filter = false;
         app.handle_net(bob_joins(
             vec![alice.clone()],
             2,
@@ -559,7 +619,7 @@ mod tests {
             false,
             false,
         ));
-        let texts: Vec<&str> = app.lines.iter().map(|l| l.text.as_str()).collect();
+        let texts: Vec<&str> = app.pane().lines.iter().map(|l| l.text.as_str()).collect();
         assert_eq!(texts[..2], ["alice joined", "earlier"]);
         assert!(texts[2].starts_with("you joined"));
     }
@@ -570,6 +630,7 @@ mod tests {
         let alice = member("alice");
         app.handle_net(message(10, &alice, "before the drop"));
         app.handle_net(NetEvent::Sent {
+            room: "#general".into(),
             seq: 11,
             text: "mine".into(),
             latency_ms: 7,
@@ -595,6 +656,7 @@ mod tests {
         app.handle_net(message(11, &member("bob"), "mine"));
         app.handle_net(message(12, &alice, "while you were away"));
         let room: Vec<&str> = app
+            .pane()
             .lines
             .iter()
             .filter(|l| l.seq.is_some())
@@ -619,6 +681,7 @@ mod tests {
         // Low seqs from the new history are shown, after the old lines, not dropped.
         app.handle_net(message(3, &alice, "after"));
         let texts: Vec<&str> = app
+            .pane()
             .lines
             .iter()
             .filter(|l| matches!(l.kind, LineKind::Message { .. }))
@@ -631,9 +694,9 @@ mod tests {
     fn own_join_is_not_shown_twice() {
         let mut app = joined_app();
         let me = app.me.clone().unwrap();
-        let before = app.lines.len();
+        let before = app.pane().lines.len();
         app.handle_net(NetEvent::Event(event(7, EventKind::Join, &me, None)));
-        assert_eq!(app.lines.len(), before);
+        assert_eq!(app.pane().lines.len(), before);
     }
 
     #[test]
@@ -641,24 +704,36 @@ mod tests {
         let mut app = joined_app();
         let alice = member("alice");
         app.handle_net(message(50, &alice, "now"));
-        assert_eq!(app.wants_older(), Action::LoadOlder(50));
-        assert_eq!(app.wants_older(), Action::None, "one request at a time");
-        app.handle_net(NetEvent::Older(vec![
-            event(48, EventKind::Message, &alice, Some("older")),
-            event(49, EventKind::Message, &alice, Some("old")),
-        ]));
-        let first: Vec<&str> = app.lines.iter().take(2).map(|l| l.text.as_str()).collect();
+        assert_eq!(app.wants_older(), Some(Page::Before(50)));
+        assert_eq!(app.wants_older(), None, "one request at a time");
+        app.handle_net(NetEvent::Older {
+            room: "#general".into(),
+            events: vec![
+                event(48, EventKind::Message, &alice, Some("older")),
+                event(49, EventKind::Message, &alice, Some("old")),
+            ],
+        });
+        let first: Vec<&str> = app
+            .pane()
+            .lines
+            .iter()
+            .take(2)
+            .map(|l| l.text.as_str())
+            .collect();
         assert_eq!(first, ["older", "old"]);
-        assert_eq!(app.wants_older(), Action::LoadOlder(48));
-        app.handle_net(NetEvent::Older(Vec::new()));
-        assert_eq!(app.wants_older(), Action::None, "nothing older is left");
+        assert_eq!(app.wants_older(), Some(Page::Before(48)));
+        app.handle_net(NetEvent::Older {
+            room: "#general".into(),
+            events: Vec::new(),
+        });
+        assert_eq!(app.wants_older(), None, "nothing older is left");
     }
 
     #[test]
     fn nothing_older_than_the_first_event_is_asked_for() {
         let mut app = joined_app();
         app.handle_net(message(1, &member("alice"), "first ever"));
-        assert_eq!(app.wants_older(), Action::None);
+        assert_eq!(app.wants_older(), None);
     }
 
     fn alt(c: char) -> KeyEvent {
@@ -747,7 +822,7 @@ mod tests {
         app.handle_net(message(5, &member("alice"), "hello"));
         type_str(&mut app, "/clear");
         assert_eq!(app.handle_key(key(KeyCode::Enter)), Action::None);
-        assert!(app.lines.is_empty());
+        assert!(app.pane().lines.is_empty());
         assert!(app.show_members);
         type_str(&mut app, "/members");
         app.handle_key(key(KeyCode::Enter));
@@ -761,6 +836,7 @@ mod tests {
         let mut app = joined_app();
         assert_eq!(app.last_send_ms, None);
         app.handle_net(NetEvent::Sent {
+            room: "#general".into(),
             seq: 3,
             text: "hi".into(),
             latency_ms: 12,
@@ -776,7 +852,10 @@ mod tests {
         type_str(&mut app, "/me waves");
         assert_eq!(
             app.handle_key(key(KeyCode::Enter)),
-            Action::SendAction("waves".into())
+            Action::SendAction {
+                room: "#general".into(),
+                text: "waves".into(),
+            }
         );
         type_str(&mut app, "/nick robert");
         assert_eq!(
@@ -786,14 +865,14 @@ mod tests {
         for usage in ["/me", "/nick  "] {
             type_str(&mut app, usage);
             assert_eq!(app.handle_key(key(KeyCode::Enter)), Action::None);
-            assert!(app.lines.back().unwrap().text.starts_with("usage:"));
+            assert!(app.pane().lines.back().unwrap().text.starts_with("usage:"));
         }
     }
 
     #[test]
     fn actions_and_renames_show_as_irc_does() {
         let mut app = joined_app();
-        let alice = app.members[0].clone();
+        let alice = app.room().members[0].clone();
         app.handle_net(NetEvent::Event(event(
             8,
             EventKind::Action,
@@ -801,7 +880,7 @@ mod tests {
             Some("waves"),
         )));
         assert_eq!(
-            app.lines.back().unwrap().kind,
+            app.pane().lines.back().unwrap().kind,
             LineKind::Action {
                 from: "alice".into(),
                 own: false
@@ -818,10 +897,10 @@ mod tests {
             Some("alice"),
         )));
         assert_eq!(
-            app.lines.back().unwrap().text,
+            app.pane().lines.back().unwrap().text,
             "alice is now known as alicia"
         );
-        let names: Vec<&str> = app.members.iter().map(|m| m.name.as_str()).collect();
+        let names: Vec<&str> = app.room().members.iter().map(|m| m.name.as_str()).collect();
         assert_eq!(names, ["alicia", "bob"]);
         app.handle_net(NetEvent::Renamed("robert".into()));
         assert_eq!(app.me.as_ref().unwrap().name, "robert");
@@ -838,7 +917,7 @@ mod tests {
             Some("-!- bob> hi"),
         )));
         assert_eq!(
-            app.lines.back().unwrap().text,
+            app.pane().lines.back().unwrap().text,
             "bob_hi is now known as robert"
         );
     }
@@ -856,7 +935,11 @@ mod tests {
             (14, "nothing here", false),
         ] {
             app.handle_net(message(seq, &alice, text));
-            assert_eq!(app.lines.back().unwrap().mentions_me, named, "{text}");
+            assert_eq!(
+                app.pane().lines.back().unwrap().mentions_me,
+                named,
+                "{text}"
+            );
             assert_eq!(std::mem::take(&mut app.ring_bell), named, "{text}");
         }
         app.bell = Bell::All;
@@ -869,11 +952,14 @@ mod tests {
         let mut app = joined_app();
         let alice = member("alice");
         app.handle_net(message(10, &alice, "seen"));
-        assert_eq!(app.unseen, 0, "nothing unseen while following");
+        assert_eq!(app.pane().unseen, 0, "nothing unseen while following");
         app.handle_key(key(KeyCode::PageUp));
         app.handle_net(message(11, &alice, "new one"));
         app.handle_net(message(12, &alice, "new two"));
-        assert_eq!((app.unseen, app.appended_while_scrolled), (2, 2));
+        assert_eq!(
+            (app.pane().unseen, app.pane().appended_while_scrolled),
+            (2, 2)
+        );
         app.handle_key(key(KeyCode::End));
         assert!(!app.scrolled());
         // End with the view live moves the cursor, as in any line editor.
@@ -892,9 +978,9 @@ mod tests {
         for modifiers in [KeyModifiers::SHIFT, KeyModifiers::CONTROL] {
             app.handle_key(KeyEvent::new(KeyCode::Up, modifiers));
             app.handle_key(KeyEvent::new(KeyCode::Up, modifiers));
-            assert_eq!(app.scroll_by, 2);
+            assert_eq!(app.pane().scroll_by, 2);
             app.handle_key(KeyEvent::new(KeyCode::Down, modifiers));
-            assert_eq!(app.scroll_by, 1);
+            assert_eq!(app.pane().scroll_by, 1);
             app.handle_key(key(KeyCode::Esc));
         }
         assert!(app.input.is_empty(), "no history recall on the way");
@@ -908,11 +994,15 @@ mod tests {
             app.connection,
             Connection::Disconnected("server went away".into())
         );
-        assert!(app.members.is_empty());
+        assert!(app.room().members.is_empty());
     }
 
     fn texts(app: &App) -> Vec<&str> {
-        app.lines.iter().map(|line| line.text.as_str()).collect()
+        app.pane()
+            .lines
+            .iter()
+            .map(|line| line.text.as_str())
+            .collect()
     }
 
     #[test]
@@ -963,7 +1053,10 @@ mod tests {
         type_str(&mut app, "four");
         assert_eq!(
             app.handle_key(key(KeyCode::Enter)),
-            Action::Send("one\ntwo\nthree\nfour".into())
+            Action::Send {
+                room: "#general".into(),
+                text: "one\ntwo\nthree\nfour".into(),
+            }
         );
     }
 
@@ -999,7 +1092,10 @@ mod tests {
         );
         assert_eq!(
             app.handle_key(key(KeyCode::Enter)),
-            Action::Send("look: fn main() {\n    println!(\"hi\");\n}\n".into()),
+            Action::Send {
+                room: "#general".into(),
+                text: "look: fn main() {\n    println!(\"hi\");\n}\n".into(),
+            },
             "Enter after a paste sends it; nothing was sent line by line before"
         );
     }
@@ -1009,7 +1105,14 @@ mod tests {
         let mut app = joined_app();
         app.paste(&"é".repeat(MAX_INPUT_BYTES));
         assert_eq!(app.input.text().len(), MAX_INPUT_BYTES);
-        assert!(app.lines.back().unwrap().text.starts_with("paste cut"));
+        assert!(
+            app.pane()
+                .lines
+                .back()
+                .unwrap()
+                .text
+                .starts_with("paste cut")
+        );
         app.handle_key(key(KeyCode::Char('x')));
         assert_eq!(
             app.input.text().len(),
@@ -1037,72 +1140,90 @@ mod tests {
         };
         app.handle_mouse(mouse(MouseEventKind::ScrollUp));
         app.handle_mouse(mouse(MouseEventKind::ScrollUp));
-        assert_eq!(app.scroll_by, 2 * WHEEL_ROWS);
+        assert_eq!(app.pane().scroll_by, 2 * WHEEL_ROWS);
         app.handle_mouse(mouse(MouseEventKind::ScrollDown));
-        assert_eq!(app.scroll_by, WHEEL_ROWS);
+        assert_eq!(app.pane().scroll_by, WHEEL_ROWS);
         app.handle_mouse(mouse(MouseEventKind::Down(
             crossterm::event::MouseButton::Left,
         )));
-        assert_eq!(app.scroll_by, WHEEL_ROWS);
+        assert_eq!(app.pane().scroll_by, WHEEL_ROWS);
     }
 
     fn seqs(app: &App) -> Vec<u64> {
-        app.lines.iter().filter_map(|line| line.seq).collect()
+        app.pane()
+            .lines
+            .iter()
+            .filter_map(|line| line.seq)
+            .collect()
     }
 
     #[test]
     fn a_full_pane_scrolled_into_older_history_lets_go_of_the_newest_and_pages_back() {
         let mut app = joined_app();
-        app.scrollback = 5;
+        app.set_scrollback(5);
         let alice = member("alice");
         for seq in 10..20 {
             app.handle_net(message(seq, &alice, "x"));
         }
         assert_eq!(seqs(&app), [15, 16, 17, 18, 19], "capped at 5");
-        assert!(!app.history_exhausted, "what fell off can be fetched again");
+        assert!(
+            !app.pane().history_exhausted,
+            "what fell off can be fetched again"
+        );
 
         // Scrolled to the top, an older page arrives: the newest lines make room.
-        app.scroll = ScrollPos { lines: 4, rows: 0 };
-        assert_eq!(app.wants_older(), Action::LoadOlder(15));
-        app.handle_net(NetEvent::Older(
-            (12..15)
+        app.pane_mut().scroll = ScrollPos { lines: 4, rows: 0 };
+        assert_eq!(app.wants_older(), Some(Page::Before(15)));
+        app.handle_net(NetEvent::Older {
+            room: "#general".into(),
+            events: (12..15)
                 .map(|seq| event(seq, EventKind::Message, &alice, Some("x")))
                 .collect(),
-        ));
-        assert_eq!(app.trim_newest, 3);
-        app.drop_newest();
+        });
+        assert_eq!(app.pane().trim_newest, 3);
+        app.pane_mut().drop_newest();
         assert_eq!(seqs(&app), [12, 13, 14, 15, 16]);
         assert_eq!(
-            (app.detached, app.scroll),
+            (app.pane().detached, app.pane().scroll),
             (Some(19), ScrollPos { lines: 1, rows: 0 })
         );
 
         // Live lines are counted, not shown, while the pane is away from the live end.
         app.handle_net(message(20, &alice, "live"));
         assert_eq!(seqs(&app), [12, 13, 14, 15, 16]);
-        assert_eq!((app.detached, app.unseen), (Some(20), 1));
+        assert_eq!((app.pane().detached, app.pane().unseen), (Some(20), 1));
 
         // At the bottom of the pane, the next page is asked for, once.
-        assert_eq!(app.wants_newer(), Action::None, "not at the bottom yet");
-        app.scroll = ScrollPos::LIVE;
-        assert_eq!(app.wants_newer(), Action::LoadNewer(16));
-        assert_eq!(app.wants_newer(), Action::None);
-        app.handle_net(NetEvent::Newer(
-            (17..19)
+        assert_eq!(app.wants_newer(), None, "not at the bottom yet");
+        app.pane_mut().scroll = ScrollPos::LIVE;
+        assert_eq!(app.wants_newer(), Some(Page::After(16)));
+        assert_eq!(app.wants_newer(), None);
+        app.handle_net(NetEvent::Newer {
+            room: "#general".into(),
+            events: (17..19)
                 .map(|seq| event(seq, EventKind::Message, &alice, Some("x")))
                 .collect(),
-        ));
+        });
         assert_eq!(seqs(&app), [14, 15, 16, 17, 18]);
-        assert_eq!(app.appended_while_scrolled, 2, "the view is held still");
-        assert!(app.detached.is_some(), "20 not reached yet");
-        app.appended_while_scrolled = 0;
-        assert_eq!(app.wants_newer(), Action::LoadNewer(18));
-        app.handle_net(NetEvent::Newer(
-            (19..21)
+        assert_eq!(
+            app.pane().appended_while_scrolled,
+            2,
+            "the view is held still"
+        );
+        assert!(app.pane().detached.is_some(), "20 not reached yet");
+        app.pane_mut().appended_while_scrolled = 0;
+        assert_eq!(app.wants_newer(), Some(Page::After(18)));
+        app.handle_net(NetEvent::Newer {
+            room: "#general".into(),
+            events: (19..21)
                 .map(|seq| event(seq, EventKind::Message, &alice, Some("x")))
                 .collect(),
-        ));
-        assert_eq!(app.detached, None, "caught up with the room: live again");
+        });
+        assert_eq!(
+            app.pane().detached,
+            None,
+            "caught up with the room: live again"
+        );
         app.handle_net(message(21, &alice, "live again"));
         assert_eq!(seqs(&app), [17, 18, 19, 20, 21]);
     }
@@ -1110,44 +1231,56 @@ mod tests {
     #[test]
     fn end_from_a_detached_pane_fetches_the_latest_page_in_place_of_the_old() {
         let mut app = joined_app();
-        app.scrollback = 5;
+        app.set_scrollback(5);
         let alice = member("alice");
         for seq in 10..15 {
             app.handle_net(message(seq, &alice, "x"));
         }
-        assert_eq!(app.wants_older(), Action::LoadOlder(10));
-        app.handle_net(NetEvent::Older(vec![event(
-            9,
-            EventKind::Message,
-            &alice,
-            Some("x"),
-        )]));
-        app.scroll.lines = 1;
-        app.drop_newest();
+        assert_eq!(app.wants_older(), Some(Page::Before(10)));
+        app.handle_net(NetEvent::Older {
+            room: "#general".into(),
+            events: vec![event(9, EventKind::Message, &alice, Some("x"))],
+        });
+        app.pane_mut().scroll.lines = 1;
+        app.pane_mut().drop_newest();
         app.handle_net(message(40, &alice, "much later"));
         app.handle_key(key(KeyCode::End));
-        assert_eq!(app.wants_newer(), Action::LoadLatest);
-        app.handle_net(NetEvent::Latest(
-            (38..41)
+        assert_eq!(app.wants_newer(), Some(Page::Latest));
+        app.handle_net(NetEvent::Latest {
+            room: "#general".into(),
+            events: (38..41)
                 .map(|seq| event(seq, EventKind::Message, &alice, Some("x")))
                 .collect(),
-        ));
+        });
         assert_eq!(seqs(&app), [38, 39, 40]);
         assert_eq!(
-            (app.detached, app.scroll, app.unseen),
+            (app.pane().detached, app.pane().scroll, app.pane().unseen),
             (None, ScrollPos::LIVE, 0)
         );
-        assert!(!app.history_exhausted, "older pages can be fetched again");
+        assert!(
+            !app.pane().history_exhausted,
+            "older pages can be fetched again"
+        );
     }
 
     #[test]
     fn a_failed_page_is_not_asked_for_again_and_again() {
         let mut app = joined_app();
         app.handle_net(message(50, &member("alice"), "now"));
-        assert_eq!(app.wants_older(), Action::LoadOlder(50));
-        app.handle_net(NetEvent::HistoryFailed("history is off".into()));
-        assert_eq!(app.wants_older(), Action::None);
-        assert!(app.lines.back().unwrap().text.contains("history is off"));
+        assert_eq!(app.wants_older(), Some(Page::Before(50)));
+        app.handle_net(NetEvent::HistoryFailed {
+            room: "#general".into(),
+            error: "history is off".into(),
+        });
+        assert_eq!(app.wants_older(), None);
+        assert!(
+            app.pane()
+                .lines
+                .back()
+                .unwrap()
+                .text
+                .contains("history is off")
+        );
     }
 
     #[test]
@@ -1175,7 +1308,7 @@ mod tests {
         assert_eq!(app.input.before_cursor(), "hlo wörld");
         assert_eq!(
             app.handle_key(ctrl('c')),
-            Action::Quit,
+            Action::Quit(None),
             "Ctrl-C quits even mid-line"
         );
     }
@@ -1183,21 +1316,19 @@ mod tests {
     /// A pane of seqs 10..15 that an older page (seq 9) pushed over a cap of 5: detached.
     fn detached_app() -> App {
         let mut app = joined_app();
-        app.scrollback = 5;
+        app.set_scrollback(5);
         let alice = member("alice");
         for seq in 10..15 {
             app.handle_net(message(seq, &alice, "x"));
         }
-        app.scroll = ScrollPos { lines: 2, rows: 0 };
-        assert_eq!(app.wants_older(), Action::LoadOlder(10));
-        app.handle_net(NetEvent::Older(vec![event(
-            9,
-            EventKind::Message,
-            &alice,
-            Some("x"),
-        )]));
-        app.drop_newest();
-        assert_eq!(app.detached, Some(14));
+        app.pane_mut().scroll = ScrollPos { lines: 2, rows: 0 };
+        assert_eq!(app.wants_older(), Some(Page::Before(10)));
+        app.handle_net(NetEvent::Older {
+            room: "#general".into(),
+            events: vec![event(9, EventKind::Message, &alice, Some("x"))],
+        });
+        app.pane_mut().drop_newest();
+        assert_eq!(app.pane().detached, Some(14));
         app.handle_net(message(40, &alice, "much later"));
         app
     }
@@ -1205,17 +1336,19 @@ mod tests {
     #[test]
     fn end_pressed_while_a_newer_page_loads_still_goes_to_live() {
         let mut app = detached_app();
-        app.scroll = ScrollPos::LIVE;
-        assert_eq!(app.wants_newer(), Action::LoadNewer(13));
+        app.pane_mut().scroll = ScrollPos::LIVE;
+        assert_eq!(app.wants_newer(), Some(Page::After(13)));
         app.handle_key(key(KeyCode::End));
-        app.handle_net(NetEvent::Newer(vec![event(
-            14,
-            EventKind::Message,
-            &member("alice"),
-            Some("x"),
-        )]));
-        assert_eq!(app.appended_while_scrolled, 0, "not held: on to live");
-        assert_eq!(app.wants_newer(), Action::LoadLatest);
+        app.handle_net(NetEvent::Newer {
+            room: "#general".into(),
+            events: vec![event(14, EventKind::Message, &member("alice"), Some("x"))],
+        });
+        assert_eq!(
+            app.pane().appended_while_scrolled,
+            0,
+            "not held: on to live"
+        );
+        assert_eq!(app.wants_newer(), Some(Page::Latest));
     }
 
     #[test]
@@ -1225,31 +1358,28 @@ mod tests {
         // End asks for the latest page; before it comes, a scroll to the top asks for
         // the page before the old pane.
         app.handle_key(key(KeyCode::End));
-        app.scroll = ScrollPos::LIVE;
-        assert_eq!(app.wants_newer(), Action::LoadLatest);
-        assert_eq!(app.wants_older(), Action::LoadOlder(9));
-        app.handle_net(NetEvent::Latest(
-            (38..41)
+        app.pane_mut().scroll = ScrollPos::LIVE;
+        assert_eq!(app.wants_newer(), Some(Page::Latest));
+        assert_eq!(app.wants_older(), Some(Page::Before(9)));
+        app.handle_net(NetEvent::Latest {
+            room: "#general".into(),
+            events: (38..41)
                 .map(|seq| event(seq, EventKind::Message, &alice, Some("x")))
                 .collect(),
-        ));
-        app.handle_net(NetEvent::Older(vec![event(
-            8,
-            EventKind::Message,
-            &alice,
-            Some("x"),
-        )]));
+        });
+        app.handle_net(NetEvent::Older {
+            room: "#general".into(),
+            events: vec![event(8, EventKind::Message, &alice, Some("x"))],
+        });
         assert_eq!(seqs(&app), [38, 39, 40], "no page from before the gap");
-        assert_eq!(app.wants_older(), Action::LoadOlder(38), "asks afresh");
+        assert_eq!(app.wants_older(), Some(Page::Before(38)), "asks afresh");
         // The same after /clear.
         type_str(&mut app, "/clear");
         app.handle_key(key(KeyCode::Enter));
-        app.handle_net(NetEvent::Older(vec![event(
-            37,
-            EventKind::Message,
-            &alice,
-            Some("x"),
-        )]));
+        app.handle_net(NetEvent::Older {
+            room: "#general".into(),
+            events: vec![event(37, EventKind::Message, &alice, Some("x"))],
+        });
         assert!(seqs(&app).is_empty());
     }
 
@@ -1294,7 +1424,7 @@ mod tests {
     }
 
     fn names(app: &App) -> Vec<&str> {
-        app.members.iter().map(|m| m.name.as_str()).collect()
+        app.room().members.iter().map(|m| m.name.as_str()).collect()
     }
 
     fn completes(app: &mut App, word: &str) -> String {
@@ -1320,6 +1450,7 @@ mod tests {
             event(6, EventKind::Join, &alice, None),
         ];
         let mut app = App::new("x:1");
+        app.smart_filter = false;
         app.handle_net(bob_joins(
             vec![alice.clone(), member("bob")],
             6,
@@ -1329,7 +1460,10 @@ mod tests {
         ));
         assert_eq!(names(&app), ["alice", "bob"]);
         assert_eq!(completes(&mut app, "gh"), "gh", "no completion of a ghost");
-        assert_eq!(app.lines.iter().filter(|l| l.seq.is_some()).count(), 3);
+        assert_eq!(
+            app.pane().lines.iter().filter(|l| l.seq.is_some()).count(),
+            3
+        );
 
         // A reconnect's catch-up replays what happened before the new member list: it
         // changes nothing either; what follows the join does.
@@ -1357,6 +1491,7 @@ mod tests {
         let alice = member("alice");
         app.handle_net(message(10, &alice, "before the clear"));
         app.handle_net(NetEvent::Sent {
+            room: "#general".into(),
             seq: 11,
             text: "mine".into(),
             latency_ms: 1,
@@ -1371,6 +1506,7 @@ mod tests {
         app.handle_net(message(11, &member("bob"), "mine"));
         app.handle_net(message(12, &alice, "after"));
         let room: Vec<&str> = app
+            .pane()
             .lines
             .iter()
             .filter(|l| l.seq.is_some())
@@ -1379,12 +1515,15 @@ mod tests {
         assert_eq!(room, ["after"]);
 
         // Scrolling up is asking for them: the older page brings them back.
-        assert_eq!(app.wants_older(), Action::LoadOlder(12));
-        app.handle_net(NetEvent::Older(vec![
-            event(10, EventKind::Message, &alice, Some("before the clear")),
-            event(11, EventKind::Message, &member("bob"), Some("mine")),
-        ]));
-        let seqs: Vec<u64> = app.lines.iter().filter_map(|l| l.seq).collect();
+        assert_eq!(app.wants_older(), Some(Page::Before(12)));
+        app.handle_net(NetEvent::Older {
+            room: "#general".into(),
+            events: vec![
+                event(10, EventKind::Message, &alice, Some("before the clear")),
+                event(11, EventKind::Message, &member("bob"), Some("mine")),
+            ],
+        });
+        let seqs: Vec<u64> = app.pane().lines.iter().filter_map(|l| l.seq).collect();
         assert_eq!(seqs, [10, 11, 12]);
     }
 
@@ -1394,7 +1533,7 @@ mod tests {
         app.handle_net(message(10, &member("alice"), "hello"));
         type_str(&mut app, "/clear");
         app.handle_key(key(KeyCode::Enter));
-        assert_eq!(app.wants_older(), Action::LoadOlder(11));
+        assert_eq!(app.wants_older(), Some(Page::Before(11)));
     }
 
     #[test]
@@ -1403,7 +1542,10 @@ mod tests {
         type_str(&mut app, "/ME waves");
         assert_eq!(
             app.handle_key(key(KeyCode::Enter)),
-            Action::SendAction("waves".into())
+            Action::SendAction {
+                room: "#general".into(),
+                text: "waves".into(),
+            }
         );
         type_str(&mut app, "/Nick carol");
         assert_eq!(
@@ -1411,7 +1553,7 @@ mod tests {
             Action::Nick("carol".into())
         );
         type_str(&mut app, "/Quit");
-        assert_eq!(app.handle_key(key(KeyCode::Enter)), Action::Quit);
+        assert_eq!(app.handle_key(key(KeyCode::Enter)), Action::Quit(None));
         assert_eq!(completes(&mut app, "/CL"), "/clear ");
     }
 
@@ -1421,13 +1563,19 @@ mod tests {
         type_str(&mut app, "/ me waves");
         assert_eq!(
             app.handle_key(key(KeyCode::Enter)),
-            Action::SendAction("waves".into())
+            Action::SendAction {
+                room: "#general".into(),
+                text: "waves".into(),
+            }
         );
         // A blank of several bytes before the name is no place to cut the line.
         type_str(&mut app, "/\u{3000}me waves");
         assert_eq!(
             app.handle_key(key(KeyCode::Enter)),
-            Action::SendAction("waves".into())
+            Action::SendAction {
+                room: "#general".into(),
+                text: "waves".into(),
+            }
         );
         type_str(&mut app, "/\u{3000}nick carol");
         assert_eq!(
@@ -1437,7 +1585,8 @@ mod tests {
         type_str(&mut app, "/\u{a0}x");
         assert_eq!(app.handle_key(key(KeyCode::Enter)), Action::None);
         assert!(
-            app.lines
+            app.pane()
+                .lines
                 .back()
                 .unwrap()
                 .text
@@ -1450,7 +1599,7 @@ mod tests {
         let mut app = joined_app();
         type_str(&mut app, "/nick bob");
         assert_eq!(app.handle_key(key(KeyCode::Enter)), Action::None);
-        assert_eq!(app.lines.back().unwrap().text, "you are already bob");
+        assert_eq!(app.pane().lines.back().unwrap().text, "you are already bob");
 
         type_str(&mut app, "/nick alice");
         assert_eq!(
@@ -1459,13 +1608,16 @@ mod tests {
         );
         app.handle_net(NetEvent::Renamed("alice-2".into()));
         assert_eq!(
-            app.lines.back().unwrap().text,
+            app.pane().lines.back().unwrap().text,
             "alice is taken; you are now known as alice-2"
         );
         type_str(&mut app, "/nick carol");
         app.handle_key(key(KeyCode::Enter));
         app.handle_net(NetEvent::Renamed("carol".into()));
-        assert_eq!(app.lines.back().unwrap().text, "you are now known as carol");
+        assert_eq!(
+            app.pane().lines.back().unwrap().text,
+            "you are now known as carol"
+        );
     }
 
     #[test]
@@ -1477,7 +1629,7 @@ mod tests {
             result.name = "bob-2".into();
         }
         app.handle_net(joined);
-        let welcome = &app.lines.back().unwrap().text;
+        let welcome = &app.pane().lines.back().unwrap().text;
         assert!(
             welcome.starts_with("you joined x:1 as bob-2 (bob is taken);"),
             "{welcome}"
@@ -1492,13 +1644,14 @@ mod tests {
             app.handle_key(key(KeyCode::Enter)),
             Action::Nick("admin".into())
         );
-        app.handle_net(NetEvent::SendFailed {
+        app.handle_net(NetEvent::Failed {
+            room: None,
             error: "the name admin is reserved".into(),
         });
         // The server's history was reset: the client joins afresh, as bob.
         app.handle_net(NetEvent::Disconnected("connection closed".into()));
         app.handle_net(bob_joins(vec![member("bob")], 0, Vec::new(), false, true));
-        let welcome = &app.lines.back().unwrap().text;
+        let welcome = &app.pane().lines.back().unwrap().text;
         assert!(
             welcome.starts_with("you joined 127.0.0.1:7777 as bob;"),
             "{welcome}"
@@ -1509,13 +1662,17 @@ mod tests {
     fn a_servers_error_messages_are_cleaned_before_they_are_shown() {
         let mut app = joined_app();
         let hostile = "no\u{202E}pe\u{E0041}\x1b[2J";
-        app.handle_net(NetEvent::SendFailed {
+        app.handle_net(NetEvent::Failed {
+            room: None,
+            error: format!("not sent: {hostile}"),
+        });
+        assert_eq!(app.pane().lines.back().unwrap().text, "not sent: nope[2J");
+        app.handle_net(NetEvent::HistoryFailed {
+            room: "#general".into(),
             error: hostile.into(),
         });
-        assert_eq!(app.lines.back().unwrap().text, "not sent: nope[2J");
-        app.handle_net(NetEvent::HistoryFailed(hostile.into()));
         assert_eq!(
-            app.lines.back().unwrap().text,
+            app.pane().lines.back().unwrap().text,
             "could not load history: nope[2J"
         );
     }
@@ -1526,7 +1683,7 @@ mod tests {
         app.handle_net(NetEvent::Disconnected("connection closed".into()));
         type_str(&mut app, "/who");
         app.handle_key(key(KeyCode::Enter));
-        let said = &app.lines.back().unwrap().text;
+        let said = &app.pane().lines.back().unwrap().text;
         assert!(said.starts_with("not connected"), "{said}");
     }
 
@@ -1536,7 +1693,7 @@ mod tests {
         app.columns = 45;
         app.handle_key(key(KeyCode::F(2)));
         assert!(app.show_members, "unchanged");
-        let said = &app.lines.back().unwrap().text;
+        let said = &app.pane().lines.back().unwrap().text;
         assert!(
             said.contains("too narrow") && said.contains("60 columns") && said.contains("45"),
             "{said}"

@@ -13,13 +13,41 @@ pub enum Command<'a> {
     Help,
     Members,
     Clear,
-    Quit,
+    /// `/join #room`, the room's name as [`room_name`] gives it (empty when none was given).
+    Join(String),
+    /// `/part [#room] [reason]`: the room (the one in view when none is named) and why.
+    Part {
+        room: Option<String>,
+        reason: Option<&'a str>,
+    },
+    /// `/topic [text]`: show the topic, or set it.
+    Topic(Option<&'a str>),
+    /// `/list`: every room on the server.
+    List,
+    /// `/filter`: the smart filter of joins and leaves on or off.
+    Filter,
+    /// `/quit [reason]` (or `/exit`): leave the server, the reason shown in every room.
+    Quit(Option<&'a str>),
     /// A `/word` that is no command, never sent.
     Unknown(&'a str),
 }
 
+/// A room as typed (`ops`, `#Ops`), as the server names it: with its `#`, lowercased. The
+/// server judges the rest of the name.
+pub fn room_name(typed: &str) -> String {
+    let typed = typed.trim();
+    let bare = typed.strip_prefix('#').unwrap_or(typed);
+    format!("#{}", bare.to_lowercase())
+}
+
+/// The commands Tab completes at the start of a line.
+pub const NAMES: [&str; 14] = [
+    "/help", "/who", "/me", "/nick", "/join", "/part", "/topic", "/list", "/filter", "/members",
+    "/clear", "/quit", "/exit", "/leave",
+];
+
 /// Reads a line. Command names are matched whatever their case (`/ME`, `/Quit`).
-pub fn parse(line: &str) -> Command<'_> {
+pub fn parse<'a>(line: &'a str) -> Command<'a> {
     if let Some(escaped) = line.strip_prefix("//") {
         return Command::Say(format!("/{escaped}").into());
     }
@@ -32,8 +60,34 @@ pub fn parse(line: &str) -> Command<'_> {
         Some(at) => (&command[..at], command[at..].trim()),
         None => (command, ""),
     };
+    let some = |rest: &'a str| (!rest.is_empty()).then_some(rest);
     match name.to_ascii_lowercase().as_str() {
-        "quit" | "exit" => Command::Quit,
+        "quit" | "exit" => Command::Quit(some(rest)),
+        "join" => Command::Join(if rest.is_empty() {
+            String::new()
+        } else {
+            room_name(rest)
+        }),
+        "part" | "leave" => {
+            let (first, after) = match rest.find(char::is_whitespace) {
+                Some(at) => (&rest[..at], rest[at..].trim()),
+                None => (rest, ""),
+            };
+            if first.starts_with('#') {
+                Command::Part {
+                    room: Some(room_name(first)),
+                    reason: some(after),
+                }
+            } else {
+                Command::Part {
+                    room: None,
+                    reason: some(rest),
+                }
+            }
+        }
+        "topic" => Command::Topic(some(rest)),
+        "list" => Command::List,
+        "filter" => Command::Filter,
         "help" => Command::Help,
         "me" => Command::Me(rest),
         "nick" => Command::Nick(rest),
@@ -58,11 +112,50 @@ mod tests {
         assert_eq!(parse("/nick bob"), Command::Nick("bob"));
         assert_eq!(parse("/who"), Command::Who);
         assert_eq!(parse("/WHO"), Command::Who);
-        assert_eq!(parse("/Quit"), Command::Quit);
-        assert_eq!(parse("/exit"), Command::Quit);
+        assert_eq!(parse("/Quit"), Command::Quit(None));
+        assert_eq!(parse("/exit"), Command::Quit(None));
+        assert_eq!(
+            parse("/quit  gone fishing "),
+            Command::Quit(Some("gone fishing"))
+        );
         assert_eq!(parse("/meow"), Command::Unknown("meow"));
         assert_eq!(parse("/"), Command::Unknown(""));
         assert_eq!(parse("/ me waves"), Command::Me("waves"));
         assert_eq!(parse("/\u{3000}me x"), Command::Me("x"));
+    }
+
+    #[test]
+    fn room_commands_read_their_room_and_reason() {
+        assert_eq!(parse("/join #Ops"), Command::Join("#ops".into()));
+        assert_eq!(parse("/join ops"), Command::Join("#ops".into()));
+        assert_eq!(parse("/JOIN"), Command::Join(String::new()));
+        assert_eq!(
+            parse("/part"),
+            Command::Part {
+                room: None,
+                reason: None
+            }
+        );
+        assert_eq!(
+            parse("/part off to lunch"),
+            Command::Part {
+                room: None,
+                reason: Some("off to lunch")
+            }
+        );
+        assert_eq!(
+            parse("/part #ops bye all"),
+            Command::Part {
+                room: Some("#ops".into()),
+                reason: Some("bye all")
+            }
+        );
+        assert_eq!(parse("/topic"), Command::Topic(None));
+        assert_eq!(
+            parse("/topic  deploys at 5 "),
+            Command::Topic(Some("deploys at 5"))
+        );
+        assert_eq!(parse("/list"), Command::List);
+        assert_eq!(parse("/Filter"), Command::Filter);
     }
 }

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod cells;
 pub mod command;
+pub mod event_text;
 pub mod input;
 pub mod net;
 pub mod plain;

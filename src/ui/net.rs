@@ -2,19 +2,20 @@
 //! cloneable [`Network`] handle and hears back through the event loop's channel, so the UI
 //! never awaits the network itself.
 //!
-//! When the connection drops, the worker says so, waits (capped exponential backoff with
-//! jitter), and tries again: it ends the old session if the server still has it (freeing
-//! the name), joins under the name it last had (after a `/nick`, the new one), and
-//! subscribes from the last seq it received, so every missed event arrives once and in
-//! order.
+//! One session for the whole server, in any number of rooms: the worker knows which rooms
+//! the user is in and the last seq it received from each. When the connection drops, the
+//! worker says so, waits (capped exponential backoff with jitter), and tries again: it ends
+//! the old session if the server still has it (freeing the name), joins the first room
+//! under the name it last had (after a `/nick`, the new one), enters every other room, and
+//! subscribes once with the last seq of each room as its cursor, so every missed event of
+//! every room arrives once and in order.
 //!
 //! Plain mode runs it patiently ([`Network::spawn_patient`]): a line sent while offline, or
 //! whose send the connection took down with it, waits for the next session instead of
 //! failing, and a rate-limited line waits its turn.
 
-use std::collections::VecDeque;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jsonrpsee::core::ClientError;
@@ -28,7 +29,7 @@ use super::app::{AppEvent, NetEvent};
 use super::run::ConnectOptions;
 use crate::rpc::client::{ConnectError, SUBSCRIPTION_BUFFER, connect_within, describe};
 use crate::rpc::tls::ClientTls;
-use crate::rpc::types::{Event, JoinResult};
+use crate::rpc::types::{Event, JoinResult, RoomJoined};
 use crate::rpc::{ChatApiClient, codes};
 
 /// How long quitting waits for the server to confirm the leave.
@@ -41,18 +42,87 @@ const MAX_RETRY: Duration = Duration::from_secs(30);
 const HISTORY_PAGE: u32 = 100;
 
 enum Command {
-    Send {
-        text: String,
-        action: bool,
-    },
+    Send(Line),
     Nick(String),
-    /// Who is in the room, asked of the server.
-    Who,
-    /// A page of history: which one, and how to report it.
-    History(Page),
+    /// Who is in a room, asked of the server.
+    Who(String),
+    /// A page of a room's history: which one, and how to report it.
+    History(String, Page),
+    /// Enter a room (creating it if need be).
+    Enter(String),
+    /// Leave one room, with a reason for the others.
+    Part(String, Option<String>),
+    /// Show (`None`) or set a room's topic.
+    Topic(String, Option<String>),
+    /// Every room on the server.
+    Rooms,
     /// The password the user typed when asked.
     Password(String),
-    Leave(oneshot::Sender<()>),
+    /// End the session, with a reason shown in every room.
+    Leave(Option<String>, oneshot::Sender<()>),
+}
+
+/// A line to say in a room; `action` for a `/me` line.
+struct Line {
+    room: String,
+    text: String,
+    action: bool,
+}
+
+impl Command {
+    /// The room a command is about, for a failure to name; none for the server-wide ones.
+    fn room(&self) -> Option<String> {
+        match self {
+            Command::Send(line) => Some(line.room.clone()),
+            Command::Who(room)
+            | Command::History(room, _)
+            | Command::Enter(room)
+            | Command::Part(room, _)
+            | Command::Topic(room, _) => Some(room.clone()),
+            Command::Nick(_) | Command::Rooms | Command::Password(_) | Command::Leave(..) => None,
+        }
+    }
+
+    /// What failed, for the start of a failure's line: "cannot join #ops".
+    fn failing(&self) -> String {
+        match self {
+            Command::Send(_) | Command::Nick(_) | Command::Who(_) => "not sent".into(),
+            Command::Enter(room) => format!("cannot join {room}"),
+            Command::Part(room, _) => format!("cannot leave {room}"),
+            Command::Topic(room, Some(_)) => format!("cannot set the topic of {room}"),
+            Command::Topic(room, None) => format!("cannot get the topic of {room}"),
+            Command::Rooms => "cannot list the rooms".into(),
+            Command::History(room, _) => format!("cannot load the history of {room}"),
+            Command::Password(_) | Command::Leave(..) => "cannot leave".into(),
+        }
+    }
+
+    /// The report of this command failing, `why`.
+    fn failed(&self, why: &str) -> NetEvent {
+        NetEvent::Failed {
+            room: self.room(),
+            error: format!("{}: {why}", self.failing()),
+        }
+    }
+}
+
+/// The rooms the worker is in, in the order they were joined, with the last seq received
+/// from each: where a reconnect resumes. Own messages are not counted: an event before one
+/// of them may still have been on its way. Shared with the task that reads the stream.
+#[derive(Default)]
+struct Rooms {
+    /// Room and cursor, in joining order; the first is the one `chat_join` enters. A room
+    /// not entered yet (one named with `--room`) has no cursor.
+    joined: Vec<(String, Option<u64>)>,
+}
+
+impl Rooms {
+    fn cursor(&mut self, room: &str) -> Option<&mut Option<u64>> {
+        self.joined
+            .iter_mut()
+            .find(|(name, _)| name == room)
+            .map(|(_, seq)| seq)
+    }
 }
 
 /// The UI's handle on the network worker.
@@ -75,7 +145,15 @@ impl Network {
 
     fn start(options: &ConnectOptions, events: mpsc::Sender<AppEvent>, patient: bool) -> Self {
         let (commands, rx) = mpsc::unbounded_channel();
+        let rooms = Rooms {
+            joined: options
+                .rooms
+                .iter()
+                .map(|room| (room.clone(), None))
+                .collect(),
+        };
         let worker = Worker {
+            rooms: Arc::new(Mutex::new(rooms)),
             url: options.url.clone(),
             name: options.name.clone(),
             password: options.password.clone(),
@@ -94,17 +172,46 @@ impl Network {
         let _ = self.commands.send(Command::Password(password));
     }
 
-    /// Queues a message; the outcome comes back as [`NetEvent::Sent`] or [`NetEvent::SendFailed`].
-    pub fn send(&self, text: String) {
-        let _ = self.commands.send(Command::Send {
+    /// Queues a message to `room`; the outcome comes back as [`NetEvent::Sent`] or
+    /// [`NetEvent::Failed`].
+    pub fn send(&self, room: &str, text: String) {
+        let room = room.to_owned();
+        let _ = self.commands.send(Command::Send(Line {
+            room,
             text,
             action: false,
-        });
+        }));
     }
 
     /// Queues a `/me` line; reported like [`Network::send`].
-    pub fn act(&self, text: String) {
-        let _ = self.commands.send(Command::Send { text, action: true });
+    pub fn act(&self, room: &str, text: String) {
+        let room = room.to_owned();
+        let _ = self.commands.send(Command::Send(Line {
+            room,
+            text,
+            action: true,
+        }));
+    }
+
+    /// Enters a room, creating it if need be; reported as [`NetEvent::Entered`] or
+    /// [`NetEvent::Failed`]. The room is entered again on every reconnect.
+    pub fn enter(&self, room: &str) {
+        let _ = self.commands.send(Command::Enter(room.to_owned()));
+    }
+
+    /// Leaves one room; reported as [`NetEvent::Parted`] or [`NetEvent::Failed`].
+    pub fn part(&self, room: &str, reason: Option<String>) {
+        let _ = self.commands.send(Command::Part(room.to_owned(), reason));
+    }
+
+    /// Asks for a room's topic, or (`Some`) sets it; reported as [`NetEvent::Topic`].
+    pub fn topic(&self, room: &str, topic: Option<String>) {
+        let _ = self.commands.send(Command::Topic(room.to_owned(), topic));
+    }
+
+    /// Asks for every room on the server; reported as [`NetEvent::Rooms`].
+    pub fn rooms(&self) {
+        let _ = self.commands.send(Command::Rooms);
     }
 
     /// Asks for a new name; the outcome comes back as [`NetEvent::Renamed`] or an error.
@@ -112,22 +219,23 @@ impl Network {
         let _ = self.commands.send(Command::Nick(name));
     }
 
-    /// Asks who is in the room; the answer comes back as [`NetEvent::Members`], or
-    /// [`NetEvent::SendFailed`].
-    pub fn who(&self) {
-        let _ = self.commands.send(Command::Who);
+    /// Asks who is in a room; the answer comes back as [`NetEvent::Members`], or
+    /// [`NetEvent::Failed`].
+    pub fn who(&self, room: &str) {
+        let _ = self.commands.send(Command::Who(room.to_owned()));
     }
 
-    /// Asks for a page of history; it comes back as [`NetEvent::Older`], [`NetEvent::Newer`]
-    /// or [`NetEvent::Latest`], or [`NetEvent::HistoryFailed`].
-    pub fn load(&self, page: Page) {
-        let _ = self.commands.send(Command::History(page));
+    /// Asks for a page of a room's history; it comes back as [`NetEvent::Older`],
+    /// [`NetEvent::Newer`] or [`NetEvent::Latest`], or [`NetEvent::HistoryFailed`].
+    pub fn load(&self, room: &str, page: Page) {
+        let _ = self.commands.send(Command::History(room.to_owned(), page));
     }
 
-    /// Leaves the room, waiting a short while for the server to confirm.
-    pub async fn leave(&self) {
+    /// Ends the session (`/quit`), leaving every room with `reason`, waiting a short while
+    /// for the server to confirm.
+    pub async fn leave(&self, reason: Option<String>) {
         let (done, confirmed) = oneshot::channel();
-        if self.commands.send(Command::Leave(done)).is_ok() {
+        if self.commands.send(Command::Leave(reason, done)).is_ok() {
             let _ = tokio::time::timeout(LEAVE_TIMEOUT, confirmed).await;
         }
     }
@@ -142,6 +250,8 @@ pub enum Page {
 }
 
 struct Worker {
+    /// The rooms to be in, and how far each has been received.
+    rooms: Arc<Mutex<Rooms>>,
     url: String,
     name: Option<String>,
     password: Option<String>,
@@ -149,8 +259,8 @@ struct Worker {
     connect_timeout: Duration,
     /// Hold sends over a reconnect and wait out rate limits, rather than report failure.
     patient: bool,
-    /// Lines (and whether each is a `/me`) waiting for a session, when patient.
-    unsent: VecDeque<(String, bool)>,
+    /// Lines waiting for a session, when patient.
+    unsent: VecDeque<Line>,
     events: mpsc::Sender<AppEvent>,
 }
 
@@ -177,43 +287,70 @@ enum Ended {
     Lost(String),
 }
 
+/// What getting in came to: the first room's join, every other room entered (each with
+/// whether it resumed), and rooms that could not be entered again, with why.
+struct Opened {
+    result: JoinResult,
+    resumed: bool,
+    reset: bool,
+    entered: Vec<(RoomJoined, bool, bool)>,
+    dropped: Vec<(String, String)>,
+    session: Session,
+}
+
 impl Worker {
     async fn report(&self, event: NetEvent) {
         let _ = self.events.send(AppEvent::Net(event)).await;
     }
 
+    fn rooms(&self) -> std::sync::MutexGuard<'_, Rooms> {
+        self.rooms.lock().expect("the rooms lock is never poisoned")
+    }
+
     async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
-        // The highest seq received from the room: where a reconnect resumes. Own messages
-        // are not counted: an event before one of them may still have been on its way.
-        let last_seq = Arc::new(AtomicU64::new(0));
         let mut joined_before = false;
         let mut old_session: Option<String> = None;
         let mut failures = 0u32;
         loop {
-            let since = joined_before.then(|| last_seq.load(Ordering::Relaxed));
             let tried = (joined_before, failures);
-            match self.open(&mut old_session, since, tried).await {
-                Ok((result, session)) => {
+            match self.open(&mut old_session, tried).await {
+                Ok(opened) => {
                     failures = 0;
-                    // A room whose history ends before what we saw was reset (a new
-                    // in-memory server, a replaced database): start afresh.
-                    let reset = since.is_some_and(|since| since > result.last_seq);
-                    if !joined_before || reset {
-                        last_seq.store(result.last_seq, Ordering::Relaxed);
-                    }
-                    let resumed = joined_before && !reset;
                     joined_before = true;
+                    let Opened {
+                        result,
+                        resumed,
+                        reset,
+                        entered,
+                        dropped,
+                        session,
+                    } = opened;
                     // The next session asks for the name this one has (a `guest-…` or
                     // `alice-2` the server gave), not the one first asked for.
                     self.name = Some(result.name.clone());
-                    tracing::info!(url = %self.url, resumed, reset, "joined");
+                    tracing::info!(url = %self.url, resumed, reset, rooms = entered.len() + 1, "joined");
                     self.report(NetEvent::Joined {
                         result,
                         resumed,
                         reset,
                     })
                     .await;
-                    match self.serve(session, &mut commands, &last_seq).await {
+                    for (joined, resumed, reset) in entered {
+                        self.report(NetEvent::Entered {
+                            joined,
+                            resumed,
+                            reset,
+                        })
+                        .await;
+                    }
+                    for (room, error) in dropped {
+                        self.report(NetEvent::Failed {
+                            room: Some(room),
+                            error,
+                        })
+                        .await;
+                    }
+                    match self.serve(session, &mut commands).await {
                         (Ended::Quit, _) => return,
                         (Ended::Lost(reason), session) => {
                             tracing::warn!(%reason, "connection lost");
@@ -233,7 +370,7 @@ impl Worker {
                     self.report(NetEvent::Disconnected(reason)).await;
                 }
                 Err(OpenError::Password { wrong }) => {
-                    tracing::info!(wrong, "the room wants a password");
+                    tracing::info!(wrong, "the server wants a password");
                     self.report(NetEvent::PasswordNeeded { wrong }).await;
                     match self.wait_for_password(&mut commands).await {
                         Some(password) => {
@@ -255,14 +392,14 @@ impl Worker {
         }
     }
 
-    /// Connects, ends the previous session if the server still has it, joins and subscribes.
-    /// `tried`: whether it ever got in, and how many attempts failed since (see [`gives_up`]).
+    /// Connects, ends the previous session if the server still has it, joins the first
+    /// room, enters the others and subscribes once for all of them. `tried`: whether it
+    /// ever got in, and how many attempts failed since (see [`gives_up`]).
     async fn open(
         &self,
         old_session: &mut Option<String>,
-        since: Option<u64>,
         (joined_before, failures): (bool, u32),
-    ) -> Result<(JoinResult, Session), OpenError> {
+    ) -> Result<Opened, OpenError> {
         let client = connect_within(
             &self.url,
             &self.tls,
@@ -282,8 +419,10 @@ impl Worker {
             // Frees our name if the server has not noticed the old connection is gone.
             let _ = client.leave(old, None).await;
         }
+        let wanted = self.rooms().joined.clone();
+        let first = wanted.first().map(|(room, _)| room.clone());
         let joined = client
-            .join(self.name.clone(), self.password.clone(), None)
+            .join(self.name.clone(), self.password.clone(), first.clone())
             .await;
         let result = joined.map_err(|err| {
             let code = match &err {
@@ -293,17 +432,47 @@ impl Worker {
             match code {
                 codes::PASSWORD_REQUIRED => OpenError::Password { wrong: false },
                 codes::WRONG_PASSWORD => OpenError::Password { wrong: true },
-                codes::NAME_RESERVED => OpenError::Permanent(describe(&err)),
+                codes::NAME_RESERVED | codes::BAD_ROOM_NAME => OpenError::Permanent(describe(&err)),
                 _ => OpenError::Transient(describe(&err)),
             }
         })?;
-        // First time, from the end of the history we were given; afterwards, from the last
-        // event received, unless the room's history no longer reaches that far.
-        let since = since
-            .filter(|&since| since <= result.last_seq)
-            .unwrap_or(result.last_seq);
+        let mut cursors = BTreeMap::new();
+        let first_cursor = wanted.first().and_then(|(_, seq)| *seq);
+        let (resumed, reset) = resume(first_cursor, result.last_seq);
+        cursors.insert(
+            result.room.clone(),
+            resumed_from(first_cursor, result.last_seq),
+        );
+        let mut entered = Vec::new();
+        let mut dropped = Vec::new();
+        for (room, cursor) in wanted.iter().skip(1) {
+            match client.enter(result.session.clone(), room.clone()).await {
+                Ok(joined) => {
+                    let (resumed, reset) = resume(*cursor, joined.last_seq);
+                    cursors.insert(joined.room.clone(), resumed_from(*cursor, joined.last_seq));
+                    entered.push((joined, resumed, reset));
+                }
+                // This room is refused (its name, the server's room limits): the rest go on.
+                Err(ClientError::Call(err)) if room_refused(err.code()) => {
+                    let why = describe(&ClientError::Call(err));
+                    dropped.push((room.clone(), format!("cannot join {room}: {why}")));
+                }
+                Err(err) => return Err(OpenError::Transient(describe(&err))),
+            }
+        }
+        // The same rooms again, under the names the server settled on, and where each
+        // stream resumes: the first time from the end of the history each room gave;
+        // afterwards from the last event received, unless that room's history no longer
+        // reaches that far.
+        {
+            let mut rooms = self.rooms();
+            rooms.joined = std::iter::once(&result.room)
+                .chain(entered.iter().map(|(joined, ..)| &joined.room))
+                .map(|room| (room.clone(), cursors.get(room).copied()))
+                .collect();
+        }
         let subscription = client
-            .subscribe_events(result.session.clone(), Some(since), None)
+            .subscribe_events(result.session.clone(), None, Some(cursors))
             .await
             .map_err(|err| OpenError::Transient(describe(&err)))?;
         let session = Session {
@@ -311,7 +480,14 @@ impl Worker {
             session: result.session.clone(),
             subscription,
         };
-        Ok((result, session))
+        Ok(Opened {
+            result,
+            resumed,
+            reset,
+            entered,
+            dropped,
+            session,
+        })
     }
 
     /// Runs one session: forwards its events and carries out commands until it ends.
@@ -320,18 +496,20 @@ impl Worker {
         &mut self,
         session: Session,
         commands: &mut mpsc::UnboundedReceiver<Command>,
-        last_seq: &Arc<AtomicU64>,
     ) -> (Ended, String) {
         let Session {
             client,
             session,
             subscription,
         } = session;
-        let mut listener =
-            tokio::spawn(listen(subscription, self.events.clone(), last_seq.clone()));
+        let mut listener = tokio::spawn(listen(
+            subscription,
+            self.events.clone(),
+            self.rooms.clone(),
+        ));
         // What waited for this session goes first, in order.
-        while let Some((text, action)) = self.unsent.pop_front() {
-            if let Err(reason) = self.send(&client, &session, text, action).await {
+        while let Some(line) = self.unsent.pop_front() {
+            if let Err(reason) = self.send(&client, &session, line).await {
                 listener.abort();
                 return (Ended::Lost(reason), session);
             }
@@ -346,93 +524,146 @@ impl Worker {
             let Some(command) = command else {
                 break Ended::Quit;
             };
-            match command {
-                Command::Send { text, action } => {
-                    if let Err(reason) = self.send(&client, &session, text, action).await {
-                        break Ended::Lost(reason);
-                    }
-                }
-                Command::Nick(name) => {
-                    let outcome = match client.nick(session.clone(), name).await {
-                        Ok(result) => {
-                            // Kept for the next session, so a reconnect does not undo it.
-                            self.name = Some(result.name.clone());
-                            NetEvent::Renamed(result.name)
-                        }
-                        Err(err) => NetEvent::SendFailed {
-                            error: describe(&err),
-                        },
-                    };
-                    self.report(outcome).await;
-                }
-                Command::Who => {
-                    let outcome = match client.members(Some(session.clone()), None).await {
-                        Ok(members) => NetEvent::Members(members),
-                        Err(err) => NetEvent::SendFailed {
-                            error: describe(&err),
-                        },
-                    };
-                    self.report(outcome).await;
-                }
-                Command::History(page) => {
-                    let (before, since) = match page {
-                        Page::Before(seq) => (Some(seq), None),
-                        Page::After(seq) => (None, Some(seq)),
-                        Page::Latest => (None, None),
-                    };
-                    let events = client
-                        .history(session.clone(), before, since, Some(HISTORY_PAGE), None)
-                        .await;
-                    let outcome = match (events, page) {
-                        (Ok(events), Page::Before(_)) => NetEvent::Older(events),
-                        (Ok(events), Page::After(_)) => NetEvent::Newer(events),
-                        (Ok(events), Page::Latest) => NetEvent::Latest(events),
-                        (Err(err), _) => NetEvent::HistoryFailed(describe(&err)),
-                    };
-                    self.report(outcome).await;
-                }
-                // Only asked for while joining; by now it is settled.
-                Command::Password(_) => {}
-                Command::Leave(done) => {
-                    if let Err(err) = client.leave(session.clone(), None).await {
-                        tracing::warn!(%err, "leave failed");
-                    }
-                    let _ = done.send(());
-                    break Ended::Quit;
-                }
+            match self.carry_out(&client, &session, command).await {
+                Ok(None) => {}
+                Ok(Some(ended)) => break ended,
+                Err(reason) => break Ended::Lost(reason),
             }
         };
         listener.abort();
         (ended, session)
     }
 
-    /// Sends one line and reports how it went. Patient, it waits out a rate limit, and a
-    /// line the connection failed under is kept for the next session: the error is then
-    /// returned, as the session is over.
-    async fn send(
+    /// Carries out one command in a session and reports its outcome. Returns how the
+    /// session ended, if this ended it, or (as an error) why it was lost under a send.
+    async fn carry_out(
         &mut self,
         client: &WsClient,
         session: &str,
-        text: String,
-        action: bool,
-    ) -> Result<(), String> {
+        command: Command,
+    ) -> Result<Option<Ended>, String> {
+        let (room, failing) = (command.room(), command.failing());
+        let failed = |err: ClientError| NetEvent::Failed {
+            room: room.clone(),
+            error: format!("{failing}: {}", describe(&err)),
+        };
+        let session = session.to_owned();
+        let outcome = match command {
+            Command::Send(line) => {
+                self.send(client, &session, line).await?;
+                return Ok(None);
+            }
+            Command::Nick(name) => match client.nick(session, name).await {
+                Ok(result) => {
+                    // Kept for the next session, so a reconnect does not undo it.
+                    self.name = Some(result.name.clone());
+                    NetEvent::Renamed(result.name)
+                }
+                Err(err) => failed(err),
+            },
+            Command::Who(room) => match client.members(Some(session), Some(room.clone())).await {
+                Ok(members) => NetEvent::Members { room, members },
+                Err(err) => failed(err),
+            },
+            Command::History(room, page) => {
+                let (before, since) = match page {
+                    Page::Before(seq) => (Some(seq), None),
+                    Page::After(seq) => (None, Some(seq)),
+                    Page::Latest => (None, None),
+                };
+                let events = client
+                    .history(
+                        session,
+                        before,
+                        since,
+                        Some(HISTORY_PAGE),
+                        Some(room.clone()),
+                    )
+                    .await;
+                match (events, page) {
+                    (Ok(events), Page::Before(_)) => NetEvent::Older { room, events },
+                    (Ok(events), Page::After(_)) => NetEvent::Newer { room, events },
+                    (Ok(events), Page::Latest) => NetEvent::Latest { room, events },
+                    (Err(err), _) => NetEvent::HistoryFailed {
+                        room,
+                        error: describe(&err),
+                    },
+                }
+            }
+            Command::Enter(room) => match client.enter(session, room).await {
+                Ok(joined) => {
+                    let mut rooms = self.rooms();
+                    match rooms.cursor(&joined.room) {
+                        Some(cursor) => *cursor = Some(cursor.unwrap_or(0).max(joined.last_seq)),
+                        None => rooms
+                            .joined
+                            .push((joined.room.clone(), Some(joined.last_seq))),
+                    }
+                    drop(rooms);
+                    NetEvent::Entered {
+                        joined,
+                        resumed: false,
+                        reset: false,
+                    }
+                }
+                Err(err) => failed(err),
+            },
+            Command::Part(room, reason) => {
+                match client.part(session, Some(room.clone()), reason).await {
+                    Ok(()) => {
+                        self.rooms().joined.retain(|(name, _)| *name != room);
+                        NetEvent::Parted(room)
+                    }
+                    Err(err) => failed(err),
+                }
+            }
+            Command::Topic(room, topic) => {
+                let changed = topic.is_some();
+                match client.topic(session, Some(room), topic).await {
+                    Ok(result) => NetEvent::Topic { result, changed },
+                    Err(err) => failed(err),
+                }
+            }
+            Command::Rooms => match client.rooms(Some(session)).await {
+                Ok(rooms) => NetEvent::Rooms(rooms),
+                Err(err) => failed(err),
+            },
+            // Only asked for while joining; by now it is settled.
+            Command::Password(_) => return Ok(None),
+            Command::Leave(reason, done) => {
+                if let Err(err) = client.leave(session, reason).await {
+                    tracing::warn!(%err, "leave failed");
+                }
+                let _ = done.send(());
+                return Ok(Some(Ended::Quit));
+            }
+        };
+        self.report(outcome).await;
+        Ok(None)
+    }
+
+    /// Sends one line and reports how it went. Patient, it waits out a rate limit, and a
+    /// line the connection failed under is kept for the next session: the error is then
+    /// returned, as the session is over.
+    async fn send(&mut self, client: &WsClient, session: &str, line: Line) -> Result<(), String> {
         let started = Instant::now();
         let outcome = loop {
             let sent = client
                 .send(
                     session.to_owned(),
-                    text.clone(),
-                    action.then_some(true),
-                    None,
+                    line.text.clone(),
+                    line.action.then_some(true),
+                    Some(line.room.clone()),
                 )
                 .await;
             match sent {
                 Ok(sent) => {
                     break NetEvent::Sent {
+                        room: line.room,
                         seq: sent.seq,
-                        text,
+                        text: line.text,
                         latency_ms: started.elapsed().as_millis() as u64,
-                        action,
+                        action: line.action,
                         ts: crate::rpc::types::unix_ms(),
                     };
                 }
@@ -445,12 +676,13 @@ impl Worker {
                 // session ending with it (a shutdown). Whether it was stored before that is
                 // unknown; sending it again may repeat it, but a script's line is not lost.
                 Err(err) if self.patient && session_is_over(&err) => {
-                    self.unsent.push_front((text, action));
+                    self.unsent.push_front(line);
                     return Err(describe(&err));
                 }
                 Err(err) => {
-                    break NetEvent::SendFailed {
-                        error: describe(&err),
+                    break NetEvent::Failed {
+                        room: Some(line.room),
+                        error: format!("not sent: {}", describe(&err)),
                     };
                 }
             }
@@ -467,22 +699,26 @@ impl Worker {
         loop {
             match commands.recv().await? {
                 Command::Password(password) => return Some(password),
-                Command::Leave(done) => {
+                Command::Leave(_, done) => {
                     let _ = done.send(());
                     return None;
                 }
-                Command::Send { .. } | Command::Nick(_) | Command::Who => {
-                    self.report(NetEvent::SendFailed {
-                        error: "not in the room yet".into(),
-                    })
-                    .await;
-                }
-                Command::History(_) => {
-                    self.report(NetEvent::HistoryFailed("not in the room yet".into()))
-                        .await;
-                }
+                command => self.refuse(command, "not in the room yet").await,
             }
         }
+    }
+
+    /// Reports a command that cannot be carried out now.
+    async fn refuse(&self, command: Command, why: &str) {
+        let event = match command {
+            Command::History(room, _) => NetEvent::HistoryFailed {
+                room,
+                error: why.into(),
+            },
+            Command::Password(_) => return,
+            command => command.failed(why),
+        };
+        self.report(event).await;
     }
 
     /// Without a connection: answers commands until `retry_at` (returning true) or until the
@@ -508,27 +744,39 @@ impl Worker {
             };
             match command {
                 None => return false,
-                Some(Command::Leave(done)) => {
+                Some(Command::Leave(_, done)) => {
                     let _ = done.send(());
                     return false;
                 }
-                Some(Command::Send { text, action }) if self.patient => {
-                    self.unsent.push_back((text, action));
-                }
-                Some(Command::Send { .. } | Command::Nick(_) | Command::Who) => {
-                    self.report(NetEvent::SendFailed {
-                        error: "not connected".into(),
-                    })
-                    .await;
-                }
-                Some(Command::Password(_)) => {}
-                Some(Command::History(_)) => {
-                    self.report(NetEvent::HistoryFailed("not connected".into()))
-                        .await;
-                }
+                Some(Command::Send(line)) if self.patient => self.unsent.push_back(line),
+                Some(command) => self.refuse(command, "not connected").await,
             }
         }
     }
+}
+
+/// Whether a room's stream resumes from `cursor` (the last seq received from it, if it was
+/// joined before) given the room's `last_seq` now, and whether its history was reset (a new
+/// in-memory server, a replaced database: it ends before what was received).
+fn resume(cursor: Option<u64>, last_seq: u64) -> (bool, bool) {
+    let reset = cursor.is_some_and(|cursor| cursor > last_seq);
+    (cursor.is_some() && !reset, reset)
+}
+
+/// Where a room's stream starts: after what was received, or after the history just given.
+fn resumed_from(cursor: Option<u64>, last_seq: u64) -> u64 {
+    cursor
+        .filter(|&cursor| cursor <= last_seq)
+        .unwrap_or(last_seq)
+}
+
+/// Whether a refusal to enter a room is about that room alone (its name, the room limits),
+/// so the session goes on without it.
+fn room_refused(code: i32) -> bool {
+    matches!(
+        code,
+        codes::BAD_ROOM_NAME | codes::TOO_MANY_ROOMS | codes::NO_SUCH_ROOM | codes::RATE_LIMITED
+    )
 }
 
 /// The wait before attempt `failures + 1`: doubling from one second, capped at thirty,
@@ -566,11 +814,12 @@ fn retry_after(err: &jsonrpsee::types::ErrorObjectOwned) -> Duration {
     Duration::from_millis(wait)
 }
 
-/// Forwards room events to the event loop until the subscription ends; returns why it ended.
+/// Forwards the events of every room to the event loop until the subscription ends, keeping
+/// each room's cursor; returns why it ended.
 async fn listen(
     mut subscription: Subscription<Event>,
     events: mpsc::Sender<AppEvent>,
-    last_seq: Arc<AtomicU64>,
+    rooms: Arc<Mutex<Rooms>>,
 ) -> String {
     while let Some(item) = subscription.next().await {
         let event = match item {
@@ -580,7 +829,13 @@ async fn listen(
                 continue;
             }
         };
-        last_seq.fetch_max(event.seq, Ordering::Relaxed);
+        if let Some(cursor) = rooms
+            .lock()
+            .expect("the rooms lock is never poisoned")
+            .cursor(&event.room)
+        {
+            *cursor = Some(cursor.unwrap_or(0).max(event.seq));
+        }
         if events
             .send(AppEvent::Net(NetEvent::Event(event)))
             .await
@@ -590,7 +845,7 @@ async fn listen(
         }
     }
     match subscription.close_reason() {
-        Some(SubscriptionCloseReason::Lagged) => "fell too far behind the room".into(),
+        Some(SubscriptionCloseReason::Lagged) => "fell too far behind".into(),
         _ => "connection closed".into(),
     }
 }

@@ -10,29 +10,22 @@ use tokio::sync::mpsc;
 
 use super::app::{AppEvent, NetEvent};
 use super::command::{self, Command};
+use super::event_text::{self, Reading};
 use super::net::Network;
 use super::run::ConnectOptions;
-use crate::rpc::types::{Event, EventKind, MemberInfo};
+use crate::rpc::types::{Event, EventKind, MemberInfo, RoomInfo};
 use crate::text::{clean_name, clean_text};
-/// How one event reads as a line of text, times in local time (`offset_secs` from UTC).
+/// How one event reads as a line of text: its room first, then its time in local time
+/// (`offset_secs` from UTC).
 pub fn format_event(event: &Event, offset_secs: i64) -> String {
     let time = super::present::format_time(event.ts, offset_secs, false);
-    let who = clean_name(&event.from.name).unwrap_or_else(|| "?".into());
-    let text = clean_text(event.text.as_deref().unwrap_or("")).replace('\n', " ");
-    match event.kind {
-        EventKind::Nick => {
-            let old = event.text.as_deref().and_then(clean_name);
-            let old = old.unwrap_or_else(|| "?".into());
-            format!("{time} -!- {old} is now known as {who}")
-        }
-        EventKind::Message => format!("{time} <{who}> {text}"),
-        EventKind::Action => format!("{time} * {who} {text}"),
-        EventKind::Join => format!("{time} -!- {who} joined"),
-        EventKind::Leave if text.is_empty() => format!("{time} -!- {who} left"),
-        EventKind::Leave => format!("{time} -!- {who} left ({text})"),
-        EventKind::System => format!("{time} -!- {who}: {text}"),
-        EventKind::Topic => format!("{time} -!- {who} changed the topic to: {text}"),
-    }
+    let room = clean_text(&event.room);
+    let body = match event_text::read(event) {
+        Reading::Said { from, text } => format!("<{from}> {}", text.replace('\n', " ")),
+        Reading::Acted { from, text } => format!("* {from} {}", text.replace('\n', " ")),
+        Reading::Notice(text) => format!("-!- {}", text.replace('\n', " ")),
+    };
+    format!("{room} {time} {body}")
 }
 
 /// What plain mode tells about the client itself, beside the room's events: in `--json`
@@ -40,24 +33,56 @@ pub fn format_event(event: &Event, offset_secs: i64) -> String {
 #[derive(Debug, Serialize)]
 #[serde(tag = "client", rename_all = "lowercase")]
 enum Notice<'a> {
-    /// In the room, under `name` (`asked` is the name asked for); `resumed` after a
-    /// reconnect, whose catch-up follows.
+    /// On the server and in `room`, under `name` (`asked` is the name asked for);
+    /// `resumed` after a reconnect, whose catch-up follows.
     Joined {
+        room: &'a str,
         name: &'a str,
         asked: Option<&'a str>,
         resumed: bool,
         members: usize,
     },
+    /// In another room too (`/join`, a second `--room`), or again after a reconnect.
+    Entered {
+        room: &'a str,
+        resumed: bool,
+        members: usize,
+    },
+    /// Out of a room (`/part`).
+    Parted { room: &'a str },
     /// The connection was lost; reconnecting.
     Disconnected { reason: &'a str },
     /// `/who`.
-    Members { members: &'a [MemberInfo] },
+    Members {
+        room: &'a str,
+        members: &'a [MemberInfo],
+    },
     /// Our own `/nick`.
     Renamed { name: &'a str },
+    /// `/topic`: the topic as asked for, or (`changed`) as we set it.
+    Topic {
+        room: &'a str,
+        topic: Option<&'a str>,
+        changed: bool,
+    },
+    /// `/list`.
+    Rooms { rooms: &'a [RoomInfo] },
 }
 
 impl Notice<'_> {
-    fn text(&self) -> String {
+    /// The room a notice is about, which its line starts with.
+    fn room(&self) -> Option<&str> {
+        match self {
+            Notice::Joined { room, .. }
+            | Notice::Entered { room, .. }
+            | Notice::Parted { room }
+            | Notice::Members { room, .. }
+            | Notice::Topic { room, .. } => Some(room),
+            Notice::Disconnected { .. } | Notice::Renamed { .. } | Notice::Rooms { .. } => None,
+        }
+    }
+
+    fn text(&self, offset_secs: i64) -> String {
         match self {
             Notice::Joined {
                 name,
@@ -71,16 +96,57 @@ impl Notice<'_> {
                 ..
             } if asked != name => format!("you are {name} (asked for {asked}); {members} here"),
             Notice::Joined { name, members, .. } => format!("you are {name}; {members} here"),
+            Notice::Entered {
+                room,
+                resumed: true,
+                ..
+            } => format!("back in {room}"),
+            Notice::Entered { room, members, .. } => format!("you joined {room}; {members} here"),
+            Notice::Parted { room } => format!("you left {room}"),
             Notice::Disconnected { reason } => format!("disconnected: {reason}; reconnecting"),
-            Notice::Members { members } => {
+            Notice::Members { members, .. } => {
                 let names: Vec<String> = members
                     .iter()
-                    .map(|m| clean_name(&m.name).unwrap_or_else(|| "?".into()))
+                    .map(|m| event_text::shown_name(&m.name))
                     .collect();
                 format!("{} here: {}", names.len(), names.join(", "))
             }
             Notice::Renamed { name } => format!("you are now known as {name}"),
+            Notice::Topic {
+                topic,
+                changed: true,
+                ..
+            } => match topic {
+                Some(topic) => format!("you changed the topic to: {topic}"),
+                None => "you cleared the topic".into(),
+            },
+            Notice::Topic { room, topic, .. } => match topic {
+                Some(topic) => format!("the topic of {room} is: {topic}"),
+                None => format!("{room} has no topic"),
+            },
+            Notice::Rooms { rooms } => {
+                let rows: Vec<String> = rooms
+                    .iter()
+                    .map(|info| room_row(info, offset_secs))
+                    .collect();
+                format!("{} rooms: {}", rooms.len(), rows.join(" | "))
+            }
         }
+    }
+}
+
+/// One room of `/list`: its name, members, when it was last active and its topic.
+pub fn room_row(info: &RoomInfo, offset_secs: i64) -> String {
+    let room = clean_text(&info.room);
+    let members = info.members;
+    let active = super::present::format_time(info.last_active, offset_secs, true);
+    let topic = info.topic.as_deref().map(clean_text).unwrap_or_default();
+    let s = if members == 1 { "" } else { "s" };
+    let row = format!("{room} ({members} member{s}, active {active})");
+    if topic.is_empty() {
+        row
+    } else {
+        format!("{row} {}", topic.replace('\n', " "))
     }
 }
 
@@ -112,7 +178,11 @@ impl Printer {
         } else {
             let time =
                 super::present::format_time(crate::rpc::types::unix_ms(), self.offset_secs, false);
-            format!("{time} -!- {}", clean_text(&notice.text()))
+            let text = clean_text(&notice.text(self.offset_secs)).replace('\n', " ");
+            match notice.room() {
+                Some(room) => format!("{room} {time} -!- {text}"),
+                None => format!("{time} -!- {text}"),
+            }
         };
         self.line(line).await
     }
@@ -132,6 +202,7 @@ pub async fn run(options: ConnectOptions, json: bool, reconnect: bool) -> anyhow
         out: tokio::io::stdout(),
     };
     let mut lines = read_stdin();
+    let mut state = State::default();
     let mut connected = false;
     let mut joined_once = false;
     // Our identities, one per session: our own lines are never printed, and a catch-up
@@ -151,7 +222,7 @@ pub async fn run(options: ConnectOptions, json: bool, reconnect: bool) -> anyhow
                     input_done = true;
                     continue;
                 };
-                match submit(&network, &line) {
+                match state.submit(&network, &line) {
                     Submitted::Sent => awaiting = true,
                     Submitted::Nothing => {}
                     Submitted::Quit => input_done = true,
@@ -164,15 +235,34 @@ pub async fn run(options: ConnectOptions, json: bool, reconnect: bool) -> anyhow
                         (connected, joined_once) = (true, true);
                         own_ids.push(result.id);
                         if reset {
-                            eprintln!("the server's history was reset");
+                            eprintln!("the server's history of {} was reset", clean_text(&result.room));
                         }
+                        state.entered(&result.room, true);
                         let name = clean_name(&result.name).unwrap_or_default();
                         printer.notice(Notice::Joined {
+                            room: &clean_text(&result.room),
                             name: &name,
                             asked: options.name.as_deref(),
                             resumed,
                             members: result.members.len(),
                         }).await?;
+                    }
+                    NetEvent::Entered { joined, resumed, reset } => {
+                        if reset {
+                            eprintln!("the server's history of {} was reset", clean_text(&joined.room));
+                        }
+                        state.entered(&joined.room, false);
+                        awaiting &= resumed;
+                        printer.notice(Notice::Entered {
+                            room: &clean_text(&joined.room),
+                            resumed,
+                            members: joined.members.len(),
+                        }).await?;
+                    }
+                    NetEvent::Parted(room) => {
+                        state.rooms.retain(|joined| *joined != room);
+                        awaiting = false;
+                        printer.notice(Notice::Parted { room: &clean_text(&room) }).await?;
                     }
                     NetEvent::Event(event) => {
                         let spoken = matches!(event.kind, EventKind::Message | EventKind::Action);
@@ -181,8 +271,8 @@ pub async fn run(options: ConnectOptions, json: bool, reconnect: bool) -> anyhow
                         }
                     }
                     NetEvent::Sent { .. } => awaiting = false,
-                    NetEvent::SendFailed { error } => {
-                        eprintln!("not sent: {}", clean_text(&error));
+                    NetEvent::Failed { error, .. } => {
+                        eprintln!("{}", clean_text(&error));
                         awaiting = false;
                     }
                     NetEvent::Renamed(name) => {
@@ -190,8 +280,19 @@ pub async fn run(options: ConnectOptions, json: bool, reconnect: bool) -> anyhow
                         printer.notice(Notice::Renamed { name: &name }).await?;
                         awaiting = false;
                     }
-                    NetEvent::Members(members) => {
-                        printer.notice(Notice::Members { members: &members }).await?;
+                    NetEvent::Members { room, members } => {
+                        let room = clean_text(&room);
+                        printer.notice(Notice::Members { room: &room, members: &members }).await?;
+                        awaiting = false;
+                    }
+                    NetEvent::Topic { result, changed } => {
+                        let (room, topic) = (clean_text(&result.room), result.topic.as_deref().map(clean_text));
+                        let topic = topic.filter(|topic| !topic.is_empty());
+                        printer.notice(Notice::Topic { room: &room, topic: topic.as_deref(), changed }).await?;
+                        awaiting = false;
+                    }
+                    NetEvent::Rooms(rooms) => {
+                        printer.notice(Notice::Rooms { rooms: &rooms }).await?;
                         awaiting = false;
                     }
                     // Never in the room, or told the same by every retry: nothing to wait for.
@@ -212,19 +313,19 @@ pub async fn run(options: ConnectOptions, json: bool, reconnect: bool) -> anyhow
                         break Err(anyhow::anyhow!(if wrong {
                             "wrong password"
                         } else {
-                            "this room needs a password: give it with --password-file or CHATROOM_PASSWORD"
+                            "this server needs a password: give it with --password-file or CHATROOM_PASSWORD"
                         }));
                     }
                     NetEvent::Reconnecting(_)
-                    | NetEvent::Older(_)
-                    | NetEvent::Newer(_)
-                    | NetEvent::Latest(_)
-                    | NetEvent::HistoryFailed(_) => {}
+                    | NetEvent::Older { .. }
+                    | NetEvent::Newer { .. }
+                    | NetEvent::Latest { .. }
+                    | NetEvent::HistoryFailed { .. } => {}
                 }
             }
         }
     };
-    network.leave().await;
+    network.leave(state.quit_reason.take()).await;
     result
 }
 
@@ -246,6 +347,7 @@ fn read_stdin() -> mpsc::Receiver<std::io::Result<String>> {
 }
 
 /// What handing a line to the worker came to.
+#[derive(Debug, PartialEq, Eq)]
 enum Submitted {
     /// Sent or asked for: an answer will come.
     Sent,
@@ -253,38 +355,82 @@ enum Submitted {
     Quit,
 }
 
-fn submit(network: &Network, line: &str) -> Submitted {
-    if line.trim().is_empty() {
-        return Submitted::Nothing;
-    }
-    match command::parse(line) {
-        Command::Say(text) => network.send(text.into_owned()),
-        Command::Me(text) if !text.is_empty() => network.act(text.to_owned()),
-        Command::Nick(name) if !name.is_empty() => network.nick(name.to_owned()),
-        Command::Who => network.who(),
-        Command::Quit => return Submitted::Quit,
-        Command::Me(_) => {
-            eprintln!("usage: /me ACTION");
-            return Submitted::Nothing;
+/// What plain mode keeps between lines: the rooms it is in, the first of which its lines
+/// go to, and the reason a `/quit` gave.
+#[derive(Default)]
+struct State {
+    rooms: Vec<String>,
+    quit_reason: Option<String>,
+}
+
+impl State {
+    /// In `room`: `first` for the room the session joined, which lines go to unless it is
+    /// parted.
+    fn entered(&mut self, room: &str, first: bool) {
+        if self.rooms.iter().any(|joined| joined == room) {
+            return;
         }
-        Command::Nick(_) => {
-            eprintln!("usage: /nick NEW");
-            return Submitted::Nothing;
-        }
-        Command::Help => {
-            eprintln!("in plain mode: /me ACTION, /nick NEW, /who, /quit; //text sends /text");
-            return Submitted::Nothing;
-        }
-        Command::Members | Command::Clear => {
-            eprintln!("{} is for the full-screen client", line.trim());
-            return Submitted::Nothing;
-        }
-        Command::Unknown(name) => {
-            eprintln!("unknown command /{name} (//text sends text starting with /)");
-            return Submitted::Nothing;
+        if first {
+            self.rooms.insert(0, room.to_owned());
+        } else {
+            self.rooms.push(room.to_owned());
         }
     }
-    Submitted::Sent
+
+    fn submit(&mut self, network: &Network, line: &str) -> Submitted {
+        if line.trim().is_empty() {
+            return Submitted::Nothing;
+        }
+        let refuse = |why: &str| {
+            eprintln!("{why}");
+            Submitted::Nothing
+        };
+        let Some(target) = self.rooms.first().cloned() else {
+            return refuse("not in any room (/join #room)");
+        };
+        match command::parse(line) {
+            Command::Say(text) => network.send(&target, text.into_owned()),
+            Command::Me(text) if !text.is_empty() => network.act(&target, text.to_owned()),
+            Command::Nick(name) if !name.is_empty() => network.nick(name.to_owned()),
+            Command::Who => network.who(&target),
+            Command::Join(room) if room.len() > 1 => network.enter(&room),
+            Command::Part { room, reason } => {
+                let room = room.unwrap_or(target);
+                if !self.rooms.contains(&room) {
+                    return refuse(&format!("not in {room}"));
+                }
+                if self.rooms.len() == 1 {
+                    return refuse("that is the only room you are in (/quit leaves the server)");
+                }
+                network.part(&room, reason.map(str::to_owned));
+            }
+            Command::Topic(topic) => network.topic(&target, topic.map(str::to_owned)),
+            Command::List => network.rooms(),
+            Command::Quit(reason) => {
+                self.quit_reason = reason.map(str::to_owned);
+                return Submitted::Quit;
+            }
+            Command::Me(_) => return refuse("usage: /me ACTION"),
+            Command::Nick(_) => return refuse("usage: /nick NEW"),
+            Command::Join(_) => return refuse("usage: /join #ROOM"),
+            Command::Help => {
+                return refuse(
+                    "in plain mode: lines go to the first room; /me ACTION, /nick NEW, /who, \
+                     /join #ROOM, /part [#ROOM] [REASON], /topic [TEXT], /list, /quit [REASON]; \
+                     //text sends /text",
+                );
+            }
+            Command::Members | Command::Clear | Command::Filter => {
+                return refuse(&format!("{} is for the full-screen client", line.trim()));
+            }
+            Command::Unknown(name) => {
+                return refuse(&format!(
+                    "unknown command /{name} (//text sends text starting with /)"
+                ));
+            }
+        }
+        Submitted::Sent
+    }
 }
 
 #[cfg(test)]
@@ -308,8 +454,13 @@ mod tests {
     }
 
     #[test]
-    fn events_print_as_one_clean_line_each() {
-        let line = |kind, name, text| format_event(&event(kind, name, text), 0);
+    fn events_print_as_one_clean_line_each_naming_its_room() {
+        let line = |kind, name, text| {
+            let line = format_event(&event(kind, name, text), 0);
+            line.strip_prefix("#general ")
+                .unwrap_or_else(|| panic!("no room: {line}"))
+                .to_owned()
+        };
         assert_eq!(
             line(EventKind::Message, "alice", Some("hi\nthere")),
             "00:00 <alice> hi there"

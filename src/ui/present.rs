@@ -9,6 +9,8 @@ use super::app::{App, ChatLine, LineKind, Timestamps};
 use super::cells::{cluster_width, text_width};
 
 const TAB: &str = "    ";
+/// Either side of the "new messages" separator's words.
+const SEPARATOR_RULE: &str = "──────────";
 
 /// `HH:MM` or `YYYY-MM-DD HH:MM` of a Unix-millisecond time, shifted by `offset_secs`.
 pub fn format_time(ts_ms: u64, offset_secs: i64, with_date: bool) -> String {
@@ -37,6 +39,8 @@ pub(super) fn styled_segments(app: &App, line: &ChatLine) -> (Vec<(String, Style
     let dim = Style::new().fg(Color::DarkGray);
     let stamp = match (app.timestamps, line.ts) {
         (Timestamps::Off, _) => None,
+        // The separator stands across the pane, not in the text's column.
+        _ if line.kind == LineKind::Separator => None,
         (mode, Some(ts)) => Some(format_time(
             ts,
             app.utc_offset_secs,
@@ -90,15 +94,19 @@ fn line_segments(line: &ChatLine, dim: Style) -> (Vec<(String, Style)>, usize) {
                 (format!(" {text}"), Style::new()),
             ]
         }
-        LineKind::Notice => vec![(format!("-!- {text}"), dim)],
+        LineKind::Notice | LineKind::Presence { .. } => vec![(format!("-!- {text}"), dim)],
+        LineKind::Separator => vec![(
+            format!("{SEPARATOR_RULE} {text} {SEPARATOR_RULE}"),
+            Style::new().fg(Color::LightRed),
+        )],
         LineKind::Info => vec![(text, Style::new().fg(Color::Cyan))],
         LineKind::Error => vec![(text, Style::new().fg(Color::Red))],
     };
     let indent = match &line.kind {
         LineKind::Message { from, .. } => text_width(from) + "<> ".len(),
         LineKind::Action { from, .. } => text_width(from) + "*  ".len(),
-        LineKind::Notice => "-!- ".len(),
-        LineKind::Info | LineKind::Error => 0,
+        LineKind::Notice | LineKind::Presence { .. } => "-!- ".len(),
+        LineKind::Info | LineKind::Error | LineKind::Separator => 0,
     };
     (segments, indent)
 }

@@ -9,6 +9,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Scrollbar, ScrollbarOrientation, ScrollbarState, StatefulWidget, Widget};
 use unicode_segmentation::UnicodeSegmentation;
 
+mod rooms;
+
+pub use self::rooms::{MENTION_MARK, ROOM_PANEL_MIN_WIDTH};
+use self::rooms::{ROOM_PANEL_WIDTH, render_header, render_rooms, shows_rooms};
 use super::app::{App, Connection, ScrollPos};
 use super::cells::{cluster_width, put_line, text_width};
 use super::present::{name_colour, styled_segments, wrap};
@@ -23,6 +27,8 @@ fn prompt(app: &App) -> &'static str {
         PROMPT
     }
 }
+/// Screens lower than this go without the header line.
+const HEADER_MIN_HEIGHT: u16 = 6;
 /// Below this width the member list hides itself.
 pub const MEMBER_PANEL_MIN_WIDTH: u16 = 60;
 const MEMBER_PANEL_WIDTH: u16 = 18;
@@ -31,6 +37,12 @@ const MEMBER_PANEL_WIDTH: u16 = 18;
 pub fn draw(app: &App, frame: &mut Frame) {
     let screen = Screen::new(app, frame.area());
     let buf = frame.buffer_mut();
+    if let Some(header) = screen.header {
+        render_header(app, header, buf);
+    }
+    if let Some(rooms) = screen.rooms {
+        render_rooms(app, rooms, buf);
+    }
     render_messages(app, screen.messages, buf);
     if let Some(members) = screen.members {
         render_members(app, members, buf);
@@ -48,6 +60,10 @@ pub fn draw(app: &App, frame: &mut Frame) {
 
 /// Where everything goes on a screen, with the input wrapped once for the frame.
 struct Screen {
+    /// The room in view and its topic, when the screen has the rows for it.
+    header: Option<Rect>,
+    /// The room list, when it is shown and there is room.
+    rooms: Option<Rect>,
     /// The message pane, its last column kept for the scrollbar.
     messages: Rect,
     /// The member list, when it is shown and there is room.
@@ -60,10 +76,21 @@ struct Screen {
 impl Screen {
     fn new(app: &App, area: Rect) -> Self {
         let layout = InputLayout::new(app, area.width);
-        let [pane, status, input] = area.layout(&Layout::vertical([
+        let header_height = u16::from(area.height >= HEADER_MIN_HEIGHT);
+        let [header, body, status, input] = area.layout(&Layout::vertical([
+            Constraint::Length(header_height),
             Constraint::Min(0),
             Constraint::Length(1),
             Constraint::Length(layout.height(area.height)),
+        ]));
+        let rooms_width = if shows_rooms(app, body.width) {
+            ROOM_PANEL_WIDTH
+        } else {
+            0
+        };
+        let [rooms, pane] = body.layout(&Layout::horizontal([
+            Constraint::Length(rooms_width),
+            Constraint::Min(0),
         ]));
         let members_width = if !app.show_members || pane.width < MEMBER_PANEL_MIN_WIDTH {
             0
@@ -75,6 +102,8 @@ impl Screen {
             Constraint::Length(members_width),
         ]));
         Self {
+            header: (!header.is_empty()).then_some(header),
+            rooms: (!rooms.is_empty()).then_some(rooms),
             messages,
             members: (!members.is_empty()).then_some(members),
             status,
@@ -110,13 +139,13 @@ fn render_members(app: &App, area: Rect, buf: &mut Buffer) {
     block.render(area, buf);
     let me = app.me.as_ref().map(|m| m.id);
     let rows = inner.height as usize;
-    let overflow = app.members.len() > rows;
+    let overflow = app.room().members.len() > rows;
     let shown = if overflow {
         rows.saturating_sub(1)
     } else {
         rows
     };
-    for (row, member) in app.members.iter().take(shown).enumerate() {
+    for (row, member) in app.room().members.iter().take(shown).enumerate() {
         let style = if Some(member.id) == me {
             Style::new().add_modifier(Modifier::BOLD)
         } else {
@@ -126,7 +155,7 @@ fn render_members(app: &App, area: Rect, buf: &mut Buffer) {
         put_line(buf, inner.x, inner.y + row as u16, &line, inner.width);
     }
     if overflow {
-        let more = format!(" … {} more", app.members.len() - shown);
+        let more = format!(" … {} more", app.room().members.len() - shown);
         put_line(
             buf,
             inner.x,
@@ -162,17 +191,17 @@ impl View {
             more_above: false,
             top_cut: false,
         };
-        if width == 0 || height == 0 || app.lines.is_empty() {
+        if width == 0 || height == 0 || app.pane().lines.is_empty() {
             return view;
         }
         let rows_of = |index: usize| {
-            let line = &app.lines[app.lines.len() - 1 - index];
+            let line = &app.pane().lines[app.pane().lines.len() - 1 - index];
             let (segments, indent) = styled_segments(app, line);
             wrap(&segments, width, indent)
         };
         // Lines are counted from the newest: the oldest has the highest index.
-        let oldest = app.lines.len() - 1;
-        let mut at = app.scroll;
+        let oldest = app.pane().lines.len() - 1;
+        let mut at = app.pane().scroll;
         if at.lines > oldest {
             at = ScrollPos {
                 lines: oldest,
@@ -180,10 +209,10 @@ impl View {
             };
         }
         at.rows = at.rows.min(rows_of(at.lines).len() - 1);
-        at = if app.scroll_by >= 0 {
-            up(at, app.scroll_by.unsigned_abs(), oldest, &rows_of)
+        at = if app.pane().scroll_by >= 0 {
+            up(at, app.pane().scroll_by.unsigned_abs(), oldest, &rows_of)
         } else {
-            down(at, app.scroll_by.unsigned_abs(), &rows_of)
+            down(at, app.pane().scroll_by.unsigned_abs(), &rows_of)
         };
         // Fill the screen upwards from `at`; short of rows at the top, move down to fill it.
         loop {
@@ -289,7 +318,7 @@ fn render_scrollbar(app: &App, view: &View, area: Rect, buf: &mut Buffer) {
     let (Some((bottom, _)), Some((top, _))) = (view.rows.first(), view.rows.last()) else {
         return;
     };
-    if view.at == ScrollPos::LIVE && !view.more_above && app.detached.is_none() {
+    if view.at == ScrollPos::LIVE && !view.more_above && app.pane().detached.is_none() {
         // Everything fits.
         return;
     }
@@ -299,7 +328,7 @@ fn render_scrollbar(app: &App, view: &View, area: Rect, buf: &mut Buffer) {
     } else {
         *top
     };
-    let total = app.lines.len();
+    let total = app.pane().lines.len();
     let shown = top - bottom + 1;
     let mut state = ScrollbarState::new(total - shown + 1)
         .position(total - 1 - top)
@@ -332,7 +361,7 @@ fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
     };
     let mut parts = vec![app.server.clone(), state];
     if app.connection == Connection::Connected {
-        let n = app.members.len();
+        let n = app.room().members.len();
         parts.push(format!("{n} member{}", if n == 1 { "" } else { "s" }));
     }
     if let Some(me) = &app.me {
@@ -341,15 +370,20 @@ fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
     if let Some(ms) = app.last_send_ms {
         parts.push(format!("{ms} ms"));
     }
-    if app.loading_older {
+    if app.pane().loading_older {
         parts.push("loading older messages…".to_owned());
-    } else if app.loading_newer {
+    } else if app.pane().loading_newer {
         parts.push("loading newer messages…".to_owned());
-    } else if app.unseen > 0 {
-        let s = if app.unseen == 1 { "" } else { "s" };
-        parts.push(format!("{} new message{s} ↓ (End)", app.unseen));
-    } else if app.scrolled() || app.detached.is_some() {
+    } else if app.pane().unseen > 0 {
+        let s = if app.pane().unseen == 1 { "" } else { "s" };
+        parts.push(format!("{} new message{s} ↓ (End)", app.pane().unseen));
+    } else if app.scrolled() || app.pane().detached.is_some() {
         parts.push("scrolled up (PageDown, End)".to_owned());
+    }
+    let elsewhere = app.active_elsewhere();
+    if elsewhere > 0 {
+        let s = if elsewhere == 1 { "" } else { "s" };
+        parts.push(format!("news in {elsewhere} other room{s} (Alt-A)"));
     }
     let width =
         1 + parts.iter().map(|part| text_width(part)).sum::<usize>() + 3 * (parts.len() - 1);
@@ -528,33 +562,33 @@ mod tests {
     #[test]
     fn scroll_stops_at_the_oldest_line() {
         let mut app = chat_app();
-        let size = ratatui::layout::Size::new(50, 6);
-        app.scroll_by = 100;
-        // 7 rows of messages on a 4-row pane: 3 rows up, the top row of alice's two-row line
+        let size = ratatui::layout::Size::new(50, 7);
+        app.pane_mut().scroll_by = 100;
+        // 7 rows of messages on a 4-row pane (below the header): 3 rows up, the top row of alice's two-row line
         // is at the bottom, the two below it wholly out of sight.
         assert_eq!(
             settled_scroll(&app, size),
             (ScrollPos { lines: 2, rows: 1 }, true)
         );
-        app.scroll_by = 2;
+        app.pane_mut().scroll_by = 2;
         assert_eq!(
             settled_scroll(&app, size),
             (ScrollPos { lines: 2, rows: 0 }, false)
         );
-        app.scroll_by = 0;
+        app.pane_mut().scroll_by = 0;
         assert_eq!(
             settled_scroll(&app, size),
             (ScrollPos::LIVE, false),
             "not scrolled, not at the top"
         );
         // Down from where it is, and never below live.
-        app.scroll = ScrollPos { lines: 2, rows: 1 };
-        app.scroll_by = -2;
+        app.pane_mut().scroll = ScrollPos { lines: 2, rows: 1 };
+        app.pane_mut().scroll_by = -2;
         assert_eq!(
             settled_scroll(&app, size),
             (ScrollPos { lines: 1, rows: 0 }, false)
         );
-        app.scroll_by = -100;
+        app.pane_mut().scroll_by = -100;
         assert_eq!(settled_scroll(&app, size), (ScrollPos::LIVE, false));
     }
 
@@ -572,6 +606,8 @@ mod tests {
     /// bob, just in a room with `members`.
     fn bob_joined(members: Vec<MemberInfo>) -> App {
         let mut app = App::new("127.0.0.1:7777");
+        // These screens show every line; the smart filter has tests of its own.
+        app.smart_filter = false;
         app.handle_net(NetEvent::Joined {
             result: JoinResult {
                 protocol: 2,
@@ -613,6 +649,7 @@ mod tests {
             }));
         }
         app.handle_net(NetEvent::Sent {
+            room: "#general".into(),
             seq: 5,
             text: "great, thanks!".into(),
             latency_ms: 7,
@@ -661,7 +698,7 @@ mod tests {
     #[test]
     fn scrolled_up_view_shows_older_rows_and_says_so() {
         let mut app = chat_app();
-        app.scroll_by = 2;
+        app.pane_mut().scroll_by = 2;
         let terminal = screen(&app, 50, 6);
         insta::assert_snapshot!(terminal.backend());
     }
@@ -776,7 +813,7 @@ mod tests {
             }));
         }
         let terminal = screen(&app, 80, 8);
-        let panel: Vec<String> = (0..6)
+        let panel: Vec<String> = (1..6)
             .map(|y| {
                 (63..80)
                     .map(|x| terminal.backend().buffer()[(x, y)].symbol().to_owned())
@@ -785,7 +822,7 @@ mod tests {
                     .to_owned()
             })
             .collect();
-        assert_eq!(panel.last().unwrap(), "… 17 more", "{panel:?}");
+        assert_eq!(panel.last().unwrap(), "… 18 more", "{panel:?}");
     }
 
     #[test]
@@ -867,15 +904,15 @@ mod tests {
         let thumb_rows = |app: &App| {
             let terminal = screen(app, 40, 12);
             let buffer = terminal.backend().buffer();
-            (0..10u16)
+            (1..10u16)
                 .filter(|&y| buffer[(39, y)].symbol() == "┃")
                 .collect::<Vec<_>>()
         };
         let live = thumb_rows(&app);
         assert_eq!(live.last(), Some(&9), "at the bottom when live: {live:?}");
-        app.scroll_by = 1000;
+        app.pane_mut().scroll_by = 1000;
         let top = thumb_rows(&app);
-        assert_eq!(top.first(), Some(&0), "at the top: {top:?}");
+        assert_eq!(top.first(), Some(&1), "at the top: {top:?}");
         assert!(top.len() < 10 && !top.is_empty());
         // No scrollbar while everything fits.
         let short = chat_app();
@@ -887,7 +924,7 @@ mod tests {
     #[test]
     fn new_messages_below_a_scrolled_up_view_are_counted() {
         let mut app = chat_app();
-        app.scroll = ScrollPos { lines: 2, rows: 0 };
+        app.pane_mut().scroll = ScrollPos { lines: 2, rows: 0 };
         for (seq, text) in [(6, "are you there?"), (7, "bob?")] {
             app.handle_net(NetEvent::Event(Event {
                 room: "#general".into(),
@@ -899,7 +936,8 @@ mod tests {
             }));
         }
         // What the event loop does with lines that arrive below the view.
-        app.scroll.lines += std::mem::take(&mut app.appended_while_scrolled);
+        let pane = app.pane_mut();
+        pane.scroll.lines += std::mem::take(&mut pane.appended_while_scrolled);
         insta::assert_snapshot!(screen(&app, 80, 8).backend());
     }
 
@@ -930,7 +968,7 @@ mod tests {
     fn complex_clusters_keep_the_member_list_in_its_column() {
         let mut terminal = screen(&cluster_app(), 64, 10);
         let buffer = terminal.backend().buffer().clone();
-        for y in 0..8 {
+        for y in 1..8 {
             assert_eq!(buffer[(46, y)].symbol(), "│", "row {y}");
         }
         // The cursor after 👍 and 🏽, four columns.

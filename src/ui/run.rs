@@ -27,6 +27,8 @@ pub struct ConnectOptions {
     pub display: String,
     /// The name to ask for; the server may adjust it.
     pub name: Option<String>,
+    /// The rooms to be in, in order (`--room`); none means the server's default room.
+    pub rooms: Vec<String>,
     pub timestamps: Timestamps,
     pub bell: Bell,
     /// Lines kept in the message pane; older ones are fetched again from the server.
@@ -78,7 +80,7 @@ pub async fn run(options: ConnectOptions) -> anyhow::Result<()> {
     app.wanted_name.clone_from(&options.name);
     app.timestamps = options.timestamps;
     app.bell = options.bell;
-    app.scrollback = options.scrollback.max(1);
+    app.set_scrollback(options.scrollback);
     if let Some(notice) = &options.notice {
         app.inform(notice.clone());
     }
@@ -209,7 +211,7 @@ async fn event_loop(
             let _ = out.write_all(b"\x07").and_then(|()| out.flush());
         }
         for page in settle(&mut app, terminal.size()?) {
-            network.load(page);
+            network.load(&app.room().name, page);
         }
     }
     Ok(())
@@ -221,29 +223,27 @@ async fn event_loop(
 fn settle(app: &mut App, size: Size) -> Vec<Page> {
     app.page_rows = message_rows(app, size).max(1);
     app.columns = size.width;
-    if app.appended_while_scrolled > 0 {
-        if app.scrolled() || app.detached.is_some() {
-            app.scroll.lines += app.appended_while_scrolled;
+    let pane = app.pane_mut();
+    if pane.appended_while_scrolled > 0 {
+        if pane.scrolled() || pane.detached.is_some() {
+            pane.scroll.lines += pane.appended_while_scrolled;
         }
-        app.appended_while_scrolled = 0;
+        pane.appended_while_scrolled = 0;
     }
-    if app.trim_newest > 0 {
-        app.drop_newest();
+    if pane.trim_newest > 0 {
+        pane.drop_newest();
     }
     let (scroll, at_top) = settled_scroll(app, size);
-    (app.scroll, app.scroll_by) = (scroll, 0);
-    if scroll == ScrollPos::LIVE && app.detached.is_none() {
-        app.unseen = 0;
+    let pane = app.pane_mut();
+    (pane.scroll, pane.scroll_by) = (scroll, 0);
+    if scroll == ScrollPos::LIVE && pane.detached.is_none() {
+        pane.unseen = 0;
     }
     let mut pages = Vec::new();
-    if at_top && let Action::LoadOlder(before) = app.wants_older() {
-        pages.push(Page::Before(before));
+    if at_top && let Some(page) = app.wants_older() {
+        pages.push(page);
     }
-    match app.wants_newer() {
-        Action::LoadNewer(after) => pages.push(Page::After(after)),
-        Action::LoadLatest => pages.push(Page::Latest),
-        _ => {}
-    }
+    pages.extend(app.wants_newer());
     pages
 }
 
@@ -262,7 +262,7 @@ async fn handle(app: &mut App, event: AppEvent, network: &Network) -> bool {
             Action::None
         }
         AppEvent::Terminal(_) => Action::None,
-        AppEvent::Stop => Action::Quit,
+        AppEvent::Stop => Action::Quit(None),
         AppEvent::Net(event) => {
             app.handle_net(event);
             Action::None
@@ -270,16 +270,17 @@ async fn handle(app: &mut App, event: AppEvent, network: &Network) -> bool {
     };
     match action {
         Action::None => {}
-        Action::Send(text) => network.send(text),
-        Action::SendAction(text) => network.act(text),
+        Action::Send { room, text } => network.send(&room, text),
+        Action::SendAction { room, text } => network.act(&room, text),
         Action::Nick(name) => network.nick(name),
-        Action::LoadOlder(before) => network.load(Page::Before(before)),
-        Action::LoadNewer(after) => network.load(Page::After(after)),
-        Action::LoadLatest => network.load(Page::Latest),
+        Action::Enter(room) => network.enter(&room),
+        Action::Part { room, reason } => network.part(&room, reason),
+        Action::Topic { room, topic } => network.topic(&room, topic),
+        Action::ListRooms => network.rooms(),
         Action::Password(password) => network.password(password),
         Action::Redraw => return true,
-        Action::Quit => {
-            network.leave().await;
+        Action::Quit(reason) => {
+            network.leave(reason).await;
             app.should_quit = true;
         }
     }
@@ -290,7 +291,7 @@ async fn handle(app: &mut App, event: AppEvent, network: &Network) -> bool {
 mod tests {
     use super::*;
     use crate::rpc::types::{Event, EventKind, JoinResult, MemberInfo};
-    use crate::ui::app::NetEvent;
+    use crate::ui::app::{DEFAULT_SCROLLBACK, NetEvent};
     use ratatui::{Terminal, backend::TestBackend};
     use uuid::Uuid;
 
@@ -298,7 +299,8 @@ mod tests {
         let mut terminal = Terminal::new(TestBackend::new(size.width, size.height)).unwrap();
         terminal.draw(|frame| draw(app, frame)).unwrap();
         let buffer = terminal.backend().buffer();
-        (0..size.height - 2)
+        // Below the header line, above the status line.
+        (1..size.height - 2)
             // Text only: the scrollbar moves as lines come and go out of sight.
             .map(|y| {
                 (0..size.width - 1)
@@ -325,7 +327,7 @@ mod tests {
     /// bob, in an empty room, keeping `scrollback` lines.
     fn joined(scrollback: usize) -> App {
         let mut app = App::new("x:1");
-        app.scrollback = scrollback;
+        app.set_scrollback(scrollback);
         app.handle_net(NetEvent::Joined {
             result: JoinResult {
                 protocol: 2,
@@ -355,7 +357,7 @@ mod tests {
                 &format!("number {seq} wraps onto a row"),
             )));
         }
-        app.scroll_by = 1000;
+        app.pane_mut().scroll_by = 1000;
         let pages = settle(&mut app, size);
         assert_eq!(
             pages,
@@ -363,23 +365,25 @@ mod tests {
             "at the top: the older page is asked for"
         );
         let before = pane(&app, size);
-        app.handle_net(NetEvent::Older(
-            (19..22).map(|seq| message(seq, "older")).collect(),
-        ));
+        app.handle_net(NetEvent::Older {
+            room: "#general".into(),
+            events: (19..22).map(|seq| message(seq, "older")).collect(),
+        });
         let pages = settle(&mut app, size);
         assert_eq!(pane(&app, size), before, "the view did not move");
-        assert_eq!(app.lines.len(), 8);
-        assert_eq!(app.detached, Some(29));
+        assert_eq!(app.pane().lines.len(), 8);
+        assert_eq!(app.pane().detached, Some(29));
         assert!(pages.is_empty(), "{pages:?}");
 
         // Paging down to the bottom of what is held asks for what follows it.
-        app.scroll = ScrollPos::LIVE;
+        app.pane_mut().scroll = ScrollPos::LIVE;
         let pages = settle(&mut app, size);
         assert_eq!(pages, [Page::After(26)]);
         let before = pane(&app, size);
-        app.handle_net(NetEvent::Newer(
-            (27..29).map(|seq| message(seq, "newer")).collect(),
-        ));
+        app.handle_net(NetEvent::Newer {
+            room: "#general".into(),
+            events: (27..29).map(|seq| message(seq, "newer")).collect(),
+        });
         settle(&mut app, size);
         assert_eq!(
             pane(&app, size),
@@ -397,16 +401,17 @@ mod tests {
             app.handle_net(NetEvent::Event(message(seq, "now")));
         }
         // Line 22 is out of sight below; 20 and 21 are on screen.
-        app.scroll = ScrollPos { lines: 1, rows: 0 };
-        assert_eq!(app.wants_older(), Action::LoadOlder(20));
-        app.handle_net(NetEvent::Older(
-            (10..20).map(|seq| message(seq, "older")).collect(),
-        ));
+        app.pane_mut().scroll = ScrollPos { lines: 1, rows: 0 };
+        assert_eq!(app.wants_older(), Some(Page::Before(20)));
+        app.handle_net(NetEvent::Older {
+            room: "#general".into(),
+            events: (10..20).map(|seq| message(seq, "older")).collect(),
+        });
         let before = pane(&app, size);
         settle(&mut app, size);
         assert_eq!(pane(&app, size), before);
         assert!(
-            app.lines.len() > 3,
+            app.pane().lines.len() > 3,
             "over the cap while the lines are in view"
         );
     }
@@ -414,11 +419,11 @@ mod tests {
     #[test]
     fn new_lines_do_not_move_a_scrolled_up_view() {
         let size = Size::new(50, 8);
-        let mut app = App::new("x:1");
+        let mut app = joined(DEFAULT_SCROLLBACK);
         for seq in 1..10 {
             app.handle_net(NetEvent::Event(message(seq, &format!("line {seq}"))));
         }
-        app.scroll_by = 2;
+        app.pane_mut().scroll_by = 2;
         settle(&mut app, size);
         let before = pane(&app, size);
         app.handle_net(NetEvent::Event(message(
@@ -427,13 +432,13 @@ mod tests {
         )));
         settle(&mut app, size);
         assert_eq!(pane(&app, size), before);
-        assert_eq!(app.unseen, 1, "counted for the status line");
+        assert_eq!(app.pane().unseen, 1, "counted for the status line");
         // Resized narrower, the view still starts from the same line at the bottom.
         let narrow = Size::new(20, 8);
         settle(&mut app, narrow);
         let rows = pane(&app, narrow);
         assert_eq!(
-            (rows[4].trim_end(), rows[5].trim_end()),
+            (rows[3].trim_end(), rows[4].trim_end()),
             ("00:00 <alice> line", "  7"),
             "line 7, wrapped, is still the lowest on screen"
         );

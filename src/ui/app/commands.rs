@@ -1,16 +1,19 @@
 //! Carrying out what Enter submits: a slash command (parsed by [`crate::ui::command`]) runs
 //! here, against the client's state; anything else is sent.
 
-use super::{Action, App, Connection, LineKind, ScrollPos};
+use super::{Action, App, Connection, LineKind};
 use crate::text::clean_name;
 use crate::ui::command::{self, Command};
 
-const HELP: &str = "commands: /help  /who  /me ACTION  /nick NEW  /members (or F2) show or hide the member list  \
-/clear empties this pane  /quit (or /exit)  //text sends text starting with /\n\
+const HELP: &str = "commands: /help  /who  /me ACTION  /nick NEW  /join #ROOM  /part [REASON] leaves this room  \
+/topic [TEXT] shows or sets the topic  /list every room  /filter hides or shows the joins and leaves of the quiet  \
+/members (or F2) show or hide the member list  /clear empties this pane  /quit [REASON] (or /exit)  \
+//text sends text starting with /\n\
 keys: Enter send · Alt-Enter, Shift-Enter or Ctrl-J new line (pastes keep theirs) · \
 Ctrl-C, or Ctrl-D on an empty line, quit · PageUp/PageDown, Shift- or Ctrl-Up/Down, \
 mouse wheel scroll, End or Esc back to live · Up/Down earlier lines · \
-Tab completes names and commands · F2 member list · Ctrl-L redraw\n\
+Tab completes names and commands · Alt-1…Alt-9 a room by number · Ctrl-N/Ctrl-P next/previous room · \
+Alt-A next room with news, mentions first · F2 member list · F3 room list · Ctrl-L redraw\n\
 editing: Left/Right, Home/End or Ctrl-A/Ctrl-E, Alt-B/Alt-F or Ctrl-Left/Right by word, \
 Backspace/Delete, Ctrl-W or Alt-Backspace delete word, Ctrl-U/Ctrl-K delete to start/end";
 
@@ -31,10 +34,34 @@ impl App {
                 self.sent_history.remove(0);
             }
         }
-        self.go_live();
+        self.pane_mut().go_live();
         match command::parse(&line) {
             Command::Say(text) => self.send(text.into_owned()),
-            Command::Quit => Action::Quit,
+            Command::Quit(reason) => Action::Quit(reason.map(str::to_owned)),
+            Command::Join(room) => self.join(room),
+            Command::Part { room, reason } => self.part(room, reason),
+            Command::Topic(topic) => match self.connected_room() {
+                Some(room) => Action::Topic {
+                    room,
+                    topic: topic.map(str::to_owned),
+                },
+                None => Action::None,
+            },
+            Command::List => match self.connected_room() {
+                Some(_) => Action::ListRooms,
+                None => Action::None,
+            },
+            Command::Filter => {
+                self.smart_filter = !self.smart_filter;
+                let text = if self.smart_filter {
+                    "the smart filter is on: joins and leaves of those who have not spoken in \
+                     the last 10 minutes are hidden from now on (/filter shows them)"
+                } else {
+                    "the smart filter is off: every join and leave is shown from now on"
+                };
+                self.push_local(LineKind::Info, text.into());
+                Action::None
+            }
             Command::Help => {
                 self.push_local(LineKind::Info, HELP.to_owned());
                 Action::None
@@ -45,7 +72,7 @@ impl App {
                     return Action::None;
                 }
                 match self.send(text.to_owned()) {
-                    Action::Send(text) => Action::SendAction(text),
+                    Action::Send { room, text } => Action::SendAction { room, text },
                     refused => refused,
                 }
             }
@@ -73,14 +100,7 @@ impl App {
                 Action::None
             }
             Command::Clear => {
-                let newest = self.lines.iter().filter_map(|line| line.seq).max();
-                self.cleared_through = self.cleared_through.max(newest).max(self.detached);
-                self.lines.clear();
-                // What the room sends from now on is what the pane shows.
-                (self.scroll, self.scroll_by) = (ScrollPos::LIVE, 0);
-                self.attach();
-                // Pages asked for before are for lines no longer here.
-                self.forget_pages();
+                self.pane_mut().clear();
                 Action::None
             }
             Command::Who if self.connection != Connection::Connected => {
@@ -89,7 +109,8 @@ impl App {
                 Action::None
             }
             Command::Who => {
-                let names: Vec<&str> = self.members.iter().map(|m| m.name.as_str()).collect();
+                let members = &self.room().members;
+                let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
                 let text = format!("{} here: {}", names.len(), names.join(", "));
                 self.push_local(LineKind::Info, text);
                 Action::None
@@ -126,6 +147,58 @@ impl App {
             self.push_local(LineKind::Error, "not connected: message not sent".into());
             return Action::None;
         }
-        Action::Send(text)
+        Action::Send {
+            room: self.room().name.clone(),
+            text,
+        }
+    }
+
+    /// The room in view, when connected; otherwise says so and gives none.
+    fn connected_room(&mut self) -> Option<String> {
+        if self.connection != Connection::Connected {
+            self.push_local(LineKind::Error, "not connected".into());
+            return None;
+        }
+        Some(self.room().name.clone())
+    }
+
+    /// `/join #room`: a room we are in comes into view; another is entered, and comes into
+    /// view once it is.
+    fn join(&mut self, room: String) -> Action {
+        if room.is_empty() {
+            self.push_local(LineKind::Error, "usage: /join #ROOM".into());
+            return Action::None;
+        }
+        if let Some(at) = self.room_index(&room) {
+            self.switch_to(at);
+            return Action::None;
+        }
+        if self.connected_room().is_none() {
+            return Action::None;
+        }
+        self.joining = Some(room.clone());
+        Action::Enter(room)
+    }
+
+    /// `/part [#room] [reason]`: leaves the room named, or the one in view. The last room
+    /// stays: `/quit` leaves the server.
+    fn part(&mut self, room: Option<String>, reason: Option<&str>) -> Action {
+        let Some(current) = self.connected_room() else {
+            return Action::None;
+        };
+        let room = room.unwrap_or(current);
+        if self.room_index(&room).is_none() {
+            self.push_local(LineKind::Error, format!("you are not in {room}"));
+            return Action::None;
+        }
+        if self.rooms.len() == 1 {
+            let text = "this is the only room you are in: /quit leaves the server";
+            self.push_local(LineKind::Error, text.into());
+            return Action::None;
+        }
+        Action::Part {
+            room,
+            reason: reason.map(str::to_owned),
+        }
     }
 }

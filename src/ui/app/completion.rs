@@ -1,11 +1,7 @@
 //! Tab completion of members' names (who spoke most recently first) and of commands.
 
 use super::App;
-
-/// What Tab completes at the start of a line.
-const COMMANDS: [&str; 8] = [
-    "/help", "/who", "/me", "/nick", "/members", "/clear", "/quit", "/exit",
-];
+use crate::ui::command::NAMES as COMMANDS;
 
 /// A Tab completion in progress: repeated Tabs cycle through the candidates.
 #[derive(Debug, Clone)]
@@ -48,14 +44,15 @@ impl App {
             let lower = word.to_lowercase();
             let me = self.me.as_ref().map(|m| m.name.as_str());
             // Only those here now; who spoke comes first.
-            let here = |name: &str| self.members.iter().any(|m| m.name == name);
-            let mut names: Vec<&str> = self
+            let room = self.room();
+            let here = |name: &str| room.members.iter().any(|m| m.name == name);
+            let mut names: Vec<&str> = room
                 .recent_speakers
                 .iter()
                 .map(String::as_str)
                 .filter(|name| here(name))
                 .collect();
-            for member in &self.members {
+            for member in &room.members {
                 if !names.contains(&member.name.as_str()) {
                     names.push(&member.name);
                 }

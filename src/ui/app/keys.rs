@@ -36,9 +36,15 @@ impl App {
             }
         }
         match key.code {
-            KeyCode::Char('c') if ctrl => return Action::Quit,
+            KeyCode::Char('c') if ctrl => return Action::Quit(None),
             KeyCode::Char('l') if ctrl => return Action::Redraw,
-            KeyCode::Char('d') if ctrl && self.input.is_empty() => return Action::Quit,
+            KeyCode::Char('d') if ctrl && self.input.is_empty() => return Action::Quit(None),
+            KeyCode::Char('n') if ctrl => self.switch_by(1),
+            KeyCode::Char('p') if ctrl => self.switch_by(-1),
+            KeyCode::Char(digit @ '1'..='9') if alt => {
+                self.switch_to(digit as usize - '1' as usize);
+            }
+            KeyCode::Char('a') if alt => self.switch_to_active(),
             KeyCode::Char('d') if ctrl => self.input.delete(),
             KeyCode::Char('a') if ctrl => self.input.home(),
             KeyCode::Char('e') if ctrl => self.input.end(),
@@ -61,18 +67,21 @@ impl App {
             KeyCode::Right if ctrl => self.input.word_right(),
             KeyCode::Left => self.input.left(),
             KeyCode::Right => self.input.right(),
-            KeyCode::Up if ctrl || shift => self.scroll_by += 1,
-            KeyCode::Down if ctrl || shift => self.scroll_by -= 1,
+            KeyCode::Up if ctrl || shift => self.pane_mut().scroll_by += 1,
+            KeyCode::Down if ctrl || shift => self.pane_mut().scroll_by -= 1,
             KeyCode::Up if !self.input.up() => self.recall_older(),
             KeyCode::Down if !self.input.down() => self.recall_newer(),
             KeyCode::Tab => self.complete(),
             KeyCode::F(2) => self.toggle_members(),
+            KeyCode::F(3) => self.show_rooms = !self.show_rooms,
             KeyCode::Home => self.input.home(),
-            KeyCode::End if self.scrolled() || self.detached.is_some() => self.go_live(),
+            KeyCode::End if self.scrolled() || self.pane().detached.is_some() => {
+                self.pane_mut().go_live();
+            }
             KeyCode::End => self.input.end(),
-            KeyCode::Esc => self.go_live(),
-            KeyCode::PageUp => self.scroll_by += self.page_rows as isize,
-            KeyCode::PageDown => self.scroll_by -= self.page_rows as isize,
+            KeyCode::Esc => self.pane_mut().go_live(),
+            KeyCode::PageUp => self.pane_mut().scroll_by += self.page_rows as isize,
+            KeyCode::PageDown => self.pane_mut().scroll_by -= self.page_rows as isize,
             _ => {}
         }
         Action::None
@@ -104,8 +113,8 @@ impl App {
     /// The mouse wheel scrolls the message pane; nothing else of the mouse is used.
     pub fn handle_mouse(&mut self, event: MouseEvent) {
         match event.kind {
-            MouseEventKind::ScrollUp => self.scroll_by += WHEEL_ROWS,
-            MouseEventKind::ScrollDown => self.scroll_by -= WHEEL_ROWS,
+            MouseEventKind::ScrollUp => self.pane_mut().scroll_by += WHEEL_ROWS,
+            MouseEventKind::ScrollDown => self.pane_mut().scroll_by -= WHEEL_ROWS,
             _ => {}
         }
     }

@@ -1,9 +1,11 @@
 //! How what the network worker reports ([`NetEvent`]) changes the client's state: joining,
 //! room events and the lines they read as, the member list and who spoke last, failures.
 
-use super::{App, Bell, ChatLine, Connection, LineKind, NetEvent};
-use crate::rpc::types::{Event, EventKind, MemberInfo};
+use super::{App, Bell, ChatLine, Connection, LineKind, NetEvent, Room};
+use crate::rpc::types::{Event, EventKind, MemberInfo, RoomJoined};
 use crate::text::{clean_name, clean_text};
+use crate::ui::event_text::{self, Reading};
+use crate::ui::plain::room_row;
 
 /// Whether `text` names `name`: `@name`, or `name` as a word of its own, any case.
 fn mentions(text: &str, name: &str) -> bool {
@@ -32,50 +34,63 @@ impl App {
                 resumed,
                 reset,
             } => {
-                let joined = result;
-                if reset {
-                    // Seqs on screen belong to the old history; forget them so the new
-                    // room's lines are neither dropped as repeats nor sorted among them.
-                    self.lines.iter_mut().for_each(|line| line.seq = None);
-                    self.cleared_through = None;
-                    self.history_exhausted = true;
-                    self.attach();
-                    self.push_local(
-                        LineKind::Notice,
-                        "the server's history was reset; lines above are from before".into(),
-                    );
-                }
                 self.connection = Connection::Connected;
                 self.failure = None;
-                // Worth asking again after a failure; a reset says there is nothing older.
-                self.history_exhausted = reset;
-                self.members = joined.members.into_iter().map(clean_member).collect();
-                self.members.sort_by_cached_key(|m| m.name.to_lowercase());
-                self.members_as_of = joined.last_seq;
-                let name = clean_name(&joined.name).unwrap_or_default();
+                let name = clean_name(&result.name).unwrap_or_default();
+                let at = self.room_or_add(&result.room);
+                let entered = RoomJoined {
+                    room: result.room,
+                    topic: result.topic,
+                    members: result.members,
+                    last_seq: result.last_seq,
+                    history: result.history,
+                };
+                self.enter(at, entered, resumed, reset);
                 if resumed {
-                    self.push_local(LineKind::Notice, format!("reconnected as {name}"));
+                    self.push_local_in(at, LineKind::Notice, format!("reconnected as {name}"));
                 } else {
-                    for event in joined.history {
-                        self.room_event(event);
-                    }
                     let taken = self.taken_note(&name);
-                    self.push_local(
-                        LineKind::Notice,
-                        format!(
-                            "you joined {} as {name}{taken}; {} here (/help for commands)",
-                            self.server,
-                            self.members.len()
-                        ),
+                    let text = format!(
+                        "you joined {} as {name}{taken}; {} here (/help for commands)",
+                        self.server,
+                        self.rooms[at].members.len()
                     );
+                    self.push_local_in(at, LineKind::Notice, text);
                 }
                 self.me = Some(MemberInfo {
-                    id: joined.id,
+                    id: result.id,
                     name,
                 });
             }
-            NetEvent::Event(event) => self.room_event(event),
+            NetEvent::Entered {
+                joined,
+                resumed,
+                reset,
+            } => {
+                let at = self.room_or_add(&joined.room);
+                let name = joined.room.clone();
+                self.enter(at, joined, resumed, reset);
+                if !resumed {
+                    let text = format!("you joined {name}; {} here", self.rooms[at].members.len());
+                    self.push_local_in(at, LineKind::Notice, text);
+                }
+                if self.joining.as_ref() == Some(&name) {
+                    self.joining = None;
+                    self.switch_to(at);
+                }
+            }
+            NetEvent::Parted(room) => {
+                if let Some(at) = self.room_index(&room) {
+                    self.remove_room(at);
+                    self.push_local(LineKind::Notice, format!("you left {room}"));
+                }
+            }
+            NetEvent::Event(event) => match self.room_index(&event.room) {
+                Some(at) => self.room_event(at, event),
+                None => tracing::debug!(room = %event.room, "an event for a room we are not in"),
+            },
             NetEvent::Sent {
+                room,
                 seq,
                 text,
                 latency_ms,
@@ -89,7 +104,8 @@ impl App {
                 } else {
                     LineKind::Message { from, own: true }
                 };
-                self.push_live(ChatLine {
+                let at = self.room_index(&room).unwrap_or(self.current);
+                self.rooms[at].push_live(ChatLine {
                     seq: Some(seq),
                     ts: Some(ts),
                     mentions_me: false,
@@ -109,83 +125,123 @@ impl App {
                 self.push_local(LineKind::Notice, text);
                 if let Some(me) = &mut self.me {
                     me.name.clone_from(&name);
-                    // Our own rename is not echoed back: update the member list here.
-                    if let Some(entry) = self.members.iter_mut().find(|m| m.id == me.id) {
-                        entry.name = name;
+                    // Our own rename is not echoed back: update the member lists here.
+                    for room in &mut self.rooms {
+                        if let Some(entry) = room.members.iter_mut().find(|m| m.id == me.id) {
+                            entry.name.clone_from(&name);
+                        }
+                        room.members.sort_by_cached_key(|m| m.name.to_lowercase());
                     }
-                    self.members.sort_by_cached_key(|m| m.name.to_lowercase());
                 }
             }
-            NetEvent::SendFailed { error } => {
+            NetEvent::Failed { room, error } => {
                 // Often the server's own words: cleaned like everything else it sends.
                 let error = clean_text(&error);
-                self.push_local(LineKind::Error, format!("not sent: {error}"));
+                if room.is_some() && room == self.joining {
+                    self.joining = None;
+                }
+                let at = room.and_then(|room| self.room_index(&room));
+                self.push_local_in(at.unwrap_or(self.current), LineKind::Error, error);
             }
             NetEvent::Disconnected(reason) => self.connection_failed(&reason, false),
             NetEvent::Refused(reason) => self.connection_failed(&reason, true),
-            // Only plain mode asks; the TUI keeps its list from the room's events.
-            NetEvent::Members(_) => {}
+            // Only plain mode asks; the TUI keeps its lists from the rooms' events.
+            NetEvent::Members { .. } => {}
+            NetEvent::Rooms(rooms) => {
+                let mut text = format!("{} rooms on the server:", rooms.len());
+                for info in &rooms {
+                    text.push('\n');
+                    text.push_str(&room_row(info, self.utc_offset_secs));
+                }
+                self.push_local(LineKind::Info, text);
+            }
+            NetEvent::Topic { result, changed } => {
+                let topic = result.topic.as_deref().map(clean_text);
+                let topic = topic.filter(|topic| !topic.is_empty());
+                let text = match (&topic, changed) {
+                    (Some(topic), true) => format!("you changed the topic to: {topic}"),
+                    (None, true) => "you cleared the topic".to_owned(),
+                    (Some(topic), false) => format!("the topic of {} is: {topic}", result.room),
+                    (None, false) => format!("{} has no topic (/topic TEXT sets one)", result.room),
+                };
+                let at = self.room_index(&result.room).unwrap_or(self.current);
+                self.rooms[at].topic = topic;
+                let kind = if changed {
+                    LineKind::Notice
+                } else {
+                    LineKind::Info
+                };
+                self.push_local_in(at, kind, text);
+            }
             NetEvent::Reconnecting(secs) => self.connection = Connection::Reconnecting(secs),
             NetEvent::PasswordNeeded { wrong } => {
                 let text = if wrong {
                     "wrong password; type it again and press Enter"
                 } else {
-                    "this room needs a password: type it and press Enter"
+                    "this server needs a password: type it and press Enter"
                 };
                 self.push_local(LineKind::Error, text.into());
                 self.asking_password = true;
                 self.input.take();
             }
-            NetEvent::HistoryFailed(error) => {
-                // Not again until something changes (a reconnect, a scroll), or a server
-                // without history would be asked on every frame.
-                self.history_exhausted = self.loading_older;
-                self.forget_pages();
-                self.jump_live = false;
+            NetEvent::HistoryFailed { room, error } => {
+                let at = self.room_index(&room).unwrap_or(self.current);
+                self.rooms[at].pane.page_failed();
                 let error = clean_text(&error);
-                self.push_local(LineKind::Error, format!("could not load history: {error}"));
+                self.push_local_in(
+                    at,
+                    LineKind::Error,
+                    format!("could not load history: {error}"),
+                );
             }
-            NetEvent::Older(events) => {
-                self.loading_older = false;
-                let oldest = self.oldest_seq();
-                if self
-                    .asked
-                    .before
-                    .take()
-                    .is_none_or(|asked| Some(asked) != oldest)
-                {
-                    return;
-                }
-                if events.is_empty() {
-                    self.history_exhausted = true;
-                }
-                // Scrolled back on purpose: what was cleared may be shown again.
-                self.cleared_through = None;
-                // Newest first, each going in front of what is there.
-                for event in events.into_iter().rev() {
-                    if let Some(line) = self.line_for(event) {
-                        self.lines.push_front(line);
-                    }
-                }
-                self.trim_newest = self.lines.len().saturating_sub(self.scrollback);
-            }
-            NetEvent::Newer(events) => {
-                let newest = self.lines.iter().rev().find_map(|line| line.seq);
-                if self
-                    .asked
-                    .after
-                    .take()
-                    .is_some_and(|asked| Some(asked) == newest)
-                {
-                    self.newer_page(events, false);
-                } else {
-                    self.loading_newer = false;
+            NetEvent::Older { room, events } => {
+                if let Some(at) = self.room_index(&room) {
+                    let lines = self.lines_for(events);
+                    self.rooms[at].pane.older_page(lines);
                 }
             }
-            NetEvent::Latest(events) => {
-                // It replaces the pane: an older page on its way was for the old one.
-                self.forget_pages();
-                self.newer_page(events, true);
+            NetEvent::Newer { room, events } => {
+                if let Some(at) = self.room_index(&room) {
+                    let lines = self.lines_for(events);
+                    self.rooms[at].pane.newer_page(lines);
+                }
+            }
+            NetEvent::Latest { room, events } => {
+                if let Some(at) = self.room_index(&room) {
+                    let lines = self.lines_for(events);
+                    self.rooms[at].pane.latest_page(lines);
+                }
+            }
+        }
+    }
+
+    /// In room `at`, as the server has it now: its members, topic and (unless `resumed`,
+    /// when the stream replays what was missed) its latest history.
+    fn enter(&mut self, at: usize, joined: RoomJoined, resumed: bool, reset: bool) {
+        let room = &mut self.rooms[at];
+        if reset {
+            room.pane.reset();
+            room.pane.push(ChatLine {
+                seq: None,
+                ts: None,
+                mentions_me: false,
+                kind: LineKind::Notice,
+                text: "the server's history was reset; lines above are from before".into(),
+            });
+        }
+        // Worth asking again after a failure; a reset says there is nothing older.
+        room.pane.history_exhausted = reset;
+        room.topic = joined
+            .topic
+            .as_deref()
+            .map(clean_text)
+            .filter(|t| !t.is_empty());
+        room.members = joined.members.into_iter().map(clean_member).collect();
+        room.members.sort_by_cached_key(|m| m.name.to_lowercase());
+        room.members_as_of = joined.last_seq;
+        if !resumed {
+            for event in joined.history {
+                self.room_event(at, event);
             }
         }
     }
@@ -201,146 +257,89 @@ impl App {
         }
     }
 
-    fn room_event(&mut self, event: Event) {
+    fn room_event(&mut self, at: usize, event: Event) {
         let own_join = event.kind == EventKind::Join
             && self.me.as_ref().is_some_and(|me| me.id == event.from.id);
         if own_join {
             // "you joined" says it already.
             return;
         }
+        let room = &mut self.rooms[at];
         // History (the join's own, or a replay up to the join) is older than the member
         // list the server answered with: replaying its joins would bring back members whose
         // leave was never recorded (a crashed server).
-        self.track_members(&event, event.seq > self.members_as_of);
-        if self
-            .cleared_through
-            .is_some_and(|cleared| event.seq <= cleared)
+        let live = event.seq > room.members_as_of;
+        track_members(room, &event, live);
+        if let EventKind::Topic = event.kind
+            && live
         {
+            room.topic = event
+                .text
+                .as_deref()
+                .map(clean_text)
+                .filter(|t| !t.is_empty());
+        }
+        let hidden = self.smart_filter && room.quiet(&event);
+        room.spoke(&event);
+        if hidden || room.pane.cleared(event.seq) {
             return;
         }
-        if let Some(line) = self.line_for(event) {
-            let said = matches!(
-                line.kind,
-                LineKind::Message { .. } | LineKind::Action { .. }
-            );
-            self.ring_bell |= match self.bell {
-                Bell::Off => false,
-                Bell::Mention => line.mentions_me,
-                Bell::All => said,
-            };
-            self.push_live(line);
+        let line = self.line_for(event);
+        let said = matches!(
+            line.kind,
+            LineKind::Message { .. } | LineKind::Action { .. }
+        );
+        self.ring_bell |= match self.bell {
+            Bell::Off => false,
+            Bell::Mention => line.mentions_me,
+            Bell::All => said,
+        };
+        let mentions_me = line.mentions_me;
+        let in_view = at == self.current;
+        let room = &mut self.rooms[at];
+        if room.push_live(line) && !in_view {
+            room.unread += usize::from(said);
+            room.mentioned |= mentions_me;
         }
     }
 
-    /// Keeps who spoke last and, for an event after the member list's snapshot (`live`),
-    /// the member list in step with joins and leaves.
-    fn track_members(&mut self, event: &Event, live: bool) {
-        let from = clean_member(event.from.clone());
-        match event.kind {
-            EventKind::Message => {
-                self.recent_speakers.retain(|name| *name != from.name);
-                self.recent_speakers.insert(0, from.name);
-            }
-            EventKind::Join | EventKind::Leave if !live => {}
-            EventKind::Join => {
-                let key = from.name.to_lowercase();
-                if let Err(at) = self
-                    .members
-                    .binary_search_by(|m| m.name.to_lowercase().cmp(&key))
-                {
-                    self.members.insert(at, from);
-                }
-            }
-            EventKind::Leave => {
-                self.members.retain(|m| m.id != from.id);
-                self.recent_speakers.retain(|name| *name != from.name);
-            }
-            EventKind::Nick => {
-                let old = event
-                    .text
-                    .as_deref()
-                    .and_then(clean_name)
-                    .unwrap_or_default();
-                for speaker in &mut self.recent_speakers {
-                    if *speaker == old {
-                        speaker.clone_from(&from.name);
-                    }
-                }
-                if !live {
-                    return;
-                }
-                self.members.retain(|m| m.id != from.id);
-                self.members.push(from);
-                self.members.sort_by_cached_key(|m| m.name.to_lowercase());
-            }
-            EventKind::Action => {
-                self.recent_speakers.retain(|name| *name != from.name);
-                self.recent_speakers.insert(0, from.name);
-            }
-            EventKind::System | EventKind::Topic => {}
-        }
+    /// Room events as lines of the pane, oldest first.
+    fn lines_for(&self, events: Vec<Event>) -> Vec<ChatLine> {
+        events
+            .into_iter()
+            .map(|event| self.line_for(event))
+            .collect()
     }
 
-    /// How a room event reads in the pane.
-    pub(super) fn line_for(&self, event: Event) -> Option<ChatLine> {
-        let from = clean_member(event.from);
-        let (kind, text) = match event.kind {
-            EventKind::Message => (
-                LineKind::Message {
-                    from: from.name.clone(),
-                    own: false,
-                },
-                clean_text(event.text.as_deref().unwrap_or("")),
-            ),
-            EventKind::Action => (
-                LineKind::Action {
-                    from: from.name.clone(),
-                    own: false,
-                },
-                clean_text(event.text.as_deref().unwrap_or("")),
-            ),
-            EventKind::Nick => {
-                let old = event.text.as_deref().and_then(clean_name);
-                let old = old.unwrap_or_else(|| "?".into());
-                (
-                    LineKind::Notice,
-                    format!("{old} is now known as {}", from.name),
-                )
-            }
-            EventKind::Join => (LineKind::Notice, format!("{} joined", from.name)),
-            EventKind::Topic => (
-                LineKind::Notice,
-                format!(
-                    "{} changed the topic to: {}",
-                    from.name,
-                    clean_text(event.text.as_deref().unwrap_or(""))
-                ),
-            ),
-            EventKind::Leave => {
-                let text = match event.text.as_deref().map(clean_text) {
-                    Some(reason) => format!("{} left ({reason})", from.name),
-                    None => format!("{} left", from.name),
+    /// How a room event reads in the pane (see [`crate::ui::event_text`]).
+    pub(super) fn line_for(&self, event: Event) -> ChatLine {
+        let (kind, text) = match event_text::read(&event) {
+            Reading::Said { from, text } => (LineKind::Message { from, own: false }, text),
+            Reading::Acted { from, text } => (LineKind::Action { from, own: false }, text),
+            // A join, or a leave that gives no reason of its own, can join a run of them.
+            Reading::Notice(text)
+                if event.kind == EventKind::Join
+                    || (event.kind == EventKind::Leave && event.text.is_none()) =>
+            {
+                let name = vec![event_text::shown_name(&event.from.name)];
+                let (joined, left) = if event.kind == EventKind::Join {
+                    (name, Vec::new())
+                } else {
+                    (Vec::new(), name)
                 };
-                (LineKind::Notice, text)
+                (LineKind::Presence { joined, left }, text)
             }
-            EventKind::System => (
-                LineKind::Notice,
-                format!(
-                    "{}: {}",
-                    from.name,
-                    clean_text(event.text.as_deref().unwrap_or(""))
-                ),
-            ),
+            Reading::Notice(text) => (LineKind::Notice, text),
         };
         let said = matches!(kind, LineKind::Message { .. } | LineKind::Action { .. });
         let mentions_me = said && self.me.as_ref().is_some_and(|me| mentions(&text, &me.name));
-        Some(ChatLine {
+        ChatLine {
             seq: Some(event.seq),
             ts: Some(event.ts),
             mentions_me,
             kind,
             text,
-        })
+        }
     }
 
     /// The connection is gone or could not be had (`refused`: and will not be tried again).
@@ -357,7 +356,9 @@ impl App {
         }
         // The same failure again, its line still the newest: count it there instead of
         // adding the same line on every retry.
-        let newest = self
+        let current = self.current;
+        let newest = self.rooms[current]
+            .pane
             .lines
             .back_mut()
             .filter(|line| line.kind == LineKind::Error);
@@ -372,8 +373,58 @@ impl App {
             }
         }
         self.connection = Connection::Disconnected(reason);
-        self.members.clear();
-        self.loading_older = false;
-        self.loading_newer = false;
+        for room in &mut self.rooms {
+            room.members.clear();
+            room.pane.forget_pages();
+        }
+    }
+}
+
+/// Keeps who spoke last and, for an event after the member list's snapshot (`live`),
+/// the member list in step with joins and leaves.
+fn track_members(room: &mut Room, event: &Event, live: bool) {
+    let from = clean_member(event.from.clone());
+    match event.kind {
+        EventKind::Message => {
+            room.recent_speakers.retain(|name| *name != from.name);
+            room.recent_speakers.insert(0, from.name);
+        }
+        EventKind::Join | EventKind::Leave if !live => {}
+        EventKind::Join => {
+            let key = from.name.to_lowercase();
+            if let Err(at) = room
+                .members
+                .binary_search_by(|m| m.name.to_lowercase().cmp(&key))
+            {
+                room.members.insert(at, from);
+            }
+        }
+        EventKind::Leave => {
+            room.members.retain(|m| m.id != from.id);
+            room.recent_speakers.retain(|name| *name != from.name);
+        }
+        EventKind::Nick => {
+            let old = event
+                .text
+                .as_deref()
+                .and_then(clean_name)
+                .unwrap_or_default();
+            for speaker in &mut room.recent_speakers {
+                if *speaker == old {
+                    speaker.clone_from(&from.name);
+                }
+            }
+            if !live {
+                return;
+            }
+            room.members.retain(|m| m.id != from.id);
+            room.members.push(from);
+            room.members.sort_by_cached_key(|m| m.name.to_lowercase());
+        }
+        EventKind::Action => {
+            room.recent_speakers.retain(|name| *name != from.name);
+            room.recent_speakers.insert(0, from.name);
+        }
+        EventKind::System | EventKind::Topic => {}
     }
 }
