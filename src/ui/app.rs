@@ -11,6 +11,8 @@ mod rooms;
 
 use self::completion::Completion;
 pub use self::pane::{Pane, ScrollPos};
+#[cfg(test)]
+pub(crate) use self::rooms::tests as room_tests;
 pub use self::rooms::{QUIET_MS, Room};
 use super::input::InputLine;
 use crate::rpc::types::{Event, JoinResult, MemberInfo, RoomInfo, RoomJoined, TopicResult};

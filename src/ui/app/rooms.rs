@@ -79,7 +79,13 @@ impl Room {
             .is_some_and(|line| line.kind == LineKind::Separator)
         {
             self.pane.lines.pop_back();
-            self.pane.scroll.lines = self.pane.scroll.lines.saturating_sub(1);
+            // The view stays on the lines it showed: the separator went in below them.
+            let pane = &mut self.pane;
+            if pane.appended_while_scrolled > 0 {
+                pane.appended_while_scrolled -= 1;
+            } else {
+                pane.scroll.lines = pane.scroll.lines.saturating_sub(1);
+            }
         }
     }
 
@@ -101,7 +107,9 @@ impl Room {
     }
 
     /// Puts a line the room sent live in the pane; a join or a plain leave joins the run of
-    /// them that the pane ends with, as one line. Returns whether the line went in.
+    /// them that the pane ends with, as one line, which reads in order: its joins, then
+    /// its leaves (a join after a leave starts a line of its own). Returns whether the
+    /// line went in.
     pub(super) fn push_live(&mut self, line: ChatLine) -> bool {
         if let LineKind::Presence { joined, left } = &line.kind
             && self.pane.detached.is_none()
@@ -111,6 +119,7 @@ impl Room {
                 left: run_left,
             } = &mut newest.kind
             && line.seq > newest.seq
+            && (joined.is_empty() || run_left.is_empty())
         {
             run_joined.extend(joined.iter().cloned());
             run_left.extend(left.iter().cloned());
@@ -221,5 +230,409 @@ impl App {
         others
             .filter(|(at, room)| *at != self.current && room.active())
             .count()
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+    use super::*;
+    use crate::rpc::types::{JoinResult, RoomJoined};
+    use crate::ui::app::{Action, NetEvent};
+
+    pub(crate) fn member(name: &str) -> MemberInfo {
+        MemberInfo {
+            // Fixed ids keep snapshots stable; distinct names get distinct ids.
+            id: Uuid::from_u128(
+                name.bytes()
+                    .fold(7, |h, b| h.wrapping_mul(257).wrapping_add(u128::from(b))),
+            ),
+            name: name.into(),
+        }
+    }
+
+    pub(crate) fn event(
+        room: &str,
+        seq: u64,
+        kind: EventKind,
+        from: &str,
+        text: Option<&str>,
+    ) -> Event {
+        Event {
+            room: room.into(),
+            seq,
+            ts: seq * 1000,
+            kind,
+            from: member(from),
+            text: text.map(str::to_owned),
+        }
+    }
+
+    pub(crate) fn say(room: &str, seq: u64, from: &str, text: &str) -> NetEvent {
+        NetEvent::Event(event(room, seq, EventKind::Message, from, Some(text)))
+    }
+
+    /// bob, in #general (with alice) and then in each of `others`.
+    pub(crate) fn in_rooms(others: &[&str]) -> App {
+        let mut app = App::new("127.0.0.1:7777");
+        app.handle_net(NetEvent::Joined {
+            result: JoinResult {
+                protocol: 2,
+                room: "#general".into(),
+                topic: Some("all things".into()),
+                session: "s".into(),
+                id: member("bob").id,
+                name: "bob".into(),
+                members: vec![member("alice"), member("bob")],
+                last_seq: 0,
+                history: Vec::new(),
+            },
+            resumed: false,
+            reset: false,
+        });
+        for room in others {
+            app.handle_net(entered(room, false));
+        }
+        app
+    }
+
+    pub(crate) fn entered(room: &str, resumed: bool) -> NetEvent {
+        NetEvent::Entered {
+            joined: RoomJoined {
+                room: room.into(),
+                topic: None,
+                members: vec![member("bob"), member("carol")],
+                last_seq: 0,
+                history: Vec::new(),
+            },
+            resumed,
+            reset: false,
+        }
+    }
+
+    fn key(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, modifiers)
+    }
+
+    fn type_line(app: &mut App, text: &str) -> Action {
+        for c in text.chars() {
+            app.handle_key(key(KeyCode::Char(c), KeyModifiers::NONE));
+        }
+        app.handle_key(key(KeyCode::Enter, KeyModifiers::NONE))
+    }
+
+    fn names(app: &App) -> Vec<&str> {
+        app.rooms.iter().map(|room| room.name.as_str()).collect()
+    }
+
+    fn texts(app: &App) -> Vec<&str> {
+        app.pane()
+            .lines
+            .iter()
+            .map(|line| line.text.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn a_message_in_a_room_out_of_view_counts_as_unread_there_only() {
+        let mut app = in_rooms(&["#ops"]);
+        assert_eq!(names(&app), ["#general", "#ops"]);
+        app.handle_net(say("#ops", 1, "carol", "deploy done"));
+        app.handle_net(say("#ops", 2, "carol", "bob: look"));
+        app.handle_net(say("#general", 1, "alice", "hi"));
+        let ops = &app.rooms[1];
+        assert_eq!((ops.unread, ops.mentioned), (2, true));
+        assert_eq!(
+            app.rooms[0].unread, 0,
+            "the room in view has nothing unread"
+        );
+        assert_eq!(app.active_elsewhere(), 1);
+        assert!(texts(&app).contains(&"hi"));
+        assert!(
+            !texts(&app).contains(&"deploy done"),
+            "each room its own pane"
+        );
+        app.switch_to(1);
+        assert!(texts(&app).contains(&"deploy done"));
+        assert_eq!((app.room().unread, app.room().mentioned), (0, false));
+        assert_eq!(app.active_elsewhere(), 0);
+    }
+
+    #[test]
+    fn alt_digits_and_ctrl_n_p_switch_rooms_round_the_list() {
+        let mut app = in_rooms(&["#ops", "#random"]);
+        app.handle_key(key(KeyCode::Char('3'), KeyModifiers::ALT));
+        assert_eq!(app.room().name, "#random");
+        app.handle_key(key(KeyCode::Char('9'), KeyModifiers::ALT));
+        assert_eq!(app.room().name, "#random", "no ninth room: nothing moves");
+        app.handle_key(key(KeyCode::Char('n'), KeyModifiers::CONTROL));
+        assert_eq!(app.room().name, "#general", "round to the first");
+        app.handle_key(key(KeyCode::Char('p'), KeyModifiers::CONTROL));
+        assert_eq!(app.room().name, "#random");
+        app.handle_key(key(KeyCode::Char('2'), KeyModifiers::ALT));
+        assert_eq!(app.room().name, "#ops");
+        assert!(app.input.is_empty(), "Alt-2 types nothing");
+    }
+
+    #[test]
+    fn alt_a_goes_to_a_mention_first_then_to_other_news() {
+        let mut app = in_rooms(&["#ops", "#random", "#dev"]);
+        app.handle_net(say("#ops", 1, "carol", "plain news"));
+        app.handle_net(say("#dev", 1, "carol", "bob, a word?"));
+        let alt_a = key(KeyCode::Char('a'), KeyModifiers::ALT);
+        app.handle_key(alt_a);
+        assert_eq!(app.room().name, "#dev", "the mention first");
+        app.handle_key(alt_a);
+        assert_eq!(app.room().name, "#ops");
+        app.handle_key(alt_a);
+        assert_eq!(app.room().name, "#ops", "nothing left to see");
+    }
+
+    #[test]
+    fn each_room_keeps_its_draft_and_its_scroll() {
+        let mut app = in_rooms(&["#ops"]);
+        for c in "half a thought".chars() {
+            app.handle_key(key(KeyCode::Char(c), KeyModifiers::NONE));
+        }
+        app.pane_mut().scroll = super::super::ScrollPos { lines: 1, rows: 0 };
+        app.handle_key(key(KeyCode::Char('2'), KeyModifiers::ALT));
+        assert!(app.input.is_empty());
+        assert!(!app.scrolled());
+        for c in "ops text".chars() {
+            app.handle_key(key(KeyCode::Char(c), KeyModifiers::NONE));
+        }
+        app.handle_key(key(KeyCode::Char('1'), KeyModifiers::ALT));
+        assert_eq!(app.input.text(), "half a thought");
+        assert!(app.scrolled(), "still where it was left");
+        app.handle_key(key(KeyCode::Char('2'), KeyModifiers::ALT));
+        assert_eq!(app.input.text(), "ops text");
+    }
+
+    #[test]
+    fn what_is_typed_goes_to_the_room_in_view() {
+        let mut app = in_rooms(&["#ops"]);
+        assert_eq!(
+            type_line(&mut app, "hello"),
+            Action::Send {
+                room: "#general".into(),
+                text: "hello".into()
+            }
+        );
+        app.switch_to(1);
+        assert_eq!(
+            type_line(&mut app, "/me waves"),
+            Action::SendAction {
+                room: "#ops".into(),
+                text: "waves".into()
+            }
+        );
+        assert_eq!(
+            type_line(&mut app, "/topic deploys at 5"),
+            Action::Topic {
+                room: "#ops".into(),
+                topic: Some("deploys at 5".into())
+            }
+        );
+        // Our own message, acknowledged, lands in its room whatever is in view.
+        app.switch_to(0);
+        app.handle_net(NetEvent::Sent {
+            room: "#ops".into(),
+            seq: 4,
+            text: "from before".into(),
+            latency_ms: 1,
+            action: false,
+            ts: 0,
+        });
+        assert!(
+            app.rooms[1]
+                .pane
+                .lines
+                .iter()
+                .any(|l| l.text == "from before")
+        );
+        assert_eq!(app.rooms[1].unread, 0, "our own line is not news");
+    }
+
+    #[test]
+    fn join_enters_and_then_shows_the_room_and_part_leaves_the_one_in_view() {
+        let mut app = in_rooms(&[]);
+        assert_eq!(
+            type_line(&mut app, "/join #Ops"),
+            Action::Enter("#ops".into())
+        );
+        assert_eq!(app.room().name, "#general", "not before the server says so");
+        app.handle_net(entered("#ops", false));
+        assert_eq!(app.room().name, "#ops");
+        assert!(
+            texts(&app)
+                .last()
+                .unwrap()
+                .starts_with("you joined #ops; 2 here")
+        );
+        // Joining a room we are in only shows it.
+        assert_eq!(type_line(&mut app, "/join #general"), Action::None);
+        assert_eq!(app.room().name, "#general");
+        app.switch_to(1);
+        assert_eq!(
+            type_line(&mut app, "/part lunch"),
+            Action::Part {
+                room: "#ops".into(),
+                reason: Some("lunch".into())
+            }
+        );
+        app.handle_net(NetEvent::Parted("#ops".into()));
+        assert_eq!(names(&app), ["#general"]);
+        assert_eq!(app.room().name, "#general");
+        // The last room stays: leaving the server is /quit.
+        assert_eq!(type_line(&mut app, "/part"), Action::None);
+        assert_eq!(app.pane().lines.back().unwrap().kind, LineKind::Error);
+        assert_eq!(
+            type_line(&mut app, "/quit gone fishing"),
+            Action::Quit(Some("gone fishing".into()))
+        );
+    }
+
+    #[test]
+    fn rooms_entered_again_after_a_reconnect_do_not_steal_the_view() {
+        let mut app = in_rooms(&["#ops"]);
+        app.handle_net(NetEvent::Entered {
+            joined: RoomJoined {
+                room: "#ops".into(),
+                topic: Some("new topic".into()),
+                members: vec![member("bob")],
+                last_seq: 3,
+                history: Vec::new(),
+            },
+            resumed: true,
+            reset: false,
+        });
+        assert_eq!(app.room().name, "#general");
+        assert_eq!(names(&app), ["#general", "#ops"]);
+        assert_eq!(app.rooms[1].topic.as_deref(), Some("new topic"));
+        assert_eq!(app.rooms[1].members.len(), 1);
+    }
+
+    #[test]
+    fn a_topic_event_changes_the_header_and_reads_as_a_change() {
+        let mut app = in_rooms(&[]);
+        assert_eq!(app.room().topic.as_deref(), Some("all things"));
+        app.handle_net(NetEvent::Event(event(
+            "#general",
+            1,
+            EventKind::Topic,
+            "alice",
+            Some("release day"),
+        )));
+        assert_eq!(app.room().topic.as_deref(), Some("release day"));
+        assert_eq!(
+            texts(&app).last().unwrap(),
+            &"alice changed the topic to: release day"
+        );
+    }
+
+    #[test]
+    fn consecutive_joins_and_leaves_collapse_into_one_line() {
+        let mut app = in_rooms(&[]);
+        app.smart_filter = false;
+        for (seq, name) in ["alice2", "dave", "erin", "frank", "gina"]
+            .iter()
+            .enumerate()
+        {
+            let join = event("#general", seq as u64 + 1, EventKind::Join, name, None);
+            app.handle_net(NetEvent::Event(join));
+        }
+        let leave = event("#general", 6, EventKind::Leave, "dave", None);
+        app.handle_net(NetEvent::Event(leave));
+        assert_eq!(
+            texts(&app).last().unwrap(),
+            &"alice2, dave and 3 others joined; dave left"
+        );
+        // Something said ends the run; a leave with a reason stands on its own.
+        app.handle_net(say("#general", 7, "erin", "hi all"));
+        let leave = event("#general", 8, EventKind::Leave, "erin", Some("lunch"));
+        app.handle_net(NetEvent::Event(leave));
+        let join = event("#general", 9, EventKind::Join, "hal", None);
+        app.handle_net(NetEvent::Event(join));
+        let tail: Vec<&str> = texts(&app).into_iter().rev().take(4).collect();
+        assert_eq!(
+            tail,
+            [
+                "hal joined",
+                "erin left (lunch)",
+                "hi all",
+                "alice2, dave and 3 others joined; dave left"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_smart_filter_hides_the_comings_and_goings_of_the_quiet() {
+        let mut app = in_rooms(&[]);
+        assert!(app.smart_filter, "on by default");
+        let at = |minutes: u64| minutes * 60 * 1000;
+        let mut happen = |app: &mut App, seq, minute, kind, who: &str| {
+            let mut event = event("#general", seq, kind, who, Some("x"));
+            if kind == EventKind::Join || kind == EventKind::Leave {
+                event.text = None;
+            }
+            event.ts = at(minute);
+            app.handle_net(NetEvent::Event(event));
+        };
+        happen(&mut app, 1, 0, EventKind::Join, "lurker");
+        happen(&mut app, 2, 1, EventKind::Join, "talker");
+        happen(&mut app, 3, 2, EventKind::Message, "talker");
+        happen(&mut app, 4, 5, EventKind::Leave, "talker");
+        happen(&mut app, 5, 6, EventKind::Leave, "lurker");
+        let shown = texts(&app);
+        assert!(shown.contains(&"talker left"), "{shown:?}");
+        assert!(!shown.iter().any(|t| t.contains("lurker")), "{shown:?}");
+        assert!(
+            !shown.contains(&"talker joined"),
+            "not spoken before joining"
+        );
+        // Quiet for longer than ten minutes counts as quiet again.
+        happen(&mut app, 6, 7, EventKind::Join, "talker");
+        happen(&mut app, 7, 8, EventKind::Message, "talker");
+        happen(&mut app, 8, 19, EventKind::Leave, "talker");
+        assert_eq!(
+            texts(&app).iter().filter(|t| **t == "talker left").count(),
+            1,
+            "{:?}",
+            texts(&app)
+        );
+        // Off, everything shows.
+        assert_eq!(type_line(&mut app, "/filter"), Action::None);
+        assert!(!app.smart_filter);
+        happen(&mut app, 9, 20, EventKind::Join, "lurker");
+        assert_eq!(texts(&app).last().unwrap(), &"lurker joined");
+    }
+
+    #[test]
+    fn a_separator_marks_where_the_room_was_last_looked_at() {
+        let mut app = in_rooms(&["#ops"]);
+        app.handle_net(say("#general", 1, "alice", "seen"));
+        app.switch_to(1);
+        app.handle_net(say("#general", 2, "alice", "not seen yet"));
+        app.switch_to(0);
+        let shown = texts(&app);
+        let tail: Vec<&str> = shown.iter().rev().take(3).copied().collect();
+        assert_eq!(tail, ["not seen yet", "new messages", "seen"]);
+        // Looked at with nothing new, there is no separator.
+        app.switch_to(1);
+        app.switch_to(0);
+        let kinds = app
+            .pane()
+            .lines
+            .iter()
+            .filter(|l| l.kind == LineKind::Separator);
+        assert_eq!(kinds.count(), 0, "all of it seen");
+        assert_eq!(app.pane().lines.back().unwrap().text, "not seen yet");
+        app.switch_to(1);
+        assert_ne!(
+            app.pane().lines.back().unwrap().kind,
+            LineKind::Separator,
+            "nothing new in #ops: no separator at its end"
+        );
     }
 }

@@ -109,3 +109,84 @@ fn truncate(text: &str, columns: usize) -> String {
     out.push('…');
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use ratatui::{Terminal, backend::TestBackend};
+
+    use crate::rpc::types::EventKind;
+    use crate::ui::app::room_tests::{event, in_rooms, say};
+    use crate::ui::app::{App, NetEvent};
+    use crate::ui::render::draw;
+
+    fn screen(app: &App, width: u16, height: u16) -> Terminal<TestBackend> {
+        let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+        terminal.draw(|frame| draw(app, frame)).unwrap();
+        terminal
+    }
+
+    /// bob in four rooms, looking at #general: news in #ops, a mention in #dev.
+    fn busy_app() -> App {
+        let mut app = in_rooms(&["#ops", "#dev", "#random"]);
+        app.handle_net(say("#ops", 1, "carol", "deploy started"));
+        app.handle_net(say("#ops", 2, "carol", "deploy done"));
+        app.handle_net(say("#dev", 1, "carol", "bob: review please"));
+        app.handle_net(say("#general", 1, "alice", "morning all"));
+        app
+    }
+
+    #[test]
+    fn the_room_list_shows_unread_counts_and_marks_mentions() {
+        let app = busy_app();
+        assert_eq!(app.active_elsewhere(), 2);
+        let terminal = screen(&app, 80, 10);
+        insta::assert_snapshot!(terminal.backend());
+        let text = format!("{:?}", terminal.backend());
+        assert!(text.contains("news in 2 other rooms (Alt-A)"), "{text}");
+    }
+
+    #[test]
+    fn f3_hides_the_room_list() {
+        let mut app = busy_app();
+        app.handle_key(crossterm::event::KeyEvent::new(
+            crossterm::event::KeyCode::F(3),
+            crossterm::event::KeyModifiers::NONE,
+        ));
+        let terminal = screen(&app, 80, 10);
+        let row = |y| {
+            (0..18)
+                .map(|x| terminal.backend().buffer()[(x, y)].symbol().to_owned())
+                .collect::<String>()
+        };
+        assert!(!row(2).contains("#ops"), "{}", row(2));
+        assert!(row(1).contains("you join"), "{}", row(1));
+    }
+
+    #[test]
+    fn the_header_shows_the_room_and_its_topic() {
+        let mut app = in_rooms(&[]);
+        app.handle_net(NetEvent::Event(event(
+            "#general",
+            1,
+            EventKind::Topic,
+            "alice",
+            Some("release day: no deploys after 4pm"),
+        )));
+        insta::assert_snapshot!(screen(&app, 60, 7).backend());
+    }
+
+    #[test]
+    fn joins_collapse_and_a_separator_marks_what_is_new() {
+        let mut app = in_rooms(&["#ops"]);
+        app.smart_filter = false;
+        app.handle_net(say("#general", 1, "alice", "before you looked away"));
+        app.switch_to(1);
+        for (seq, name) in ["dave", "erin", "frank", "gina", "hal"].iter().enumerate() {
+            let join = event("#general", seq as u64 + 2, EventKind::Join, name, None);
+            app.handle_net(NetEvent::Event(join));
+        }
+        app.handle_net(say("#general", 7, "dave", "hello everyone"));
+        app.switch_to(0);
+        insta::assert_snapshot!(screen(&app, 72, 10).backend());
+    }
+}
