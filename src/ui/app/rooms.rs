@@ -571,7 +571,7 @@ pub(crate) mod tests {
         let mut app = in_rooms(&[]);
         assert!(app.smart_filter, "on by default");
         let at = |minutes: u64| minutes * 60 * 1000;
-        let mut happen = |app: &mut App, seq, minute, kind, who: &str| {
+        let happen = |app: &mut App, seq, minute, kind, who: &str| {
             let mut event = event("#general", seq, kind, who, Some("x"));
             if kind == EventKind::Join || kind == EventKind::Leave {
                 event.text = None;
