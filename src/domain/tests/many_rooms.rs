@@ -1,0 +1,1 @@
+//! Many rooms: isolation, per-room seqs, entering and parting, names, limits.
