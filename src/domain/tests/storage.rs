@@ -188,3 +188,49 @@ async fn shutdown_ends_every_session_even_when_nothing_can_be_stored() {
     assert_eq!(reader.next().await, Err(LeaveReason::ServerShutdown));
     faults.set(false);
 }
+
+#[tokio::test]
+async fn a_room_whose_first_join_cannot_be_stored_is_never_made() {
+    let (room, faults) = failing_room();
+    let alice = room.join(Some("alice"), Lifetime::Connection).unwrap();
+    say_stored(&room, &alice.session, "hi").await;
+
+    faults.set(true);
+    let (_, receipt) = room.enter(&alice.session, "#new").unwrap();
+    assert_eq!(
+        outcome(receipt.unwrap()).await,
+        Err(RoomError::StorageUnavailable)
+    );
+    faults.set(false);
+    assert_eq!(room.room_exists("#new"), Some(false), "the room is forgotten");
+    assert_eq!(
+        room.say(&alice.session, "#new", "anyone?", false).map(drop),
+        Err(RoomError::NoSuchRoom("#new".into()))
+    );
+    // Made afresh later, numbered from 1.
+    let (entered, receipt) = room.enter(&alice.session, "#new").unwrap();
+    assert_eq!(outcome(receipt.unwrap()).await, Ok(1));
+    assert_eq!(entered.last_seq, 0);
+}
+
+#[tokio::test]
+async fn a_topic_that_cannot_be_stored_is_undone() {
+    let (room, faults) = failing_room();
+    let alice = room.join(Some("alice"), Lifetime::Connection).unwrap();
+    let (_, _, receipt) = room
+        .topic(&alice.session, DEFAULT_ROOM, Some("first"))
+        .unwrap();
+    outcome(receipt.unwrap()).await.unwrap();
+
+    faults.set(true);
+    let (_, _, receipt) = room
+        .topic(&alice.session, DEFAULT_ROOM, Some("second"))
+        .unwrap();
+    assert_eq!(
+        outcome(receipt.unwrap()).await,
+        Err(RoomError::StorageUnavailable)
+    );
+    faults.set(false);
+    let (_, topic, _) = room.topic(&alice.session, DEFAULT_ROOM, None).unwrap();
+    assert_eq!(topic.as_deref(), Some("first"));
+}
