@@ -53,7 +53,7 @@
 //! that reconnects passes the last `seq` it saw and is replayed the rest from the store.
 
 pub mod bench;
-pub mod room;
+pub mod domain;
 pub mod rpc;
 pub mod store;
 pub mod text;

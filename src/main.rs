@@ -52,10 +52,27 @@ struct ServeArgs {
     /// Recent events sent to every member when it joins (0 for none).
     #[arg(long, env = "CHATROOM_HISTORY", default_value_t = 50)]
     history: usize,
+    /// The room everyone lands in, and the one calls that name no room mean.
+    #[arg(long, env = "CHATROOM_DEFAULT_ROOM", default_value = "#general", value_parser = room_name)]
+    default_room: String,
+    /// Most rooms on the server; creating one more is refused.
+    #[arg(long, env = "CHATROOM_MAX_ROOMS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_rooms: u64,
+    /// Most rooms one member may be in at once.
+    #[arg(long, env = "CHATROOM_MAX_ROOMS_PER_MEMBER", default_value_t = 100,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_rooms_per_member: u64,
+    /// Rooms one IP address may create per minute, in a burst of as many (loopback is exempt
+    /// unless --limit-loopback).
+    #[arg(long, env = "CHATROOM_ROOM_CREATIONS_PER_MINUTE", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    room_creations_per_minute: u32,
     /// Delete stored events older than this many days [default: keep them].
     #[arg(long, env = "CHATROOM_RETAIN_DAYS", value_parser = clap::value_parser!(u64).range(1..))]
     retain_days: Option<u64>,
-    /// Keep at most this many stored events, deleting the oldest [default: keep them all].
+    /// Keep at most this many stored events per room, deleting the oldest [default: keep
+    /// them all].
     #[arg(long, env = "CHATROOM_RETAIN_EVENTS", value_parser = clap::value_parser!(u64).range(1..))]
     retain_events: Option<u64>,
     /// Most open connections at once, WebSocket and HTTP together.
@@ -107,7 +124,7 @@ struct ServeArgs {
     #[arg(long, env = "CHATROOM_HTTP_IDLE_SECS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..))]
     http_idle_secs: u64,
-    /// A file holding the room's password: joining then needs it. Or set CHATROOM_PASSWORD
+    /// A file holding the server's password: joining then needs it. Or set CHATROOM_PASSWORD
     /// (there is no --password flag: it would show in `ps`).
     #[arg(long, env = "CHATROOM_PASSWORD_FILE")]
     password_file: Option<PathBuf>,
@@ -326,6 +343,11 @@ fn positive_duration(value: &str) -> Result<Duration, String> {
         Duration::ZERO => Err(format!("{value:?} is no time at all")),
         duration => Ok(duration),
     }
+}
+
+/// A room name as the server takes it (`#` and lowercase letters, digits, `-`, `_`).
+fn room_name(value: &str) -> Result<String, String> {
+    chatroom::domain::parse_room_name(value).map_err(|err| err.to_string())
 }
 
 fn non_negative(value: &str) -> Result<f64, String> {

@@ -1,16 +1,18 @@
-//! Durable history: every event the room accepts, kept in SQLite.
+//! Durable history in SQLite: the embedded [`EventLog`], every room's events in one file.
 //!
 //! One writer thread owns the write connection and commits events in batches (group
 //! commit): whatever arrived while the previous commit was being synced goes into the next
-//! transaction, so storing keeps pace with the room however fast it runs. After each commit
-//! the writer reports the highest seq now on disk; only then does the room deliver those
-//! events and acknowledge them to their senders, so nothing anyone has seen or been promised
-//! can be lost in a crash. Reads (history pages, catch-up) use a second connection and never
-//! wait for the writer. The writer, and what it does when the disk fails, is in [`writer`].
-//! The store also remembers who is in the room (`presence`), so that after a crash the room
-//! can record the leaves of those who were there.
+//! transaction, so storing keeps pace with the rooms however fast they run. After each
+//! commit the writer reports the highest log position now on disk; only then do the rooms
+//! deliver those events and acknowledge them to their senders, so nothing anyone has seen
+//! or been promised can be lost in a crash. Reads (history pages, catch-up) use a second
+//! connection and never wait for the writer. The writer, and what it does when the disk
+//! fails, is in [`writer`]; the tables and the migration from a single-room database in
+//! `schema`. The store also remembers who is in each room (`presence`), so that after a
+//! crash the rooms can record the leaves of those who were there.
 
 mod presence;
+mod schema;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
@@ -19,9 +21,11 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, params};
 
-use crate::rpc::types::{Event, EventKind, MemberInfo};
-use presence::{fill_present_once, read_present};
-pub use writer::{Progress, WriteFaults, Writer};
+use crate::domain::{
+    Appender, DEFAULT_ROOM, Event, EventLog, LogError, MemberInfo, OnProgress, Recovered,
+};
+use presence::read_present;
+pub use writer::{WriteFaults, Writer};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -93,18 +97,19 @@ pub struct Retention {
     pub max_age: Option<Duration>,
 }
 
-/// An opened store, before its writer has started.
+/// The write connection and the database's lock file, if any.
+type WriterParts = (Arc<Mutex<Connection>>, Option<std::fs::File>);
+
+/// An opened store: the [`EventLog`] the chat runs on.
 pub struct Store {
-    /// For a file, its own connection; in memory, the same one as the reader's (an
-    /// in-memory database lives in one connection).
-    writer: Arc<Mutex<Connection>>,
-    /// Held while the store is open: two servers writing one file would hand out the same
-    /// seqs.
-    lock: Option<std::fs::File>,
+    /// What the writer thread takes when the log starts: for a file, its own connection
+    /// (in memory, the reader's, as an in-memory database lives in one connection), and
+    /// the lock, held while the store is open, since two servers writing one file would
+    /// hand out the same seqs.
+    writer: Mutex<Option<WriterParts>>,
     reader: History,
-    last_seq: u64,
-    /// Members whose join is stored but not their leave.
-    present: Vec<MemberInfo>,
+    recovered: Recovered,
+    retention: Retention,
     faults: WriteFaults,
 }
 
@@ -115,9 +120,15 @@ pub struct History {
 }
 
 impl Store {
-    /// Opens (or creates) the database. A file's directory must exist already, and one
-    /// server at a time may have a file open, however its path is spelled.
+    /// Opens (or creates) the database, migrating one from a single-room release into
+    /// [`DEFAULT_ROOM`]. A file's directory must exist already, and one server at a time
+    /// may have a file open, however its path is spelled.
     pub fn open(location: &DbLocation) -> Result<Self, StoreError> {
+        Self::open_into(location, DEFAULT_ROOM)
+    }
+
+    /// [`Store::open`], with the room an old single-room database's history moves into.
+    pub fn open_into(location: &DbLocation, default_room: &str) -> Result<Self, StoreError> {
         let sqlite = |source| StoreError::Sqlite {
             path: location.to_string(),
             source,
@@ -150,33 +161,11 @@ impl Store {
         writer
             .busy_timeout(Duration::from_secs(5))
             .map_err(sqlite)?;
-        writer
-            .execute_batch(
-                "CREATE TABLE IF NOT EXISTS events (
-                     seq INTEGER PRIMARY KEY,
-                     ts INTEGER NOT NULL,
-                     kind TEXT NOT NULL,
-                     from_id TEXT NOT NULL,
-                     from_name TEXT NOT NULL,
-                     text TEXT
-                 );
-                 -- The highest seq ever given out, kept even when pruning empties `events`,
-                 -- so seq keeps rising across restarts.
-                 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-                 -- Who is in the room as far as the stored events say: joined, not left.
-                 CREATE TABLE IF NOT EXISTS present (id TEXT PRIMARY KEY, name TEXT NOT NULL);",
-            )
-            .map_err(sqlite)?;
-        fill_present_once(&mut writer).map_err(sqlite)?;
-        let present = read_present(&writer).map_err(sqlite)?;
-        let last_seq: i64 = writer
-            .query_row(
-                "SELECT MAX(COALESCE((SELECT value FROM meta WHERE key = 'last_seq'), 0),
-                            COALESCE((SELECT MAX(seq) FROM events), 0))",
-                [],
-                |row| row.get(0),
-            )
-            .map_err(sqlite)?;
+        schema::prepare(&mut writer, default_room).map_err(sqlite)?;
+        let recovered = Recovered {
+            rooms: schema::read_rooms(&writer).map_err(sqlite)?,
+            left_behind: read_present(&writer).map_err(sqlite)?,
+        };
         let writer = Arc::new(Mutex::new(writer));
         let reader = match &file {
             None => writer.clone(),
@@ -189,20 +178,25 @@ impl Store {
             }
         };
         Ok(Self {
-            writer,
-            lock,
+            writer: Mutex::new(Some((writer, lock))),
             reader: History { conn: reader },
-            last_seq: last_seq as u64,
-            present,
+            recovered,
+            retention: Retention::default(),
             faults: WriteFaults::default(),
         })
     }
 
-    /// Members whose join is stored but not their leave: the room still had them when the
-    /// server last stopped without saying goodbye (a crash, or a disk that failed). The
-    /// room records their leaves before anything else.
-    pub fn left_behind(&self) -> &[MemberInfo] {
-        &self.present
+    /// How much history the writer keeps, per room.
+    pub fn with_retention(mut self, retention: Retention) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// Members whose join into a room is stored but not their leave: the room still had
+    /// them when the server last stopped without saying goodbye (a crash, or a disk that
+    /// failed). The chat records their leaves before anything else.
+    pub fn left_behind(&self) -> &[(String, MemberInfo)] {
+        &self.recovered.left_behind
     }
 
     /// The switch that makes this store's commits fail, for tests.
@@ -210,67 +204,94 @@ impl Store {
         self.faults.clone()
     }
 
-    /// The highest seq stored so far; the room continues from the next one.
-    pub fn last_seq(&self) -> u64 {
-        self.last_seq
+    /// The highest seq stored so far in a room; it continues from the next one.
+    pub fn last_seq(&self, room: &str) -> u64 {
+        self.recovered
+            .rooms
+            .iter()
+            .find(|r| r.name == room)
+            .map_or(0, |r| r.last_seq)
     }
 
     pub fn history(&self) -> History {
         self.reader.clone()
     }
+}
 
-    /// Starts the writer thread. `on_progress` is called from it after every commit, and
-    /// whenever it gives up on events not stored within `timeout` of being appended.
-    pub fn start_writer(
-        self,
-        retention: Retention,
-        timeout: Duration,
-        on_progress: impl Fn(Progress) + Send + 'static,
-    ) -> Writer {
-        writer::start(
-            self.writer,
-            self.lock,
-            self.faults,
-            retention,
+impl EventLog for Store {
+    fn recovered(&self) -> Recovered {
+        self.recovered.clone()
+    }
+
+    fn latest(&self, room: &str, limit: usize) -> Result<Vec<Event>, LogError> {
+        self.reader.latest(room, limit).map_err(log_error)
+    }
+
+    fn before(&self, room: &str, before: u64, limit: usize) -> Result<Vec<Event>, LogError> {
+        self.reader.before(room, before, limit).map_err(log_error)
+    }
+
+    fn after(&self, room: &str, since: u64, limit: usize) -> Result<Vec<Event>, LogError> {
+        self.reader.after(room, since, limit).map_err(log_error)
+    }
+
+    /// Starts the writer thread; a store starts once.
+    fn start(&self, timeout: Duration, on_progress: OnProgress) -> Box<dyn Appender> {
+        let (conn, lock) = self
+            .writer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .expect("a store's log is started once");
+        Box::new(writer::start(
+            conn,
+            lock,
+            self.faults.clone(),
+            self.retention,
             timeout,
             on_progress,
-        )
+        ))
     }
 }
 
+fn log_error(err: StoreError) -> LogError {
+    LogError(err.to_string())
+}
+
+const SELECT_EVENTS: &str = "SELECT e.seq, e.ts, e.kind, e.from_id, e.from_name, e.text
+     FROM events e JOIN rooms r ON r.id = e.room WHERE r.name = ?1";
+
 impl History {
-    /// Up to `limit` events with seq below `before`, oldest first.
-    pub fn before(&self, before: u64, limit: usize) -> Result<Vec<Event>, StoreError> {
-        let mut events = self.query(
-            "SELECT seq, ts, kind, from_id, from_name, text FROM events
-             WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2",
-            before,
-            limit,
-        )?;
+    /// Up to `limit` events of a room with seq below `before`, oldest first.
+    pub fn before(&self, room: &str, before: u64, limit: usize) -> Result<Vec<Event>, StoreError> {
+        let sql = format!("{SELECT_EVENTS} AND e.seq < ?2 ORDER BY e.seq DESC LIMIT ?3");
+        let mut events = self.query(&sql, room, before, limit)?;
         events.reverse();
         Ok(events)
     }
 
-    /// Up to `limit` events with seq above `since`, oldest first.
-    pub fn after(&self, since: u64, limit: usize) -> Result<Vec<Event>, StoreError> {
-        self.query(
-            "SELECT seq, ts, kind, from_id, from_name, text FROM events
-             WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-            since,
-            limit,
-        )
+    /// Up to `limit` events of a room with seq above `since`, oldest first.
+    pub fn after(&self, room: &str, since: u64, limit: usize) -> Result<Vec<Event>, StoreError> {
+        let sql = format!("{SELECT_EVENTS} AND e.seq > ?2 ORDER BY e.seq LIMIT ?3");
+        self.query(&sql, room, since, limit)
     }
 
-    /// The latest `limit` events, oldest first.
-    pub fn latest(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
-        self.before(i64::MAX as u64, limit)
+    /// The latest `limit` events of a room, oldest first.
+    pub fn latest(&self, room: &str, limit: usize) -> Result<Vec<Event>, StoreError> {
+        self.before(room, i64::MAX as u64, limit)
     }
 
-    fn query(&self, sql: &str, seq: u64, limit: usize) -> Result<Vec<Event>, StoreError> {
+    fn query(
+        &self,
+        sql: &str,
+        room: &str,
+        seq: u64,
+        limit: usize,
+    ) -> Result<Vec<Event>, StoreError> {
         let conn = lock(&self.conn);
         let mut statement = conn.prepare_cached(sql)?;
         let rows = statement.query_map(
-            params![seq.min(i64::MAX as u64) as i64, limit as i64],
+            params![room, seq.min(i64::MAX as u64) as i64, limit as i64],
             |row| {
                 Ok((
                     row.get::<_, i64>(0)? as u64,
@@ -286,7 +307,7 @@ impl History {
             let (seq, ts, kind, from_id, from_name, text) = row?;
             let corrupt = |reason: String| StoreError::Corrupt { seq, reason };
             Ok(Event {
-                room: crate::room::DEFAULT_ROOM.to_owned(),
+                room: room.to_owned(),
                 seq,
                 ts,
                 kind: kind.parse().map_err(corrupt)?,
@@ -378,339 +399,5 @@ fn lock_exclusively(path: &Path) -> Result<std::fs::File, StoreError> {
     }
 }
 
-impl EventKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventKind::Message => "message",
-            EventKind::Join => "join",
-            EventKind::Leave => "leave",
-            EventKind::System => "system",
-            EventKind::Action => "action",
-            EventKind::Nick => "nick",
-            EventKind::Topic => "topic",
-        }
-    }
-}
-
-impl std::str::FromStr for EventKind {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s {
-            "message" => EventKind::Message,
-            "join" => EventKind::Join,
-            "leave" => EventKind::Leave,
-            "system" => EventKind::System,
-            "action" => EventKind::Action,
-            "nick" => EventKind::Nick,
-            "topic" => EventKind::Topic,
-            other => return Err(format!("unknown event kind {other:?}")),
-        })
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use std::sync::mpsc;
-
-    use super::writer::prune_chunk;
-    use super::*;
-    use crate::rpc::types::Stamped;
-    use uuid::Uuid;
-
-    fn event(seq: u64, ts: u64) -> Arc<Stamped> {
-        Arc::new(Stamped::new(Event {
-            room: "#general".into(),
-            seq,
-            ts,
-            kind: EventKind::Message,
-            from: MemberInfo {
-                id: Uuid::from_u128(7),
-                name: "alice".into(),
-            },
-            text: Some(format!("m{seq}")),
-        }))
-    }
-
-    /// Appends events and waits until the writer says they are on disk.
-    fn store_events(
-        writer: &Writer,
-        progress: &mpsc::Receiver<Progress>,
-        seqs: impl Iterator<Item = u64>,
-    ) {
-        let mut last = 0;
-        for seq in seqs {
-            writer.append(event(seq, seq));
-            last = seq;
-        }
-        loop {
-            match next_progress(progress) {
-                Progress::Stored(seq) if seq >= last => return,
-                Progress::Stored(_) => {}
-                dropped => panic!("expected the events stored, got {dropped:?}"),
-            }
-        }
-    }
-
-    const WAIT: Duration = Duration::from_secs(10);
-
-    fn started(store: Store, retention: Retention) -> (Writer, mpsc::Receiver<Progress>) {
-        started_with_timeout(store, retention, WAIT)
-    }
-
-    fn started_with_timeout(
-        store: Store,
-        retention: Retention,
-        timeout: Duration,
-    ) -> (Writer, mpsc::Receiver<Progress>) {
-        let (tx, rx) = mpsc::channel();
-        let writer = store.start_writer(retention, timeout, move |progress| {
-            let _ = tx.send(progress);
-        });
-        (writer, rx)
-    }
-
-    fn next_progress(progress: &mpsc::Receiver<Progress>) -> Progress {
-        progress
-            .recv_timeout(WAIT)
-            .expect("writer reports progress")
-    }
-
-    fn temp_db() -> (PathBuf, impl Drop) {
-        struct Cleanup(PathBuf);
-        impl Drop for Cleanup {
-            fn drop(&mut self) {
-                let _ = std::fs::remove_dir_all(&self.0);
-            }
-        }
-        let dir = std::env::temp_dir().join(format!("chatroom-store-{}", Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        (dir.join("chat.db"), Cleanup(dir))
-    }
-
-    #[test]
-    fn events_come_back_in_pages() {
-        let store = Store::open(&DbLocation::Memory).unwrap();
-        let history = store.history();
-        let (writer, durable) = started(store, Retention::default());
-        store_events(&writer, &durable, 1..=10);
-
-        let seqs = |events: Vec<Event>| events.iter().map(|e| e.seq).collect::<Vec<_>>();
-        assert_eq!(seqs(history.before(6, 3).unwrap()), [3, 4, 5]);
-        assert_eq!(seqs(history.after(6, 3).unwrap()), [7, 8, 9]);
-        assert_eq!(seqs(history.latest(2).unwrap()), [9, 10]);
-        assert_eq!(seqs(history.after(10, 5).unwrap()), Vec::<u64>::new());
-        let first = &history.after(0, 1).unwrap()[0];
-        assert_eq!(*first, event(1, 1).event);
-    }
-
-    #[test]
-    fn a_reopened_file_continues_where_it_left_off() {
-        let (path, _cleanup) = temp_db();
-        let location = DbLocation::File(path);
-        {
-            let store = Store::open(&location).unwrap();
-            assert_eq!(store.last_seq(), 0);
-            let (writer, durable) = started(store, Retention::default());
-            store_events(&writer, &durable, 1..=5);
-            writer.close(WAIT);
-        }
-        let store = Store::open(&location).unwrap();
-        assert_eq!(store.last_seq(), 5);
-        assert_eq!(store.history().latest(10).unwrap().len(), 5);
-    }
-
-    #[test]
-    fn pruning_keeps_the_newest_and_the_seq_high_water_mark() {
-        let (path, _cleanup) = temp_db();
-        let location = DbLocation::File(path);
-        let store = Store::open(&location).unwrap();
-        let history = store.history();
-        let conn = Connection::open(match &location {
-            DbLocation::File(p) => p,
-            DbLocation::Memory => unreachable!(),
-        })
-        .unwrap();
-        let (writer, durable) = started(store, Retention::default());
-        store_events(&writer, &durable, 1..=20);
-
-        let retention = Retention {
-            max_events: Some(5),
-            max_age: None,
-        };
-        assert_eq!(prune_chunk(&conn, retention).unwrap(), 15);
-        let kept: Vec<u64> = history.latest(100).unwrap().iter().map(|e| e.seq).collect();
-        assert_eq!(kept, [16, 17, 18, 19, 20]);
-
-        // Everything older than a day goes (these events have ts = seq ms after the epoch).
-        let by_age = Retention {
-            max_events: None,
-            max_age: Some(Duration::from_secs(86_400)),
-        };
-        assert_eq!(prune_chunk(&conn, by_age).unwrap(), 5);
-        writer.close(WAIT);
-        drop((history, conn));
-        assert_eq!(
-            Store::open(&location).unwrap().last_seq(),
-            20,
-            "seq never goes back"
-        );
-    }
-
-    #[test]
-    fn a_file_in_use_by_another_server_is_refused() {
-        let (path, _cleanup) = temp_db();
-        let location = DbLocation::File(path);
-        let first = Store::open(&location).unwrap();
-        assert!(matches!(
-            Store::open(&location),
-            Err(StoreError::InUse { .. })
-        ));
-        drop(first);
-        assert!(Store::open(&location).is_ok(), "free again once closed");
-    }
-
-    #[test]
-    fn another_path_to_a_file_in_use_is_refused() {
-        let (path, _cleanup) = temp_db();
-        let dir = path.parent().unwrap().to_owned();
-        let _first = Store::open(&DbLocation::File(path.clone())).unwrap();
-        let file_link = dir.join("link.db");
-        std::os::unix::fs::symlink(&path, &file_link).unwrap();
-        let dir_link = dir.join("linked-dir");
-        std::os::unix::fs::symlink(&dir, &dir_link).unwrap();
-        for other in [
-            file_link,
-            dir_link.join("chat.db"),
-            dir.join(".").join("chat.db"),
-        ] {
-            assert!(
-                matches!(
-                    Store::open(&DbLocation::File(other.clone())),
-                    Err(StoreError::InUse { .. })
-                ),
-                "{} was let in",
-                other.display()
-            );
-        }
-    }
-
-    #[test]
-    fn a_hard_linked_database_is_refused_under_either_name() {
-        let (path, _cleanup) = temp_db();
-        drop(Store::open(&DbLocation::File(path.clone())).unwrap());
-        let other = path.parent().unwrap().join("hard.db");
-        std::fs::hard_link(&path, &other).unwrap();
-        for name in [&path, &other] {
-            let err = Store::open(&DbLocation::File(name.clone()))
-                .err()
-                .expect("a hard-linked database is refused");
-            assert!(
-                matches!(err, StoreError::HardLinked { links: 2, .. }),
-                "{err}"
-            );
-        }
-    }
-
-    #[test]
-    fn a_missing_directory_is_refused_not_created() {
-        let (path, _cleanup) = temp_db();
-        let missing = path.parent().unwrap().join("typo");
-        let err = Store::open(&DbLocation::File(missing.join("chat.db")))
-            .err()
-            .expect("a missing directory is refused");
-        assert!(matches!(err, StoreError::NoDirectory { .. }), "{err}");
-        assert!(err.to_string().contains("typo"), "{err}");
-        assert!(!missing.exists(), "nothing was created");
-    }
-
-    #[test]
-    fn events_not_stored_in_time_are_dropped_and_never_stored_later() {
-        let store = Store::open(&DbLocation::Memory).unwrap();
-        let history = store.history();
-        let faults = store.write_faults();
-        let (writer, progress) =
-            started_with_timeout(store, Retention::default(), Duration::from_millis(50));
-        store_events(&writer, &progress, 1..=2);
-
-        faults.set(true);
-        writer.append(event(3, 3));
-        writer.append(event(4, 4));
-        assert_eq!(next_progress(&progress), Progress::Dropped { from: 3 });
-        // Handed over before the room answers: numbered after what was dropped, so dropped.
-        writer.append(event(5, 5));
-        faults.set(false);
-        writer.resume();
-        // The room numbers on from the last stored event.
-        store_events(&writer, &progress, 3..=3);
-        writer.close(WAIT);
-
-        let stored: Vec<u64> = history.latest(10).unwrap().iter().map(|e| e.seq).collect();
-        assert_eq!(stored, [1, 2, 3]);
-    }
-
-    fn member_event(seq: u64, kind: EventKind, id: u128, name: &str) -> Arc<Stamped> {
-        Arc::new(Stamped::new(Event {
-            room: "#general".into(),
-            seq,
-            ts: seq,
-            kind,
-            from: MemberInfo {
-                id: Uuid::from_u128(id),
-                name: name.into(),
-            },
-            text: None,
-        }))
-    }
-
-    #[test]
-    fn members_joined_and_not_left_are_remembered_across_a_restart() {
-        let (path, _cleanup) = temp_db();
-        let location = DbLocation::File(path.clone());
-        let (writer, progress) = started(Store::open(&location).unwrap(), Retention::default());
-        for event in [
-            member_event(1, EventKind::Join, 1, "alice"),
-            member_event(2, EventKind::Join, 2, "bob"),
-            member_event(3, EventKind::Nick, 1, "al"),
-            member_event(4, EventKind::Leave, 2, "bob"),
-            member_event(5, EventKind::Join, 3, "carol"),
-        ] {
-            writer.append(event);
-        }
-        while next_progress(&progress) != Progress::Stored(5) {}
-        writer.close(WAIT);
-
-        let names = |store: &Store| -> Vec<String> {
-            store.left_behind().iter().map(|m| m.name.clone()).collect()
-        };
-        assert_eq!(names(&Store::open(&location).unwrap()), ["al", "carol"]);
-
-        // A database from before presence was kept learns it from its events, once.
-        let conn = Connection::open(&path).unwrap();
-        conn.execute_batch("DROP TABLE present; DELETE FROM meta WHERE key = 'present';")
-            .unwrap();
-        drop(conn);
-        assert_eq!(names(&Store::open(&location).unwrap()), ["al", "carol"]);
-    }
-
-    #[test]
-    fn memory_stores_are_separate() {
-        let a = Store::open(&DbLocation::Memory).unwrap();
-        let history_a = a.history();
-        let (writer, durable) = started(a, Retention::default());
-        store_events(&writer, &durable, 1..=3);
-        let b = Store::open(&DbLocation::Memory).unwrap();
-        assert_eq!(b.last_seq(), 0);
-        assert_eq!(b.history().latest(10).unwrap().len(), 0);
-        assert_eq!(history_a.latest(10).unwrap().len(), 3);
-    }
-
-    #[test]
-    fn location_parsing() {
-        assert_eq!(DbLocation::parse(":memory:"), DbLocation::Memory);
-        assert_eq!(
-            DbLocation::parse("/tmp/x.db"),
-            DbLocation::File("/tmp/x.db".into())
-        );
-    }
-}
+mod tests;

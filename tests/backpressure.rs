@@ -9,7 +9,7 @@ mod common;
 
 use std::time::Duration;
 
-use chatroom::room::RoomConfig;
+use chatroom::domain::ChatConfig;
 use chatroom::rpc::ChatApiClient;
 use chatroom::rpc::client::connect;
 use chatroom::rpc::server::ServerConfig;
@@ -39,9 +39,9 @@ fn status(field: &str) -> u64 {
 /// A server whose history holds [`MESSAGES`] long messages, and the member who wrote them.
 async fn server_with_long_history(calls_in_flight: u32) -> (TestServer, Member) {
     let server = TestServer::start_with(ServerConfig {
-        room: RoomConfig {
+        chat: ChatConfig {
             rate_limit: None,
-            ..RoomConfig::default()
+            ..ChatConfig::default()
         },
         max_calls_per_connection: calls_in_flight,
         ..ServerConfig::default()

@@ -3,7 +3,7 @@
 mod common;
 
 use chatroom::bench::{self, BenchConfig};
-use chatroom::room::RoomConfig;
+use chatroom::domain::ChatConfig;
 use chatroom::rpc::server::ServerConfig;
 use common::{TestServer, within};
 
@@ -24,9 +24,9 @@ fn config(server: &TestServer) -> BenchConfig {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_short_bench_delivers_everything_once_in_order() {
     let server = TestServer::start_with(ServerConfig {
-        room: RoomConfig {
+        chat: ChatConfig {
             rate_limit: None,
-            ..RoomConfig::default()
+            ..ChatConfig::default()
         },
         ..ServerConfig::default()
     })
@@ -59,9 +59,9 @@ async fn a_rate_limited_server_is_named_as_the_problem() {
 async fn the_bench_runs_over_wss_into_a_private_room() {
     let made = chatroom::rpc::tls::self_signed(vec!["127.0.0.1".into()]).unwrap();
     let server = TestServer::start_with(ServerConfig {
-        room: RoomConfig {
+        chat: ChatConfig {
             rate_limit: None,
-            ..RoomConfig::default()
+            ..ChatConfig::default()
         },
         tls: Some(made.config),
         password: Some(chatroom::rpc::auth::Password::new("bench-secret")),

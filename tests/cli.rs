@@ -6,7 +6,7 @@ mod common;
 use std::net::SocketAddr;
 use std::process::Stdio;
 
-use chatroom::room::RESTARTED;
+use chatroom::domain::RESTARTED;
 use chatroom::rpc::ChatApiClient;
 use chatroom::rpc::server::ServerConfig;
 use chatroom::rpc::types::{Event, EventKind};
@@ -217,7 +217,7 @@ async fn after_a_crash_the_members_who_were_there_are_recorded_as_gone_once() {
     assert!(store.left_behind().is_empty());
     let mut restarted: Vec<String> = store
         .history()
-        .latest(100)
+        .latest("#general", 100)
         .unwrap()
         .into_iter()
         .filter(|e| e.kind == EventKind::Leave && e.text.as_deref() == Some(RESTARTED))

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use chatroom::room::{RateLimit, RoomConfig};
+use chatroom::domain::{ChatConfig, RateLimit};
 use chatroom::rpc::server::ServerConfig;
 use chatroom::rpc::types::EventKind;
 use chatroom::rpc::{ChatApiClient, codes};
@@ -211,13 +211,13 @@ async fn batches_can_be_turned_off() {
 #[tokio::test]
 async fn flooding_client_is_limited_then_disconnected_while_others_carry_on() {
     let server = TestServer::start_with(ServerConfig {
-        room: RoomConfig {
+        chat: ChatConfig {
             // Slow enough that even a heavily loaded machine floods it.
             rate_limit: Some(RateLimit {
                 per_sec: 1.0,
                 burst: 10,
             }),
-            ..RoomConfig::default()
+            ..ChatConfig::default()
         },
         ..ServerConfig::default()
     })
@@ -289,10 +289,10 @@ async fn flooding_client_is_limited_then_disconnected_while_others_carry_on() {
 #[tokio::test]
 async fn slow_reader_is_disconnected_and_nobody_else_stalls() {
     let server = TestServer::start_with(ServerConfig {
-        room: RoomConfig {
+        chat: ChatConfig {
             queue_capacity: 16,
             rate_limit: None,
-            ..RoomConfig::default()
+            ..ChatConfig::default()
         },
         connection_buffer: 16,
         // The kicked reader's socket stays stuck in a write until TCP_USER_TIMEOUT; do not

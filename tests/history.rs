@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::HashMap;
 
-use chatroom::room::RoomConfig;
+use chatroom::domain::ChatConfig;
 use chatroom::rpc::server::ServerConfig;
 use chatroom::rpc::types::{Event, EventKind};
 use chatroom::rpc::{ChatApiClient, codes};
@@ -16,9 +16,9 @@ use jsonrpsee::ws_client::WsClient;
 
 fn unlimited() -> ServerConfig {
     ServerConfig {
-        room: RoomConfig {
+        chat: ChatConfig {
             rate_limit: None,
-            ..RoomConfig::default()
+            ..ChatConfig::default()
         },
         ..ServerConfig::default()
     }
@@ -42,9 +42,9 @@ fn error_code(err: ClientError) -> i32 {
 #[tokio::test]
 async fn a_new_member_gets_recent_history_and_where_it_ends() {
     let server = TestServer::start_with(ServerConfig {
-        room: RoomConfig {
+        chat: ChatConfig {
             history_len: 3,
-            ..RoomConfig::default()
+            ..ChatConfig::default()
         },
         ..ServerConfig::default()
     })

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use chatroom::room::RoomConfig;
+use chatroom::domain::ChatConfig;
 use chatroom::rpc::client::connect;
 use chatroom::rpc::server::ServerConfig;
 use chatroom::rpc::types::{Event, EventKind};
@@ -18,10 +18,10 @@ use jsonrpsee::core::ClientError;
 
 fn config(storage_timeout: Duration) -> ServerConfig {
     ServerConfig {
-        room: RoomConfig {
+        chat: ChatConfig {
             rate_limit: None,
             storage_timeout,
-            ..RoomConfig::default()
+            ..ChatConfig::default()
         },
         ..ServerConfig::default()
     }
@@ -184,10 +184,10 @@ async fn messages_waiting_to_be_stored_are_bounded_in_bytes() {
     const TEXT: usize = 4000;
     const BOUND: usize = 64 * 1024;
     let (server, faults) = server_with_faults(ServerConfig {
-        room: RoomConfig {
+        chat: ChatConfig {
             max_pending_bytes: BOUND,
             max_text_bytes: 4096,
-            ..config(Duration::from_secs(60)).room
+            ..config(Duration::from_secs(60)).chat
         },
         ..ServerConfig::default()
     })

@@ -402,7 +402,7 @@ async fn the_client_reconnects_after_a_restart_and_catches_up() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scrolling_to_the_top_loads_older_history() {
     let server = TestServer::start_with(chatroom::rpc::server::ServerConfig {
-        room: chatroom::room::RoomConfig {
+        chat: chatroom::domain::ChatConfig {
             rate_limit: None,
             history_len: 5,
             ..Default::default()

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
-use chatroom::room::{RateLimit, RoomConfig};
+use chatroom::domain::{ChatConfig, RateLimit};
 use chatroom::rpc::auth::Password;
 use chatroom::rpc::server::{self, ServerConfig};
 use chatroom::rpc::tls::{self, ClientTls, Fingerprint};
@@ -135,7 +135,20 @@ fn server_config(args: &ServeArgs, bound: SocketAddr) -> anyhow::Result<Served> 
         password: password.as_deref().map(Password::new),
         tls,
         db,
-        room: RoomConfig {
+        retention: Retention {
+            max_events: args.retain_events,
+            max_age: args
+                .retain_days
+                .map(|days| Duration::from_secs(days.saturating_mul(86_400))),
+        },
+        room_creations: RateLimit {
+            per_sec: f64::from(args.room_creations_per_minute) / 60.0,
+            burst: args.room_creations_per_minute,
+        },
+        chat: ChatConfig {
+            default_room: args.default_room.clone(),
+            max_rooms: args.max_rooms as usize,
+            max_rooms_per_member: args.max_rooms_per_member as usize,
             queue_capacity: args.queue_capacity as usize,
             max_text_bytes: args.max_text_bytes,
             rate_limit: (args.rate_limit > 0.0).then_some(RateLimit {
@@ -143,13 +156,7 @@ fn server_config(args: &ServeArgs, bound: SocketAddr) -> anyhow::Result<Served> 
                 burst: args.rate_burst,
             }),
             history_len: args.history,
-            retention: Retention {
-                max_events: args.retain_events,
-                max_age: args
-                    .retain_days
-                    .map(|days| Duration::from_secs(days.saturating_mul(86_400))),
-            },
-            ..RoomConfig::default()
+            ..ChatConfig::default()
         },
         max_connections: args.max_connections,
         max_per_ip: args.max_per_ip,

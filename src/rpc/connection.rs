@@ -19,14 +19,14 @@ use tower::layer::util::Identity;
 
 use super::limits::{IpPermit, RemoteIp};
 use super::server::ServerConfig;
-use crate::room::{LeaveReason, Room};
+use crate::domain::{Chat, LeaveReason};
 
 /// How long a refused connection gets to send its request and read the refusal.
 const REFUSAL_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// What every connection task needs, shared.
 pub(super) struct Shared {
-    pub(super) room: Room,
+    pub(super) chat: Chat,
     pub(super) methods: Methods,
     pub(super) rpc: TowerServiceBuilder<Identity, Identity>,
     /// Fires when the whole server stops.
@@ -103,7 +103,7 @@ async fn serve_connection<S>(
             let response = if ws::is_upgrade_request(&request) {
                 let (conn_stop, conn_stopper) = stop_channel();
                 let mut service = shared.rpc.clone().build(shared.methods.clone(), conn_stop);
-                let scope = ConnectionScope::new(shared.room.clone());
+                let scope = ConnectionScope::new(shared.chat.clone());
                 request.extensions_mut().insert(scope.clone());
                 let closed = service.on_session_closed();
                 tokio::spawn(watch_websocket(
@@ -228,7 +228,7 @@ impl hyper::body::Body for DeadlineBody {
 /// The sessions created over one WebSocket connection, which end when it closes.
 #[derive(Clone)]
 pub(super) struct ConnectionScope {
-    room: Room,
+    chat: Chat,
     /// `None` once the connection has closed.
     sessions: Arc<Mutex<Option<Vec<String>>>>,
     /// Signalled when one of the sessions is thrown out, to close the connection too.
@@ -236,9 +236,9 @@ pub(super) struct ConnectionScope {
 }
 
 impl ConnectionScope {
-    fn new(room: Room) -> Self {
+    fn new(chat: Chat) -> Self {
         Self {
-            room,
+            chat,
             sessions: Arc::new(Mutex::new(Some(Vec::new()))),
             kick: Arc::new(Notify::new()),
         }
@@ -248,7 +248,7 @@ impl ConnectionScope {
     pub(super) fn live_sessions(&self) -> usize {
         let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
         sessions.as_mut().map_or(0, |list| {
-            list.retain(|s| self.room.member(s).is_ok());
+            list.retain(|s| self.chat.member(s).is_ok());
             list.len()
         })
     }
@@ -259,15 +259,17 @@ impl ConnectionScope {
         let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
         let Some(list) = sessions.as_mut() else {
             drop(sessions);
-            let _ = self.room.leave(session, LeaveReason::ConnectionClosed);
+            let _ = self
+                .chat
+                .end_session(session, LeaveReason::ConnectionClosed);
             return;
         };
         // Forget sessions that already ended, so a join/leave loop on one connection does
         // not grow the list.
-        list.retain(|s| self.room.member(s).is_ok());
+        list.retain(|s| self.chat.member(s).is_ok());
         list.push(session.to_owned());
         drop(sessions);
-        if let Ok(end) = self.room.on_end(session) {
+        if let Ok(end) = self.chat.on_end(session) {
             let kick = self.kick.clone();
             tokio::spawn(async move {
                 if end.reason().await.closes_connection() {
@@ -285,7 +287,9 @@ impl ConnectionScope {
             .take();
         for session in sessions.into_iter().flatten() {
             // Sessions that left by themselves are already gone; that is fine.
-            let _ = self.room.leave(&session, LeaveReason::ConnectionClosed);
+            let _ = self
+                .chat
+                .end_session(&session, LeaveReason::ConnectionClosed);
         }
     }
 }

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
-use crate::room::{RateLimit, RoomError, TokenBucket};
+use crate::domain::{RateLimit, RoomError, TokenBucket};
 
 /// Addresses the join limiter remembers before it forgets the quiet ones.
 const JOIN_LIMITER_SIZE: usize = 4096;

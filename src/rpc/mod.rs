@@ -8,6 +8,7 @@ mod limits;
 mod reads;
 pub mod server;
 mod service;
+mod stream;
 pub mod tls;
 pub mod types;
 
@@ -15,7 +16,7 @@ use jsonrpsee::core::SubscriptionResult;
 use jsonrpsee::proc_macros::rpc;
 use jsonrpsee::types::ErrorObjectOwned;
 
-use crate::room::RoomError;
+use crate::domain::RoomError;
 use std::collections::BTreeMap;
 
 use types::{
@@ -224,6 +225,21 @@ impl From<RoomError> for ErrorObjectOwned {
             }
             RoomError::NameReserved(_) => {
                 ErrorObjectOwned::owned(codes::NAME_RESERVED, message, None::<()>)
+            }
+            RoomError::NoSuchRoom(_) => {
+                ErrorObjectOwned::owned(codes::NO_SUCH_ROOM, message, None::<()>)
+            }
+            RoomError::NotInRoom(_) => {
+                ErrorObjectOwned::owned(codes::NOT_IN_ROOM, message, None::<()>)
+            }
+            RoomError::BadRoomName(_) | RoomError::RoomLookAlike { .. } => {
+                ErrorObjectOwned::owned(codes::BAD_ROOM_NAME, message, None::<()>)
+            }
+            RoomError::TooManyRoomsOnServer { .. } | RoomError::TooManyRoomsForMember { .. } => {
+                ErrorObjectOwned::owned(codes::TOO_MANY_ROOMS, message, None::<()>)
+            }
+            RoomError::TopicTooLong { .. } => {
+                ErrorObjectOwned::owned(codes::TOPIC_TOO_LONG, message, None::<()>)
             }
             // Machines get the wait as a number, people get it in the message.
             RoomError::RateLimited { retry_after } => ErrorObjectOwned::owned(

@@ -30,8 +30,8 @@ use super::auth::Password;
 use super::connection::{Shared, accept_connection, refuse, tune_socket};
 use super::limits::IpLimiter;
 pub use super::service::ChatService;
-use crate::room::{RateLimit, Room, RoomConfig};
-use crate::store::{DbLocation, Store, StoreError};
+use crate::domain::{Chat, ChatConfig, LogError, RateLimit};
+use crate::store::{DbLocation, Retention, Store, StoreError};
 
 /// How long the accept loop pauses after a failed accept.
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(100);
@@ -45,9 +45,14 @@ const CLOSE_STORE_AT_LEAST: Duration = Duration::from_millis(100);
 /// Everything a server can be tuned with; `chatroom serve` fills it from its flags.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    pub room: RoomConfig,
+    pub chat: ChatConfig,
     /// Where history is stored.
     pub db: DbLocation,
+    /// How much history to keep in each room.
+    pub retention: Retention,
+    /// How many rooms one IP address may create (loopback exempt unless `limit_loopback`):
+    /// `burst` at once, refilled at `per_sec`.
+    pub room_creations: RateLimit,
     /// Open TCP connections at once, WebSocket and HTTP together.
     pub max_connections: u32,
     /// Open TCP connections from one IP address.
@@ -95,8 +100,13 @@ pub struct ServerConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
-            room: RoomConfig::default(),
+            chat: ChatConfig::default(),
             db: DbLocation::Memory,
+            retention: Retention::default(),
+            room_creations: RateLimit {
+                per_sec: 10.0 / 60.0,
+                burst: 10,
+            },
             max_connections: 10_000,
             max_per_ip: 32,
             limit_loopback: false,
@@ -126,7 +136,7 @@ impl Default for ServerConfig {
 /// A server that has started; dropping it does not stop it, the shutdown future does.
 pub struct RunningServer {
     addr: SocketAddr,
-    room: Room,
+    chat: Chat,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -136,8 +146,8 @@ impl RunningServer {
         self.addr
     }
 
-    pub fn room(&self) -> &Room {
-        &self.room
+    pub fn chat(&self) -> &Chat {
+        &self.chat
     }
 
     /// Resolves once the server has shut down and its connections have closed.
@@ -153,18 +163,24 @@ pub enum StartError {
     Listener(#[from] io::Error),
     #[error("cannot open history: {0}")]
     Store(#[from] StoreError),
+    #[error("cannot read history: {0}")]
+    Log(#[from] LogError),
 }
 
-/// Starts serving one room on `listener` until `shutdown` resolves.
+/// Starts serving the chat on `listener` until `shutdown` resolves.
 pub async fn start(
     listener: TcpListener,
     config: ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<RunningServer, StartError> {
     let db = config.db.clone();
-    let store = tokio::task::spawn_blocking(move || Store::open(&db))
-        .await
-        .expect("opening the store does not panic")?;
+    let default_room = config.chat.default_room.clone();
+    let retention = config.retention;
+    let store = tokio::task::spawn_blocking(move || {
+        Store::open_into(&db, &default_room).map(|store| store.with_retention(retention))
+    })
+    .await
+    .expect("opening the store does not panic")?;
     tracing::info!(db = %config.db, "history opened");
     start_on_store(listener, config, store, shutdown).await
 }
@@ -178,43 +194,44 @@ pub async fn start_on_store(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<RunningServer, StartError> {
     let addr = listener.local_addr()?;
-    let room_config = config.room.clone();
-    let room = tokio::task::spawn_blocking(move || Room::new(room_config, store))
+    let mut chat_config = config.chat.clone();
+    chat_config.encoder = Some(super::service::json_encoder());
+    let chat = tokio::task::spawn_blocking(move || Chat::new(chat_config, Arc::new(store)))
         .await
-        .expect("opening the room does not panic")?;
+        .expect("opening the chat does not panic")?;
     let task = tokio::spawn(
-        run(listener, config, room.clone(), shutdown)
+        run(listener, config, chat.clone(), shutdown)
             .instrument(tracing::info_span!("server", %addr)),
     );
     tracing::info!(%addr, "listening");
-    Ok(RunningServer { addr, room, task })
+    Ok(RunningServer { addr, chat, task })
 }
 
-/// The chat API bound to one room, ready to serve.
-pub fn rpc_module(room: Room, config: &ServerConfig) -> RpcModule<ChatService> {
-    ChatService::new(room, config).into_rpc()
+/// The chat API bound to a chat, ready to serve.
+pub fn rpc_module(chat: Chat, config: &ServerConfig) -> RpcModule<ChatService> {
+    ChatService::new(chat, config).into_rpc()
 }
 
 async fn run(
     listener: TcpListener,
     config: ServerConfig,
-    room: Room,
+    chat: Chat,
     shutdown: impl Future<Output = ()>,
 ) {
     let (stop, server_handle) = stop_channel();
     let shared = Arc::new(Shared {
-        methods: rpc_module(room.clone(), &config).into(),
+        methods: rpc_module(chat.clone(), &config).into(),
         rpc: jsonrpsee::server::Server::builder()
             .set_config(rpc_server_config(&config))
             .to_service_builder(),
-        room: room.clone(),
+        chat: chat.clone(),
         stop,
         config: config.clone(),
     });
     let sockets = Arc::new(Semaphore::new(config.max_connections as usize));
     let per_ip = IpLimiter::new(config.max_per_ip, config.limit_loopback);
     let refusals = Arc::new(Semaphore::new(MAX_REFUSALS));
-    let reaper = tokio::spawn(reap_idle_members(room.clone(), config.http_idle_timeout));
+    let reaper = tokio::spawn(reap_idle_members(chat.clone(), config.http_idle_timeout));
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
 
@@ -269,7 +286,7 @@ async fn run(
     }
 
     tracing::info!("shutting down");
-    // Nobody new gets in while the room says goodbye.
+    // Nobody new gets in while the chat says goodbye.
     drop(listener);
     reaper.abort();
     // Everyone hears why before their connection closes: the readers take the notice and
@@ -277,8 +294,8 @@ async fn run(
     // Whatever the disk does: half the grace at most for storing the goodbye, the rest for
     // the readers to pass it on.
     let deadline = Instant::now() + config.shutdown_grace;
-    room.shutdown(config.shutdown_grace / 2).await;
-    if timeout_at(deadline, room.readers_done()).await.is_err() {
+    chat.shutdown(config.shutdown_grace / 2).await;
+    if timeout_at(deadline, chat.readers_done()).await.is_err() {
         tracing::warn!("some readers did not finish in time");
     }
     let _ = server_handle.stop();
@@ -294,7 +311,7 @@ async fn run(
     let within = deadline
         .saturating_duration_since(Instant::now())
         .max(CLOSE_STORE_AT_LEAST);
-    let _ = tokio::task::spawn_blocking(move || room.close_store(within)).await;
+    let _ = tokio::task::spawn_blocking(move || chat.close_store(within)).await;
 }
 
 fn rpc_server_config(config: &ServerConfig) -> RpcServerConfig {
@@ -319,12 +336,12 @@ fn rpc_server_config(config: &ServerConfig) -> RpcServerConfig {
 }
 
 /// Removes HTTP-only members that stopped polling, checking a few times per timeout.
-async fn reap_idle_members(room: Room, idle: Duration) {
+async fn reap_idle_members(chat: Chat, idle: Duration) {
     let mut tick = tokio::time::interval((idle / 4).max(Duration::from_millis(10)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let removed = room.expire_idle(std::time::Instant::now(), idle);
+        let removed = chat.expire_idle(std::time::Instant::now(), idle);
         if removed > 0 {
             tracing::info!(removed, "removed idle HTTP members");
         }

@@ -1,36 +1,38 @@
 //! The chat API's server side: [`ChatService`], the `ChatApiServer` implementation that
-//! translates between JSON-RPC calls and the room.
+//! translates between JSON-RPC calls and the chat. The event stream and polling, with their
+//! catch-up, are in `stream.rs`.
 
-use std::time::Duration;
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
+use jsonrpsee::Extensions;
 use jsonrpsee::core::{SubscriptionResult, async_trait};
 use jsonrpsee::server::PendingSubscriptionSink;
 use jsonrpsee::types::ErrorObjectOwned;
-use jsonrpsee::{Extensions, SubscriptionMessage};
-use tokio::time::{Instant, timeout_at};
 
 use super::auth::{AuthError, PasswordGate};
 use super::connection::ConnectionScope;
 use super::limits::{JoinLimiter, RemoteIp};
 use super::reads::HistoryReader;
 use super::server::ServerConfig;
-use super::types::{Event, JoinResult, MemberInfo, NickResult, SendResult};
-use super::{
-    ChatApiServer, DEFAULT_HISTORY_LIMIT, DEFAULT_POLL_TIMEOUT_MS, MAX_HISTORY_LIMIT,
-    MAX_POLL_EVENTS, MAX_POLL_TIMEOUT_MS, codes,
+use super::types::{
+    Event, JoinResult, MemberInfo, NickResult, PROTOCOL_VERSION, RoomInfo, RoomJoined, SendResult,
+    TopicResult,
 };
-use crate::room::{LeaveReason, Lifetime, Room, RoomError};
-use crate::store::StoreError;
+use super::{ChatApiServer, DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT, codes};
+use crate::domain::{Chat, Encoder, Entered, Lifetime, LogError, RoomSummary, Wire};
 
-/// The chat API's server side: thin translation between JSON-RPC and the room.
+/// The chat API's server side: thin translation between JSON-RPC and the chat.
 pub struct ChatService {
-    room: Room,
+    pub(super) chat: Chat,
     joins: JoinLimiter,
+    /// Room creations per address.
+    creations: JoinLimiter,
     max_sessions_per_connection: usize,
-    /// Set when the room has a password.
+    /// Set when the server has a password.
     password: Option<PasswordGate>,
     /// Runs every history read, one at a time, on a thread of its own.
-    history_reader: HistoryReader,
+    pub(super) history_reader: HistoryReader,
 }
 
 #[async_trait]
@@ -40,7 +42,7 @@ impl ChatApiServer for ChatService {
         ext: &Extensions,
         name: Option<String>,
         password: Option<String>,
-        _room: Option<String>,
+        room: Option<String>,
     ) -> Result<JoinResult, ErrorObjectOwned> {
         let remote = ext.get::<RemoteIp>().map(|ip| ip.0);
         if let Some(gate) = &self.password {
@@ -60,18 +62,57 @@ impl ChatApiServer for ChatService {
             ));
         }
         self.joins.check(remote)?;
+        if let Some(room) = &room {
+            self.check_creation(ext, room)?;
+        }
         let lifetime = match scope {
             Some(_) => Lifetime::Connection,
             None => Lifetime::Idle,
         };
-        let (joined, receipt) = self.room.join_with_receipt(name.as_deref(), lifetime)?;
+        let (joined, receipt) = self.chat.join(name.as_deref(), lifetime, room.as_deref())?;
         if let Some(scope) = scope {
             scope.adopt(&joined.session);
         }
         // Answer once the join is stored, as a send is: whoever joins after this member
         // then finds it in the history, not as news. A join that cannot be stored is undone.
         receipt.stored().await?;
-        Ok(joined)
+        let room = joined.room;
+        Ok(JoinResult {
+            protocol: PROTOCOL_VERSION,
+            room: room.room,
+            topic: room.topic,
+            session: joined.session,
+            id: joined.info.id,
+            name: joined.info.name,
+            members: room.members,
+            last_seq: room.last_seq,
+            history: room.history,
+        })
+    }
+
+    async fn enter(
+        &self,
+        ext: &Extensions,
+        session: String,
+        room: String,
+    ) -> Result<RoomJoined, ErrorObjectOwned> {
+        self.chat.member(&session)?;
+        self.check_creation(ext, &room)?;
+        let (entered, receipt) = self.chat.enter(&session, &room)?;
+        if let Some(receipt) = receipt {
+            receipt.stored().await?;
+        }
+        Ok(room_joined(entered))
+    }
+
+    async fn part(
+        &self,
+        session: String,
+        room: Option<String>,
+        reason: Option<String>,
+    ) -> Result<(), ErrorObjectOwned> {
+        let room = room.unwrap_or_else(|| self.chat.default_room().to_owned());
+        Ok(self.chat.part(&session, &room, reason.as_deref())?)
     }
 
     async fn send(
@@ -79,78 +120,44 @@ impl ChatApiServer for ChatService {
         session: String,
         text: String,
         action: Option<bool>,
-        _room: Option<String>,
+        room: Option<String>,
     ) -> Result<SendResult, ErrorObjectOwned> {
-        let receipt = self.room.say(&session, &text, action == Some(true))?;
+        let room = room.as_deref().unwrap_or(self.chat.default_room());
+        let receipt = self.chat.say(&session, room, &text, action == Some(true))?;
         // The answer means "stored and will be delivered"; a refusal, "never will be".
         let seq = receipt.stored().await?;
         Ok(SendResult { seq })
     }
 
     async fn nick(&self, session: String, name: String) -> Result<NickResult, ErrorObjectOwned> {
-        let (name, receipt) = self.room.nick_with_receipt(&session, &name)?;
-        if let Some(receipt) = receipt {
+        let (name, receipts) = self.chat.nick(&session, &name)?;
+        for receipt in receipts {
             receipt.stored().await?;
         }
         Ok(NickResult { name })
     }
 
-    async fn enter(
-        &self,
-        _ext: &Extensions,
-        _session: String,
-        _room: String,
-    ) -> Result<super::types::RoomJoined, ErrorObjectOwned> {
-        Err(ErrorObjectOwned::owned(
-            codes::NO_SUCH_ROOM,
-            "wip",
-            None::<()>,
-        ))
-    }
-
-    async fn part(
-        &self,
-        _session: String,
-        _room: Option<String>,
-        _reason: Option<String>,
-    ) -> Result<(), ErrorObjectOwned> {
-        Err(ErrorObjectOwned::owned(
-            codes::NO_SUCH_ROOM,
-            "wip",
-            None::<()>,
-        ))
-    }
-
     async fn topic(
         &self,
-        _session: String,
-        _room: Option<String>,
-        _topic: Option<String>,
-    ) -> Result<super::types::TopicResult, ErrorObjectOwned> {
-        Err(ErrorObjectOwned::owned(
-            codes::NO_SUCH_ROOM,
-            "wip",
-            None::<()>,
-        ))
-    }
-
-    async fn rooms(
-        &self,
-        _session: Option<String>,
-    ) -> Result<Vec<super::types::RoomInfo>, ErrorObjectOwned> {
-        Err(ErrorObjectOwned::owned(
-            codes::NO_SUCH_ROOM,
-            "wip",
-            None::<()>,
-        ))
-    }
-
-    async fn leave(
-        &self,
         session: String,
-        _reason: Option<String>,
-    ) -> Result<(), ErrorObjectOwned> {
-        Ok(self.room.leave(&session, LeaveReason::Left)?)
+        room: Option<String>,
+        topic: Option<String>,
+    ) -> Result<TopicResult, ErrorObjectOwned> {
+        let room = room.as_deref().unwrap_or(self.chat.default_room());
+        let (room, topic, receipt) = self.chat.topic(&session, room, topic.as_deref())?;
+        if let Some(receipt) = receipt {
+            receipt.stored().await?;
+        }
+        Ok(TopicResult { room, topic })
+    }
+
+    async fn rooms(&self, session: Option<String>) -> Result<Vec<RoomInfo>, ErrorObjectOwned> {
+        self.gate_public_read(session)?;
+        Ok(self.chat.rooms().into_iter().map(room_info).collect())
+    }
+
+    async fn leave(&self, session: String, reason: Option<String>) -> Result<(), ErrorObjectOwned> {
+        Ok(self.chat.leave(&session, reason)?)
     }
 
     async fn subscribe_events(
@@ -158,62 +165,9 @@ impl ChatApiServer for ChatService {
         pending: PendingSubscriptionSink,
         session: String,
         since: Option<u64>,
-        _cursors: Option<std::collections::BTreeMap<String, u64>>,
+        cursors: Option<BTreeMap<String, u64>>,
     ) -> SubscriptionResult {
-        // The session first, so a stranger learns nothing of how far the room has got; then
-        // claim the queue, so nothing live is missed while catching up.
-        let claimed = self
-            .room
-            .reader(&session)
-            .and_then(|r| self.room.check_since(since).map(|()| r))
-            .and_then(|r| r.try_claim());
-        let mut reader = match claimed {
-            Ok(reader) => reader,
-            Err(err) => {
-                pending.reject(ErrorObjectOwned::from(err)).await;
-                return Ok(());
-            }
-        };
-        let sink = pending.accept().await?;
-        // The highest seq this subscriber has, so the live part starts right after it.
-        let mut delivered = since.unwrap_or(0);
-        if since.is_some() && delivered < reader.live_after() {
-            // Catch up from the store up to where the queue takes over, once the store has
-            // everything up to there.
-            self.room.stored(reader.live_after()).await;
-            while delivered < reader.live_after() {
-                let page = self
-                    .stored_after(delivered, reader.live_after(), CATCH_UP_PAGE)
-                    .await?;
-                let Some(last) = page.last().map(|e| e.seq) else {
-                    break;
-                };
-                for event in &page {
-                    if sink.send(event_message(event)?).await.is_err() {
-                        return Ok(());
-                    }
-                }
-                delivered = last;
-            }
-        }
-        loop {
-            tokio::select! {
-                // A closed subscriber must not take one more event off the queue.
-                biased;
-                () = sink.closed() => return Ok(()),
-                next = reader.next() => match next {
-                    Ok(event) if event.seq <= delivered => {}
-                    Ok(event) => {
-                        if sink.send(SubscriptionMessage::from(event.json.clone())).await.is_err() {
-                            // Unsubscribed or disconnected: whoever reads next gets it.
-                            reader.put_back(event);
-                            return Ok(());
-                        }
-                    }
-                    Err(reason) => return Err(format!("session ended: {reason}").into()),
-                },
-            }
-        }
+        self.stream(pending, session, since, cursors).await
     }
 
     async fn poll(
@@ -221,48 +175,9 @@ impl ChatApiServer for ChatService {
         session: String,
         timeout_ms: Option<u64>,
         since: Option<u64>,
-        _cursors: Option<std::collections::BTreeMap<String, u64>>,
+        cursors: Option<BTreeMap<String, u64>>,
     ) -> Result<Vec<Event>, ErrorObjectOwned> {
-        let wait = timeout_ms
-            .unwrap_or(DEFAULT_POLL_TIMEOUT_MS)
-            .min(MAX_POLL_TIMEOUT_MS);
-        let deadline = Instant::now() + Duration::from_millis(wait);
-        // The session first: a stranger must not learn how far the room has got.
-        let reader = self.room.reader(&session)?;
-        self.room.check_since(since)?;
-        let seen = since.unwrap_or(0);
-        // Up to where the queue takes over, or to what earlier polls returned (an answer
-        // may have been lost on its way), the store has it all.
-        let from_store_through = reader.live_after.max(reader.handed_out());
-        if since.is_some() && seen < from_store_through {
-            let page = self
-                .stored_after(seen, from_store_through, MAX_POLL_EVENTS)
-                .await?;
-            if !page.is_empty() {
-                return Ok(page);
-            }
-        }
-        // One reader per session at a time: a second poll is refused, not queued, so polls
-        // cannot pile up on the server.
-        let mut reader = reader.try_claim()?;
-        loop {
-            match timeout_at(deadline, reader.next_batch(MAX_POLL_EVENTS)).await {
-                Err(_elapsed) => return Ok(Vec::new()),
-                Ok(Err(reason)) => return Err(RoomError::SessionEnded(reason).into()),
-                Ok(Ok(batch)) => {
-                    // Anything at or before `since` the caller already has.
-                    let fresh: Vec<Event> = batch
-                        .iter()
-                        .filter(|event| event.seq > seen)
-                        .map(|event| Event::clone(event))
-                        .collect();
-                    if let Some(last) = fresh.last() {
-                        reader.note_handed_out(last.seq);
-                        return Ok(fresh);
-                    }
-                }
-            }
-        }
+        self.poll_events(session, timeout_ms, since, cursors).await
     }
 
     async fn history(
@@ -271,19 +186,10 @@ impl ChatApiServer for ChatService {
         before: Option<u64>,
         since: Option<u64>,
         limit: Option<u32>,
-        _room: Option<String>,
+        room: Option<String>,
     ) -> Result<Vec<Event>, ErrorObjectOwned> {
-        self.room.member(&session)?;
-        let limit = limit
-            .unwrap_or(DEFAULT_HISTORY_LIMIT)
-            .min(MAX_HISTORY_LIMIT) as usize;
-        let history = self.room.history().clone();
-        let query = move || match (before, since) {
-            (Some(before), None) => history.before(before, limit),
-            (None, Some(since)) => history.after(since, limit),
-            (None, None) => history.latest(limit),
-            (Some(_), Some(_)) => unreachable!("refused below"),
-        };
+        let room = room.as_deref().unwrap_or(self.chat.default_room());
+        let room = self.chat.check_member_of(&session, room)?;
         if before.is_some() && since.is_some() {
             return Err(ErrorObjectOwned::owned(
                 jsonrpsee::types::error::INVALID_PARAMS_CODE,
@@ -291,59 +197,95 @@ impl ChatApiServer for ChatService {
                 None::<()>,
             ));
         }
-        read_store(&self.history_reader, query).await
+        let limit = limit
+            .unwrap_or(DEFAULT_HISTORY_LIMIT)
+            .min(MAX_HISTORY_LIMIT) as usize;
+        let log = self.chat.log();
+        let query = move || match (before, since) {
+            (Some(before), _) => log.before(&room, before, limit),
+            (None, Some(since)) => log.after(&room, since, limit),
+            (None, None) => log.latest(&room, limit),
+        };
+        read_log(&self.history_reader, query).await
     }
 
     async fn members(
         &self,
         session: Option<String>,
-        _room: Option<String>,
+        room: Option<String>,
     ) -> Result<Vec<MemberInfo>, ErrorObjectOwned> {
-        if self.password.is_some() {
-            // Who is in a private room is for its members only.
-            let session = session.ok_or(AuthError::PasswordRequired)?;
-            self.room.member(&session)?;
-        } else if let Some(session) = session {
-            // An open room answers anyone, but a member asking is still active.
-            let _ = self.room.member(&session);
-        }
-        Ok(self.room.members())
+        self.gate_public_read(session)?;
+        let room = room.as_deref().unwrap_or(self.chat.default_room());
+        Ok(self.chat.members(room)?)
     }
 }
 
-/// Events read from the store per step of a catch-up.
-const CATCH_UP_PAGE: usize = 500;
-
 impl ChatService {
-    pub fn new(room: Room, config: &ServerConfig) -> Self {
+    pub fn new(chat: Chat, config: &ServerConfig) -> Self {
         Self {
-            room,
+            chat,
             joins: JoinLimiter::new(config.join_rate, config.limit_loopback),
+            creations: JoinLimiter::new(config.room_creations, config.limit_loopback),
             max_sessions_per_connection: config.max_sessions_per_connection,
             password: config.password.clone().map(PasswordGate::new),
             history_reader: HistoryReader::start(),
         }
     }
 
-    /// Stored events after `since` and no later than `through`, oldest first.
-    async fn stored_after(
-        &self,
-        since: u64,
-        through: u64,
-        limit: usize,
-    ) -> Result<Vec<Event>, ErrorObjectOwned> {
-        let history = self.room.history().clone();
-        let mut page =
-            read_store(&self.history_reader, move || history.after(since, limit)).await?;
-        page.retain(|event| event.seq <= through);
-        Ok(page)
+    /// What anyone may ask of an open server (who is in a room, which rooms there are) is
+    /// for members only on a private one. A member asking is active either way.
+    fn gate_public_read(&self, session: Option<String>) -> Result<(), ErrorObjectOwned> {
+        if self.password.is_some() {
+            let session = session.ok_or(AuthError::PasswordRequired)?;
+            self.chat.member(&session)?;
+        } else if let Some(session) = session {
+            let _ = self.chat.member(&session);
+        }
+        Ok(())
+    }
+
+    /// Charges the caller's address for making a room, if `room` names one that does not
+    /// exist yet.
+    fn check_creation(&self, ext: &Extensions, room: &str) -> Result<(), ErrorObjectOwned> {
+        if self.chat.room_exists(room) == Some(false) {
+            self.creations.check(ext.get::<RemoteIp>().map(|ip| ip.0))?;
+        }
+        Ok(())
     }
 }
 
-/// Runs a store query off the async threads, on the history reader's thread.
-async fn read_store(
+fn room_joined(entered: Entered) -> RoomJoined {
+    RoomJoined {
+        room: entered.room,
+        topic: entered.topic,
+        members: entered.members,
+        last_seq: entered.last_seq,
+        history: entered.history,
+    }
+}
+
+fn room_info(room: RoomSummary) -> RoomInfo {
+    RoomInfo {
+        room: room.name,
+        topic: room.topic,
+        members: room.members as u32,
+        last_seq: room.last_seq,
+        created: room.created,
+        last_active: room.last_active,
+    }
+}
+
+/// Makes each event's JSON once, when it is accepted, so fan-out copies bytes.
+pub(super) fn json_encoder() -> Encoder {
+    Arc::new(|event: &Event| -> Wire {
+        Box::new(serde_json::value::to_raw_value(event).expect("an event always serializes"))
+    })
+}
+
+/// Runs a log query off the async threads, on the history reader's thread.
+pub(super) async fn read_log(
     reader: &HistoryReader,
-    query: impl FnOnce() -> Result<Vec<Event>, StoreError> + Send + 'static,
+    query: impl FnOnce() -> Result<Vec<Event>, LogError> + Send + 'static,
 ) -> Result<Vec<Event>, ErrorObjectOwned> {
     let result = reader.run(query).await;
     result.map_err(|err| {
@@ -356,51 +298,55 @@ async fn read_store(
     })
 }
 
-fn event_message(event: &Event) -> Result<SubscriptionMessage, serde_json::Error> {
-    Ok(serde_json::value::to_raw_value(event)?.into())
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
-    use crate::rpc::codes;
+    use crate::domain::LeaveReason;
+
+    fn joined(chat: &Chat, name: &str) -> String {
+        let (joined, _) = chat.join(Some(name), Lifetime::Idle, None).unwrap();
+        joined.session
+    }
 
     #[tokio::test]
     async fn an_http_member_that_only_reads_or_renames_is_not_idle() {
-        let room = Room::default();
-        let service = ChatService::new(room.clone(), &ServerConfig::default());
-        let session = room.join(Some("reader"), Lifetime::Idle).unwrap().session;
+        let chat = Chat::default();
+        let service = ChatService::new(chat.clone(), &ServerConfig::default());
+        let session = joined(&chat, "reader");
         let idle = Duration::from_secs(60);
-        for call in ["chat_history", "chat_members", "chat_nick"] {
-            room.backdate_activity(&session, 2 * idle);
+        for call in ["chat_history", "chat_members", "chat_rooms", "chat_nick"] {
+            chat.backdate_activity(&session, 2 * idle);
             let answered = match call {
                 "chat_history" => service
                     .history(session.clone(), None, None, None, None)
                     .await
                     .map(drop),
                 "chat_members" => service.members(Some(session.clone()), None).await.map(drop),
+                "chat_rooms" => service.rooms(Some(session.clone())).await.map(drop),
                 _ => service
                     .nick(session.clone(), "renamed".into())
                     .await
                     .map(drop),
             };
             answered.unwrap();
-            let removed = room.expire_idle(std::time::Instant::now(), idle);
+            let removed = chat.expire_idle(std::time::Instant::now(), idle);
             assert_eq!(removed, 0, "{call} did not count as activity");
         }
     }
 
     #[tokio::test]
     async fn poll_waiting_when_its_session_ends_is_told_why() {
-        let room = Room::default();
-        let service = ChatService::new(room.clone(), &ServerConfig::default());
-        let session = room.join(Some("curl"), Lifetime::Idle).unwrap().session;
+        let chat = Chat::default();
+        let service = ChatService::new(chat.clone(), &ServerConfig::default());
+        let session = joined(&chat, "curl");
         let mut poll = std::pin::pin!(service.poll(session.clone(), Some(10_000), None, None));
         assert!(
             futures::poll!(&mut poll).is_pending(),
             "the poll is waiting"
         );
-        room.leave(&session, LeaveReason::TooSlow).unwrap();
+        chat.end_session(&session, LeaveReason::TooSlow).unwrap();
         let err = poll.await.unwrap_err();
         assert_eq!(err.code(), codes::SESSION_ENDED);
         assert_eq!(err.message(), "session ended: too slow");

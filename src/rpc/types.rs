@@ -1,50 +1,12 @@
 //! The wire types: everything that crosses the socket, exactly as `docs/PROTOCOL.md` shows it.
 //!
-//! These types carry only serde derives, so the room can build them without knowing the transport.
+//! Events and members are the domain's own types, sent as they are; the rest are the
+//! answers of the API's methods.
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// A member as others see it: the public id and the name the server settled on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MemberInfo {
-    pub id: Uuid,
-    pub name: String,
-}
-
-/// What kind of thing happened in the room.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EventKind {
-    Message,
-    Join,
-    Leave,
-    /// A notice from the server itself to everyone, such as "server shutting down".
-    System,
-    /// `/me`: text describing what the sender does ("waves").
-    Action,
-    /// A member changed its name: `from` has the new name, `text` the old one.
-    Nick,
-    /// The room's topic changed: `text` is the new topic, null when it was cleared.
-    Topic,
-}
-
-/// One thing that happened in the room, in the order the room accepted it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Event {
-    /// The room it happened in, such as `"#general"`.
-    pub room: String,
-    /// Rises by one for every event in the room, so a gap is visible to any client.
-    pub seq: u64,
-    /// Server time of acceptance, milliseconds since the Unix epoch.
-    pub ts: u64,
-    pub kind: EventKind,
-    /// Always set by the server: a client cannot speak for anyone else.
-    pub from: MemberInfo,
-    /// The message text for `message`; for `leave`, why the member left when it did not
-    /// leave by itself (`"connection closed"`, `"idle timeout"`, `"too slow"`); otherwise null.
-    pub text: Option<String>,
-}
+pub use crate::domain::{Event, EventKind, MemberInfo, unix_ms};
 
 /// The protocol version this build speaks, told in every [`JoinResult`]: 2 added rooms.
 pub const PROTOCOL_VERSION: u32 = 2;
@@ -122,42 +84,4 @@ pub struct NickResult {
 pub struct SendResult {
     /// The room sequence number the message was given.
     pub seq: u64,
-}
-
-/// An event together with its JSON, encoded once when the event is accepted, so fan-out to
-/// any number of subscribers copies bytes instead of serializing again.
-#[derive(Debug, Clone)]
-pub struct Stamped {
-    pub event: Event,
-    pub json: Box<serde_json::value::RawValue>,
-}
-
-impl Stamped {
-    pub fn new(event: Event) -> Self {
-        let json = serde_json::value::to_raw_value(&event).expect("an event always serializes");
-        Self { event, json }
-    }
-}
-
-/// Two stampings of the same event are the same: the JSON follows from the event.
-impl PartialEq for Stamped {
-    fn eq(&self, other: &Self) -> bool {
-        self.event == other.event
-    }
-}
-
-impl std::ops::Deref for Stamped {
-    type Target = Event;
-
-    fn deref(&self) -> &Event {
-        &self.event
-    }
-}
-
-/// Now, in milliseconds since the Unix epoch: the clock of an event's `ts`, and of the
-/// times a client stamps on what it shows.
-pub fn unix_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }

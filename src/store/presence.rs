@@ -1,34 +1,37 @@
-//! Who is in the room as far as stored events say (joined, not left), kept in the `present`
-//! table in the same transactions as the events, so that after a crash the room can record
-//! the leaves of those who were there.
+//! Who is in each room as far as stored events say (joined, not left), kept in the
+//! `present` table in the same transactions as the events, so that after a crash the rooms
+//! can record the leaves of those who were there.
 
 use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::rpc::types::{Event, EventKind, MemberInfo};
+use crate::domain::{Event, EventKind, MemberInfo};
 
-/// Keeps `present` in step with a stored event.
-pub(super) fn track_presence(conn: &Connection, event: &Event) -> rusqlite::Result<()> {
+/// Keeps `present` in step with a stored event of room `room` (its id).
+pub(super) fn track_presence(conn: &Connection, room: i64, event: &Event) -> rusqlite::Result<()> {
     let id = event.from.id.to_string();
     let name = &event.from.name;
     match event.kind {
         EventKind::Join => conn
-            .prepare_cached("INSERT OR REPLACE INTO present (id, name) VALUES (?1, ?2)")?
-            .execute(params![id, name])?,
+            .prepare_cached(
+                "INSERT OR REPLACE INTO present (room, id, name, joined) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![room, id, name, event.seq as i64])?,
         EventKind::Nick => conn
-            .prepare_cached("UPDATE present SET name = ?2 WHERE id = ?1")?
-            .execute(params![id, name])?,
+            .prepare_cached("UPDATE present SET name = ?3 WHERE room = ?1 AND id = ?2")?
+            .execute(params![room, id, name])?,
         EventKind::Leave => conn
-            .prepare_cached("DELETE FROM present WHERE id = ?1")?
-            .execute([id])?,
+            .prepare_cached("DELETE FROM present WHERE room = ?1 AND id = ?2")?
+            .execute(params![room, id])?,
         EventKind::Message | EventKind::Action | EventKind::System | EventKind::Topic => 0,
     };
     Ok(())
 }
 
-/// A database from before `present` existed gets it filled from its events, once.
-pub(super) fn fill_present_once(conn: &mut Connection) -> rusqlite::Result<()> {
+/// A single-room database from before `present` existed gets it filled from its events,
+/// once, before it is migrated.
+pub(super) fn fill_present_v1_once(conn: &mut Connection) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     let filled: Option<i64> = tx
         .query_row("SELECT value FROM meta WHERE key = 'present'", [], |row| {
@@ -74,16 +77,24 @@ pub(super) fn fill_present_once(conn: &mut Connection) -> rusqlite::Result<()> {
     tx.commit()
 }
 
-pub(super) fn read_present(conn: &Connection) -> rusqlite::Result<Vec<MemberInfo>> {
-    let mut statement = conn.prepare("SELECT id, name FROM present ORDER BY rowid")?;
+/// Who each room still had, in the order they joined.
+pub(super) fn read_present(conn: &Connection) -> rusqlite::Result<Vec<(String, MemberInfo)>> {
+    let mut statement = conn.prepare(
+        "SELECT r.name, p.id, p.name FROM present p JOIN rooms r ON r.id = p.room
+         ORDER BY r.name, p.joined",
+    )?;
     let rows = statement.query_map([], |row| {
-        Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+        Ok((
+            row.get::<_, String>(0)?,
+            row.get::<_, String>(1)?,
+            row.get::<_, String>(2)?,
+        ))
     })?;
     let mut members = Vec::new();
     for row in rows {
-        let (id, name) = row?;
+        let (room, id, name) = row?;
         match id.parse() {
-            Ok(id) => members.push(MemberInfo { id, name }),
+            Ok(id) => members.push((room, MemberInfo { id, name })),
             Err(err) => tracing::warn!(%err, %id, "unreadable member in `present`; skipped"),
         }
     }

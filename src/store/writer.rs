@@ -10,18 +10,19 @@
 //! reported exactly once, as stored or as dropped, and a dropped event is never stored
 //! later.
 //! Dropping everything behind the first one, not only the events out of time, leaves no
-//! hole in the seqs: nothing after the last stored event is kept, so the room numbers on
-//! from there.
+//! hole in any room's seqs: nothing after the last stored event is kept, so each room
+//! numbers on from there.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 
 use super::presence::track_presence;
 use super::{Retention, lock};
-use crate::rpc::types::Stamped;
+use crate::domain::{Appender, EventKind, OnProgress, Progress, Stamped};
 
 /// Most events written in one transaction.
 const MAX_BATCH: usize = 4096;
@@ -32,7 +33,7 @@ const PRUNE_CHUNK: i64 = 10_000;
 /// How often the writer considers pruning.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
-/// The room's end of the writer thread.
+/// The chat's end of the writer thread.
 pub struct Writer {
     jobs: mpsc::Sender<Job>,
     thread: std::thread::JoinHandle<()>,
@@ -42,22 +43,18 @@ pub struct Writer {
 
 /// What the room hands the writer, in order.
 enum Job {
-    /// Store this event, queued at this moment.
-    Store(Arc<Stamped>, Instant),
-    /// The room has forgotten what was dropped: what follows is numbered on from the last
+    /// Store this event, at this log position, queued at this moment.
+    Store(Queued),
+    /// The chat has forgotten what was dropped: what follows is numbered on from the last
     /// stored event.
     Resume,
 }
 
-/// What the writer tells the room, from its own thread, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Progress {
-    /// Every event up to this seq is safely on disk.
-    Stored(u64),
-    /// Storing failed for longer than the timeout: the event with this seq and every one
-    /// queued after it are dropped and will never be stored, and so is anything appended
-    /// until [`Writer::resume`].
-    Dropped { from: u64 },
+/// An event waiting in the writer: its log position, and when it was queued.
+struct Queued {
+    position: u64,
+    event: Arc<Stamped>,
+    at: Instant,
 }
 
 /// Makes every commit fail while it is on, as a full or broken disk does. It exists to test
@@ -89,7 +86,7 @@ pub(super) fn start(
     faults: WriteFaults,
     retention: Retention,
     timeout: Duration,
-    on_progress: impl Fn(Progress) + Send + 'static,
+    on_progress: OnProgress,
 ) -> Writer {
     let (jobs, rx) = mpsc::channel();
     let (finishing, finished) = mpsc::channel::<()>();
@@ -104,6 +101,7 @@ pub(super) fn start(
                 retention,
                 timeout,
                 faults,
+                room_ids: HashMap::new(),
             };
             writing.run(rx, on_progress)
         })
@@ -115,12 +113,12 @@ pub(super) fn start(
     }
 }
 
-impl Writer {
+impl Appender for Writer {
     /// Stores what is queued (or gives up on it, as ever, once it is out of time), then
     /// closes the database and lets go of its lock. Waits at most `within` for that; a
     /// writer stuck in the disk is left behind, and the lock goes when the process does.
     /// Returns whether the writer finished.
-    pub fn close(self, within: Duration) -> bool {
+    fn close(self: Box<Self>, within: Duration) -> bool {
         drop(self.jobs);
         match self.finished.recv_timeout(within) {
             Err(mpsc::RecvTimeoutError::Timeout) => {
@@ -138,14 +136,18 @@ impl Writer {
     }
 
     /// Queues an event for storing; never blocks.
-    pub fn append(&self, event: Arc<Stamped>) {
+    fn append(&self, position: u64, event: Arc<Stamped>) {
         // The writer thread only stops once every sender is gone.
-        let _ = self.jobs.send(Job::Store(event, Instant::now()));
+        let _ = self.jobs.send(Job::Store(Queued {
+            position,
+            event,
+            at: Instant::now(),
+        }));
     }
 
-    /// Answers [`Progress::Dropped`]: the room has let go of every event not stored, and
+    /// Answers [`Progress::Dropped`]: the chat has let go of every event not stored, and
     /// what it appends from now on is numbered on from the last stored one.
-    pub fn resume(&self) {
+    fn resume(&self) {
         let _ = self.jobs.send(Job::Resume);
     }
 }
@@ -157,11 +159,13 @@ struct Writing {
     /// How long an event may wait to be stored before it is dropped.
     timeout: Duration,
     faults: WriteFaults,
+    /// Room name → its row id in `rooms`, for the rooms committed so far.
+    room_ids: HashMap<String, i64>,
 }
 
 impl Writing {
-    fn run(self, jobs: mpsc::Receiver<Job>, on_progress: impl Fn(Progress)) {
-        let mut batch: Vec<(Arc<Stamped>, Instant)> = Vec::new();
+    fn run(mut self, jobs: mpsc::Receiver<Job>, on_progress: OnProgress) {
+        let mut batch: Vec<Queued> = Vec::new();
         // Set from giving up until the room has answered: everything handed over meanwhile
         // was numbered after what was dropped, so it goes too.
         let mut dropping = false;
@@ -173,7 +177,7 @@ impl Writing {
             while let Some(job) = next {
                 match job {
                     Job::Resume => dropping = false,
-                    Job::Store(event, queued) if !dropping => batch.push((event, queued)),
+                    Job::Store(queued) if !dropping => batch.push(queued),
                     Job::Store(..) => {}
                 }
                 next = (batch.len() < MAX_BATCH)
@@ -184,11 +188,11 @@ impl Writing {
                 continue;
             }
             if self.store(&batch) {
-                on_progress(Progress::Stored(batch.last().expect("not empty").0.seq));
+                on_progress(Progress::Stored(batch.last().expect("not empty").position));
             } else {
                 dropping = true;
                 on_progress(Progress::Dropped {
-                    from: batch[0].0.seq,
+                    from: batch[0].position,
                 });
             }
             batch.clear();
@@ -210,16 +214,22 @@ impl Writing {
 
     /// Commits the batch, retrying a failure until its oldest event is out of time. Returns
     /// whether it was stored; if not, nothing of it was.
-    fn store(&self, batch: &[(Arc<Stamped>, Instant)]) -> bool {
-        let deadline = batch[0].1 + self.timeout;
+    fn store(&mut self, batch: &[Queued]) -> bool {
+        let deadline = batch[0].at + self.timeout;
         loop {
             // The connection is locked for the write only, not for the wait before a retry:
             // an in-memory store's readers share it.
             let written = self
                 .faults
                 .check()
-                .and_then(|()| write_batch(&mut lock(&self.conn), batch));
-            let Err(err) = written else { return true };
+                .and_then(|()| write_batch(&mut lock(&self.conn), &self.room_ids, batch));
+            let err = match written {
+                Ok(new_rooms) => {
+                    self.room_ids.extend(new_rooms);
+                    return true;
+                }
+                Err(err) => err,
+            };
             // Given up only after an attempt that failed, which leaves nothing behind, never
             // during one: giving up is final.
             let now = Instant::now();
@@ -227,7 +237,7 @@ impl Writing {
                 tracing::error!(
                     %err,
                     events = batch.len(),
-                    from = batch[0].0.seq,
+                    from = batch[0].position,
                     "storing failed for too long; dropping what waits"
                 );
                 return false;
@@ -238,17 +248,35 @@ impl Writing {
     }
 }
 
-fn write_batch(conn: &mut Connection, batch: &[(Arc<Stamped>, Instant)]) -> rusqlite::Result<()> {
+/// Writes a batch in one transaction: its events, each room's high water mark and
+/// topic, and who is present. Rooms new in it get their row.
+fn write_batch(
+    conn: &mut Connection,
+    room_ids: &HashMap<String, i64>,
+    batch: &[Queued],
+) -> rusqlite::Result<HashMap<String, i64>> {
     let tx = conn.transaction()?;
+    let mut new_rooms: HashMap<String, i64> = HashMap::new();
     {
         let mut insert = tx.prepare_cached(
             // A seq already taken fails the batch (and so holds back its acknowledgements)
             // rather than being dropped in silence.
-            "INSERT INTO events (seq, ts, kind, from_id, from_name, text)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO events (room, seq, ts, kind, from_id, from_name, text)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?;
-        for (event, _) in batch {
+        // Per room: its newest seq and time in this batch.
+        let mut touched: HashMap<i64, (i64, i64)> = HashMap::new();
+        for Queued { event, .. } in batch {
+            let room = match room_ids.get(&event.room).or(new_rooms.get(&event.room)) {
+                Some(id) => *id,
+                None => {
+                    let id = room_id(&tx, &event.room, event.ts)?;
+                    new_rooms.insert(event.room.clone(), id);
+                    id
+                }
+            };
             insert.execute(params![
+                room,
                 event.seq as i64,
                 event.ts as i64,
                 event.kind.as_str(),
@@ -256,28 +284,41 @@ fn write_batch(conn: &mut Connection, batch: &[(Arc<Stamped>, Instant)]) -> rusq
                 event.from.name,
                 event.text,
             ])?;
-            track_presence(&tx, event)?;
+            track_presence(&tx, room, event)?;
+            if event.kind == EventKind::Topic {
+                tx.prepare_cached("UPDATE rooms SET topic = ?2 WHERE id = ?1")?
+                    .execute(params![room, event.text])?;
+            }
+            touched.insert(room, (event.seq as i64, event.ts as i64));
         }
-        let last = batch.last().map_or(0, |(e, _)| e.seq as i64);
-        tx.execute(
-            "INSERT INTO meta (key, value) VALUES ('last_seq', ?1)
-             ON CONFLICT(key) DO UPDATE SET value = MAX(value, excluded.value)",
-            [last],
+        let mut mark = tx.prepare_cached(
+            "UPDATE rooms SET last_seq = MAX(last_seq, ?2), last_ts = MAX(last_ts, ?3)
+             WHERE id = ?1",
         )?;
+        for (room, (seq, ts)) in touched {
+            mark.execute(params![room, seq, ts])?;
+        }
     }
-    tx.commit()
+    tx.commit()?;
+    Ok(new_rooms)
+}
+
+/// The row id of a room, made if it has none yet.
+fn room_id(tx: &rusqlite::Transaction<'_>, name: &str, ts: u64) -> rusqlite::Result<i64> {
+    tx.prepare_cached(
+        "INSERT INTO rooms (name, created) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
+    )?
+    .execute(params![name, ts as i64])?;
+    tx.prepare_cached("SELECT id FROM rooms WHERE name = ?1")?
+        .query_row([name], |row| row.get(0))
 }
 
 /// Deletes up to one chunk of what retention no longer keeps. Returns how many rows went.
 pub(super) fn prune_chunk(conn: &Connection, retention: Retention) -> rusqlite::Result<usize> {
-    let newest: Option<i64> = conn
-        .query_row("SELECT MAX(seq) FROM events", [], |row| row.get(0))
-        .optional()?
-        .flatten();
-    let Some(newest) = newest else { return Ok(0) };
-    let keep_from_seq = retention
+    // Each room keeps its newest `max_events`.
+    let keep_events = retention
         .max_events
-        .map_or(0, |n| newest - n.min(i64::MAX as u64) as i64 + 1);
+        .map_or(i64::MAX, |n| n.min(i64::MAX as u64) as i64);
     let keep_from_ts = retention.max_age.map_or(0, |age| {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -285,9 +326,10 @@ pub(super) fn prune_chunk(conn: &Connection, retention: Retention) -> rusqlite::
         now.saturating_sub(age).as_millis() as i64
     });
     let removed = conn.execute(
-        "DELETE FROM events WHERE seq IN (
-             SELECT seq FROM events WHERE seq < ?1 OR ts < ?2 ORDER BY seq LIMIT ?3)",
-        params![keep_from_seq, keep_from_ts, PRUNE_CHUNK],
+        "DELETE FROM events WHERE (room, seq) IN (
+             SELECT e.room, e.seq FROM events e JOIN rooms r ON r.id = e.room
+             WHERE e.seq <= r.last_seq - ?1 OR e.ts < ?2 LIMIT ?3)",
+        params![keep_events, keep_from_ts, PRUNE_CHUNK],
     )?;
     if removed > 0 {
         tracing::info!(removed, "pruned old history");

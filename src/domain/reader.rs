@@ -1,22 +1,21 @@
 //! Reading a member's events: its inbox, the reader that claims it, and the end of its session.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
 
-use super::{LeaveReason, Room, RoomError};
-use crate::rpc::types::Stamped;
+use super::{Chat, LeaveReason, RoomError, Stamped};
 
 /// The receiving end of a member's queue, plus why it stopped, once it has.
 pub(super) struct Inbox {
     pub(super) queue: Arc<tokio::sync::Mutex<Unread>>,
     pub(super) ended: watch::Sender<Option<LeaveReason>>,
-    /// The highest seq a poll has returned. A poll answer can be lost on the way (a client
-    /// timeout, a reset); a poll that says it has less gets the rest from the store.
-    pub(super) handed_out: AtomicU64,
+    /// The highest seq a poll has returned, per room. A poll answer can be lost on the way
+    /// (a client timeout, a reset); a poll that says it has less gets the rest from the log.
+    pub(super) handed_out: Mutex<BTreeMap<String, u64>>,
 }
 
 /// What a member has not read yet.
@@ -28,17 +27,23 @@ pub(super) struct Unread {
 
 /// Reading access to one member's events.
 pub struct Reader {
-    /// Events after this seq come through the queue; earlier ones from the store.
-    pub live_after: u64,
+    /// Per room the member is in: events after this seq come through the queue, earlier
+    /// ones from the log.
+    pub live_after: BTreeMap<String, u64>,
     /// Held for its `Drop`: the member counts as active while this reader lives.
     _activity: Activity,
     inbox: Arc<Inbox>,
 }
 
 impl Reader {
-    /// The highest seq polls have returned so far.
-    pub fn handed_out(&self) -> u64 {
-        self.inbox.handed_out.load(Ordering::Relaxed)
+    /// The highest seq polls have returned so far in a room.
+    pub fn handed_out(&self, room: &str) -> u64 {
+        let handed_out = self
+            .inbox
+            .handed_out
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        handed_out.get(room).copied().unwrap_or(0)
     }
 
     /// Claims the inbox for this reader alone, or fails if another reader has it.
@@ -72,9 +77,9 @@ pub struct ClaimedReader {
 }
 
 impl ClaimedReader {
-    /// Events after this seq come through the queue; earlier ones from the store.
-    pub fn live_after(&self) -> u64 {
-        self.reader.live_after
+    /// Per room: events after this seq come through the queue; earlier ones from the log.
+    pub fn live_after(&self) -> &BTreeMap<String, u64> {
+        &self.reader.live_after
     }
 
     /// The next event, or why the member left once everything queued has been read.
@@ -88,12 +93,16 @@ impl ClaimedReader {
         }
     }
 
-    /// Records that events up to `seq` were handed to a poll.
-    pub fn note_handed_out(&self, seq: u64) {
-        self.reader
+    /// Records that events of a room up to `seq` were handed to a poll.
+    pub fn note_handed_out(&self, room: &str, seq: u64) {
+        let mut handed_out = self
+            .reader
             .inbox
             .handed_out
-            .fetch_max(seq, Ordering::Relaxed);
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let entry = handed_out.entry(room.to_owned()).or_default();
+        *entry = (*entry).max(seq);
     }
 
     /// Hands back an event that could not be delivered, so the next reader gets it first.
@@ -142,21 +151,21 @@ impl SessionEnd {
 
 /// Marks a member active for as long as it lives.
 struct Activity {
-    room: Room,
+    chat: Chat,
     id: Uuid,
 }
 
 impl Drop for Activity {
     fn drop(&mut self) {
-        if let Some(member) = self.room.lock().members.get_mut(&self.id) {
+        if let Some(member) = self.chat.lock().members.get_mut(&self.id) {
             member.readers -= 1;
             member.last_active = Instant::now();
         }
-        self.room.shared.readers.send_modify(|n| *n -= 1);
+        self.chat.shared.readers.send_modify(|n| *n -= 1);
     }
 }
 
-impl Room {
+impl Chat {
     /// Resolves with the reason once the session has ended.
     pub fn on_end(&self, session: &str) -> Result<SessionEnd, RoomError> {
         let mut state = self.lock();
@@ -173,14 +182,23 @@ impl Room {
         member.readers += 1;
         member.last_active = Instant::now();
         self.shared.readers.send_modify(|n| *n += 1);
-        let live_after = member.live_after;
+        let id = member.info.id;
+        let inbox = member.inbox.clone();
+        let rooms: Vec<String> = member.rooms.iter().cloned().collect();
+        let live_after = rooms
+            .into_iter()
+            .map(|room| {
+                let live_after = state.rooms[&room].seats[&id].live_after;
+                (room, live_after)
+            })
+            .collect();
         Ok(Reader {
             live_after,
             _activity: Activity {
-                room: self.clone(),
-                id: member.info.id,
+                chat: self.clone(),
+                id,
             },
-            inbox: member.inbox.clone(),
+            inbox,
         })
     }
 }

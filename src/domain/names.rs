@@ -3,8 +3,7 @@
 use rand::Rng;
 use uuid::Uuid;
 
-use super::State;
-use crate::rpc::types::MemberInfo;
+use super::{MemberInfo, State};
 use crate::text::{MAX_NAME_CHARS, clean_name, look_alike_keys};
 
 /// Names nobody may take, so that nobody can pose as the server. Compared by skeleton, so

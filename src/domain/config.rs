@@ -1,12 +1,20 @@
-//! How a room is sized and limited, and what ends a session: the settings the server picks.
+//! How the rooms are sized and limited, and what ends a session: the settings the server picks.
 
 use std::time::Duration;
 
-use crate::store::Retention;
-
-/// How a room is sized.
-#[derive(Debug, Clone)]
-pub struct RoomConfig {
+/// How the rooms are sized.
+#[derive(Clone)]
+pub struct ChatConfig {
+    /// The room everyone lands in, and the one a call that names no room means.
+    pub default_room: String,
+    /// Rooms the server holds at most; creating one more is refused.
+    pub max_rooms: usize,
+    /// Rooms one member may be in at once.
+    pub max_rooms_per_member: usize,
+    /// Longest topic accepted, in bytes, after cleaning.
+    pub max_topic_bytes: usize,
+    /// Makes each event's wire form once, when it is accepted (see [`super::Wire`]).
+    pub encoder: Option<super::Encoder>,
     /// Events a member may have waiting before it counts as too slow and is removed.
     pub queue_capacity: usize,
     /// Longest message text accepted, in bytes, after cleaning.
@@ -15,8 +23,6 @@ pub struct RoomConfig {
     pub rate_limit: Option<RateLimit>,
     /// Recent events handed to every new member with its join.
     pub history_len: usize,
-    /// How much stored history to keep.
-    pub retention: Retention,
     /// Events accepted but not yet stored beyond which new messages are refused: a store
     /// that has stalled must not let memory grow without bound.
     pub max_pending: usize,
@@ -28,14 +34,30 @@ pub struct RoomConfig {
     pub storage_timeout: Duration,
 }
 
-impl Default for RoomConfig {
+impl std::fmt::Debug for ChatConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChatConfig")
+            .field("default_room", &self.default_room)
+            .field("max_rooms", &self.max_rooms)
+            .field("max_rooms_per_member", &self.max_rooms_per_member)
+            .field("queue_capacity", &self.queue_capacity)
+            .field("rate_limit", &self.rate_limit)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ChatConfig {
     fn default() -> Self {
         Self {
+            default_room: DEFAULT_ROOM.to_owned(),
+            max_rooms: 1000,
+            max_rooms_per_member: 100,
+            max_topic_bytes: 512,
+            encoder: None,
             queue_capacity: 1024,
             max_text_bytes: 4096,
             rate_limit: Some(RateLimit::default()),
             history_len: 50,
-            retention: Retention::default(),
             max_pending: 100_000,
             max_pending_bytes: 16 * 1024 * 1024,
             storage_timeout: Duration::from_secs(5),
@@ -62,6 +84,9 @@ impl Default for RateLimit {
         }
     }
 }
+
+/// The room everyone lands in unless the server says otherwise.
+pub const DEFAULT_ROOM: &str = "#general";
 
 /// What ends a session besides an explicit leave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

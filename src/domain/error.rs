@@ -1,4 +1,4 @@
-//! What can go wrong for a caller of the room, and why a member is no longer in it.
+//! What can go wrong for a caller of the rooms, and why a member is no longer in one.
 
 use std::fmt;
 use std::time::Duration;
@@ -36,6 +36,20 @@ pub enum RoomError {
         "since {since} is ahead of this room, whose latest event is {latest}; was the server's history reset?"
     )]
     SinceAhead { since: u64, latest: u64 },
+    #[error("no such room: {0}")]
+    NoSuchRoom(String),
+    #[error("you are not in {0}")]
+    NotInRoom(String),
+    #[error("{0}")]
+    BadRoomName(#[from] super::room_name::RoomNameError),
+    #[error("{name} looks too much like the room {existing}")]
+    RoomLookAlike { name: String, existing: String },
+    #[error("the server has {max} rooms, its limit")]
+    TooManyRoomsOnServer { max: usize },
+    #[error("you are in {max} rooms, the limit; /part one first")]
+    TooManyRoomsForMember { max: usize },
+    #[error("the topic is {len} bytes; the limit is {max}")]
+    TopicTooLong { len: usize, max: usize },
 }
 
 /// Why a member is no longer in the room.

@@ -1,0 +1,384 @@
+//! The chat itself: sessions, the names people go by, the directory of rooms, each room's
+//! membership and fan-out.
+//!
+//! Plain Rust over a `std::sync::Mutex`; nothing here knows about sockets, JSON or
+//! JSON-RPC. The lock guards map work only. A member has one session for the whole server,
+//! one name, unique on the server, and one bounded queue, which carries the events of all
+//! its rooms. Fan-out pushes into each seated member's queue with a non-blocking
+//! `try_send`, so it never waits on anyone while holding the lock, and a member whose queue
+//! is full is removed with the reason "too slow" instead of being waited for or silently
+//! skipped.
+//!
+//! Every room numbers its own events (its `seq` rises by exactly one per event). An event is
+//! delivered and acknowledged only once the [`EventLog`] has stored it; until then it waits
+//! in `pending`, from where it is taken back if the log cannot keep it.
+//!
+//! Beside this file, in `domain/`: `event` (members and events), `room_name`, `room` (one
+//! room's state and fan-out), `session` (joining, renaming, leaving), `rooms` (entering,
+//! parting, speaking, topics), `config`, `error`, `rate` (token buckets), `names` (reserved
+//! and free names), `reader` (reading a member's events), `pending` (events waiting for the
+//! log), `log` (the [`EventLog`] seam) and `shutdown`.
+
+mod config;
+mod error;
+mod event;
+mod log;
+mod names;
+mod pending;
+mod rate;
+mod reader;
+mod room;
+mod room_name;
+mod rooms;
+mod session;
+mod shutdown;
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use tokio::sync::{mpsc, watch};
+use uuid::Uuid;
+
+pub use config::{ChatConfig, DEFAULT_ROOM, Lifetime, RateLimit};
+pub use error::{LeaveReason, RESTARTED, RoomError};
+pub use event::{Encoder, Event, EventKind, MemberInfo, Stamped, Wire, unix_ms};
+pub use log::{
+    Appender, EventLog, LogError, MemoryLog, OnProgress, Progress, Recovered, RoomRecord,
+};
+pub use names::{RESERVED_NAMES, SERVER_NAME, server_identity};
+use pending::Pending;
+pub use pending::Receipt;
+use rate::SendBudget;
+pub use rate::TokenBucket;
+use reader::Inbox;
+pub use reader::{ClaimedReader, Reader, SessionEnd};
+use room::Room;
+pub use room::RoomSummary;
+pub use room_name::{MAX_ROOM_NAME_CHARS, RoomNameError, parse_room_name};
+pub use session::{Entered, Joined};
+
+/// A cheap, cloneable handle to the chat.
+#[derive(Clone)]
+pub struct Chat {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    config: ChatConfig,
+    log: Arc<dyn EventLog>,
+    /// The highest log position stored, for senders waiting to be acknowledged.
+    durable: watch::Sender<u64>,
+    /// Readers (polls, subscriptions) alive, across all members: shutdown waits for them to
+    /// deliver the last events before connections close.
+    readers: watch::Sender<usize>,
+}
+
+struct State {
+    members: HashMap<Uuid, Member>,
+    /// Session secret → member id.
+    sessions: HashMap<String, Uuid>,
+    /// Look-alike keys of the names in use: a shared key marks names people could mistake.
+    names: HashSet<String>,
+    /// Every room, by name.
+    rooms: HashMap<String, Room>,
+    /// Look-alike keys of the room names → the room holding each.
+    room_keys: HashMap<String, String>,
+    /// Set by [`Chat::shutdown`]: nobody new gets in.
+    closing: bool,
+    /// Events given a seq but not yet stored, in log order. They are delivered once stored.
+    pending: Pending,
+    /// The log position the next event gets.
+    next_position: u64,
+    /// `None` once the log is closed.
+    appender: Option<Box<dyn Appender>>,
+    /// The config's encoder, for stamping events under the lock.
+    encoder: Option<Encoder>,
+    /// The config's default room, which is never forgotten.
+    default_room: String,
+}
+
+struct Member {
+    info: MemberInfo,
+    session: String,
+    queue: mpsc::Sender<Arc<Stamped>>,
+    inbox: Arc<Inbox>,
+    lifetime: Lifetime,
+    last_active: Instant,
+    /// Polls and subscriptions in progress; an idle member with a reader is not idle.
+    readers: usize,
+    budget: SendBudget,
+    /// The rooms it sits in.
+    rooms: BTreeSet<String>,
+}
+
+impl Default for Chat {
+    /// Default settings, history in memory.
+    fn default() -> Self {
+        Self::in_memory(ChatConfig::default())
+    }
+}
+
+impl Chat {
+    /// Opens the chat on `log`, continuing every room's seq and history.
+    pub fn new(config: ChatConfig, log: Arc<dyn EventLog>) -> Result<Self, LogError> {
+        let recovered = log.recovered();
+        let mut rooms = HashMap::new();
+        let mut room_keys = HashMap::new();
+        for record in recovered.rooms {
+            let recent = log
+                .latest(&record.name, config.history_len)?
+                .into_iter()
+                .map(|event| Arc::new(Stamped::new(event, config.encoder.as_ref())))
+                .collect();
+            for key in room_name::room_keys(&record.name) {
+                room_keys.insert(key, record.name.clone());
+            }
+            rooms.insert(record.name.clone(), Room::recovered(record, recent));
+        }
+        let default_room = config.default_room.clone();
+        let shared = Arc::new_cyclic(|shared: &std::sync::Weak<Shared>| {
+            let shared = shared.clone();
+            let on_progress = Box::new(move |progress| {
+                if let Some(shared) = shared.upgrade() {
+                    let chat = Chat { shared };
+                    match progress {
+                        Progress::Stored(position) => chat.stored_through(position),
+                        Progress::Dropped { from } => chat.not_stored(from),
+                    }
+                }
+            });
+            let appender = log.start(config.storage_timeout, on_progress);
+            Shared {
+                state: Mutex::new(State {
+                    members: HashMap::new(),
+                    sessions: HashMap::new(),
+                    names: HashSet::new(),
+                    rooms,
+                    room_keys,
+                    closing: false,
+                    pending: Pending::default(),
+                    next_position: 1,
+                    appender: Some(appender),
+                    encoder: config.encoder.clone(),
+                    default_room: config.default_room.clone(),
+                }),
+                config,
+                log: log.clone(),
+                durable: watch::Sender::new(0),
+                readers: watch::Sender::new(0),
+            }
+        });
+        let chat = Self { shared };
+        let mut state = chat.lock();
+        if !state.rooms.contains_key(&default_room) {
+            state.add_room(default_room);
+        }
+        // Whoever was in a room when the server last died has left: history says so once.
+        for (room, info) in recovered.left_behind {
+            if state.rooms.contains_key(&room) {
+                tracing::info!(%room, id = %info.id, name = %info.name, "recording the leave of a member from before the restart");
+                state.publish(&room, EventKind::Leave, info, Some(RESTARTED.to_owned()));
+            }
+        }
+        drop(state);
+        Ok(chat)
+    }
+
+    /// A chat whose history lives in memory only.
+    pub fn in_memory(config: ChatConfig) -> Self {
+        Self::new(config, Arc::new(MemoryLog::default())).expect("a memory log reads")
+    }
+
+    /// Stored history, for paging back and catching up.
+    pub fn log(&self) -> Arc<dyn EventLog> {
+        self.shared.log.clone()
+    }
+
+    pub fn config(&self) -> &ChatConfig {
+        &self.shared.config
+    }
+
+    /// The room a call that names none means.
+    pub fn default_room(&self) -> &str {
+        &self.shared.config.default_room
+    }
+
+    /// Resolves once every event accepted so far is stored and delivered.
+    pub async fn settled(&self) {
+        let last = self.lock().next_position - 1;
+        self.stored_position(last).await;
+    }
+
+    /// Resolves once the room's event with this seq (and every one before it) is stored.
+    pub async fn stored(&self, room: &str, seq: u64) {
+        let mut durable = self.shared.durable.subscribe();
+        let _ = durable
+            .wait_for(|_| {
+                self.lock()
+                    .rooms
+                    .get(room)
+                    .is_none_or(|room| room.durable_seq >= seq)
+            })
+            .await;
+    }
+
+    async fn stored_position(&self, position: u64) {
+        let mut durable = self.shared.durable.subscribe();
+        let _ = durable.wait_for(|stored| *stored >= position).await;
+    }
+
+    /// Called by the log after each commit: delivers what is now safe.
+    fn stored_through(&self, position: u64) {
+        let mut state = self.lock();
+        state.deliver_through(position, self.shared.config.history_len);
+        drop(state);
+        self.shared.durable.send_replace(position);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves the maps consistent (every mutation is a
+        // single insert or remove), so carrying on is safe.
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl State {
+    /// Refuses a new event while as many events, or as many bytes, as the config allows
+    /// are waiting for the log: joins and renames count as much as messages.
+    fn check_pending(&self, config: &ChatConfig) -> Result<(), RoomError> {
+        if self.pending.len() >= config.max_pending
+            || self.pending.bytes() >= config.max_pending_bytes
+        {
+            return Err(RoomError::StorageBehind);
+        }
+        Ok(())
+    }
+
+    /// The member behind a session. Every call names its session, so looking it up is what
+    /// counts as activity: an HTTP member that only reads history is not idle.
+    fn member_mut(&mut self, session: &str) -> Result<&mut Member, RoomError> {
+        let id = self
+            .sessions
+            .get(session)
+            .ok_or(RoomError::UnknownSession)?;
+        let member = self
+            .members
+            .get_mut(id)
+            .expect("every session maps to a member");
+        member.last_active = Instant::now();
+        Ok(member)
+    }
+
+    /// A room that exists.
+    fn room(&self, name: &str) -> Result<&Room, RoomError> {
+        self.rooms
+            .get(name)
+            .ok_or_else(|| RoomError::NoSuchRoom(name.to_owned()))
+    }
+
+    /// Makes a room and marks its name taken.
+    fn add_room(&mut self, name: String) {
+        for key in room_name::room_keys(&name) {
+            self.room_keys.insert(key, name.clone());
+        }
+        self.rooms.insert(name.clone(), Room::new(name, unix_ms()));
+    }
+
+    /// Forgets a room nobody ever stored anything in (its creation was taken back).
+    fn drop_unstored_room(&mut self, name: &str) {
+        let unused = self
+            .rooms
+            .get(name)
+            .is_some_and(|room| room.durable_seq == 0 && room.seats.is_empty())
+            && name != self.default_room;
+        if unused {
+            self.rooms.remove(name);
+            self.room_keys.retain(|_, room| room != name);
+        }
+    }
+
+    fn member_list(&self, room: &str) -> Vec<MemberInfo> {
+        let Some(room) = self.rooms.get(room) else {
+            return Vec::new();
+        };
+        let mut list: Vec<MemberInfo> = room
+            .seats
+            .keys()
+            .filter_map(|id| self.members.get(id))
+            .map(|m| m.info.clone())
+            .collect();
+        list.sort_by_cached_key(|m| m.name.to_lowercase());
+        list
+    }
+
+    /// Gives the event the room's next seq and sends it to be stored; it is delivered once
+    /// it is.
+    fn publish(&mut self, room: &str, kind: EventKind, from: MemberInfo, text: Option<String>) {
+        self.accept(room, kind, from, text, None);
+    }
+
+    /// Delivers the stored events up to `position`, in order, to everyone seated but their
+    /// subject. Members whose queues are full are removed as too slow; their leaves are
+    /// published like any other event.
+    fn deliver_through(&mut self, position: u64, history_len: usize) {
+        let mut too_slow = Vec::new();
+        while let Some(accepted) = self.pending.pop_stored(position) {
+            let room = self
+                .rooms
+                .get_mut(&accepted.event.room)
+                .expect("a room with events waiting is kept");
+            room.fan_out(&accepted.event, &mut too_slow);
+            // Its sender hears only once everyone else has it queued.
+            let event = accepted.confirm();
+            room.remember(event, history_len);
+            for id in too_slow.drain(..) {
+                if self.members.contains_key(&id) {
+                    tracing::warn!(%id, "disconnected: too slow");
+                    self.remove(id, LeaveReason::TooSlow, LeaveReason::TooSlow.event_text());
+                }
+            }
+        }
+    }
+
+    /// Takes a member out of every map and every room, and marks why; returns it and the
+    /// rooms it was in, if it was still here.
+    fn detach(&mut self, id: Uuid, reason: LeaveReason) -> Option<(MemberInfo, Vec<String>)> {
+        let member = self.members.remove(&id)?;
+        self.sessions.remove(&member.session);
+        for key in text_keys(&member.info.name) {
+            self.names.remove(&key);
+        }
+        for room in &member.rooms {
+            if let Some(room) = self.rooms.get_mut(room) {
+                room.seats.remove(&id);
+            }
+        }
+        member.inbox.ended.send_replace(Some(reason));
+        Some((member.info, member.rooms.into_iter().collect()))
+        // Dropping the queue senders here closes the queue: readers drain what is left,
+        // then stop.
+    }
+
+    /// Detaches a member and tells every room it was in, with `text` as the leave's reason.
+    fn remove(&mut self, id: Uuid, reason: LeaveReason, text: Option<String>) {
+        if let Some((info, rooms)) = self.detach(id, reason) {
+            tracing::info!(id = %info.id, name = %info.name, %reason, "left");
+            for room in rooms {
+                self.publish(&room, EventKind::Leave, info.clone(), text.clone());
+            }
+        }
+    }
+}
+
+/// The look-alike keys of a member name.
+fn text_keys(name: &str) -> [String; 4] {
+    crate::text::look_alike_keys(name)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,136 @@
+//! What happens in a room: members as others see them, events, and an event ready to fan out.
+//!
+//! These are the domain's own types. They carry serde derives because the protocol sends them
+//! as they are (`rpc::types` re-exports them), but nothing here knows the wire format.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// A member as others see it: the public id and the name the server settled on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberInfo {
+    pub id: Uuid,
+    pub name: String,
+}
+
+/// What kind of thing happened in the room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventKind {
+    Message,
+    Join,
+    Leave,
+    /// A notice from the server itself to everyone, such as "server shutting down".
+    System,
+    /// `/me`: text describing what the sender does ("waves").
+    Action,
+    /// A member changed its name: `from` has the new name, `text` the old one.
+    Nick,
+    /// The room's topic changed: `text` is the new topic, null when it was cleared.
+    Topic,
+}
+
+impl EventKind {
+    /// The name of the kind, as the wire and the store spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Message => "message",
+            EventKind::Join => "join",
+            EventKind::Leave => "leave",
+            EventKind::System => "system",
+            EventKind::Action => "action",
+            EventKind::Nick => "nick",
+            EventKind::Topic => "topic",
+        }
+    }
+}
+
+impl std::str::FromStr for EventKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "message" => EventKind::Message,
+            "join" => EventKind::Join,
+            "leave" => EventKind::Leave,
+            "system" => EventKind::System,
+            "action" => EventKind::Action,
+            "nick" => EventKind::Nick,
+            "topic" => EventKind::Topic,
+            other => return Err(format!("unknown event kind {other:?}")),
+        })
+    }
+}
+
+/// One thing that happened in a room, in the order the room accepted it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// The room it happened in, such as `"#general"`.
+    pub room: String,
+    /// Rises by one for every event in the room, so a gap is visible to any client.
+    pub seq: u64,
+    /// Server time of acceptance, milliseconds since the Unix epoch.
+    pub ts: u64,
+    pub kind: EventKind,
+    /// Always set by the server: a client cannot speak for anyone else.
+    pub from: MemberInfo,
+    /// The message text for `message`; for `leave`, why the member left (its own reason, or
+    /// the server's: `"connection closed"`, `"idle timeout"`, `"too slow"`); for `nick`,
+    /// the old name; for `topic`, the new topic; otherwise null.
+    pub text: Option<String>,
+}
+
+/// Whatever the transport made of an event once, when it was accepted, so fan-out to any
+/// number of readers copies that instead of encoding again (the protocol keeps its JSON here).
+pub type Wire = Box<dyn Any + Send + Sync>;
+
+/// Makes an event's [`Wire`] form; given by whoever serves the events.
+pub type Encoder = Arc<dyn Fn(&Event) -> Wire + Send + Sync>;
+
+/// An event together with its [`Wire`] form.
+pub struct Stamped {
+    pub event: Event,
+    pub wire: Wire,
+}
+
+impl Stamped {
+    pub fn new(event: Event, encoder: Option<&Encoder>) -> Self {
+        let wire = match encoder {
+            Some(encode) => encode(&event),
+            None => Box::new(()),
+        };
+        Self { event, wire }
+    }
+}
+
+impl std::fmt::Debug for Stamped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.event.fmt(f)
+    }
+}
+
+/// Two stampings of the same event are the same: the wire form follows from the event.
+impl PartialEq for Stamped {
+    fn eq(&self, other: &Self) -> bool {
+        self.event == other.event
+    }
+}
+
+impl std::ops::Deref for Stamped {
+    type Target = Event;
+
+    fn deref(&self) -> &Event {
+        &self.event
+    }
+}
+
+/// Now, in milliseconds since the Unix epoch: the clock of an event's `ts`, and of the
+/// times a client stamps on what it shows.
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}

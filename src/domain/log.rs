@@ -1,0 +1,210 @@
+//! The seam between the rooms and the place where events are kept: [`EventLog`].
+//!
+//! The rooms give every event its seq and hand it to the log in the order they accepted it,
+//! each with a position: one counter across all rooms, the order of the log. The log
+//! answers, from its own thread, how far it has got ([`Progress`]). Only then do the rooms
+//! deliver and acknowledge those events, so nothing anyone has seen can be lost. Reads page
+//! through one room's history. Following the log is the same callback: stored events come
+//! back in order.
+//!
+//! SQLite (`store`) is the embedded default; [`MemoryLog`] keeps everything in memory, for
+//! tests and for servers that need no history. A replicated log (NATS JetStream) plugs in
+//! here without touching the room logic.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+use super::event::{Event, EventKind, MemberInfo, Stamped};
+
+/// Why the log could not answer.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct LogError(pub String);
+
+/// A room as the log knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomRecord {
+    pub name: String,
+    pub topic: Option<String>,
+    /// When its first event was stored, milliseconds since the Unix epoch.
+    pub created: u64,
+    /// The highest seq it ever gave out, kept when retention prunes its events.
+    pub last_seq: u64,
+    /// When its latest event happened.
+    pub last_active: u64,
+}
+
+/// What a log holds when it is opened.
+#[derive(Debug, Clone, Default)]
+pub struct Recovered {
+    pub rooms: Vec<RoomRecord>,
+    /// Members whose join into a room is stored but not their leave: the server last
+    /// stopped without saying goodbye. The rooms record their leaves before anything else.
+    pub left_behind: Vec<(String, MemberInfo)>,
+}
+
+/// What the log tells the rooms, from its own thread, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// Every event up to this position is durable.
+    Stored(u64),
+    /// The event at this position and every one appended after it are dropped and will
+    /// never be stored, and so is anything appended until [`Appender::resume`].
+    Dropped { from: u64 },
+}
+
+/// Called by the log with its [`Progress`].
+pub type OnProgress = Box<dyn Fn(Progress) + Send + 'static>;
+
+/// Where events get stored.
+pub trait EventLog: Send + Sync + 'static {
+    /// What was already stored when the log was opened.
+    fn recovered(&self) -> Recovered;
+    /// At most `limit` of the room's newest events, oldest first.
+    fn latest(&self, room: &str, limit: usize) -> Result<Vec<Event>, LogError>;
+    /// At most `limit` events just before seq `before`, oldest first.
+    fn before(&self, room: &str, before: u64, limit: usize) -> Result<Vec<Event>, LogError>;
+    /// At most `limit` events after seq `since`, oldest first.
+    fn after(&self, room: &str, since: u64, limit: usize) -> Result<Vec<Event>, LogError>;
+    /// Starts taking appends. `timeout` bounds how long an event may wait to be stored;
+    /// `on_progress` hears, from the log's own thread, what became durable or was dropped.
+    fn start(&self, timeout: Duration, on_progress: OnProgress) -> Box<dyn Appender>;
+}
+
+/// The appending end of a started log.
+pub trait Appender: Send {
+    /// Queues an event; never blocks.
+    fn append(&self, position: u64, event: Arc<Stamped>);
+    /// Answers [`Progress::Dropped`]: the rooms have let go of everything not stored, and
+    /// what they append from now on follows the last stored event.
+    fn resume(&self);
+    /// Stores what is queued, then stops, waiting at most `within`. Returns whether it
+    /// finished in time.
+    fn close(self: Box<Self>, within: Duration) -> bool;
+}
+
+/// A log in memory: every event is kept, in a thread of its own so that progress comes
+/// back the way it does from a disk.
+#[derive(Default, Clone)]
+pub struct MemoryLog {
+    rooms: Arc<Mutex<HashMap<String, Vec<Event>>>>,
+}
+
+impl MemoryLog {
+    fn read(&self, room: &str, pick: impl FnOnce(&[Event]) -> &[Event]) -> Vec<Event> {
+        let rooms = self.rooms.lock().unwrap_or_else(|p| p.into_inner());
+        rooms
+            .get(room)
+            .map(|events| pick(events).to_vec())
+            .unwrap_or_default()
+    }
+}
+
+impl EventLog for MemoryLog {
+    fn recovered(&self) -> Recovered {
+        let rooms = self.rooms.lock().unwrap_or_else(|p| p.into_inner());
+        let mut recovered = Recovered::default();
+        for (name, events) in rooms.iter() {
+            let topic = events
+                .iter()
+                .rev()
+                .find(|e| e.kind == EventKind::Topic)
+                .and_then(|e| e.text.clone());
+            recovered.rooms.push(RoomRecord {
+                name: name.clone(),
+                topic,
+                created: events.first().map_or(0, |e| e.ts),
+                last_seq: events.last().map_or(0, |e| e.seq),
+                last_active: events.last().map_or(0, |e| e.ts),
+            });
+            let mut present: Vec<MemberInfo> = Vec::new();
+            for event in events {
+                match event.kind {
+                    EventKind::Join => present.push(event.from.clone()),
+                    EventKind::Leave => present.retain(|m| m.id != event.from.id),
+                    EventKind::Nick => {
+                        for member in present.iter_mut().filter(|m| m.id == event.from.id) {
+                            member.name.clone_from(&event.from.name);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            recovered
+                .left_behind
+                .extend(present.into_iter().map(|m| (name.clone(), m)));
+        }
+        recovered.rooms.sort_by(|a, b| a.name.cmp(&b.name));
+        recovered
+    }
+
+    fn latest(&self, room: &str, limit: usize) -> Result<Vec<Event>, LogError> {
+        Ok(self.read(room, |events| &events[events.len().saturating_sub(limit)..]))
+    }
+
+    fn before(&self, room: &str, before: u64, limit: usize) -> Result<Vec<Event>, LogError> {
+        Ok(self.read(room, |events| {
+            let end = events.partition_point(|e| e.seq < before);
+            &events[end.saturating_sub(limit)..end]
+        }))
+    }
+
+    fn after(&self, room: &str, since: u64, limit: usize) -> Result<Vec<Event>, LogError> {
+        Ok(self.read(room, |events| {
+            let start = events.partition_point(|e| e.seq <= since);
+            &events[start..(start + limit).min(events.len())]
+        }))
+    }
+
+    fn start(&self, _timeout: Duration, on_progress: OnProgress) -> Box<dyn Appender> {
+        let (jobs, rx) = mpsc::channel::<(u64, Arc<Stamped>)>();
+        let (done, finished) = mpsc::channel::<()>();
+        let rooms = self.rooms.clone();
+        std::thread::Builder::new()
+            .name("chatroom-memory-log".into())
+            .spawn(move || {
+                let _done = done;
+                while let Ok((mut position, event)) = rx.recv() {
+                    let mut batch = vec![event];
+                    while let Ok((next, event)) = rx.try_recv() {
+                        position = next;
+                        batch.push(event);
+                    }
+                    {
+                        let mut rooms = rooms.lock().unwrap_or_else(|p| p.into_inner());
+                        for event in batch {
+                            rooms
+                                .entry(event.room.clone())
+                                .or_default()
+                                .push(event.event.clone());
+                        }
+                    }
+                    on_progress(Progress::Stored(position));
+                }
+            })
+            .expect("spawning the memory log thread");
+        Box::new(MemoryAppender { jobs, finished })
+    }
+}
+
+struct MemoryAppender {
+    jobs: mpsc::Sender<(u64, Arc<Stamped>)>,
+    finished: mpsc::Receiver<()>,
+}
+
+impl Appender for MemoryAppender {
+    fn append(&self, position: u64, event: Arc<Stamped>) {
+        let _ = self.jobs.send((position, event));
+    }
+
+    fn resume(&self) {}
+
+    fn close(self: Box<Self>, within: Duration) -> bool {
+        drop(self.jobs);
+        !matches!(
+            self.finished.recv_timeout(within),
+            Err(mpsc::RecvTimeoutError::Timeout)
+        )
+    }
+}

@@ -1,0 +1,296 @@
+//! Events accepted but not yet stored: what they cost, who waits for them, and how the
+//! rooms take them back when the log drops them.
+//!
+//! Nothing is delivered or acknowledged before it is stored, so until then an event can
+//! still be taken back as if it had never been accepted. The log drops events only all
+//! together, every one not stored (see [`super::Progress`]), so taking back means: answer
+//! every waiter "storage unavailable", undo what the events did (a join lets its member go
+//! unannounced, a rename or a topic is reversed, a room nobody stored anything in is
+//! forgotten) and number each room on from its last stored event. No client has seen any
+//! of those seqs, so each room's seq still rises by exactly one per event. A leave cannot be
+//! undone — the member is gone — so it is published again, and stored once the log is back,
+//! or recorded at the next start-up if the server stops first.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+use super::{
+    Chat, Event, EventKind, LeaveReason, MemberInfo, RoomError, Stamped, State, text_keys, unix_ms,
+};
+
+/// What taking an event back must undo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Undo {
+    Nothing,
+    /// The join that started this member's session: the session goes.
+    Session(Uuid),
+    /// A join into one more room: the member leaves that room unannounced.
+    Seat(Uuid),
+    /// A rename: the member gets its old name back.
+    Rename {
+        id: Uuid,
+        old: String,
+    },
+    /// A topic change: the room gets its old topic back.
+    Topic {
+        room: String,
+        old: Option<String>,
+    },
+}
+
+/// An accepted event and, if someone waits for it, how to tell them it is stored.
+pub(super) struct Accepted {
+    position: u64,
+    pub(super) event: Arc<Stamped>,
+    /// Dropped unanswered if the event is refused.
+    waiter: Option<oneshot::Sender<()>>,
+    undo: Undo,
+}
+
+impl Accepted {
+    /// Tells whoever waits that the event is stored (and delivered).
+    pub(super) fn confirm(self) -> Arc<Stamped> {
+        if let Some(waiter) = self.waiter {
+            let _ = waiter.send(());
+        }
+        self.event
+    }
+}
+
+/// The events accepted but not yet stored, in log order, and what they hold in memory.
+#[derive(Default)]
+pub(super) struct Pending {
+    events: VecDeque<Accepted>,
+    bytes: usize,
+}
+
+impl Pending {
+    fn push(&mut self, accepted: Accepted) {
+        self.bytes += cost(&accepted.event);
+        self.events.push_back(accepted);
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    /// About how many bytes the waiting events hold.
+    pub(super) fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// The oldest event if it is stored, i.e. its position is at most `through`.
+    pub(super) fn pop_stored(&mut self, through: u64) -> Option<Accepted> {
+        if self.events.front()?.position > through {
+            return None;
+        }
+        let accepted = self.events.pop_front()?;
+        self.bytes -= cost(&accepted.event);
+        Some(accepted)
+    }
+
+    fn take_all(&mut self) -> VecDeque<Accepted> {
+        self.bytes = 0;
+        std::mem::take(&mut self.events)
+    }
+}
+
+/// What an event holds while it waits: its text and name twice (as strings and in its
+/// wire form), and the rest of it.
+fn cost(event: &Stamped) -> usize {
+    2 * (event.text.as_ref().map_or(0, String::len) + event.from.name.len() + event.room.len())
+        + 100
+        + std::mem::size_of::<Stamped>()
+        + std::mem::size_of::<Accepted>()
+}
+
+/// An event the rooms accepted, on its way to the log.
+#[derive(Debug)]
+#[must_use = "a receipt says whether the event was stored"]
+pub struct Receipt {
+    seq: u64,
+    stored: oneshot::Receiver<()>,
+}
+
+impl Receipt {
+    /// The seq the event was given in its room; final only once it is stored.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// Waits until the event is stored and delivered, and returns its seq; or learns that
+    /// it never will be. The log decides within its timeout.
+    pub async fn stored(self) -> Result<u64, RoomError> {
+        match self.stored.await {
+            Ok(()) => Ok(self.seq),
+            Err(_) => Err(RoomError::StorageUnavailable),
+        }
+    }
+}
+
+impl Chat {
+    /// Called by the log when it has given up on every event from `from` on.
+    pub(super) fn not_stored(&self, from: u64) {
+        let refused = self.lock().take_back_unstored(from);
+        tracing::error!(
+            from,
+            refused,
+            "storage unavailable: events not stored were refused"
+        );
+    }
+}
+
+impl State {
+    /// [`State::publish`], for an event someone waits for.
+    pub(super) fn publish_awaited(
+        &mut self,
+        room: &str,
+        kind: EventKind,
+        from: MemberInfo,
+        text: Option<String>,
+        undo: Undo,
+    ) -> Receipt {
+        let (tx, stored) = oneshot::channel();
+        let seq = self.accept(room, kind, from, text, Some((tx, undo)));
+        Receipt { seq, stored }
+    }
+
+    /// Gives the event the room's next seq and the log's next position, hands it to the
+    /// log and keeps it until it is stored; the waiter hears when it is.
+    pub(super) fn accept(
+        &mut self,
+        room: &str,
+        kind: EventKind,
+        from: MemberInfo,
+        text: Option<String>,
+        waiter: Option<(oneshot::Sender<()>, Undo)>,
+    ) -> u64 {
+        let ts = unix_ms();
+        let room = self
+            .rooms
+            .get_mut(room)
+            .expect("events go to rooms that exist");
+        let seq = room.next_seq;
+        room.next_seq += 1;
+        room.last_active = ts;
+        let event = Event {
+            room: room.name.clone(),
+            seq,
+            ts,
+            kind,
+            from,
+            text,
+        };
+        let event = Arc::new(Stamped::new(event, self.encoder.as_ref()));
+        let position = self.next_position;
+        self.next_position += 1;
+        let (waiter, undo) = match waiter {
+            Some((tx, undo)) => (Some(tx), undo),
+            None => (None, Undo::Nothing),
+        };
+        let waiter = match &self.appender {
+            Some(appender) => {
+                appender.append(position, event.clone());
+                waiter
+            }
+            None => {
+                tracing::warn!(seq, "event after the log closed is not kept");
+                // Dropping the waiter refuses the event.
+                None
+            }
+        };
+        self.pending.push(Accepted {
+            position,
+            event,
+            waiter,
+            undo,
+        });
+        seq
+    }
+
+    /// The log dropped every event from `from` on: refuses them all, undoes what they did,
+    /// and publishes the leaves among them again, each room numbered on from its last
+    /// stored event. Returns how many events were refused.
+    pub(super) fn take_back_unstored(&mut self, from: u64) -> usize {
+        let dropped = self.pending.take_all();
+        debug_assert_eq!(
+            dropped.front().map(|a| a.position),
+            Some(from),
+            "the log drops from the oldest event not stored"
+        );
+        for room in self.rooms.values_mut() {
+            room.next_seq = room.durable_seq + 1;
+        }
+        // Newest first, as they are met.
+        let mut leaves: Vec<(String, MemberInfo, Option<String>)> = Vec::new();
+        let mut new_rooms = Vec::new();
+        for accepted in dropped.iter().rev() {
+            let event = &accepted.event;
+            let id = event.from.id;
+            if event.kind == EventKind::Leave {
+                leaves.push((event.room.clone(), event.from.clone(), event.text.clone()));
+            }
+            match &accepted.undo {
+                Undo::Nothing => {}
+                Undo::Session(id) => {
+                    if let Some((info, _)) = self.detach(*id, LeaveReason::StorageUnavailable) {
+                        tracing::warn!(%id, name = %info.name, "join not stored; undone");
+                    }
+                    // Joined and left, neither stored: never there at all.
+                    leaves.retain(|(_, info, _)| info.id != *id);
+                }
+                Undo::Seat(id) => {
+                    if let Some(member) = self.members.get_mut(id) {
+                        member.rooms.remove(&event.room);
+                    }
+                    if let Some(room) = self.rooms.get_mut(&event.room) {
+                        room.seats.remove(id);
+                    }
+                    leaves.retain(|(room, info, _)| !(info.id == *id && *room == event.room));
+                }
+                Undo::Rename { old, .. } => {
+                    if let Some(member) = self.members.get_mut(&id) {
+                        // Undone newest first, so the member has exactly this event's name
+                        // and nobody has taken the old one since. A member in several rooms
+                        // has one rename per room: the first undone does it.
+                        if member.info.name == event.from.name {
+                            let new = std::mem::replace(&mut member.info.name, old.clone());
+                            for key in text_keys(&new) {
+                                self.names.remove(&key);
+                            }
+                            self.names.extend(text_keys(old));
+                        }
+                    }
+                    for leave in leaves.iter_mut().filter(|(_, info, _)| info.id == id) {
+                        // It left under a name history never knew.
+                        leave.1.name.clone_from(old);
+                    }
+                }
+                Undo::Topic { room, old } => {
+                    if let Some(room) = self.rooms.get_mut(room) {
+                        room.topic.clone_from(old);
+                    }
+                }
+            }
+            new_rooms.push(event.room.clone());
+        }
+        for room in new_rooms {
+            self.drop_unstored_room(&room);
+        }
+        // Their waiters go unanswered, which tells them the events were refused.
+        let refused = dropped.len();
+        drop(dropped);
+        if let Some(appender) = &self.appender {
+            appender.resume();
+        }
+        for (room, info, text) in leaves.into_iter().rev() {
+            if self.rooms.contains_key(&room) {
+                self.publish(&room, EventKind::Leave, info, text);
+            }
+        }
+        refused
+    }
+}

@@ -1,0 +1,127 @@
+//! One room: who sits in it, its seq, its recent history, its topic, and fan-out.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use tokio::sync::mpsc::{self, error::TrySendError};
+use uuid::Uuid;
+
+use super::event::Stamped;
+use super::log::RoomRecord;
+
+/// A member's place in a room.
+pub(super) struct Seat {
+    /// The member's one queue, shared by all its rooms.
+    pub(super) queue: mpsc::Sender<Arc<Stamped>>,
+    /// The newest stored event of this room when the member entered it, where the history
+    /// it was given ends: later events (but its own) go into its queue.
+    pub(super) live_after: u64,
+}
+
+/// A room's state, kept under the chat's lock.
+pub(super) struct Room {
+    pub(super) name: String,
+    pub(super) topic: Option<String>,
+    pub(super) created: u64,
+    pub(super) last_active: u64,
+    pub(super) seats: HashMap<Uuid, Seat>,
+    /// The seq the next event gets.
+    pub(super) next_seq: u64,
+    /// The highest seq stored (and so delivered).
+    pub(super) durable_seq: u64,
+    /// The latest stored events, for the history a new member gets.
+    pub(super) recent: VecDeque<Arc<Stamped>>,
+}
+
+/// A room as `/list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomSummary {
+    pub name: String,
+    pub topic: Option<String>,
+    pub members: usize,
+    pub last_seq: u64,
+    pub created: u64,
+    pub last_active: u64,
+}
+
+impl Room {
+    /// A room nobody has used yet.
+    pub(super) fn new(name: String, now: u64) -> Self {
+        Self::recovered(
+            RoomRecord {
+                name,
+                topic: None,
+                created: now,
+                last_seq: 0,
+                last_active: now,
+            },
+            VecDeque::new(),
+        )
+    }
+
+    /// A room as the log remembers it, with its latest events.
+    pub(super) fn recovered(record: RoomRecord, recent: VecDeque<Arc<Stamped>>) -> Self {
+        Self {
+            name: record.name,
+            topic: record.topic,
+            created: record.created,
+            last_active: record.last_active,
+            seats: HashMap::new(),
+            next_seq: record.last_seq + 1,
+            durable_seq: record.last_seq,
+            recent,
+        }
+    }
+
+    /// The newest event accepted.
+    pub(super) fn last_seq(&self) -> u64 {
+        self.next_seq - 1
+    }
+
+    /// Puts a stored event into every seated member's queue but its subject's (no
+    /// self-echo) and those whose entry history already held it. Members whose queue is
+    /// full are noted in `too_slow`, never waited for.
+    pub(super) fn fan_out(&self, event: &Arc<Stamped>, too_slow: &mut Vec<Uuid>) {
+        for (id, seat) in &self.seats {
+            if *id == event.from.id || event.seq <= seat.live_after {
+                continue;
+            }
+            match seat.queue.try_send(event.clone()) {
+                Ok(()) => {}
+                Err(TrySendError::Full(_)) => too_slow.push(*id),
+                // A seat goes with its member, and the member owns the receiver.
+                Err(TrySendError::Closed(_)) => unreachable!("a member's inbox outlives it"),
+            }
+        }
+    }
+
+    /// Keeps a stored event among the recent ones.
+    pub(super) fn remember(&mut self, event: Arc<Stamped>, history_len: usize) {
+        self.durable_seq = self.durable_seq.max(event.seq);
+        self.recent.push_back(event);
+        while self.recent.len() > history_len {
+            self.recent.pop_front();
+        }
+    }
+
+    /// The latest `len` stored events, oldest first.
+    pub(super) fn history(&self, len: usize) -> Vec<super::event::Event> {
+        let skip = self.recent.len().saturating_sub(len);
+        self.recent
+            .iter()
+            .skip(skip)
+            .map(|event| event.event.clone())
+            .collect()
+    }
+
+    pub(super) fn summary(&self) -> RoomSummary {
+        RoomSummary {
+            name: self.name.clone(),
+            topic: self.topic.clone(),
+            members: self.seats.len(),
+            last_seq: self.last_seq(),
+            created: self.created,
+            last_active: self.last_active,
+        }
+    }
+}

@@ -1,0 +1,314 @@
+//! Rooms for a member: entering (creating a room if it is new), parting, speaking, topics,
+//! and the questions asked about rooms (who is in one, which exist, how far one has got).
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use uuid::Uuid;
+
+use super::pending::Undo;
+use super::room::{RoomSummary, Seat};
+use super::{
+    Chat, ChatConfig, Entered, EventKind, MemberInfo, Receipt, RoomError, State, parse_room_name,
+    room_name,
+};
+use crate::text::clean_text;
+
+impl Chat {
+    /// Enters a room, creating it if it does not exist yet, and tells everyone there.
+    /// Entering a room the member is already in changes nothing and answers the same way.
+    /// Returns the receipt of the join (none if already in), and whether the room is new.
+    pub fn enter(
+        &self,
+        session: &str,
+        room: &str,
+    ) -> Result<(Entered, Option<Receipt>), RoomError> {
+        let config = &self.shared.config;
+        let mut state = self.lock();
+        let member = state.member_mut(session)?;
+        let id = member.info.id;
+        let name = parse_room_name(room)?;
+        if member.rooms.contains(&name) {
+            let room = state.room(&name)?;
+            let seat = &room.seats[&id];
+            return Ok((
+                Entered {
+                    room: name.clone(),
+                    topic: room.topic.clone(),
+                    members: state.member_list(&name),
+                    last_seq: seat.live_after,
+                    history: room.history(config.history_len),
+                },
+                None,
+            ));
+        }
+        if state.closing {
+            return Err(RoomError::ShuttingDown);
+        }
+        state.check_pending(config)?;
+        let member = &state.members[&id];
+        if member.rooms.len() >= config.max_rooms_per_member {
+            return Err(RoomError::TooManyRoomsForMember {
+                max: config.max_rooms_per_member,
+            });
+        }
+        state.check_room_for_entry(config, &name)?;
+        let (entered, receipt) = state.seat(config, id, &name, Undo::Seat(id));
+        tracing::info!(%id, room = %name, "entered");
+        Ok((entered, Some(receipt)))
+    }
+
+    /// Whether a room exists (by its name as typed); `None` if the name is not a room name.
+    pub fn room_exists(&self, room: &str) -> Option<bool> {
+        let name = parse_room_name(room).ok()?;
+        Some(self.lock().rooms.contains_key(&name))
+    }
+
+    /// Leaves one room; the others there see the member's `reason`. The session stays.
+    pub fn part(&self, session: &str, room: &str, reason: Option<&str>) -> Result<(), RoomError> {
+        let mut state = self.lock();
+        let member = state.member_mut(session)?;
+        let id = member.info.id;
+        let info = member.info.clone();
+        let name = state.seated_in(id, room)?;
+        state
+            .members
+            .get_mut(&id)
+            .expect("looked up above")
+            .rooms
+            .remove(&name);
+        state
+            .rooms
+            .get_mut(&name)
+            .expect("a member's rooms exist")
+            .seats
+            .remove(&id);
+        let text = reason.map(clean_text).filter(|r| !r.is_empty());
+        tracing::info!(%id, room = %name, "parted");
+        state.publish(&name, EventKind::Leave, info, text);
+        Ok(())
+    }
+
+    /// Cleans and checks the text, gives it the room's next seq and queues it for every
+    /// other member there; with `action`, a `/me` line. The receipt says whether it was
+    /// stored.
+    pub fn say(
+        &self,
+        session: &str,
+        room: &str,
+        text: &str,
+        action: bool,
+    ) -> Result<Receipt, RoomError> {
+        let kind = if action {
+            EventKind::Action
+        } else {
+            EventKind::Message
+        };
+        self.say_at(session, room, text, kind, Instant::now())
+    }
+
+    pub(super) fn say_at(
+        &self,
+        session: &str,
+        room: &str,
+        text: &str,
+        kind: EventKind,
+        now: Instant,
+    ) -> Result<Receipt, RoomError> {
+        let text = clean_text(text);
+        let config = &self.shared.config;
+        let mut state = self.lock();
+        // The session first: a refused send counts as activity too.
+        let member = state.member_mut(session)?;
+        member.last_active = now;
+        let id = member.info.id;
+        let room = state.seated_in(id, room)?;
+        if text.is_empty() {
+            return Err(RoomError::EmptyText);
+        }
+        let max = config.max_text_bytes;
+        if text.len() > max {
+            return Err(RoomError::TextTooLong {
+                len: text.len(),
+                max,
+            });
+        }
+        state.check_pending(config)?;
+        state.charge(id, config.rate_limit, now)?;
+        let from = state.members[&id].info.clone();
+        Ok(state.publish_awaited(&room, kind, from, Some(text), Undo::Nothing))
+    }
+
+    /// A room's topic; with `topic`, sets it first (an empty one clears it) and tells the
+    /// room. Setting counts against the rate limit like a message. Returns the room's name,
+    /// its topic now, and the receipt of the change if there was one.
+    pub fn topic(
+        &self,
+        session: &str,
+        room: &str,
+        topic: Option<&str>,
+    ) -> Result<(String, Option<String>, Option<Receipt>), RoomError> {
+        let config = &self.shared.config;
+        let mut state = self.lock();
+        let id = state.member_mut(session)?.info.id;
+        let Some(topic) = topic else {
+            let name = parse_room_name(room)?;
+            let current = state.room(&name)?.topic.clone();
+            return Ok((name, current, None));
+        };
+        let name = state.seated_in(id, room)?;
+        let topic = clean_text(topic).replace(['\n', '\t'], " ");
+        let topic = topic.trim();
+        if topic.len() > config.max_topic_bytes {
+            return Err(RoomError::TopicTooLong {
+                len: topic.len(),
+                max: config.max_topic_bytes,
+            });
+        }
+        let topic = (!topic.is_empty()).then(|| topic.to_owned());
+        let current = &state.room(&name)?.topic;
+        if *current == topic {
+            return Ok((name, topic, None));
+        }
+        state.check_pending(config)?;
+        state.charge(id, config.rate_limit, Instant::now())?;
+        let old = std::mem::replace(
+            &mut state.rooms.get_mut(&name).expect("checked").topic,
+            topic.clone(),
+        );
+        let from = state.members[&id].info.clone();
+        let undo = Undo::Topic {
+            room: name.clone(),
+            old,
+        };
+        let receipt = state.publish_awaited(&name, EventKind::Topic, from, topic.clone(), undo);
+        Ok((name, topic, Some(receipt)))
+    }
+
+    /// Every room, by name.
+    pub fn rooms(&self) -> Vec<RoomSummary> {
+        let state = self.lock();
+        let mut rooms: Vec<RoomSummary> = state.rooms.values().map(|r| r.summary()).collect();
+        rooms.sort_by(|a, b| a.name.cmp(&b.name));
+        rooms
+    }
+
+    /// Everyone in a room now.
+    pub fn members(&self, room: &str) -> Result<Vec<MemberInfo>, RoomError> {
+        let name = parse_room_name(room)?;
+        let state = self.lock();
+        state.room(&name)?;
+        Ok(state.member_list(&name))
+    }
+
+    /// The room's name if the session's member is in it: what reading its history needs.
+    pub fn check_member_of(&self, session: &str, room: &str) -> Result<String, RoomError> {
+        let mut state = self.lock();
+        let id = state.member_mut(session)?.info.id;
+        state.seated_in(id, room)
+    }
+
+    /// The seq of the newest event accepted in a room.
+    pub fn last_seq(&self, room: &str) -> Result<u64, RoomError> {
+        let name = parse_room_name(room)?;
+        Ok(self.lock().room(&name)?.last_seq())
+    }
+
+    /// Checks where a client says it has got to, room by room: each room must be one the
+    /// member is in, and no cursor may be ahead of its room. Returns the cursors by
+    /// room name as the server spells it.
+    pub fn check_cursors(
+        &self,
+        session: &str,
+        cursors: &BTreeMap<String, u64>,
+    ) -> Result<BTreeMap<String, u64>, RoomError> {
+        let mut state = self.lock();
+        let id = state.member_mut(session)?.info.id;
+        let mut checked = BTreeMap::new();
+        for (room, since) in cursors {
+            let name = state.seated_in(id, room)?;
+            let latest = state.rooms[&name].last_seq();
+            if *since > latest {
+                return Err(RoomError::SinceAhead {
+                    since: *since,
+                    latest,
+                });
+            }
+            checked.insert(name, *since);
+        }
+        Ok(checked)
+    }
+}
+
+impl State {
+    /// Refuses entry to a room that could not be made: a look-alike of another room's name,
+    /// or one room too many.
+    pub(super) fn check_room_for_entry(
+        &self,
+        config: &ChatConfig,
+        name: &str,
+    ) -> Result<(), RoomError> {
+        if self.rooms.contains_key(name) {
+            return Ok(());
+        }
+        for key in room_name::room_keys(name) {
+            if let Some(existing) = self.room_keys.get(&key) {
+                return Err(RoomError::RoomLookAlike {
+                    name: name.to_owned(),
+                    existing: existing.clone(),
+                });
+            }
+        }
+        if self.rooms.len() >= config.max_rooms {
+            return Err(RoomError::TooManyRoomsOnServer {
+                max: config.max_rooms,
+            });
+        }
+        Ok(())
+    }
+
+    /// Seats a member in a room (made now if new; checked beforehand), publishes its join,
+    /// and returns the room as the member finds it. `undo` says what taking the join back
+    /// undoes.
+    pub(super) fn seat(
+        &mut self,
+        config: &ChatConfig,
+        id: Uuid,
+        name: &str,
+        undo: Undo,
+    ) -> (Entered, Receipt) {
+        if !self.rooms.contains_key(name) {
+            self.add_room(name.to_owned());
+        }
+        let member = self.members.get_mut(&id).expect("seated members exist");
+        member.rooms.insert(name.to_owned());
+        let queue = member.queue.clone();
+        let info = member.info.clone();
+        let room = self.rooms.get_mut(name).expect("made above");
+        // Events accepted but not yet stored are after this, so they reach the member when
+        // they are delivered: history and queue meet without a gap.
+        let live_after = room.durable_seq;
+        room.seats.insert(id, Seat { queue, live_after });
+        let history = room.history(config.history_len);
+        let topic = room.topic.clone();
+        let receipt = self.publish_awaited(name, EventKind::Join, info, None, undo);
+        let entered = Entered {
+            room: name.to_owned(),
+            topic,
+            members: self.member_list(name),
+            last_seq: live_after,
+            history,
+        };
+        (entered, receipt)
+    }
+
+    /// The room's name, if the member is in it.
+    pub(super) fn seated_in(&self, id: Uuid, room: &str) -> Result<String, RoomError> {
+        let name = parse_room_name(room)?;
+        self.room(&name)?;
+        if !self.members[&id].rooms.contains(&name) {
+            return Err(RoomError::NotInRoom(name));
+        }
+        Ok(name)
+    }
+}

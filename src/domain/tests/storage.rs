@@ -1,0 +1,236 @@
+//! What the rooms do when the log cannot store: refusals, take-backs, nothing half-done.
+
+use std::time::Duration;
+
+use super::{Room, RoomConfig};
+use crate::domain::{Chat, DEFAULT_ROOM, Event, EventKind, LeaveReason, Lifetime, RoomError};
+use crate::store::{DbLocation, Store, WriteFaults};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// A room whose store gives up on an event after 50 ms, and the switch that makes its
+/// writes fail.
+fn failing_room() -> (Room, WriteFaults) {
+    failing_room_giving_up_after(Duration::from_millis(50))
+}
+
+fn failing_room_giving_up_after(storage_timeout: Duration) -> (Room, WriteFaults) {
+    let store = Store::open(&DbLocation::Memory).unwrap();
+    let faults = store.write_faults();
+    let config = RoomConfig {
+        rate_limit: None,
+        storage_timeout,
+        ..RoomConfig::default()
+    };
+    (
+        Room(Chat::new(config, std::sync::Arc::new(store)).unwrap()),
+        faults,
+    )
+}
+
+async fn outcome(receipt: crate::domain::Receipt) -> Result<u64, RoomError> {
+    tokio::time::timeout(WAIT, receipt.stored())
+        .await
+        .expect("the store decides within its timeout")
+}
+
+/// Says `text` and waits for it to be stored: everything said before is stored too.
+async fn say_stored(room: &Room, session: &str, text: &str) -> u64 {
+    outcome(room.say(session, DEFAULT_ROOM, text, false).unwrap())
+        .await
+        .unwrap()
+}
+
+/// Makes the store drop everything waiting, waits until the room has taken it back, then
+/// lets the store work again and waits until what the room published again is stored.
+async fn fail_storing(room: &Room, faults: &WriteFaults, session: &str) {
+    faults.set(true);
+    let refused = outcome(room.say(session, DEFAULT_ROOM, "refused", false).unwrap()).await;
+    assert_eq!(refused, Err(RoomError::StorageUnavailable));
+    faults.set(false);
+    tokio::time::timeout(WAIT, room.settled())
+        .await
+        .expect("stored once the disk is back");
+}
+
+fn history(room: &Room) -> Vec<(EventKind, String, Option<String>)> {
+    let events: Vec<Event> = room.log().latest(DEFAULT_ROOM, 100).unwrap();
+    for pair in events.windows(2) {
+        assert_eq!(pair[1].seq, pair[0].seq + 1, "gap in {events:?}");
+    }
+    events
+        .into_iter()
+        .map(|e| (e.kind, e.from.name, e.text))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_leave_that_cannot_be_stored_is_stored_once_the_disk_is_back() {
+    let (room, faults) = failing_room();
+    let alice = room.join(Some("alice"), Lifetime::Connection).unwrap();
+    let bob = room.join(Some("bob"), Lifetime::Connection).unwrap();
+    say_stored(&room, &alice.session, "hi").await;
+
+    faults.set(true);
+    room.leave(&bob.session, LeaveReason::Left).unwrap();
+    fail_storing(&room, &faults, &alice.session).await;
+    say_stored(&room, &alice.session, "after").await;
+
+    assert_eq!(
+        history(&room),
+        [
+            (EventKind::Join, "alice".into(), None),
+            (EventKind::Join, "bob".into(), None),
+            (EventKind::Message, "alice".into(), Some("hi".into())),
+            (EventKind::Leave, "bob".into(), None),
+            (EventKind::Message, "alice".into(), Some("after".into())),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_member_that_joined_and_left_unstored_was_never_there() {
+    let (room, faults) = failing_room();
+    let alice = room.join(Some("alice"), Lifetime::Connection).unwrap();
+    say_stored(&room, &alice.session, "hi").await;
+
+    faults.set(true);
+    let (bob, receipt) = room
+        .join_with_receipt(Some("bob"), Lifetime::Connection)
+        .unwrap();
+    room.leave(&bob.session, LeaveReason::ConnectionClosed)
+        .unwrap();
+    assert_eq!(outcome(receipt).await, Err(RoomError::StorageUnavailable));
+    faults.set(false);
+    say_stored(&room, &alice.session, "after").await;
+
+    assert_eq!(
+        history(&room),
+        [
+            (EventKind::Join, "alice".into(), None),
+            (EventKind::Message, "alice".into(), Some("hi".into())),
+            (EventKind::Message, "alice".into(), Some("after".into())),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_join_that_cannot_be_stored_is_undone() {
+    let (room, faults) = failing_room();
+    let alice = room.join(Some("alice"), Lifetime::Connection).unwrap();
+    say_stored(&room, &alice.session, "hi").await;
+
+    faults.set(true);
+    let (bob, receipt) = room
+        .join_with_receipt(Some("bob"), Lifetime::Connection)
+        .unwrap();
+    assert_eq!(outcome(receipt).await, Err(RoomError::StorageUnavailable));
+    assert_eq!(room.member(&bob.session), Err(RoomError::UnknownSession));
+    let names: Vec<_> = room.members().into_iter().map(|m| m.name).collect();
+    assert_eq!(names, ["alice"]);
+    faults.set(false);
+    let again = room.join(Some("bob"), Lifetime::Connection).unwrap();
+    assert_eq!(again.name, "bob", "the name was given back");
+}
+
+#[tokio::test]
+async fn a_rename_that_cannot_be_stored_is_undone() {
+    let (room, faults) = failing_room();
+    let alice = room.join(Some("alice"), Lifetime::Connection).unwrap();
+    say_stored(&room, &alice.session, "hi").await;
+
+    faults.set(true);
+    let (name, receipt) = room.nick_with_receipt(&alice.session, "al").unwrap();
+    assert_eq!(name, "al");
+    let refused = outcome(receipt.expect("a rename publishes")).await;
+    assert_eq!(refused, Err(RoomError::StorageUnavailable));
+    assert_eq!(room.member(&alice.session).unwrap().name, "alice");
+    faults.set(false);
+    let other = room.join(Some("al"), Lifetime::Connection).unwrap();
+    assert_eq!(other.name, "al", "the new name was given back");
+}
+
+#[tokio::test]
+async fn a_member_renamed_and_gone_unstored_leaves_under_its_stored_name() {
+    let (room, faults) = failing_room();
+    let alice = room.join(Some("alice"), Lifetime::Connection).unwrap();
+    let bob = room.join(Some("bob"), Lifetime::Connection).unwrap();
+    say_stored(&room, &alice.session, "hi").await;
+
+    faults.set(true);
+    room.nick(&bob.session, "robert").unwrap();
+    room.leave(&bob.session, LeaveReason::Left).unwrap();
+    fail_storing(&room, &faults, &alice.session).await;
+    say_stored(&room, &alice.session, "after").await;
+
+    let events = history(&room);
+    assert_eq!(
+        events[3..],
+        [
+            (EventKind::Leave, "bob".into(), None),
+            (EventKind::Message, "alice".into(), Some("after".into())),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn shutdown_ends_every_session_even_when_nothing_can_be_stored() {
+    // The store would go on trying for a minute.
+    let (room, faults) = failing_room_giving_up_after(Duration::from_secs(60));
+    let alice = room.join(Some("alice"), Lifetime::Connection).unwrap();
+    say_stored(&room, &alice.session, "hi").await;
+    let mut reader = room.reader(&alice.session).unwrap().try_claim().unwrap();
+
+    faults.set(true);
+    tokio::time::timeout(WAIT, room.shutdown(Duration::from_millis(100)))
+        .await
+        .expect("shutdown does not wait for the disk");
+    assert_eq!(reader.next().await, Err(LeaveReason::ServerShutdown));
+    faults.set(false);
+}
+
+#[tokio::test]
+async fn a_room_whose_first_join_cannot_be_stored_is_never_made() {
+    let (room, faults) = failing_room();
+    let alice = room.join(Some("alice"), Lifetime::Connection).unwrap();
+    say_stored(&room, &alice.session, "hi").await;
+
+    faults.set(true);
+    let (_, receipt) = room.enter(&alice.session, "#new").unwrap();
+    assert_eq!(
+        outcome(receipt.unwrap()).await,
+        Err(RoomError::StorageUnavailable)
+    );
+    faults.set(false);
+    assert_eq!(room.room_exists("#new"), Some(false), "the room is forgotten");
+    assert_eq!(
+        room.say(&alice.session, "#new", "anyone?", false).map(drop),
+        Err(RoomError::NoSuchRoom("#new".into()))
+    );
+    // Made afresh later, numbered from 1.
+    let (entered, receipt) = room.enter(&alice.session, "#new").unwrap();
+    assert_eq!(outcome(receipt.unwrap()).await, Ok(1));
+    assert_eq!(entered.last_seq, 0);
+}
+
+#[tokio::test]
+async fn a_topic_that_cannot_be_stored_is_undone() {
+    let (room, faults) = failing_room();
+    let alice = room.join(Some("alice"), Lifetime::Connection).unwrap();
+    let (_, _, receipt) = room
+        .topic(&alice.session, DEFAULT_ROOM, Some("first"))
+        .unwrap();
+    outcome(receipt.unwrap()).await.unwrap();
+
+    faults.set(true);
+    let (_, _, receipt) = room
+        .topic(&alice.session, DEFAULT_ROOM, Some("second"))
+        .unwrap();
+    assert_eq!(
+        outcome(receipt.unwrap()).await,
+        Err(RoomError::StorageUnavailable)
+    );
+    faults.set(false);
+    let (_, topic, _) = room.topic(&alice.session, DEFAULT_ROOM, None).unwrap();
+    assert_eq!(topic.as_deref(), Some("first"));
+}

@@ -1,0 +1,189 @@
+//! A member's events on the wire: the `chat_subscribe` stream and `chat_poll`, each first
+//! catching up from the log, room by room, from where the client says it got to.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use jsonrpsee::SubscriptionMessage;
+use jsonrpsee::core::SubscriptionResult;
+use jsonrpsee::server::PendingSubscriptionSink;
+use jsonrpsee::types::ErrorObjectOwned;
+use serde_json::value::RawValue;
+use tokio::time::{Instant, timeout_at};
+
+use super::service::{ChatService, read_log};
+use super::types::Event;
+use super::{DEFAULT_POLL_TIMEOUT_MS, MAX_POLL_EVENTS, MAX_POLL_TIMEOUT_MS};
+use crate::domain::{RoomError, Stamped};
+
+/// Events read from the log per step of a catch-up.
+const CATCH_UP_PAGE: usize = 500;
+
+impl ChatService {
+    /// `chat_subscribe`: see the API trait.
+    pub(super) async fn stream(
+        &self,
+        pending: PendingSubscriptionSink,
+        session: String,
+        since: Option<u64>,
+        cursors: Option<BTreeMap<String, u64>>,
+    ) -> SubscriptionResult {
+        // The session first, so a stranger learns nothing of how far a room has got; then
+        // claim the queue, so nothing live is missed while catching up.
+        let cursors = self.cursors(since, cursors);
+        let claimed = self.chat.reader(&session).and_then(|reader| {
+            let cursors = self.chat.check_cursors(&session, &cursors)?;
+            Ok((reader.try_claim()?, cursors))
+        });
+        let (mut reader, cursors) = match claimed {
+            Ok(claimed) => claimed,
+            Err(err) => {
+                pending.reject(ErrorObjectOwned::from(err)).await;
+                return Ok(());
+            }
+        };
+        let sink = pending.accept().await?;
+        // Per room, the highest seq this subscriber has, so its live part starts right
+        // after it.
+        let mut delivered = cursors;
+        for (room, seen) in delivered.iter_mut() {
+            let Some(&live_after) = reader.live_after().get(room) else {
+                continue;
+            };
+            if *seen >= live_after {
+                continue;
+            }
+            // Catch up from the log up to where the queue takes over, once the log has
+            // everything up to there.
+            self.chat.stored(room, live_after).await;
+            while *seen < live_after {
+                let page = self
+                    .stored_after(room, *seen, live_after, CATCH_UP_PAGE)
+                    .await?;
+                let Some(last) = page.last().map(|e| e.seq) else {
+                    break;
+                };
+                for event in &page {
+                    let json = serde_json::value::to_raw_value(event)?;
+                    if sink.send(SubscriptionMessage::from(json)).await.is_err() {
+                        return Ok(());
+                    }
+                }
+                *seen = last;
+            }
+        }
+        loop {
+            tokio::select! {
+                // A closed subscriber must not take one more event off the queue.
+                biased;
+                () = sink.closed() => return Ok(()),
+                next = reader.next() => match next {
+                    Ok(event) if delivered.get(&event.room).is_some_and(|seen| event.seq <= *seen) => {}
+                    Ok(event) => {
+                        if sink.send(SubscriptionMessage::from(wire_json(&event)?)).await.is_err() {
+                            // Unsubscribed or disconnected: whoever reads next gets it.
+                            reader.put_back(event);
+                            return Ok(());
+                        }
+                    }
+                    Err(reason) => return Err(format!("session ended: {reason}").into()),
+                },
+            }
+        }
+    }
+
+    /// `chat_poll`: see the API trait.
+    pub(super) async fn poll_events(
+        &self,
+        session: String,
+        timeout_ms: Option<u64>,
+        since: Option<u64>,
+        cursors: Option<BTreeMap<String, u64>>,
+    ) -> Result<Vec<Event>, ErrorObjectOwned> {
+        let wait = timeout_ms
+            .unwrap_or(DEFAULT_POLL_TIMEOUT_MS)
+            .min(MAX_POLL_TIMEOUT_MS);
+        let deadline = Instant::now() + Duration::from_millis(wait);
+        // The session first: a stranger must not learn how far a room has got.
+        let reader = self.chat.reader(&session)?;
+        let cursors = self
+            .chat
+            .check_cursors(&session, &self.cursors(since, cursors))?;
+        for (room, seen) in &cursors {
+            // Up to where the queue takes over, or to what earlier polls returned (an
+            // answer may have been lost on its way), the log has it all.
+            let live_after = reader.live_after.get(room).copied().unwrap_or(0);
+            let through = live_after.max(reader.handed_out(room));
+            if *seen < through {
+                let page = self
+                    .stored_after(room, *seen, through, MAX_POLL_EVENTS)
+                    .await?;
+                if !page.is_empty() {
+                    return Ok(page);
+                }
+            }
+        }
+        // One reader per session at a time: a second poll is refused, not queued, so polls
+        // cannot pile up on the server.
+        let mut reader = reader.try_claim()?;
+        loop {
+            match timeout_at(deadline, reader.next_batch(MAX_POLL_EVENTS)).await {
+                Err(_elapsed) => return Ok(Vec::new()),
+                Ok(Err(reason)) => return Err(RoomError::SessionEnded(reason).into()),
+                Ok(Ok(batch)) => {
+                    // Anything at or before a room's cursor the caller already has.
+                    let fresh: Vec<Event> = batch
+                        .iter()
+                        .filter(|e| cursors.get(&e.room).is_none_or(|seen| e.seq > *seen))
+                        .map(|event| event.event.clone())
+                        .collect();
+                    for event in &fresh {
+                        reader.note_handed_out(&event.room, event.seq);
+                    }
+                    if !fresh.is_empty() {
+                        return Ok(fresh);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The cursors a client gave, with `since` as the default room's.
+    fn cursors(
+        &self,
+        since: Option<u64>,
+        cursors: Option<BTreeMap<String, u64>>,
+    ) -> BTreeMap<String, u64> {
+        let mut cursors = cursors.unwrap_or_default();
+        if let Some(since) = since {
+            cursors
+                .entry(self.chat.default_room().to_owned())
+                .or_insert(since);
+        }
+        cursors
+    }
+
+    /// Stored events of a room after `since` and no later than `through`, oldest first.
+    async fn stored_after(
+        &self,
+        room: &str,
+        since: u64,
+        through: u64,
+        limit: usize,
+    ) -> Result<Vec<Event>, ErrorObjectOwned> {
+        let log = self.chat.log();
+        let room = room.to_owned();
+        let mut page =
+            read_log(&self.history_reader, move || log.after(&room, since, limit)).await?;
+        page.retain(|event| event.seq <= through);
+        Ok(page)
+    }
+}
+
+/// The event's JSON as it was made once on acceptance, or made now if it was not.
+fn wire_json(event: &Stamped) -> Result<Box<RawValue>, serde_json::Error> {
+    match event.wire.downcast_ref::<Box<RawValue>>() {
+        Some(json) => Ok(json.clone()),
+        None => serde_json::value::to_raw_value(&event.event),
+    }
+}
