@@ -9,7 +9,6 @@ use chatroom::rpc::client::{CONNECT_TIMEOUT, error_line, server_url};
 use chatroom::rpc::tls::{ClientTls, Fingerprint};
 use chatroom::ui::ConnectOptions;
 use chatroom::ui::app::{Bell, DEFAULT_SCROLLBACK, Timestamps};
-use chatroom::ui::command::room_name;
 use clap::{Args, Parser, Subcommand};
 use cli::setup::read_password;
 
@@ -220,7 +219,7 @@ struct ClientArgs {
     /// A room to be in, such as `#ops` (the `#` may be left out); give it again for more,
     /// joined in order. In plain mode, input lines go to the first [default: the server's
     /// default room].
-    #[arg(long = "room", value_name = "NAME")]
+    #[arg(long = "room", value_name = "NAME", value_parser = typed_room)]
     rooms: Vec<String>,
     /// Where the client writes its log [default: the user's state directory].
     #[arg(long, env = "CHATROOM_LOG_FILE")]
@@ -257,7 +256,7 @@ impl ClientArgs {
             url,
             display,
             name: self.name.or_else(default_name),
-            rooms: self.rooms.iter().map(|room| room_name(room)).collect(),
+            rooms: self.rooms,
             timestamps: self.timestamps,
             bell: self.bell,
             scrollback: self.scrollback as usize,
@@ -348,6 +347,12 @@ fn positive_duration(value: &str) -> Result<Duration, String> {
 /// A room name as the server takes it (`#` and lowercase letters, digits, `-`, `_`).
 fn room_name(value: &str) -> Result<String, String> {
     chatroom::domain::parse_room_name(value).map_err(|err| err.to_string())
+}
+
+/// A room to join as typed, where the `#` may be left out (`--room ops`: a shell takes a
+/// word starting with `#` for a comment unless it is quoted).
+fn typed_room(value: &str) -> Result<String, String> {
+    room_name(&chatroom::ui::command::room_name(value))
 }
 
 fn non_negative(value: &str) -> Result<f64, String> {
