@@ -75,11 +75,8 @@ pub fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
     let room = app.room();
     let style = Style::new().fg(Color::White).bg(Color::DarkGray);
     buf.set_style(area, style);
-    let name = if room.name.is_empty() {
-        "…".to_owned()
-    } else {
-        room.name.clone()
-    };
+    // Before the first join the room has no name yet: the header stays blank.
+    let name = room.name.clone();
     let mut spans = vec![Span::styled(
         format!(" {name}"),
         style.add_modifier(Modifier::BOLD),
