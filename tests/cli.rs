@@ -944,3 +944,93 @@ async fn a_guest_keeps_its_guest_name_over_a_reconnect() {
     assert!(ok, "{stderr}");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_mode_in_two_rooms_names_the_room_of_every_line_and_sends_to_the_first() {
+    use tokio::io::AsyncWriteExt;
+    let dir = TempDir::new();
+    let server = TestServer::start().await;
+    let client = chatroom::rpc::client::connect(&server.ws_url())
+        .await
+        .unwrap();
+    let carol = client
+        .join(Some("carol".into()), None, Some("#ops".into()))
+        .await
+        .unwrap();
+    client
+        .enter(carol.session.clone(), "#dev".into())
+        .await
+        .unwrap();
+    let mut events = client
+        .subscribe_events(carol.session.clone(), None, None)
+        .await
+        .unwrap();
+    let mut logger = plain_client(
+        &[
+            &server.ws_url(),
+            "--name",
+            "logger",
+            "--room",
+            "ops",
+            "--room",
+            "#dev",
+        ],
+        &dir,
+    );
+    let mut stdin = logger.stdin.take().unwrap();
+    let mut out = BufReader::new(logger.stdout.take().unwrap()).lines();
+    let joined = line_containing(&mut out, "-!- you are logger").await;
+    assert!(joined.starts_with("#ops "), "{joined}");
+    let entered = line_containing(&mut out, "-!- you joined #dev").await;
+    assert!(entered.starts_with("#dev "), "{entered}");
+
+    for (room, text) in [("#dev", "in dev"), ("#ops", "in ops")] {
+        client
+            .send(carol.session.clone(), text.into(), None, Some(room.into()))
+            .await
+            .unwrap();
+    }
+    let dev = line_containing(&mut out, "<carol> in dev").await;
+    assert!(dev.starts_with("#dev "), "{dev}");
+    let ops = line_containing(&mut out, "<carol> in ops").await;
+    assert!(ops.starts_with("#ops "), "{ops}");
+
+    // A line typed goes to the first room; /join and /part work here too.
+    stdin
+        .write_all(b"hello ops\n/join #random\n")
+        .await
+        .unwrap();
+    let said = within("logger's line", async {
+        loop {
+            let event = events.next().await.unwrap().unwrap();
+            if event.kind == EventKind::Message {
+                return event;
+            }
+        }
+    })
+    .await;
+    assert_eq!(
+        (said.room.as_str(), said.text.as_deref()),
+        ("#ops", Some("hello ops"))
+    );
+    line_containing(&mut out, "-!- you joined #random").await;
+    stdin.write_all(b"/part #dev bye now\n").await.unwrap();
+    line_containing(&mut out, "-!- you left #dev").await;
+    let left = within("logger's leave from #dev", async {
+        loop {
+            let event = events.next().await.unwrap().unwrap();
+            if event.kind == EventKind::Leave {
+                return event;
+            }
+        }
+    })
+    .await;
+    assert_eq!(
+        (left.room.as_str(), left.text.as_deref()),
+        ("#dev", Some("bye now"))
+    );
+    drop(stdin);
+    let (ok, stderr) = finish(logger).await;
+    assert!(ok, "{stderr}");
+    server.stop().await;
+}

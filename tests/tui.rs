@@ -885,3 +885,96 @@ async fn a_client_joining_after_a_killed_server_lists_only_who_is_there() {
     tui.assert_exits_cleanly();
     kill_hard(&mut server).await;
 }
+
+/// Row `at` of the room list (rows below the header, left of its border).
+fn room_row(screen: &vt100::Screen, at: u16) -> String {
+    screen
+        .rows(0, 17)
+        .nth(usize::from(PANE_TOP + at))
+        .unwrap_or_default()
+}
+
+fn header(screen: &vt100::Screen) -> String {
+    screen.rows(0, COLS).next().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_rooms_switch_with_alt_2_and_ctrl_n_and_the_hidden_one_counts_what_it_missed() {
+    let server = TestServer::start().await;
+    let client = chatroom::rpc::client::connect(&server.ws_url())
+        .await
+        .unwrap();
+    let carol = client
+        .join(Some("carol".into()), None, Some("#ops".into()))
+        .await
+        .unwrap();
+    // `ops` without its `#`, as a shell user would type it.
+    let mut tui = Tui::spawn(&[
+        "connect",
+        &server.ws_url(),
+        "--name",
+        "bob",
+        "--room",
+        "#general",
+        "--room",
+        "ops",
+    ]);
+    block(|| {
+        tui.wait_for_screen("both rooms in the list, #general in view", |s| {
+            room_row(s, 0).starts_with("1 #general")
+                && room_row(s, 1).starts_with("2 #ops")
+                && header(s).starts_with(" #general")
+        })
+    });
+    // Alt-2 (ESC 2 from a terminal) brings #ops into view, where carol is.
+    tui.type_keys("\x1b2");
+    block(|| tui.wait_for_screen("#ops in view", |s| header(s).starts_with(" #ops")));
+    block(|| tui.wait_for_text("connected │ 2 members │ bob"));
+    // Ctrl-N goes on round the list, back to #general.
+    tui.type_keys("\x0e");
+    block(|| {
+        tui.wait_for_screen("#general in view again", |s| {
+            header(s).starts_with(" #general")
+        })
+    });
+
+    // Carol speaks in #ops, out of view: its row counts two unread, nothing shows here.
+    for text in ["deploy started", "deploy done"] {
+        client
+            .send(
+                carol.session.clone(),
+                text.into(),
+                None,
+                Some("#ops".into()),
+            )
+            .await
+            .unwrap();
+    }
+    block(|| {
+        tui.wait_for_screen("two unread in #ops", |s| {
+            room_row(s, 1).trim_end().ends_with(" 2")
+        })
+    });
+    let screen = tui.screen();
+    assert!(screen.contains("news in 1 other room (Alt-A)"), "{screen}");
+    assert!(!screen.contains("deploy done"), "{screen}");
+    assert!(
+        room_row(tui.parser.screen(), 0)
+            .trim_end()
+            .ends_with("#general"),
+        "nothing unread in the room in view: {screen}"
+    );
+
+    // Back in #ops: the messages, below the separator, and the count gone.
+    tui.type_keys("\x1b2");
+    block(|| tui.wait_for_text("<carol> deploy done"));
+    block(|| {
+        tui.wait_for_screen("no count left", |s| {
+            room_row(s, 1).trim_end().ends_with("#ops")
+        })
+    });
+    assert!(tui.screen().contains("new messages"), "{}", tui.screen());
+    tui.type_keys("/quit\r");
+    tui.assert_exits_cleanly();
+    server.stop().await;
+}
