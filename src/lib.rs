@@ -23,17 +23,22 @@
 //!   own), the client connection helpers ([`rpc::client`]), the room password
 //!   ([`rpc::auth`]) and TLS on both sides ([`rpc::tls`]).
 //! - [`bench`]: `chatroom bench`, a fan-out load generator that checks every delivery.
-//! - [`ui`]: the TUI — state in [`ui::App`] ([`ui::app`]), changed by one child module per
-//!   kind of input: keys (`keys.rs`, returning what should happen next), Tab completion
-//!   (`completion.rs`), slash commands (`commands.rs`), network events (`reduce.rs`: the
-//!   member list, who spoke, how events read) and the pane's window onto history
-//!   (`pane.rs`). Drawing is a pure function of state ([`ui::render`], with how each line
-//!   reads and wraps in [`ui::present`]), and one event loop is fed by the terminal and
-//!   the network alike. The message pane is a window of at most `--scrollback` lines onto
-//!   the room's history, its view anchored to a line, so a frame costs what the screen
-//!   shows whatever the length of the scrollback. Plain mode ([`ui::plain`], for scripts)
-//!   runs the same network worker, reconnects included, and the same slash commands
-//!   ([`ui::command`]).
+//! - [`ui`]: the TUI — state in [`ui::App`] ([`ui::app`]): the rooms the user is in
+//!   (`rooms.rs`: each [`ui::app::Room`] with its own pane, members, draft, unread count
+//!   and mention flag; switching; joins and leaves collapsed and smart-filtered), changed
+//!   by one child module per kind of input: keys (`keys.rs`, returning what should happen
+//!   next), Tab completion (`completion.rs`), slash commands (`commands.rs`), network
+//!   events (`reduce.rs`: the member lists, who spoke) and each room's [`ui::app::Pane`]
+//!   (`pane.rs`: its lines and the window onto its history). Drawing is a pure function of
+//!   state ([`ui::render`], the room list and header in `render/rooms.rs`, with how each
+//!   line reads and wraps in [`ui::present`]), and one event loop is fed by the terminal
+//!   and the network alike. A pane is a window of at most `--scrollback` lines onto its
+//!   room's history, its view anchored to a line, so a frame costs what the screen shows
+//!   whatever the length of the scrollback. One network worker ([`ui::net`]) holds one
+//!   session in every room, with the last seq seen in each, and resumes them all with one
+//!   subscription. Plain mode ([`ui::plain`], for scripts) runs the same worker, reconnects
+//!   included, the same slash commands ([`ui::command`]) and the same reading of events as
+//!   lines ([`ui::event_text`]).
 //!
 //! The binary (`src/main.rs`) only parses its flags; `src/cli/` turns them into settings
 //! and runs each subcommand on this library.

@@ -885,6 +885,50 @@ mod tests {
     }
 
     #[test]
+    fn each_room_resumes_from_its_own_cursor_unless_its_history_was_reset() {
+        // First time in: from the end of the history the join gave.
+        assert_eq!(resume(None, 7), (false, false));
+        assert_eq!(resumed_from(None, 7), 7);
+        // Back after an outage: from the last event received.
+        assert_eq!(resume(Some(4), 7), (true, false));
+        assert_eq!(resumed_from(Some(4), 7), 4);
+        assert_eq!(resumed_from(Some(7), 7), 7);
+        // The room's history ends before what was received: start afresh.
+        assert_eq!(resume(Some(9), 7), (false, true));
+        assert_eq!(resumed_from(Some(9), 7), 7);
+    }
+
+    #[test]
+    fn a_room_refused_on_reconnect_is_dropped_and_the_rest_go_on() {
+        assert!(room_refused(codes::TOO_MANY_ROOMS));
+        assert!(room_refused(codes::BAD_ROOM_NAME));
+        assert!(
+            !room_refused(codes::SESSION_ENDED),
+            "the session is gone: try again"
+        );
+    }
+
+    #[test]
+    fn a_failure_says_what_failed_and_names_its_room() {
+        let failed = Command::Enter("#ops".into()).failed("too many rooms");
+        assert_eq!(
+            failed,
+            NetEvent::Failed {
+                room: Some("#ops".into()),
+                error: "cannot join #ops: too many rooms".into()
+            }
+        );
+        let failed = Command::Rooms.failed("not connected");
+        assert_eq!(
+            failed,
+            NetEvent::Failed {
+                room: None,
+                error: "cannot list the rooms: not connected".into()
+            }
+        );
+    }
+
+    #[test]
     fn jitter_spreads_the_wait() {
         assert_eq!(backoff(2, 0.8), Duration::from_millis(3200));
         assert_eq!(backoff(2, 1.2), Duration::from_millis(4800));

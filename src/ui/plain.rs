@@ -454,6 +454,16 @@ mod tests {
     }
 
     #[test]
+    fn lines_go_to_the_first_room_and_rooms_are_kept_once_in_order() {
+        let mut state = State::default();
+        state.entered("#dev", false);
+        state.entered("#ops", true);
+        state.entered("#dev", false);
+        state.entered("#random", false);
+        assert_eq!(state.rooms, ["#ops", "#dev", "#random"]);
+    }
+
+    #[test]
     fn events_print_as_one_clean_line_each_naming_its_room() {
         let line = |kind, name, text| {
             let line = format_event(&event(kind, name, text), 0);
