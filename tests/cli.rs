@@ -1034,3 +1034,81 @@ async fn plain_mode_in_two_rooms_names_the_room_of_every_line_and_sends_to_the_f
     assert!(ok, "{stderr}");
     server.stop().await;
 }
+
+/// Reads `out` until `done` holds for the lines read so far (`seen` included), adding them.
+async fn lines_until(out: &mut Lines, seen: &mut Vec<String>, done: impl Fn(&[String]) -> bool) {
+    within("the lines waited for", async {
+        while !done(seen) {
+            seen.push(out.next_line().await.unwrap().expect("output ended"));
+        }
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_lost_connection_every_room_catches_up_each_event_once_in_order() {
+    let dir = TempDir::new();
+    let server = TestServer::start().await;
+    let relay = Relay::start(server.addr).await;
+    let client = chatroom::rpc::client::connect(&server.ws_url())
+        .await
+        .unwrap();
+    let carol = client
+        .join(Some("carol".into()), None, Some("#a".into()))
+        .await
+        .unwrap();
+    client
+        .enter(carol.session.clone(), "#b".into())
+        .await
+        .unwrap();
+    let say = |room: &'static str, text: &'static str| {
+        let (client, session) = (&client, carol.session.clone());
+        async move {
+            client
+                .send(session, text.into(), None, Some(room.into()))
+                .await
+                .unwrap();
+        }
+    };
+    let target = format!("ws://{}", relay.addr);
+    let mut logger = plain_client(
+        &[&target, "--name", "logger", "--room", "a", "--room", "b"],
+        &dir,
+    );
+    let stdin = logger.stdin.take().unwrap();
+    let mut out = BufReader::new(logger.stdout.take().unwrap()).lines();
+    let has = |text: &'static str| move |seen: &[String]| seen.iter().any(|l| l.contains(text));
+    let mut seen = Vec::new();
+    lines_until(&mut out, &mut seen, has("-!- you joined #b")).await;
+    say("#a", "a1").await;
+    say("#b", "b1").await;
+    lines_until(&mut out, &mut seen, has("<carol> b1")).await;
+
+    relay.cut();
+    lines_until(&mut out, &mut seen, has("-!- disconnected")).await;
+    // While the client is away (it waits a second before trying again), both rooms go on.
+    say("#a", "a2").await;
+    say("#b", "b2").await;
+    say("#a", "a3").await;
+    lines_until(&mut out, &mut seen, has("-!- reconnected as logger")).await;
+    say("#b", "b3").await;
+    say("#a", "a4").await;
+    lines_until(&mut out, &mut seen, |seen| {
+        has("<carol> b3")(seen) && has("<carol> a4")(seen)
+    })
+    .await;
+
+    let said_in = |room: &str| -> Vec<String> {
+        let prefix = format!("{room} ");
+        seen.iter()
+            .filter(|line| line.starts_with(&prefix) && line.contains("<carol>"))
+            .map(|line| line.rsplit(' ').next().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(said_in("#a"), ["a1", "a2", "a3", "a4"], "{seen:#?}");
+    assert_eq!(said_in("#b"), ["b1", "b2", "b3"], "{seen:#?}");
+    drop(stdin);
+    let (ok, stderr) = finish(logger).await;
+    assert!(ok, "{stderr}");
+    server.stop().await;
+}
