@@ -22,11 +22,15 @@ use jsonrpsee::core::ClientError;
 use jsonrpsee::core::client::{Subscription, SubscriptionCloseReason};
 use jsonrpsee::ws_client::WsClient;
 use rand::Rng;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+mod handle;
+mod session;
+
+use self::handle::{Command, Line};
+pub use self::handle::{Network, Page};
 use super::app::{AppEvent, NetEvent};
-use super::run::ConnectOptions;
 use crate::rpc::client::{ConnectError, SUBSCRIPTION_BUFFER, connect_within, describe};
 use crate::rpc::tls::ClientTls;
 use crate::rpc::types::{Event, JoinResult, RoomJoined};
@@ -40,71 +44,6 @@ const FIRST_RETRY: Duration = Duration::from_secs(1);
 const MAX_RETRY: Duration = Duration::from_secs(30);
 /// Events fetched per page of history.
 const HISTORY_PAGE: u32 = 100;
-
-enum Command {
-    Send(Line),
-    Nick(String),
-    /// Who is in a room, asked of the server.
-    Who(String),
-    /// A page of a room's history: which one, and how to report it.
-    History(String, Page),
-    /// Enter a room (creating it if need be).
-    Enter(String),
-    /// Leave one room, with a reason for the others.
-    Part(String, Option<String>),
-    /// Show (`None`) or set a room's topic.
-    Topic(String, Option<String>),
-    /// Every room on the server.
-    Rooms,
-    /// The password the user typed when asked.
-    Password(String),
-    /// End the session, with a reason shown in every room.
-    Leave(Option<String>, oneshot::Sender<()>),
-}
-
-/// A line to say in a room; `action` for a `/me` line.
-struct Line {
-    room: String,
-    text: String,
-    action: bool,
-}
-
-impl Command {
-    /// The room a command is about, for a failure to name; none for the server-wide ones.
-    fn room(&self) -> Option<String> {
-        match self {
-            Command::Send(line) => Some(line.room.clone()),
-            Command::Who(room)
-            | Command::History(room, _)
-            | Command::Enter(room)
-            | Command::Part(room, _)
-            | Command::Topic(room, _) => Some(room.clone()),
-            Command::Nick(_) | Command::Rooms | Command::Password(_) | Command::Leave(..) => None,
-        }
-    }
-
-    /// What failed, for the start of a failure's line: "cannot join #ops".
-    fn failing(&self) -> String {
-        match self {
-            Command::Send(_) | Command::Nick(_) | Command::Who(_) => "not sent".into(),
-            Command::Enter(room) => format!("cannot join {room}"),
-            Command::Part(room, _) => format!("cannot leave {room}"),
-            Command::Topic(room, Some(_)) => format!("cannot set the topic of {room}"),
-            Command::Topic(room, None) => format!("cannot get the topic of {room}"),
-            Command::Rooms => "cannot list the rooms".into(),
-            Command::History(room, _) => format!("cannot load the history of {room}"),
-            Command::Password(_) | Command::Leave(..) => "cannot leave".into(),
-        }
-    }
-
-    /// The report of this command failing, `why`.
-    fn failed(&self, why: &str) -> NetEvent {
-        NetEvent::Failed {
-            room: self.room(),
-            error: format!("{}: {why}", self.failing()),
-        }
-    }
-}
 
 /// The rooms the worker is in, in the order they were joined, with the last seq received
 /// from each: where a reconnect resumes. Own messages are not counted: an event before one
@@ -123,130 +62,6 @@ impl Rooms {
             .find(|(name, _)| name == room)
             .map(|(_, seq)| seq)
     }
-}
-
-/// The UI's handle on the network worker.
-#[derive(Clone)]
-pub struct Network {
-    commands: mpsc::UnboundedSender<Command>,
-}
-
-impl Network {
-    /// Starts the worker: connect, join, subscribe, then report everything on `events`.
-    pub fn spawn(options: &ConnectOptions, events: mpsc::Sender<AppEvent>) -> Self {
-        Self::start(options, events, false)
-    }
-
-    /// [`Network::spawn`] for a script: sends are never refused for being offline or too
-    /// fast, they wait (see the module's opening).
-    pub fn spawn_patient(options: &ConnectOptions, events: mpsc::Sender<AppEvent>) -> Self {
-        Self::start(options, events, true)
-    }
-
-    fn start(options: &ConnectOptions, events: mpsc::Sender<AppEvent>, patient: bool) -> Self {
-        let (commands, rx) = mpsc::unbounded_channel();
-        let rooms = Rooms {
-            joined: options
-                .rooms
-                .iter()
-                .map(|room| (room.clone(), None))
-                .collect(),
-        };
-        let worker = Worker {
-            rooms: Arc::new(Mutex::new(rooms)),
-            url: options.url.clone(),
-            name: options.name.clone(),
-            password: options.password.clone(),
-            tls: options.tls.clone(),
-            connect_timeout: options.connect_timeout,
-            patient,
-            unsent: VecDeque::new(),
-            events,
-        };
-        tokio::spawn(worker.run(rx));
-        Self { commands }
-    }
-
-    /// Answers [`NetEvent::PasswordNeeded`].
-    pub fn password(&self, password: String) {
-        let _ = self.commands.send(Command::Password(password));
-    }
-
-    /// Queues a message to `room`; the outcome comes back as [`NetEvent::Sent`] or
-    /// [`NetEvent::Failed`].
-    pub fn send(&self, room: &str, text: String) {
-        let room = room.to_owned();
-        let _ = self.commands.send(Command::Send(Line {
-            room,
-            text,
-            action: false,
-        }));
-    }
-
-    /// Queues a `/me` line; reported like [`Network::send`].
-    pub fn act(&self, room: &str, text: String) {
-        let room = room.to_owned();
-        let _ = self.commands.send(Command::Send(Line {
-            room,
-            text,
-            action: true,
-        }));
-    }
-
-    /// Enters a room, creating it if need be; reported as [`NetEvent::Entered`] or
-    /// [`NetEvent::Failed`]. The room is entered again on every reconnect.
-    pub fn enter(&self, room: &str) {
-        let _ = self.commands.send(Command::Enter(room.to_owned()));
-    }
-
-    /// Leaves one room; reported as [`NetEvent::Parted`] or [`NetEvent::Failed`].
-    pub fn part(&self, room: &str, reason: Option<String>) {
-        let _ = self.commands.send(Command::Part(room.to_owned(), reason));
-    }
-
-    /// Asks for a room's topic, or (`Some`) sets it; reported as [`NetEvent::Topic`].
-    pub fn topic(&self, room: &str, topic: Option<String>) {
-        let _ = self.commands.send(Command::Topic(room.to_owned(), topic));
-    }
-
-    /// Asks for every room on the server; reported as [`NetEvent::Rooms`].
-    pub fn rooms(&self) {
-        let _ = self.commands.send(Command::Rooms);
-    }
-
-    /// Asks for a new name; the outcome comes back as [`NetEvent::Renamed`] or an error.
-    pub fn nick(&self, name: String) {
-        let _ = self.commands.send(Command::Nick(name));
-    }
-
-    /// Asks who is in a room; the answer comes back as [`NetEvent::Members`], or
-    /// [`NetEvent::Failed`].
-    pub fn who(&self, room: &str) {
-        let _ = self.commands.send(Command::Who(room.to_owned()));
-    }
-
-    /// Asks for a page of a room's history; it comes back as [`NetEvent::Older`],
-    /// [`NetEvent::Newer`] or [`NetEvent::Latest`], or [`NetEvent::HistoryFailed`].
-    pub fn load(&self, room: &str, page: Page) {
-        let _ = self.commands.send(Command::History(room.to_owned(), page));
-    }
-
-    /// Ends the session (`/quit`), leaving every room with `reason`, waiting a short while
-    /// for the server to confirm.
-    pub async fn leave(&self, reason: Option<String>) {
-        let (done, confirmed) = oneshot::channel();
-        if self.commands.send(Command::Leave(reason, done)).is_ok() {
-            let _ = tokio::time::timeout(LEAVE_TIMEOUT, confirmed).await;
-        }
-    }
-}
-
-/// Which page of history to fetch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Page {
-    Before(u64),
-    After(u64),
-    Latest,
 }
 
 struct Worker {
@@ -534,163 +349,6 @@ impl Worker {
         (ended, session)
     }
 
-    /// Carries out one command in a session and reports its outcome. Returns how the
-    /// session ended, if this ended it, or (as an error) why it was lost under a send.
-    async fn carry_out(
-        &mut self,
-        client: &WsClient,
-        session: &str,
-        command: Command,
-    ) -> Result<Option<Ended>, String> {
-        let (room, failing) = (command.room(), command.failing());
-        let failed = |err: ClientError| NetEvent::Failed {
-            room: room.clone(),
-            error: format!("{failing}: {}", describe(&err)),
-        };
-        let session = session.to_owned();
-        let outcome = match command {
-            Command::Send(line) => {
-                self.send(client, &session, line).await?;
-                return Ok(None);
-            }
-            Command::Nick(name) => match client.nick(session, name).await {
-                Ok(result) => {
-                    // Kept for the next session, so a reconnect does not undo it.
-                    self.name = Some(result.name.clone());
-                    NetEvent::Renamed(result.name)
-                }
-                Err(err) => failed(err),
-            },
-            Command::Who(room) => match client.members(Some(session), Some(room.clone())).await {
-                Ok(members) => NetEvent::Members { room, members },
-                Err(err) => failed(err),
-            },
-            Command::History(room, page) => {
-                let (before, since) = match page {
-                    Page::Before(seq) => (Some(seq), None),
-                    Page::After(seq) => (None, Some(seq)),
-                    Page::Latest => (None, None),
-                };
-                let events = client
-                    .history(
-                        session,
-                        before,
-                        since,
-                        Some(HISTORY_PAGE),
-                        Some(room.clone()),
-                    )
-                    .await;
-                match (events, page) {
-                    (Ok(events), Page::Before(_)) => NetEvent::Older { room, events },
-                    (Ok(events), Page::After(_)) => NetEvent::Newer { room, events },
-                    (Ok(events), Page::Latest) => NetEvent::Latest { room, events },
-                    (Err(err), _) => NetEvent::HistoryFailed {
-                        room,
-                        error: describe(&err),
-                    },
-                }
-            }
-            Command::Enter(room) => match client.enter(session, room).await {
-                Ok(joined) => {
-                    let mut rooms = self.rooms();
-                    match rooms.cursor(&joined.room) {
-                        Some(cursor) => *cursor = Some(cursor.unwrap_or(0).max(joined.last_seq)),
-                        None => rooms
-                            .joined
-                            .push((joined.room.clone(), Some(joined.last_seq))),
-                    }
-                    drop(rooms);
-                    NetEvent::Entered {
-                        joined,
-                        resumed: false,
-                        reset: false,
-                    }
-                }
-                Err(err) => failed(err),
-            },
-            Command::Part(room, reason) => {
-                match client.part(session, Some(room.clone()), reason).await {
-                    Ok(()) => {
-                        self.rooms().joined.retain(|(name, _)| *name != room);
-                        NetEvent::Parted(room)
-                    }
-                    Err(err) => failed(err),
-                }
-            }
-            Command::Topic(room, topic) => {
-                let changed = topic.is_some();
-                match client.topic(session, Some(room), topic).await {
-                    Ok(result) => NetEvent::Topic { result, changed },
-                    Err(err) => failed(err),
-                }
-            }
-            Command::Rooms => match client.rooms(Some(session)).await {
-                Ok(rooms) => NetEvent::Rooms(rooms),
-                Err(err) => failed(err),
-            },
-            // Only asked for while joining; by now it is settled.
-            Command::Password(_) => return Ok(None),
-            Command::Leave(reason, done) => {
-                if let Err(err) = client.leave(session, reason).await {
-                    tracing::warn!(%err, "leave failed");
-                }
-                let _ = done.send(());
-                return Ok(Some(Ended::Quit));
-            }
-        };
-        self.report(outcome).await;
-        Ok(None)
-    }
-
-    /// Sends one line and reports how it went. Patient, it waits out a rate limit, and a
-    /// line the connection failed under is kept for the next session: the error is then
-    /// returned, as the session is over.
-    async fn send(&mut self, client: &WsClient, session: &str, line: Line) -> Result<(), String> {
-        let started = Instant::now();
-        let outcome = loop {
-            let sent = client
-                .send(
-                    session.to_owned(),
-                    line.text.clone(),
-                    line.action.then_some(true),
-                    Some(line.room.clone()),
-                )
-                .await;
-            match sent {
-                Ok(sent) => {
-                    break NetEvent::Sent {
-                        room: line.room,
-                        seq: sent.seq,
-                        text: line.text,
-                        latency_ms: started.elapsed().as_millis() as u64,
-                        action: line.action,
-                        ts: crate::rpc::types::unix_ms(),
-                    };
-                }
-                Err(ClientError::Call(err))
-                    if self.patient && err.code() == codes::RATE_LIMITED =>
-                {
-                    tokio::time::sleep(retry_after(&err)).await;
-                }
-                // Not refused by the server but by the connection failing under it, or the
-                // session ending with it (a shutdown). Whether it was stored before that is
-                // unknown; sending it again may repeat it, but a script's line is not lost.
-                Err(err) if self.patient && session_is_over(&err) => {
-                    self.unsent.push_front(line);
-                    return Err(describe(&err));
-                }
-                Err(err) => {
-                    break NetEvent::Failed {
-                        room: Some(line.room),
-                        error: format!("not sent: {}", describe(&err)),
-                    };
-                }
-            }
-        };
-        self.report(outcome).await;
-        Ok(())
-    }
-
     /// Waits for the user to type the password; `None` if they quit instead.
     async fn wait_for_password(
         &self,
@@ -792,26 +450,6 @@ fn backoff(failures: u32, jitter: f64) -> Duration {
 /// network going away, worth waiting for.
 fn gives_up(err: &ConnectError, joined_before: bool, failures: u32) -> bool {
     err.is_permanent() || (err.is_unknown_host() && !joined_before && failures == 0)
-}
-
-/// Whether a failed call says the session is gone rather than the call refused.
-fn session_is_over(err: &ClientError) -> bool {
-    match err {
-        ClientError::Call(err) => {
-            matches!(err.code(), codes::SESSION_ENDED | codes::UNKNOWN_SESSION)
-        }
-        _ => true,
-    }
-}
-
-/// How long a rate-limited sender is told to wait.
-fn retry_after(err: &jsonrpsee::types::ErrorObjectOwned) -> Duration {
-    let wait = err
-        .data()
-        .and_then(|data| serde_json::from_str::<serde_json::Value>(data.get()).ok())
-        .and_then(|data| data["retry_after_ms"].as_u64())
-        .unwrap_or(1000);
-    Duration::from_millis(wait)
 }
 
 /// Forwards the events of every room to the event loop until the subscription ends, keeping

@@ -1,0 +1,201 @@
+//! The UI's side of the network worker: the cloneable [`Network`] handle, and the commands
+//! it queues for the worker.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::{LEAVE_TIMEOUT, Rooms, Worker};
+use crate::ui::app::{AppEvent, NetEvent};
+use crate::ui::run::ConnectOptions;
+
+/// What the UI asks of the worker.
+pub(super) enum Command {
+    Send(Line),
+    Nick(String),
+    /// Who is in a room, asked of the server.
+    Who(String),
+    /// A page of a room's history: which one, and how to report it.
+    History(String, Page),
+    /// Enter a room (creating it if need be).
+    Enter(String),
+    /// Leave one room, with a reason for the others.
+    Part(String, Option<String>),
+    /// Show (`None`) or set a room's topic.
+    Topic(String, Option<String>),
+    /// Every room on the server.
+    Rooms,
+    /// The password the user typed when asked.
+    Password(String),
+    /// End the session, with a reason shown in every room.
+    Leave(Option<String>, oneshot::Sender<()>),
+}
+
+/// A line to say in a room; `action` for a `/me` line.
+pub(super) struct Line {
+    pub(super) room: String,
+    pub(super) text: String,
+    pub(super) action: bool,
+}
+
+impl Command {
+    /// The room a command is about, for a failure to name; none for the server-wide ones.
+    pub(super) fn room(&self) -> Option<String> {
+        match self {
+            Command::Send(line) => Some(line.room.clone()),
+            Command::Who(room)
+            | Command::History(room, _)
+            | Command::Enter(room)
+            | Command::Part(room, _)
+            | Command::Topic(room, _) => Some(room.clone()),
+            Command::Nick(_) | Command::Rooms | Command::Password(_) | Command::Leave(..) => None,
+        }
+    }
+
+    /// What failed, for the start of a failure's line: "cannot join #ops".
+    pub(super) fn failing(&self) -> String {
+        match self {
+            Command::Send(_) | Command::Nick(_) | Command::Who(_) => "not sent".into(),
+            Command::Enter(room) => format!("cannot join {room}"),
+            Command::Part(room, _) => format!("cannot leave {room}"),
+            Command::Topic(room, Some(_)) => format!("cannot set the topic of {room}"),
+            Command::Topic(room, None) => format!("cannot get the topic of {room}"),
+            Command::Rooms => "cannot list the rooms".into(),
+            Command::History(room, _) => format!("cannot load the history of {room}"),
+            Command::Password(_) | Command::Leave(..) => "cannot leave".into(),
+        }
+    }
+
+    /// The report of this command failing, `why`.
+    pub(super) fn failed(&self, why: &str) -> NetEvent {
+        NetEvent::Failed {
+            room: self.room(),
+            error: format!("{}: {why}", self.failing()),
+        }
+    }
+}
+
+/// The UI's handle on the network worker.
+#[derive(Clone)]
+pub struct Network {
+    commands: mpsc::UnboundedSender<Command>,
+}
+
+impl Network {
+    /// Starts the worker: connect, join, subscribe, then report everything on `events`.
+    pub fn spawn(options: &ConnectOptions, events: mpsc::Sender<AppEvent>) -> Self {
+        Self::start(options, events, false)
+    }
+
+    /// [`Network::spawn`] for a script: sends are never refused for being offline or too
+    /// fast, they wait (see the module's opening).
+    pub fn spawn_patient(options: &ConnectOptions, events: mpsc::Sender<AppEvent>) -> Self {
+        Self::start(options, events, true)
+    }
+
+    fn start(options: &ConnectOptions, events: mpsc::Sender<AppEvent>, patient: bool) -> Self {
+        let (commands, rx) = mpsc::unbounded_channel();
+        let rooms = Rooms {
+            joined: options
+                .rooms
+                .iter()
+                .map(|room| (room.clone(), None))
+                .collect(),
+        };
+        let worker = Worker {
+            rooms: Arc::new(Mutex::new(rooms)),
+            url: options.url.clone(),
+            name: options.name.clone(),
+            password: options.password.clone(),
+            tls: options.tls.clone(),
+            connect_timeout: options.connect_timeout,
+            patient,
+            unsent: VecDeque::new(),
+            events,
+        };
+        tokio::spawn(worker.run(rx));
+        Self { commands }
+    }
+
+    /// Answers [`NetEvent::PasswordNeeded`].
+    pub fn password(&self, password: String) {
+        let _ = self.commands.send(Command::Password(password));
+    }
+
+    /// Queues a message to `room`; the outcome comes back as [`NetEvent::Sent`] or
+    /// [`NetEvent::Failed`].
+    pub fn send(&self, room: &str, text: String) {
+        let room = room.to_owned();
+        let _ = self.commands.send(Command::Send(Line {
+            room,
+            text,
+            action: false,
+        }));
+    }
+
+    /// Queues a `/me` line; reported like [`Network::send`].
+    pub fn act(&self, room: &str, text: String) {
+        let room = room.to_owned();
+        let _ = self.commands.send(Command::Send(Line {
+            room,
+            text,
+            action: true,
+        }));
+    }
+
+    /// Enters a room, creating it if need be; reported as [`NetEvent::Entered`] or
+    /// [`NetEvent::Failed`]. The room is entered again on every reconnect.
+    pub fn enter(&self, room: &str) {
+        let _ = self.commands.send(Command::Enter(room.to_owned()));
+    }
+
+    /// Leaves one room; reported as [`NetEvent::Parted`] or [`NetEvent::Failed`].
+    pub fn part(&self, room: &str, reason: Option<String>) {
+        let _ = self.commands.send(Command::Part(room.to_owned(), reason));
+    }
+
+    /// Asks for a room's topic, or (`Some`) sets it; reported as [`NetEvent::Topic`].
+    pub fn topic(&self, room: &str, topic: Option<String>) {
+        let _ = self.commands.send(Command::Topic(room.to_owned(), topic));
+    }
+
+    /// Asks for every room on the server; reported as [`NetEvent::Rooms`].
+    pub fn rooms(&self) {
+        let _ = self.commands.send(Command::Rooms);
+    }
+
+    /// Asks for a new name; the outcome comes back as [`NetEvent::Renamed`] or an error.
+    pub fn nick(&self, name: String) {
+        let _ = self.commands.send(Command::Nick(name));
+    }
+
+    /// Asks who is in a room; the answer comes back as [`NetEvent::Members`], or
+    /// [`NetEvent::Failed`].
+    pub fn who(&self, room: &str) {
+        let _ = self.commands.send(Command::Who(room.to_owned()));
+    }
+
+    /// Asks for a page of a room's history; it comes back as [`NetEvent::Older`],
+    /// [`NetEvent::Newer`] or [`NetEvent::Latest`], or [`NetEvent::HistoryFailed`].
+    pub fn load(&self, room: &str, page: Page) {
+        let _ = self.commands.send(Command::History(room.to_owned(), page));
+    }
+
+    /// Ends the session (`/quit`), leaving every room with `reason`, waiting a short while
+    /// for the server to confirm.
+    pub async fn leave(&self, reason: Option<String>) {
+        let (done, confirmed) = oneshot::channel();
+        if self.commands.send(Command::Leave(reason, done)).is_ok() {
+            let _ = tokio::time::timeout(LEAVE_TIMEOUT, confirmed).await;
+        }
+    }
+}
+
+/// Which page of history to fetch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page {
+    Before(u64),
+    After(u64),
+    Latest,
+}

@@ -1,0 +1,197 @@
+//! Carrying out what the UI asks within one session: each command's call to the server and
+//! the report of how it went; a patient worker's sends wait out rate limits.
+
+use jsonrpsee::core::ClientError;
+use jsonrpsee::ws_client::WsClient;
+use std::time::Duration;
+use tokio::time::Instant;
+
+use super::handle::{Command, Line};
+use super::{Ended, HISTORY_PAGE, Page, Worker};
+use crate::rpc::client::describe;
+use crate::rpc::{ChatApiClient, codes};
+use crate::ui::app::NetEvent;
+
+impl Worker {
+    /// Carries out one command in a session and reports its outcome. Returns how the
+    /// session ended, if this ended it, or (as an error) why it was lost under a send.
+    pub(super) async fn carry_out(
+        &mut self,
+        client: &WsClient,
+        session: &str,
+        command: Command,
+    ) -> Result<Option<Ended>, String> {
+        let (room, failing) = (command.room(), command.failing());
+        let failed = |err: ClientError| NetEvent::Failed {
+            room: room.clone(),
+            error: format!("{failing}: {}", describe(&err)),
+        };
+        let session = session.to_owned();
+        let outcome = match command {
+            Command::Send(line) => {
+                self.send(client, &session, line).await?;
+                return Ok(None);
+            }
+            Command::Nick(name) => match client.nick(session, name).await {
+                Ok(result) => {
+                    // Kept for the next session, so a reconnect does not undo it.
+                    self.name = Some(result.name.clone());
+                    NetEvent::Renamed(result.name)
+                }
+                Err(err) => failed(err),
+            },
+            Command::Who(room) => match client.members(Some(session), Some(room.clone())).await {
+                Ok(members) => NetEvent::Members { room, members },
+                Err(err) => failed(err),
+            },
+            Command::History(room, page) => {
+                let (before, since) = match page {
+                    Page::Before(seq) => (Some(seq), None),
+                    Page::After(seq) => (None, Some(seq)),
+                    Page::Latest => (None, None),
+                };
+                let events = client
+                    .history(
+                        session,
+                        before,
+                        since,
+                        Some(HISTORY_PAGE),
+                        Some(room.clone()),
+                    )
+                    .await;
+                match (events, page) {
+                    (Ok(events), Page::Before(_)) => NetEvent::Older { room, events },
+                    (Ok(events), Page::After(_)) => NetEvent::Newer { room, events },
+                    (Ok(events), Page::Latest) => NetEvent::Latest { room, events },
+                    (Err(err), _) => NetEvent::HistoryFailed {
+                        room,
+                        error: describe(&err),
+                    },
+                }
+            }
+            Command::Enter(room) => match client.enter(session, room).await {
+                Ok(joined) => {
+                    let mut rooms = self.rooms();
+                    match rooms.cursor(&joined.room) {
+                        Some(cursor) => *cursor = Some(cursor.unwrap_or(0).max(joined.last_seq)),
+                        None => rooms
+                            .joined
+                            .push((joined.room.clone(), Some(joined.last_seq))),
+                    }
+                    drop(rooms);
+                    NetEvent::Entered {
+                        joined,
+                        resumed: false,
+                        reset: false,
+                    }
+                }
+                Err(err) => failed(err),
+            },
+            Command::Part(room, reason) => {
+                match client.part(session, Some(room.clone()), reason).await {
+                    Ok(()) => {
+                        self.rooms().joined.retain(|(name, _)| *name != room);
+                        NetEvent::Parted(room)
+                    }
+                    Err(err) => failed(err),
+                }
+            }
+            Command::Topic(room, topic) => {
+                let changed = topic.is_some();
+                match client.topic(session, Some(room), topic).await {
+                    Ok(result) => NetEvent::Topic { result, changed },
+                    Err(err) => failed(err),
+                }
+            }
+            Command::Rooms => match client.rooms(Some(session)).await {
+                Ok(rooms) => NetEvent::Rooms(rooms),
+                Err(err) => failed(err),
+            },
+            // Only asked for while joining; by now it is settled.
+            Command::Password(_) => return Ok(None),
+            Command::Leave(reason, done) => {
+                if let Err(err) = client.leave(session, reason).await {
+                    tracing::warn!(%err, "leave failed");
+                }
+                let _ = done.send(());
+                return Ok(Some(Ended::Quit));
+            }
+        };
+        self.report(outcome).await;
+        Ok(None)
+    }
+
+    /// Sends one line and reports how it went. Patient, it waits out a rate limit, and a
+    /// line the connection failed under is kept for the next session: the error is then
+    /// returned, as the session is over.
+    pub(super) async fn send(
+        &mut self,
+        client: &WsClient,
+        session: &str,
+        line: Line,
+    ) -> Result<(), String> {
+        let started = Instant::now();
+        let outcome = loop {
+            let sent = client
+                .send(
+                    session.to_owned(),
+                    line.text.clone(),
+                    line.action.then_some(true),
+                    Some(line.room.clone()),
+                )
+                .await;
+            match sent {
+                Ok(sent) => {
+                    break NetEvent::Sent {
+                        room: line.room,
+                        seq: sent.seq,
+                        text: line.text,
+                        latency_ms: started.elapsed().as_millis() as u64,
+                        action: line.action,
+                        ts: crate::rpc::types::unix_ms(),
+                    };
+                }
+                Err(ClientError::Call(err))
+                    if self.patient && err.code() == codes::RATE_LIMITED =>
+                {
+                    tokio::time::sleep(retry_after(&err)).await;
+                }
+                // Not refused by the server but by the connection failing under it, or the
+                // session ending with it (a shutdown). Whether it was stored before that is
+                // unknown; sending it again may repeat it, but a script's line is not lost.
+                Err(err) if self.patient && session_is_over(&err) => {
+                    self.unsent.push_front(line);
+                    return Err(describe(&err));
+                }
+                Err(err) => {
+                    break NetEvent::Failed {
+                        room: Some(line.room),
+                        error: format!("not sent: {}", describe(&err)),
+                    };
+                }
+            }
+        };
+        self.report(outcome).await;
+        Ok(())
+    }
+}
+
+/// Whether a failed call says the session is gone rather than the call refused.
+fn session_is_over(err: &ClientError) -> bool {
+    match err {
+        ClientError::Call(err) => {
+            matches!(err.code(), codes::SESSION_ENDED | codes::UNKNOWN_SESSION)
+        }
+        _ => true,
+    }
+}
+
+/// How long a rate-limited sender is told to wait.
+fn retry_after(err: &jsonrpsee::types::ErrorObjectOwned) -> Duration {
+    let wait = err
+        .data()
+        .and_then(|data| serde_json::from_str::<serde_json::Value>(data.get()).ok())
+        .and_then(|data| data["retry_after_ms"].as_u64())
+        .unwrap_or(1000);
+    Duration::from_millis(wait)
+}
