@@ -1,7 +1,8 @@
 //! How a room event reads as text, once, for the TUI's pane and plain mode's lines alike;
-//! and how a run of joins and leaves reads once collapsed into one line.
+//! how a run of joins and leaves reads once collapsed into one line; and how a room of
+//! `/list` reads.
 
-use crate::rpc::types::{Event, EventKind};
+use crate::rpc::types::{Event, EventKind, RoomInfo};
 use crate::text::{clean_name, clean_text};
 
 /// A room event as it reads: something said, something done (`/me`), or a notice. Names
@@ -69,6 +70,21 @@ pub fn presence(joined: &[String], left: &[String]) -> String {
     parts.join("; ")
 }
 
+/// One room of `/list`: its name, members, when it was last active and its topic.
+pub fn room_row(info: &RoomInfo, offset_secs: i64) -> String {
+    let room = clean_text(&info.room);
+    let members = info.members;
+    let active = super::present::format_time(info.last_active, offset_secs, true);
+    let topic = info.topic.as_deref().map(clean_text).unwrap_or_default();
+    let s = if members == 1 { "" } else { "s" };
+    let row = format!("{room} ({members} member{s}, active {active})");
+    if topic.is_empty() {
+        row
+    } else {
+        format!("{row} {}", topic.replace('\n', " "))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,6 +128,31 @@ mod tests {
         assert_eq!(
             notice(EventKind::Nick, "robert", Some("-!- bob")),
             "bob is now known as robert"
+        );
+    }
+
+    #[test]
+    fn a_room_of_the_list_reads_with_its_members_activity_and_topic() {
+        let info = RoomInfo {
+            room: "#ops".into(),
+            topic: Some("deploys\nonly".into()),
+            members: 3,
+            last_seq: 40,
+            created: 0,
+            last_active: 86_400_000 + 3_600_000,
+        };
+        assert_eq!(
+            room_row(&info, 0),
+            "#ops (3 members, active 1970-01-02 01:00) deploys only"
+        );
+        let quiet = RoomInfo {
+            topic: None,
+            members: 1,
+            ..info
+        };
+        assert_eq!(
+            room_row(&quiet, 0),
+            "#ops (1 member, active 1970-01-02 01:00)"
         );
     }
 

@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 
 use super::app::{AppEvent, NetEvent};
 use super::command::{self, Command};
-use super::event_text::{self, Reading};
+use super::event_text::{self, Reading, room_row};
 use super::net::Network;
 use super::run::ConnectOptions;
 use crate::rpc::types::{Event, EventKind, MemberInfo, RoomInfo};
@@ -129,24 +129,10 @@ impl Notice<'_> {
                     .iter()
                     .map(|info| room_row(info, offset_secs))
                     .collect();
-                format!("{} rooms: {}", rooms.len(), rows.join(" | "))
+                let s = if rooms.len() == 1 { "" } else { "s" };
+                format!("{} room{s}: {}", rooms.len(), rows.join(" | "))
             }
         }
-    }
-}
-
-/// One room of `/list`: its name, members, when it was last active and its topic.
-pub fn room_row(info: &RoomInfo, offset_secs: i64) -> String {
-    let room = clean_text(&info.room);
-    let members = info.members;
-    let active = super::present::format_time(info.last_active, offset_secs, true);
-    let topic = info.topic.as_deref().map(clean_text).unwrap_or_default();
-    let s = if members == 1 { "" } else { "s" };
-    let row = format!("{room} ({members} member{s}, active {active})");
-    if topic.is_empty() {
-        row
-    } else {
-        format!("{row} {}", topic.replace('\n', " "))
     }
 }
 
@@ -313,7 +299,7 @@ pub async fn run(options: ConnectOptions, json: bool, reconnect: bool) -> anyhow
                         break Err(anyhow::anyhow!(if wrong {
                             "wrong password"
                         } else {
-                            "this server needs a password: give it with --password-file or CHATROOM_PASSWORD"
+                            "this room needs a password: give it with --password-file or CHATROOM_PASSWORD"
                         }));
                     }
                     NetEvent::Reconnecting(_)

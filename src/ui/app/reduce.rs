@@ -4,8 +4,7 @@
 use super::{App, Bell, ChatLine, Connection, LineKind, NetEvent, Room};
 use crate::rpc::types::{Event, EventKind, MemberInfo, RoomJoined};
 use crate::text::{clean_name, clean_text};
-use crate::ui::event_text::{self, Reading};
-use crate::ui::plain::room_row;
+use crate::ui::event_text::{self, Reading, room_row};
 
 /// Whether `text` names `name`: `@name`, or `name` as a word of its own, any case.
 fn mentions(text: &str, name: &str) -> bool {
@@ -148,7 +147,8 @@ impl App {
             // Only plain mode asks; the TUI keeps its lists from the rooms' events.
             NetEvent::Members { .. } => {}
             NetEvent::Rooms(rooms) => {
-                let mut text = format!("{} rooms on the server:", rooms.len());
+                let s = if rooms.len() == 1 { "" } else { "s" };
+                let mut text = format!("{} room{s} on the server:", rooms.len());
                 for info in &rooms {
                     text.push('\n');
                     text.push_str(&room_row(info, self.utc_offset_secs));
@@ -178,7 +178,7 @@ impl App {
                 let text = if wrong {
                     "wrong password; type it again and press Enter"
                 } else {
-                    "this server needs a password: type it and press Enter"
+                    "this room needs a password: type it and press Enter"
                 };
                 self.push_local(LineKind::Error, text.into());
                 self.asking_password = true;

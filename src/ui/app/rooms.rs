@@ -532,6 +532,51 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn list_and_topic_show_their_answers_in_the_room_in_view() {
+        let mut app = in_rooms(&["#ops"]);
+        assert_eq!(type_line(&mut app, "/list"), Action::ListRooms);
+        app.handle_net(NetEvent::Rooms(vec![crate::rpc::types::RoomInfo {
+            room: "#general".into(),
+            topic: Some("all things".into()),
+            members: 2,
+            last_seq: 9,
+            created: 0,
+            last_active: 0,
+        }]));
+        assert_eq!(
+            texts(&app).last().unwrap(),
+            &"1 room on the server:\n#general (2 members, active 1970-01-01 00:00) all things"
+        );
+        assert_eq!(
+            type_line(&mut app, "/topic"),
+            Action::Topic {
+                room: "#general".into(),
+                topic: None
+            }
+        );
+        app.handle_net(NetEvent::Topic {
+            result: crate::rpc::types::TopicResult {
+                room: "#general".into(),
+                topic: Some("all things".into()),
+            },
+            changed: false,
+        });
+        assert_eq!(
+            texts(&app).last().unwrap(),
+            &"the topic of #general is: all things"
+        );
+        // Our own change is not echoed by the server: the answer changes the header.
+        app.handle_net(NetEvent::Topic {
+            result: crate::rpc::types::TopicResult {
+                room: "#ops".into(),
+                topic: Some("on call: bob".into()),
+            },
+            changed: true,
+        });
+        assert_eq!(app.rooms[1].topic.as_deref(), Some("on call: bob"));
+    }
+
+    #[test]
     fn consecutive_joins_and_leaves_collapse_into_one_line() {
         let mut app = in_rooms(&[]);
         app.smart_filter = false;
