@@ -29,7 +29,8 @@
 //!   by one child module per kind of input: keys (`keys.rs`, returning what should happen
 //!   next), Tab completion (`completion.rs`), slash commands (`commands.rs`), network
 //!   events (`reduce.rs`: the member lists, who spoke) and each room's [`ui::app::Pane`]
-//!   (`pane.rs`: its lines and the window onto its history). Drawing is a pure function of
+//!   (`pane.rs`: its lines, the window onto its history and, in `pane/view.rs`, the rows
+//!   on screen). Drawing is a pure function of
 //!   state ([`ui::render`], the room list and header in `render/rooms.rs`, with how each
 //!   line reads and wraps in [`ui::present`]), and one event loop is fed by the terminal
 //!   and the network alike. A pane is a window of at most `--scrollback` lines onto its

@@ -10,7 +10,7 @@ mod reduce;
 mod rooms;
 
 use self::completion::Completion;
-pub use self::pane::{Pane, ScrollPos};
+pub use self::pane::{Pane, ScrollPos, View};
 #[cfg(test)]
 pub(crate) use self::rooms::tests as room_tests;
 pub use self::rooms::{QUIET_MS, Room};

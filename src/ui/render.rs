@@ -13,7 +13,7 @@ mod rooms;
 
 pub use self::rooms::{MENTION_MARK, ROOM_PANEL_MIN_WIDTH};
 use self::rooms::{ROOM_PANEL_WIDTH, render_header, render_rooms, shows_rooms};
-use super::app::{App, Connection, ScrollPos};
+use super::app::{App, Connection, ScrollPos, View};
 use super::cells::{cluster_width, put_line, text_width};
 use super::present::{name_colour, styled_segments, wrap};
 
@@ -166,136 +166,23 @@ fn render_members(app: &App, area: Rect, buf: &mut Buffer) {
     }
 }
 
-/// The view of the message pane worked out from [`App::scroll`] and the pending
-/// [`App::scroll_by`]: which rows are on screen and where that leaves the view. Only the
-/// lines on screen and those scrolled past are wrapped, so the cost follows the screen, not
-/// the length of the scrollback.
-struct View {
-    /// Where the view stands, with the pending scroll applied and kept in bounds.
-    at: ScrollPos,
-    /// The rows on screen, newest (the pane's bottom row) first, each with its line's index
-    /// counted from the newest.
-    rows: Vec<(usize, Line<'static>)>,
-    /// Rows above the view: the rest of its top line, or older lines.
-    more_above: bool,
-    /// The top line goes on above the view.
-    top_cut: bool,
-}
-
-impl View {
-    fn new(app: &App, area: Rect) -> Self {
-        let (width, height) = (area.width as usize, area.height as usize);
-        let mut view = Self {
-            at: ScrollPos::LIVE,
-            rows: Vec::new(),
-            more_above: false,
-            top_cut: false,
-        };
-        if width == 0 || height == 0 || app.pane().lines.is_empty() {
-            return view;
-        }
-        let rows_of = |index: usize| {
-            let line = &app.pane().lines[app.pane().lines.len() - 1 - index];
-            let (segments, indent) = styled_segments(app, line);
-            wrap(&segments, width, indent)
-        };
-        // Lines are counted from the newest: the oldest has the highest index.
-        let oldest = app.pane().lines.len() - 1;
-        let mut at = app.pane().scroll;
-        if at.lines > oldest {
-            at = ScrollPos {
-                lines: oldest,
-                rows: usize::MAX,
-            };
-        }
-        at.rows = at.rows.min(rows_of(at.lines).len() - 1);
-        at = if app.pane().scroll_by >= 0 {
-            up(at, app.pane().scroll_by.unsigned_abs(), oldest, &rows_of)
-        } else {
-            down(at, app.pane().scroll_by.unsigned_abs(), &rows_of)
-        };
-        // Fill the screen upwards from `at`; short of rows at the top, move down to fill it.
-        loop {
-            view.rows.clear();
-            let mut index = at.lines;
-            let mut skip = at.rows;
-            (view.more_above, view.top_cut) = loop {
-                let wrapped = rows_of(index);
-                let keep = wrapped.len() - skip;
-                let take = keep.min(height - view.rows.len());
-                let newest_first = wrapped.into_iter().rev().skip(skip).take(take);
-                view.rows.extend(newest_first.map(|row| (index, row)));
-                skip = 0;
-                if view.rows.len() == height {
-                    break (take < keep || index < oldest, take < keep);
-                }
-                if index == oldest {
-                    break (false, false);
-                }
-                index += 1;
-            };
-            let short = height - view.rows.len();
-            if short == 0 || at == ScrollPos::LIVE {
-                break;
-            }
-            at = down(at, short, &rows_of);
-        }
-        view.at = at;
-        view
+/// The view of the message pane in `area`, each line wrapped to its width as it reads.
+fn view(app: &App, area: Rect) -> View {
+    let width = area.width as usize;
+    if width == 0 {
+        return View::default();
     }
-}
-
-/// `at` moved `by` rows up, stopping at the oldest line's top row.
-fn up(
-    mut at: ScrollPos,
-    by: usize,
-    oldest: usize,
-    rows_of: &impl Fn(usize) -> Vec<Line<'static>>,
-) -> ScrollPos {
-    at.rows = at.rows.saturating_add(by);
-    loop {
-        let rows = rows_of(at.lines).len();
-        if at.rows < rows {
-            return at;
-        }
-        if at.lines == oldest {
-            at.rows = rows - 1;
-            return at;
-        }
-        at.rows -= rows;
-        at.lines += 1;
-    }
-}
-
-/// `at` moved `by` rows down, stopping at the live end.
-fn down(
-    mut at: ScrollPos,
-    mut by: usize,
-    rows_of: &impl Fn(usize) -> Vec<Line<'static>>,
-) -> ScrollPos {
-    if at.rows >= by {
-        at.rows -= by;
-        return at;
-    }
-    by -= at.rows;
-    at.rows = 0;
-    while by > 0 && at.lines > 0 {
-        at.lines -= 1;
-        let rows = rows_of(at.lines).len();
-        if by <= rows {
-            at.rows = rows - by;
-            return at;
-        }
-        by -= rows;
-    }
-    ScrollPos::LIVE
+    app.pane().view(area.height as usize, |line| {
+        let (segments, indent) = styled_segments(app, line);
+        wrap(&segments, width, indent)
+    })
 }
 
 /// Where the view stands on a screen of `size` once the pending scroll is applied and kept
 /// in bounds, and whether it is scrolled up against the oldest line loaded (time to load
 /// older history).
 pub fn settled_scroll(app: &App, size: ratatui::layout::Size) -> (ScrollPos, bool) {
-    let view = View::new(app, message_area(app, size));
+    let view = view(app, message_area(app, size));
     // Scrolling up with everything on screen also reaches the top.
     (view.at, app.scrolled() && !view.more_above)
 }
@@ -305,7 +192,7 @@ fn render_messages(app: &App, messages: Rect, buf: &mut Buffer) {
     if area.is_empty() {
         return;
     }
-    let view = View::new(app, area);
+    let view = view(app, area);
     for (row, (_, line)) in view.rows.iter().rev().enumerate() {
         put_line(buf, area.x, area.y + row as u16, line, area.width);
     }

@@ -9,7 +9,7 @@ use futures::StreamExt;
 use ratatui::layout::Size;
 use tokio::sync::mpsc;
 
-use super::app::{Action, App, AppEvent, Bell, ScrollPos, Timestamps};
+use super::app::{Action, App, AppEvent, Bell, Timestamps};
 use super::cells::{ChatTerminal, ClusterSafe};
 use super::net::{Network, Page};
 use super::render::{draw, message_rows, settled_scroll};
@@ -223,22 +223,9 @@ async fn event_loop(
 fn settle(app: &mut App, size: Size) -> Vec<Page> {
     app.page_rows = message_rows(app, size).max(1);
     app.columns = size.width;
-    let pane = app.pane_mut();
-    if pane.appended_while_scrolled > 0 {
-        if pane.scrolled() || pane.detached.is_some() {
-            pane.scroll.lines += pane.appended_while_scrolled;
-        }
-        pane.appended_while_scrolled = 0;
-    }
-    if pane.trim_newest > 0 {
-        pane.drop_newest();
-    }
+    app.pane_mut().hold_still();
     let (scroll, at_top) = settled_scroll(app, size);
-    let pane = app.pane_mut();
-    (pane.scroll, pane.scroll_by) = (scroll, 0);
-    if scroll == ScrollPos::LIVE && pane.detached.is_none() {
-        pane.unseen = 0;
-    }
+    app.pane_mut().settle_at(scroll);
     let mut pages = Vec::new();
     if at_top && let Some(page) = app.wants_older() {
         pages.push(page);
@@ -291,7 +278,7 @@ async fn handle(app: &mut App, event: AppEvent, network: &Network) -> bool {
 mod tests {
     use super::*;
     use crate::rpc::types::{Event, EventKind, JoinResult, MemberInfo};
-    use crate::ui::app::{DEFAULT_SCROLLBACK, NetEvent};
+    use crate::ui::app::{DEFAULT_SCROLLBACK, NetEvent, ScrollPos};
     use ratatui::{Terminal, backend::TestBackend};
     use uuid::Uuid;
 

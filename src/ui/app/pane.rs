@@ -1,15 +1,19 @@
 //! A room's message pane as a window onto its history: one type, [`Pane`], owning the
 //! lines, where the view is, going back to live, paging older and newer history in, and
-//! keeping the lines in room order within `--scrollback`.
+//! keeping the lines in room order within `--scrollback`; which rows are on screen is
+//! worked out in `pane/view.rs`.
+
+mod view;
 
 use std::collections::VecDeque;
 
+pub use self::view::View;
 use super::ChatLine;
 use crate::ui::net::Page;
 
 /// Where the message pane's view is, anchored to a line so that lines arriving or leaving
 /// below it, and the terminal being resized, do not move it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct ScrollPos {
     /// Lines, counted from the newest, wholly below the view.
     pub lines: usize,
