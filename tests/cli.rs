@@ -571,12 +571,14 @@ async fn plain_mode_says_which_name_it_got_and_who_is_here() {
     let joined: serde_json::Value =
         serde_json::from_str(&line_containing(&mut out, "joined").await).unwrap();
     assert_eq!(joined["client"], "joined");
+    assert_eq!(joined["room"], "#general");
     assert_eq!(joined["name"], "alice-2");
     assert_eq!(joined["asked"], "alice");
     stdin.write_all(b"/who\n").await.unwrap();
     let who: serde_json::Value =
         serde_json::from_str(&line_containing(&mut out, "members").await).unwrap();
     assert_eq!(who["client"], "members");
+    assert_eq!(who["room"], "#general");
     assert_eq!(who["members"].as_array().unwrap().len(), 2);
     drop(stdin);
     let (ok, stderr) = finish(client).await;
