@@ -496,6 +496,8 @@ async fn plain_mode_reconnects_after_a_restart_catches_up_and_loses_no_line() {
     let mut out = BufReader::new(client.stdout.take().unwrap()).lines();
     assert_eq!(watcher.next_event().await.from.name, "logger");
     drop(watcher);
+    // In, and subscribed: the join alone does not say the stream has started.
+    line_containing(&mut out, "-!- you are logger").await;
 
     server.stop().await;
     line_containing(&mut out, "server shutting down").await;
@@ -1109,6 +1111,68 @@ async fn after_a_lost_connection_every_room_catches_up_each_event_once_in_order(
     };
     assert_eq!(said_in("#a"), ["a1", "a2", "a3", "a4"], "{seen:#?}");
     assert_eq!(said_in("#b"), ["b1", "b2", "b3"], "{seen:#?}");
+    drop(stdin);
+    let (ok, stderr) = finish(logger).await;
+    assert!(ok, "{stderr}");
+    server.stop().await;
+}
+
+/// A relay whose first connection is cut just after the server's answer that holds a
+/// session (the join): the client is in, but its stream never starts.
+async fn relay_cutting_the_first_join(to: SocketAddr) -> SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut first = true;
+        while let Ok((mut client, _)) = listener.accept().await {
+            let mut server = tokio::net::TcpStream::connect(to).await.unwrap();
+            if !std::mem::take(&mut first) {
+                tokio::spawn(async move {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                });
+                continue;
+            }
+            tokio::spawn(async move {
+                let (mut client_read, mut client_write) = client.split();
+                let (mut server_read, mut server_write) = server.split();
+                let upstream = tokio::io::copy(&mut client_read, &mut server_write);
+                let downstream = async {
+                    let mut buf = [0u8; 16 * 1024];
+                    loop {
+                        let n = server_read.read(&mut buf).await.unwrap_or(0);
+                        if n == 0 || client_write.write_all(&buf[..n]).await.is_err() {
+                            return;
+                        }
+                        // Server frames are not masked: the answer's JSON is readable.
+                        if buf[..n].windows(9).any(|w| w == b"\"session\"") {
+                            return;
+                        }
+                    }
+                };
+                tokio::select! {
+                    _ = upstream => {}
+                    () = downstream => {}
+                }
+                // Both halves dropped here: the connection is gone.
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_mode_lost_between_joining_and_its_stream_tries_again_under_its_name() {
+    let dir = TempDir::new();
+    let server = TestServer::start().await;
+    let relay = relay_cutting_the_first_join(server.addr).await;
+    let mut logger = plain_client(&[&format!("ws://{relay}"), "--name", "logger"], &dir);
+    let stdin = logger.stdin.take().unwrap();
+    let mut out = BufReader::new(logger.stdout.take().unwrap()).lines();
+    // Not "never got in": it was in, so it tries again, and frees its name for itself;
+    // and as its stream never started, this is its first time in, not a reconnect.
+    let joined = line_containing(&mut out, "-!- you are").await;
+    assert!(joined.ends_with("-!- you are logger; 1 here"), "{joined}");
     drop(stdin);
     let (ok, stderr) = finish(logger).await;
     assert!(ok, "{stderr}");

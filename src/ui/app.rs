@@ -67,6 +67,9 @@ pub enum NetEvent {
     Failed { room: Option<String>, error: String },
     /// The connection or session is gone, or could not be had; the reason is for the user.
     Disconnected(String),
+    /// In the server, but the connection went before every room was entered and the
+    /// stream started; trying again, as after [`NetEvent::Disconnected`].
+    Interrupted(String),
     /// Getting in failed in a way trying again would not change (a reserved name, a
     /// certificate not trusted, an unknown host at first); the worker has stopped trying.
     Refused(String),

@@ -94,6 +94,23 @@ enum OpenError {
     Permanent(String),
     /// The room needs a password, or a different one.
     Password { wrong: bool },
+    /// Joined, then lost before every room was entered and the stream started: the session
+    /// (and with it the name) is the server's until it is ended.
+    Interrupted {
+        reason: String,
+        session: String,
+        name: String,
+    },
+}
+
+impl OpenError {
+    fn interrupted(err: &ClientError, joined: &JoinResult) -> Self {
+        Self::Interrupted {
+            reason: describe(err),
+            session: joined.session.clone(),
+            name: joined.name.clone(),
+        }
+    }
 }
 
 /// How a session ended.
@@ -184,6 +201,18 @@ impl Worker {
                     tracing::warn!(%reason, "cannot join");
                     self.report(NetEvent::Disconnected(reason)).await;
                 }
+                Err(OpenError::Interrupted {
+                    reason,
+                    session,
+                    name,
+                }) => {
+                    tracing::warn!(%reason, "connection lost while getting in");
+                    joined_before = true;
+                    // The next attempt frees the name and asks for it again.
+                    old_session = Some(session);
+                    self.name = Some(name);
+                    self.report(NetEvent::Interrupted(reason)).await;
+                }
                 Err(OpenError::Password { wrong }) => {
                     tracing::info!(wrong, "the server wants a password");
                     self.report(NetEvent::PasswordNeeded { wrong }).await;
@@ -272,24 +301,23 @@ impl Worker {
                     let why = describe(&ClientError::Call(err));
                     dropped.push((room.clone(), format!("cannot join {room}: {why}")));
                 }
-                Err(err) => return Err(OpenError::Transient(describe(&err))),
+                Err(err) => return Err(OpenError::interrupted(&err, &result)),
             }
         }
         // The same rooms again, under the names the server settled on, and where each
         // stream resumes: the first time from the end of the history each room gave;
         // afterwards from the last event received, unless that room's history no longer
-        // reaches that far.
-        {
-            let mut rooms = self.rooms();
-            rooms.joined = std::iter::once(&result.room)
-                .chain(entered.iter().map(|(joined, ..)| &joined.room))
-                .map(|room| (room.clone(), cursors.get(room).copied()))
-                .collect();
-        }
+        // reaches that far. Kept only once the stream has started: until then, nothing
+        // of these rooms has been received.
+        let settled: Vec<(String, Option<u64>)> = std::iter::once(&result.room)
+            .chain(entered.iter().map(|(joined, ..)| &joined.room))
+            .map(|room| (room.clone(), cursors.get(room).copied()))
+            .collect();
         let subscription = client
             .subscribe_events(result.session.clone(), None, Some(cursors))
             .await
-            .map_err(|err| OpenError::Transient(describe(&err)))?;
+            .map_err(|err| OpenError::interrupted(&err, &result))?;
+        self.rooms().joined = settled;
         let session = Session {
             client: Arc::new(client),
             session: result.session.clone(),

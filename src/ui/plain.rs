@@ -281,6 +281,16 @@ pub async fn run(options: ConnectOptions, json: bool, reconnect: bool) -> anyhow
                         printer.notice(Notice::Rooms { rooms: &rooms }).await?;
                         awaiting = false;
                     }
+                    // Got in, but lost before the stream started: as for a lost connection.
+                    NetEvent::Interrupted(reason) if !reconnect => {
+                        break Err(anyhow::anyhow!("disconnected: {}", clean_text(&reason)));
+                    }
+                    NetEvent::Interrupted(reason) => {
+                        joined_once = true;
+                        if std::mem::take(&mut connected) {
+                            printer.notice(Notice::Disconnected { reason: &clean_text(&reason) }).await?;
+                        }
+                    }
                     // Never in the room, or told the same by every retry: nothing to wait for.
                     NetEvent::Disconnected(reason) | NetEvent::Refused(reason) if !joined_once => {
                         break Err(anyhow::anyhow!("{}", clean_text(&reason)));

@@ -142,7 +142,9 @@ impl App {
                 let at = room.and_then(|room| self.room_index(&room));
                 self.push_local_in(at.unwrap_or(self.current), LineKind::Error, error);
             }
-            NetEvent::Disconnected(reason) => self.connection_failed(&reason, false),
+            NetEvent::Disconnected(reason) | NetEvent::Interrupted(reason) => {
+                self.connection_failed(&reason, false);
+            }
             NetEvent::Refused(reason) => self.connection_failed(&reason, true),
             // Only plain mode asks; the TUI keeps its lists from the rooms' events.
             NetEvent::Members { .. } => {}
