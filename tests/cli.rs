@@ -1018,6 +1018,18 @@ async fn plain_mode_in_two_rooms_names_the_room_of_every_line_and_sends_to_the_f
         ("#ops", Some("hello ops"))
     );
     line_containing(&mut out, "-!- you joined #random").await;
+    // /topic and /list, in the first room and of the server.
+    stdin
+        .write_all(b"/topic deploys at 5\n/topic\n/list\n")
+        .await
+        .unwrap();
+    let set = line_containing(&mut out, "-!- you changed the topic to: deploys at 5").await;
+    assert!(set.starts_with("#ops "), "{set}");
+    line_containing(&mut out, "-!- the topic of #ops is: deploys at 5").await;
+    let list = line_containing(&mut out, "rooms: ").await;
+    assert!(list.contains("#ops (2 members, active "), "{list}");
+    assert!(list.contains("deploys at 5"), "{list}");
+    assert!(list.contains("#random (1 member"), "{list}");
     stdin.write_all(b"/part #dev bye now\n").await.unwrap();
     line_containing(&mut out, "-!- you left #dev").await;
     let left = within("logger's leave from #dev", async {
