@@ -46,13 +46,13 @@ impl Chat {
             return Err(RoomError::ShuttingDown);
         }
         state.check_pending(config)?;
+        state.check_room_for_entry(config, &name)?;
         let member = &state.members[&id];
         if member.rooms.len() >= config.max_rooms_per_member {
             return Err(RoomError::TooManyRoomsForMember {
                 max: config.max_rooms_per_member,
             });
         }
-        state.check_room_for_entry(config, &name)?;
         let (entered, receipt) = state.seat(config, id, &name, Undo::Seat(id));
         tracing::info!(%id, room = %name, "entered");
         Ok((entered, Some(receipt)))

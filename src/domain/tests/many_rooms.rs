@@ -192,7 +192,11 @@ fn a_rename_is_told_in_every_room_once() {
     };
     let mut got = inbox(&chat, &bob);
     got.sort_by(|a, b| a.0.cmp(&b.0));
-    assert_eq!(got, [nick("#a"), nick(DEFAULT_ROOM)], "bob sits in two of them");
+    assert_eq!(
+        got,
+        [nick("#a"), nick(DEFAULT_ROOM)],
+        "bob sits in two of them"
+    );
 }
 
 #[test]
@@ -201,8 +205,13 @@ fn a_name_is_unique_on_the_whole_server() {
     let alice = member(&chat, "alice");
     enter(&chat, &alice, "#a");
     chat.part(&alice, DEFAULT_ROOM, None).unwrap();
-    let (other, _) = chat.join(Some("alice"), Lifetime::Connection, None).unwrap();
-    assert_eq!(other.info.name, "alice-2", "alice is taken though not in this room");
+    let (other, _) = chat
+        .join(Some("alice"), Lifetime::Connection, None)
+        .unwrap();
+    assert_eq!(
+        other.info.name, "alice-2",
+        "alice is taken though not in this room"
+    );
 }
 
 #[test]
@@ -232,7 +241,14 @@ fn quitting_tells_every_room_the_reason() {
 fn bad_room_names_are_refused_and_create_nothing() {
     let chat = chat();
     let alice = member(&chat, "alice");
-    for bad in ["ops", "#", "#a b", "#dev.team", "#tab\there", "#zero\u{200b}width"] {
+    for bad in [
+        "ops",
+        "#",
+        "#a b",
+        "#dev.team",
+        "#tab\there",
+        "#zero\u{200b}width",
+    ] {
         assert!(
             matches!(chat.enter(&alice, bad), Err(RoomError::BadRoomName(_))),
             "{bad:?} was taken"
@@ -246,7 +262,11 @@ fn bad_room_names_are_refused_and_create_nothing() {
     assert_eq!(chat.rooms().len(), 1, "only the default room");
     let bad_first_room = chat.join(Some("bob"), Lifetime::Connection, Some("bob's"));
     assert!(matches!(bad_first_room, Err(RoomError::BadRoomName(_))));
-    assert_eq!(chat.members(DEFAULT_ROOM).unwrap().len(), 1, "no session made");
+    assert_eq!(
+        chat.members(DEFAULT_ROOM).unwrap().len(),
+        1,
+        "no session made"
+    );
 }
 
 #[test]
@@ -318,7 +338,11 @@ fn a_topic_is_an_event_cleaned_and_bounded() {
     let bob = member(&chat, "bob");
     inbox(&chat, &alice);
     let (room, topic, receipt) = chat
-        .topic(&bob, DEFAULT_ROOM, Some("release\u{1b}[31m\nfriday\u{200b}"))
+        .topic(
+            &bob,
+            DEFAULT_ROOM,
+            Some("release\u{1b}[31m\nfriday\u{200b}"),
+        )
         .unwrap();
     futures::executor::block_on(receipt.unwrap().stored()).unwrap();
     assert_eq!(room, DEFAULT_ROOM);
@@ -339,7 +363,9 @@ fn a_topic_is_an_event_cleaned_and_bounded() {
     assert_eq!(shown, topic);
     assert_eq!(chat.rooms()[0].topic, topic);
     // The same topic again is no event.
-    let (_, _, again) = chat.topic(&bob, DEFAULT_ROOM, Some("release[31m friday")).unwrap();
+    let (_, _, again) = chat
+        .topic(&bob, DEFAULT_ROOM, Some("release[31m friday"))
+        .unwrap();
     assert!(again.is_none());
     // Too long is refused, not cut.
     let huge = "t".repeat(chat.config().max_topic_bytes + 1);

@@ -202,7 +202,11 @@ async fn a_room_whose_first_join_cannot_be_stored_is_never_made() {
         Err(RoomError::StorageUnavailable)
     );
     faults.set(false);
-    assert_eq!(room.room_exists("#new"), Some(false), "the room is forgotten");
+    assert_eq!(
+        room.room_exists("#new"),
+        Some(false),
+        "the room is forgotten"
+    );
     assert_eq!(
         room.say(&alice.session, "#new", "anyone?", false).map(drop),
         Err(RoomError::NoSuchRoom("#new".into()))
