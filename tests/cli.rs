@@ -1098,3 +1098,74 @@ async fn a_guest_keeps_its_guest_name_over_a_reconnect() {
     assert!(ok, "{stderr}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_room_limits_are_set_by_flags() {
+    let (server, addr) = serve(&[
+        "--db",
+        ":memory:",
+        "--default-room",
+        "#Lobby",
+        "--max-rooms",
+        "3",
+        "--max-rooms-per-member",
+        "2",
+        "--room-creations-per-minute",
+        "1",
+        "--limit-loopback",
+    ])
+    .await;
+    let handle = TestServer::external(addr);
+    let alice = Member::join(&handle, "alice").await;
+    assert_eq!(alice.joined.room, "#lobby", "the default room, lowercased");
+    alice.enter("#one").await;
+    let refused = |err: jsonrpsee::core::ClientError| match err {
+        jsonrpsee::core::ClientError::Call(err) => err.code(),
+        other => panic!("{other:?}"),
+    };
+    // A second creation within the minute from this address.
+    let bob = Member::join(&handle, "bob").await;
+    let second = bob.client.enter(bob.session(), "#two".into()).await;
+    assert_eq!(
+        refused(second.unwrap_err()),
+        chatroom::rpc::codes::RATE_LIMITED
+    );
+    // Two rooms is all alice may be in.
+    let third = alice.client.enter(alice.session(), "#lobby".into()).await;
+    assert!(third.is_ok(), "already in it");
+    kill(server).await;
+
+    let (server, addr) = serve(&[
+        "--db",
+        ":memory:",
+        "--max-rooms",
+        "2",
+        "--max-rooms-per-member",
+        "2",
+    ])
+    .await;
+    let handle = TestServer::external(addr);
+    let alice = Member::join(&handle, "alice").await;
+    alice.enter("#one").await;
+    let more = alice.client.enter(alice.session(), "#two".into()).await;
+    assert_eq!(
+        refused(more.unwrap_err()),
+        chatroom::rpc::codes::TOO_MANY_ROOMS
+    );
+    let bob = Member::join(&handle, "bob").await;
+    let full = bob.client.enter(bob.session(), "#two".into()).await;
+    assert_eq!(
+        refused(full.unwrap_err()),
+        chatroom::rpc::codes::TOO_MANY_ROOMS,
+        "server full"
+    );
+    kill(server).await;
+
+    let bad = Command::new(env!("CARGO_BIN_EXE_chatroom"))
+        .args(["serve", "--default-room", "lobby"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("starts with #"));
+}
