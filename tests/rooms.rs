@@ -451,3 +451,77 @@ async fn a_single_room_client_of_the_old_protocol_still_chats() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_polls_replay_holds_none_of_the_pollers_own_events() {
+    let server = TestServer::start().await;
+    let call = |body: String| {
+        let server = &server;
+        async move {
+            let reply: serde_json::Value =
+                serde_json::from_str(&post(server, body.as_bytes()).await).unwrap();
+            reply["result"].clone()
+        }
+    };
+    let joined =
+        call(r#"{"jsonrpc":"2.0","id":1,"method":"chat_join","params":{"name":"bot"}}"#.into())
+            .await;
+    let session = joined["session"].as_str().unwrap().to_owned();
+    let friend = Member::join(&server, "friend").await;
+    friend.enter("#d").await;
+    let entered = call(format!(
+        r##"{{"jsonrpc":"2.0","id":2,"method":"chat_enter","params":["{session}","#d"]}}"##
+    ))
+    .await;
+    let cursor = entered["last_seq"].as_u64().unwrap();
+    friend.say_in("#d", "hello bot").await;
+    let poll = format!(
+        r##"{{"jsonrpc":"2.0","id":3,"method":"chat_poll","params":{{"session":"{session}","timeout_ms":0,"cursors":{{"#d":{cursor}}}}}}}"##
+    );
+    let first = call(poll.clone()).await;
+    // The answer was lost: the same poll again gets the same events back from the log,
+    // and still not the bot's own join.
+    let again = call(poll).await;
+    for answer in [&first, &again] {
+        let d: Vec<&serde_json::Value> = answer
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["room"] == "#d")
+            .collect();
+        assert_eq!(d.len(), 1, "{answer}");
+        assert_eq!(d[0]["text"], "hello bot");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_refused_entry_costs_no_room_creation() {
+    let server = TestServer::start_with(ServerConfig {
+        limit_loopback: true,
+        room_creations: RateLimit {
+            per_sec: 0.001,
+            burst: 2,
+        },
+        chat: ChatConfig {
+            max_rooms_per_member: 2,
+            ..ChatConfig::default()
+        },
+        ..ServerConfig::default()
+    })
+    .await;
+    let kim = Member::join(&server, "kim").await;
+    kim.enter("#a").await;
+    assert_eq!(enter_code(&kim, "#b").await, codes::TOO_MANY_ROOMS);
+    assert_eq!(enter_code(&kim, "#а").await, codes::BAD_ROOM_NAME, "Cyrillic а");
+    let lee = Member::join(&server, "lee").await;
+    lee.enter("#b").await;
+    assert_eq!(enter_code(&lee, "#c").await, codes::TOO_MANY_ROOMS);
+    let max = Member::join(&server, "max").await;
+    assert_eq!(
+        enter_code(&max, "#c").await,
+        codes::RATE_LIMITED,
+        "two were made"
+    );
+    server.stop().await;
+}

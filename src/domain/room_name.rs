@@ -1,6 +1,6 @@
 //! Room names: `#` and then lowercase letters, digits, `-` and `_`, unique by look-alike.
 
-use crate::text::look_alike_keys;
+use crate::text::{is_room_name_char, look_alike_keys, starts_room_name};
 
 /// Longest room name, in characters after the `#`.
 pub const MAX_ROOM_NAME_CHARS: usize = 32;
@@ -16,6 +16,8 @@ pub enum RoomNameError {
     TooLong,
     #[error("a room name may hold only letters, digits, - and _ (not {0:?})")]
     BadChar(char),
+    #[error("a room name begins with a letter or a digit after the #")]
+    BadStart,
 }
 
 /// Checks a room name as typed, lowercased (`#Ops` is `#ops`, as on IRC). Nothing is
@@ -29,11 +31,11 @@ pub fn parse_room_name(raw: &str) -> Result<String, RoomNameError> {
     if rest.chars().count() > MAX_ROOM_NAME_CHARS {
         return Err(RoomNameError::TooLong);
     }
-    if let Some(bad) = rest
-        .chars()
-        .find(|&c| !(c == '-' || c == '_' || c.is_alphanumeric() && !c.is_uppercase()))
-    {
+    if let Some(bad) = rest.chars().find(|&c| !is_room_name_char(c)) {
         return Err(RoomNameError::BadChar(bad));
+    }
+    if !rest.starts_with(starts_room_name) {
+        return Err(RoomNameError::BadStart);
     }
     Ok(name)
 }
@@ -62,6 +64,18 @@ mod tests {
             Err(RoomNameError::BadChar('\u{200b}'))
         );
         assert_eq!(parse_room_name("##x"), Err(RoomNameError::BadChar('#')));
+        // Invisible letters (the Hangul filler is one) and look-alike punctuation.
+        assert_eq!(
+            parse_room_name("#\u{3164}"),
+            Err(RoomNameError::BadChar('\u{3164}'))
+        );
+        assert_eq!(
+            parse_room_name("#a\u{3164}b"),
+            Err(RoomNameError::BadChar('\u{3164}'))
+        );
+        assert_eq!(parse_room_name("#aǃb"), Err(RoomNameError::BadChar('ǃ')));
+        assert_eq!(parse_room_name("#-ops"), Err(RoomNameError::BadStart));
+        assert_eq!(parse_room_name("#日本語").unwrap(), "#日本語");
         let longest = format!("#{}", "x".repeat(MAX_ROOM_NAME_CHARS));
         assert_eq!(parse_room_name(&longest).unwrap(), longest);
         assert_eq!(

@@ -98,7 +98,7 @@ pub trait ChatApi {
     /// Streams the events of all the session's rooms as `chat_event` notifications
     /// (`chat_subscribe` on the wire; the Rust name avoids jsonrpsee's own `subscribe`).
     /// `cursors` maps rooms to the last seq seen in each, `since` is the default room's:
-    /// every stored event after those is replayed first (the member's own included), then
+    /// every stored event after those is replayed first (this session's own excepted), then
     /// the stream continues live with no gap and no duplicate.
     #[subscription(name = "subscribe" => "event", unsubscribe = "unsubscribe", item = Event)]
     async fn subscribe_events(
@@ -207,7 +207,7 @@ impl From<RoomError> for ErrorObjectOwned {
                 ErrorObjectOwned::owned(codes::UNKNOWN_SESSION, message, None::<()>)
             }
             RoomError::EmptyText => ErrorObjectOwned::owned(codes::EMPTY_TEXT, message, None::<()>),
-            RoomError::TextTooLong { .. } => {
+            RoomError::TextTooLong { .. } | RoomError::ReasonTooLong { .. } => {
                 ErrorObjectOwned::owned(codes::TEXT_TOO_LONG, message, None::<()>)
             }
             RoomError::InboxBusy => ErrorObjectOwned::owned(codes::INBOX_BUSY, message, None::<()>),
