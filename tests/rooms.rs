@@ -513,7 +513,11 @@ async fn a_refused_entry_costs_no_room_creation() {
     let kim = Member::join(&server, "kim").await;
     kim.enter("#a").await;
     assert_eq!(enter_code(&kim, "#b").await, codes::TOO_MANY_ROOMS);
-    assert_eq!(enter_code(&kim, "#а").await, codes::BAD_ROOM_NAME, "Cyrillic а");
+    assert_eq!(
+        enter_code(&kim, "#а").await,
+        codes::BAD_ROOM_NAME,
+        "Cyrillic а"
+    );
     let lee = Member::join(&server, "lee").await;
     lee.enter("#b").await;
     assert_eq!(enter_code(&lee, "#c").await, codes::TOO_MANY_ROOMS);

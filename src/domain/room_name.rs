@@ -1,6 +1,6 @@
 //! Room names: `#` and then lowercase letters, digits, `-` and `_`, unique by look-alike.
 
-use crate::text::{is_room_name_char, look_alike_keys, starts_room_name};
+use crate::text::{clean_name, is_room_name_char, look_alike_keys, starts_room_name};
 
 /// Longest room name, in characters after the `#`.
 pub const MAX_ROOM_NAME_CHARS: usize = 32;
@@ -18,6 +18,8 @@ pub enum RoomNameError {
     BadChar(char),
     #[error("a room name begins with a letter or a digit after the #")]
     BadStart,
+    #[error("a room name may not stack that many marks on one letter")]
+    TooManyMarks,
 }
 
 /// Checks a room name as typed, lowercased (`#Ops` is `#ops`, as on IRC). Nothing is
@@ -36,6 +38,10 @@ pub fn parse_room_name(raw: &str) -> Result<String, RoomNameError> {
     }
     if !rest.starts_with(starts_room_name) {
         return Err(RoomNameError::BadStart);
+    }
+    // Marks stacked past what text keeps would draw as a smear.
+    if clean_name(rest).as_deref() != Some(rest) {
+        return Err(RoomNameError::TooManyMarks);
     }
     Ok(name)
 }
@@ -76,6 +82,14 @@ mod tests {
         assert_eq!(parse_room_name("#aǃb"), Err(RoomNameError::BadChar('ǃ')));
         assert_eq!(parse_room_name("#-ops"), Err(RoomNameError::BadStart));
         assert_eq!(parse_room_name("#日本語").unwrap(), "#日本語");
+        assert_eq!(
+            parse_room_name("#b\u{301}\u{301}").unwrap(),
+            "#b\u{301}\u{301}"
+        );
+        assert_eq!(
+            parse_room_name(&format!("#b{}", "\u{301}".repeat(20))),
+            Err(RoomNameError::TooManyMarks)
+        );
         let longest = format!("#{}", "x".repeat(MAX_ROOM_NAME_CHARS));
         assert_eq!(parse_room_name(&longest).unwrap(), longest);
         assert_eq!(

@@ -67,8 +67,12 @@ impl Chat {
             });
         }
         state.charge_room_change(id, config, Instant::now())?;
-        if !state.rooms.contains_key(&name) {
-            may_create()?;
+        if !state.rooms.contains_key(&name)
+            && let Err(refused) = may_create()
+        {
+            // Nothing changed: the member keeps its budget.
+            state.refund_room_change(id, config);
+            return Err(refused);
         }
         let (entered, receipt) = state.seat(config, id, &name, Undo::Seat(id));
         tracing::info!(%id, room = %name, "entered");

@@ -264,6 +264,14 @@ impl State {
         }
     }
 
+    /// Gives back what [`State::charge_room_change`] took, for a change that did not happen.
+    pub(super) fn refund_room_change(&mut self, id: Uuid, config: &super::ChatConfig) {
+        if let (Some(limit), Some(member)) = (room_change_limit(config), self.members.get_mut(&id))
+        {
+            member.room_budget.refund(limit);
+        }
+    }
+
     /// Spends one of the member's tokens; a member that keeps going past its limit is
     /// removed for flooding.
     pub(super) fn charge(

@@ -174,10 +174,10 @@ pub mod codes {
         Some(match code {
             UNKNOWN_SESSION => "unknown session",
             EMPTY_TEXT => "empty message",
-            TEXT_TOO_LONG => "message too long",
+            TEXT_TOO_LONG => "text too long",
             INBOX_BUSY => "another call is already waiting for this session's events",
             SESSION_ENDED => "the session has ended",
-            RATE_LIMITED => "sending too fast",
+            RATE_LIMITED => "too fast; try again shortly",
             NAME_RESERVED => "that name is reserved",
             HISTORY_UNAVAILABLE => "history is unavailable",
             TOO_MANY_SESSIONS => "too many sessions",

@@ -513,3 +513,23 @@ fn entering_and_parting_over_and_over_is_rate_limited() {
     // Entering a room already entered costs nothing.
     assert!(chat.enter(&alice, "#a").is_ok());
 }
+
+#[test]
+fn an_entry_refused_for_its_creation_costs_the_member_nothing() {
+    let chat = Chat::in_memory(ChatConfig {
+        max_rooms_per_member: 2,
+        ..ChatConfig::default()
+    });
+    let alice = member(&chat, "alice");
+    let refuse = || {
+        Err(RoomError::RateLimited {
+            retry_after: std::time::Duration::from_secs(60),
+        })
+    };
+    for _ in 0..5 {
+        assert!(chat.enter_with(&alice, "#new", refuse).is_err());
+    }
+    // Both room changes of the budget are still there.
+    enter(&chat, &alice, "#a");
+    chat.part(&alice, "#a", None).unwrap();
+}
