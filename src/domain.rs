@@ -109,6 +109,9 @@ struct Member {
     /// Polls and subscriptions in progress; an idle member with a reader is not idle.
     readers: usize,
     budget: SendBudget,
+    /// Its budget for entering and parting rooms, which tell everyone there as a message
+    /// does.
+    room_budget: SendBudget,
     /// The rooms it sits in.
     rooms: BTreeSet<String>,
 }

@@ -210,6 +210,18 @@ fn is_name_char(c: char) -> bool {
         && unicode_security::skeleton(c.encode_utf8(&mut [0; 4])).all(looks_allowed)
 }
 
+/// Whether a character may stand in a room name after its `#`: what a member name may hold
+/// (so nothing invisible and nothing that looks like punctuation), but no `.` and no
+/// capital, and `-` and `_`.
+pub fn is_room_name_char(c: char) -> bool {
+    c == '-' || c == '_' || (c != '.' && is_name_char(c) && !c.is_uppercase())
+}
+
+/// Whether a room name may begin (after its `#`) with the character: a letter or a digit.
+pub fn starts_room_name(c: char) -> bool {
+    starts_name(c)
+}
+
 /// The general categories of [`is_name_char`].
 const NAME_CATEGORIES: GeneralCategoryGroup = GeneralCategoryGroup::Letter
     .union(GeneralCategoryGroup::NonspacingMark)

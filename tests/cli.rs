@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::process::Stdio;
 
@@ -169,6 +170,159 @@ async fn a_killed_server_loses_no_acknowledged_message() {
         kept.iter()
             .any(|e| e.seq == seq && e.text.as_deref() == Some("after the restart"))
     );
+    kill(server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_server_loses_no_acknowledged_message_in_any_room() {
+    let dir = TempDir::new();
+    let db = dir.0.join("chat.db");
+    let db = db.to_str().unwrap();
+    let (server, addr) = serve(&["--db", db, "--rate-limit", "0"]).await;
+    let handle = TestServer::external(addr);
+    let rooms = ["#general", "#a", "#b"];
+
+    // Three senders, one per room, as fast as acknowledgements come back; kill mid-stream.
+    let (acked_tx, mut acked_rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut sending = Vec::new();
+    for room in rooms {
+        let sender = Member::join(&handle, &format!("sender{}", &room[1..])).await;
+        sender.enter(room).await;
+        let acked_tx = acked_tx.clone();
+        sending.push(tokio::spawn(async move {
+            for n in 0u64.. {
+                let text = format!("{room}-{n}");
+                match sender
+                    .client
+                    .send(sender.session(), text.clone(), None, Some(room.into()))
+                    .await
+                {
+                    Ok(sent) => {
+                        if acked_tx.send((room, sent.seq, text)).is_err() {
+                            return;
+                        }
+                    }
+                    Err(_) => return, // the server is gone
+                }
+            }
+        }));
+    }
+    drop(acked_tx);
+    // A reader in every room, noting the last seq it saw in each.
+    let mut reader = Member::join(&handle, "reader").await;
+    for room in rooms {
+        reader.enter(room).await;
+    }
+    let (seen_tx, seen_rx) = tokio::sync::watch::channel(BTreeMap::<String, u64>::new());
+    let reading = tokio::spawn(async move {
+        while let Some(Ok(event)) = reader.events.next().await {
+            seen_tx.send_modify(|seen| {
+                let seen = seen.entry(event.room.clone()).or_default();
+                *seen = (*seen).max(event.seq);
+            });
+        }
+    });
+    let mut acked = Vec::new();
+    while acked.len() < 300 {
+        acked.push(within("acknowledgements", acked_rx.recv()).await.unwrap());
+    }
+    kill(server).await; // SIGKILL: no shutdown, no flush
+    for task in sending {
+        within("the senders to notice", task).await.unwrap();
+    }
+    while let Ok(more) = acked_rx.try_recv() {
+        acked.push(more);
+    }
+    within("the reader to notice", reading).await.unwrap();
+    let cursors = seen_rx.borrow().clone();
+
+    let (server, addr) = serve(&["--db", db, "--rate-limit", "0"]).await;
+    let handle = TestServer::external(addr);
+    // The reader comes back with where it got to in each room.
+    let client = chatroom::rpc::client::connect(&handle.ws_url())
+        .await
+        .unwrap();
+    let back = client
+        .join(Some("reader".into()), None, None)
+        .await
+        .unwrap();
+    for room in &rooms[1..] {
+        client
+            .enter(back.session.clone(), (*room).into())
+            .await
+            .unwrap();
+    }
+    let mut resumed = client
+        .subscribe_events(back.session.clone(), None, Some(cursors.clone()))
+        .await
+        .unwrap();
+    let auditor = Member::join(&handle, "auditor").await;
+    for room in rooms {
+        auditor.enter(room).await;
+        auditor.say_in(room, "end").await;
+    }
+    let mut caught_up: Vec<Event> = Vec::new();
+    let mut ends = 0;
+    while ends < rooms.len() {
+        let event = within("the catch-up", resumed.next())
+            .await
+            .unwrap()
+            .unwrap();
+        ends += usize::from(event.text.as_deref() == Some("end"));
+        caught_up.push(event);
+    }
+    for room in rooms {
+        auditor.enter(room).await;
+        let mut stored = Vec::new();
+        let mut since = 0;
+        loop {
+            let page = auditor
+                .client
+                .history(
+                    auditor.session(),
+                    None,
+                    Some(since),
+                    Some(500),
+                    Some(room.into()),
+                )
+                .await
+                .unwrap();
+            let Some(last) = page.last() else { break };
+            since = last.seq;
+            stored.extend(page);
+        }
+        for pair in stored.windows(2) {
+            assert_eq!(pair[1].seq, pair[0].seq + 1, "{room}: a gap or a repeat");
+        }
+        // The reader got everything after its cursor but its own new entry, once, in order.
+        let after = cursors.get(room).copied().unwrap_or(0);
+        let expected: Vec<u64> = stored
+            .iter()
+            .filter(|e| e.seq > after && e.from.id != back.id)
+            .map(|e| e.seq)
+            .collect();
+        let got: Vec<u64> = caught_up
+            .iter()
+            .filter(|e| e.room == room)
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(got, expected, "{room}: the resumed reader");
+        let messages: Vec<(u64, String)> = stored
+            .into_iter()
+            .filter(|e| e.kind == EventKind::Message)
+            .map(|e| (e.seq, e.text.unwrap()))
+            .collect();
+        // Every acknowledged message of this room is there, once, in order.
+        let mut stored_iter = messages.iter();
+        let mine: Vec<_> = acked.iter().filter(|(r, ..)| *r == room).collect();
+        assert!(!mine.is_empty(), "{room} got some messages through");
+        for (_, seq, text) in mine {
+            assert!(
+                stored_iter.any(|(s, t)| s == seq && t == text),
+                "{room}: acknowledged {text} (seq {seq}) is missing or out of order"
+            );
+        }
+    }
     kill(server).await;
 }
 
@@ -1189,4 +1343,75 @@ async fn plain_mode_lost_between_joining_and_its_stream_tries_again_under_its_na
     let (ok, stderr) = finish(logger).await;
     assert!(ok, "{stderr}");
     server.stop().await;
+}
+
+#[tokio::test]
+async fn the_room_limits_are_set_by_flags() {
+    let (server, addr) = serve(&[
+        "--db",
+        ":memory:",
+        "--default-room",
+        "#Lobby",
+        "--max-rooms",
+        "3",
+        "--max-rooms-per-member",
+        "2",
+        "--room-creations-per-minute",
+        "1",
+        "--limit-loopback",
+    ])
+    .await;
+    let handle = TestServer::external(addr);
+    let alice = Member::join(&handle, "alice").await;
+    assert_eq!(alice.joined.room, "#lobby", "the default room, lowercased");
+    alice.enter("#one").await;
+    let refused = |err: jsonrpsee::core::ClientError| match err {
+        jsonrpsee::core::ClientError::Call(err) => err.code(),
+        other => panic!("{other:?}"),
+    };
+    // A second creation within the minute from this address.
+    let bob = Member::join(&handle, "bob").await;
+    let second = bob.client.enter(bob.session(), "#two".into()).await;
+    assert_eq!(
+        refused(second.unwrap_err()),
+        chatroom::rpc::codes::RATE_LIMITED
+    );
+    // Two rooms is all alice may be in.
+    let third = alice.client.enter(alice.session(), "#lobby".into()).await;
+    assert!(third.is_ok(), "already in it");
+    kill(server).await;
+
+    let (server, addr) = serve(&[
+        "--db",
+        ":memory:",
+        "--max-rooms",
+        "2",
+        "--max-rooms-per-member",
+        "2",
+    ])
+    .await;
+    let handle = TestServer::external(addr);
+    let alice = Member::join(&handle, "alice").await;
+    alice.enter("#one").await;
+    let more = alice.client.enter(alice.session(), "#two".into()).await;
+    assert_eq!(
+        refused(more.unwrap_err()),
+        chatroom::rpc::codes::TOO_MANY_ROOMS
+    );
+    let bob = Member::join(&handle, "bob").await;
+    let full = bob.client.enter(bob.session(), "#two".into()).await;
+    assert_eq!(
+        refused(full.unwrap_err()),
+        chatroom::rpc::codes::TOO_MANY_ROOMS,
+        "server full"
+    );
+    kill(server).await;
+
+    let bad = Command::new(env!("CARGO_BIN_EXE_chatroom"))
+        .args(["serve", "--default-room", "lobby"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("starts with #"));
 }

@@ -13,6 +13,8 @@ pub struct ChatConfig {
     pub max_rooms_per_member: usize,
     /// Longest topic accepted, in bytes, after cleaning.
     pub max_topic_bytes: usize,
+    /// Longest reason for parting or quitting accepted, in bytes, after cleaning.
+    pub max_reason_bytes: usize,
     /// Makes each event's wire form once, when it is accepted (see [`super::Wire`]).
     pub encoder: Option<super::Encoder>,
     /// Events a member may have waiting before it counts as too slow and is removed.
@@ -53,6 +55,7 @@ impl Default for ChatConfig {
             max_rooms: 1000,
             max_rooms_per_member: 100,
             max_topic_bytes: 512,
+            max_reason_bytes: 512,
             encoder: None,
             queue_capacity: 1024,
             max_text_bytes: 4096,

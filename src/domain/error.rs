@@ -33,9 +33,13 @@ pub enum RoomError {
     #[error("server storage unavailable: nothing was stored")]
     StorageUnavailable,
     #[error(
-        "since {since} is ahead of this room, whose latest event is {latest}; was the server's history reset?"
+        "since {since} is ahead of {room}, whose latest event is {latest}; was the server's history reset?"
     )]
-    SinceAhead { since: u64, latest: u64 },
+    SinceAhead {
+        room: String,
+        since: u64,
+        latest: u64,
+    },
     #[error("no such room: {0}")]
     NoSuchRoom(String),
     #[error("you are not in {0}")]
@@ -46,10 +50,12 @@ pub enum RoomError {
     RoomLookAlike { name: String, existing: String },
     #[error("the server has {max} rooms, its limit")]
     TooManyRoomsOnServer { max: usize },
-    #[error("you are in {max} rooms, the limit; /part one first")]
+    #[error("you are in {max} rooms, the limit; part one first")]
     TooManyRoomsForMember { max: usize },
     #[error("the topic is {len} bytes; the limit is {max}")]
     TopicTooLong { len: usize, max: usize },
+    #[error("the reason is {len} bytes; the limit is {max}")]
+    ReasonTooLong { len: usize, max: usize },
 }
 
 /// Why a member is no longer in the room.

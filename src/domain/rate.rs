@@ -72,6 +72,11 @@ impl SendBudget {
         }
     }
 
+    /// Gives back a token spent on something that did not happen after all.
+    pub(super) fn refund(&mut self, limit: RateLimit) {
+        self.bucket.tokens = (self.bucket.tokens + 1.0).min(f64::from(limit.burst));
+    }
+
     /// Takes a token, or says how long until one is due; `Flooding` once strikes run over.
     pub(super) fn spend(&mut self, limit: RateLimit, now: Instant) -> Result<(), RoomError> {
         let refill = self.bucket.refill(limit, now);

@@ -1,6 +1,6 @@
 //! Room names: `#` and then lowercase letters, digits, `-` and `_`, unique by look-alike.
 
-use crate::text::look_alike_keys;
+use crate::text::{clean_name, is_room_name_char, look_alike_keys, starts_room_name};
 
 /// Longest room name, in characters after the `#`.
 pub const MAX_ROOM_NAME_CHARS: usize = 32;
@@ -16,6 +16,10 @@ pub enum RoomNameError {
     TooLong,
     #[error("a room name may hold only letters, digits, - and _ (not {0:?})")]
     BadChar(char),
+    #[error("a room name begins with a letter or a digit after the #")]
+    BadStart,
+    #[error("a room name may not stack that many marks on one letter")]
+    TooManyMarks,
 }
 
 /// Checks a room name as typed, lowercased (`#Ops` is `#ops`, as on IRC). Nothing is
@@ -29,11 +33,15 @@ pub fn parse_room_name(raw: &str) -> Result<String, RoomNameError> {
     if rest.chars().count() > MAX_ROOM_NAME_CHARS {
         return Err(RoomNameError::TooLong);
     }
-    if let Some(bad) = rest
-        .chars()
-        .find(|&c| !(c == '-' || c == '_' || c.is_alphanumeric() && !c.is_uppercase()))
-    {
+    if let Some(bad) = rest.chars().find(|&c| !is_room_name_char(c)) {
         return Err(RoomNameError::BadChar(bad));
+    }
+    if !rest.starts_with(starts_room_name) {
+        return Err(RoomNameError::BadStart);
+    }
+    // Marks stacked past what text keeps would draw as a smear.
+    if clean_name(rest).as_deref() != Some(rest) {
+        return Err(RoomNameError::TooManyMarks);
     }
     Ok(name)
 }
@@ -62,6 +70,26 @@ mod tests {
             Err(RoomNameError::BadChar('\u{200b}'))
         );
         assert_eq!(parse_room_name("##x"), Err(RoomNameError::BadChar('#')));
+        // Invisible letters (the Hangul filler is one) and look-alike punctuation.
+        assert_eq!(
+            parse_room_name("#\u{3164}"),
+            Err(RoomNameError::BadChar('\u{3164}'))
+        );
+        assert_eq!(
+            parse_room_name("#a\u{3164}b"),
+            Err(RoomNameError::BadChar('\u{3164}'))
+        );
+        assert_eq!(parse_room_name("#aǃb"), Err(RoomNameError::BadChar('ǃ')));
+        assert_eq!(parse_room_name("#-ops"), Err(RoomNameError::BadStart));
+        assert_eq!(parse_room_name("#日本語").unwrap(), "#日本語");
+        assert_eq!(
+            parse_room_name("#b\u{301}\u{301}").unwrap(),
+            "#b\u{301}\u{301}"
+        );
+        assert_eq!(
+            parse_room_name(&format!("#b{}", "\u{301}".repeat(20))),
+            Err(RoomNameError::TooManyMarks)
+        );
         let longest = format!("#{}", "x".repeat(MAX_ROOM_NAME_CHARS));
         assert_eq!(parse_room_name(&longest).unwrap(), longest);
         assert_eq!(

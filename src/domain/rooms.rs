@@ -17,11 +17,22 @@ use crate::text::clean_text;
 impl Chat {
     /// Enters a room, creating it if it does not exist yet, and tells everyone there.
     /// Entering a room the member is already in changes nothing and answers the same way.
-    /// Returns the receipt of the join (none if already in), and whether the room is new.
+    /// Returns the receipt of the join (none if already in).
     pub fn enter(
         &self,
         session: &str,
         room: &str,
+    ) -> Result<(Entered, Option<Receipt>), RoomError> {
+        self.enter_with(session, room, || Ok(()))
+    }
+
+    /// [`Chat::enter`], asking `may_create` first if the room is to be made, once every
+    /// other check has passed: a refused entry costs no creation.
+    pub fn enter_with(
+        &self,
+        session: &str,
+        room: &str,
+        may_create: impl FnOnce() -> Result<(), RoomError>,
     ) -> Result<(Entered, Option<Receipt>), RoomError> {
         let config = &self.shared.config;
         let mut state = self.lock();
@@ -29,15 +40,17 @@ impl Chat {
         let id = member.info.id;
         let name = parse_room_name(room)?;
         if member.rooms.contains(&name) {
+            // As when it first entered: history up to where its queue took over, so the
+            // two still meet without a gap or an overlap.
             let room = state.room(&name)?;
-            let seat = &room.seats[&id];
+            let live_after = room.seats[&id].live_after;
             return Ok((
                 Entered {
                     room: name.clone(),
                     topic: room.topic.clone(),
                     members: state.member_list(&name),
-                    last_seq: seat.live_after,
-                    history: room.history(config.history_len),
+                    last_seq: live_after,
+                    history: room.history_through(live_after, config.history_len),
                 },
                 None,
             ));
@@ -46,13 +59,21 @@ impl Chat {
             return Err(RoomError::ShuttingDown);
         }
         state.check_pending(config)?;
+        state.check_room_for_entry(config, &name)?;
         let member = &state.members[&id];
         if member.rooms.len() >= config.max_rooms_per_member {
             return Err(RoomError::TooManyRoomsForMember {
                 max: config.max_rooms_per_member,
             });
         }
-        state.check_room_for_entry(config, &name)?;
+        state.charge_room_change(id, config, Instant::now())?;
+        if !state.rooms.contains_key(&name)
+            && let Err(refused) = may_create()
+        {
+            // Nothing changed: the member keeps its budget.
+            state.refund_room_change(id, config);
+            return Err(refused);
+        }
         let (entered, receipt) = state.seat(config, id, &name, Undo::Seat(id));
         tracing::info!(%id, room = %name, "entered");
         Ok((entered, Some(receipt)))
@@ -71,6 +92,8 @@ impl Chat {
         let id = member.info.id;
         let info = member.info.clone();
         let name = state.seated_in(id, room)?;
+        let text = own_reason("Part", reason, self.shared.config.max_reason_bytes)?;
+        state.charge_room_change(id, &self.shared.config, Instant::now())?;
         state
             .members
             .get_mut(&id)
@@ -83,7 +106,6 @@ impl Chat {
             .expect("a member's rooms exist")
             .seats
             .remove(&id);
-        let text = reason.map(clean_text).filter(|r| !r.is_empty());
         tracing::info!(%id, room = %name, "parted");
         state.publish(&name, EventKind::Leave, info, text);
         Ok(())
@@ -230,6 +252,7 @@ impl Chat {
             let latest = state.rooms[&name].last_seq();
             if *since > latest {
                 return Err(RoomError::SinceAhead {
+                    room: name,
                     since: *since,
                     latest,
                 });
@@ -238,6 +261,28 @@ impl Chat {
         }
         Ok(checked)
     }
+}
+
+/// A member's own reason for leaving: cleaned to one line, bounded, and labelled as its own
+/// (`Part: …`, `Quit: …`, as IRC servers do), so that it can never pass for one of the
+/// server's reasons ("too slow", "server restarted").
+pub(super) fn own_reason(
+    label: &str,
+    reason: Option<&str>,
+    max: usize,
+) -> Result<Option<String>, RoomError> {
+    let Some(reason) = reason else {
+        return Ok(None);
+    };
+    let reason = clean_text(reason).replace(['\n', '\t'], " ");
+    let reason = reason.trim();
+    if reason.len() > max {
+        return Err(RoomError::ReasonTooLong {
+            len: reason.len(),
+            max,
+        });
+    }
+    Ok((!reason.is_empty()).then(|| format!("{label}: {reason}")))
 }
 
 impl State {

@@ -51,6 +51,18 @@ impl Chat {
         lifetime: Lifetime,
         room: Option<&str>,
     ) -> Result<(Joined, Receipt), RoomError> {
+        self.join_with(requested_name, lifetime, room, || Ok(()))
+    }
+
+    /// [`Chat::join`], asking `may_create` first if the room is to be made, once every other
+    /// check has passed.
+    pub fn join_with(
+        &self,
+        requested_name: Option<&str>,
+        lifetime: Lifetime,
+        room: Option<&str>,
+        may_create: impl FnOnce() -> Result<(), RoomError>,
+    ) -> Result<(Joined, Receipt), RoomError> {
         let config = &self.shared.config;
         let requested = requested_name.and_then(clean_name);
         if let Some(name) = &requested
@@ -73,6 +85,9 @@ impl Chat {
         }
         state.check_pending(config)?;
         state.check_room_for_entry(config, &room)?;
+        if !state.rooms.contains_key(&room) {
+            may_create()?;
+        }
         let name = state.take_free_name(requested);
         let info = MemberInfo { id, name };
         state.sessions.insert(session.clone(), id);
@@ -91,6 +106,7 @@ impl Chat {
                 last_active: now,
                 readers: 0,
                 budget: SendBudget::full(config.rate_limit, now),
+                room_budget: SendBudget::full(room_change_limit(config), now),
                 rooms: Default::default(),
             },
         );
@@ -158,15 +174,14 @@ impl Chat {
 
     /// Ends a session and tells every room it was in, with the member's own `reason`; a
     /// session that already ended is unknown.
-    pub fn leave(&self, session: &str, reason: Option<String>) -> Result<(), RoomError> {
+    pub fn leave(&self, session: &str, reason: Option<&str>) -> Result<(), RoomError> {
         let mut state = self.lock();
         let id = *state
             .sessions
             .get(session)
             .ok_or(RoomError::UnknownSession)?;
-        let text = reason
-            .map(|r| crate::text::clean_text(&r))
-            .filter(|r| !r.is_empty());
+        let max = self.shared.config.max_reason_bytes;
+        let text = super::rooms::own_reason("Quit", reason, max)?;
         state.remove(id, LeaveReason::Left, text);
         Ok(())
     }
@@ -224,6 +239,39 @@ impl Chat {
 }
 
 impl State {
+    /// Spends one of the member's tokens for entering or parting a room; a member that
+    /// keeps going past its limit is removed for flooding.
+    pub(super) fn charge_room_change(
+        &mut self,
+        id: Uuid,
+        config: &super::ChatConfig,
+        now: Instant,
+    ) -> Result<(), RoomError> {
+        let Some(limit) = room_change_limit(config) else {
+            return Ok(());
+        };
+        let member = self
+            .members
+            .get_mut(&id)
+            .expect("charged members are present");
+        match member.room_budget.spend(limit, now) {
+            Err(RoomError::SessionEnded(reason)) => {
+                tracing::warn!(%id, name = %member.info.name, "disconnected: flooding with rooms");
+                self.remove(id, reason, reason.event_text());
+                Err(RoomError::SessionEnded(reason))
+            }
+            other => other,
+        }
+    }
+
+    /// Gives back what [`State::charge_room_change`] took, for a change that did not happen.
+    pub(super) fn refund_room_change(&mut self, id: Uuid, config: &super::ChatConfig) {
+        if let (Some(limit), Some(member)) = (room_change_limit(config), self.members.get_mut(&id))
+        {
+            member.room_budget.refund(limit);
+        }
+    }
+
     /// Spends one of the member's tokens; a member that keeps going past its limit is
     /// removed for flooding.
     pub(super) fn charge(
@@ -246,6 +294,15 @@ impl State {
             other => other,
         }
     }
+}
+
+/// How fast a member may enter and part rooms: a whole room list at once (a client
+/// coming back enters every room it was in), then one a second. Off with the rate limit.
+fn room_change_limit(config: &super::ChatConfig) -> Option<super::RateLimit> {
+    config.rate_limit.map(|_| super::RateLimit {
+        per_sec: 1.0,
+        burst: config.max_rooms_per_member.min(u32::MAX as usize) as u32,
+    })
 }
 
 /// 128 random bits from the thread-local CSPRNG, as 32 hex digits.

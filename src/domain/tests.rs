@@ -823,6 +823,7 @@ fn since_ahead_of_the_room_is_refused() {
     assert_eq!(
         cursor(3),
         Err(RoomError::SinceAhead {
+            room: DEFAULT_ROOM.into(),
             since: 3,
             latest: 2
         })

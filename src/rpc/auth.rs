@@ -26,7 +26,7 @@ const MAX_TRACKED: usize = 4096;
 /// Why a join was refused at the door.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
-    #[error("this room needs a password")]
+    #[error("this server needs a password")]
     PasswordRequired,
     #[error("wrong password")]
     WrongPassword,

@@ -98,7 +98,7 @@ pub trait ChatApi {
     /// Streams the events of all the session's rooms as `chat_event` notifications
     /// (`chat_subscribe` on the wire; the Rust name avoids jsonrpsee's own `subscribe`).
     /// `cursors` maps rooms to the last seq seen in each, `since` is the default room's:
-    /// every stored event after those is replayed first (the member's own included), then
+    /// every stored event after those is replayed first (this session's own excepted), then
     /// the stream continues live with no gap and no duplicate.
     #[subscription(name = "subscribe" => "event", unsubscribe = "unsubscribe", item = Event)]
     async fn subscribe_events(
@@ -174,10 +174,10 @@ pub mod codes {
         Some(match code {
             UNKNOWN_SESSION => "unknown session",
             EMPTY_TEXT => "empty message",
-            TEXT_TOO_LONG => "message too long",
+            TEXT_TOO_LONG => "text too long",
             INBOX_BUSY => "another call is already waiting for this session's events",
             SESSION_ENDED => "the session has ended",
-            RATE_LIMITED => "sending too fast",
+            RATE_LIMITED => "too fast; try again shortly",
             NAME_RESERVED => "that name is reserved",
             HISTORY_UNAVAILABLE => "history is unavailable",
             TOO_MANY_SESSIONS => "too many sessions",
@@ -207,7 +207,7 @@ impl From<RoomError> for ErrorObjectOwned {
                 ErrorObjectOwned::owned(codes::UNKNOWN_SESSION, message, None::<()>)
             }
             RoomError::EmptyText => ErrorObjectOwned::owned(codes::EMPTY_TEXT, message, None::<()>),
-            RoomError::TextTooLong { .. } => {
+            RoomError::TextTooLong { .. } | RoomError::ReasonTooLong { .. } => {
                 ErrorObjectOwned::owned(codes::TEXT_TOO_LONG, message, None::<()>)
             }
             RoomError::InboxBusy => ErrorObjectOwned::owned(codes::INBOX_BUSY, message, None::<()>),

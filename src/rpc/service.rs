@@ -62,14 +62,14 @@ impl ChatApiServer for ChatService {
             ));
         }
         self.joins.check(remote)?;
-        if let Some(room) = &room {
-            self.check_creation(ext, room)?;
-        }
         let lifetime = match scope {
             Some(_) => Lifetime::Connection,
             None => Lifetime::Idle,
         };
-        let (joined, receipt) = self.chat.join(name.as_deref(), lifetime, room.as_deref())?;
+        let may_create = || self.creations.check(remote);
+        let (joined, receipt) =
+            self.chat
+                .join_with(name.as_deref(), lifetime, room.as_deref(), may_create)?;
         if let Some(scope) = scope {
             scope.adopt(&joined.session);
         }
@@ -96,9 +96,9 @@ impl ChatApiServer for ChatService {
         session: String,
         room: String,
     ) -> Result<RoomJoined, ErrorObjectOwned> {
-        self.chat.member(&session)?;
-        self.check_creation(ext, &room)?;
-        let (entered, receipt) = self.chat.enter(&session, &room)?;
+        let remote = ext.get::<RemoteIp>().map(|ip| ip.0);
+        let may_create = || self.creations.check(remote);
+        let (entered, receipt) = self.chat.enter_with(&session, &room, may_create)?;
         if let Some(receipt) = receipt {
             receipt.stored().await?;
         }
@@ -157,7 +157,7 @@ impl ChatApiServer for ChatService {
     }
 
     async fn leave(&self, session: String, reason: Option<String>) -> Result<(), ErrorObjectOwned> {
-        Ok(self.chat.leave(&session, reason)?)
+        Ok(self.chat.leave(&session, reason.as_deref())?)
     }
 
     async fn subscribe_events(
@@ -240,15 +240,6 @@ impl ChatService {
             self.chat.member(&session)?;
         } else if let Some(session) = session {
             let _ = self.chat.member(&session);
-        }
-        Ok(())
-    }
-
-    /// Charges the caller's address for making a room, if `room` names one that does not
-    /// exist yet.
-    fn check_creation(&self, ext: &Extensions, room: &str) -> Result<(), ErrorObjectOwned> {
-        if self.chat.room_exists(room) == Some(false) {
-            self.creations.check(ext.get::<RemoteIp>().map(|ip| ip.0))?;
         }
         Ok(())
     }

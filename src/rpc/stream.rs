@@ -10,6 +10,7 @@ use jsonrpsee::server::PendingSubscriptionSink;
 use jsonrpsee::types::ErrorObjectOwned;
 use serde_json::value::RawValue;
 use tokio::time::{Instant, timeout_at};
+use uuid::Uuid;
 
 use super::service::{ChatService, read_log};
 use super::types::Event;
@@ -32,10 +33,11 @@ impl ChatService {
         // claim the queue, so nothing live is missed while catching up.
         let cursors = self.cursors(since, cursors);
         let claimed = self.chat.reader(&session).and_then(|reader| {
+            let me = self.chat.member(&session)?.id;
             let cursors = self.chat.check_cursors(&session, &cursors)?;
-            Ok((reader.try_claim()?, cursors))
+            Ok((reader.try_claim()?, cursors, me))
         });
-        let (mut reader, cursors) = match claimed {
+        let (mut reader, cursors, me) = match claimed {
             Ok(claimed) => claimed,
             Err(err) => {
                 pending.reject(ErrorObjectOwned::from(err)).await;
@@ -58,7 +60,7 @@ impl ChatService {
             self.chat.stored(room, live_after).await;
             while *seen < live_after {
                 let page = self
-                    .stored_after(room, *seen, live_after, CATCH_UP_PAGE)
+                    .stored_after(room, *seen, live_after, CATCH_UP_PAGE, me)
                     .await?;
                 let Some(last) = page.last().map(|e| e.seq) else {
                     break;
@@ -106,6 +108,7 @@ impl ChatService {
         let deadline = Instant::now() + Duration::from_millis(wait);
         // The session first: a stranger must not learn how far a room has got.
         let reader = self.chat.reader(&session)?;
+        let me = self.chat.member(&session)?.id;
         let cursors = self
             .chat
             .check_cursors(&session, &self.cursors(since, cursors))?;
@@ -116,7 +119,7 @@ impl ChatService {
             let through = live_after.max(reader.handed_out(room));
             if *seen < through {
                 let page = self
-                    .stored_after(room, *seen, through, MAX_POLL_EVENTS)
+                    .stored_after(room, *seen, through, MAX_POLL_EVENTS, me)
                     .await?;
                 if !page.is_empty() {
                     return Ok(page);
@@ -163,20 +166,34 @@ impl ChatService {
         cursors
     }
 
-    /// Stored events of a room after `since` and no later than `through`, oldest first.
+    /// Stored events of a room after `since` and no later than `through`, oldest first,
+    /// but those of member `me`: a catch-up is no self-echo either. (A member that
+    /// reconnects is a new member, so what it said before does come back to it.) Empty
+    /// only when nothing but its own events is left up to `through`.
     async fn stored_after(
         &self,
         room: &str,
-        since: u64,
+        mut since: u64,
         through: u64,
         limit: usize,
+        me: Uuid,
     ) -> Result<Vec<Event>, ErrorObjectOwned> {
-        let log = self.chat.log();
-        let room = room.to_owned();
-        let mut page =
-            read_log(&self.history_reader, move || log.after(&room, since, limit)).await?;
-        page.retain(|event| event.seq <= through);
-        Ok(page)
+        loop {
+            let (log, room) = (self.chat.log(), room.to_owned());
+            let page =
+                read_log(&self.history_reader, move || log.after(&room, since, limit)).await?;
+            let Some(last) = page.last().map(|e| e.seq) else {
+                return Ok(page);
+            };
+            let fresh: Vec<Event> = page
+                .into_iter()
+                .filter(|e| e.seq <= through && e.from.id != me)
+                .collect();
+            if !fresh.is_empty() || last >= through {
+                return Ok(fresh);
+            }
+            since = last;
+        }
     }
 }
 

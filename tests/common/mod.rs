@@ -148,6 +148,24 @@ impl Member {
             .seq
     }
 
+    /// Enters another room, waiting for the join to be stored; returns its last seq.
+    pub async fn enter(&self, room: &str) -> u64 {
+        self.client
+            .enter(self.session(), room.to_owned())
+            .await
+            .unwrap()
+            .last_seq
+    }
+
+    /// Says something in a room; returns its seq there.
+    pub async fn say_in(&self, room: &str, text: &str) -> u64 {
+        self.client
+            .send(self.session(), text.to_owned(), None, Some(room.to_owned()))
+            .await
+            .unwrap()
+            .seq
+    }
+
     pub async fn next_event(&mut self) -> Event {
         within("an event", self.events.next())
             .await

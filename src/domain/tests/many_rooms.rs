@@ -117,11 +117,23 @@ fn entering_a_room_twice_changes_nothing() {
     enter(&chat, &bob, "#a");
     enter(&chat, &alice, "#a");
     inbox(&chat, &bob);
+    let first = enter(&chat, &alice, "#a");
+    say(&chat, &bob, "#a", "meanwhile");
     let (again, receipt) = chat.enter(&alice, "#A").unwrap();
     assert!(receipt.is_none(), "no second join");
     assert_eq!(again.room, "#a");
     assert_eq!(again.members.len(), 2);
     assert_eq!(inbox(&chat, &bob), []);
+    // The history still ends where alice's queue takes over: "meanwhile" comes through the
+    // queue, not twice.
+    assert_eq!(again.last_seq, first.last_seq);
+    assert_eq!(again.history.last().map(|e| e.seq), Some(first.last_seq));
+    assert!(
+        again
+            .history
+            .iter()
+            .all(|e| e.text.as_deref() != Some("meanwhile"))
+    );
 }
 
 #[test]
@@ -139,9 +151,9 @@ fn parting_tells_the_room_the_reason_and_stops_its_events() {
             "#a".to_owned(),
             EventKind::Leave,
             "bob".to_owned(),
-            Some("lunch".to_owned())
+            Some("Part: lunch".to_owned())
         )],
-        "the reason is cleaned like text"
+        "the reason is cleaned like text, and marked as the member's own"
     );
     inbox(&chat, &bob);
     say(&chat, &alice, "#a", "gone?");
@@ -222,13 +234,13 @@ fn quitting_tells_every_room_the_reason() {
     enter(&chat, &alice, "#a");
     enter(&chat, &bob, "#a");
     inbox(&chat, &bob);
-    chat.leave(&alice, Some("bye all".into())).unwrap();
+    chat.leave(&alice, Some("bye all")).unwrap();
     let leave = |room: &str| {
         (
             room.to_owned(),
             EventKind::Leave,
             "alice".to_owned(),
-            Some("bye all".to_owned()),
+            Some("Quit: bye all".to_owned()),
         )
     };
     let mut got = inbox(&chat, &bob);
@@ -444,4 +456,80 @@ fn rooms_and_their_history_outlive_a_restart() {
     let entered = enter(&chat, &bob, "#kept");
     assert_eq!(entered.history[1].text.as_deref(), Some("remember me"));
     assert_eq!(say(&chat, &bob, "#kept", "next"), 6, "seq carries on");
+}
+
+#[test]
+fn a_members_own_reason_cannot_pass_for_the_servers_nor_run_long() {
+    let chat = chat();
+    let alice = member(&chat, "alice");
+    let bob = member(&chat, "bob");
+    enter(&chat, &alice, "#a");
+    enter(&chat, &bob, "#a");
+    inbox(&chat, &alice);
+    chat.part(&bob, "#a", Some("server restarted")).unwrap();
+    let got = inbox(&chat, &alice);
+    assert_eq!(got[0].3.as_deref(), Some("Part: server restarted"));
+    let huge = "r".repeat(chat.config().max_reason_bytes + 1);
+    assert_eq!(
+        chat.part(&alice, "#a", Some(&huge)),
+        Err(RoomError::ReasonTooLong {
+            len: huge.len(),
+            max: 512
+        })
+    );
+    assert_eq!(
+        chat.leave(&alice, Some(&huge)),
+        Err(RoomError::ReasonTooLong {
+            len: huge.len(),
+            max: 512
+        })
+    );
+    assert!(
+        chat.member(&alice).is_ok(),
+        "a refused quit leaves the session be"
+    );
+}
+
+#[test]
+fn entering_and_parting_over_and_over_is_rate_limited() {
+    let chat = Chat::in_memory(ChatConfig {
+        max_rooms_per_member: 3,
+        ..ChatConfig::default()
+    });
+    let alice = member(&chat, "alice");
+    // A whole room list at once is fine (a client coming back enters all its rooms)...
+    enter(&chat, &alice, "#a");
+    chat.part(&alice, "#a", None).unwrap();
+    enter(&chat, &alice, "#a");
+    // ...then one change a second.
+    assert!(matches!(
+        chat.part(&alice, "#a", None),
+        Err(RoomError::RateLimited { .. })
+    ));
+    assert!(matches!(
+        chat.enter(&alice, "#b"),
+        Err(RoomError::RateLimited { .. })
+    ));
+    // Entering a room already entered costs nothing.
+    assert!(chat.enter(&alice, "#a").is_ok());
+}
+
+#[test]
+fn an_entry_refused_for_its_creation_costs_the_member_nothing() {
+    let chat = Chat::in_memory(ChatConfig {
+        max_rooms_per_member: 2,
+        ..ChatConfig::default()
+    });
+    let alice = member(&chat, "alice");
+    let refuse = || {
+        Err(RoomError::RateLimited {
+            retry_after: std::time::Duration::from_secs(60),
+        })
+    };
+    for _ in 0..5 {
+        assert!(chat.enter_with(&alice, "#new", refuse).is_err());
+    }
+    // Both room changes of the budget are still there.
+    enter(&chat, &alice, "#a");
+    chat.part(&alice, "#a", None).unwrap();
 }
