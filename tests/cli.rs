@@ -1197,7 +1197,7 @@ async fn plain_mode_in_two_rooms_names_the_room_of_every_line_and_sends_to_the_f
     .await;
     assert_eq!(
         (left.room.as_str(), left.text.as_deref()),
-        ("#dev", Some("bye now"))
+        ("#dev", Some("Part: bye now"))
     );
     drop(stdin);
     let (ok, stderr) = finish(logger).await;
