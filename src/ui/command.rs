@@ -41,9 +41,9 @@ pub fn room_name(typed: &str) -> String {
 }
 
 /// The commands Tab completes at the start of a line.
-pub const NAMES: [&str; 14] = [
+pub const NAMES: [&str; 13] = [
     "/help", "/who", "/me", "/nick", "/join", "/part", "/topic", "/list", "/filter", "/members",
-    "/clear", "/quit", "/exit", "/leave",
+    "/clear", "/quit", "/exit",
 ];
 
 /// Reads a line. Command names are matched whatever their case (`/ME`, `/Quit`).
@@ -68,7 +68,7 @@ pub fn parse<'a>(line: &'a str) -> Command<'a> {
         } else {
             room_name(rest)
         }),
-        "part" | "leave" => {
+        "part" => {
             let (first, after) = match rest.find(char::is_whitespace) {
                 Some(at) => (&rest[..at], rest[at..].trim()),
                 None => (rest, ""),
