@@ -456,12 +456,13 @@ fn resumed_from(cursor: Option<u64>, last_seq: u64) -> u64 {
         .unwrap_or(last_seq)
 }
 
-/// Whether a refusal to enter a room is about that room alone (its name, the room limits),
-/// so the session goes on without it.
+/// Whether a refusal to enter a room again is about that room alone (its name, the room
+/// limits), so the session goes on without it. A rate limit is not: the room is kept, and
+/// the attempt made again later.
 fn room_refused(code: i32) -> bool {
     matches!(
         code,
-        codes::BAD_ROOM_NAME | codes::TOO_MANY_ROOMS | codes::NO_SUCH_ROOM | codes::RATE_LIMITED
+        codes::BAD_ROOM_NAME | codes::TOO_MANY_ROOMS | codes::NO_SUCH_ROOM
     )
 }
 
