@@ -26,7 +26,7 @@ struct Cli {
 enum Command {
     /// Run a chat server (add --tui to chat from this terminal too).
     Serve(ServeArgs),
-    /// Open the full-screen chat client and join a server. If the room needs a password and
+    /// Open the full-screen chat client and join a server. If the server needs a password and
     /// none was given, it asks for one.
     Connect(ConnectArgs),
     /// Measure a server's fan-out: many members, some publishing, every delivery checked.

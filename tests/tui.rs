@@ -586,7 +586,7 @@ async fn the_client_asks_for_the_password_and_masks_it() {
     })
     .await;
     let mut tui = Tui::connect(&server, "bob");
-    block(|| tui.wait_for_text("this room needs a password"));
+    block(|| tui.wait_for_text("this server needs a password"));
     tui.type_keys("guess");
     block(|| tui.wait_for_text("password: •••••"));
     assert!(!tui.screen().contains("guess"), "{}", tui.screen());

@@ -92,7 +92,7 @@ enum OpenError {
     Transient(String),
     /// Trying again would get the same answer (a reserved name, an untrusted certificate).
     Permanent(String),
-    /// The room needs a password, or a different one.
+    /// The server needs a password, or a different one.
     Password { wrong: bool },
     /// Joined, then lost before every room was entered and the stream started: the session
     /// (and with it the name) is the server's until it is ended.

@@ -309,7 +309,7 @@ pub async fn run(options: ConnectOptions, json: bool, reconnect: bool) -> anyhow
                         break Err(anyhow::anyhow!(if wrong {
                             "wrong password"
                         } else {
-                            "this room needs a password: give it with --password-file or CHATROOM_PASSWORD"
+                            "this server needs a password: give it with --password-file or CHATROOM_PASSWORD"
                         }));
                     }
                     NetEvent::Reconnecting(_)

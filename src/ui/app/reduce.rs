@@ -180,7 +180,7 @@ impl App {
                 let text = if wrong {
                     "wrong password; type it again and press Enter"
                 } else {
-                    "this room needs a password: type it and press Enter"
+                    "this server needs a password: type it and press Enter"
                 };
                 self.push_local(LineKind::Error, text.into());
                 self.asking_password = true;
