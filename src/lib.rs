@@ -39,8 +39,8 @@
 //!   events (`reduce.rs`: the member lists, who spoke) and each room's [`ui::app::Pane`]
 //!   (`pane.rs`: its lines, the window onto its history and, in `pane/view.rs`, the rows
 //!   on screen). Drawing is a pure function of state ([`ui::render`], the room list and
-//!   header in `render/rooms.rs`, with how each line reads and wraps in [`ui::present`]), and one event loop is fed by the terminal
-//!   and the network alike. A pane is a window of at most `--scrollback` lines onto its
+//!   header in `render/rooms.rs`, with how each line reads and wraps in
+//!   [`ui::present`]), and one event loop is fed by the terminal and the network alike. A pane is a window of at most `--scrollback` lines onto its
 //!   room's history, its view anchored to a line, so a frame costs what the screen shows
 //!   whatever the length of the scrollback. One network worker ([`ui::net`]) holds one
 //!   session in every room, with the last seq seen in each, and resumes them all with one
