@@ -284,8 +284,13 @@ async fn open_members(
     futures::stream::iter(0..count)
         .map(|index| async move {
             let mut rooms = layout
-                .map(|layout| layout.rooms_of(index).map(rooms::room_name).collect())
-                .unwrap_or_else(Vec::new)
+                .map(|layout| {
+                    layout
+                        .rooms_of(index)
+                        .map(rooms::room_name)
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
                 .into_iter();
             // Thousands of members share this one process: let a member fall behind on
             // its own stream without being dropped, so what is measured is the server.
