@@ -283,15 +283,7 @@ async fn open_members(
 ) -> Result<Vec<Member>, BenchError> {
     futures::stream::iter(0..count)
         .map(|index| async move {
-            let mut rooms = layout
-                .map(|layout| {
-                    layout
-                        .rooms_of(index)
-                        .map(rooms::room_name)
-                        .collect::<Vec<_>>()
-                })
-                .unwrap_or_default()
-                .into_iter();
+            let mut rooms = rooms::names_of(layout, index).into_iter();
             // Thousands of members share this one process: let a member fall behind on
             // its own stream without being dropped, so what is measured is the server.
             let client = connect_with(&config.url, &config.tls, CLIENT_BUFFER)
@@ -368,9 +360,7 @@ pub async fn run(
             )),
         });
         if index < config.publishers {
-            let rooms = layout.as_ref().map_or_else(Vec::new, |layout| {
-                layout.rooms_of(index).map(rooms::room_name).collect()
-            });
+            let rooms = rooms::names_of(layout.as_deref(), index);
             publishers.push(tokio::spawn(publish(
                 index as u32,
                 client.clone(),

@@ -24,6 +24,14 @@ pub fn room_name(room: usize) -> String {
     format!("#bench-{}", room + 1)
 }
 
+/// The names of the rooms `member` is in, home room first; none without a layout (the
+/// default room).
+pub(super) fn names_of(layout: Option<&Layout>, member: usize) -> Vec<String> {
+    layout.map_or_else(Vec::new, |layout| {
+        layout.rooms_of(member).map(room_name).collect()
+    })
+}
+
 /// Reads a room name back to its index; `None` for any other room.
 fn room_index(name: &str) -> Option<usize> {
     let number: usize = name.strip_prefix("#bench-")?.parse().ok()?;
