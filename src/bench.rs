@@ -151,7 +151,7 @@ pub struct Report {
 }
 
 impl Report {
-    /// Whether every message arrived exactly once and in order.
+    /// Whether every message arrived exactly once, in order, and only where it was sent.
     pub fn is_clean(&self) -> bool {
         self.lost == 0 && self.duplicated == 0 && self.out_of_order == 0 && self.misrouted == 0
     }

@@ -244,6 +244,15 @@ mod tests {
                 .collect::<Vec<_>>(),
             [1, 2, 3, 1]
         );
+        // The publisher sends message c into the (c mod len)-th of its rooms: the same.
+        for counter in 0..7 {
+            let rooms = names_of(Some(&layout), 1);
+            assert_eq!(
+                rooms[(counter % rooms.len() as u64) as usize],
+                room_name(layout.room_of_message(1, counter))
+            );
+        }
+        assert!(names_of(None, 1).is_empty());
         // Rooms of 7, 8, 8 and 7 members. Publisher 0 acknowledged 4 (into rooms 0, 1, 2,
         // 0), publisher 1 acknowledged 2 (into rooms 1, 2).
         let expected = 2 * 6 + 7 + 7 + 7 + 7;

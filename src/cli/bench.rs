@@ -20,11 +20,15 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         args.publishers,
         args.clients
     );
-    anyhow::ensure!(
-        args.rooms <= args.clients,
-        "--rooms ({}) cannot exceed --clients ({})",
-        args.rooms,
+    let fewest_clients = if args.ramp {
+        chatroom::bench::RAMP_STEPS[0] as u64
+    } else {
         args.clients
+    };
+    anyhow::ensure!(
+        args.rooms <= fewest_clients,
+        "--rooms ({}) cannot exceed the members ({fewest_clients})",
+        args.rooms,
     );
     let config = BenchConfig {
         url: args.access.url(&args.server)?,
