@@ -1,6 +1,8 @@
 //! `chatroom bench`: a fan-out load generator. It opens many WebSocket members, has some of
 //! them publish numbered, timestamped messages, and has every member check what it receives:
 //! delivery latency into an HDR histogram, and loss, duplicates and order per publisher.
+//! With `--rooms`, members spread over several rooms each (see [`rooms`]) and the checks
+//! are per room and publisher.
 //!
 //! The server under test should run with `--rate-limit 0`; a bench that meets the rate limit
 //! says so and stops.
@@ -23,6 +25,10 @@ use crate::rpc::tls::ClientTls;
 
 use crate::rpc::types::{Event, EventKind};
 use crate::rpc::{ChatApiClient, codes};
+
+pub mod rooms;
+
+use rooms::Layout;
 
 /// Events each bench member may have waiting in its own client.
 const CLIENT_BUFFER: usize = 1 << 20;
@@ -53,6 +59,12 @@ pub enum BenchError {
     },
     #[error("member {index} could not join: {source}")]
     Join { index: usize, source: ClientError },
+    #[error("member {index} could not enter {room}: {source}")]
+    Enter {
+        index: usize,
+        room: String,
+        source: ClientError,
+    },
     #[error(
         "the server is rate limiting the publishers ({0}); run it with `chatroom serve --rate-limit 0` for benchmarks"
     )]
@@ -76,8 +88,17 @@ pub struct BenchConfig {
     pub size: usize,
     /// How to trust a `wss://` server.
     pub tls: ClientTls,
-    /// The room's password, if it has one.
+    /// The server's password, if it has one.
     pub password: Option<String>,
+    /// Rooms to spread the members over; 1 keeps everyone in the server's default room.
+    pub rooms: usize,
+}
+
+impl BenchConfig {
+    /// Where members sit when they are spread over rooms; `None` for the one default room.
+    fn layout(&self) -> Option<Layout> {
+        (self.rooms > 1).then(|| Layout::new(self.rooms, self.clients, self.publishers))
+    }
 }
 
 /// Latency percentiles, in milliseconds.
@@ -113,6 +134,7 @@ impl Percentiles {
 pub struct Report {
     pub clients: usize,
     pub publishers: usize,
+    pub rooms: usize,
     pub connect_s: f64,
     pub messages_sent: u64,
     pub deliveries_expected: u64,
@@ -121,15 +143,17 @@ pub struct Report {
     pub lost: u64,
     pub duplicated: u64,
     pub out_of_order: u64,
+    /// Bench messages that arrived in a room they were not sent to, or to a member not in it.
+    pub misrouted: u64,
     pub latency_ms: Percentiles,
     pub ack_ms: Percentiles,
     pub elapsed_s: f64,
 }
 
 impl Report {
-    /// Whether every message arrived exactly once and in order.
+    /// Whether every message arrived exactly once, in order, and only where it was sent.
     pub fn is_clean(&self) -> bool {
-        self.lost == 0 && self.duplicated == 0 && self.out_of_order == 0
+        self.lost == 0 && self.duplicated == 0 && self.out_of_order == 0 && self.misrouted == 0
     }
 }
 
@@ -162,11 +186,14 @@ struct Stream {
     out_of_order: u64,
 }
 
-/// What one member received, checked as it arrives.
+/// What one member received, checked as it arrives. Streams are keyed by publisher, or with
+/// rooms by (room, publisher) (see [`rooms`]).
 #[derive(Debug)]
 pub struct Tally {
     streams: HashMap<u32, Stream>,
     latency: Histogram<u64>,
+    /// Bench messages that had no business reaching this member where they did.
+    misrouted: u64,
 }
 
 impl Default for Tally {
@@ -174,6 +201,7 @@ impl Default for Tally {
         Self {
             streams: HashMap::new(),
             latency: new_histogram(),
+            misrouted: 0,
         }
     }
 }
@@ -245,10 +273,17 @@ struct Member {
     events: Subscription<Event>,
 }
 
-/// Opens, joins and subscribes `count` members, a few at a time.
-async fn open_members(config: &BenchConfig, count: usize) -> Result<Vec<Member>, BenchError> {
+/// Opens, joins and subscribes `count` members, a few at a time, and returns them in order
+/// (member `i` at `i`: the layout and the publishers go by it); with a `layout`, each joins
+/// in its home room and enters its other rooms before it subscribes.
+async fn open_members(
+    config: &BenchConfig,
+    count: usize,
+    layout: Option<&Layout>,
+) -> Result<Vec<Member>, BenchError> {
     futures::stream::iter(0..count)
         .map(|index| async move {
+            let mut rooms = rooms::names_of(layout, index).into_iter();
             // Thousands of members share this one process: let a member fall behind on
             // its own stream without being dropped, so what is measured is the server.
             let client = connect_with(&config.url, &config.tls, CLIENT_BUFFER)
@@ -258,10 +293,20 @@ async fn open_members(config: &BenchConfig, count: usize) -> Result<Vec<Member>,
                 .join(
                     Some(format!("bench-{index}")),
                     config.password.clone(),
-                    None,
+                    rooms.next(),
                 )
                 .await
                 .map_err(|source| BenchError::Join { index, source })?;
+            for room in rooms {
+                client
+                    .enter(joined.session.clone(), room.clone())
+                    .await
+                    .map_err(|source| BenchError::Enter {
+                        index,
+                        room,
+                        source,
+                    })?;
+            }
             let events = client
                 .subscribe_events(joined.session.clone(), None, None)
                 .await
@@ -272,7 +317,7 @@ async fn open_members(config: &BenchConfig, count: usize) -> Result<Vec<Member>,
                 events,
             })
         })
-        .buffer_unordered(CONNECT_CONCURRENCY)
+        .buffered(CONNECT_CONCURRENCY)
         .collect::<Vec<_>>()
         .await
         .into_iter()
@@ -287,8 +332,9 @@ pub async fn run(
 ) -> Result<Report, BenchError> {
     raise_open_files_limit(config.clients);
     LazyLock::force(&EPOCH);
+    let layout = config.layout().map(Arc::new);
     let connect_started = Instant::now();
-    let members = open_members(config, config.clients).await?;
+    let members = open_members(config, config.clients, layout.as_deref()).await?;
     let connect_s = connect_started.elapsed().as_secs_f64();
 
     let progress = Arc::new(Progress::default());
@@ -303,16 +349,23 @@ pub async fn run(
             session,
             events,
         } = member;
-        receivers.push(tokio::spawn(receive(
-            events,
-            progress.clone(),
-            stopped.clone(),
-        )));
+        receivers.push(match &layout {
+            None => tokio::spawn(receive(events, progress.clone(), stopped.clone())),
+            Some(layout) => tokio::spawn(rooms::receive(
+                events,
+                progress.clone(),
+                stopped.clone(),
+                layout.clone(),
+                index,
+            )),
+        });
         if index < config.publishers {
+            let rooms = rooms::names_of(layout.as_deref(), index);
             publishers.push(tokio::spawn(publish(
                 index as u32,
                 client.clone(),
                 session,
+                rooms,
                 config.clone(),
                 progress.clone(),
             )));
@@ -351,7 +404,10 @@ pub async fn run(
 
     // Wait for the fan-out to finish: everything expected, or nothing new for a while.
     let messages_sent: u64 = sent.iter().sum();
-    let deliveries_expected = messages_sent * (config.clients as u64).saturating_sub(1);
+    let deliveries_expected = match &layout {
+        None => messages_sent * (config.clients as u64).saturating_sub(1),
+        Some(layout) => layout.expected(&sent),
+    };
     let mut last_events = progress.events.load(Ordering::Relaxed);
     let mut quiet_since = Instant::now();
     let mut finished_at = Instant::now();
@@ -379,6 +435,7 @@ pub async fn run(
 
     let mut latency = new_histogram();
     let (mut deliveries, mut lost, mut duplicated, mut out_of_order) = (0, 0, 0, 0);
+    let mut misrouted = 0;
     for (index, receiver) in receivers.into_iter().enumerate() {
         let tally = receiver.await.expect("receiver task does not panic");
         let me = (index < config.publishers).then_some(index as u32);
@@ -386,14 +443,19 @@ pub async fn run(
             .add(&tally.latency)
             .expect("histograms of the same bounds add");
         deliveries += tally.deliveries();
-        lost += tally.lost(&sent, me);
+        lost += match &layout {
+            None => tally.lost(&sent, me),
+            Some(layout) => layout.lost(&tally, index, &sent),
+        };
         duplicated += tally.duplicated();
         out_of_order += tally.out_of_order();
+        misrouted += tally.misrouted;
     }
     drop(listeners);
     Ok(Report {
         clients: config.clients,
         publishers: config.publishers,
+        rooms: config.rooms,
         connect_s,
         messages_sent,
         deliveries_expected,
@@ -402,6 +464,7 @@ pub async fn run(
         lost,
         duplicated,
         out_of_order,
+        misrouted,
         latency_ms: Percentiles::of(&latency),
         ack_ms: Percentiles::of(&acks),
         elapsed_s: elapsed.as_secs_f64(),
@@ -446,11 +509,13 @@ struct Published {
 }
 
 /// One publisher: sends numbered messages, closed loop or at a fixed rate, and times each
-/// acknowledgement.
+/// acknowledgement. With `rooms`, message `c` goes to `rooms[c mod len]`; without, to the
+/// default room.
 async fn publish(
     index: u32,
     client: Arc<WsClient>,
     session: String,
+    rooms: Vec<String>,
     config: BenchConfig,
     progress: Arc<Progress>,
 ) -> Published {
@@ -475,7 +540,9 @@ async fn publish(
         }
         let sent_at = now_micros();
         let text = payload(index, counter, sent_at, config.size);
-        match client.send(session.clone(), text, None, None).await {
+        let room =
+            (!rooms.is_empty()).then(|| rooms[(counter % rooms.len() as u64) as usize].clone());
+        match client.send(session.clone(), text, None, room).await {
             Ok(_) => {
                 out.acks
                     .saturating_record(now_micros().saturating_sub(sent_at).max(1));
@@ -617,6 +684,7 @@ mod tests {
         let mut report = Report {
             clients: 2,
             publishers: 1,
+            rooms: 1,
             connect_s: 0.0,
             messages_sent: 1,
             deliveries_expected: 1,
@@ -625,12 +693,16 @@ mod tests {
             lost: 0,
             duplicated: 0,
             out_of_order: 0,
+            misrouted: 0,
             latency_ms: Percentiles::default(),
             ack_ms: Percentiles::default(),
             elapsed_s: 1.0,
         };
         assert!(report.is_clean());
         report.out_of_order = 1;
+        assert!(!report.is_clean());
+        report.out_of_order = 0;
+        report.misrouted = 1;
         assert!(!report.is_clean());
     }
 }

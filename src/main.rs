@@ -278,6 +278,10 @@ struct BenchArgs {
     /// How many of the members publish.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..))]
     publishers: u64,
+    /// Spread the members over this many rooms (#bench-1 …), each member in three of them
+    /// (its home room and the next two, wrapping); 1 keeps everyone in the default room.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    rooms: u64,
     /// Messages each publisher sends.
     #[arg(long, default_value_t = 1000, conflicts_with = "duration")]
     messages: u64,

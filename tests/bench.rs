@@ -4,6 +4,7 @@ mod common;
 
 use chatroom::bench::{self, BenchConfig};
 use chatroom::domain::ChatConfig;
+use chatroom::rpc::ChatApiClient;
 use chatroom::rpc::server::ServerConfig;
 use common::{TestServer, within};
 
@@ -18,6 +19,17 @@ fn config(server: &TestServer) -> BenchConfig {
         size: 128,
         tls: Default::default(),
         password: None,
+        rooms: 1,
+    }
+}
+
+fn unlimited() -> ServerConfig {
+    ServerConfig {
+        chat: ChatConfig {
+            rate_limit: None,
+            ..ChatConfig::default()
+        },
+        ..ServerConfig::default()
     }
 }
 
@@ -39,6 +51,49 @@ async fn a_short_bench_delivers_everything_once_in_order() {
     assert_eq!(report.deliveries, report.deliveries_expected, "{report:?}");
     assert!(report.is_clean(), "{report:?}");
     assert!(report.latency_ms.max > 0.0 && report.ack_ms.p50 > 0.0);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spread_over_rooms_each_message_reaches_exactly_its_rooms_members_once() {
+    let server = TestServer::start_with(unlimited()).await;
+    // 12 members over 4 rooms, 3 rooms each: 9 members in every room. The 3 publishers send
+    // 30 messages each, 10 into each of their rooms, and each reaches the 8 others there
+    // (in one room it would be 11).
+    let config = BenchConfig {
+        clients: 12,
+        publishers: 3,
+        messages: Some(30),
+        rooms: 4,
+        ..config(&server)
+    };
+    let report = within("the bench", bench::run(&config, |_, _| {}))
+        .await
+        .unwrap();
+    assert_eq!(report.messages_sent, 90);
+    assert_eq!(report.deliveries_expected, 90 * 8, "{report:?}");
+    assert_eq!(report.deliveries, report.deliveries_expected, "{report:?}");
+    assert_eq!(report.misrouted, 0, "{report:?}");
+    assert!(report.is_clean(), "{report:?}");
+    // The rooms exist, with the members the layout put there.
+    let member = common::Member::join(&server, "observer").await;
+    let rooms = within("the room list", member.client.rooms(Some(member.session())))
+        .await
+        .unwrap();
+    let bench_rooms: Vec<_> = rooms
+        .iter()
+        .filter(|room| room.room.starts_with("#bench-"))
+        .map(|room| (room.room.as_str(), room.last_seq > 0))
+        .collect();
+    assert_eq!(
+        bench_rooms,
+        [
+            ("#bench-1", true),
+            ("#bench-2", true),
+            ("#bench-3", true),
+            ("#bench-4", true)
+        ]
+    );
     server.stop().await;
 }
 

@@ -20,6 +20,16 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         args.publishers,
         args.clients
     );
+    let fewest_clients = if args.ramp {
+        chatroom::bench::RAMP_STEPS[0] as u64
+    } else {
+        args.clients
+    };
+    anyhow::ensure!(
+        args.rooms <= fewest_clients,
+        "--rooms ({}) cannot exceed the members ({fewest_clients})",
+        args.rooms,
+    );
     let config = BenchConfig {
         url: args.access.url(&args.server)?,
         tls: args.access.tls(),
@@ -30,6 +40,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         duration: args.duration,
         rate: args.rate,
         size: args.size,
+        rooms: args.rooms as usize,
     };
     if args.ramp {
         if !args.json {
@@ -71,7 +82,10 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         let clean = steps
             .iter()
             .all(|step| step.report.as_ref().is_ok_and(|r| r.is_clean()) || step.report.is_err());
-        anyhow::ensure!(clean, "messages were lost, duplicated or reordered");
+        anyhow::ensure!(
+            clean,
+            "messages were lost, duplicated, reordered or misrouted"
+        );
         return Ok(());
     }
 
@@ -79,8 +93,11 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         indicatif::ProgressBar::hidden()
     } else {
         eprintln!(
-            "opening {} members ({} publishing) on {} …",
-            config.clients, config.publishers, config.url
+            "opening {} members ({} publishing{}) on {} …",
+            config.clients,
+            config.publishers,
+            rooms_note(config.rooms),
+            config.url
         );
         let bar = indicatif::ProgressBar::new_spinner();
         bar.enable_steady_tick(Duration::from_millis(100));
@@ -102,10 +119,11 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     }
     anyhow::ensure!(
         report.is_clean(),
-        "{} lost, {} duplicated, {} out of order",
+        "{} lost, {} duplicated, {} out of order, {} misrouted",
         report.lost,
         report.duplicated,
-        report.out_of_order
+        report.out_of_order,
+        report.misrouted
     );
     Ok(())
 }
@@ -118,13 +136,25 @@ fn print_report(r: &chatroom::bench::Report) {
         )
     };
     println!(
-        "members      {} connected in {:.2} s ({} publishing)",
-        r.clients, r.connect_s, r.publishers
+        "members      {} connected in {:.2} s ({} publishing{})",
+        r.clients,
+        r.connect_s,
+        r.publishers,
+        rooms_note(r.rooms)
     );
     println!("messages     {} sent", r.messages_sent);
     println!(
-        "deliveries   {} of {} expected: {} lost, {} duplicated, {} out of order",
-        r.deliveries, r.deliveries_expected, r.lost, r.duplicated, r.out_of_order
+        "deliveries   {} of {} expected: {} lost, {} duplicated, {} out of order{}",
+        r.deliveries,
+        r.deliveries_expected,
+        r.lost,
+        r.duplicated,
+        r.out_of_order,
+        if r.rooms > 1 {
+            format!(", {} misrouted", r.misrouted)
+        } else {
+            String::new()
+        }
     );
     println!(
         "throughput   {:.0} deliveries/s over {:.2} s",
@@ -135,4 +165,13 @@ fn print_report(r: &chatroom::bench::Report) {
         "ack ms       p50 {:.2}  p95 {:.2}  p99 {:.2}",
         r.ack_ms.p50, r.ack_ms.p95, r.ack_ms.p99
     );
+}
+
+/// ", over N rooms" when the members are spread over rooms.
+fn rooms_note(rooms: usize) -> String {
+    if rooms > 1 {
+        format!(", over {rooms} rooms")
+    } else {
+        String::new()
+    }
 }
