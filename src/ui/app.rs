@@ -241,6 +241,8 @@ pub struct App {
     /// Where Up/Down has got to in `sent_history`, and what was being typed before.
     recalling: Option<(usize, String)>,
     completion: Option<Completion>,
+    /// The rooms the last `/list` showed, for Tab completion of room names.
+    listed_rooms: Vec<String>,
     /// Whether the member list is shown (when the terminal is wide enough).
     pub show_members: bool,
     /// Whether the room list is shown (F3).
@@ -285,6 +287,7 @@ impl App {
             sent_history: Vec::new(),
             recalling: None,
             completion: None,
+            listed_rooms: Vec::new(),
             show_members: true,
             show_rooms: true,
             smart_filter: true,

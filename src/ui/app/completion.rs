@@ -1,4 +1,5 @@
-//! Tab completion of members' names (who spoke most recently first) and of commands.
+//! Tab completion of members' names (who spoke most recently first), of room names and of
+//! commands.
 
 use super::App;
 use crate::ui::command::NAMES as COMMANDS;
@@ -14,7 +15,8 @@ pub(super) struct Completion {
 
 impl App {
     /// Tab: completes the word before the cursor to a member's name (those who spoke most
-    /// recently first) or, at the start of the line, a command; Tab again cycles.
+    /// recently first), a word starting with `#` to a room's name or, at the start of the
+    /// line, a command; Tab again cycles.
     pub(super) fn complete(&mut self) {
         if let Some(completion) = &mut self.completion {
             completion.shown = (completion.shown + 1) % completion.candidates.len();
@@ -39,6 +41,20 @@ impl App {
                 .iter()
                 .filter(|command| command.starts_with(&word))
                 .map(|command| format!("{command} "))
+                .collect()
+        } else if word.starts_with('#') {
+            // The rooms we are in first, then those the last /list showed.
+            let lower = word.to_lowercase();
+            let mut rooms: Vec<&str> = self.rooms.iter().map(|r| r.name.as_str()).collect();
+            for room in &self.listed_rooms {
+                if !rooms.contains(&room.as_str()) {
+                    rooms.push(room);
+                }
+            }
+            rooms
+                .into_iter()
+                .filter(|room| !room.is_empty() && room.starts_with(&lower))
+                .map(|room| format!("{room} "))
                 .collect()
         } else {
             let lower = word.to_lowercase();

@@ -156,6 +156,7 @@ impl App {
                     text.push_str(&room_row(info, self.utc_offset_secs));
                 }
                 self.push_local(LineKind::Info, text);
+                self.listed_rooms = rooms.into_iter().map(|info| info.room).collect();
             }
             NetEvent::Topic { result, changed } => {
                 let topic = result.topic.as_deref().map(clean_text);

@@ -532,6 +532,29 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn tab_completes_room_names_ours_first_then_listed_ones() {
+        let mut app = in_rooms(&["#ops", "#opera"]);
+        app.handle_net(NetEvent::Rooms(vec![crate::rpc::types::RoomInfo {
+            room: "#optics".into(),
+            topic: None,
+            members: 1,
+            last_seq: 1,
+            created: 0,
+            last_active: 0,
+        }]));
+        for c in "/join #OP".chars() {
+            app.handle_key(key(KeyCode::Char(c), KeyModifiers::NONE));
+        }
+        let tab = || key(KeyCode::Tab, KeyModifiers::NONE);
+        app.handle_key(tab());
+        assert_eq!(app.input.text(), "/join #ops ");
+        app.handle_key(tab());
+        assert_eq!(app.input.text(), "/join #opera ");
+        app.handle_key(tab());
+        assert_eq!(app.input.text(), "/join #optics ", "from the last /list");
+    }
+
+    #[test]
     fn list_and_topic_show_their_answers_in_the_room_in_view() {
         let mut app = in_rooms(&["#ops"]);
         assert_eq!(type_line(&mut app, "/list"), Action::ListRooms);
