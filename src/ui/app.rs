@@ -252,6 +252,10 @@ pub struct App {
     pub smart_filter: bool,
     /// A room `/join` asked for: it comes into view once entered.
     joining: Option<String>,
+    /// Events of the room being joined that came before the answer to joining did: the
+    /// server delivers what was on its way to the disk when we entered, and the answer only
+    /// after. Shown once the room is there.
+    early_events: Vec<Event>,
     /// The terminal's width in columns; the event loop keeps it matched, so that F2 can
     /// say when there is no room for the member list.
     pub columns: u16,
@@ -292,6 +296,7 @@ impl App {
             show_rooms: true,
             smart_filter: true,
             joining: None,
+            early_events: Vec::new(),
             columns: u16::MAX,
             wanted_name: None,
             failure: None,

@@ -53,6 +53,9 @@ struct Rooms {
     /// Room and cursor, in joining order; the first is the one `chat_join` enters. A room
     /// not entered yet (one named with `--room`) has no cursor.
     joined: Vec<(String, Option<u64>)>,
+    /// The highest seq received of a room not (yet) in `joined`: a room being entered sends
+    /// what was on its way to the disk before the answer to entering comes.
+    early: std::collections::HashMap<String, u64>,
 }
 
 impl Rooms {
@@ -496,12 +499,15 @@ async fn listen(
                 continue;
             }
         };
-        if let Some(cursor) = rooms
-            .lock()
-            .expect("the rooms lock is never poisoned")
-            .cursor(&event.room)
         {
-            *cursor = Some(cursor.unwrap_or(0).max(event.seq));
+            let mut rooms = rooms.lock().expect("the rooms lock is never poisoned");
+            match rooms.cursor(&event.room) {
+                Some(cursor) => *cursor = Some(cursor.unwrap_or(0).max(event.seq)),
+                None => {
+                    let early = rooms.early.entry(event.room.clone()).or_default();
+                    *early = (*early).max(event.seq);
+                }
+            }
         }
         if events
             .send(AppEvent::Net(NetEvent::Event(event)))

@@ -169,6 +169,14 @@ impl App {
             self.push_local(LineKind::Error, "usage: /join #ROOM".into());
             return Action::None;
         }
+        // As the server spells it (`#Ops` is `#ops`), or refused here as it would be there.
+        let room = match crate::domain::parse_room_name(&room) {
+            Ok(room) => room,
+            Err(err) => {
+                self.push_local(LineKind::Error, format!("cannot join {room}: {err}"));
+                return Action::None;
+            }
+        };
         if let Some(at) = self.room_index(&room) {
             self.switch_to(at);
             return Action::None;
@@ -186,7 +194,9 @@ impl App {
         let Some(current) = self.connected_room() else {
             return Action::None;
         };
-        let room = room.unwrap_or(current);
+        let room = room.map_or(current, |room| {
+            crate::domain::parse_room_name(&room).unwrap_or(room)
+        });
         if self.room_index(&room).is_none() {
             self.push_local(LineKind::Error, format!("you are not in {room}"));
             return Action::None;

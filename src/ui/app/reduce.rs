@@ -6,6 +6,9 @@ use crate::rpc::types::{Event, EventKind, MemberInfo, RoomJoined};
 use crate::text::{clean_name, clean_text};
 use crate::ui::event_text::{self, Reading, room_row};
 
+/// Events of a room being joined kept until the answer to joining comes, at most.
+const MAX_EARLY_EVENTS: usize = 1024;
+
 /// Whether `text` names `name`: `@name`, or `name` as a word of its own, any case.
 fn mentions(text: &str, name: &str) -> bool {
     let (text, name) = (text.to_lowercase(), name.to_lowercase());
@@ -68,10 +71,17 @@ impl App {
             } => {
                 let at = self.room_or_add(&joined.room);
                 let name = joined.room.clone();
+                let last_seq = joined.last_seq;
                 self.enter(at, joined, resumed, reset);
                 if !resumed {
                     let text = format!("you joined {name}; {} here", self.rooms[at].members.len());
                     self.push_local_in(at, LineKind::Notice, text);
+                }
+                let early = std::mem::take(&mut self.early_events);
+                for event in early {
+                    if event.room == name && event.seq > last_seq {
+                        self.room_event(at, event);
+                    }
                 }
                 if self.joining.as_ref() == Some(&name) {
                     self.joining = None;
@@ -86,6 +96,11 @@ impl App {
             }
             NetEvent::Event(event) => match self.room_index(&event.room) {
                 Some(at) => self.room_event(at, event),
+                None if self.joining.as_ref() == Some(&event.room)
+                    && self.early_events.len() < MAX_EARLY_EVENTS =>
+                {
+                    self.early_events.push(event);
+                }
                 None => tracing::debug!(room = %event.room, "an event for a room we are not in"),
             },
             NetEvent::Sent {
@@ -103,7 +118,10 @@ impl App {
                 } else {
                     LineKind::Message { from, own: true }
                 };
-                let at = self.room_index(&room).unwrap_or(self.current);
+                let Some(at) = self.room_index(&room) else {
+                    // Parted while the send was on its way.
+                    return;
+                };
                 self.rooms[at].push_live(ChatLine {
                     seq: Some(seq),
                     ts: Some(ts),
@@ -138,6 +156,7 @@ impl App {
                 let error = clean_text(&error);
                 if room.is_some() && room == self.joining {
                     self.joining = None;
+                    self.early_events.clear();
                 }
                 let at = room.and_then(|room| self.room_index(&room));
                 self.push_local_in(at.unwrap_or(self.current), LineKind::Error, error);
@@ -167,8 +186,12 @@ impl App {
                     (Some(topic), false) => format!("the topic of {} is: {topic}", result.room),
                     (None, false) => format!("{} has no topic (/topic TEXT sets one)", result.room),
                 };
-                let at = self.room_index(&result.room).unwrap_or(self.current);
-                self.rooms[at].topic = topic;
+                // Another room's topic, asked for by name, is only told.
+                let at = self.room_index(&result.room);
+                if let Some(at) = at {
+                    self.rooms[at].topic = topic;
+                }
+                let at = at.unwrap_or(self.current);
                 let kind = if changed {
                     LineKind::Notice
                 } else {
@@ -188,7 +211,9 @@ impl App {
                 self.input.take();
             }
             NetEvent::HistoryFailed { room, error } => {
-                let at = self.room_index(&room).unwrap_or(self.current);
+                let Some(at) = self.room_index(&room) else {
+                    return;
+                };
                 self.rooms[at].pane.page_failed();
                 let error = clean_text(&error);
                 self.push_local_in(

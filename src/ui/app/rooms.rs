@@ -532,6 +532,35 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn what_a_room_says_before_the_answer_to_joining_it_is_not_lost() {
+        let mut app = in_rooms(&[]);
+        assert_eq!(
+            type_line(&mut app, "/join #New"),
+            Action::Enter("#new".into()),
+            "named as the server names it"
+        );
+        // On its way to the disk when we entered: delivered before the answer.
+        app.handle_net(say("#new", 5, "carol", "just in time"));
+        app.handle_net(say("#other", 9, "carol", "not ours"));
+        let mut joined = entered("#new", false);
+        if let NetEvent::Entered { joined, .. } = &mut joined {
+            joined.last_seq = 4;
+        }
+        app.handle_net(joined);
+        assert_eq!(app.room().name, "#new");
+        let shown = texts(&app);
+        assert!(shown.contains(&"just in time"), "{shown:?}");
+        assert!(!shown.contains(&"not ours"));
+    }
+
+    #[test]
+    fn joining_by_a_name_the_server_would_refuse_asks_it_nothing() {
+        let mut app = in_rooms(&[]);
+        assert_eq!(type_line(&mut app, "/join #no spaces"), Action::None);
+        assert!(texts(&app).last().unwrap().starts_with("cannot join #no"));
+    }
+
+    #[test]
     fn tab_completes_room_names_ours_first_then_listed_ones() {
         let mut app = in_rooms(&["#ops", "#opera"]);
         app.handle_net(NetEvent::Rooms(vec![crate::rpc::types::RoomInfo {

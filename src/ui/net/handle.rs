@@ -102,6 +102,7 @@ impl Network {
                 .iter()
                 .map(|room| (room.clone(), None))
                 .collect(),
+            early: Default::default(),
         };
         let worker = Worker {
             rooms: Arc::new(Mutex::new(rooms)),

@@ -72,11 +72,11 @@ impl Worker {
             Command::Enter(room) => match client.enter(session, room).await {
                 Ok(joined) => {
                     let mut rooms = self.rooms();
+                    let early = rooms.early.remove(&joined.room).unwrap_or(0);
+                    let seen = joined.last_seq.max(early);
                     match rooms.cursor(&joined.room) {
-                        Some(cursor) => *cursor = Some(cursor.unwrap_or(0).max(joined.last_seq)),
-                        None => rooms
-                            .joined
-                            .push((joined.room.clone(), Some(joined.last_seq))),
+                        Some(cursor) => *cursor = Some(cursor.unwrap_or(0).max(seen)),
+                        None => rooms.joined.push((joined.room.clone(), Some(seen))),
                     }
                     drop(rooms);
                     NetEvent::Entered {
