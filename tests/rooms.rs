@@ -529,3 +529,22 @@ async fn a_refused_entry_costs_no_room_creation() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_poll_with_cursors_while_a_subscription_reads_is_refused_not_replayed() {
+    let server = TestServer::start().await;
+    let talker = Member::join(&server, "talker").await;
+    talker.say("one").await;
+    let reader = Member::join(&server, "reader").await;
+    assert!(reader.joined.last_seq >= 2, "there is something to replay");
+    // The subscription holds the session's events; a poll asking for a replay from 0
+    // must not be answered from the log beside it.
+    let poll = format!(
+        r##"{{"jsonrpc":"2.0","id":1,"method":"chat_poll","params":{{"session":"{}","timeout_ms":0,"cursors":{{"#general":0}}}}}}"##,
+        reader.session()
+    );
+    let reply: serde_json::Value =
+        serde_json::from_str(&post(&server, poll.as_bytes()).await).unwrap();
+    assert_eq!(reply["error"]["code"], codes::INBOX_BUSY, "{reply}");
+    server.stop().await;
+}

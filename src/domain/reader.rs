@@ -82,6 +82,11 @@ impl ClaimedReader {
         &self.reader.live_after
     }
 
+    /// The highest seq polls have returned so far in a room.
+    pub fn handed_out(&self, room: &str) -> u64 {
+        self.reader.handed_out(room)
+    }
+
     /// The next event, or why the member left once everything queued has been read.
     pub async fn next(&mut self) -> Result<Arc<Stamped>, LeaveReason> {
         if let Some(event) = self.unread.returned.take() {

@@ -112,10 +112,13 @@ impl ChatService {
         let cursors = self
             .chat
             .check_cursors(&session, &self.cursors(since, cursors))?;
+        // One reader per session at a time, replay included: a second poll is refused, not
+        // queued, so polls cannot pile up on the server or answer the same events twice.
+        let mut reader = reader.try_claim()?;
         for (room, seen) in &cursors {
             // Up to where the queue takes over, or to what earlier polls returned (an
             // answer may have been lost on its way), the log has it all.
-            let live_after = reader.live_after.get(room).copied().unwrap_or(0);
+            let live_after = reader.live_after().get(room).copied().unwrap_or(0);
             let through = live_after.max(reader.handed_out(room));
             if *seen < through {
                 let page = self
@@ -126,9 +129,6 @@ impl ChatService {
                 }
             }
         }
-        // One reader per session at a time: a second poll is refused, not queued, so polls
-        // cannot pile up on the server.
-        let mut reader = reader.try_claim()?;
         loop {
             match timeout_at(deadline, reader.next_batch(MAX_POLL_EVENTS)).await {
                 Err(_elapsed) => return Ok(Vec::new()),
