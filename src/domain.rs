@@ -214,19 +214,6 @@ impl Chat {
         self.stored_position(last).await;
     }
 
-    /// Resolves once the room's event with this seq (and every one before it) is stored.
-    pub async fn stored(&self, room: &str, seq: u64) {
-        let mut durable = self.shared.durable.subscribe();
-        let _ = durable
-            .wait_for(|_| {
-                self.lock()
-                    .rooms
-                    .get(room)
-                    .is_none_or(|room| room.durable_seq >= seq)
-            })
-            .await;
-    }
-
     async fn stored_position(&self, position: u64) {
         let mut durable = self.shared.durable.subscribe();
         let _ = durable.wait_for(|stored| *stored >= position).await;

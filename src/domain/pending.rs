@@ -257,11 +257,15 @@ impl State {
                         // and nobody has taken the old one since. A member in several rooms
                         // has one rename per room: the first undone does it.
                         if member.info.name == event.from.name {
-                            let new = std::mem::replace(&mut member.info.name, old.clone());
+                            let new = member.info.name.clone();
                             for key in text_keys(&new) {
                                 self.names.remove(&key);
                             }
-                            self.names.extend(text_keys(old));
+                            // Someone may have taken the old name meanwhile (a rename
+                            // outside every room stores nothing to take back): the member
+                            // then gets a free variant of it instead.
+                            let back = self.take_free_name(Some(old.clone()));
+                            self.members.get_mut(&id).expect("just seen").info.name = back;
                         }
                     }
                     for leave in leaves.iter_mut().filter(|(_, info, _)| info.id == id) {

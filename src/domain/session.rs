@@ -139,7 +139,13 @@ impl Chat {
         }
         let config = &self.shared.config;
         let mut state = self.lock();
-        let id = state.member_mut(session)?.info.id;
+        let member = state.member_mut(session)?;
+        let id = member.info.id;
+        // One rename per room: the bound on what waits for the log counts them all.
+        let renames = member.rooms.len().max(1);
+        if state.pending.len() + renames > config.max_pending {
+            return Err(RoomError::StorageBehind);
+        }
         state.check_pending(config)?;
         state.charge(id, config.rate_limit, Instant::now())?;
         let old = state.members[&id].info.name.clone();

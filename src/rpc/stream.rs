@@ -55,9 +55,8 @@ impl ChatService {
             if *seen >= live_after {
                 continue;
             }
-            // Catch up from the log up to where the queue takes over, once the log has
-            // everything up to there.
-            self.chat.stored(room, live_after).await;
+            // Catch up from the log up to where the queue takes over: the log has all of
+            // that, since a seat goes live after the room's last stored event.
             while *seen < live_after {
                 let page = self
                     .stored_after(room, *seen, live_after, CATCH_UP_PAGE, me)

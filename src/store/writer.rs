@@ -315,6 +315,9 @@ fn room_id(tx: &rusqlite::Transaction<'_>, name: &str, ts: u64) -> rusqlite::Res
 
 /// Deletes up to one chunk of what retention no longer keeps. Returns how many rows went.
 pub(super) fn prune_chunk(conn: &Connection, retention: Retention) -> rusqlite::Result<usize> {
+    if retention.max_events.is_none() && retention.max_age.is_none() {
+        return Ok(0);
+    }
     // Each room keeps its newest `max_events`.
     let keep_events = retention
         .max_events

@@ -238,3 +238,25 @@ async fn a_topic_that_cannot_be_stored_is_undone() {
     let (_, topic, _) = room.topic(&alice.session, DEFAULT_ROOM, None).unwrap();
     assert_eq!(topic.as_deref(), Some("first"));
 }
+
+#[tokio::test]
+async fn a_rename_taken_back_never_gives_two_members_one_name() {
+    let (room, faults) = failing_room();
+    let x = room.join(Some("a"), Lifetime::Connection).unwrap();
+    let y = room.join(Some("y"), Lifetime::Connection).unwrap();
+    say_stored(&room, &x.session, "hi").await;
+
+    faults.set(true);
+    let (_, receipt) = room.nick_with_receipt(&x.session, "b").unwrap();
+    // y, in no room at all, renames without an event, to the name x just let go of.
+    room.part(&y.session, DEFAULT_ROOM, None).unwrap();
+    assert_eq!(room.nick(&y.session, "a").unwrap(), "a");
+    assert_eq!(
+        outcome(receipt.unwrap()).await,
+        Err(RoomError::StorageUnavailable)
+    );
+    faults.set(false);
+    let x_name = room.member(&x.session).unwrap().name;
+    assert_ne!(x_name, "a", "y has it");
+    assert_eq!(x_name, "a-2");
+}
