@@ -294,12 +294,14 @@ impl Pane {
     }
 
     /// A line the room sent just now. While the pane is detached from the live end it is
-    /// only counted; paging forward brings it from the history. Returns whether it went in.
+    /// only counted; paging forward brings it from the history. Returns whether it was new
+    /// (in, or counted), not one the pane already had.
     pub(super) fn push_live(&mut self, line: ChatLine) -> bool {
         if let Some(newest) = &mut self.detached {
             if let Some(seq) = line.seq.filter(|seq| seq > newest) {
                 *newest = seq;
                 self.unseen += 1;
+                return true;
             }
             return false;
         }

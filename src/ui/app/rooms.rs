@@ -561,6 +561,21 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_hidden_room_paged_far_back_still_counts_what_is_new() {
+        let mut app = in_rooms(&["#ops"]);
+        let ops = app.rooms.iter().position(|r| r.name == "#ops").unwrap();
+        // Paged so far back in #ops that its pane no longer reaches the live end.
+        app.rooms[ops].pane.detached = Some(0);
+        app.handle_net(say("#ops", 1, "carol", "hello"));
+        app.handle_net(say("#ops", 2, "carol", "bob: look"));
+        assert_eq!(app.rooms[ops].unread, 2);
+        assert!(app.rooms[ops].mentioned);
+        // The same event again (a replay) is not news.
+        app.handle_net(say("#ops", 2, "carol", "bob: look"));
+        assert_eq!(app.rooms[ops].unread, 2);
+    }
+
+    #[test]
     fn tab_completes_room_names_ours_first_then_listed_ones() {
         let mut app = in_rooms(&["#ops", "#opera"]);
         app.handle_net(NetEvent::Rooms(vec![crate::rpc::types::RoomInfo {
