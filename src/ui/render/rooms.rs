@@ -31,7 +31,13 @@ pub fn render_rooms(app: &App, area: Rect, buf: &mut Buffer) {
     let inner = block.inner(area);
     block.render(area, buf);
     let width = inner.width as usize;
-    for (at, room) in app.rooms.iter().enumerate().take(inner.height as usize) {
+    // More rooms than rows: the list scrolls so the room in view is on it.
+    let rows = inner.height as usize;
+    let first = app
+        .current
+        .saturating_sub(rows.saturating_sub(1))
+        .min(app.rooms.len().saturating_sub(rows));
+    for (at, room) in app.rooms.iter().enumerate().skip(first).take(rows) {
         let number = if at < 9 {
             format!("{}", at + 1)
         } else {
@@ -66,7 +72,7 @@ pub fn render_rooms(app: &App, area: Rect, buf: &mut Buffer) {
             Span::styled(format!("{name}{}", " ".repeat(pad)), name_style),
             Span::styled(format!("{count} "), count_style),
         ]);
-        put_line(buf, inner.x, inner.y + at as u16, &line, inner.width);
+        put_line(buf, inner.x, inner.y + (at - first) as u16, &line, inner.width);
     }
 }
 
@@ -140,6 +146,27 @@ mod tests {
         insta::assert_snapshot!(terminal.backend());
         let text = format!("{:?}", terminal.backend());
         assert!(text.contains("news in 2 other rooms (Alt-A)"), "{text}");
+    }
+
+    #[test]
+    fn a_long_room_list_scrolls_to_the_room_in_view() {
+        let rooms: Vec<String> = (1..=12).map(|n| format!("#room{n}")).collect();
+        let names: Vec<&str> = rooms.iter().map(String::as_str).collect();
+        let mut app = in_rooms(&names);
+        let last = app.rooms.len() - 1;
+        for _ in 0..last {
+            app.handle_key(crossterm::event::KeyEvent::new(
+                crossterm::event::KeyCode::Char('n'),
+                crossterm::event::KeyModifiers::CONTROL,
+            ));
+        }
+        assert_eq!(app.room().name, "#room12");
+        let terminal = screen(&app, 80, 8);
+        let list: String = (0..8)
+            .flat_map(|y| (0..18).map(move |x| (x, y)))
+            .map(|(x, y)| terminal.backend().buffer()[(x, y)].symbol().to_owned())
+            .collect();
+        assert!(list.contains("#room12"), "{list}");
     }
 
     #[test]
