@@ -27,7 +27,9 @@ impl Chat {
     }
 
     /// [`Chat::enter`], asking `may_create` first if the room is to be made, once every
-    /// other check has passed: a refused entry costs no creation.
+    /// other check has passed: a refused entry costs no creation. It is called under the
+    /// chat's lock, so it must be map work only (the server's per-address limiter is) and
+    /// must never call back into the chat.
     pub fn enter_with(
         &self,
         session: &str,

@@ -385,3 +385,56 @@ fn location_parsing() {
         DbLocation::File("/tmp/x.db".into())
     );
 }
+
+#[test]
+fn a_database_of_the_last_single_room_release_keeps_who_was_present() {
+    let (path, _cleanup) = temp_db();
+    let conn = Connection::open(&path).unwrap();
+    // d3c51b1's tables, verbatim, with who was present kept in `present`.
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS events (
+             seq INTEGER PRIMARY KEY,
+             ts INTEGER NOT NULL,
+             kind TEXT NOT NULL,
+             from_id TEXT NOT NULL,
+             from_name TEXT NOT NULL,
+             text TEXT
+         );
+         CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+         CREATE TABLE IF NOT EXISTS present (id TEXT PRIMARY KEY, name TEXT NOT NULL);
+         INSERT INTO meta (key, value) VALUES ('present', 1), ('last_seq', 2);",
+    )
+    .unwrap();
+    let carol = Uuid::from_u128(3).to_string();
+    conn.execute(
+        "INSERT INTO events VALUES (1, 1001, 'join', ?1, 'carol', NULL)",
+        [&carol],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO events VALUES (2, 1002, 'nick', ?1, 'caro', NULL)",
+        [&carol],
+    )
+    .unwrap();
+    // The release kept `present` in step: carol, under her new name.
+    conn.execute("INSERT INTO present VALUES (?1, 'caro')", [&carol])
+        .unwrap();
+    drop(conn);
+
+    let store = Store::open(&DbLocation::File(path)).unwrap();
+    let left: Vec<(String, String)> = store
+        .left_behind()
+        .iter()
+        .map(|(room, m)| (room.clone(), m.name.clone()))
+        .collect();
+    assert_eq!(left, [("#general".to_owned(), "caro".to_owned())]);
+    assert_eq!(store.last_seq("#general"), 2);
+    let kinds: Vec<EventKind> = store
+        .history()
+        .latest("#general", 10)
+        .unwrap()
+        .iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds, [EventKind::Join, EventKind::Nick]);
+}

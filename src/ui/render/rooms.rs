@@ -72,7 +72,13 @@ pub fn render_rooms(app: &App, area: Rect, buf: &mut Buffer) {
             Span::styled(format!("{name}{}", " ".repeat(pad)), name_style),
             Span::styled(format!("{count} "), count_style),
         ]);
-        put_line(buf, inner.x, inner.y + (at - first) as u16, &line, inner.width);
+        put_line(
+            buf,
+            inner.x,
+            inner.y + (at - first) as u16,
+            &line,
+            inner.width,
+        );
     }
 }
 
