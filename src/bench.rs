@@ -7,7 +7,6 @@
 //! The server under test should run with `--rate-limit 0`; a bench that meets the rate limit
 //! says so and stops.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,8 +26,11 @@ use crate::rpc::types::{Event, EventKind};
 use crate::rpc::{ChatApiClient, codes};
 
 pub mod rooms;
+mod tally;
 
 use rooms::Layout;
+pub use tally::{Percentiles, Tally};
+use tally::{new_histogram, parse_payload, payload};
 
 /// Events each bench member may have waiting in its own client.
 const CLIENT_BUFFER: usize = 1 << 20;
@@ -101,34 +103,6 @@ impl BenchConfig {
     }
 }
 
-/// Latency percentiles, in milliseconds.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Percentiles {
-    pub p50: f64,
-    pub p90: f64,
-    pub p95: f64,
-    pub p99: f64,
-    pub p999: f64,
-    pub max: f64,
-}
-
-impl Percentiles {
-    fn of(histogram: &Histogram<u64>) -> Self {
-        let ms = |micros: u64| micros as f64 / 1000.0;
-        if histogram.is_empty() {
-            return Self::default();
-        }
-        Self {
-            p50: ms(histogram.value_at_quantile(0.50)),
-            p90: ms(histogram.value_at_quantile(0.90)),
-            p95: ms(histogram.value_at_quantile(0.95)),
-            p99: ms(histogram.value_at_quantile(0.99)),
-            p999: ms(histogram.value_at_quantile(0.999)),
-            max: ms(histogram.max()),
-        }
-    }
-}
-
 /// What a run measured; `--json` prints exactly this.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -154,107 +128,6 @@ impl Report {
     /// Whether every message arrived exactly once, in order, and only where it was sent.
     pub fn is_clean(&self) -> bool {
         self.lost == 0 && self.duplicated == 0 && self.out_of_order == 0 && self.misrouted == 0
-    }
-}
-
-/// A bench payload: who sent it, its number, when, padded to the requested size.
-fn payload(publisher: u32, counter: u64, sent_micros: u64, size: usize) -> String {
-    let mut text = format!("b{publisher}:{counter}:{sent_micros}:");
-    if text.len() < size {
-        text.extend(std::iter::repeat_n('x', size - text.len()));
-    }
-    text
-}
-
-/// Reads a payload back: (publisher, counter, sent micros). `None` for other traffic.
-fn parse_payload(text: &str) -> Option<(u32, u64, u64)> {
-    let mut fields = text.strip_prefix('b')?.splitn(4, ':');
-    let publisher = fields.next()?.parse().ok()?;
-    let counter = fields.next()?.parse().ok()?;
-    let sent = fields.next()?.parse().ok()?;
-    Some((publisher, counter, sent))
-}
-
-/// One receiver's view of one publisher's stream.
-#[derive(Debug, Default, Clone)]
-struct Stream {
-    /// Counters received, as a bitset.
-    seen: Vec<u64>,
-    unique: u64,
-    highest: Option<u64>,
-    duplicated: u64,
-    out_of_order: u64,
-}
-
-/// What one member received, checked as it arrives. Streams are keyed by publisher, or with
-/// rooms by (room, publisher) (see [`rooms`]).
-#[derive(Debug)]
-pub struct Tally {
-    streams: HashMap<u32, Stream>,
-    latency: Histogram<u64>,
-    /// Bench messages that had no business reaching this member where they did.
-    misrouted: u64,
-}
-
-impl Default for Tally {
-    fn default() -> Self {
-        Self {
-            streams: HashMap::new(),
-            latency: new_histogram(),
-            misrouted: 0,
-        }
-    }
-}
-
-fn new_histogram() -> Histogram<u64> {
-    // Microseconds, up to an hour, three significant digits.
-    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds")
-}
-
-impl Tally {
-    /// Counts one delivery of `counter` from `publisher`, received `latency_micros` after it
-    /// was sent.
-    pub fn record(&mut self, publisher: u32, counter: u64, latency_micros: u64) {
-        let stream = self.streams.entry(publisher).or_default();
-        let (word, bit) = ((counter / 64) as usize, counter % 64);
-        if stream.seen.len() <= word {
-            stream.seen.resize(word + 1, 0);
-        }
-        if stream.seen[word] & (1 << bit) != 0 {
-            stream.duplicated += 1;
-            return;
-        }
-        stream.seen[word] |= 1 << bit;
-        stream.unique += 1;
-        if stream.highest.is_some_and(|highest| counter < highest) {
-            stream.out_of_order += 1;
-        }
-        stream.highest = stream.highest.max(Some(counter));
-        self.latency.saturating_record(latency_micros.max(1));
-    }
-
-    /// How many messages this member never got, given how many each publisher had
-    /// acknowledged (`sent[p]`); `me` is this member's own publisher index, if it publishes.
-    pub fn lost(&self, sent: &[u64], me: Option<u32>) -> u64 {
-        (0..sent.len() as u32)
-            .filter(|&p| Some(p) != me)
-            .map(|p| {
-                let got = self.streams.get(&p).map_or(0, |s| s.unique);
-                sent[p as usize].saturating_sub(got)
-            })
-            .sum()
-    }
-
-    pub fn duplicated(&self) -> u64 {
-        self.streams.values().map(|s| s.duplicated).sum()
-    }
-
-    pub fn out_of_order(&self) -> u64 {
-        self.streams.values().map(|s| s.out_of_order).sum()
-    }
-
-    pub fn deliveries(&self) -> u64 {
-        self.streams.values().map(|s| s.unique + s.duplicated).sum()
     }
 }
 
@@ -349,16 +222,13 @@ pub async fn run(
             session,
             events,
         } = member;
-        receivers.push(match &layout {
-            None => tokio::spawn(receive(events, progress.clone(), stopped.clone())),
-            Some(layout) => tokio::spawn(rooms::receive(
-                events,
-                progress.clone(),
-                stopped.clone(),
-                layout.clone(),
-                index,
-            )),
-        });
+        let seat = layout.clone().map(|layout| (layout, index));
+        receivers.push(tokio::spawn(receive(
+            events,
+            progress.clone(),
+            stopped.clone(),
+            seat,
+        )));
         if index < config.publishers {
             let rooms = rooms::names_of(layout.as_deref(), index);
             publishers.push(tokio::spawn(publish(
@@ -471,11 +341,14 @@ pub async fn run(
     })
 }
 
-/// One member's receiving side: checks every bench message until told to stop.
+/// One member's receiving side: checks every bench message until told to stop. With rooms,
+/// `seat` is the layout and this member's number in it, and every message is checked
+/// against the room it names.
 async fn receive(
     mut events: Subscription<Event>,
     progress: Arc<Progress>,
     mut stop: tokio::sync::watch::Receiver<bool>,
+    seat: Option<(Arc<Layout>, usize)>,
 ) -> Tally {
     let mut tally = Tally::default();
     loop {
@@ -496,8 +369,22 @@ async fn receive(
         let Some((publisher, counter, sent)) = event.text.as_deref().and_then(parse_payload) else {
             continue;
         };
-        tally.record(publisher, counter, now_micros().saturating_sub(sent));
-        progress.deliveries.fetch_add(1, Ordering::Relaxed);
+        let latency = now_micros().saturating_sub(sent);
+        let counted = match &seat {
+            None => {
+                tally.record(publisher, counter, latency);
+                true
+            }
+            Some((layout, member)) => layout.record(
+                &mut tally,
+                *member,
+                &event.room,
+                (publisher, counter, latency),
+            ),
+        };
+        if counted {
+            progress.deliveries.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 

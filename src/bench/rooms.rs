@@ -8,13 +8,7 @@
 //! belongs in, and a message that arrives naming any other room, or in a room the receiver
 //! is not in, counts as misrouted.
 
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
-
-use jsonrpsee::core::client::Subscription;
-
-use super::{Progress, Tally, now_micros, parse_payload};
-use crate::rpc::types::{Event, EventKind};
+use super::Tally;
 
 /// Rooms each member is in (fewer when there are fewer rooms).
 pub const ROOMS_PER_MEMBER: usize = 3;
@@ -134,7 +128,7 @@ impl Layout {
     /// Checks one bench message that `member` received in the room named `room`, and
     /// tallies it under its (room, publisher) stream if it belongs there. Returns whether it
     /// was tallied.
-    fn record(
+    pub(super) fn record(
         &self,
         tally: &mut Tally,
         member: usize,
@@ -159,45 +153,6 @@ impl Layout {
                 tally.misrouted += 1;
                 false
             }
-        }
-    }
-}
-
-/// Member `member`'s receiving side when members are spread over rooms: like
-/// [`super::receive`], with every bench message checked against the room it names.
-pub(super) async fn receive(
-    mut events: Subscription<Event>,
-    progress: Arc<Progress>,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-    layout: Arc<Layout>,
-    member: usize,
-) -> Tally {
-    let mut tally = Tally::default();
-    loop {
-        let item = tokio::select! {
-            biased;
-            _ = stop.wait_for(|stop| *stop) => return tally,
-            item = events.next() => item,
-        };
-        let Some(Ok(event)) = item else {
-            let _ = stop.wait_for(|stop| *stop).await;
-            return tally;
-        };
-        progress.events.fetch_add(1, Ordering::Relaxed);
-        if event.kind != EventKind::Message {
-            continue;
-        }
-        let Some((publisher, counter, sent)) = event.text.as_deref().and_then(parse_payload) else {
-            continue;
-        };
-        let latency = now_micros().saturating_sub(sent);
-        if layout.record(
-            &mut tally,
-            member,
-            &event.room,
-            (publisher, counter, latency),
-        ) {
-            progress.deliveries.fetch_add(1, Ordering::Relaxed);
         }
     }
 }
