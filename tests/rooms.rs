@@ -23,6 +23,13 @@ fn no_rate_limit() -> ServerConfig {
     }
 }
 
+/// One JSON-RPC call over HTTP POST; its `result`.
+async fn call(server: &TestServer, body: String) -> serde_json::Value {
+    let reply: serde_json::Value =
+        serde_json::from_str(&post(server, body.as_bytes()).await).unwrap();
+    reply["result"].clone()
+}
+
 fn code(err: ClientError) -> i32 {
     match err {
         ClientError::Call(err) => err.code(),
@@ -232,23 +239,20 @@ async fn resuming_several_rooms_misses_nothing_and_repeats_nothing() {
 #[tokio::test]
 async fn polling_resumes_each_room_from_its_cursor() {
     let server = TestServer::start().await;
-    let call = |body: String| {
-        let server = &server;
-        async move {
-            let reply: serde_json::Value =
-                serde_json::from_str(&post(server, body.as_bytes()).await).unwrap();
-            reply["result"].clone()
-        }
-    };
-    let joined =
-        call(r#"{"jsonrpc":"2.0","id":1,"method":"chat_join","params":{"name":"curl"}}"#.into())
-            .await;
+    let joined = call(
+        &server,
+        r#"{"jsonrpc":"2.0","id":1,"method":"chat_join","params":{"name":"curl"}}"#.into(),
+    )
+    .await;
     let session = joined["session"].as_str().unwrap().to_owned();
     assert_eq!(joined["protocol"], 2);
     assert_eq!(joined["room"], "#general");
-    call(format!(
-        r##"{{"jsonrpc":"2.0","id":2,"method":"chat_enter","params":["{session}","#ops"]}}"##
-    ))
+    call(
+        &server,
+        format!(
+            r##"{{"jsonrpc":"2.0","id":2,"method":"chat_enter","params":["{session}","#ops"]}}"##
+        ),
+    )
     .await;
     let talker = Member::join(&server, "talker").await;
     talker.enter("#ops").await;
@@ -260,7 +264,7 @@ async fn polling_resumes_each_room_from_its_cursor() {
     let poll = format!(
         r##"{{"jsonrpc":"2.0","id":3,"method":"chat_poll","params":{{"session":"{session}","timeout_ms":0,"cursors":{{"#ops":{first}}}}}}}"##
     );
-    let events = call(poll).await;
+    let events = call(&server, poll).await;
     let events = events.as_array().unwrap();
     let ops: Vec<&serde_json::Value> = events
         .iter()
@@ -443,33 +447,30 @@ async fn a_single_room_client_of_the_old_protocol_still_chats() {
 #[tokio::test]
 async fn a_polls_replay_holds_none_of_the_pollers_own_events() {
     let server = TestServer::start().await;
-    let call = |body: String| {
-        let server = &server;
-        async move {
-            let reply: serde_json::Value =
-                serde_json::from_str(&post(server, body.as_bytes()).await).unwrap();
-            reply["result"].clone()
-        }
-    };
-    let joined =
-        call(r#"{"jsonrpc":"2.0","id":1,"method":"chat_join","params":{"name":"bot"}}"#.into())
-            .await;
+    let joined = call(
+        &server,
+        r#"{"jsonrpc":"2.0","id":1,"method":"chat_join","params":{"name":"bot"}}"#.into(),
+    )
+    .await;
     let session = joined["session"].as_str().unwrap().to_owned();
     let friend = Member::join(&server, "friend").await;
     friend.enter("#d").await;
-    let entered = call(format!(
-        r##"{{"jsonrpc":"2.0","id":2,"method":"chat_enter","params":["{session}","#d"]}}"##
-    ))
+    let entered = call(
+        &server,
+        format!(
+            r##"{{"jsonrpc":"2.0","id":2,"method":"chat_enter","params":["{session}","#d"]}}"##
+        ),
+    )
     .await;
     let cursor = entered["last_seq"].as_u64().unwrap();
     friend.say_in("#d", "hello bot").await;
     let poll = format!(
         r##"{{"jsonrpc":"2.0","id":3,"method":"chat_poll","params":{{"session":"{session}","timeout_ms":0,"cursors":{{"#d":{cursor}}}}}}}"##
     );
-    let first = call(poll.clone()).await;
+    let first = call(&server, poll.clone()).await;
     // The answer was lost: the same poll again gets the same events back from the log,
     // and still not the bot's own join.
-    let again = call(poll).await;
+    let again = call(&server, poll).await;
     for answer in [&first, &again] {
         let d: Vec<&serde_json::Value> = answer
             .as_array()

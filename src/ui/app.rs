@@ -362,6 +362,7 @@ mod tests {
     use uuid::Uuid;
 
     use super::keys::WHEEL_ROWS;
+    use super::room_tests::texts;
     use super::*;
     use crate::rpc::types::EventKind;
     use crate::ui::net::Page;
@@ -1008,14 +1009,6 @@ mod tests {
             Connection::Disconnected("server went away".into())
         );
         assert!(app.room().members.is_empty());
-    }
-
-    fn texts(app: &App) -> Vec<&str> {
-        app.pane()
-            .lines
-            .iter()
-            .map(|line| line.text.as_str())
-            .collect()
     }
 
     #[test]

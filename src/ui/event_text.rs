@@ -86,12 +86,13 @@ pub fn room_row(info: &RoomInfo, offset_secs: i64) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::rpc::types::MemberInfo;
     use uuid::Uuid;
 
-    fn event(kind: EventKind, name: &str, text: Option<&str>) -> Event {
+    /// An event of `kind` in `#general` from `name`, with `text`.
+    pub(crate) fn event(kind: EventKind, name: &str, text: Option<&str>) -> Event {
         Event {
             room: "#general".into(),
             seq: 1,

@@ -432,22 +432,7 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rpc::types::MemberInfo;
-    use uuid::Uuid;
-
-    fn event(kind: EventKind, name: &str, text: Option<&str>) -> Event {
-        Event {
-            room: "#general".into(),
-            seq: 1,
-            ts: 0,
-            kind,
-            from: MemberInfo {
-                id: Uuid::nil(),
-                name: name.into(),
-            },
-            text: text.map(str::to_owned),
-        }
-    }
+    use crate::ui::event_text::tests::event;
 
     #[test]
     fn lines_go_to_the_first_room_and_rooms_are_kept_once_in_order() {

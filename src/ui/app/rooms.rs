@@ -326,7 +326,8 @@ pub(crate) mod tests {
         app.rooms.iter().map(|room| room.name.as_str()).collect()
     }
 
-    fn texts(app: &App) -> Vec<&str> {
+    /// The texts of the lines in the pane in view.
+    pub(crate) fn texts(app: &App) -> Vec<&str> {
         app.pane()
             .lines
             .iter()
