@@ -81,12 +81,6 @@ impl Chat {
         Ok((entered, Some(receipt)))
     }
 
-    /// Whether a room exists (by its name as typed); `None` if the name is not a room name.
-    pub fn room_exists(&self, room: &str) -> Option<bool> {
-        let name = parse_room_name(room).ok()?;
-        Some(self.lock().rooms.contains_key(&name))
-    }
-
     /// Leaves one room; the others there see the member's `reason`. The session stays.
     pub fn part(&self, session: &str, room: &str, reason: Option<&str>) -> Result<(), RoomError> {
         let mut state = self.lock();
@@ -230,12 +224,6 @@ impl Chat {
         let mut state = self.lock();
         let id = state.member_mut(session)?.info.id;
         state.seated_in(id, room)
-    }
-
-    /// The seq of the newest event accepted in a room.
-    pub fn last_seq(&self, room: &str) -> Result<u64, RoomError> {
-        let name = parse_room_name(room)?;
-        Ok(self.lock().room(&name)?.last_seq())
     }
 
     /// Checks where a client says it has got to, room by room: each room must be one the
