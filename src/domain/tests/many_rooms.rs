@@ -31,7 +31,11 @@ fn exists(chat: &Chat, room: &str) -> bool {
 
 /// The newest seq of a room, as the list of rooms says.
 fn last_seq(chat: &Chat, room: &str) -> u64 {
-    chat.rooms().iter().find(|r| r.name == room).unwrap().last_seq
+    chat.rooms()
+        .iter()
+        .find(|r| r.name == room)
+        .unwrap()
+        .last_seq
 }
 
 fn say(chat: &Chat, session: &str, room: &str, text: &str) -> u64 {
