@@ -38,6 +38,7 @@ fn full_app() -> App {
             from: MemberInfo {
                 id: Uuid::from_u128(u128::from(seq) % 6),
                 name: name.into(),
+                guest: false,
             },
             text: Some(text),
         }));

@@ -167,6 +167,7 @@ async fn open_members(
                     Some(format!("bench-{index}")),
                     config.password.clone(),
                     rooms.next(),
+                    None,
                 )
                 .await
                 .map_err(|source| BenchError::Join { index, source })?;

@@ -42,9 +42,12 @@ use uuid::Uuid;
 
 pub use config::{ChatConfig, DEFAULT_ROOM, Lifetime, RateLimit};
 pub use error::{LeaveReason, RESTARTED, RoomError};
-pub use event::{Encoder, Event, EventKind, MemberInfo, Stamped, Wire, unix_ms};
+pub use event::{
+    Encoder, Event, EventKind, MemberInfo, Stamped, Wire, is_guest_id, is_keyed_id, unix_ms,
+};
 pub use log::{
-    Appender, EventLog, LogError, MemoryLog, OnProgress, Progress, Recovered, RoomRecord,
+    Appender, EventLog, IdentityRecord, IdentityState, LogError, MemoryLog, OnProgress, Progress,
+    Record, Recovered, RoomRecord,
 };
 pub use names::{RESERVED_NAMES, SERVER_NAME, server_identity};
 use pending::Pending;

@@ -163,6 +163,8 @@ impl Store {
             .map_err(sqlite)?;
         schema::prepare(&mut writer, default_room).map_err(sqlite)?;
         let recovered = Recovered {
+            identities: Vec::new(),
+            conversations: Vec::new(),
             rooms: schema::read_rooms(&writer).map_err(sqlite)?,
             left_behind: read_present(&writer).map_err(sqlite)?,
         };
@@ -311,12 +313,12 @@ impl History {
                 seq,
                 ts,
                 kind: kind.parse().map_err(corrupt)?,
-                from: MemberInfo {
-                    id: from_id
+                from: MemberInfo::new(
+                    from_id
                         .parse()
                         .map_err(|e: uuid::Error| corrupt(e.to_string()))?,
-                    name: from_name,
-                },
+                    from_name,
+                ),
                 text,
             })
         })

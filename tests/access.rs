@@ -39,16 +39,16 @@ fn http(server: &TestServer) -> HttpClient {
 /// Missing and wrong passwords are refused and make no member; the right one joins.
 async fn assert_only_the_password_joins(client: &impl ChatApiClient) {
     let missing = client
-        .join(Some("eve".into()), None, None)
+        .join(Some("eve".into()), None, None, None)
         .await
         .unwrap_err();
     assert_eq!(code(missing), codes::PASSWORD_REQUIRED);
     let wrong = client
-        .join(Some("eve".into()), Some("guess".into()), None)
+        .join(Some("eve".into()), Some("guess".into()), None, None)
         .await;
     assert_eq!(code(wrong.unwrap_err()), codes::WRONG_PASSWORD);
     let alice = client
-        .join(Some("alice".into()), Some(SECRET.into()), None)
+        .join(Some("alice".into()), Some(SECRET.into()), None, None)
         .await
         .unwrap();
     let members = client
@@ -126,7 +126,7 @@ async fn a_made_up_session_learns_nothing_of_how_far_a_private_room_has_got() {
     let server = private_room().await;
     let http = http(&server);
     let alice = http
-        .join(Some("alice".into()), Some(SECRET.into()), None)
+        .join(Some("alice".into()), Some(SECRET.into()), None, None)
         .await
         .unwrap();
     http.send(alice.session, "a secret chat".into(), None, None)
@@ -160,13 +160,13 @@ async fn an_address_that_keeps_guessing_is_shut_out_even_with_the_right_password
     let http = http(&server);
     for _ in 0..FREE_FAILURES {
         let wrong = http
-            .join(None, Some("guess".into()), None)
+            .join(None, Some("guess".into()), None, None)
             .await
             .unwrap_err();
         assert_eq!(code(wrong), codes::WRONG_PASSWORD);
     }
     let err = http
-        .join(None, Some(SECRET.into()), None)
+        .join(None, Some(SECRET.into()), None, None)
         .await
         .unwrap_err();
     let ClientError::Call(call) = err else {
@@ -218,7 +218,10 @@ async fn a_client_trusting_the_ca_file_chats_over_wss_and_https() {
     let client = connect_with(&wss(&server), &tls, SUBSCRIPTION_BUFFER)
         .await
         .unwrap();
-    let alice = client.join(Some("alice".into()), None, None).await.unwrap();
+    let alice = client
+        .join(Some("alice".into()), None, None, None)
+        .await
+        .unwrap();
     client
         .send(alice.session.clone(), "private words".into(), None, None)
         .await
@@ -228,7 +231,10 @@ async fn a_client_trusting_the_ca_file_chats_over_wss_and_https() {
         .with_custom_cert_store(tls.client_config().unwrap().unwrap())
         .build(format!("https://{}", server.addr))
         .unwrap();
-    let bob = https.join(Some("bob".into()), None, None).await.unwrap();
+    let bob = https
+        .join(Some("bob".into()), None, None, None)
+        .await
+        .unwrap();
     let history = https
         .history(bob.session, None, None, None, None)
         .await
@@ -255,7 +261,7 @@ async fn without_the_ca_file_the_certificate_is_refused_and_nothing_is_sent() {
     // hyper's error says only "client error (Connect)", but it is a transport failure,
     // not an answer from the server.
     let err = https
-        .join(Some("eve".into()), None, None)
+        .join(Some("eve".into()), None, None, None)
         .await
         .unwrap_err();
     assert!(matches!(err, ClientError::Transport(_)), "{err}");
@@ -275,7 +281,7 @@ async fn a_pinned_fingerprint_is_trusted_and_any_other_refused() {
         .await
         .unwrap();
     client
-        .join(Some("pinned".into()), None, None)
+        .join(Some("pinned".into()), None, None, None)
         .await
         .unwrap();
 

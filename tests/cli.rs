@@ -243,7 +243,7 @@ async fn a_killed_server_loses_no_acknowledged_message_in_any_room() {
         .await
         .unwrap();
     let back = client
-        .join(Some("reader".into()), None, None)
+        .join(Some("reader".into()), None, None, None)
         .await
         .unwrap();
     for room in &rooms[1..] {
@@ -858,7 +858,7 @@ async fn ca_file_holding_a_self_signed_ca_certificate_trusts_that_server() {
     .await
     .unwrap();
     let joined = reader
-        .join(Some("reader".into()), None, None)
+        .join(Some("reader".into()), None, None, None)
         .await
         .unwrap();
     assert!(
@@ -1112,7 +1112,7 @@ async fn plain_mode_in_two_rooms_names_the_room_of_every_line_and_sends_to_the_f
         .await
         .unwrap();
     let carol = client
-        .join(Some("carol".into()), None, Some("#ops".into()))
+        .join(Some("carol".into()), None, Some("#ops".into()), None)
         .await
         .unwrap();
     client
@@ -1224,7 +1224,7 @@ async fn after_a_lost_connection_every_room_catches_up_each_event_once_in_order(
         .await
         .unwrap();
     let carol = client
-        .join(Some("carol".into()), None, Some("#a".into()))
+        .join(Some("carol".into()), None, Some("#a".into()), None)
         .await
         .unwrap();
     client

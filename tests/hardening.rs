@@ -445,7 +445,7 @@ async fn subscriptions_per_connection_are_capped() {
     let mut subscriptions = Vec::new();
     for i in 0..4 {
         let joined = client
-            .join(Some(format!("m{i}")), None, None)
+            .join(Some(format!("m{i}")), None, None, None)
             .await
             .unwrap();
         subscriptions.push(
@@ -455,7 +455,10 @@ async fn subscriptions_per_connection_are_capped() {
                 .unwrap(),
         );
     }
-    let joined = client.join(Some("m4".into()), None, None).await.unwrap();
+    let joined = client
+        .join(Some("m4".into()), None, None, None)
+        .await
+        .unwrap();
     let err = client
         .subscribe_events(joined.session, None, None)
         .await
@@ -474,20 +477,23 @@ async fn sessions_per_connection_are_capped() {
     for i in 0..4 {
         sessions.push(
             client
-                .join(Some(format!("m{i}")), None, None)
+                .join(Some(format!("m{i}")), None, None, None)
                 .await
                 .unwrap()
                 .session,
         );
     }
     let err = client
-        .join(Some("m4".into()), None, None)
+        .join(Some("m4".into()), None, None, None)
         .await
         .unwrap_err();
     assert_eq!(client_error_code(err), codes::TOO_MANY_SESSIONS);
     // Leaving frees a place.
     client.leave(sessions.pop().unwrap(), None).await.unwrap();
-    client.join(Some("m4".into()), None, None).await.unwrap();
+    client
+        .join(Some("m4".into()), None, None, None)
+        .await
+        .unwrap();
     server.stop().await;
 }
 
@@ -506,15 +512,23 @@ async fn joins_are_rate_limited_per_address() {
         .build(server.http_url())
         .unwrap();
     for i in 0..3 {
-        http.join(Some(format!("j{i}")), None, None).await.unwrap();
+        http.join(Some(format!("j{i}")), None, None, None)
+            .await
+            .unwrap();
     }
-    let err = http.join(Some("j3".into()), None, None).await.unwrap_err();
+    let err = http
+        .join(Some("j3".into()), None, None, None)
+        .await
+        .unwrap_err();
     assert_eq!(client_error_code(err), codes::RATE_LIMITED);
     // The same holds over WebSocket, from the same address.
     let ws = chatroom::rpc::client::connect(&server.ws_url())
         .await
         .unwrap();
-    let err = ws.join(Some("w".into()), None, None).await.unwrap_err();
+    let err = ws
+        .join(Some("w".into()), None, None, None)
+        .await
+        .unwrap_err();
     assert_eq!(client_error_code(err), codes::RATE_LIMITED);
     server.stop().await;
 }
@@ -526,7 +540,10 @@ async fn a_second_concurrent_poll_is_refused_not_queued() {
         .request_timeout(common::WAIT)
         .build(server.http_url())
         .unwrap();
-    let me = http.join(Some("poller".into()), None, None).await.unwrap();
+    let me = http
+        .join(Some("poller".into()), None, None, None)
+        .await
+        .unwrap();
     // A subscription holds the session's events, as a first long poll would.
     let ws = chatroom::rpc::client::connect(&server.ws_url())
         .await
@@ -658,7 +675,7 @@ async fn reserved_names_are_refused_over_the_wire() {
         .await
         .unwrap();
     let err = client
-        .join(Some("System".into()), None, None)
+        .join(Some("System".into()), None, None, None)
         .await
         .unwrap_err();
     assert_eq!(client_error_code(err), codes::NAME_RESERVED);
@@ -690,7 +707,7 @@ async fn disguised_look_alikes_get_a_variant_or_are_refused() {
     for reserved in ["ᎪDMIN", "RᎾOT", "server\u{2800}", "-!- server"] {
         let err = capital_i
             .client
-            .join(Some(reserved.into()), None, None)
+            .join(Some(reserved.into()), None, None, None)
             .await
             .unwrap_err();
         assert_eq!(client_error_code(err), codes::NAME_RESERVED, "{reserved:?}");

@@ -124,7 +124,7 @@ async fn subscribe_since_replays_what_was_missed_then_goes_live() {
         .await
         .unwrap();
     let joined = client
-        .join(Some("returning".into()), None, None)
+        .join(Some("returning".into()), None, None, None)
         .await
         .unwrap();
     let mut events = client
@@ -170,7 +170,10 @@ async fn poll_since_catches_up_a_page_at_a_time() {
         .request_timeout(WAIT)
         .build(server.http_url())
         .unwrap();
-    let me = http.join(Some("curl".into()), None, None).await.unwrap();
+    let me = http
+        .join(Some("curl".into()), None, None, None)
+        .await
+        .unwrap();
     let mut seen = 0;
     let mut got = Vec::new();
     while texts(&got).len() < 300 {
@@ -220,7 +223,7 @@ impl Receiver {
             .await
             .unwrap();
         let joined = client
-            .join(Some(name.to_owned()), None, None)
+            .join(Some(name.to_owned()), None, None, None)
             .await
             .unwrap();
         let events = client
@@ -409,7 +412,10 @@ async fn a_poll_answer_lost_on_the_way_is_answered_again_from_the_store() {
         .request_timeout(WAIT)
         .build(server.http_url())
         .unwrap();
-    let me = http.join(Some("curl".into()), None, None).await.unwrap();
+    let me = http
+        .join(Some("curl".into()), None, None, None)
+        .await
+        .unwrap();
     let alice = Member::join(&server, "alice").await;
     let first = alice.say("one").await;
     alice.say("two").await;

@@ -185,7 +185,7 @@ async fn resuming_several_rooms_misses_nothing_and_repeats_nothing() {
 
     let client = connect(&server.ws_url()).await.unwrap();
     let joined = client
-        .join(Some("reader".into()), None, None)
+        .join(Some("reader".into()), None, None, None)
         .await
         .unwrap();
     for room in ["#a", "#b"] {
@@ -245,7 +245,7 @@ async fn polling_resumes_each_room_from_its_cursor() {
     )
     .await;
     let session = joined["session"].as_str().unwrap().to_owned();
-    assert_eq!(joined["protocol"], 2);
+    assert_eq!(joined["protocol"], 3);
     assert_eq!(joined["room"], "#general");
     call(
         &server,
@@ -344,7 +344,7 @@ async fn what_rooms_refuse_comes_with_a_stable_code() {
     let join = connect(&server.ws_url())
         .await
         .unwrap()
-        .join(None, None, Some("nope".into()))
+        .join(None, None, Some("nope".into()), None)
         .await;
     assert_eq!(code(join.unwrap_err()), codes::BAD_ROOM_NAME);
     let rooms: Vec<String> = alice

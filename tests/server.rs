@@ -156,7 +156,7 @@ async fn server_assigns_names_and_identity() {
     assert_ne!(first.joined.id, second.joined.id);
     assert_ne!(first.session(), second.session());
 
-    let anonymous = first.client.join(None, None, None).await.unwrap();
+    let anonymous = first.client.join(None, None, None, None).await.unwrap();
     assert!(anonymous.name.starts_with("guest-"), "{}", anonymous.name);
     let names: Vec<String> = anonymous.members.into_iter().map(|m| m.name).collect();
     assert_eq!(names.len(), 3);
@@ -206,7 +206,10 @@ async fn bad_calls_get_stable_error_codes() {
 async fn http_member_long_polls_for_events() {
     let server = TestServer::start().await;
     let http = http_client(&server);
-    let me = http.join(Some("curl".into()), None, None).await.unwrap();
+    let me = http
+        .join(Some("curl".into()), None, None, None)
+        .await
+        .unwrap();
     let alice = Member::join(&server, "alice").await;
 
     // The join of alice is already waiting.
@@ -248,7 +251,10 @@ async fn http_member_long_polls_for_events() {
 async fn poll_with_nothing_pending_returns_empty_after_its_timeout() {
     let server = TestServer::start().await;
     let http = http_client(&server);
-    let me = http.join(Some("curl".into()), None, None).await.unwrap();
+    let me = http
+        .join(Some("curl".into()), None, None, None)
+        .await
+        .unwrap();
     let started = Instant::now();
     let events = http.poll(me.session, Some(300), None, None).await.unwrap();
     assert!(events.is_empty());
@@ -268,7 +274,10 @@ async fn http_member_that_stops_polling_is_removed() {
     .await;
     let mut alice = Member::join(&server, "alice").await;
     let http = http_client(&server);
-    let me = http.join(Some("sleepy".into()), None, None).await.unwrap();
+    let me = http
+        .join(Some("sleepy".into()), None, None, None)
+        .await
+        .unwrap();
     assert_eq!(alice.next_event().await.kind, EventKind::Join);
 
     let leave = alice.next_event().await;
@@ -297,7 +306,10 @@ async fn websocket_member_does_not_idle_out() {
     // Wait out several idle periods: an HTTP member would be gone, so the member that
     // joins afterwards must be the next thing bob hears, not alice leaving.
     let http = http_client(&server);
-    let sleepy = http.join(Some("sleepy".into()), None, None).await.unwrap();
+    let sleepy = http
+        .join(Some("sleepy".into()), None, None, None)
+        .await
+        .unwrap();
     assert_eq!(bob.next_event().await.from.name, "sleepy");
     let leave = bob.next_event().await;
     assert_eq!(

@@ -107,7 +107,7 @@ async fn joins_and_renames_fail_cleanly_while_storage_is_unavailable() {
         .unwrap();
     let refused = within(
         "the join to fail",
-        carol.join(Some("carol".into()), None, None),
+        carol.join(Some("carol".into()), None, None, None),
     )
     .await
     .unwrap_err();
@@ -129,7 +129,10 @@ async fn joins_and_renames_fail_cleanly_while_storage_is_unavailable() {
     );
 
     faults.set(false);
-    let joined = carol.join(Some("carol".into()), None, None).await.unwrap();
+    let joined = carol
+        .join(Some("carol".into()), None, None, None)
+        .await
+        .unwrap();
     assert_eq!(joined.name, "carol", "the name was never taken");
     let next = alice.next_event().await;
     assert_eq!(

@@ -350,7 +350,10 @@ async fn serve_with_tui_hosts_and_chats() {
     let client = chatroom::rpc::client::connect(&format!("ws://{listen}"))
         .await
         .unwrap();
-    let guest = client.join(Some("guest".into()), None, None).await.unwrap();
+    let guest = client
+        .join(Some("guest".into()), None, None, None)
+        .await
+        .unwrap();
     // Guest has said nothing yet: the smart filter hides its join, the count shows it.
     block(|| tui.wait_for_text("connected │ 2 members │ host"));
     client
@@ -905,7 +908,7 @@ async fn two_rooms_switch_with_alt_2_and_ctrl_n_and_the_hidden_one_counts_what_i
         .await
         .unwrap();
     let carol = client
-        .join(Some("carol".into()), None, Some("#ops".into()))
+        .join(Some("carol".into()), None, Some("#ops".into()), None)
         .await
         .unwrap();
     // `ops` without its `#`, as a shell user would type it.

@@ -56,6 +56,14 @@ pub enum RoomError {
     TopicTooLong { len: usize, max: usize },
     #[error("the reason is {len} bytes; the limit is {max}")]
     ReasonTooLong { len: usize, max: usize },
+    #[error("the name {0} belongs to another key; choose another name")]
+    NameOwned(String),
+    #[error("only members with a key can {0}; connect with an identity")]
+    NotIdentified(&'static str),
+    #[error("nobody with a key goes by {0}")]
+    NoSuchIdentity(String),
+    #[error("marker {seq} is past {room}'s latest event, {latest}")]
+    MarkerAhead { room: String, seq: u64, latest: u64 },
 }
 
 /// Why a member is no longer in the room.

@@ -9,11 +9,38 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// A member as others see it: the public id and the name the server settled on.
+/// A member as others see it: the public id, the name the server settled on, and whether
+/// it is a guest (no key behind it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberInfo {
     pub id: Uuid,
     pub name: String,
+    /// Joined without a key: its name is only borrowed. Sent only when true.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub guest: bool,
+}
+
+impl MemberInfo {
+    /// A member, a guest unless its id was made from a key.
+    pub fn new(id: Uuid, name: String) -> Self {
+        Self {
+            id,
+            name,
+            guest: !is_keyed_id(id),
+        }
+    }
+}
+
+/// Whether a member id is one made from a key (a version 8 uuid, see
+/// [`crate::identity::PublicKey::member_id`]); guests get random (version 4) ids, and the
+/// server the nil id.
+pub fn is_keyed_id(id: Uuid) -> bool {
+    id.get_version_num() == 8
+}
+
+/// Whether an id is a guest's: neither made from a key nor the server's.
+pub fn is_guest_id(id: Uuid) -> bool {
+    !id.is_nil() && !is_keyed_id(id)
 }
 
 /// What kind of thing happened in the room.
@@ -31,6 +58,9 @@ pub enum EventKind {
     Nick,
     /// The room's topic changed: `text` is the new topic, null when it was cleared.
     Topic,
+    /// Another session of the same identity has read the room up to `seq`. Never stored,
+    /// not a room event (the room's seq does not move), and sent only to that identity.
+    Read,
 }
 
 impl EventKind {
@@ -44,6 +74,7 @@ impl EventKind {
             EventKind::Action => "action",
             EventKind::Nick => "nick",
             EventKind::Topic => "topic",
+            EventKind::Read => "read",
         }
     }
 }
@@ -60,6 +91,7 @@ impl std::str::FromStr for EventKind {
             "action" => EventKind::Action,
             "nick" => EventKind::Nick,
             "topic" => EventKind::Topic,
+            "read" => EventKind::Read,
             other => return Err(format!("unknown event kind {other:?}")),
         })
     }

@@ -7,13 +7,20 @@
 //! through one room's history. Following the log is the same callback: stored events come
 //! back in order.
 //!
+//! Beside the events, the log keeps what the chat knows of identities ([`Record`]): who owns
+//! which name, the rooms and conversations each identity is in, and how far each has read.
+//! Records take positions from the same counter and are stored in the same order, so a
+//! join acknowledged as stored has its claim on the name stored with it.
+//!
 //! SQLite (`store`) is the embedded default; [`MemoryLog`] keeps everything in memory, for
 //! tests and for servers that need no history. A replicated log (NATS JetStream) plugs in
 //! here without touching the room logic.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
+
+use uuid::Uuid;
 
 use super::event::{Event, EventKind, MemberInfo, Stamped};
 
@@ -35,6 +42,49 @@ pub struct RoomRecord {
     pub last_active: u64,
 }
 
+/// An identity: a public key, and the name it owns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityRecord {
+    /// The Ed25519 public key, base64: what the identity is.
+    pub key: String,
+    /// The member id it always has, made from the key.
+    pub id: Uuid,
+    /// The name it owns; `None` once released for lack of use.
+    pub name: Option<String>,
+    /// When it came to own that name, milliseconds since the Unix epoch.
+    pub since: u64,
+    /// When it was last connected (its last session's end, or now while connected).
+    pub last_seen: u64,
+}
+
+/// What the chat keeps about identities, stored in order with the events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Record {
+    /// An identity, new or changed.
+    Identity(IdentityRecord),
+    /// An identity (by key) is in a room or conversation from now on, or, with `member`
+    /// false, no longer (it parted).
+    Membership {
+        key: String,
+        room: String,
+        member: bool,
+    },
+    /// The last seq an identity has seen in a room.
+    Marker { key: String, room: String, seq: u64 },
+    /// A conversation: the room holding two identities' direct messages.
+    Conversation { room: String, keys: [String; 2] },
+}
+
+/// An identity as the log remembers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityState {
+    pub record: IdentityRecord,
+    /// The rooms and conversations it is in.
+    pub rooms: Vec<String>,
+    /// Room → the last seq it has seen there.
+    pub markers: BTreeMap<String, u64>,
+}
+
 /// What a log holds when it is opened.
 #[derive(Debug, Clone, Default)]
 pub struct Recovered {
@@ -42,6 +92,10 @@ pub struct Recovered {
     /// Members whose join into a room is stored but not their leave: the server last
     /// stopped without saying goodbye. The rooms record their leaves before anything else.
     pub left_behind: Vec<(String, MemberInfo)>,
+    /// Every identity the log knows, by key.
+    pub identities: Vec<IdentityState>,
+    /// Every conversation: its room and the keys of its two identities.
+    pub conversations: Vec<(String, [String; 2])>,
 }
 
 /// What the log tells the rooms, from its own thread, in order.
@@ -76,6 +130,8 @@ pub trait EventLog: Send + Sync + 'static {
 pub trait Appender: Send {
     /// Queues an event; never blocks.
     fn append(&self, position: u64, event: Arc<Stamped>);
+    /// Queues a record, stored in position order with the events; never blocks.
+    fn record(&self, position: u64, record: Record);
     /// Answers [`Progress::Dropped`]: the rooms have let go of everything not stored, and
     /// what they append from now on follows the last stored event.
     fn resume(&self);
@@ -89,6 +145,62 @@ pub trait Appender: Send {
 #[derive(Default, Clone)]
 pub struct MemoryLog {
     rooms: Arc<Mutex<HashMap<String, Vec<Event>>>>,
+    identities: Arc<Mutex<Identities>>,
+}
+
+/// The records a [`MemoryLog`] keeps.
+#[derive(Default)]
+struct Identities {
+    by_key: BTreeMap<String, IdentityState>,
+    conversations: BTreeMap<String, [String; 2]>,
+}
+
+impl Identities {
+    /// Applies a record as a store would.
+    fn apply(&mut self, record: Record) {
+        match record {
+            Record::Identity(record) => {
+                let key = record.key.clone();
+                match self.by_key.get_mut(&key) {
+                    Some(state) => state.record = record,
+                    None => {
+                        self.by_key.insert(
+                            key,
+                            IdentityState {
+                                record,
+                                rooms: Vec::new(),
+                                markers: BTreeMap::new(),
+                            },
+                        );
+                    }
+                }
+            }
+            Record::Membership { key, room, member } => {
+                if let Some(state) = self.by_key.get_mut(&key) {
+                    state.rooms.retain(|r| *r != room);
+                    if member {
+                        state.rooms.push(room);
+                        state.rooms.sort();
+                    }
+                }
+            }
+            Record::Marker { key, room, seq } => {
+                if let Some(state) = self.by_key.get_mut(&key) {
+                    let marker = state.markers.entry(room).or_default();
+                    *marker = (*marker).max(seq);
+                }
+            }
+            Record::Conversation { room, keys } => {
+                self.conversations.insert(room, keys);
+            }
+        }
+    }
+}
+
+/// What a [`MemoryLog`]'s thread is handed.
+enum MemoryJob {
+    Event(u64, Arc<Stamped>),
+    Record(u64, Record),
 }
 
 impl MemoryLog {
@@ -136,6 +248,13 @@ impl EventLog for MemoryLog {
                 .extend(present.into_iter().map(|m| (name.clone(), m)));
         }
         recovered.rooms.sort_by(|a, b| a.name.cmp(&b.name));
+        let identities = self.identities.lock().unwrap_or_else(|p| p.into_inner());
+        recovered.identities = identities.by_key.values().cloned().collect();
+        recovered.conversations = identities
+            .conversations
+            .iter()
+            .map(|(room, keys)| (room.clone(), keys.clone()))
+            .collect();
         recovered
     }
 
@@ -158,26 +277,36 @@ impl EventLog for MemoryLog {
     }
 
     fn start(&self, _timeout: Duration, on_progress: OnProgress) -> Box<dyn Appender> {
-        let (jobs, rx) = mpsc::channel::<(u64, Arc<Stamped>)>();
+        let (jobs, rx) = mpsc::channel::<MemoryJob>();
         let (done, finished) = mpsc::channel::<()>();
-        let rooms = self.rooms.clone();
+        let (rooms, identities) = (self.rooms.clone(), self.identities.clone());
         std::thread::Builder::new()
             .name("chatroom-memory-log".into())
             .spawn(move || {
                 let _done = done;
-                while let Ok((mut position, event)) = rx.recv() {
-                    let mut batch = vec![event];
-                    while let Ok((next, event)) = rx.try_recv() {
-                        position = next;
-                        batch.push(event);
+                while let Ok(first) = rx.recv() {
+                    let mut batch = vec![first];
+                    while let Ok(next) = rx.try_recv() {
+                        batch.push(next);
                     }
+                    let mut position = 0;
                     {
                         let mut rooms = rooms.lock().unwrap_or_else(|p| p.into_inner());
-                        for event in batch {
-                            rooms
-                                .entry(event.room.clone())
-                                .or_default()
-                                .push(event.event.clone());
+                        let mut identities = identities.lock().unwrap_or_else(|p| p.into_inner());
+                        for job in batch {
+                            match job {
+                                MemoryJob::Event(at, event) => {
+                                    position = at;
+                                    rooms
+                                        .entry(event.room.clone())
+                                        .or_default()
+                                        .push(event.event.clone());
+                                }
+                                MemoryJob::Record(at, record) => {
+                                    position = at;
+                                    identities.apply(record);
+                                }
+                            }
                         }
                     }
                     on_progress(Progress::Stored(position));
@@ -189,13 +318,17 @@ impl EventLog for MemoryLog {
 }
 
 struct MemoryAppender {
-    jobs: mpsc::Sender<(u64, Arc<Stamped>)>,
+    jobs: mpsc::Sender<MemoryJob>,
     finished: mpsc::Receiver<()>,
 }
 
 impl Appender for MemoryAppender {
     fn append(&self, position: u64, event: Arc<Stamped>) {
-        let _ = self.jobs.send((position, event));
+        let _ = self.jobs.send(MemoryJob::Event(position, event));
+    }
+
+    fn record(&self, position: u64, record: Record) {
+        let _ = self.jobs.send(MemoryJob::Record(position, record));
     }
 
     fn resume(&self) {}

@@ -52,6 +52,7 @@ pub fn server_identity() -> MemberInfo {
     MemberInfo {
         id: Uuid::nil(),
         name: SERVER_NAME.to_owned(),
+        guest: false,
     }
 }
 

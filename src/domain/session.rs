@@ -89,7 +89,7 @@ impl Chat {
             may_create()?;
         }
         let name = state.take_free_name(requested);
-        let info = MemberInfo { id, name };
+        let info = MemberInfo::new(id, name);
         state.sessions.insert(session.clone(), id);
         state.members.insert(
             id,

@@ -20,7 +20,8 @@ use crate::domain::RoomError;
 use std::collections::BTreeMap;
 
 use types::{
-    Event, JoinResult, MemberInfo, NickResult, RoomInfo, RoomJoined, SendResult, TopicResult,
+    Challenge, Event, JoinResult, MarkResult, MemberInfo, MsgResult, NickResult, Proof, RoomInfo,
+    RoomJoined, SendResult, TopicResult, Whois,
 };
 
 /// `chat_poll` waits this long when the caller does not say.
@@ -40,15 +41,23 @@ pub const MAX_HISTORY_LIMIT: u32 = 500;
 /// single room keeps working unchanged.
 #[rpc(server, client, namespace = "chat")]
 pub trait ChatApi {
+    /// A fresh challenge for this connection, to sign into `chat_join`'s `proof`. Needs a
+    /// WebSocket connection: over plain HTTP one joins as a guest.
+    #[method(name = "challenge", with_extensions)]
+    async fn challenge(&self) -> Result<Challenge, ErrorObjectOwned>;
+
     /// Starts a session and enters `room` (the default room if none is named). The server
     /// settles the name, unique on the whole server, and returns the session secret. A
-    /// server with a password lets in only those who give it.
+    /// server with a password lets in only those who give it. With `proof` (a signed
+    /// challenge) the session is that key's identity: back under its own name and in all
+    /// its rooms; without, a guest, under a name no key owns.
     #[method(name = "join", with_extensions)]
     async fn join(
         &self,
         name: Option<String>,
         password: Option<String>,
         room: Option<String>,
+        proof: Option<Proof>,
     ) -> Result<JoinResult, ErrorObjectOwned>;
 
     /// Enters another room, creating it if it does not exist yet.
@@ -139,6 +148,37 @@ pub trait ChatApi {
         session: Option<String>,
         room: Option<String>,
     ) -> Result<Vec<MemberInfo>, ErrorObjectOwned>;
+
+    /// Sends a direct message to the identity that owns `to`, online or not, opening the
+    /// conversation if it is new. Identities only, on both ends.
+    #[method(name = "msg")]
+    async fn msg(
+        &self,
+        session: String,
+        to: String,
+        text: String,
+        action: Option<bool>,
+    ) -> Result<MsgResult, ErrorObjectOwned>;
+
+    /// Opens (or reopens) the conversation with the identity that owns `name`, as
+    /// `chat_enter` opens a room.
+    #[method(name = "query")]
+    async fn query(&self, session: String, name: String) -> Result<RoomJoined, ErrorObjectOwned>;
+
+    /// Moves this identity's read marker in a room forward to `seq`; its other sessions get
+    /// a `read` event.
+    #[method(name = "mark")]
+    async fn mark(
+        &self,
+        session: String,
+        room: String,
+        seq: u64,
+    ) -> Result<MarkResult, ErrorObjectOwned>;
+
+    /// Who a member is: key fingerprint or guest, since when the name is theirs, their
+    /// rooms and idle time.
+    #[method(name = "whois")]
+    async fn whois(&self, session: String, name: String) -> Result<Whois, ErrorObjectOwned>;
 }
 
 /// Stable error codes, documented in `docs/PROTOCOL.md`. Never renumber one.
@@ -167,6 +207,11 @@ pub mod codes {
     pub const BAD_ROOM_NAME: i32 = 1019;
     pub const TOO_MANY_ROOMS: i32 = 1020;
     pub const TOPIC_TOO_LONG: i32 = 1021;
+    pub const NAME_OWNED: i32 = 1022;
+    pub const BAD_PROOF: i32 = 1023;
+    pub const NOT_IDENTIFIED: i32 = 1024;
+    pub const NO_SUCH_IDENTITY: i32 = 1025;
+    pub const MARKER_AHEAD: i32 = 1026;
 
     /// What a code means, in words for someone reading an error (as `docs/PROTOCOL.md`
     /// explains it), for a refusal that came without a message.
@@ -193,6 +238,11 @@ pub mod codes {
             BAD_ROOM_NAME => "not a usable room name",
             TOO_MANY_ROOMS => "too many rooms",
             TOPIC_TOO_LONG => "topic too long",
+            NAME_OWNED => "that name belongs to another key",
+            BAD_PROOF => "the identity proof was refused",
+            NOT_IDENTIFIED => "only members with a key can do that",
+            NO_SUCH_IDENTITY => "nobody with a key goes by that name",
+            MARKER_AHEAD => "marker past the room's latest event",
             _ => return None,
         })
     }
@@ -240,6 +290,18 @@ impl From<RoomError> for ErrorObjectOwned {
             }
             RoomError::TopicTooLong { .. } => {
                 ErrorObjectOwned::owned(codes::TOPIC_TOO_LONG, message, None::<()>)
+            }
+            RoomError::NameOwned(_) => {
+                ErrorObjectOwned::owned(codes::NAME_OWNED, message, None::<()>)
+            }
+            RoomError::NotIdentified(_) => {
+                ErrorObjectOwned::owned(codes::NOT_IDENTIFIED, message, None::<()>)
+            }
+            RoomError::NoSuchIdentity(_) => {
+                ErrorObjectOwned::owned(codes::NO_SUCH_IDENTITY, message, None::<()>)
+            }
+            RoomError::MarkerAhead { .. } => {
+                ErrorObjectOwned::owned(codes::MARKER_AHEAD, message, None::<()>)
             }
             // Machines get the wait as a number, people get it in the message.
             RoomError::RateLimited { retry_after } => ErrorObjectOwned::owned(

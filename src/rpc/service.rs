@@ -43,6 +43,7 @@ impl ChatApiServer for ChatService {
         name: Option<String>,
         password: Option<String>,
         room: Option<String>,
+        _proof: Option<super::types::Proof>,
     ) -> Result<JoinResult, ErrorObjectOwned> {
         let remote = ext.get::<RemoteIp>().map(|ip| ip.0);
         if let Some(gate) = &self.password {
@@ -87,6 +88,11 @@ impl ChatApiServer for ChatService {
             members: room.members,
             last_seq: room.last_seq,
             history: room.history,
+            guest: true,
+            fingerprint: None,
+            read: 0,
+            unread: 0,
+            rooms: Vec::new(),
         })
     }
 
@@ -218,6 +224,41 @@ impl ChatApiServer for ChatService {
         let room = room.as_deref().unwrap_or(self.chat.default_room());
         Ok(self.chat.members(room)?)
     }
+
+    // WIP(ident): the lead replaces these before the branch lands.
+    async fn challenge(
+        &self,
+        _ext: &Extensions,
+    ) -> Result<super::types::Challenge, ErrorObjectOwned> {
+        Err(ErrorObjectOwned::owned(codes::BAD_PROOF, "wip", None::<()>))
+    }
+    async fn msg(
+        &self,
+        _session: String,
+        _to: String,
+        _text: String,
+        _action: Option<bool>,
+    ) -> Result<super::types::MsgResult, ErrorObjectOwned> {
+        Err(ErrorObjectOwned::owned(codes::BAD_PROOF, "wip", None::<()>))
+    }
+    async fn query(&self, _session: String, _name: String) -> Result<RoomJoined, ErrorObjectOwned> {
+        Err(ErrorObjectOwned::owned(codes::BAD_PROOF, "wip", None::<()>))
+    }
+    async fn mark(
+        &self,
+        _session: String,
+        _room: String,
+        _seq: u64,
+    ) -> Result<super::types::MarkResult, ErrorObjectOwned> {
+        Err(ErrorObjectOwned::owned(codes::BAD_PROOF, "wip", None::<()>))
+    }
+    async fn whois(
+        &self,
+        _session: String,
+        _name: String,
+    ) -> Result<super::types::Whois, ErrorObjectOwned> {
+        Err(ErrorObjectOwned::owned(codes::BAD_PROOF, "wip", None::<()>))
+    }
 }
 
 impl ChatService {
@@ -252,6 +293,9 @@ fn room_joined(entered: Entered) -> RoomJoined {
         members: entered.members,
         last_seq: entered.last_seq,
         history: entered.history,
+        peer: None,
+        read: 0,
+        unread: 0,
     }
 }
 

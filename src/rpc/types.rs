@@ -8,11 +8,49 @@ use uuid::Uuid;
 
 pub use crate::domain::{Event, EventKind, MemberInfo, unix_ms};
 
-/// The protocol version this build speaks, told in every [`JoinResult`]: 2 added rooms.
-pub const PROTOCOL_VERSION: u32 = 2;
+/// The protocol version this build speaks, told in every [`JoinResult`]: 2 added rooms,
+/// 3 identities, direct messages and read markers.
+pub const PROTOCOL_VERSION: u32 = 3;
+
+/// The answer to `chat_challenge`: what a client signs to prove it holds its key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Challenge {
+    /// This server's id, the same across restarts: a proof made for one server is no use
+    /// on another.
+    pub server: String,
+    /// Fresh for this connection and good for one join on it.
+    pub nonce: String,
+}
+
+/// A client's proof that it holds a key, `chat_join`'s `proof`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Proof {
+    /// The Ed25519 public key, 32 bytes in base64.
+    pub key: String,
+    /// The signature (64 bytes, base64) of
+    /// `"chatroom-join-v1\n" + server + "\n" + nonce + "\n" + key`, as UTF-8.
+    pub signature: String,
+}
+
+/// Where an identity got to in one of its rooms.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomMark {
+    pub room: String,
+    /// For a conversation, the other identity; null for a room.
+    pub peer: Option<MemberInfo>,
+    /// The room's newest event.
+    pub last_seq: u64,
+    /// The identity's read marker: the last seq it has seen there (0 for none).
+    pub read: u64,
+    /// Messages after the marker from others, counted up to [`MAX_UNREAD_COUNTED`].
+    pub unread: u32,
+}
+
+/// Unread counts stop here: a client shows this many as "999+".
+pub const MAX_UNREAD_COUNTED: u32 = 999;
 
 /// The answer to `chat_join`: a session, and the room it entered.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JoinResult {
     /// [`PROTOCOL_VERSION`]: what the server speaks.
     pub protocol: u32,
@@ -35,10 +73,21 @@ pub struct JoinResult {
     pub last_seq: u64,
     /// The most recent events up to `last_seq`, oldest first.
     pub history: Vec<Event>,
+    /// Joined without a key.
+    pub guest: bool,
+    /// The key's fingerprint (`SHA256:…`); null for a guest.
+    pub fingerprint: Option<String>,
+    /// The read marker and unread count in `room`, as in [`RoomMark`] (0 for a guest).
+    pub read: u64,
+    pub unread: u32,
+    /// The other rooms and conversations this identity is in, which the session is in too
+    /// (its other sessions', or those it was in when it last left). `chat_enter` one to
+    /// get its members and history. Empty for a guest.
+    pub rooms: Vec<RoomMark>,
 }
 
 /// The answer to `chat_enter`: the room as the member finds it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoomJoined {
     pub room: String,
     pub topic: Option<String>,
@@ -47,6 +96,11 @@ pub struct RoomJoined {
     /// As in [`JoinResult`]: the end of `history`, after which the stream takes over.
     pub last_seq: u64,
     pub history: Vec<Event>,
+    /// For a conversation, the other identity; null for a room.
+    pub peer: Option<MemberInfo>,
+    /// The read marker and unread count, as in [`RoomMark`].
+    pub read: u64,
+    pub unread: u32,
 }
 
 /// One room in the answer to `chat_rooms`.
@@ -84,4 +138,44 @@ pub struct NickResult {
 pub struct SendResult {
     /// The room sequence number the message was given.
     pub seq: u64,
+}
+
+/// The answer to `chat_msg`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MsgResult {
+    /// The conversation's room.
+    pub room: String,
+    /// The seq the message was given there.
+    pub seq: u64,
+}
+
+/// The answer to `chat_mark`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarkResult {
+    pub room: String,
+    /// The marker now: markers only move forward, so this may be past the one asked for.
+    pub seq: u64,
+}
+
+/// The answer to `chat_whois`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Whois {
+    pub name: String,
+    pub id: Uuid,
+    pub guest: bool,
+    /// The key's fingerprint; null for a guest.
+    pub fingerprint: Option<String>,
+    /// Since when the key has owned the name, milliseconds since the epoch; null for a
+    /// guest.
+    pub since: Option<u64>,
+    /// Connected now.
+    pub online: bool,
+    /// How many sessions it has open.
+    pub sessions: u32,
+    /// The rooms it is in (never its conversations).
+    pub rooms: Vec<String>,
+    /// Milliseconds since its last call; null when not connected.
+    pub idle_ms: Option<u64>,
+    /// When it was last connected, for an identity that is not; null otherwise.
+    pub last_seen: Option<u64>,
 }

@@ -24,7 +24,11 @@ pub(super) fn track_presence(conn: &Connection, room: i64, event: &Event) -> rus
         EventKind::Leave => conn
             .prepare_cached("DELETE FROM present WHERE room = ?1 AND id = ?2")?
             .execute(params![room, id])?,
-        EventKind::Message | EventKind::Action | EventKind::System | EventKind::Topic => 0,
+        EventKind::Message
+        | EventKind::Action
+        | EventKind::System
+        | EventKind::Topic
+        | EventKind::Read => 0,
     };
     Ok(())
 }
@@ -94,7 +98,7 @@ pub(super) fn read_present(conn: &Connection) -> rusqlite::Result<Vec<(String, M
     for row in rows {
         let (room, id, name) = row?;
         match id.parse() {
-            Ok(id) => members.push((room, MemberInfo { id, name })),
+            Ok(id) => members.push((room, MemberInfo::new(id, name))),
             Err(err) => tracing::warn!(%err, %id, "unreadable member in `present`; skipped"),
         }
     }

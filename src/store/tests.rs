@@ -13,10 +13,7 @@ fn event(seq: u64, ts: u64) -> Arc<Stamped> {
             seq,
             ts,
             kind: EventKind::Message,
-            from: MemberInfo {
-                id: Uuid::from_u128(7),
-                name: "alice".into(),
-            },
+            from: MemberInfo::new(Uuid::from_u128(7), "alice".into()),
             text: Some(format!("m{seq}")),
         },
         None,
@@ -263,10 +260,7 @@ fn member_event(seq: u64, kind: EventKind, id: u128, name: &str) -> Arc<Stamped>
             seq,
             ts: seq,
             kind,
-            from: MemberInfo {
-                id: Uuid::from_u128(id),
-                name: name.into(),
-            },
+            from: MemberInfo::new(Uuid::from_u128(id), name.into()),
             text: None,
         },
         None,

@@ -114,6 +114,9 @@ pub(super) fn start(
 }
 
 impl Appender for Writer {
+    // WIP(ident): the store helper replaces this before the branch lands.
+    fn record(&self, _position: u64, _record: crate::domain::Record) {}
+
     /// Stores what is queued (or gives up on it, as ever, once it is out of time), then
     /// closes the database and lets go of its lock. Waits at most `within` for that; a
     /// writer stuck in the disk is left behind, and the lock goes when the process does.

@@ -385,6 +385,7 @@ mod tests {
         MemberInfo {
             id: Uuid::new_v4(),
             name: name.into(),
+            guest: false,
         }
     }
 
@@ -407,6 +408,7 @@ mod tests {
                 members,
                 last_seq,
                 history,
+                ..Default::default()
             },
             resumed,
             reset,
@@ -903,6 +905,7 @@ mod tests {
         let renamed = MemberInfo {
             id: alice.id,
             name: "alicia".into(),
+            guest: false,
         };
         app.handle_net(NetEvent::Event(event(
             9,

@@ -37,6 +37,8 @@ pub fn read(event: &Event) -> Reading {
             _ => format!("{from} left"),
         }),
         EventKind::System => Reading::Notice(format!("{from}: {}", text())),
+        // WIP(ident): the client helper decides how a read marker shows (it never does).
+        EventKind::Read => Reading::Notice(String::new()),
         EventKind::Topic => Reading::Notice(match event.text.as_deref().map(clean_text) {
             Some(topic) if !topic.is_empty() => {
                 format!("{from} changed the topic to: {topic}")
@@ -101,6 +103,7 @@ pub(crate) mod tests {
             from: MemberInfo {
                 id: Uuid::nil(),
                 name: name.into(),
+                guest: false,
             },
             text: text.map(str::to_owned),
         }

@@ -269,7 +269,12 @@ impl Worker {
         let wanted = self.rooms().joined.clone();
         let first = wanted.first().map(|(room, _)| room.clone());
         let joined = client
-            .join(self.name.clone(), self.password.clone(), first.clone())
+            .join(
+                self.name.clone(),
+                self.password.clone(),
+                first.clone(),
+                None,
+            )
             .await;
         let result = joined.map_err(|err| {
             let code = match &err {

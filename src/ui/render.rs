@@ -487,6 +487,7 @@ mod tests {
                     .fold(0, |h, b| h.wrapping_mul(257).wrapping_add(u128::from(b))),
             ),
             name: name.into(),
+            guest: false,
         }
     }
 
@@ -506,6 +507,7 @@ mod tests {
                 members,
                 last_seq: 0,
                 history: Vec::new(),
+                ..Default::default()
             },
             resumed: false,
             reset: false,
@@ -609,6 +611,7 @@ mod tests {
         let mallory = MemberInfo {
             id: Uuid::from_u128(666),
             name: "mal\x1b[2J\u{202E}lory\x07".into(),
+            guest: false,
         };
         let hostile = [
             "\x1b]0;pwned title\x07",                   // OSC: window title

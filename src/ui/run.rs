@@ -306,6 +306,7 @@ mod tests {
             from: MemberInfo {
                 id: Uuid::from_u128(1),
                 name: "alice".into(),
+                guest: false,
             },
             text: Some(text.into()),
         }
@@ -326,6 +327,7 @@ mod tests {
                 members: Vec::new(),
                 last_seq: 0,
                 history: Vec::new(),
+                ..Default::default()
             },
             resumed: false,
             reset: false,

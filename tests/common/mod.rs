@@ -118,7 +118,7 @@ impl Member {
     pub async fn join(server: &TestServer, name: &str) -> Self {
         let client = connect(&server.ws_url()).await.unwrap();
         let joined = client
-            .join(Some(name.to_owned()), None, None)
+            .join(Some(name.to_owned()), None, None, None)
             .await
             .unwrap();
         let events = client

@@ -25,6 +25,7 @@ fn clean_member(member: MemberInfo) -> MemberInfo {
     MemberInfo {
         id: member.id,
         name: clean_name(&member.name).unwrap_or_else(|| "?".into()),
+        guest: false,
     }
 }
 
@@ -46,6 +47,9 @@ impl App {
                     members: result.members,
                     last_seq: result.last_seq,
                     history: result.history,
+                    peer: None,
+                    read: result.read,
+                    unread: result.unread,
                 };
                 self.enter(at, entered, resumed, reset);
                 if resumed {
@@ -62,6 +66,7 @@ impl App {
                 self.me = Some(MemberInfo {
                     id: result.id,
                     name,
+                    guest: result.guest,
                 });
             }
             NetEvent::Entered {
@@ -453,6 +458,6 @@ fn track_members(room: &mut Room, event: &Event, live: bool) {
             room.recent_speakers.retain(|name| *name != from.name);
             room.recent_speakers.insert(0, from.name);
         }
-        EventKind::System | EventKind::Topic => {}
+        EventKind::System | EventKind::Topic | EventKind::Read => {}
     }
 }

@@ -249,6 +249,7 @@ pub(crate) mod tests {
                     .fold(7, |h, b| h.wrapping_mul(257).wrapping_add(u128::from(b))),
             ),
             name: name.into(),
+            guest: false,
         }
     }
 
@@ -287,6 +288,7 @@ pub(crate) mod tests {
                 members: vec![member("alice"), member("bob")],
                 last_seq: 0,
                 history: Vec::new(),
+                ..Default::default()
             },
             resumed: false,
             reset: false,
@@ -305,6 +307,7 @@ pub(crate) mod tests {
                 members: vec![member("bob"), member("carol")],
                 last_seq: 0,
                 history: Vec::new(),
+                ..Default::default()
             },
             resumed,
             reset: false,
@@ -504,6 +507,7 @@ pub(crate) mod tests {
                 members: vec![member("bob")],
                 last_seq: 3,
                 history: Vec::new(),
+                ..Default::default()
             },
             resumed: true,
             reset: false,
