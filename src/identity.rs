@@ -18,7 +18,9 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
-use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey, spki::der::pem::LineEnding};
+use ed25519_dalek::pkcs8::{
+    DecodePrivateKey, EncodePrivateKey, KeypairBytes, spki::der::pem::LineEnding,
+};
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use rand::Rng;
 use sha2::{Digest, Sha256};
@@ -276,10 +278,14 @@ impl Identity {
             Err(e) => return Err(io_error(e)),
         };
         let identity = Self::generate();
-        let pem = identity
-            .key
-            .to_pkcs8_pem(LineEnding::LF)
-            .expect("an Ed25519 key always encodes as PKCS#8");
+        // The secret alone (PKCS#8 v1), as `openssl genpkey` writes it: OpenSSL 3.0 cannot
+        // read the v2 form that carries the public key too.
+        let pem = KeypairBytes {
+            secret_key: identity.key.to_bytes(),
+            public_key: None,
+        }
+        .to_pkcs8_pem(LineEnding::LF)
+        .expect("an Ed25519 key always encodes as PKCS#8");
         if let Err(e) = file
             .write_all(pem.as_bytes())
             .and_then(|()| file.sync_all())

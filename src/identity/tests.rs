@@ -350,6 +350,15 @@ fn create_writes_mode_0600_and_load_reads_the_same_key() {
     assert_eq!(mode_of(&path), 0o600);
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.starts_with("-----BEGIN PRIVATE KEY-----\n"), "{text}");
+    // PKCS#8 v1, the secret alone, in the 48 bytes `openssl genpkey` writes: OpenSSL 3.0
+    // refuses the v2 form.
+    let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der = STANDARD.decode(body).unwrap();
+    assert_eq!(der.len(), 48, "{text}");
+    assert_eq!(
+        der[..16],
+        STANDARD.decode(RFC_PEM.lines().nth(1).unwrap()).unwrap()[..16]
+    );
     let loaded = Identity::load(&path).unwrap();
     assert_eq!(loaded.public_key(), created.public_key());
     assert_eq!(
