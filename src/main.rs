@@ -208,6 +208,10 @@ struct ConnectArgs {
     /// In plain mode, print each event as one JSON object per line.
     #[arg(long)]
     json: bool,
+    /// In plain mode, move your read markers over what is printed (otherwise plain mode
+    /// leaves them alone, and your other clients' unread counts with them).
+    #[arg(long)]
+    mark_read: bool,
 }
 
 /// What the chat client takes, for `connect` and `serve --tui` alike.
@@ -238,6 +242,19 @@ struct ClientArgs {
     /// the wheel.
     #[arg(long, env = "CHATROOM_NO_MOUSE")]
     no_mouse: bool,
+    /// Your identity: the key file that proves your name is yours, made on first use (mode
+    /// 0600) [default: identity.pem in the user's data directory, e.g.
+    /// ~/.local/share/chatroom/].
+    #[arg(
+        long,
+        env = "CHATROOM_IDENTITY",
+        value_name = "FILE",
+        conflicts_with = "guest"
+    )]
+    identity: Option<PathBuf>,
+    /// Join without a key, as a guest: under a name no key owns, remembered nowhere.
+    #[arg(long)]
+    guest: bool,
 }
 
 impl ClientArgs {
@@ -251,7 +268,8 @@ impl ClientArgs {
         ConnectOptions {
             password,
             tls,
-            notice: None,
+            notices: Vec::new(),
+            identity: None,
             connect_timeout: CONNECT_TIMEOUT,
             url,
             display,

@@ -4,11 +4,12 @@ use std::io::IsTerminal;
 
 use chatroom::ui;
 
-use super::setup::log_to_file;
+use super::setup::{client_identity, log_to_file};
 use crate::ConnectArgs;
 
 pub async fn connect(args: ConnectArgs) -> anyhow::Result<()> {
     log_to_file(args.client.log_file.as_deref())?;
+    let (identity, created) = client_identity(args.client.identity.as_deref(), args.client.guest)?;
     let plain = args.plain
         || args.json
         || !std::io::stdin().is_terminal()
@@ -20,9 +21,19 @@ pub async fn connect(args: ConnectArgs) -> anyhow::Result<()> {
         args.access.tls(),
     );
     options.connect_timeout = args.connect_timeout;
+    options.identity = identity;
     if plain {
-        ui::plain::run(options, args.json, !args.no_reconnect).await
+        if let Some(created) = created {
+            eprintln!("{created}");
+        }
+        let mode = ui::plain::Mode {
+            json: args.json,
+            reconnect: !args.no_reconnect,
+            mark_read: args.mark_read,
+        };
+        ui::plain::run(options, mode).await
     } else {
+        options.notices.extend(created);
         ui::run(options).await
     }
 }

@@ -13,7 +13,7 @@ use chatroom::rpc::tls::{self, ClientTls, Fingerprint};
 use chatroom::store::{DbLocation, Retention};
 use chatroom::ui;
 
-use super::setup::{default_db_file, env_filter, log_to_file, read_password};
+use super::setup::{client_identity, default_db_file, env_filter, log_to_file, read_password};
 use crate::ServeArgs;
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -43,6 +43,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
 pub async fn serve_with_tui(args: ServeArgs) -> anyhow::Result<()> {
     log_to_file(args.client.log_file.as_deref())?;
+    // Before the server starts: a key file that cannot be used stops everything.
+    let (identity, created) = client_identity(args.client.identity.as_deref(), args.client.guest)?;
     let (listener, bound) = listen(&args.listen).await?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let Served {
@@ -65,11 +67,13 @@ pub async fn serve_with_tui(args: ServeArgs) -> anyhow::Result<()> {
         fingerprint,
     };
     let mut options = args.client.options(url, display, password, tls);
+    options.identity = identity;
     if let Some(fingerprint) = fingerprint {
-        options.notice = Some(format!(
+        options.notices.push(format!(
             "TLS certificate SHA-256 fingerprint, for `chatroom connect --fingerprint`: {fingerprint}"
         ));
     }
+    options.notices.extend(created);
     let result = ui::run(options).await;
     let _ = stop.send(());
     running.stopped().await;

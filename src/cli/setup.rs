@@ -2,8 +2,10 @@
 //! logs, and reading a password file.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context;
+use chatroom::identity::Identity;
 use tracing_subscriber::EnvFilter;
 
 fn project_dirs() -> anyhow::Result<directories::ProjectDirs> {
@@ -17,12 +19,34 @@ pub(super) fn default_db_file() -> anyhow::Result<PathBuf> {
 }
 
 /// `$XDG_DATA_HOME/chatroom/identity.pem` on Linux: one identity for every server.
-#[expect(
-    dead_code,
-    reason = "`connect --identity` is wired in on another branch; remove this when it is"
-)]
 pub(super) fn default_identity_file() -> anyhow::Result<PathBuf> {
     Ok(project_dirs()?.data_dir().join("identity.pem"))
+}
+
+/// The identity the client joins with: none for a guest; else the key in `file` (or the
+/// default file), made there if there is none yet, with a note saying so. A file that
+/// cannot be used stops the client with the reason, in one line.
+pub(super) fn client_identity(
+    file: Option<&Path>,
+    guest: bool,
+) -> anyhow::Result<(Option<Arc<Identity>>, Option<String>)> {
+    if guest {
+        return Ok((None, None));
+    }
+    let path = match file {
+        Some(file) => file.to_owned(),
+        None => default_identity_file()?,
+    };
+    let (identity, created) = Identity::load_or_create(&path)?;
+    let note = created.then(|| {
+        format!(
+            "a new identity was made for you and saved in {} (fingerprint {}): it is what \
+             makes your name yours; copy that file, kept mode 0600, to use it on another machine",
+            path.display(),
+            identity.public_key().fingerprint()
+        )
+    });
+    Ok((Some(Arc::new(identity)), note))
 }
 
 pub(super) fn env_filter() -> EnvFilter {

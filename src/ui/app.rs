@@ -5,6 +5,7 @@
 mod commands;
 mod completion;
 mod keys;
+mod marks;
 mod pane;
 mod reduce;
 mod rooms;
@@ -13,9 +14,9 @@ use self::completion::Completion;
 pub use self::pane::{Pane, ScrollPos, View};
 #[cfg(test)]
 pub(crate) use self::rooms::tests as room_tests;
-pub use self::rooms::{QUIET_MS, Room};
+pub use self::rooms::{CONVERSATION_MARK, MARK_EVERY, QUIET_MS, Room};
 use super::input::InputLine;
-use crate::rpc::types::{Event, JoinResult, MemberInfo, RoomInfo, RoomJoined, TopicResult};
+use crate::rpc::types::{Event, JoinResult, MemberInfo, RoomInfo, RoomJoined, TopicResult, Whois};
 
 /// Lines kept in the message pane unless told otherwise (`--scrollback`); beyond them the
 /// pane is a window onto the room's stored history, fetched again as it is scrolled.
@@ -47,6 +48,8 @@ pub enum NetEvent {
         resumed: bool,
         reset: bool,
     },
+    /// In a conversation we asked for (`/query`): it comes into view.
+    Opened(RoomJoined),
     /// Out of a room, as asked.
     Parted(String),
     /// Something that happened in a room (`event.room`).
@@ -82,6 +85,8 @@ pub enum NetEvent {
     },
     /// Every room on the server (`/list`).
     Rooms(Vec<RoomInfo>),
+    /// Who a member is (`/whois`).
+    Whois(Whois),
     /// A room's topic, as asked for or (`changed`) as we just set it.
     Topic { result: TopicResult, changed: bool },
     /// Older history of a room, asked for by scrolling to the top; empty when there is no more.
@@ -127,6 +132,15 @@ pub enum Action {
     },
     /// `/list`: ask for every room.
     ListRooms,
+    /// `/msg`: a direct message to the identity that owns a name.
+    Msg {
+        to: String,
+        text: String,
+    },
+    /// `/query`: open the conversation with the identity that owns a name.
+    Query(String),
+    /// `/whois`: who a member is.
+    Whois(String),
     /// Try joining with this password.
     Password(String),
     /// Ctrl-L: paint the whole screen again, whatever the terminal shows now.

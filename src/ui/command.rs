@@ -24,6 +24,15 @@ pub enum Command<'a> {
     Topic(Option<&'a str>),
     /// `/list`: every room on the server.
     List,
+    /// `/msg NAME TEXT`: a direct message (either empty when not given).
+    Msg {
+        to: &'a str,
+        text: &'a str,
+    },
+    /// `/query NAME`: open the conversation with NAME (empty when not given).
+    Query(&'a str),
+    /// `/whois NAME` (empty when not given).
+    Whois(&'a str),
     /// `/filter`: the smart filter of joins and leaves on or off.
     Filter,
     /// `/quit [reason]` (or `/exit`): leave the server, the reason shown in every room.
@@ -41,10 +50,13 @@ pub fn room_name(typed: &str) -> String {
 }
 
 /// The commands Tab completes at the start of a line.
-pub const NAMES: [&str; 13] = [
+pub const NAMES: [&str; 17] = [
     "/help", "/who", "/me", "/nick", "/join", "/part", "/topic", "/list", "/filter", "/members",
-    "/clear", "/quit", "/exit",
+    "/clear", "/quit", "/exit", "/msg", "/query", "/whois", "/close",
 ];
+
+/// The commands whose first word is a member's name, which Tab completes from every room.
+pub const TAKING_A_NAME: [&str; 3] = ["/msg", "/query", "/whois"];
 
 /// Reads a line. Command names are matched whatever their case (`/ME`, `/Quit`).
 pub fn parse<'a>(line: &'a str) -> Command<'a> {
@@ -85,6 +97,20 @@ pub fn parse<'a>(line: &'a str) -> Command<'a> {
                 }
             }
         }
+        // In a conversation, what `/part` does.
+        "close" => Command::Part {
+            room: None,
+            reason: None,
+        },
+        "msg" => {
+            let (to, text) = match rest.find(char::is_whitespace) {
+                Some(at) => (&rest[..at], rest[at..].trim()),
+                None => (rest, ""),
+            };
+            Command::Msg { to, text }
+        }
+        "query" => Command::Query(rest),
+        "whois" => Command::Whois(rest),
         "topic" => Command::Topic(some(rest)),
         "list" => Command::List,
         "filter" => Command::Filter,
@@ -157,5 +183,34 @@ mod tests {
         );
         assert_eq!(parse("/list"), Command::List);
         assert_eq!(parse("/Filter"), Command::Filter);
+    }
+
+    #[test]
+    fn direct_message_commands_read_their_name_and_text() {
+        assert_eq!(
+            parse("/msg alice  hi there "),
+            Command::Msg {
+                to: "alice",
+                text: "hi there"
+            }
+        );
+        assert_eq!(
+            parse("/MSG alice"),
+            Command::Msg {
+                to: "alice",
+                text: ""
+            }
+        );
+        assert_eq!(parse("/msg"), Command::Msg { to: "", text: "" });
+        assert_eq!(parse("/query  bob "), Command::Query("bob"));
+        assert_eq!(parse("/whois bob"), Command::Whois("bob"));
+        assert_eq!(parse("/whois"), Command::Whois(""));
+        assert_eq!(
+            parse("/close"),
+            Command::Part {
+                room: None,
+                reason: None
+            }
+        );
     }
 }

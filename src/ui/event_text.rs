@@ -2,7 +2,7 @@
 //! how a run of joins and leaves reads once collapsed into one line; and how a room of
 //! `/list` reads.
 
-use crate::rpc::types::{Event, EventKind, RoomInfo};
+use crate::rpc::types::{Event, EventKind, MemberInfo, RoomInfo, Whois};
 use crate::text::{clean_name, clean_text};
 
 /// A room event as it reads: something said, something done (`/me`), or a notice. Names
@@ -20,9 +20,23 @@ pub fn shown_name(name: &str) -> String {
     clean_name(name).unwrap_or_else(|| "?".into())
 }
 
+/// A member's name as it is shown: [`shown_name`], marked `~` for a guest, whose name is
+/// only borrowed (as IRC marks those it has not identified).
+pub fn shown_member(member: &MemberInfo) -> String {
+    let name = shown_name(&member.name);
+    if member.guest {
+        format!("{GUEST_MARK}{name}")
+    } else {
+        name
+    }
+}
+
+/// What marks a guest's name.
+pub const GUEST_MARK: &str = "~";
+
 /// How `event` reads.
 pub fn read(event: &Event) -> Reading {
-    let from = shown_name(&event.from.name);
+    let from = shown_member(&event.from);
     let text = || clean_text(event.text.as_deref().unwrap_or(""));
     match event.kind {
         EventKind::Message => Reading::Said { from, text: text() },
@@ -37,8 +51,8 @@ pub fn read(event: &Event) -> Reading {
             _ => format!("{from} left"),
         }),
         EventKind::System => Reading::Notice(format!("{from}: {}", text())),
-        // WIP(ident): the client helper decides how a read marker shows (it never does).
-        EventKind::Read => Reading::Notice(String::new()),
+        // Never shown: the clients move their markers on it. Read, it says what it is.
+        EventKind::Read => Reading::Notice(format!("read up to {}", event.seq)),
         EventKind::Topic => Reading::Notice(match event.text.as_deref().map(clean_text) {
             Some(topic) if !topic.is_empty() => {
                 format!("{from} changed the topic to: {topic}")
@@ -70,6 +84,57 @@ pub fn presence(joined: &[String], left: &[String]) -> String {
         parts.push(format!("{} left", name_list(left)));
     }
     parts.join("; ")
+}
+
+/// The answer to `/whois` as lines: who (key or guest, since when the name is theirs),
+/// whether they are here (sessions, idle) or when they were last, and their rooms.
+pub fn whois(whois: &Whois, offset_secs: i64) -> Vec<String> {
+    let name = shown_name(&whois.name);
+    let time = |ms| super::present::format_time(ms, offset_secs, true);
+    let who = match (&whois.fingerprint, whois.since) {
+        _ if whois.guest => {
+            format!("{GUEST_MARK}{name} is a guest: no key, the name only borrowed")
+        }
+        (Some(fingerprint), Some(since)) => format!(
+            "{name}: key {}, the name theirs since {}",
+            clean_text(fingerprint),
+            time(since)
+        ),
+        (Some(fingerprint), None) => format!("{name}: key {}", clean_text(fingerprint)),
+        (None, _) => format!("{name}: no fingerprint given"),
+    };
+    let here = if whois.online {
+        let s = if whois.sessions == 1 { "" } else { "s" };
+        let idle = whois
+            .idle_ms
+            .map(|ms| format!(", idle {}", span(ms)))
+            .unwrap_or_default();
+        format!("online, {} session{s}{idle}", whois.sessions)
+    } else {
+        match whois.last_seen {
+            Some(seen) => format!("offline, last seen {}", time(seen)),
+            None => "offline".to_owned(),
+        }
+    };
+    let rooms = if whois.rooms.is_empty() {
+        "in no rooms".to_owned()
+    } else {
+        let rooms: Vec<String> = whois.rooms.iter().map(|room| clean_text(room)).collect();
+        format!("rooms: {}", rooms.join(", "))
+    };
+    vec![who, here, rooms]
+}
+
+/// A span of time as a person says it: `42s`, `5m 3s`, `2h 10m`, `3d 4h`.
+pub fn span(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s}s"),
+        (0, 0, _) => format!("{m}m {s}s"),
+        (0, _, _) => format!("{h}h {m}m"),
+        _ => format!("{d}d {h}h"),
+    }
 }
 
 /// One room of `/list`: its name, members, when it was last active and its topic.

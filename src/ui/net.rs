@@ -31,9 +31,10 @@ mod session;
 use self::handle::{Command, Line};
 pub use self::handle::{Network, Page};
 use super::app::{AppEvent, NetEvent};
+use crate::identity::Identity;
 use crate::rpc::client::{ConnectError, SUBSCRIPTION_BUFFER, connect_within, describe};
 use crate::rpc::tls::ClientTls;
-use crate::rpc::types::{Event, JoinResult, RoomJoined};
+use crate::rpc::types::{Event, EventKind, JoinResult, Proof, RoomJoined};
 use crate::rpc::{ChatApiClient, codes};
 
 /// How long quitting waits for the server to confirm the leave.
@@ -56,6 +57,12 @@ struct Rooms {
     /// The highest seq received of a room not (yet) in `joined`: a room being entered sends
     /// what was on its way to the disk before the answer to entering comes.
     early: std::collections::HashMap<String, u64>,
+    /// Rooms the stream showed we are in without our entering them (see
+    /// [`Command::Adopt`]), asked for and not yet entered: asked for once.
+    adopting: std::collections::HashSet<String>,
+    /// The name another session of our identity took (a `nick` event from ourselves): the
+    /// next join asks for it, not for the one this session had.
+    renamed: Option<String>,
 }
 
 impl Rooms {
@@ -70,6 +77,11 @@ impl Rooms {
 struct Worker {
     /// The rooms to be in, and how far each has been received.
     rooms: Arc<Mutex<Rooms>>,
+    /// The key to join with; none joins as a guest.
+    identity: Option<Arc<Identity>>,
+    /// Our own command queue, for the stream's listener to ask for rooms to be entered;
+    /// weak, so the queue still closes when the UI lets go of it.
+    adopt: mpsc::WeakUnboundedSender<Command>,
     url: String,
     name: Option<String>,
     password: Option<String>,
@@ -86,6 +98,8 @@ struct Worker {
 struct Session {
     client: Arc<WsClient>,
     session: String,
+    /// Our member id: events from it are our other sessions'.
+    me: uuid::Uuid,
     subscription: Subscription<Event>,
 }
 
@@ -240,10 +254,11 @@ impl Worker {
     }
 
     /// Connects, ends the previous session if the server still has it, joins the first
-    /// room, enters the others and subscribes once for all of them. `tried`: whether it
-    /// ever got in, and how many attempts failed since (see [`gives_up`]).
+    /// room (proving our identity, when we have a key), enters the others (ours, and those
+    /// the server says our identity is in) and subscribes once for all of them. `tried`:
+    /// whether it ever got in, and how many attempts failed since (see [`gives_up`]).
     async fn open(
-        &self,
+        &mut self,
         old_session: &mut Option<String>,
         (joined_before, failures): (bool, u32),
     ) -> Result<Opened, OpenError> {
@@ -266,6 +281,14 @@ impl Worker {
             // Frees our name if the server has not noticed the old connection is gone.
             let _ = client.leave(old, None).await;
         }
+        let renamed = self.rooms().renamed.take();
+        if let Some(name) = renamed {
+            self.name = Some(name);
+        }
+        let proof = match &self.identity {
+            Some(identity) => prove(&client, identity).await?,
+            None => None,
+        };
         let wanted = self.rooms().joined.clone();
         let first = wanted.first().map(|(room, _)| room.clone());
         let joined = client
@@ -273,7 +296,7 @@ impl Worker {
                 self.name.clone(),
                 self.password.clone(),
                 first.clone(),
-                None,
+                proof,
             )
             .await;
         let result = joined.map_err(|err| {
@@ -284,24 +307,46 @@ impl Worker {
             match code {
                 codes::PASSWORD_REQUIRED => OpenError::Password { wrong: false },
                 codes::WRONG_PASSWORD => OpenError::Password { wrong: true },
-                codes::NAME_RESERVED | codes::BAD_ROOM_NAME => OpenError::Permanent(describe(&err)),
+                codes::NAME_RESERVED
+                | codes::BAD_ROOM_NAME
+                | codes::NAME_OWNED
+                | codes::BAD_PROOF => OpenError::Permanent(describe(&err)),
                 _ => OpenError::Transient(describe(&err)),
             }
         })?;
+        let cursor_of = |room: &str| {
+            wanted
+                .iter()
+                .find(|(name, _)| name == room)
+                .and_then(|(_, cursor)| *cursor)
+        };
         let mut cursors = BTreeMap::new();
-        let first_cursor = wanted.first().and_then(|(_, seq)| *seq);
+        let first_cursor = cursor_of(&result.room);
         let (resumed, reset) = resume(first_cursor, result.last_seq);
         cursors.insert(
             result.room.clone(),
             resumed_from(first_cursor, result.last_seq),
         );
+        // Ours first, in order, then those our identity is in that we did not know of (a
+        // client just started, another session's rooms, conversations opened meanwhile).
+        let mut others: Vec<String> = wanted
+            .iter()
+            .map(|(room, _)| room.clone())
+            .filter(|room| *room != result.room)
+            .collect();
+        for mark in &result.rooms {
+            if mark.room != result.room && !others.contains(&mark.room) {
+                others.push(mark.room.clone());
+            }
+        }
         let mut entered = Vec::new();
         let mut dropped = Vec::new();
-        for (room, cursor) in wanted.iter().skip(1) {
+        for room in others {
+            let cursor = cursor_of(&room);
             match client.enter(result.session.clone(), room.clone()).await {
                 Ok(joined) => {
-                    let (resumed, reset) = resume(*cursor, joined.last_seq);
-                    cursors.insert(joined.room.clone(), resumed_from(*cursor, joined.last_seq));
+                    let (resumed, reset) = resume(cursor, joined.last_seq);
+                    cursors.insert(joined.room.clone(), resumed_from(cursor, joined.last_seq));
                     entered.push((joined, resumed, reset));
                 }
                 // This room is refused (its name, the server's room limits): the rest go on.
@@ -325,10 +370,15 @@ impl Worker {
             .subscribe_events(result.session.clone(), None, Some(cursors))
             .await
             .map_err(|err| OpenError::interrupted(&err, &result))?;
-        self.rooms().joined = settled;
+        {
+            let mut rooms = self.rooms();
+            rooms.joined = settled;
+            rooms.adopting.clear();
+        }
         let session = Session {
             client: Arc::new(client),
             session: result.session.clone(),
+            me: result.id,
             subscription,
         };
         Ok(Opened {
@@ -351,12 +401,17 @@ impl Worker {
         let Session {
             client,
             session,
+            me,
             subscription,
         } = session;
         let mut listener = tokio::spawn(listen(
             subscription,
-            self.events.clone(),
-            self.rooms.clone(),
+            Listener {
+                me,
+                events: self.events.clone(),
+                rooms: self.rooms.clone(),
+                adopt: self.adopt.clone(),
+            },
         ));
         // What waited for this session goes first, in order.
         while let Some(line) = self.unsent.pop_front() {
@@ -409,7 +464,8 @@ impl Worker {
                 room,
                 error: why.into(),
             },
-            Command::Password(_) => return,
+            // Nothing the user asked for: tried again once connected.
+            Command::Password(_) | Command::Mark(..) | Command::Adopt(_) => return,
             command => command.failed(why),
         };
         self.report(event).await;
@@ -489,13 +545,81 @@ fn gives_up(err: &ConnectError, joined_before: bool, failures: u32) -> bool {
     err.is_permanent() || (err.is_unknown_host() && !joined_before && failures == 0)
 }
 
-/// Forwards the events of every room to the event loop until the subscription ends, keeping
-/// each room's cursor; returns why it ended.
-async fn listen(
-    mut subscription: Subscription<Event>,
+/// The JSON-RPC error code of a method the server does not have.
+const METHOD_NOT_FOUND: i32 = -32601;
+
+/// Signs this connection's challenge with our key, for `chat_join`'s `proof`. A server
+/// from before identities has no challenge to give: we join it as a guest.
+async fn prove(client: &WsClient, identity: &Identity) -> Result<Option<Proof>, OpenError> {
+    match client.challenge().await {
+        Ok(challenge) => Ok(Some(Proof {
+            key: identity.public_key().to_base64(),
+            signature: identity.sign_join(&challenge.server, &challenge.nonce),
+        })),
+        Err(ClientError::Call(err)) if err.code() == METHOD_NOT_FOUND => {
+            tracing::warn!("the server knows no identities: joining as a guest");
+            Ok(None)
+        }
+        Err(err @ ClientError::Call(_)) => Err(OpenError::Permanent(describe(&err))),
+        Err(err) => Err(OpenError::Transient(describe(&err))),
+    }
+}
+
+/// What the task reading the stream needs besides the stream.
+struct Listener {
+    /// Our member id: its events come from our other sessions.
+    me: uuid::Uuid,
     events: mpsc::Sender<AppEvent>,
     rooms: Arc<Mutex<Rooms>>,
-) -> String {
+    adopt: mpsc::WeakUnboundedSender<Command>,
+}
+
+impl Listener {
+    /// Keeps the cursors and the list of rooms in step with one event: a `read` event is no
+    /// room event and moves no cursor; a conversation someone opened with us, or a room
+    /// another session of ours entered, is to be entered; a room another session of ours
+    /// parted is left out of the next reconnect, and a name it took is asked for then.
+    fn track(&self, event: &Event) {
+        if event.kind == EventKind::Read {
+            return;
+        }
+        let mine = event.from.id == self.me;
+        let mut rooms = self.rooms.lock().expect("the rooms lock is never poisoned");
+        if mine && event.kind == EventKind::Nick {
+            rooms.renamed = Some(event.from.name.clone());
+        }
+        // Our identity's leave is told only once its last session ends, which this one is
+        // not: a leave of ours is another session's `/part`.
+        if mine && event.kind == EventKind::Leave {
+            rooms.joined.retain(|(room, _)| *room != event.room);
+            rooms.early.remove(&event.room);
+            return;
+        }
+        match rooms.cursor(&event.room) {
+            Some(cursor) => *cursor = Some(cursor.unwrap_or(0).max(event.seq)),
+            None => {
+                let early = rooms.early.entry(event.room.clone()).or_default();
+                *early = (*early).max(event.seq);
+                let ours = (mine && event.kind == EventKind::Join)
+                    || (event.room.starts_with(CONVERSATION_PREFIX)
+                        && matches!(event.kind, EventKind::Message | EventKind::Action));
+                if ours
+                    && rooms.adopting.insert(event.room.clone())
+                    && let Some(commands) = self.adopt.upgrade()
+                {
+                    let _ = commands.send(Command::Adopt(event.room.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// What the names of conversations (two identities' direct messages) start with.
+pub const CONVERSATION_PREFIX: &str = "dm:";
+
+/// Forwards the events of every room to the event loop until the subscription ends, keeping
+/// each room's cursor; returns why it ended.
+async fn listen(mut subscription: Subscription<Event>, listener: Listener) -> String {
     while let Some(item) = subscription.next().await {
         let event = match item {
             Ok(event) => event,
@@ -504,17 +628,9 @@ async fn listen(
                 continue;
             }
         };
-        {
-            let mut rooms = rooms.lock().expect("the rooms lock is never poisoned");
-            match rooms.cursor(&event.room) {
-                Some(cursor) => *cursor = Some(cursor.unwrap_or(0).max(event.seq)),
-                None => {
-                    let early = rooms.early.entry(event.room.clone()).or_default();
-                    *early = (*early).max(event.seq);
-                }
-            }
-        }
-        if events
+        listener.track(&event);
+        if listener
+            .events
             .send(AppEvent::Net(NetEvent::Event(event)))
             .await
             .is_err()

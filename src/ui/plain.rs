@@ -13,13 +13,18 @@ use super::command::{self, Command};
 use super::event_text::{self, Reading, room_row};
 use super::net::Network;
 use super::run::ConnectOptions;
-use crate::rpc::types::{Event, EventKind, MemberInfo, RoomInfo};
+use crate::domain::is_keyed_id;
+use crate::rpc::types::{Event, EventKind, MemberInfo, RoomInfo, RoomJoined, Whois};
 use crate::text::{clean_name, clean_text};
 /// How one event reads as a line of text: its room first, then its time in local time
 /// (`offset_secs` from UTC).
 pub fn format_event(event: &Event, offset_secs: i64) -> String {
+    format_event_in(event, &clean_text(&event.room), offset_secs)
+}
+
+/// [`format_event`], its room shown as `room` (a conversation as `@peer`).
+fn format_event_in(event: &Event, room: &str, offset_secs: i64) -> String {
     let time = super::present::format_time(event.ts, offset_secs, false);
-    let room = clean_text(&event.room);
     let body = match event_text::read(event) {
         Reading::Said { from, text } => format!("<{from}> {}", text.replace('\n', " ")),
         Reading::Acted { from, text } => format!("* {from} {}", text.replace('\n', " ")),
@@ -67,6 +72,10 @@ enum Notice<'a> {
     },
     /// `/list`.
     Rooms { rooms: &'a [RoomInfo] },
+    /// `/whois`.
+    Whois { whois: &'a Whois },
+    /// In a conversation with `peer` (`/query`, `/msg`, or a message someone sent us).
+    Conversation { room: &'a str, peer: &'a str },
 }
 
 impl Notice<'_> {
@@ -78,7 +87,11 @@ impl Notice<'_> {
             | Notice::Parted { room }
             | Notice::Members { room, .. }
             | Notice::Topic { room, .. } => Some(room),
-            Notice::Disconnected { .. } | Notice::Renamed { .. } | Notice::Rooms { .. } => None,
+            Notice::Disconnected { .. }
+            | Notice::Renamed { .. }
+            | Notice::Rooms { .. }
+            | Notice::Whois { .. }
+            | Notice::Conversation { .. } => None,
         }
     }
 
@@ -132,6 +145,10 @@ impl Notice<'_> {
                 let s = if rooms.len() == 1 { "" } else { "s" };
                 format!("{} room{s}: {}", rooms.len(), rows.join(" | "))
             }
+            Notice::Whois { whois } => event_text::whois(whois, offset_secs).join("; "),
+            Notice::Conversation { peer, .. } => {
+                format!("in a conversation with {peer} (/msg {peer} TEXT)")
+            }
         }
     }
 }
@@ -149,11 +166,11 @@ impl Printer {
         self.out.flush().await.context("writing to stdout")
     }
 
-    async fn event(&mut self, event: &Event) -> anyhow::Result<()> {
+    async fn event(&mut self, event: &Event, room: &str) -> anyhow::Result<()> {
         let line = if self.json {
             serde_json::to_string(event).expect("events serialize")
         } else {
-            format_event(event, self.offset_secs)
+            format_event_in(event, room, self.offset_secs)
         };
         self.line(line).await
     }
@@ -177,9 +194,29 @@ impl Printer {
 /// Events buffered between the network worker and plain mode.
 const EVENT_BUFFER: usize = 1024;
 
+/// How plain mode prints and what it does besides.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Mode {
+    /// Each event as a JSON object (`--json`).
+    pub json: bool,
+    /// Reconnect after a lost connection, rather than end with an error.
+    pub reconnect: bool,
+    /// Move the read markers over what is printed (`--mark-read`); otherwise plain mode
+    /// leaves them alone.
+    pub mark_read: bool,
+}
+
+/// How often, at most, `--mark-read` moves the marker of one room.
+const MARK_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Runs plain mode until stdin ends or says `/exit`. A failure to get in the first time
 /// ends it with that error; so does a lost connection unless `reconnect`.
-pub async fn run(options: ConnectOptions, json: bool, reconnect: bool) -> anyhow::Result<()> {
+pub async fn run(options: ConnectOptions, mode: Mode) -> anyhow::Result<()> {
+    let Mode {
+        json,
+        reconnect,
+        mark_read,
+    } = mode;
     let (events_tx, mut events) = mpsc::channel(EVENT_BUFFER);
     let network = Network::spawn_patient(&options, events_tx);
     let mut printer = Printer {
@@ -192,8 +229,14 @@ pub async fn run(options: ConnectOptions, json: bool, reconnect: bool) -> anyhow
     let mut connected = false;
     let mut joined_once = false;
     // Our identities, one per session: our own lines are never printed, and a catch-up
-    // after reconnecting replays those of the sessions before.
+    // after reconnecting replays those of the sessions before (a guest's, under an id of
+    // their own; a key's, under the same id as its other terminals, whose lines are shown:
+    // told apart from ours by the seqs ours were given).
     let mut own_ids = Vec::new();
+    let mut own = OwnLines::default();
+    let mut marks = Marks::default();
+    let mut keyed = false;
+    let mut tick = tokio::time::interval(MARK_EVERY);
     // A line handed to the worker and not yet answered: the next waits for it, and so
     // does the end.
     let mut awaiting = false;
@@ -214,12 +257,18 @@ pub async fn run(options: ConnectOptions, json: bool, reconnect: bool) -> anyhow
                     Submitted::Quit => input_done = true,
                 }
             }
+            _ = tick.tick(), if mark_read => {
+                for (room, seq) in marks.due(Some(tokio::time::Instant::now())) {
+                    network.mark(&room, seq);
+                }
+            }
             event = events.recv() => {
                 let Some(AppEvent::Net(event)) = event else { continue };
                 match event {
                     NetEvent::Joined { result, resumed, reset } => {
                         (connected, joined_once) = (true, true);
                         own_ids.push(result.id);
+                        keyed = !result.guest;
                         if reset {
                             eprintln!("the server's history of {} was reset", clean_text(&result.room));
                         }
@@ -239,24 +288,56 @@ pub async fn run(options: ConnectOptions, json: bool, reconnect: bool) -> anyhow
                         }
                         state.entered(&joined.room, false);
                         awaiting &= resumed;
-                        printer.notice(Notice::Entered {
-                            room: &clean_text(&joined.room),
-                            resumed,
-                            members: joined.members.len(),
-                        }).await?;
+                        match state.conversation(&joined) {
+                            Some(peer) if !resumed => {
+                                printer.notice(Notice::Conversation { room: &joined.room, peer: &peer }).await?;
+                            }
+                            Some(_) => {}
+                            None => printer.notice(Notice::Entered {
+                                room: &clean_text(&joined.room),
+                                resumed,
+                                members: joined.members.len(),
+                            }).await?,
+                        }
+                    }
+                    NetEvent::Opened(joined) => {
+                        state.entered(&joined.room, false);
+                        awaiting = false;
+                        let peer = state.conversation(&joined).unwrap_or_default();
+                        printer.notice(Notice::Conversation { room: &joined.room, peer: &peer }).await?;
+                    }
+                    NetEvent::Whois(whois) => {
+                        printer.notice(Notice::Whois { whois: &whois }).await?;
+                        awaiting = false;
                     }
                     NetEvent::Parted(room) => {
                         state.rooms.retain(|joined| *joined != room);
                         awaiting = false;
                         printer.notice(Notice::Parted { room: &clean_text(&room) }).await?;
                     }
+                    // Another session of ours read a room: nothing to print.
+                    NetEvent::Event(event) if event.kind == EventKind::Read => {}
                     NetEvent::Event(event) => {
                         let spoken = matches!(event.kind, EventKind::Message | EventKind::Action);
-                        if !(spoken && own_ids.contains(&event.from.id)) {
-                            printer.event(&event).await?;
+                        let ours = own.seen(&event)
+                            || (spoken && !is_keyed_id(event.from.id) && own_ids.contains(&event.from.id));
+                        let mine = own_ids.last() == Some(&event.from.id);
+                        if mine && event.kind == EventKind::Leave {
+                            // Another session of ours parted it.
+                            state.rooms.retain(|joined| *joined != event.room);
+                        }
+                        state.renamed(&event);
+                        if !ours {
+                            printer.event(&event, &state.shown_room(&event.room)).await?;
+                            if mark_read && keyed {
+                                marks.printed(&event.room, event.seq);
+                            }
                         }
                     }
-                    NetEvent::Sent { .. } => awaiting = false,
+                    NetEvent::Sent { room, seq, .. } => {
+                        own.sent(room, seq);
+                        awaiting = false;
+                    }
                     NetEvent::Failed { error, .. } => {
                         eprintln!("{}", clean_text(&error));
                         awaiting = false;
@@ -321,8 +402,75 @@ pub async fn run(options: ConnectOptions, json: bool, reconnect: bool) -> anyhow
             }
         }
     };
+    // What was printed last is read too: the marks go before the leave, in order.
+    for (room, seq) in marks.due(None) {
+        network.mark(&room, seq);
+    }
     network.leave(state.quit_reason.take()).await;
     result
+}
+
+/// The seqs our own messages were given, per room, so that a catch-up replaying them (a
+/// key's own events are replayed, to its other terminals and its next session alike) does
+/// not print them. Those at or below the newest seq received from a room can go: the
+/// stream never replays what is behind its cursor.
+#[derive(Default)]
+struct OwnLines {
+    sent: std::collections::HashMap<String, std::collections::BTreeSet<u64>>,
+}
+
+impl OwnLines {
+    fn sent(&mut self, room: String, seq: u64) {
+        self.sent.entry(room).or_default().insert(seq);
+    }
+
+    /// Whether `event` is one of ours; forgets ours up to it either way.
+    fn seen(&mut self, event: &Event) -> bool {
+        let Some(seqs) = self.sent.get_mut(&event.room) else {
+            return false;
+        };
+        let ours = seqs.contains(&event.seq);
+        *seqs = seqs.split_off(&(event.seq + 1));
+        ours
+    }
+}
+
+/// `--mark-read`: the newest seq printed in each room, and what was marked and when, so
+/// that each room's marker moves at most once every [`MARK_EVERY`].
+#[derive(Default)]
+struct Marks {
+    printed: std::collections::HashMap<String, u64>,
+    marked: std::collections::HashMap<String, (u64, tokio::time::Instant)>,
+}
+
+impl Marks {
+    fn printed(&mut self, room: &str, seq: u64) {
+        let newest = self.printed.entry(room.to_owned()).or_default();
+        *newest = (*newest).max(seq);
+    }
+
+    /// The markers to move now: those of rooms with something printed past their marker,
+    /// not moved in the last [`MARK_EVERY`] (any, with `now` none: at the end).
+    fn due(&mut self, now: Option<tokio::time::Instant>) -> Vec<(String, u64)> {
+        let mut due = Vec::new();
+        for (room, &seq) in &self.printed {
+            let marked = self.marked.get(room);
+            if marked.is_some_and(|&(at, _)| at >= seq) {
+                continue;
+            }
+            if let (Some(now), Some(&(_, when))) = (now, marked)
+                && now.duration_since(when) < MARK_EVERY
+            {
+                continue;
+            }
+            due.push((room.clone(), seq));
+        }
+        let when = now.unwrap_or_else(tokio::time::Instant::now);
+        for (room, seq) in &due {
+            self.marked.insert(room.clone(), (*seq, when));
+        }
+        due
+    }
 }
 
 /// The lines of stdin, read on a thread of their own and handed over one at a time. tokio's
@@ -357,6 +505,8 @@ enum Submitted {
 struct State {
     rooms: Vec<String>,
     quit_reason: Option<String>,
+    /// The other identity of each conversation we are in, by room: id and name.
+    peers: std::collections::HashMap<String, MemberInfo>,
 }
 
 impl State {
@@ -370,6 +520,34 @@ impl State {
             self.rooms.insert(0, room.to_owned());
         } else {
             self.rooms.push(room.to_owned());
+        }
+    }
+
+    /// For a conversation, notes its peer and gives the peer's name.
+    fn conversation(&mut self, joined: &RoomJoined) -> Option<String> {
+        let peer = joined.peer.clone()?;
+        let name = event_text::shown_name(&peer.name);
+        self.peers.insert(joined.room.clone(), peer);
+        Some(name)
+    }
+
+    /// A peer that changed its name goes by the new one.
+    fn renamed(&mut self, event: &Event) {
+        if event.kind != EventKind::Nick {
+            return;
+        }
+        for peer in self.peers.values_mut() {
+            if peer.id == event.from.id {
+                peer.name.clone_from(&event.from.name);
+            }
+        }
+    }
+
+    /// A room as a line names it: a conversation as `@peer`.
+    fn shown_room(&self, room: &str) -> String {
+        match self.peers.get(room) {
+            Some(peer) => format!("@{}", event_text::shown_name(&peer.name)),
+            None => clean_text(room),
         }
     }
 
@@ -402,6 +580,14 @@ impl State {
             }
             Command::Topic(topic) => network.topic(&target, topic.map(str::to_owned)),
             Command::List => network.rooms(),
+            Command::Msg { to, text } if !to.is_empty() && !text.is_empty() => {
+                network.msg(to, text.to_owned());
+            }
+            Command::Msg { .. } => return refuse("usage: /msg NAME TEXT"),
+            Command::Query(name) if !name.is_empty() => network.query(name),
+            Command::Query(_) => return refuse("usage: /query NAME"),
+            Command::Whois(name) if !name.is_empty() => network.whois(name),
+            Command::Whois(_) => return refuse("usage: /whois NAME"),
             Command::Quit(reason) => {
                 self.quit_reason = reason.map(str::to_owned);
                 return Submitted::Quit;
@@ -412,7 +598,8 @@ impl State {
             Command::Help => {
                 return refuse(
                     "in plain mode: lines go to the first room; /me ACTION, /nick NEW, /who, \
-                     /join #ROOM, /part [#ROOM] [REASON], /topic [TEXT], /list, /quit [REASON]; \
+                     /join #ROOM, /part [#ROOM] [REASON], /topic [TEXT], /list, \
+                     /msg NAME TEXT, /query NAME, /whois NAME, /quit [REASON]; \
                      //text sends /text",
                 );
             }

@@ -151,7 +151,8 @@ fn render_members(app: &App, area: Rect, buf: &mut Buffer) {
         } else {
             Style::new().fg(name_colour(&member.name))
         };
-        let line = Line::from(Span::styled(format!(" {}", member.name), style));
+        let name = crate::ui::event_text::shown_member(member);
+        let line = Line::from(Span::styled(format!(" {name}"), style));
         put_line(buf, inner.x, inner.y + row as u16, &line, inner.width);
     }
     if overflow {

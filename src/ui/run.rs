@@ -39,8 +39,11 @@ pub struct ConnectOptions {
     pub password: Option<String>,
     /// How to trust a `wss://` server.
     pub tls: ClientTls,
-    /// Something to tell the user first (`serve --tui`: the certificate's fingerprint).
-    pub notice: Option<String>,
+    /// Things to tell the user first (`serve --tui`: the certificate's fingerprint; a new
+    /// identity: where it was saved).
+    pub notices: Vec<String>,
+    /// The key to join with (`--identity`); none joins as a guest (`--guest`).
+    pub identity: Option<std::sync::Arc<crate::identity::Identity>>,
     /// How long one attempt to connect may take before it counts as failed.
     pub connect_timeout: std::time::Duration,
 }
@@ -81,7 +84,7 @@ pub async fn run(options: ConnectOptions) -> anyhow::Result<()> {
     app.timestamps = options.timestamps;
     app.bell = options.bell;
     app.set_scrollback(options.scrollback);
-    if let Some(notice) = &options.notice {
+    for notice in &options.notices {
         app.inform(notice.clone());
     }
     app.utc_offset_secs = i64::from(chrono::Local::now().offset().local_minus_utc());
@@ -187,9 +190,21 @@ async fn event_loop(
     mut events: mpsc::Receiver<AppEvent>,
     network: Network,
 ) -> anyhow::Result<()> {
+    // When a read marker held back (at most one move a second) is due.
+    let mut mark_at: Option<tokio::time::Instant> = None;
     while !app.should_quit {
         terminal.draw(|frame| draw(&app, frame))?;
-        let Some(event) = events.recv().await else {
+        let event = match mark_at {
+            Some(at) => tokio::select! {
+                event = events.recv() => event,
+                () = tokio::time::sleep_until(at) => {
+                    mark_at = move_markers(&mut app, &network);
+                    continue;
+                }
+            },
+            None => events.recv().await,
+        };
+        let Some(event) = event else {
             break;
         };
         let mut redraw = handle(&mut app, event, &network).await;
@@ -213,8 +228,18 @@ async fn event_loop(
         for page in settle(&mut app, terminal.size()?) {
             network.load(&app.room().name, page);
         }
+        mark_at = move_markers(&mut app, &network);
     }
     Ok(())
+}
+
+/// Moves the read markers that are due; returns when to look again, if one is held back.
+fn move_markers(app: &mut App, network: &Network) -> Option<tokio::time::Instant> {
+    let (marks, next) = app.due_marks(std::time::Instant::now());
+    for (room, seq) in marks {
+        network.mark(&room, seq);
+    }
+    next.map(tokio::time::Instant::from_std)
 }
 
 /// After a batch of events, before drawing, on a screen of `size`: keeps a scrolled-up view
@@ -264,6 +289,9 @@ async fn handle(app: &mut App, event: AppEvent, network: &Network) -> bool {
         Action::Part { room, reason } => network.part(&room, reason),
         Action::Topic { room, topic } => network.topic(&room, topic),
         Action::ListRooms => network.rooms(),
+        Action::Msg { to, text } => network.msg(&to, text),
+        Action::Query(name) => network.query(&name),
+        Action::Whois(name) => network.whois(&name),
         Action::Password(password) => network.password(password),
         Action::Redraw => return true,
         Action::Quit(reason) => {

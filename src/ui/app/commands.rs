@@ -6,7 +6,8 @@ use crate::text::clean_name;
 use crate::ui::command::{self, Command};
 
 const HELP: &str = "commands: /help  /who  /me ACTION  /nick NEW  /join #ROOM  /part [REASON] leaves this room  \
-/topic [TEXT] shows or sets the topic  /list every room  /filter hides or shows the joins and leaves of the quiet  \
+/msg NAME TEXT a direct message  /query NAME opens the conversation  /close ends the conversation in view  \
+/whois NAME who it is (key, rooms, idle)  /topic [TEXT] shows or sets the topic  /list every room  /filter hides or shows the joins and leaves of the quiet  \
 /members (or F2) show or hide the member list  /clear empties this pane  /quit [REASON] (or /exit)  \
 //text sends text starting with /\n\
 keys: Enter send · Alt-Enter, Shift-Enter or Ctrl-J new line (pastes keep theirs) · \
@@ -115,6 +116,50 @@ impl App {
                 self.push_local(LineKind::Info, text);
                 Action::None
             }
+            Command::Msg { to, text } => {
+                if to.is_empty() || text.is_empty() {
+                    self.push_local(LineKind::Error, "usage: /msg NAME TEXT".into());
+                    return Action::None;
+                }
+                if self.connected_room().is_none() {
+                    return Action::None;
+                }
+                let shown = crate::text::clean_text(text);
+                self.push_local(LineKind::Info, format!("→ {to}: {shown}"));
+                Action::Msg {
+                    to: to.to_owned(),
+                    text: text.to_owned(),
+                }
+            }
+            Command::Query(name) | Command::Whois(name) if name.is_empty() => {
+                let usage = if line.trim_start().to_lowercase().starts_with("/query") {
+                    "usage: /query NAME"
+                } else {
+                    "usage: /whois NAME"
+                };
+                self.push_local(LineKind::Error, usage.into());
+                Action::None
+            }
+            Command::Query(name) => {
+                if self.connected_room().is_none() {
+                    return Action::None;
+                }
+                // Open already: it only comes into view.
+                let open = self.rooms.iter().position(|room| {
+                    room.peer
+                        .as_ref()
+                        .is_some_and(|peer| peer.name.eq_ignore_ascii_case(name))
+                });
+                if let Some(at) = open {
+                    self.switch_to(at);
+                    return Action::None;
+                }
+                Action::Query(name.to_owned())
+            }
+            Command::Whois(name) => match self.connected_room() {
+                Some(_) => Action::Whois(name.to_owned()),
+                None => Action::None,
+            },
             Command::Unknown(name) => {
                 self.push_local(
                     LineKind::Error,

@@ -2,7 +2,7 @@
 //! commands.
 
 use super::App;
-use crate::ui::command::NAMES as COMMANDS;
+use crate::ui::command::{NAMES as COMMANDS, TAKING_A_NAME};
 
 /// A Tab completion in progress: repeated Tabs cycle through the candidates.
 #[derive(Debug, Clone)]
@@ -56,6 +56,25 @@ impl App {
                 .filter(|room| !room.is_empty() && room.starts_with(&lower))
                 .map(|room| format!("{room} "))
                 .collect()
+        } else if start > 0 && self.takes_a_name(start) {
+            // Anyone we know of, in any room, and the people we talk with.
+            let lower = word.to_lowercase();
+            let me = self.me.as_ref().map(|m| m.name.as_str());
+            let room = self.room();
+            let mut names: Vec<&str> = room.recent_speakers.iter().map(String::as_str).collect();
+            let everyone = std::iter::once(room)
+                .chain(self.rooms.iter())
+                .flat_map(|room| room.peer.iter().chain(room.members.iter()));
+            for member in everyone {
+                if !names.contains(&member.name.as_str()) {
+                    names.push(&member.name);
+                }
+            }
+            names
+                .into_iter()
+                .filter(|name| Some(*name) != me && name.to_lowercase().starts_with(&lower))
+                .map(|name| format!("{name} "))
+                .collect()
         } else {
             let lower = word.to_lowercase();
             let me = self.me.as_ref().map(|m| m.name.as_str());
@@ -90,5 +109,14 @@ impl App {
             candidates,
             shown: 0,
         });
+    }
+
+    /// Whether the word starting at `start` is the first argument of a command that takes
+    /// a member's name (`/msg`, `/query`, `/whois`).
+    fn takes_a_name(&self, start: usize) -> bool {
+        let before = &self.input.before_cursor()[..start];
+        let mut words = before.split_whitespace();
+        let command = words.next().map(str::to_lowercase);
+        words.next().is_none() && command.is_some_and(|c| TAKING_A_NAME.contains(&c.as_str()))
     }
 }

@@ -4,7 +4,8 @@
 use super::{App, Bell, ChatLine, Connection, LineKind, NetEvent, Room};
 use crate::rpc::types::{Event, EventKind, MemberInfo, RoomJoined};
 use crate::text::{clean_name, clean_text};
-use crate::ui::event_text::{self, Reading, room_row};
+use crate::ui::event_text::{self, GUEST_MARK, Reading, room_row};
+use crate::ui::net::CONVERSATION_PREFIX;
 
 /// Events of a room being joined kept until the answer to joining comes, at most.
 const MAX_EARLY_EVENTS: usize = 1024;
@@ -25,7 +26,7 @@ fn clean_member(member: MemberInfo) -> MemberInfo {
     MemberInfo {
         id: member.id,
         name: clean_name(&member.name).unwrap_or_else(|| "?".into()),
-        guest: false,
+        guest: member.guest,
     }
 }
 
@@ -40,6 +41,17 @@ impl App {
                 self.connection = Connection::Connected;
                 self.failure = None;
                 let name = clean_name(&result.name).unwrap_or_default();
+                let taken = if resumed {
+                    String::new()
+                } else {
+                    self.taken_note(&name)
+                };
+                // Known before the history is read: our own lines in it are ours.
+                self.me = Some(MemberInfo {
+                    id: result.id,
+                    name: name.clone(),
+                    guest: result.guest,
+                });
                 let at = self.room_or_add(&result.room);
                 let entered = RoomJoined {
                     room: result.room,
@@ -55,41 +67,32 @@ impl App {
                 if resumed {
                     self.push_local_in(at, LineKind::Notice, format!("reconnected as {name}"));
                 } else {
-                    let taken = self.taken_note(&name);
+                    let guest = if result.guest {
+                        format!(
+                            " (a guest: {GUEST_MARK}{name} to others, with no key behind the name)"
+                        )
+                    } else {
+                        String::new()
+                    };
                     let text = format!(
-                        "you joined {} as {name}{taken}; {} here (/help for commands)",
+                        "you joined {} as {name}{taken}{guest}; {} here (/help for commands)",
                         self.server,
                         self.rooms[at].members.len()
                     );
                     self.push_local_in(at, LineKind::Notice, text);
                 }
-                self.me = Some(MemberInfo {
-                    id: result.id,
-                    name,
-                    guest: result.guest,
-                });
             }
             NetEvent::Entered {
                 joined,
                 resumed,
                 reset,
             } => {
-                let at = self.room_or_add(&joined.room);
-                let name = joined.room.clone();
-                let last_seq = joined.last_seq;
-                self.enter(at, joined, resumed, reset);
-                if !resumed {
-                    let text = format!("you joined {name}; {} here", self.rooms[at].members.len());
-                    self.push_local_in(at, LineKind::Notice, text);
-                }
-                let early = std::mem::take(&mut self.early_events);
-                for event in early {
-                    if event.room == name && event.seq > last_seq {
-                        self.room_event(at, event);
-                    }
-                }
-                if self.joining.as_ref() == Some(&name) {
-                    self.joining = None;
+                self.entered(joined, resumed, reset);
+            }
+            NetEvent::Opened(joined) => {
+                let room = joined.room.clone();
+                self.entered(joined, false, false);
+                if let Some(at) = self.room_index(&room) {
                     self.switch_to(at);
                 }
             }
@@ -100,8 +103,13 @@ impl App {
                 }
             }
             NetEvent::Event(event) => match self.room_index(&event.room) {
+                Some(at) if event.kind == EventKind::Read => self.read_elsewhere(at, event.seq),
                 Some(at) => self.room_event(at, event),
-                None if self.joining.as_ref() == Some(&event.room)
+                // A room being entered: ours (`/join`), or one the worker enters for us (a
+                // conversation someone opened).
+                None if event.kind != EventKind::Read
+                    && (self.joining.as_ref() == Some(&event.room)
+                        || event.room.starts_with(CONVERSATION_PREFIX))
                     && self.early_events.len() < MAX_EARLY_EVENTS =>
                 {
                     self.early_events.push(event);
@@ -172,6 +180,10 @@ impl App {
             NetEvent::Refused(reason) => self.connection_failed(&reason, true),
             // Only plain mode asks; the TUI keeps its lists from the rooms' events.
             NetEvent::Members { .. } => {}
+            NetEvent::Whois(whois) => {
+                let text = event_text::whois(&whois, self.utc_offset_secs).join("\n");
+                self.push_local(LineKind::Info, text);
+            }
             NetEvent::Rooms(rooms) => {
                 let s = if rooms.len() == 1 { "" } else { "s" };
                 let mut text = format!("{} room{s} on the server:", rooms.len());
@@ -272,10 +284,66 @@ impl App {
         room.members = joined.members.into_iter().map(clean_member).collect();
         room.members.sort_by_cached_key(|m| m.name.to_lowercase());
         room.members_as_of = joined.last_seq;
+        room.peer = joined.peer.map(clean_member);
+        if resumed {
+            // What another session of ours read meanwhile; the replay counts the rest.
+            if joined.read > room.read {
+                room.read = joined.read;
+                room.recount();
+            }
+            return;
+        }
+        room.read = joined.read;
+        for event in joined.history {
+            self.room_event(at, event);
+        }
+        let in_view = at == self.current;
+        let room = &mut self.rooms[at];
+        // Where the user got to, in any session: counted by the server, which holds more
+        // than the history given.
+        if joined.read > 0 || joined.unread > 0 {
+            room.separate_after(joined.read);
+        }
+        if !in_view {
+            room.recount();
+            room.unread = room.unread.max(joined.unread as usize);
+        }
+    }
+
+    /// In a room, entered by us, by another session of ours, or for a conversation opened
+    /// with us: it joins the list, and what it sent before the answer came is shown.
+    fn entered(&mut self, joined: RoomJoined, resumed: bool, reset: bool) {
+        let at = self.room_or_add(&joined.room);
+        let name = joined.room.clone();
+        let last_seq = joined.last_seq;
+        let new = !resumed && self.rooms[at].members.is_empty();
+        self.enter(at, joined, resumed, reset);
         if !resumed {
-            for event in joined.history {
+            let room = &self.rooms[at];
+            let text = match &room.peer {
+                Some(peer) if new => Some(format!(
+                    "a conversation with {} (/close ends it here)",
+                    peer.name
+                )),
+                Some(_) => None,
+                None => Some(format!("you joined {name}; {} here", room.members.len())),
+            };
+            if let Some(text) = text {
+                self.push_local_in(at, LineKind::Notice, text);
+            }
+        }
+        let (early, others) = std::mem::take(&mut self.early_events)
+            .into_iter()
+            .partition(|event| event.room == name);
+        self.early_events = others;
+        for event in early {
+            if event.seq > last_seq {
                 self.room_event(at, event);
             }
+        }
+        if self.joining.as_ref() == Some(&name) {
+            self.joining = None;
+            self.switch_to(at);
         }
     }
 
@@ -291,11 +359,26 @@ impl App {
     }
 
     fn room_event(&mut self, at: usize, event: Event) {
-        let own_join = event.kind == EventKind::Join
-            && self.me.as_ref().is_some_and(|me| me.id == event.from.id);
-        if own_join {
+        let mine = self.me.as_ref().is_some_and(|me| me.id == event.from.id);
+        if mine && event.kind == EventKind::Join {
             // "you joined" says it already.
             return;
+        }
+        if mine && event.kind == EventKind::Leave && event.seq > self.rooms[at].members_as_of {
+            // Our identity's leave is told only once its last session ends, which this one
+            // is not: it is another session's `/part`.
+            let room = self.rooms[at].name.clone();
+            if self.rooms.len() > 1 {
+                self.remove_room(at);
+            }
+            self.push_local(
+                LineKind::Notice,
+                format!("you left {room} (in another session)"),
+            );
+            return;
+        }
+        if event.kind == EventKind::Nick && event.seq > self.rooms[at].members_as_of {
+            self.renamed_elsewhere(&event.from, mine);
         }
         let room = &mut self.rooms[at];
         // History (the join's own, or a replay up to the join) is older than the member
@@ -320,7 +403,7 @@ impl App {
         let line = self.line_for(event);
         let said = matches!(
             line.kind,
-            LineKind::Message { .. } | LineKind::Action { .. }
+            LineKind::Message { own: false, .. } | LineKind::Action { own: false, .. }
         );
         self.ring_bell |= match self.bell {
             Bell::Off => false,
@@ -328,11 +411,28 @@ impl App {
             Bell::All => said,
         };
         let mentions_me = line.mentions_me;
+        let news = said && !mine && line.seq.is_some_and(|seq| seq > self.rooms[at].read);
         let in_view = at == self.current;
         let room = &mut self.rooms[at];
-        if room.push_live(line) && !in_view {
-            room.unread += usize::from(said);
+        if room.push_live(line) && !in_view && news {
+            room.unread += 1;
             room.mentioned |= mentions_me;
+        }
+    }
+
+    /// A member changed its name (`from` has the new one): a conversation's peer goes by
+    /// it, and if it was us (another session's `/nick`), so do we.
+    fn renamed_elsewhere(&mut self, from: &MemberInfo, mine: bool) {
+        let from = clean_member(from.clone());
+        for room in &mut self.rooms {
+            if let Some(peer) = &mut room.peer
+                && peer.id == from.id
+            {
+                peer.name.clone_from(&from.name);
+            }
+        }
+        if mine && let Some(me) = &mut self.me {
+            me.name = from.name;
         }
     }
 
@@ -346,15 +446,17 @@ impl App {
 
     /// How a room event reads in the pane (see [`crate::ui::event_text`]).
     pub(super) fn line_for(&self, event: Event) -> ChatLine {
+        // Said in another session of ours: our own line.
+        let own = self.me.as_ref().is_some_and(|me| me.id == event.from.id);
         let (kind, text) = match event_text::read(&event) {
-            Reading::Said { from, text } => (LineKind::Message { from, own: false }, text),
-            Reading::Acted { from, text } => (LineKind::Action { from, own: false }, text),
+            Reading::Said { from, text } => (LineKind::Message { from, own }, text),
+            Reading::Acted { from, text } => (LineKind::Action { from, own }, text),
             // A join, or a leave that gives no reason of its own, can join a run of them.
             Reading::Notice(text)
                 if event.kind == EventKind::Join
                     || (event.kind == EventKind::Leave && event.text.is_none()) =>
             {
-                let name = vec![event_text::shown_name(&event.from.name)];
+                let name = vec![event_text::shown_member(&event.from)];
                 let (joined, left) = if event.kind == EventKind::Join {
                     (name, Vec::new())
                 } else {
@@ -365,7 +467,11 @@ impl App {
             Reading::Notice(text) => (LineKind::Notice, text),
         };
         let said = matches!(kind, LineKind::Message { .. } | LineKind::Action { .. });
-        let mentions_me = said && self.me.as_ref().is_some_and(|me| mentions(&text, &me.name));
+        // A direct message is for us by its nature.
+        let direct = event.room.starts_with(CONVERSATION_PREFIX);
+        let mentions_me = said
+            && !own
+            && (direct || self.me.as_ref().is_some_and(|me| mentions(&text, &me.name)));
         ChatLine {
             seq: Some(event.seq),
             ts: Some(event.ts),

@@ -3,6 +3,7 @@
 //! join/leave noise: runs of joins and leaves collapsed into one line, and the smart filter.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
@@ -10,6 +11,9 @@ use super::pane::Pane;
 use super::{App, ChatLine, LineKind};
 use crate::rpc::types::{Event, EventKind, MemberInfo};
 use crate::ui::input::InputLine;
+
+/// What a conversation's name starts with in the room list and the header.
+pub const CONVERSATION_MARK: &str = "@";
 
 /// The smart filter hides the joins and leaves of members who have not spoken for this long.
 pub const QUIET_MS: u64 = 10 * 60 * 1000;
@@ -34,9 +38,19 @@ pub struct Room {
     pub unread: usize,
     /// Someone named us here while the room was not in view.
     pub mentioned: bool,
+    /// For a conversation, the other identity, under its current name.
+    pub peer: Option<MemberInfo>,
+    /// Our read marker here: the last seq seen, in any of our identity's sessions.
+    pub read: u64,
+    /// When this client last moved the marker, so that it moves at most once every
+    /// [`MARK_EVERY`].
+    pub(super) marked_at: Option<Instant>,
     /// When each member last said something here (event time, Unix ms), for the smart filter.
     spoke_at: HashMap<Uuid, u64>,
 }
+
+/// The read marker of the room in view moves at most this often.
+pub const MARK_EVERY: Duration = Duration::from_secs(1);
 
 impl Room {
     pub fn new(name: String, scrollback: usize) -> Self {
@@ -50,7 +64,52 @@ impl Room {
             draft: InputLine::default(),
             unread: 0,
             mentioned: false,
+            peer: None,
+            read: 0,
+            marked_at: None,
             spoke_at: HashMap::new(),
+        }
+    }
+
+    /// How the room is named on screen: a conversation as `@peer`, a person rather than a
+    /// room.
+    pub fn title(&self) -> String {
+        match &self.peer {
+            Some(peer) => format!("{CONVERSATION_MARK}{}", peer.name),
+            None => self.name.clone(),
+        }
+    }
+
+    /// The newest seq the pane holds.
+    pub(super) fn newest_seq(&self) -> Option<u64> {
+        self.pane.lines.iter().filter_map(|line| line.seq).max()
+    }
+
+    /// Counts again what is unread from the marker and the lines held: what others said
+    /// after it; and whether any of that names us.
+    pub(super) fn recount(&mut self) {
+        let read = self.read;
+        let unseen = self.pane.lines.iter().filter(|line| {
+            line.seq.is_some_and(|seq| seq > read)
+                && matches!(
+                    line.kind,
+                    LineKind::Message { own: false, .. } | LineKind::Action { own: false, .. }
+                )
+        });
+        let (count, mentioned) =
+            unseen.fold((0, false), |(n, m), line| (n + 1, m || line.mentions_me));
+        (self.unread, self.mentioned) = (count, mentioned);
+    }
+
+    /// The "new messages" separator goes above the first line after the marker, if any.
+    pub(super) fn separate_after(&mut self, read: u64) {
+        let lines = &mut self.pane.lines;
+        lines.retain(|line| line.kind != LineKind::Separator);
+        if let Some(at) = lines
+            .iter()
+            .position(|line| line.seq.is_some_and(|seq| seq > read))
+        {
+            lines.insert(at, ChatLine::separator());
         }
     }
 

@@ -26,6 +26,17 @@ pub(super) enum Command {
     Topic(String, Option<String>),
     /// Every room on the server.
     Rooms,
+    /// A direct message to the identity that owns a name (`/msg`).
+    Msg(String, String),
+    /// Open the conversation with the identity that owns a name (`/query`).
+    Query(String),
+    /// Who a member is (`/whois`).
+    Whois(String),
+    /// Move the read marker of a room to a seq.
+    Mark(String, u64),
+    /// Be in a room the server says we are in (a conversation someone opened with us, a
+    /// room another session of ours entered): entered quietly, unless we already are.
+    Adopt(String),
     /// The password the user typed when asked.
     Password(String),
     /// End the session, with a reason shown in every room.
@@ -47,17 +58,30 @@ impl Command {
             Command::Who(room)
             | Command::History(room, _)
             | Command::Enter(room)
+            | Command::Adopt(room)
+            | Command::Mark(room, _)
             | Command::Part(room, _)
             | Command::Topic(room, _) => Some(room.clone()),
-            Command::Nick(_) | Command::Rooms | Command::Password(_) | Command::Leave(..) => None,
+            Command::Nick(_)
+            | Command::Rooms
+            | Command::Msg(..)
+            | Command::Query(_)
+            | Command::Whois(_)
+            | Command::Password(_)
+            | Command::Leave(..) => None,
         }
     }
 
     /// What failed, for the start of a failure's line: "cannot join #ops".
     pub(super) fn failing(&self) -> String {
         match self {
-            Command::Send(_) | Command::Nick(_) | Command::Who(_) => "not sent".into(),
-            Command::Enter(room) => format!("cannot join {room}"),
+            Command::Send(_) | Command::Who(_) => "not sent".into(),
+            Command::Nick(name) => format!("cannot take the name {name}"),
+            Command::Msg(to, _) => format!("cannot message {to}"),
+            Command::Query(name) => format!("cannot open a conversation with {name}"),
+            Command::Whois(name) => format!("cannot look up {name}"),
+            Command::Mark(room, _) => format!("cannot mark {room} read"),
+            Command::Enter(room) | Command::Adopt(room) => format!("cannot join {room}"),
             Command::Part(room, _) => format!("cannot leave {room}"),
             Command::Topic(room, Some(_)) => format!("cannot set the topic of {room}"),
             Command::Topic(room, None) => format!("cannot get the topic of {room}"),
@@ -102,9 +126,11 @@ impl Network {
                 .iter()
                 .map(|room| (room.clone(), None))
                 .collect(),
-            early: Default::default(),
+            ..Rooms::default()
         };
         let worker = Worker {
+            identity: options.identity.clone(),
+            adopt: commands.downgrade(),
             rooms: Arc::new(Mutex::new(rooms)),
             url: options.url.clone(),
             name: options.name.clone(),
@@ -164,6 +190,30 @@ impl Network {
     /// Asks for every room on the server; reported as [`NetEvent::Rooms`].
     pub fn rooms(&self) {
         let _ = self.commands.send(Command::Rooms);
+    }
+
+    /// Sends a direct message to the identity that owns `to`; the conversation is entered
+    /// (reported as [`NetEvent::Entered`]) if it is new, and the message reported as
+    /// [`NetEvent::Sent`] in it, or [`NetEvent::Failed`].
+    pub fn msg(&self, to: &str, text: String) {
+        let _ = self.commands.send(Command::Msg(to.to_owned(), text));
+    }
+
+    /// Opens the conversation with the identity that owns `name`; reported as
+    /// [`NetEvent::Opened`] or [`NetEvent::Failed`].
+    pub fn query(&self, name: &str) {
+        let _ = self.commands.send(Command::Query(name.to_owned()));
+    }
+
+    /// Asks who `name` is; reported as [`NetEvent::Whois`] or [`NetEvent::Failed`].
+    pub fn whois(&self, name: &str) {
+        let _ = self.commands.send(Command::Whois(name.to_owned()));
+    }
+
+    /// Moves this identity's read marker in `room` to `seq`. Nothing is reported: a marker
+    /// that could not be moved is only logged.
+    pub fn mark(&self, room: &str, seq: u64) {
+        let _ = self.commands.send(Command::Mark(room.to_owned(), seq));
     }
 
     /// Asks for a new name; the outcome comes back as [`NetEvent::Renamed`] or an error.

@@ -9,6 +9,7 @@ use tokio::time::Instant;
 use super::handle::{Command, Line};
 use super::{Ended, HISTORY_PAGE, Page, Worker};
 use crate::rpc::client::describe;
+use crate::rpc::types::RoomJoined;
 use crate::rpc::{ChatApiClient, codes};
 use crate::ui::app::NetEvent;
 
@@ -71,14 +72,7 @@ impl Worker {
             }
             Command::Enter(room) => match client.enter(session, room).await {
                 Ok(joined) => {
-                    let mut rooms = self.rooms();
-                    let early = rooms.early.remove(&joined.room).unwrap_or(0);
-                    let seen = joined.last_seq.max(early);
-                    match rooms.cursor(&joined.room) {
-                        Some(cursor) => *cursor = Some(cursor.unwrap_or(0).max(seen)),
-                        None => rooms.joined.push((joined.room.clone(), Some(seen))),
-                    }
-                    drop(rooms);
+                    self.seated(&joined);
                     NetEvent::Entered {
                         joined,
                         resumed: false,
@@ -87,6 +81,77 @@ impl Worker {
                 }
                 Err(err) => failed(err),
             },
+            Command::Adopt(room) => {
+                if self.rooms().cursor(&room).is_some() {
+                    self.rooms().adopting.remove(&room);
+                    return Ok(None);
+                }
+                match client.enter(session, room.clone()).await {
+                    Ok(joined) => {
+                        self.seated(&joined);
+                        NetEvent::Entered {
+                            joined,
+                            resumed: false,
+                            reset: false,
+                        }
+                    }
+                    Err(err) => {
+                        tracing::warn!(%room, err = %describe(&err), "cannot enter a room we were put in");
+                        self.rooms().adopting.remove(&room);
+                        return Ok(None);
+                    }
+                }
+            }
+            Command::Msg(to, text) => {
+                let started = Instant::now();
+                match client.msg(session.clone(), to, text.clone(), None).await {
+                    Ok(sent) => {
+                        if self.rooms().cursor(&sent.room).is_none() {
+                            match client.enter(session, sent.room.clone()).await {
+                                Ok(joined) => {
+                                    self.seated(&joined);
+                                    self.report(NetEvent::Entered {
+                                        joined,
+                                        resumed: false,
+                                        reset: false,
+                                    })
+                                    .await;
+                                }
+                                Err(err) => {
+                                    tracing::warn!(err = %describe(&err), "cannot enter the conversation")
+                                }
+                            }
+                        }
+                        NetEvent::Sent {
+                            room: sent.room,
+                            seq: sent.seq,
+                            text,
+                            latency_ms: started.elapsed().as_millis() as u64,
+                            action: false,
+                            ts: crate::rpc::types::unix_ms(),
+                        }
+                    }
+                    Err(err) => failed(err),
+                }
+            }
+            Command::Query(name) => match client.query(session, name).await {
+                Ok(joined) => {
+                    self.seated(&joined);
+                    NetEvent::Opened(joined)
+                }
+                Err(err) => failed(err),
+            },
+            Command::Whois(name) => match client.whois(session, name).await {
+                Ok(whois) => NetEvent::Whois(whois),
+                Err(err) => failed(err),
+            },
+            Command::Mark(room, seq) => {
+                if let Err(err) = client.mark(session, room.clone(), seq).await {
+                    // Not worth a line on screen: the next look at the room marks it again.
+                    tracing::warn!(%room, seq, err = %describe(&err), "cannot move the read marker");
+                }
+                return Ok(None);
+            }
             Command::Part(room, reason) => {
                 match client.part(session, Some(room.clone()), reason).await {
                     Ok(()) => {
@@ -119,6 +184,19 @@ impl Worker {
         };
         self.report(outcome).await;
         Ok(None)
+    }
+
+    /// Now in the room `joined` answered for: its stream is followed from the end of the
+    /// history the answer gave, or from what already came of it.
+    fn seated(&self, joined: &RoomJoined) {
+        let mut rooms = self.rooms();
+        rooms.adopting.remove(&joined.room);
+        let early = rooms.early.remove(&joined.room).unwrap_or(0);
+        let seen = joined.last_seq.max(early);
+        match rooms.cursor(&joined.room) {
+            Some(cursor) => *cursor = Some(cursor.unwrap_or(0).max(seen)),
+            None => rooms.joined.push((joined.room.clone(), Some(seen))),
+        }
     }
 
     /// Sends one line and reports how it went. Patient, it waits out a rate limit, and a

@@ -1,6 +1,6 @@
-//! The room list down the left (F3), with each room's number for Alt-1…Alt-9, its unread
-//! count and a marker where we were named; and the header line with the room in view and
-//! its topic.
+//! The room list down the left (F3), with each room's number for Alt-1…Alt-9 (a
+//! conversation as `@peer`), its unread count and a marker where we were named; and the
+//! header line with the room in view and its topic.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -8,6 +8,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
+use crate::rpc::types::MAX_UNREAD_COUNTED;
 use crate::ui::app::App;
 use crate::ui::cells::{put_line, text_width};
 
@@ -43,14 +44,19 @@ pub fn render_rooms(app: &App, area: Rect, buf: &mut Buffer) {
         } else {
             " ".into()
         };
+        let unread = if room.unread >= MAX_UNREAD_COUNTED as usize {
+            format!("{MAX_UNREAD_COUNTED}+")
+        } else {
+            room.unread.to_string()
+        };
         let count = match (room.mentioned, room.unread) {
             (true, 0) => MENTION_MARK.to_owned(),
-            (true, n) => format!("{MENTION_MARK}{n}"),
+            (true, _) => format!("{MENTION_MARK}{unread}"),
             (false, 0) => String::new(),
-            (false, n) => n.to_string(),
+            (false, _) => unread,
         };
         let name_room = width.saturating_sub(number.len() + 2 + text_width(&count) + 1);
-        let name: String = truncate(&room.name, name_room);
+        let name: String = truncate(&room.title(), name_room);
         let pad =
             width.saturating_sub(number.len() + 1 + text_width(&name) + text_width(&count) + 1);
         let (name_style, count_style) = if at == app.current {
@@ -88,11 +94,17 @@ pub fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
     let style = Style::new().fg(Color::White).bg(Color::DarkGray);
     buf.set_style(area, style);
     // Before the first join the room has no name yet: the header stays blank.
-    let name = room.name.clone();
+    let name = room.title();
     let mut spans = vec![Span::styled(
         format!(" {name}"),
         style.add_modifier(Modifier::BOLD),
     )];
+    if room.peer.is_some() {
+        spans.push(Span::styled(
+            " — a conversation, between the two of you",
+            style,
+        ));
+    }
     if let Some(topic) = &room.topic {
         // One row: the topic's own lines run together.
         spans.push(Span::styled(
