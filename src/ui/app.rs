@@ -4,6 +4,8 @@
 
 mod commands;
 mod completion;
+#[cfg(test)]
+pub(crate) mod ident_tests;
 mod keys;
 mod marks;
 mod pane;

@@ -727,4 +727,98 @@ mod tests {
         assert_eq!(backoff(2, 0.8), Duration::from_millis(3200));
         assert_eq!(backoff(2, 1.2), Duration::from_millis(4800));
     }
+
+    /// A listener for member `me`, in `rooms` at the cursors given, and the queue it asks
+    /// for rooms to be entered on.
+    fn listener(
+        me: uuid::Uuid,
+        joined: &[(&str, u64)],
+    ) -> (
+        Listener,
+        mpsc::UnboundedReceiver<Command>,
+        mpsc::UnboundedSender<Command>,
+    ) {
+        let (events, _) = mpsc::channel(1);
+        let (commands, queue) = mpsc::unbounded_channel();
+        let rooms = Rooms {
+            joined: joined
+                .iter()
+                .map(|(room, seq)| ((*room).to_owned(), Some(*seq)))
+                .collect(),
+            ..Rooms::default()
+        };
+        let listener = Listener {
+            me,
+            events,
+            rooms: Arc::new(Mutex::new(rooms)),
+            adopt: commands.downgrade(),
+        };
+        (listener, queue, commands)
+    }
+
+    fn event(room: &str, seq: u64, kind: EventKind, from: uuid::Uuid) -> Event {
+        Event {
+            room: room.into(),
+            seq,
+            ts: 0,
+            kind,
+            from: crate::rpc::types::MemberInfo {
+                id: from,
+                name: "someone".into(),
+                guest: false,
+            },
+            text: None,
+        }
+    }
+
+    fn cursors(listener: &Listener) -> Vec<(String, Option<u64>)> {
+        listener.rooms.lock().unwrap().joined.clone()
+    }
+
+    #[test]
+    fn a_read_marker_moves_no_cursor() {
+        let (me, alice) = (uuid::Uuid::from_u128(1), uuid::Uuid::from_u128(2));
+        let (listener, mut queue, _keep) = listener(me, &[("#general", 4)]);
+        listener.track(&event("#general", 9, EventKind::Read, me));
+        assert_eq!(cursors(&listener), [("#general".to_owned(), Some(4))]);
+        listener.track(&event("#general", 5, EventKind::Message, alice));
+        assert_eq!(cursors(&listener), [("#general".to_owned(), Some(5))]);
+        assert!(queue.try_recv().is_err(), "nothing to enter");
+    }
+
+    #[test]
+    fn a_conversation_someone_opened_and_a_room_our_other_session_entered_are_entered_once() {
+        let (me, alice) = (uuid::Uuid::from_u128(1), uuid::Uuid::from_u128(2));
+        let (listener, mut queue, _keep) = listener(me, &[("#general", 4)]);
+        let dm = "dm:a+b";
+        listener.track(&event(dm, 1, EventKind::Message, alice));
+        listener.track(&event(dm, 2, EventKind::Message, alice));
+        listener.track(&event("#ops", 7, EventKind::Join, me));
+        // Someone else's join in a room we are not in (yet) is no reason to enter it.
+        listener.track(&event("#dev", 3, EventKind::Join, alice));
+        let asked: Vec<String> = std::iter::from_fn(|| match queue.try_recv() {
+            Ok(Command::Adopt(room)) => Some(room),
+            _ => None,
+        })
+        .collect();
+        assert_eq!(asked, [dm, "#ops"]);
+        assert_eq!(listener.rooms.lock().unwrap().early.get(dm), Some(&2));
+    }
+
+    #[test]
+    fn a_room_our_other_session_parted_is_not_entered_again_and_its_name_is_kept() {
+        let (me, _) = (uuid::Uuid::from_u128(1), ());
+        let (listener, _queue, _keep) = listener(me, &[("#general", 4), ("#ops", 2)]);
+        let mut part = event("#ops", 3, EventKind::Leave, me);
+        part.text = Some("Part: lunch".into());
+        listener.track(&part);
+        assert_eq!(cursors(&listener), [("#general".to_owned(), Some(4))]);
+        let mut nick = event("#general", 5, EventKind::Nick, me);
+        nick.from.name = "robert".into();
+        listener.track(&nick);
+        assert_eq!(
+            listener.rooms.lock().unwrap().renamed.as_deref(),
+            Some("robert")
+        );
+    }
 }

@@ -674,4 +674,43 @@ mod tests {
             "00:00 -!- bob is now known as robert"
         );
     }
+
+    #[test]
+    fn our_own_lines_replayed_are_known_by_their_seq_and_forgotten_once_passed() {
+        let mut own = OwnLines::default();
+        own.sent("#general".into(), 5);
+        let mut replayed = event(EventKind::Message, "bob", Some("mine"));
+        replayed.seq = 5;
+        let mut other = replayed.clone();
+        other.room = "#ops".into();
+        assert!(
+            !own.seen(&other),
+            "the same seq in another room is not ours"
+        );
+        assert!(own.seen(&replayed));
+        assert!(own.sent["#general"].is_empty(), "passed: forgotten");
+        // The same identity's other terminal said something: not ours.
+        replayed.seq = 6;
+        assert!(!own.seen(&replayed));
+    }
+
+    #[test]
+    fn mark_read_moves_each_marker_at_most_once_a_second_and_all_at_the_end() {
+        let mut marks = Marks::default();
+        let start = tokio::time::Instant::now();
+        assert!(marks.due(Some(start)).is_empty(), "nothing printed");
+        marks.printed("#general", 3);
+        marks.printed("#general", 2);
+        assert_eq!(marks.due(Some(start)), [("#general".to_owned(), 3)]);
+        assert!(marks.due(Some(start)).is_empty(), "marked already");
+        marks.printed("#general", 4);
+        let soon = start + std::time::Duration::from_millis(200);
+        assert!(marks.due(Some(soon)).is_empty(), "held back");
+        assert_eq!(
+            marks.due(Some(start + MARK_EVERY)),
+            [("#general".to_owned(), 4)]
+        );
+        marks.printed("#general", 5);
+        assert_eq!(marks.due(None), [("#general".to_owned(), 5)], "at the end");
+    }
 }

@@ -232,4 +232,107 @@ mod tests {
         app.switch_to(0);
         insta::assert_snapshot!(screen(&app, 72, 10).backend());
     }
+
+    #[test]
+    fn the_room_list_shows_a_conversation_as_a_person_with_the_servers_unread_counts() {
+        use crate::ui::app::ident_tests::{conversation, room_with_marker};
+        let mut app = in_rooms(&[]);
+        let history = (1..=3)
+            .map(|seq| {
+                crate::ui::app::room_tests::event(
+                    "#ops",
+                    seq,
+                    EventKind::Message,
+                    "carol",
+                    Some("deploy"),
+                )
+            })
+            .collect();
+        app.handle_net(room_with_marker("#ops", history, 1, 12));
+        let dm = crate::ui::app::ident_tests::DM;
+        let history = vec![crate::ui::app::room_tests::event(
+            dm,
+            1,
+            EventKind::Message,
+            "alice",
+            Some("lunch?"),
+        )];
+        app.handle_net(conversation("alice", history, 0, 1));
+        let terminal = screen(&app, 80, 8);
+        insta::assert_snapshot!(terminal.backend());
+        let text = format!("{:?}", terminal.backend());
+        assert!(text.contains("@alice"), "{text}");
+    }
+
+    #[test]
+    fn a_conversation_in_view_is_named_for_the_person_in_the_header() {
+        use crate::ui::app::ident_tests::conversation;
+        let mut app = in_rooms(&[]);
+        let dm = crate::ui::app::ident_tests::DM;
+        let history = vec![crate::ui::app::room_tests::event(
+            dm,
+            1,
+            EventKind::Message,
+            "alice",
+            Some("lunch?"),
+        )];
+        app.handle_net(conversation("alice", history, 0, 1));
+        app.switch_to(1);
+        insta::assert_snapshot!(screen(&app, 80, 7).backend());
+    }
+
+    #[test]
+    fn the_separator_stands_where_the_servers_marker_is() {
+        use crate::ui::app::ident_tests::room_with_marker;
+        let mut app = in_rooms(&[]);
+        let history = [
+            "seen on the laptop",
+            "also seen",
+            "new since",
+            "newer still",
+        ]
+        .iter()
+        .enumerate()
+        .map(|(at, text)| {
+            crate::ui::app::room_tests::event(
+                "#ops",
+                at as u64 + 1,
+                EventKind::Message,
+                "carol",
+                Some(text),
+            )
+        })
+        .collect();
+        app.handle_net(room_with_marker("#ops", history, 2, 2));
+        app.switch_to(1);
+        insta::assert_snapshot!(screen(&app, 72, 10).backend());
+    }
+
+    #[test]
+    fn a_guest_is_marked_in_the_member_list_and_on_its_lines() {
+        use crate::ui::app::ident_tests::guest;
+        let mut app = in_rooms(&[]);
+        let mut joined =
+            crate::ui::app::room_tests::event("#general", 1, EventKind::Join, "dave", None);
+        joined.from = guest("dave");
+        app.smart_filter = false;
+        app.handle_net(NetEvent::Event(joined));
+        let mut said = crate::ui::app::room_tests::event(
+            "#general",
+            2,
+            EventKind::Message,
+            "dave",
+            Some("hi, no key here"),
+        );
+        said.from = guest("dave");
+        app.handle_net(NetEvent::Event(said));
+        insta::assert_snapshot!(screen(&app, 80, 8).backend());
+    }
+
+    #[test]
+    fn whois_reads_as_lines_in_the_pane() {
+        let mut app = in_rooms(&[]);
+        app.handle_net(NetEvent::Whois(crate::ui::app::ident_tests::whois_alice()));
+        insta::assert_snapshot!(screen(&app, 90, 8).backend());
+    }
 }
