@@ -70,7 +70,7 @@ impl ChatApiServer for ChatService {
         let may_create = || self.creations.check(remote);
         let (joined, receipt) =
             self.chat
-                .join_with(name.as_deref(), lifetime, room.as_deref(), may_create)?;
+                .join_as(name.as_deref(), lifetime, room.as_deref(), None, may_create)?;
         if let Some(scope) = scope {
             scope.adopt(&joined.session);
         }
