@@ -4,7 +4,7 @@
 //! # Layout
 //!
 //! Dependencies run one way, top to bottom: `cli` (in the binary) → `ui`, `bench` → `rpc` →
-//! `store` → `domain`, `text`. Nothing below knows what is above it.
+//! `store` → `domain`, `text`, `identity`. Nothing below knows what is above it.
 //!
 //! - [`domain`]: the chat itself, plain Rust over one `std::sync::Mutex`, with no sockets
 //!   and no JSON: sessions (one per member, for the whole server), names (unique on the
@@ -16,6 +16,10 @@
 //!   are taken back), `log` (the seam, and [`domain::MemoryLog`]) and `shutdown`.
 //! - [`text`]: cleaning of untrusted names and text, used by the server before storing and
 //!   by the client before drawing.
+//! - [`identity`]: a member's Ed25519 key, used by `rpc` and `ui`: the join proof (the
+//!   bytes signed, [`identity::verify_join`] with strict verification), the key's
+//!   fingerprint and member id, and the key file (PKCS#8 PEM, mode 0600, refused when
+//!   loose, never replaced).
 //! - [`store`]: the embedded [`domain::EventLog`], SQLite: one writer thread
 //!   (`store/writer.rs`) commits events in batches and tells the chat how far the disk has
 //!   got; reads page through a room's history; `store/schema.rs` holds the tables and
@@ -68,6 +72,7 @@
 
 pub mod bench;
 pub mod domain;
+pub mod identity;
 pub mod rpc;
 pub mod store;
 pub mod text;

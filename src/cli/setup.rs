@@ -16,6 +16,15 @@ pub(super) fn default_db_file() -> anyhow::Result<PathBuf> {
     Ok(project_dirs()?.data_dir().join("chatroom.db"))
 }
 
+/// `$XDG_DATA_HOME/chatroom/identity.pem` on Linux: one identity for every server.
+#[expect(
+    dead_code,
+    reason = "`connect --identity` is wired in on another branch; remove this when it is"
+)]
+pub(super) fn default_identity_file() -> anyhow::Result<PathBuf> {
+    Ok(project_dirs()?.data_dir().join("identity.pem"))
+}
+
 pub(super) fn env_filter() -> EnvFilter {
     EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"))
 }
