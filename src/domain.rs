@@ -44,11 +44,11 @@ use uuid::Uuid;
 
 pub use config::{ChatConfig, DEFAULT_NAME_EXPIRY, DEFAULT_ROOM, Lifetime, RateLimit};
 pub use conversations::{CONVERSATION_PREFIX, conversation_room, is_conversation};
-pub use identities::WhoisInfo;
 pub use error::{LeaveReason, RESTARTED, RoomError};
 pub use event::{
     Encoder, Event, EventKind, MemberInfo, Stamped, Wire, is_guest_id, is_keyed_id, unix_ms,
 };
+pub use identities::WhoisInfo;
 pub use log::{
     Appender, EventLog, IdentityRecord, IdentityState, LogError, MemoryLog, OnProgress, Progress,
     Record, Recovered, RoomRecord,
@@ -63,7 +63,7 @@ pub use reader::{ClaimedReader, Reader, SessionEnd};
 use room::Room;
 pub use room::RoomSummary;
 pub use room_name::{MAX_ROOM_NAME_CHARS, RoomNameError, parse_room_name};
-pub use session::{Entered, Joined};
+pub use session::{Credentials, Entered, Joined, Remembered};
 
 /// A cheap, cloneable handle to the chat.
 #[derive(Clone)]
@@ -218,7 +218,13 @@ impl Chat {
         for (room, info) in recovered.left_behind {
             if state.rooms.contains_key(&room) {
                 tracing::info!(%room, id = %info.id, name = %info.name, "recording the leave of a member from before the restart");
-                state.publish(&room, EventKind::Leave, info, Some(RESTARTED.to_owned()), None);
+                state.publish(
+                    &room,
+                    EventKind::Leave,
+                    info,
+                    Some(RESTARTED.to_owned()),
+                    None,
+                );
             }
         }
         drop(state);
@@ -289,7 +295,10 @@ impl State {
     /// counts as activity: an HTTP member that only reads history is not idle.
     fn member_mut(&mut self, session: &str) -> Result<&mut Member, RoomError> {
         let (id, _) = self.session(session)?;
-        Ok(self.members.get_mut(&id).expect("every session maps to a member"))
+        Ok(self
+            .members
+            .get_mut(&id)
+            .expect("every session maps to a member"))
     }
 
     /// The member id and connection number behind a session, marking the session active.
@@ -397,7 +406,12 @@ impl State {
             for (id, conn) in too_slow.drain(..) {
                 if self.members.contains_key(&id) {
                     tracing::warn!(%id, conn, "disconnected: too slow");
-                    self.end_conn(id, conn, LeaveReason::TooSlow, LeaveReason::TooSlow.event_text());
+                    self.end_conn(
+                        id,
+                        conn,
+                        LeaveReason::TooSlow,
+                        LeaveReason::TooSlow.event_text(),
+                    );
                 }
             }
         }

@@ -144,7 +144,10 @@ impl Chat {
                 latest,
             });
         }
-        let identity = state.identities.get_mut(&key).expect("members' keys are known");
+        let identity = state
+            .identities
+            .get_mut(&key)
+            .expect("members' keys are known");
         let marker = identity.markers.entry(name.clone()).or_default();
         if seq <= *marker {
             return Ok((name, *marker));
@@ -187,7 +190,11 @@ impl Chat {
         state.session(session)?;
         let wanted = name.to_lowercase();
         let public_rooms = |rooms: &BTreeSet<String>| -> Vec<String> {
-            rooms.iter().filter(|r| !is_conversation(r)).cloned().collect()
+            rooms
+                .iter()
+                .filter(|r| !is_conversation(r))
+                .cloned()
+                .collect()
         };
         let online = state
             .members

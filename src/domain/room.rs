@@ -131,11 +131,6 @@ impl Room {
         }
     }
 
-    /// The latest `len` stored events, oldest first.
-    pub(super) fn history(&self, len: usize) -> Vec<super::event::Event> {
-        self.history_through(u64::MAX, len)
-    }
-
     /// The latest `len` stored events up to seq `through`, oldest first.
     pub(super) fn history_through(&self, through: u64, len: usize) -> Vec<super::event::Event> {
         let end = self.recent.partition_point(|event| event.seq <= through);

@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use uuid::Uuid;
 
-use super::pending::Undo;
 use super::conversations::is_conversation;
+use super::pending::Undo;
 use super::room::{RoomSummary, Seat, SeatConn};
 use super::{
     Chat, ChatConfig, Entered, EventKind, MemberInfo, Receipt, RoomError, State, parse_room_name,
@@ -48,7 +48,10 @@ impl Chat {
         }
         if is_conversation(&name) {
             // One of its two identities reopening it: no event, nobody else is told.
-            let key = state.members[&id].key.clone().expect("only identities have these");
+            let key = state.members[&id]
+                .key
+                .clone()
+                .expect("only identities have these");
             state.remember_room(&key, &name, true);
             state.seat(config, id, &name, Some(conn), Undo::Seat(id));
             return Ok((state.entered(config, id, conn, &name), None));
@@ -101,7 +104,12 @@ impl Chat {
         tracing::info!(%id, room = %name, "parted");
         if is_conversation(&name) {
             room.seats.remove(&id);
-            state.members.get_mut(&id).expect("here").seats.remove(&name);
+            state
+                .members
+                .get_mut(&id)
+                .expect("here")
+                .seats
+                .remove(&name);
             return Ok(());
         }
         // This session hears nothing more from the room; the others hear the part first.
@@ -203,8 +211,14 @@ impl Chat {
             room: name.clone(),
             old,
         };
-        let receipt =
-            state.publish_awaited(&name, EventKind::Topic, from, topic.clone(), Some(conn), undo);
+        let receipt = state.publish_awaited(
+            &name,
+            EventKind::Topic,
+            from,
+            topic.clone(),
+            Some(conn),
+            undo,
+        );
         Ok((name, topic, Some(receipt)))
     }
 

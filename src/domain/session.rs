@@ -15,8 +15,8 @@ use super::{
     Chat, Conn, Event, EventKind, LeaveReason, Lifetime, Member, MemberInfo, Receipt, RoomError,
     SendBudget, State, text_keys,
 };
-use std::collections::HashMap;
 use crate::text::clean_name;
+use std::collections::HashMap;
 
 /// A new session, as [`Chat::join`] made it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,8 +181,7 @@ impl Chat {
                     may_create()?;
                 }
                 state.remember_room(&k.key, &room, true);
-                let (_, receipt) =
-                    state.seat(config, id, &room, Some(conn_id), Undo::Seat(id));
+                let (_, receipt) = state.seat(config, id, &room, Some(conn_id), Undo::Seat(id));
                 receipt
             };
             let info = state.members[&id].info.clone();
@@ -342,7 +341,11 @@ impl Chat {
         let mut state = self.lock();
         let (id, conn) = state.session(session).expect("a live session");
         let member = state.members.get_mut(&id).expect("a live session");
-        member.conns.get_mut(&conn).expect("a live session").last_active = Instant::now()
+        member
+            .conns
+            .get_mut(&conn)
+            .expect("a live session")
+            .last_active = Instant::now()
             .checked_sub(ago)
             .expect("the clock is older than that");
     }
