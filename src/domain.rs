@@ -20,8 +20,10 @@
 //! log), `log` (the [`EventLog`] seam) and `shutdown`.
 
 mod config;
+mod conversations;
 mod error;
 mod event;
+mod identities;
 mod log;
 mod names;
 mod pending;
@@ -40,11 +42,13 @@ use std::time::Instant;
 use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
 
-pub use config::{ChatConfig, DEFAULT_ROOM, Lifetime, RateLimit};
+pub use config::{ChatConfig, DEFAULT_NAME_EXPIRY, DEFAULT_ROOM, Lifetime, RateLimit};
+pub use conversations::{CONVERSATION_PREFIX, conversation_room, is_conversation};
 pub use error::{LeaveReason, RESTARTED, RoomError};
 pub use event::{
     Encoder, Event, EventKind, MemberInfo, Stamped, Wire, is_guest_id, is_keyed_id, unix_ms,
 };
+pub use identities::WhoisInfo;
 pub use log::{
     Appender, EventLog, IdentityRecord, IdentityState, LogError, MemoryLog, OnProgress, Progress,
     Record, Recovered, RoomRecord,
@@ -59,7 +63,7 @@ pub use reader::{ClaimedReader, Reader, SessionEnd};
 use room::Room;
 pub use room::RoomSummary;
 pub use room_name::{MAX_ROOM_NAME_CHARS, RoomNameError, parse_room_name};
-pub use session::{Entered, Joined};
+pub use session::{Credentials, Entered, Joined, Remembered};
 
 /// A cheap, cloneable handle to the chat.
 #[derive(Clone)]
@@ -80,10 +84,14 @@ struct Shared {
 
 struct State {
     members: HashMap<Uuid, Member>,
-    /// Session secret → member id.
-    sessions: HashMap<String, Uuid>,
+    /// Session secret → member id and the session's connection number.
+    sessions: HashMap<String, (Uuid, u64)>,
+    /// The number the next session gets.
+    next_conn: u64,
     /// Look-alike keys of the names in use: a shared key marks names people could mistake.
     names: HashSet<String>,
+    /// Every identity (key) the chat knows, the names they own, and their conversations.
+    identities: identities::Identities,
     /// Every room, by name.
     rooms: HashMap<String, Room>,
     /// Look-alike keys of the room names → the room holding each.
@@ -102,21 +110,41 @@ struct State {
     default_room: String,
 }
 
+/// Someone in the chat: a guest with its one session, or an identity with every session
+/// it has open. Others see one member either way.
 struct Member {
     info: MemberInfo,
+    /// The identity's key (base64), `None` for a guest.
+    key: Option<String>,
+    /// Its open sessions, by connection number.
+    conns: HashMap<u64, Conn>,
+    budget: SendBudget,
+    /// Its budget for entering and parting rooms, which tell everyone there as a message
+    /// does.
+    room_budget: SendBudget,
+    /// The rooms and conversations it is in.
+    rooms: BTreeSet<String>,
+    /// The rooms where it still has a seat: its rooms, and those it parted whose part is
+    /// not delivered yet (its other sessions hear of the part before the seat goes).
+    seats: BTreeSet<String>,
+}
+
+/// One session of a member: its own queue, reader and lifetime.
+struct Conn {
     session: String,
     queue: mpsc::Sender<Arc<Stamped>>,
     inbox: Arc<Inbox>,
     lifetime: Lifetime,
     last_active: Instant,
-    /// Polls and subscriptions in progress; an idle member with a reader is not idle.
+    /// Polls and subscriptions in progress; an idle session with a reader is not idle.
     readers: usize,
-    budget: SendBudget,
-    /// Its budget for entering and parting rooms, which tell everyone there as a message
-    /// does.
-    room_budget: SendBudget,
-    /// The rooms it sits in.
-    rooms: BTreeSet<String>,
+}
+
+impl Member {
+    /// When it last did anything, in any session.
+    fn last_active(&self) -> Option<Instant> {
+        self.conns.values().map(|c| c.last_active).max()
+    }
 }
 
 impl Default for Chat {
@@ -160,7 +188,12 @@ impl Chat {
                 state: Mutex::new(State {
                     members: HashMap::new(),
                     sessions: HashMap::new(),
+                    next_conn: 1,
                     names: HashSet::new(),
+                    identities: identities::Identities::recovered(
+                        recovered.identities,
+                        recovered.conversations,
+                    ),
                     rooms,
                     room_keys,
                     closing: false,
@@ -185,7 +218,13 @@ impl Chat {
         for (room, info) in recovered.left_behind {
             if state.rooms.contains_key(&room) {
                 tracing::info!(%room, id = %info.id, name = %info.name, "recording the leave of a member from before the restart");
-                state.publish(&room, EventKind::Leave, info, Some(RESTARTED.to_owned()));
+                state.publish(
+                    &room,
+                    EventKind::Leave,
+                    info,
+                    Some(RESTARTED.to_owned()),
+                    None,
+                );
             }
         }
         drop(state);
@@ -255,16 +294,29 @@ impl State {
     /// The member behind a session. Every call names its session, so looking it up is what
     /// counts as activity: an HTTP member that only reads history is not idle.
     fn member_mut(&mut self, session: &str) -> Result<&mut Member, RoomError> {
-        let id = self
+        let (id, _) = self.session(session)?;
+        Ok(self
+            .members
+            .get_mut(&id)
+            .expect("every session maps to a member"))
+    }
+
+    /// The member id and connection number behind a session, marking the session active.
+    fn session(&mut self, session: &str) -> Result<(Uuid, u64), RoomError> {
+        let (id, conn) = *self
             .sessions
             .get(session)
             .ok_or(RoomError::UnknownSession)?;
         let member = self
             .members
-            .get_mut(id)
+            .get_mut(&id)
             .expect("every session maps to a member");
-        member.last_active = Instant::now();
-        Ok(member)
+        member
+            .conns
+            .get_mut(&conn)
+            .expect("every session maps to a connection")
+            .last_active = Instant::now();
+        Ok((id, conn))
     }
 
     /// A room that exists.
@@ -274,10 +326,12 @@ impl State {
             .ok_or_else(|| RoomError::NoSuchRoom(name.to_owned()))
     }
 
-    /// Makes a room and marks its name taken.
+    /// Makes a room and marks its name taken (a conversation has no name to take).
     fn add_room(&mut self, name: String) {
-        for key in room_name::room_keys(&name) {
-            self.room_keys.insert(key, name.clone());
+        if !conversations::is_conversation(&name) {
+            for key in room_name::room_keys(&name) {
+                self.room_keys.insert(key, name.clone());
+            }
         }
         self.rooms.insert(name.clone(), Room::new(name, unix_ms()));
     }
@@ -288,7 +342,8 @@ impl State {
             .rooms
             .get(name)
             .is_some_and(|room| room.durable_seq == 0 && room.seats.is_empty())
-            && name != self.default_room;
+            && name != self.default_room
+            && !conversations::is_conversation(name);
         if unused {
             self.rooms.remove(name);
             self.room_keys.retain(|_, room| room != name);
@@ -303,6 +358,7 @@ impl State {
             .seats
             .keys()
             .filter_map(|id| self.members.get(id))
+            .filter(|m| m.rooms.contains(&room.name))
             .map(|m| m.info.clone())
             .collect();
         list.sort_by_cached_key(|m| m.name.to_lowercase());
@@ -310,14 +366,22 @@ impl State {
     }
 
     /// Gives the event the room's next seq and sends it to be stored; it is delivered once
-    /// it is.
-    fn publish(&mut self, room: &str, kind: EventKind, from: MemberInfo, text: Option<String>) {
-        self.accept(room, kind, from, text, None);
+    /// it is, to everyone seated but the session it came from (`origin`).
+    fn publish(
+        &mut self,
+        room: &str,
+        kind: EventKind,
+        from: MemberInfo,
+        text: Option<String>,
+        origin: Option<u64>,
+    ) {
+        self.accept(room, kind, from, text, origin, None);
     }
 
-    /// Delivers the stored events up to `position`, in order, to everyone seated but their
-    /// subject. Members whose queues are full are removed as too slow; their leaves are
-    /// published like any other event.
+    /// Delivers the stored events up to `position`, in order, to every session seated but
+    /// the one each came from. Sessions whose queues are full are ended as too slow (a
+    /// member whose last session that was is removed, its leaves published like any other
+    /// event).
     fn deliver_through(&mut self, position: u64, history_len: usize) {
         let mut too_slow = Vec::new();
         while let Some(accepted) = self.pending.pop_stored(position) {
@@ -325,44 +389,90 @@ impl State {
                 .rooms
                 .get_mut(&accepted.event.room)
                 .expect("a room with events waiting is kept");
-            room.fan_out(&accepted.event, &mut too_slow);
+            room.fan_out(&accepted.event, accepted.origin, &mut too_slow);
+            if accepted.event.kind == EventKind::Leave {
+                // A part: the member's other sessions have heard it, and its seat goes.
+                let id = accepted.event.from.id;
+                if let Some(member) = self.members.get_mut(&id)
+                    && !member.rooms.contains(&room.name)
+                {
+                    member.seats.remove(&room.name);
+                    room.seats.remove(&id);
+                }
+            }
             // Its sender hears only once everyone else has it queued.
             let event = accepted.confirm();
             room.remember(event, history_len);
-            for id in too_slow.drain(..) {
+            for (id, conn) in too_slow.drain(..) {
                 if self.members.contains_key(&id) {
-                    tracing::warn!(%id, "disconnected: too slow");
-                    self.remove(id, LeaveReason::TooSlow, LeaveReason::TooSlow.event_text());
+                    tracing::warn!(%id, conn, "disconnected: too slow");
+                    self.end_conn(
+                        id,
+                        conn,
+                        LeaveReason::TooSlow,
+                        LeaveReason::TooSlow.event_text(),
+                    );
                 }
             }
         }
+    }
+
+    /// Ends one session of a member. If it was its last, the member leaves every room with
+    /// `text` as the reason; otherwise the others notice nothing.
+    fn end_conn(&mut self, id: Uuid, conn: u64, reason: LeaveReason, text: Option<String>) {
+        let Some(member) = self.members.get_mut(&id) else {
+            return;
+        };
+        if member.conns.len() <= 1 {
+            self.remove(id, reason, text);
+            return;
+        }
+        let Some(ended) = member.conns.remove(&conn) else {
+            return;
+        };
+        self.sessions.remove(&ended.session);
+        for room in &member.seats {
+            if let Some(seat) = self.rooms.get_mut(room).and_then(|r| r.seats.get_mut(&id)) {
+                seat.conns.retain(|c| c.conn != conn);
+            }
+        }
+        ended.inbox.ended.send_replace(Some(reason));
+        tracing::info!(%id, conn, %reason, "a session ended; the member stays");
     }
 
     /// Takes a member out of every map and every room, and marks why; returns it and the
     /// rooms it was in, if it was still here.
     fn detach(&mut self, id: Uuid, reason: LeaveReason) -> Option<(MemberInfo, Vec<String>)> {
         let member = self.members.remove(&id)?;
-        self.sessions.remove(&member.session);
+        for conn in member.conns.values() {
+            self.sessions.remove(&conn.session);
+            conn.inbox.ended.send_replace(Some(reason));
+        }
         for key in text_keys(&member.info.name) {
             self.names.remove(&key);
         }
-        for room in &member.rooms {
+        for room in &member.seats {
             if let Some(room) = self.rooms.get_mut(room) {
                 room.seats.remove(&id);
             }
         }
-        member.inbox.ended.send_replace(Some(reason));
+        if let Some(key) = &member.key {
+            self.identity_seen(key);
+        }
         Some((member.info, member.rooms.into_iter().collect()))
-        // Dropping the queue senders here closes the queue: readers drain what is left,
+        // Dropping the queue senders here closes the queues: readers drain what is left,
         // then stop.
     }
 
-    /// Detaches a member and tells every room it was in, with `text` as the leave's reason.
+    /// Detaches a member and tells every room it was in, with `text` as the leave's reason
+    /// (never a conversation: nobody joins or leaves those).
     fn remove(&mut self, id: Uuid, reason: LeaveReason, text: Option<String>) {
         if let Some((info, rooms)) = self.detach(id, reason) {
             tracing::info!(id = %info.id, name = %info.name, %reason, "left");
             for room in rooms {
-                self.publish(&room, EventKind::Leave, info.clone(), text.clone());
+                if !conversations::is_conversation(&room) {
+                    self.publish(&room, EventKind::Leave, info.clone(), text.clone(), None);
+                }
             }
         }
     }

@@ -62,6 +62,10 @@ struct ServeArgs {
     #[arg(long, env = "CHATROOM_MAX_ROOMS_PER_MEMBER", default_value_t = 100,
           value_parser = clap::value_parser!(u64).range(1..))]
     max_rooms_per_member: u64,
+    /// Release a name whose key has not connected for this many days.
+    #[arg(long, env = "CHATROOM_NAME_EXPIRY_DAYS", default_value_t = 365,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    name_expiry_days: u64,
     /// Rooms one IP address may create per minute, in a burst of as many (loopback is exempt
     /// unless --limit-loopback).
     #[arg(long, env = "CHATROOM_ROOM_CREATIONS_PER_MINUTE", default_value_t = 10,

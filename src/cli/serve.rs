@@ -160,6 +160,9 @@ fn server_config(args: &ServeArgs, bound: SocketAddr) -> anyhow::Result<Served> 
                 burst: args.rate_burst,
             }),
             history_len: args.history,
+            name_expiry: Some(Duration::from_secs(
+                args.name_expiry_days.saturating_mul(86_400),
+            )),
             ..ChatConfig::default()
         },
         max_connections: args.max_connections,

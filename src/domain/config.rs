@@ -34,7 +34,13 @@ pub struct ChatConfig {
     /// How long an event may wait to be stored; after that it is refused, never stored
     /// later, and its sender is told that storage is unavailable.
     pub storage_timeout: Duration,
+    /// A name whose key has not been seen for this long is released; `None` keeps names
+    /// for ever.
+    pub name_expiry: Option<Duration>,
 }
+
+/// How long an unused name stays its key's unless the server says otherwise: a year.
+pub const DEFAULT_NAME_EXPIRY: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 
 impl std::fmt::Debug for ChatConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -64,6 +70,7 @@ impl Default for ChatConfig {
             max_pending: 100_000,
             max_pending_bytes: 16 * 1024 * 1024,
             storage_timeout: Duration::from_secs(5),
+            name_expiry: Some(DEFAULT_NAME_EXPIRY),
         }
     }
 }

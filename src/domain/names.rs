@@ -3,7 +3,7 @@
 use rand::Rng;
 use uuid::Uuid;
 
-use super::{MemberInfo, State};
+use super::{MemberInfo, RoomError, State};
 use crate::text::{MAX_NAME_CHARS, clean_name, look_alike_keys};
 
 /// Names nobody may take, so that nobody can pose as the server. Compared by skeleton, so
@@ -49,28 +49,41 @@ pub(super) fn is_reserved(name: &str) -> bool {
 
 /// Who `system` events are from: the reserved name, and the nil uuid no member can have.
 pub fn server_identity() -> MemberInfo {
-    MemberInfo {
-        id: Uuid::nil(),
-        name: SERVER_NAME.to_owned(),
-        guest: false,
-    }
+    MemberInfo::new(Uuid::nil(), SERVER_NAME.to_owned())
 }
 
 /// A name and its look-alike keys, worked out once.
 type Keyed = (String, [String; 4]);
 
 impl State {
-    /// The name with its keys, if neither it nor a look-alike is taken.
-    fn if_free(&self, name: String) -> Option<Keyed> {
+    /// The name with its keys, if neither it nor a look-alike is in use, nor owned by a key
+    /// other than `me`.
+    fn if_free(&self, name: String, me: Option<&str>) -> Option<Keyed> {
         let keys = look_alike_keys(&name);
-        (!keys.iter().any(|key| self.names.contains(key))).then_some((name, keys))
+        let taken = keys.iter().any(|key| {
+            self.names.contains(key)
+                || self
+                    .identities
+                    .owner_of_key(key)
+                    .is_some_and(|owner| Some(owner) != me)
+        });
+        (!taken).then_some((name, keys))
     }
 
-    /// Settles on a name as [`State::free_name`] does and marks it taken.
-    pub(super) fn take_free_name(&mut self, requested: Option<String>) -> String {
-        let (name, keys) = self.free_name(requested);
+    /// Settles on a name as [`State::free_name`] does for the identity `me` (a guest if
+    /// `None`) and marks it taken.
+    pub(super) fn take_free_name(&mut self, requested: Option<String>, me: Option<&str>) -> String {
+        let (name, keys) = self.free_name(requested, me);
         self.names.extend(keys);
         name
+    }
+
+    /// Refuses a name that a key other than `me` owns, or that looks like one.
+    pub(super) fn check_not_owned(&self, name: &str, me: Option<&str>) -> Result<(), RoomError> {
+        match self.identities.owner_of(name) {
+            Some(owner) if Some(owner) != me => Err(RoomError::NameOwned(name.to_owned())),
+            _ => Ok(()),
+        }
     }
 
     /// The (already cleaned) requested name if nobody has it or a look-alike of it, else the
@@ -78,9 +91,9 @@ impl State {
     /// range four times the room's size, so that a crowd of one name never makes a join
     /// search through all of them under the room lock; with no usable name, a random
     /// `guest-xxxx`.
-    fn free_name(&self, requested: Option<String>) -> Keyed {
+    fn free_name(&self, requested: Option<String>, me: Option<&str>) -> Keyed {
         let Some(base) = requested else {
-            return self.free_guest_name();
+            return self.free_guest_name(me);
         };
         let variant = |n: u64| {
             let suffix = format!("-{n}");
@@ -95,9 +108,9 @@ impl State {
         let tried = |candidate: String| {
             #[cfg(test)]
             CANDIDATES_TRIED.with(|n| n.set(n.get() + 1));
-            self.if_free(candidate)
+            self.if_free(candidate, me)
         };
-        if let Some(free) = self.if_free(base.clone()) {
+        if let Some(free) = self.if_free(base.clone(), me) {
             return free;
         }
         if let Some(free) = (2..=FIRST_VARIANTS).map(variant).find_map(tried) {
@@ -111,7 +124,7 @@ impl State {
             .expect("an endless draw finds a free variant")
     }
 
-    fn free_guest_name(&self) -> Keyed {
+    fn free_guest_name(&self, me: Option<&str>) -> Keyed {
         let mut rng = rand::rng();
         // Four hex digits while the room is small; widen as guests crowd the space so
         // the search stays short.
@@ -119,7 +132,7 @@ impl State {
         loop {
             let n = rng.random_range(0..16u64.pow(digits));
             let candidate = format!("guest-{n:0width$x}", width = digits as usize);
-            if let Some(free) = self.if_free(candidate) {
+            if let Some(free) = self.if_free(candidate, me) {
                 return free;
             }
         }

@@ -45,6 +45,8 @@ pub(super) enum Undo {
 pub(super) struct Accepted {
     position: u64,
     pub(super) event: Arc<Stamped>,
+    /// The session it came from, which does not get it back.
+    pub(super) origin: Option<u64>,
     /// Dropped unanswered if the event is refused.
     waiter: Option<oneshot::Sender<()>>,
     undo: Undo,
@@ -151,10 +153,11 @@ impl State {
         kind: EventKind,
         from: MemberInfo,
         text: Option<String>,
+        origin: Option<u64>,
         undo: Undo,
     ) -> Receipt {
         let (tx, stored) = oneshot::channel();
-        let seq = self.accept(room, kind, from, text, Some((tx, undo)));
+        let seq = self.accept(room, kind, from, text, origin, Some((tx, undo)));
         Receipt { seq, stored }
     }
 
@@ -166,6 +169,7 @@ impl State {
         kind: EventKind,
         from: MemberInfo,
         text: Option<String>,
+        origin: Option<u64>,
         waiter: Option<(oneshot::Sender<()>, Undo)>,
     ) -> u64 {
         let ts = unix_ms();
@@ -205,10 +209,21 @@ impl State {
         self.pending.push(Accepted {
             position,
             event,
+            origin,
             waiter,
             undo,
         });
         seq
+    }
+
+    /// Hands the log a record about an identity, in order with the events.
+    pub(super) fn record(&mut self, record: super::Record) {
+        let position = self.next_position;
+        self.next_position += 1;
+        match &self.appender {
+            Some(appender) => appender.record(position, record),
+            None => tracing::warn!(?record, "a record after the log closed is not kept"),
+        }
     }
 
     /// The log dropped every event from `from` on: refuses them all, undoes what they did,
@@ -216,9 +231,9 @@ impl State {
     /// stored event. Returns how many events were refused.
     pub(super) fn take_back_unstored(&mut self, from: u64) -> usize {
         let dropped = self.pending.take_all();
-        debug_assert_eq!(
-            dropped.front().map(|a| a.position),
-            Some(from),
+        // Records take positions too, so the first dropped may be a record.
+        debug_assert!(
+            dropped.front().is_none_or(|a| a.position >= from),
             "the log drops from the oldest event not stored"
         );
         for room in self.rooms.values_mut() {
@@ -245,6 +260,7 @@ impl State {
                 Undo::Seat(id) => {
                     if let Some(member) = self.members.get_mut(id) {
                         member.rooms.remove(&event.room);
+                        member.seats.remove(&event.room);
                     }
                     if let Some(room) = self.rooms.get_mut(&event.room) {
                         room.seats.remove(id);
@@ -264,8 +280,12 @@ impl State {
                             // Someone may have taken the old name meanwhile (a rename
                             // outside every room stores nothing to take back): the member
                             // then gets a free variant of it instead.
-                            let back = self.take_free_name(Some(old.clone()));
-                            self.members.get_mut(&id).expect("just seen").info.name = back;
+                            let key = self.members[&id].key.clone();
+                            let back = self.take_free_name(Some(old.clone()), key.as_deref());
+                            self.members.get_mut(&id).expect("just seen").info.name = back.clone();
+                            if let Some(key) = key {
+                                self.identity_named(&key, &back);
+                            }
                         }
                     }
                     for leave in leaves.iter_mut().filter(|(_, info, _)| info.id == id) {
@@ -292,7 +312,7 @@ impl State {
         }
         for (room, info, text) in leaves.into_iter().rev() {
             if self.rooms.contains_key(&room) {
-                self.publish(&room, EventKind::Leave, info, text);
+                self.publish(&room, EventKind::Leave, info, text, None);
             }
         }
         refused

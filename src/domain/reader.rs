@@ -158,14 +158,21 @@ impl SessionEnd {
 struct Activity {
     chat: Chat,
     id: Uuid,
+    conn: u64,
 }
 
 impl Drop for Activity {
     fn drop(&mut self) {
-        if let Some(member) = self.chat.lock().members.get_mut(&self.id) {
-            member.readers -= 1;
-            member.last_active = Instant::now();
+        let mut state = self.chat.lock();
+        if let Some(conn) = state
+            .members
+            .get_mut(&self.id)
+            .and_then(|member| member.conns.get_mut(&self.conn))
+        {
+            conn.readers -= 1;
+            conn.last_active = Instant::now();
         }
+        drop(state);
         self.chat.shared.readers.send_modify(|n| *n -= 1);
     }
 }
@@ -174,27 +181,29 @@ impl Chat {
     /// Resolves with the reason once the session has ended.
     pub fn on_end(&self, session: &str) -> Result<SessionEnd, RoomError> {
         let mut state = self.lock();
+        let (id, conn) = state.session(session)?;
         Ok(SessionEnd(
-            state.member_mut(session)?.inbox.ended.subscribe(),
+            state.members[&id].conns[&conn].inbox.ended.subscribe(),
         ))
     }
 
     /// Starts reading a session's events. While the returned reader lives, the member counts
     /// as active, so an HTTP member in a long poll never times out mid-poll.
     pub fn reader(&self, session: &str) -> Result<Reader, RoomError> {
-        let mut state = self.lock();
-        let member = state.member_mut(session)?;
-        member.readers += 1;
-        member.last_active = Instant::now();
+        let mut guard = self.lock();
+        let (id, conn) = guard.session(session)?;
+        let state = &mut *guard;
+        let member = state.members.get_mut(&id).expect("a live session");
+        let session_conn = member.conns.get_mut(&conn).expect("a live session");
+        session_conn.readers += 1;
         self.shared.readers.send_modify(|n| *n += 1);
-        let id = member.info.id;
-        let inbox = member.inbox.clone();
-        let rooms: Vec<String> = member.rooms.iter().cloned().collect();
-        let live_after = rooms
-            .into_iter()
-            .map(|room| {
-                let live_after = state.rooms[&room].seats[&id].live_after;
-                (room, live_after)
+        let inbox = session_conn.inbox.clone();
+        let live_after = member
+            .rooms
+            .iter()
+            .filter_map(|room| {
+                let seat = state.rooms.get(room)?.seats.get(&id)?;
+                Some((room.clone(), seat.live_after(conn)?))
             })
             .collect();
         Ok(Reader {
@@ -202,6 +211,7 @@ impl Chat {
             _activity: Activity {
                 chat: self.clone(),
                 id,
+                conn,
             },
             inbox,
         })

@@ -9,13 +9,30 @@ use uuid::Uuid;
 use super::event::Stamped;
 use super::log::RoomRecord;
 
-/// A member's place in a room.
+/// A member's place in a room: one entry per session it has open.
+#[derive(Default)]
 pub(super) struct Seat {
-    /// The member's one queue, shared by all its rooms.
+    pub(super) conns: Vec<SeatConn>,
+}
+
+/// One session's place in a room.
+pub(super) struct SeatConn {
+    pub(super) conn: u64,
+    /// The session's one queue, shared by all its rooms.
     pub(super) queue: mpsc::Sender<Arc<Stamped>>,
-    /// The newest stored event of this room when the member entered it, where the history
-    /// it was given ends: later events (but its own) go into its queue.
+    /// The newest stored event of this room when the session came into it, where the
+    /// history it was given ends: later events (but its own) go into its queue.
     pub(super) live_after: u64,
+}
+
+impl Seat {
+    /// Where a session's live part of the room starts.
+    pub(super) fn live_after(&self, conn: u64) -> Option<u64> {
+        self.conns
+            .iter()
+            .find(|c| c.conn == conn)
+            .map(|c| c.live_after)
+    }
 }
 
 /// A room's state, kept under the chat's lock.
@@ -78,19 +95,29 @@ impl Room {
         self.next_seq - 1
     }
 
-    /// Puts a stored event into every seated member's queue but its subject's (no
-    /// self-echo) and those whose entry history already held it. Members whose queue is
-    /// full are noted in `too_slow`, never waited for.
-    pub(super) fn fan_out(&self, event: &Arc<Stamped>, too_slow: &mut Vec<Uuid>) {
+    /// Puts a stored event into the queue of every seated session but the one it came
+    /// from (`origin`: no self-echo; a member's other sessions do get it) and those whose
+    /// entry history already held it. Sessions whose queue is full are noted in
+    /// `too_slow`, never waited for.
+    pub(super) fn fan_out(
+        &self,
+        event: &Arc<Stamped>,
+        origin: Option<u64>,
+        too_slow: &mut Vec<(Uuid, u64)>,
+    ) {
         for (id, seat) in &self.seats {
-            if *id == event.from.id || event.seq <= seat.live_after {
-                continue;
-            }
-            match seat.queue.try_send(event.clone()) {
-                Ok(()) => {}
-                Err(TrySendError::Full(_)) => too_slow.push(*id),
-                // A seat goes with its member, and the member owns the receiver.
-                Err(TrySendError::Closed(_)) => unreachable!("a member's inbox outlives it"),
+            for conn in &seat.conns {
+                if Some(conn.conn) == origin || event.seq <= conn.live_after {
+                    continue;
+                }
+                match conn.queue.try_send(event.clone()) {
+                    Ok(()) => {}
+                    Err(TrySendError::Full(_)) => too_slow.push((*id, conn.conn)),
+                    // A seat goes with its session, and the session owns the receiver.
+                    Err(TrySendError::Closed(_)) => {
+                        unreachable!("a session's inbox outlives it")
+                    }
+                }
             }
         }
     }
@@ -102,11 +129,6 @@ impl Room {
         while self.recent.len() > history_len {
             self.recent.pop_front();
         }
-    }
-
-    /// The latest `len` stored events, oldest first.
-    pub(super) fn history(&self, len: usize) -> Vec<super::event::Event> {
-        self.history_through(u64::MAX, len)
     }
 
     /// The latest `len` stored events up to seq `through`, oldest first.

@@ -6,8 +6,9 @@ use std::time::Instant;
 
 use uuid::Uuid;
 
+use super::conversations::is_conversation;
 use super::pending::Undo;
-use super::room::{RoomSummary, Seat};
+use super::room::{RoomSummary, Seat, SeatConn};
 use super::{
     Chat, ChatConfig, Entered, EventKind, MemberInfo, Receipt, RoomError, State, parse_room_name,
     room_name,
@@ -38,24 +39,22 @@ impl Chat {
     ) -> Result<(Entered, Option<Receipt>), RoomError> {
         let config = &self.shared.config;
         let mut state = self.lock();
-        let member = state.member_mut(session)?;
-        let id = member.info.id;
-        let name = parse_room_name(room)?;
-        if member.rooms.contains(&name) {
+        let (id, conn) = state.session(session)?;
+        let name = state.room_key(id, room)?;
+        if state.members[&id].rooms.contains(&name) {
             // As when it first entered: history up to where its queue took over, so the
             // two still meet without a gap or an overlap.
-            let room = state.room(&name)?;
-            let live_after = room.seats[&id].live_after;
-            return Ok((
-                Entered {
-                    room: name.clone(),
-                    topic: room.topic.clone(),
-                    members: state.member_list(&name),
-                    last_seq: live_after,
-                    history: room.history_through(live_after, config.history_len),
-                },
-                None,
-            ));
+            return Ok((state.entered(config, id, conn, &name), None));
+        }
+        if is_conversation(&name) {
+            // One of its two identities reopening it: no event, nobody else is told.
+            let key = state.members[&id]
+                .key
+                .clone()
+                .expect("only identities have these");
+            state.remember_room(&key, &name, true);
+            state.seat(config, id, &name, Some(conn), Undo::Seat(id));
+            return Ok((state.entered(config, id, conn, &name), None));
         }
         if state.closing {
             return Err(RoomError::ShuttingDown);
@@ -63,7 +62,8 @@ impl Chat {
         state.check_pending(config)?;
         state.check_room_for_entry(config, &name)?;
         let member = &state.members[&id];
-        if member.rooms.len() >= config.max_rooms_per_member {
+        let public = member.rooms.iter().filter(|r| !is_conversation(r)).count();
+        if public >= config.max_rooms_per_member {
             return Err(RoomError::TooManyRoomsForMember {
                 max: config.max_rooms_per_member,
             });
@@ -76,34 +76,47 @@ impl Chat {
             state.refund_room_change(id, config);
             return Err(refused);
         }
-        let (entered, receipt) = state.seat(config, id, &name, Undo::Seat(id));
+        if let Some(key) = state.members[&id].key.clone() {
+            state.remember_room(&key, &name, true);
+        }
+        let (entered, receipt) = state.seat(config, id, &name, Some(conn), Undo::Seat(id));
         tracing::info!(%id, room = %name, "entered");
-        Ok((entered, Some(receipt)))
+        Ok((entered, receipt))
     }
 
-    /// Leaves one room; the others there see the member's `reason`. The session stays.
+    /// Leaves one room; the others there see the member's `reason`, and so do its other
+    /// sessions, which leave it too. The session stays. Closing a conversation tells
+    /// nobody; a new message opens it again.
     pub fn part(&self, session: &str, room: &str, reason: Option<&str>) -> Result<(), RoomError> {
         let mut state = self.lock();
-        let member = state.member_mut(session)?;
-        let id = member.info.id;
-        let info = member.info.clone();
+        let (id, conn) = state.session(session)?;
+        let info = state.members[&id].info.clone();
+        let key = state.members[&id].key.clone();
         let name = state.seated_in(id, room)?;
         let text = own_reason("Part", reason, self.shared.config.max_reason_bytes)?;
         state.charge_room_change(id, &self.shared.config, Instant::now())?;
-        state
-            .members
-            .get_mut(&id)
-            .expect("looked up above")
-            .rooms
-            .remove(&name);
-        state
-            .rooms
-            .get_mut(&name)
-            .expect("a member's rooms exist")
-            .seats
-            .remove(&id);
+        let member = state.members.get_mut(&id).expect("looked up above");
+        member.rooms.remove(&name);
+        if let Some(key) = &key {
+            state.remember_room(key, &name, false);
+        }
+        let room = state.rooms.get_mut(&name).expect("a member's rooms exist");
         tracing::info!(%id, room = %name, "parted");
-        state.publish(&name, EventKind::Leave, info, text);
+        if is_conversation(&name) {
+            room.seats.remove(&id);
+            state
+                .members
+                .get_mut(&id)
+                .expect("here")
+                .seats
+                .remove(&name);
+            return Ok(());
+        }
+        // This session hears nothing more from the room; the others hear the part first.
+        if let Some(seat) = room.seats.get_mut(&id) {
+            seat.conns.retain(|c| c.conn != conn);
+        }
+        state.publish(&name, EventKind::Leave, info, text, Some(conn));
         Ok(())
     }
 
@@ -137,9 +150,7 @@ impl Chat {
         let config = &self.shared.config;
         let mut state = self.lock();
         // The session first: a refused send counts as activity too.
-        let member = state.member_mut(session)?;
-        member.last_active = now;
-        let id = member.info.id;
+        let (id, conn) = state.session(session)?;
         let room = state.seated_in(id, room)?;
         if text.is_empty() {
             return Err(RoomError::EmptyText);
@@ -154,7 +165,7 @@ impl Chat {
         state.check_pending(config)?;
         state.charge(id, config.rate_limit, now)?;
         let from = state.members[&id].info.clone();
-        Ok(state.publish_awaited(&room, kind, from, Some(text), Undo::Nothing))
+        Ok(state.publish_awaited(&room, kind, from, Some(text), Some(conn), Undo::Nothing))
     }
 
     /// A room's topic; with `topic`, sets it first (an empty one clears it) and tells the
@@ -168,13 +179,14 @@ impl Chat {
     ) -> Result<(String, Option<String>, Option<Receipt>), RoomError> {
         let config = &self.shared.config;
         let mut state = self.lock();
-        let id = state.member_mut(session)?.info.id;
+        let (id, conn) = state.session(session)?;
         let Some(topic) = topic else {
             let name = parse_room_name(room)?;
             let current = state.room(&name)?.topic.clone();
             return Ok((name, current, None));
         };
-        let name = state.seated_in(id, room)?;
+        let name = parse_room_name(room)?;
+        let name = state.seated_in(id, &name)?;
         let topic = clean_text(topic).replace(['\n', '\t'], " ");
         let topic = topic.trim();
         if topic.len() > config.max_topic_bytes {
@@ -199,20 +211,35 @@ impl Chat {
             room: name.clone(),
             old,
         };
-        let receipt = state.publish_awaited(&name, EventKind::Topic, from, topic.clone(), undo);
+        let receipt = state.publish_awaited(
+            &name,
+            EventKind::Topic,
+            from,
+            topic.clone(),
+            Some(conn),
+            undo,
+        );
         Ok((name, topic, Some(receipt)))
     }
 
     /// Every room, by name.
     pub fn rooms(&self) -> Vec<RoomSummary> {
         let state = self.lock();
-        let mut rooms: Vec<RoomSummary> = state.rooms.values().map(|r| r.summary()).collect();
+        let mut rooms: Vec<RoomSummary> = state
+            .rooms
+            .values()
+            .filter(|r| !is_conversation(&r.name))
+            .map(|r| r.summary())
+            .collect();
         rooms.sort_by(|a, b| a.name.cmp(&b.name));
         rooms
     }
 
     /// Everyone in a room now.
     pub fn members(&self, room: &str) -> Result<Vec<MemberInfo>, RoomError> {
+        if is_conversation(room) {
+            return Err(RoomError::NoSuchRoom(room.to_owned()));
+        }
         let name = parse_room_name(room)?;
         let state = self.lock();
         state.room(&name)?;
@@ -222,7 +249,7 @@ impl Chat {
     /// The room's name if the session's member is in it: what reading its history needs.
     pub fn check_member_of(&self, session: &str, room: &str) -> Result<String, RoomError> {
         let mut state = self.lock();
-        let id = state.member_mut(session)?.info.id;
+        let (id, _) = state.session(session)?;
         state.seated_in(id, room)
     }
 
@@ -235,7 +262,7 @@ impl Chat {
         cursors: &BTreeMap<String, u64>,
     ) -> Result<BTreeMap<String, u64>, RoomError> {
         let mut state = self.lock();
-        let id = state.member_mut(session)?.info.id;
+        let (id, _) = state.session(session)?;
         let mut checked = BTreeMap::new();
         for (room, since) in cursors {
             let name = state.seated_in(id, room)?;
@@ -302,44 +329,132 @@ impl State {
         Ok(())
     }
 
-    /// Seats a member in a room (made now if new; checked beforehand), publishes its join,
-    /// and returns the room as the member finds it. `undo` says what taking the join back
+    /// Seats every session of a member in a room (made now if new; checked beforehand),
+    /// publishes its join (none in a conversation) as coming from session `origin`, and
+    /// returns the room as that session finds it. `undo` says what taking the join back
     /// undoes.
     pub(super) fn seat(
         &mut self,
         config: &ChatConfig,
         id: Uuid,
         name: &str,
+        origin: Option<u64>,
         undo: Undo,
-    ) -> (Entered, Receipt) {
+    ) -> (Entered, Option<Receipt>) {
         if !self.rooms.contains_key(name) {
             self.add_room(name.to_owned());
         }
         let member = self.members.get_mut(&id).expect("seated members exist");
         member.rooms.insert(name.to_owned());
-        let queue = member.queue.clone();
+        member.seats.insert(name.to_owned());
         let info = member.info.clone();
         let room = self.rooms.get_mut(name).expect("made above");
         // Events accepted but not yet stored are after this, so they reach the member when
         // they are delivered: history and queue meet without a gap.
         let live_after = room.durable_seq;
-        room.seats.insert(id, Seat { queue, live_after });
-        let history = room.history(config.history_len);
-        let topic = room.topic.clone();
-        let receipt = self.publish_awaited(name, EventKind::Join, info, None, undo);
-        let entered = Entered {
-            room: name.to_owned(),
-            topic,
-            members: self.member_list(name),
-            last_seq: live_after,
-            history,
+        let conns = member
+            .conns
+            .iter()
+            .map(|(conn, c)| SeatConn {
+                conn: *conn,
+                queue: c.queue.clone(),
+                live_after,
+            })
+            .collect();
+        room.seats.insert(id, Seat { conns });
+        let receipt = (!is_conversation(name))
+            .then(|| self.publish_awaited(name, EventKind::Join, info, None, origin, undo));
+        let conn = origin.unwrap_or_default();
+        (self.entered(config, id, conn, name), receipt)
+    }
+
+    /// Seats one more session of a member in a room it is in.
+    pub(super) fn seat_conn(&mut self, id: Uuid, conn: u64, name: &str) {
+        let queue = self.members[&id].conns[&conn].queue.clone();
+        let Some(room) = self.rooms.get_mut(name) else {
+            return;
         };
-        (entered, receipt)
+        let live_after = room.durable_seq;
+        room.seats.entry(id).or_default().conns.push(SeatConn {
+            conn,
+            queue,
+            live_after,
+        });
+    }
+
+    /// A room as one session of a member finds it: history up to where its queue takes
+    /// over.
+    pub(super) fn entered(&self, config: &ChatConfig, id: Uuid, conn: u64, name: &str) -> Entered {
+        let room = &self.rooms[name];
+        let live_after = room
+            .seats
+            .get(&id)
+            .and_then(|seat| seat.live_after(conn))
+            .unwrap_or(room.durable_seq);
+        let key = self.members[&id].key.as_deref();
+        Entered {
+            room: name.to_owned(),
+            topic: room.topic.clone(),
+            members: if is_conversation(name) {
+                Vec::new()
+            } else {
+                self.member_list(name)
+            },
+            last_seq: live_after,
+            history: room.history_through(live_after, config.history_len),
+            peer: self.peer(id, name),
+            read: self.marker(key, name),
+        }
+    }
+
+    /// A new session as it starts: in `room`, and in the identity's other rooms.
+    pub(super) fn joined(
+        &self,
+        config: &ChatConfig,
+        session: String,
+        info: MemberInfo,
+        conn: u64,
+        room: &str,
+    ) -> super::Joined {
+        let member = &self.members[&info.id];
+        let key = member.key.as_deref();
+        let rooms = member
+            .rooms
+            .iter()
+            .filter(|r| *r != room)
+            .map(|r| super::session::Remembered {
+                room: r.clone(),
+                peer: self.peer(info.id, r),
+                last_seq: self.rooms[r].durable_seq,
+                read: self.marker(key, r),
+            })
+            .collect();
+        super::Joined {
+            session,
+            key: member.key.clone(),
+            room: self.entered(config, info.id, conn, room),
+            info,
+            rooms,
+        }
+    }
+
+    /// The room's name as the chat keeps it: a conversation's as it is, a room's
+    /// normalised. A conversation the member is not one of is no room at all, whether or
+    /// not it exists.
+    pub(super) fn room_key(&self, id: Uuid, room: &str) -> Result<String, RoomError> {
+        if is_conversation(room) {
+            let room = room.to_owned();
+            return match self.identities.conversations.get(&room) {
+                Some(ids) if ids.contains(&id) => Ok(room),
+                _ => Err(RoomError::NoSuchRoom(room)),
+            };
+        }
+        Ok(parse_room_name(room)?)
     }
 
     /// The room's name, if the member is in it.
     pub(super) fn seated_in(&self, id: Uuid, room: &str) -> Result<String, RoomError> {
-        let name = parse_room_name(room)?;
+        let name = self.room_key(id, room)?;
         self.room(&name)?;
         if !self.members[&id].rooms.contains(&name) {
             return Err(RoomError::NotInRoom(name));

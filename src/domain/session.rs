@@ -12,10 +12,11 @@ use super::names::is_reserved;
 use super::pending::Undo;
 use super::reader::{Inbox, Unread};
 use super::{
-    Chat, Event, EventKind, LeaveReason, Lifetime, Member, MemberInfo, Receipt, RoomError,
+    Chat, Conn, Event, EventKind, LeaveReason, Lifetime, Member, MemberInfo, Receipt, RoomError,
     SendBudget, State, text_keys,
 };
 use crate::text::clean_name;
+use std::collections::HashMap;
 
 /// A new session, as [`Chat::join`] made it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,8 +24,12 @@ pub struct Joined {
     /// The secret that authorises every later call; known only to this member.
     pub session: String,
     pub info: MemberInfo,
+    /// The identity's key; `None` for a guest.
+    pub key: Option<String>,
     /// The room it entered.
     pub room: Entered,
+    /// The identity's other rooms and conversations, which the session is in too.
+    pub rooms: Vec<Remembered>,
 }
 
 /// A room as a member finds it on entering.
@@ -39,30 +44,61 @@ pub struct Entered {
     pub last_seq: u64,
     /// The most recent stored events up to `last_seq`, oldest first.
     pub history: Vec<Event>,
+    /// For a conversation, the other identity.
+    pub peer: Option<MemberInfo>,
+    /// The identity's read marker in the room (0 for a guest).
+    pub read: u64,
+}
+
+/// A key the server has checked: its base64 public key and the member id made from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub key: String,
+    pub id: Uuid,
+}
+
+/// One of an identity's rooms as a new session finds it: the session is already in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Remembered {
+    pub room: String,
+    /// For a conversation, the other identity.
+    pub peer: Option<MemberInfo>,
+    pub last_seq: u64,
+    /// The identity's read marker there.
+    pub read: u64,
 }
 
 impl Chat {
-    /// Starts a session under a settled name and enters `room` (the default room if
-    /// `None`), telling everyone there. The join is complete once its event is stored, and
-    /// undone, the session gone, if it cannot be.
+    /// Starts a guest's session under a settled name and enters `room` (the default room
+    /// if `None`), telling everyone there. The join is complete once its event is stored,
+    /// and undone, the session gone, if it cannot be.
     pub fn join(
         &self,
         requested_name: Option<&str>,
         lifetime: Lifetime,
         room: Option<&str>,
     ) -> Result<(Joined, Receipt), RoomError> {
-        self.join_with(requested_name, lifetime, room, || Ok(()))
+        let (joined, receipt) = self.join_as(requested_name, lifetime, room, None, || Ok(()))?;
+        Ok((joined, receipt.expect("a new member's join is an event")))
     }
 
-    /// [`Chat::join`], asking `may_create` first if the room is to be made, once every other
+    /// Starts a session, for the identity `key` (checked by the caller) or, without one,
+    /// for a guest, asking `may_create` first if the room is to be made, once every other
     /// check has passed.
-    pub fn join_with(
+    ///
+    /// A guest gets a name no key owns. An identity gets the name it owns back; a new one
+    /// owns the name it settles on. An identity already connected gets one more session
+    /// in all its rooms, and nobody sees a join; one coming back is put back in every room
+    /// and conversation it was in. The receipt is that of the join into `room`, if there
+    /// was one.
+    pub fn join_as(
         &self,
         requested_name: Option<&str>,
         lifetime: Lifetime,
         room: Option<&str>,
+        key: Option<Credentials>,
         may_create: impl FnOnce() -> Result<(), RoomError>,
-    ) -> Result<(Joined, Receipt), RoomError> {
+    ) -> Result<(Joined, Option<Receipt>), RoomError> {
         let config = &self.shared.config;
         let requested = requested_name.and_then(clean_name);
         if let Some(name) = &requested
@@ -70,55 +106,140 @@ impl Chat {
         {
             return Err(RoomError::NameReserved(name.clone()));
         }
-        let room = match room {
-            Some(room) => super::parse_room_name(room)?,
-            None => config.default_room.clone(),
+        let asked_room = match room {
+            Some(room) => Some(super::parse_room_name(room)?),
+            None => None,
         };
         let (queue, rx) = mpsc::channel(config.queue_capacity);
         let session = new_session_secret();
-        let id = Uuid::new_v4();
         let now = Instant::now();
+        let conn = Conn {
+            session: session.clone(),
+            queue,
+            inbox: Arc::new(Inbox {
+                queue: Arc::new(tokio::sync::Mutex::new(Unread { rx, returned: None })),
+                ended: watch::Sender::new(None),
+                handed_out: std::sync::Mutex::default(),
+            }),
+            lifetime,
+            last_active: now,
+            readers: 0,
+        };
 
         let mut state = self.lock();
         if state.closing {
             return Err(RoomError::ShuttingDown);
         }
         state.check_pending(config)?;
+        let key_str = key.as_ref().map(|k| k.key.as_str());
+        // The rooms an identity coming back was in, and the name it owns.
+        let (remembered, owned_name) = match &key {
+            Some(k) => {
+                let identity = state.identities.get(&k.key);
+                (
+                    identity.map(|i| i.rooms.clone()).unwrap_or_default(),
+                    identity.and_then(|i| i.record.name.clone()),
+                )
+            }
+            None => Default::default(),
+        };
+        let room = match asked_room {
+            Some(room) => room,
+            None if remembered.contains(&config.default_room) || remembered.is_empty() => {
+                config.default_room.clone()
+            }
+            None => remembered
+                .iter()
+                .find(|r| !super::is_conversation(r))
+                .cloned()
+                .unwrap_or_else(|| config.default_room.clone()),
+        };
         state.check_room_for_entry(config, &room)?;
+        let conn_id = state.next_conn;
+        state.next_conn += 1;
+
+        // Another session of an identity already here: no join, just one more session.
+        if let Some(k) = &key
+            && state.members.contains_key(&k.id)
+        {
+            let id = k.id;
+            let rooms: Vec<String> = state.members[&id].rooms.iter().cloned().collect();
+            state.sessions.insert(session.clone(), (id, conn_id));
+            state
+                .members
+                .get_mut(&id)
+                .expect("checked")
+                .conns
+                .insert(conn_id, conn);
+            for room in &rooms {
+                state.seat_conn(id, conn_id, room);
+            }
+            let receipt = if rooms.contains(&room) {
+                None
+            } else {
+                if !state.rooms.contains_key(&room) {
+                    may_create()?;
+                }
+                state.remember_room(&k.key, &room, true);
+                let (_, receipt) = state.seat(config, id, &room, Some(conn_id), Undo::Seat(id));
+                receipt
+            };
+            let info = state.members[&id].info.clone();
+            let joined = state.joined(config, session, info, conn_id, &room);
+            drop(state);
+            tracing::info!(%id, "another session of a member");
+            return Ok((joined, receipt));
+        }
+
         if !state.rooms.contains_key(&room) {
             may_create()?;
         }
-        let name = state.take_free_name(requested);
-        let info = MemberInfo::new(id, name);
-        state.sessions.insert(session.clone(), id);
+        let name = match (&key, owned_name) {
+            // Its own name, whatever it asked for: rename with `/nick`.
+            (Some(_), Some(owned)) => owned,
+            _ => {
+                if let Some(name) = &requested {
+                    state.check_not_owned(name, key_str)?;
+                }
+                // Reserve the key's place before the name is taken, so the name can be
+                // recorded as its.
+                requested.clone().unwrap_or_default()
+            }
+        };
+        let name = state.take_free_name((!name.is_empty()).then_some(name), key_str);
+        let id = key.as_ref().map_or_else(Uuid::new_v4, |k| k.id);
+        let info = MemberInfo::new(id, name.clone());
+        if let Some(k) = &key {
+            state.identity_for(&k.key, id);
+            state.identity_named(&k.key, &name);
+        }
+        state.sessions.insert(session.clone(), (id, conn_id));
         state.members.insert(
             id,
             Member {
                 info: info.clone(),
-                session: session.clone(),
-                queue,
-                inbox: Arc::new(Inbox {
-                    queue: Arc::new(tokio::sync::Mutex::new(Unread { rx, returned: None })),
-                    ended: watch::Sender::new(None),
-                    handed_out: std::sync::Mutex::default(),
-                }),
-                lifetime,
-                last_active: now,
-                readers: 0,
+                key: key.as_ref().map(|k| k.key.clone()),
+                conns: HashMap::from([(conn_id, conn)]),
                 budget: SendBudget::full(config.rate_limit, now),
                 room_budget: SendBudget::full(room_change_limit(config), now),
                 rooms: Default::default(),
+                seats: Default::default(),
             },
         );
-        let (entered, receipt) = state.seat(config, id, &room, Undo::Session(id));
+        if let Some(k) = &key {
+            state.remember_room(&k.key, &room, true);
+        }
+        let (_, receipt) = state.seat(config, id, &room, Some(conn_id), Undo::Session(id));
+        // Back in every room it was in: they see it come back.
+        for other in remembered.iter().filter(|r| **r != room) {
+            if state.rooms.contains_key(other) {
+                let _ = state.seat(config, id, other, Some(conn_id), Undo::Seat(id));
+            }
+        }
+        let joined = state.joined(config, session, info.clone(), conn_id, &room);
         drop(state);
 
-        tracing::info!(%id, name = %info.name, %room, "joined");
-        let joined = Joined {
-            session,
-            info,
-            room: entered,
-        };
+        tracing::info!(%id, name = %info.name, %room, keyed = key.is_some(), "joined");
         Ok((joined, receipt))
     }
 
@@ -139,10 +260,11 @@ impl Chat {
         }
         let config = &self.shared.config;
         let mut state = self.lock();
-        let member = state.member_mut(session)?;
-        let id = member.info.id;
+        let (id, origin) = state.session(session)?;
+        let key = state.members[&id].key.clone();
+        state.check_not_owned(&requested, key.as_deref())?;
         // One rename per room: the bound on what waits for the log counts them all.
-        let renames = member.rooms.len().max(1);
+        let renames = state.members[&id].rooms.len().max(1);
         if state.pending.len() + renames > config.max_pending {
             return Err(RoomError::StorageBehind);
         }
@@ -153,7 +275,7 @@ impl Chat {
         for key in text_keys(&old) {
             state.names.remove(&key);
         }
-        let name = state.take_free_name(Some(requested));
+        let name = state.take_free_name(Some(requested), key.as_deref());
         let member = state.members.get_mut(&id).expect("looked up just above");
         member.info.name = name.clone();
         let info = member.info.clone();
@@ -161,6 +283,9 @@ impl Chat {
         let mut receipts = Vec::new();
         if name != old {
             tracing::info!(%id, %old, new = %name, "renamed");
+            if let Some(key) = &key {
+                state.identity_named(key, &name);
+            }
             for room in rooms {
                 let undo = Undo::Rename {
                     id,
@@ -171,6 +296,7 @@ impl Chat {
                     EventKind::Nick,
                     info.clone(),
                     Some(old.clone()),
+                    Some(origin),
                     undo,
                 ));
             }
@@ -178,32 +304,32 @@ impl Chat {
         Ok((name, receipts))
     }
 
-    /// Ends a session and tells every room it was in, with the member's own `reason`; a
-    /// session that already ended is unknown.
+    /// Ends a session, with the member's own `reason`: if it was the member's last, every
+    /// room it was in sees it leave; a session that already ended is unknown.
     pub fn leave(&self, session: &str, reason: Option<&str>) -> Result<(), RoomError> {
         let mut state = self.lock();
-        let id = *state
+        let (id, conn) = *state
             .sessions
             .get(session)
             .ok_or(RoomError::UnknownSession)?;
         let max = self.shared.config.max_reason_bytes;
         let text = super::rooms::own_reason("Quit", reason, max)?;
-        state.remove(id, LeaveReason::Left, text);
+        state.end_conn(id, conn, LeaveReason::Left, text);
         Ok(())
     }
 
     /// Ends a session for a reason of the server's (a closed connection, a slow reader).
     pub fn end_session(&self, session: &str, reason: LeaveReason) -> Result<(), RoomError> {
         let mut state = self.lock();
-        let id = *state
+        let (id, conn) = *state
             .sessions
             .get(session)
             .ok_or(RoomError::UnknownSession)?;
-        state.remove(id, reason, reason.event_text());
+        state.end_conn(id, conn, reason, reason.event_text());
         Ok(())
     }
 
-    /// The identity behind a session.
+    /// The member behind a session.
     pub fn member(&self, session: &str) -> Result<MemberInfo, RoomError> {
         Ok(self.lock().member_mut(session)?.info.clone())
     }
@@ -213,32 +339,35 @@ impl Chat {
     #[cfg(test)]
     pub(crate) fn backdate_activity(&self, session: &str, ago: Duration) {
         let mut state = self.lock();
-        let member = state.member_mut(session).expect("a live session");
-        member.last_active = Instant::now()
+        let (id, conn) = state.session(session).expect("a live session");
+        let member = state.members.get_mut(&id).expect("a live session");
+        member
+            .conns
+            .get_mut(&conn)
+            .expect("a live session")
+            .last_active = Instant::now()
             .checked_sub(ago)
             .expect("the clock is older than that");
     }
 
-    /// Removes every HTTP-only member that has had no call and no reader for `max_idle`.
-    /// Returns how many were removed.
+    /// Ends every HTTP-only session that has had no call and no reader for `max_idle`.
+    /// Returns how many were ended.
     pub fn expire_idle(&self, now: Instant, max_idle: Duration) -> usize {
         let mut state = self.lock();
-        let idle: Vec<Uuid> = state
+        let idle: Vec<(Uuid, u64)> = state
             .members
             .values()
-            .filter(|m| {
-                m.lifetime == Lifetime::Idle
-                    && m.readers == 0
-                    && now.saturating_duration_since(m.last_active) >= max_idle
+            .flat_map(|m| m.conns.iter().map(move |(n, c)| (m.info.id, *n, c)))
+            .filter(|(_, _, c)| {
+                c.lifetime == Lifetime::Idle
+                    && c.readers == 0
+                    && now.saturating_duration_since(c.last_active) >= max_idle
             })
-            .map(|m| m.info.id)
+            .map(|(id, n, _)| (id, n))
             .collect();
-        for id in &idle {
-            state.remove(
-                *id,
-                LeaveReason::IdleTimeout,
-                LeaveReason::IdleTimeout.event_text(),
-            );
+        for (id, conn) in &idle {
+            let reason = LeaveReason::IdleTimeout;
+            state.end_conn(*id, *conn, reason, reason.event_text());
         }
         idle.len()
     }

@@ -31,6 +31,7 @@ impl Chat {
                         EventKind::System,
                         server_identity(),
                         Some(LeaveReason::ServerShutdown.to_string()),
+                        None,
                         Undo::Nothing,
                     )
                 })

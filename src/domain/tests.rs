@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use super::*;
 use crate::text::{MAX_NAME_CHARS, clean_name};
 
+mod identities;
 mod many_rooms;
 mod names;
 mod one_room;

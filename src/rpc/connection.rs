@@ -233,6 +233,8 @@ pub(super) struct ConnectionScope {
     sessions: Arc<Mutex<Option<Vec<String>>>>,
     /// Signalled when one of the sessions is thrown out, to close the connection too.
     kick: Arc<Notify>,
+    /// The challenge last handed out on this connection, until a join uses it.
+    challenge: Arc<Mutex<Option<String>>>,
 }
 
 impl ConnectionScope {
@@ -241,7 +243,27 @@ impl ConnectionScope {
             chat,
             sessions: Arc::new(Mutex::new(Some(Vec::new()))),
             kick: Arc::new(Notify::new()),
+            challenge: Arc::default(),
         }
+    }
+
+    /// A fresh nonce for this connection, replacing any earlier one.
+    pub(super) fn issue_challenge(&self) -> String {
+        let nonce = format!(
+            "{:032x}{:032x}",
+            rand::random::<u128>(),
+            rand::random::<u128>()
+        );
+        *self.challenge.lock().unwrap_or_else(|p| p.into_inner()) = Some(nonce.clone());
+        nonce
+    }
+
+    /// The nonce handed out on this connection, which no later join can use again.
+    pub(super) fn take_challenge(&self) -> Option<String> {
+        self.challenge
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
     }
 
     /// Sessions still alive on this connection.

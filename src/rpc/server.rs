@@ -335,12 +335,24 @@ fn rpc_server_config(config: &ServerConfig) -> RpcServerConfig {
         .build()
 }
 
-/// Removes HTTP-only members that stopped polling, checking a few times per timeout.
+/// How often the names of long-absent keys are looked for (and once at start).
+const NAME_EXPIRY_SWEEP: Duration = Duration::from_secs(3600);
+
+/// Removes HTTP-only members that stopped polling, checking a few times per timeout, and
+/// releases the names of keys gone longer than the expiry.
 async fn reap_idle_members(chat: Chat, idle: Duration) {
     let mut tick = tokio::time::interval((idle / 4).max(Duration::from_millis(10)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_sweep: Option<tokio::time::Instant> = None;
     loop {
         tick.tick().await;
+        if last_sweep.is_none_or(|at| at.elapsed() >= NAME_EXPIRY_SWEEP) {
+            last_sweep = Some(tokio::time::Instant::now());
+            let released = chat.expire_names();
+            if released > 0 {
+                tracing::info!(released, "released the names of long-absent keys");
+            }
+        }
         let removed = chat.expire_idle(std::time::Instant::now(), idle);
         if removed > 0 {
             tracing::info!(removed, "removed idle HTTP members");

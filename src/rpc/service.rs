@@ -16,11 +16,15 @@ use super::limits::{JoinLimiter, RemoteIp};
 use super::reads::HistoryReader;
 use super::server::ServerConfig;
 use super::types::{
-    Event, JoinResult, MemberInfo, NickResult, PROTOCOL_VERSION, RoomInfo, RoomJoined, SendResult,
-    TopicResult,
+    Challenge, Event, EventKind, JoinResult, MAX_UNREAD_COUNTED, MarkResult, MemberInfo, MsgResult,
+    NickResult, PROTOCOL_VERSION, Proof, RoomInfo, RoomJoined, RoomMark, SendResult, TopicResult,
+    Whois,
 };
 use super::{ChatApiServer, DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT, codes};
-use crate::domain::{Chat, Encoder, Entered, Lifetime, LogError, RoomSummary, Wire};
+use crate::domain::{
+    Chat, Credentials, Encoder, Entered, Joined, Lifetime, LogError, RoomSummary, Wire,
+};
+use crate::identity::{PublicKey, verify_join};
 
 /// The chat API's server side: thin translation between JSON-RPC and the chat.
 pub struct ChatService {
@@ -33,6 +37,8 @@ pub struct ChatService {
     password: Option<PasswordGate>,
     /// Runs every history read, one at a time, on a thread of its own.
     pub(super) history_reader: HistoryReader,
+    /// What a join proof is bound to, besides its connection's nonce: new at every start.
+    server_id: String,
 }
 
 #[async_trait]
@@ -43,7 +49,7 @@ impl ChatApiServer for ChatService {
         name: Option<String>,
         password: Option<String>,
         room: Option<String>,
-        _proof: Option<super::types::Proof>,
+        proof: Option<super::types::Proof>,
     ) -> Result<JoinResult, ErrorObjectOwned> {
         let remote = ext.get::<RemoteIp>().map(|ip| ip.0);
         if let Some(gate) = &self.password {
@@ -63,6 +69,10 @@ impl ChatApiServer for ChatService {
             ));
         }
         self.joins.check(remote)?;
+        let key = match proof {
+            Some(proof) => Some(self.check_proof(scope, &proof)?),
+            None => None,
+        };
         let lifetime = match scope {
             Some(_) => Lifetime::Connection,
             None => Lifetime::Idle,
@@ -70,30 +80,16 @@ impl ChatApiServer for ChatService {
         let may_create = || self.creations.check(remote);
         let (joined, receipt) =
             self.chat
-                .join_with(name.as_deref(), lifetime, room.as_deref(), may_create)?;
+                .join_as(name.as_deref(), lifetime, room.as_deref(), key, may_create)?;
         if let Some(scope) = scope {
             scope.adopt(&joined.session);
         }
         // Answer once the join is stored, as a send is: whoever joins after this member
         // then finds it in the history, not as news. A join that cannot be stored is undone.
-        receipt.stored().await?;
-        let room = joined.room;
-        Ok(JoinResult {
-            protocol: PROTOCOL_VERSION,
-            room: room.room,
-            topic: room.topic,
-            session: joined.session,
-            id: joined.info.id,
-            name: joined.info.name,
-            members: room.members,
-            last_seq: room.last_seq,
-            history: room.history,
-            guest: true,
-            fingerprint: None,
-            read: 0,
-            unread: 0,
-            rooms: Vec::new(),
-        })
+        if let Some(receipt) = receipt {
+            receipt.stored().await?;
+        }
+        self.join_result(joined).await
     }
 
     async fn enter(
@@ -108,7 +104,8 @@ impl ChatApiServer for ChatService {
         if let Some(receipt) = receipt {
             receipt.stored().await?;
         }
-        Ok(room_joined(entered))
+        let me = self.chat.member(&session)?.id;
+        Ok(self.room_joined(entered, me).await)
     }
 
     async fn part(
@@ -225,39 +222,58 @@ impl ChatApiServer for ChatService {
         Ok(self.chat.members(room)?)
     }
 
-    // WIP(ident): the lead replaces these before the branch lands.
-    async fn challenge(
-        &self,
-        _ext: &Extensions,
-    ) -> Result<super::types::Challenge, ErrorObjectOwned> {
-        Err(ErrorObjectOwned::owned(codes::BAD_PROOF, "wip", None::<()>))
+    async fn challenge(&self, ext: &Extensions) -> Result<Challenge, ErrorObjectOwned> {
+        let scope = ext.get::<ConnectionScope>().ok_or_else(|| {
+            bad_proof("an identity needs a WebSocket connection; over HTTP, join as a guest")
+        })?;
+        Ok(Challenge {
+            server: self.server_id.clone(),
+            nonce: scope.issue_challenge(),
+        })
     }
+
     async fn msg(
         &self,
-        _session: String,
-        _to: String,
-        _text: String,
-        _action: Option<bool>,
-    ) -> Result<super::types::MsgResult, ErrorObjectOwned> {
-        Err(ErrorObjectOwned::owned(codes::BAD_PROOF, "wip", None::<()>))
+        session: String,
+        to: String,
+        text: String,
+        action: Option<bool>,
+    ) -> Result<MsgResult, ErrorObjectOwned> {
+        let (room, receipt) = self.chat.msg(&session, &to, &text, action == Some(true))?;
+        let seq = receipt.stored().await?;
+        Ok(MsgResult { room, seq })
     }
-    async fn query(&self, _session: String, _name: String) -> Result<RoomJoined, ErrorObjectOwned> {
-        Err(ErrorObjectOwned::owned(codes::BAD_PROOF, "wip", None::<()>))
+
+    async fn query(&self, session: String, name: String) -> Result<RoomJoined, ErrorObjectOwned> {
+        let entered = self.chat.query(&session, &name)?;
+        let me = self.chat.member(&session)?.id;
+        Ok(self.room_joined(entered, me).await)
     }
+
     async fn mark(
         &self,
-        _session: String,
-        _room: String,
-        _seq: u64,
-    ) -> Result<super::types::MarkResult, ErrorObjectOwned> {
-        Err(ErrorObjectOwned::owned(codes::BAD_PROOF, "wip", None::<()>))
+        session: String,
+        room: String,
+        seq: u64,
+    ) -> Result<MarkResult, ErrorObjectOwned> {
+        let (room, seq) = self.chat.mark(&session, &room, seq)?;
+        Ok(MarkResult { room, seq })
     }
-    async fn whois(
-        &self,
-        _session: String,
-        _name: String,
-    ) -> Result<super::types::Whois, ErrorObjectOwned> {
-        Err(ErrorObjectOwned::owned(codes::BAD_PROOF, "wip", None::<()>))
+
+    async fn whois(&self, session: String, name: String) -> Result<Whois, ErrorObjectOwned> {
+        let who = self.chat.whois(&session, &name)?;
+        Ok(Whois {
+            name: who.info.name,
+            id: who.info.id,
+            guest: who.key.is_none(),
+            fingerprint: who.key.as_deref().and_then(fingerprint),
+            since: who.since,
+            online: who.online,
+            sessions: who.sessions as u32,
+            rooms: who.rooms,
+            idle_ms: who.idle.map(|idle| idle.as_millis() as u64),
+            last_seen: who.last_seen,
+        })
     }
 }
 
@@ -270,7 +286,96 @@ impl ChatService {
             max_sessions_per_connection: config.max_sessions_per_connection,
             password: config.password.clone().map(PasswordGate::new),
             history_reader: HistoryReader::start(),
+            server_id: format!("{:032x}", rand::random::<u128>()),
         }
+    }
+
+    /// Checks a join's proof against the challenge this connection was given, which it
+    /// uses up: a proof is good for one join, on this connection, to this server.
+    fn check_proof(
+        &self,
+        scope: Option<&ConnectionScope>,
+        proof: &Proof,
+    ) -> Result<Credentials, ErrorObjectOwned> {
+        let scope = scope.ok_or_else(|| {
+            bad_proof("an identity needs a WebSocket connection; over HTTP, join as a guest")
+        })?;
+        let nonce = scope.take_challenge().ok_or_else(|| {
+            bad_proof("no challenge on this connection: call chat_challenge first")
+        })?;
+        let key = verify_join(&proof.key, &proof.signature, &self.server_id, &nonce)
+            .map_err(|err| bad_proof(&format!("identity proof refused: {err}")))?;
+        Ok(Credentials {
+            key: key.to_base64(),
+            id: key.member_id(),
+        })
+    }
+
+    async fn join_result(&self, joined: Joined) -> Result<JoinResult, ErrorObjectOwned> {
+        let me = joined.info.id;
+        let room = self.room_joined(joined.room, me).await;
+        let mut rooms = Vec::with_capacity(joined.rooms.len());
+        for other in joined.rooms {
+            rooms.push(RoomMark {
+                unread: self
+                    .unread(&other.room, other.read, other.last_seq, me)
+                    .await,
+                room: other.room,
+                peer: other.peer,
+                last_seq: other.last_seq,
+                read: other.read,
+            });
+        }
+        Ok(JoinResult {
+            protocol: PROTOCOL_VERSION,
+            room: room.room,
+            topic: room.topic,
+            session: joined.session,
+            id: joined.info.id,
+            name: joined.info.name,
+            members: room.members,
+            last_seq: room.last_seq,
+            history: room.history,
+            guest: joined.key.is_none(),
+            fingerprint: joined.key.as_deref().and_then(fingerprint),
+            read: room.read,
+            unread: room.unread,
+            rooms,
+        })
+    }
+
+    async fn room_joined(&self, entered: Entered, me: uuid::Uuid) -> RoomJoined {
+        let unread = self
+            .unread(&entered.room, entered.read, entered.last_seq, me)
+            .await;
+        RoomJoined {
+            room: entered.room,
+            topic: entered.topic,
+            members: entered.members,
+            last_seq: entered.last_seq,
+            history: entered.history,
+            peer: entered.peer,
+            read: entered.read,
+            unread,
+        }
+    }
+
+    /// Messages from others after `read` up to `last_seq`, counted up to
+    /// [`MAX_UNREAD_COUNTED`] among the events that follow the marker.
+    async fn unread(&self, room: &str, read: u64, last_seq: u64, me: uuid::Uuid) -> u32 {
+        if read >= last_seq {
+            return 0;
+        }
+        let (log, room) = (self.chat.log(), room.to_owned());
+        let limit = (last_seq - read).min(4 * u64::from(MAX_UNREAD_COUNTED)) as usize;
+        let page = read_log(&self.history_reader, move || log.after(&room, read, limit)).await;
+        let Ok(page) = page else { return 0 };
+        let counted = page
+            .iter()
+            .filter(|e| e.seq <= last_seq && e.from.id != me)
+            .filter(|e| matches!(e.kind, EventKind::Message | EventKind::Action))
+            .count();
+        (counted as u32).min(MAX_UNREAD_COUNTED)
     }
 
     /// What anyone may ask of an open server (who is in a room, which rooms there are) is
@@ -286,17 +391,15 @@ impl ChatService {
     }
 }
 
-fn room_joined(entered: Entered) -> RoomJoined {
-    RoomJoined {
-        room: entered.room,
-        topic: entered.topic,
-        members: entered.members,
-        last_seq: entered.last_seq,
-        history: entered.history,
-        peer: None,
-        read: 0,
-        unread: 0,
-    }
+fn bad_proof(message: &str) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(codes::BAD_PROOF, message.to_owned(), None::<()>)
+}
+
+/// A key's fingerprint, as `/whois` shows it.
+fn fingerprint(key: &str) -> Option<String> {
+    PublicKey::from_base64(key)
+        .ok()
+        .map(|key| key.fingerprint())
 }
 
 fn room_info(room: RoomSummary) -> RoomInfo {

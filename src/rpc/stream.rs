@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::service::{ChatService, read_log};
 use super::types::Event;
 use super::{DEFAULT_POLL_TIMEOUT_MS, MAX_POLL_EVENTS, MAX_POLL_TIMEOUT_MS};
-use crate::domain::{RoomError, Stamped};
+use crate::domain::{EventKind, RoomError, Stamped, is_keyed_id};
 
 /// Events read from the log per step of a catch-up.
 const CATCH_UP_PAGE: usize = 500;
@@ -79,7 +79,9 @@ impl ChatService {
                 biased;
                 () = sink.closed() => return Ok(()),
                 next = reader.next() => match next {
-                    Ok(event) if delivered.get(&event.room).is_some_and(|seen| event.seq <= *seen) => {}
+                    // A read marker is no room event: its seq is not a cursor.
+                    Ok(event) if event.kind != EventKind::Read
+                        && delivered.get(&event.room).is_some_and(|seen| event.seq <= *seen) => {}
                     Ok(event) => {
                         if sink.send(SubscriptionMessage::from(wire_json(&event)?)).await.is_err() {
                             // Unsubscribed or disconnected: whoever reads next gets it.
@@ -136,10 +138,13 @@ impl ChatService {
                     // Anything at or before a room's cursor the caller already has.
                     let fresh: Vec<Event> = batch
                         .iter()
-                        .filter(|e| cursors.get(&e.room).is_none_or(|seen| e.seq > *seen))
+                        .filter(|e| {
+                            e.kind == EventKind::Read
+                                || cursors.get(&e.room).is_none_or(|seen| e.seq > *seen)
+                        })
                         .map(|event| event.event.clone())
                         .collect();
-                    for event in &fresh {
+                    for event in fresh.iter().filter(|e| e.kind != EventKind::Read) {
                         reader.note_handed_out(&event.room, event.seq);
                     }
                     if !fresh.is_empty() {
@@ -166,9 +171,11 @@ impl ChatService {
     }
 
     /// Stored events of a room after `since` and no later than `through`, oldest first,
-    /// but those of member `me`: a catch-up is no self-echo either. (A member that
-    /// reconnects is a new member, so what it said before does come back to it.) Empty
-    /// only when nothing but its own events is left up to `through`.
+    /// but a guest's own (`me`): a catch-up is no self-echo either. (A guest that
+    /// reconnects is a new member, so what it said before does come back to it.) An
+    /// identity gets its own too: its other sessions said them, or it did before it
+    /// reconnected, and the client knows which of them it shows already. Empty only when
+    /// nothing but a guest's own events is left up to `through`.
     async fn stored_after(
         &self,
         room: &str,
@@ -186,7 +193,7 @@ impl ChatService {
             };
             let fresh: Vec<Event> = page
                 .into_iter()
-                .filter(|e| e.seq <= through && e.from.id != me)
+                .filter(|e| e.seq <= through && (e.from.id != me || is_keyed_id(me)))
                 .collect();
             if !fresh.is_empty() || last >= through {
                 return Ok(fresh);

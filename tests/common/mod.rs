@@ -7,10 +7,11 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use chatroom::identity::Identity;
 use chatroom::rpc::ChatApiClient;
 use chatroom::rpc::client::connect;
 use chatroom::rpc::server::{self, RunningServer, ServerConfig};
-use chatroom::rpc::types::{Event, JoinResult};
+use chatroom::rpc::types::{Event, JoinResult, Proof};
 use chatroom::store::Store;
 use jsonrpsee::core::client::Subscription;
 use jsonrpsee::ws_client::WsClient;
@@ -132,8 +133,27 @@ impl Member {
         }
     }
 
+    /// Joins as the identity `key`, proving it holds the key, and subscribes.
+    pub async fn join_as(server: &TestServer, name: &str, key: &Identity) -> Self {
+        let client = connect(&server.ws_url()).await.unwrap();
+        let joined = join_keyed(&client, Some(name), None, key).await.unwrap();
+        let events = client
+            .subscribe_events(joined.session.clone(), None, None)
+            .await
+            .unwrap();
+        Self {
+            client,
+            joined,
+            events,
+        }
+    }
+
     pub fn session(&self) -> String {
         self.joined.session.clone()
+    }
+
+    pub fn id(&self) -> uuid::Uuid {
+        self.joined.id
     }
 
     pub fn name(&self) -> &str {
@@ -171,6 +191,37 @@ impl Member {
             .await
             .expect("subscription ended")
             .expect("undecodable event")
+    }
+}
+
+/// Asks for a challenge on `client`'s connection, signs it with `key` and joins with the
+/// proof.
+pub async fn join_keyed(
+    client: &WsClient,
+    name: Option<&str>,
+    room: Option<&str>,
+    key: &Identity,
+) -> Result<JoinResult, jsonrpsee::core::client::Error> {
+    let challenge = client.challenge().await?;
+    let proof = Proof {
+        key: key.public_key().to_base64(),
+        signature: key.sign_join(&challenge.server, &challenge.nonce),
+    };
+    client
+        .join(
+            name.map(str::to_owned),
+            None,
+            room.map(str::to_owned),
+            Some(proof),
+        )
+        .await
+}
+
+/// The JSON-RPC error code of a failed call.
+pub fn code_of(err: &jsonrpsee::core::client::Error) -> i32 {
+    match err {
+        jsonrpsee::core::client::Error::Call(err) => err.code(),
+        other => panic!("not a call error: {other}"),
     }
 }
 

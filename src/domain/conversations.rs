@@ -1,0 +1,142 @@
+//! Direct messages: a conversation is a room of exactly two identities, named after their
+//! member ids, with a seq, history, catch-up and read markers like any room. Nobody else
+//! can enter it, read it or learn that it exists; nobody joins or leaves it, so it has no
+//! presence events. A message to an identity that is not connected waits in it, and the
+//! identity finds it there, unread, when it next connects.
+
+use std::time::Instant;
+
+use uuid::Uuid;
+
+use super::pending::Undo;
+use super::{Chat, ChatConfig, Entered, EventKind, MemberInfo, Receipt, Record, RoomError, State};
+use crate::text::clean_text;
+
+/// What every conversation's name starts with; no room's can (those start with `#`).
+pub const CONVERSATION_PREFIX: &str = "dm:";
+
+/// Whether a room name is a conversation's.
+pub fn is_conversation(room: &str) -> bool {
+    room.starts_with(CONVERSATION_PREFIX)
+}
+
+/// The conversation between two member ids: the same whoever starts it.
+pub fn conversation_room(a: Uuid, b: Uuid) -> String {
+    let (first, second) = if a <= b { (a, b) } else { (b, a) };
+    format!("{CONVERSATION_PREFIX}{first}+{second}")
+}
+
+impl Chat {
+    /// Sends a direct message to the identity owning `to`, connected or not, opening the
+    /// conversation if it is new. Returns the conversation's room and the receipt.
+    pub fn msg(
+        &self,
+        session: &str,
+        to: &str,
+        text: &str,
+        action: bool,
+    ) -> Result<(String, Receipt), RoomError> {
+        let config = &self.shared.config;
+        let text = clean_text(text);
+        let now = Instant::now();
+        let mut state = self.lock();
+        let (id, conn) = state.session(session)?;
+        let room = state.open_conversation(config, id, to, Some(conn))?;
+        if text.is_empty() {
+            return Err(RoomError::EmptyText);
+        }
+        if text.len() > config.max_text_bytes {
+            return Err(RoomError::TextTooLong {
+                len: text.len(),
+                max: config.max_text_bytes,
+            });
+        }
+        state.check_pending(config)?;
+        state.charge(id, config.rate_limit, now)?;
+        let kind = if action {
+            EventKind::Action
+        } else {
+            EventKind::Message
+        };
+        let from = state.members[&id].info.clone();
+        let receipt =
+            state.publish_awaited(&room, kind, from, Some(text), Some(conn), Undo::Nothing);
+        Ok((room, receipt))
+    }
+
+    /// Opens the conversation with the identity owning `name`, as entering opens a room.
+    pub fn query(&self, session: &str, name: &str) -> Result<Entered, RoomError> {
+        let mut state = self.lock();
+        let (id, conn) = state.session(session)?;
+        let room = state.open_conversation(&self.shared.config, id, name, Some(conn))?;
+        Ok(state.entered(&self.shared.config, id, conn, &room))
+    }
+}
+
+impl State {
+    /// The conversation between member `id` and the identity owning `to`, made if new; both
+    /// identities are in it from now on, and whichever sessions of theirs are connected are
+    /// seated in it.
+    fn open_conversation(
+        &mut self,
+        config: &ChatConfig,
+        id: Uuid,
+        to: &str,
+        origin: Option<u64>,
+    ) -> Result<String, RoomError> {
+        let my_key = self.members[&id]
+            .key
+            .clone()
+            .ok_or(RoomError::NotIdentified("send direct messages"))?;
+        let peer_key = self
+            .identities
+            .owner_of(to)
+            .filter(|key| **key != my_key)
+            .map(str::to_owned)
+            .ok_or_else(|| RoomError::NoSuchIdentity(to.to_owned()))?;
+        let peer_id = self
+            .identities
+            .get(&peer_key)
+            .expect("owners are known")
+            .record
+            .id;
+        let room = conversation_room(id, peer_id);
+        if !self.rooms.contains_key(&room) {
+            self.add_room(room.clone());
+        }
+        if !self.identities.conversations.contains_key(&room) {
+            self.identities
+                .conversations
+                .insert(room.clone(), [id, peer_id]);
+            self.record(Record::Conversation {
+                room: room.clone(),
+                keys: [my_key.clone(), peer_key.clone()],
+            });
+        }
+        for (member, key, from) in [(id, my_key, origin), (peer_id, peer_key, None)] {
+            self.remember_room(&key, &room, true);
+            let seated = self
+                .members
+                .get(&member)
+                .is_some_and(|m| m.rooms.contains(&room));
+            if self.members.contains_key(&member) && !seated {
+                self.seat(config, member, &room, from, Undo::Nothing);
+            }
+        }
+        Ok(room)
+    }
+
+    /// For a conversation, the member on its other side, as it is known now.
+    pub(super) fn peer(&self, me: Uuid, room: &str) -> Option<MemberInfo> {
+        let ids = self.identities.conversations.get(room)?;
+        let other = *ids.iter().find(|id| **id != me)?;
+        if let Some(member) = self.members.get(&other) {
+            return Some(member.info.clone());
+        }
+        let identity = self.identities.by_id(other)?;
+        Some(MemberInfo::new(
+            other,
+            identity.record.name.clone().unwrap_or_else(|| "?".into()),
+        ))
+    }
+}

@@ -1,0 +1,158 @@
+//! Identities in the domain: names owned by keys, their expiry, several sessions of one
+//! identity, and conversations nobody else can reach, even under a released name.
+
+use std::collections::BTreeMap;
+
+use super::*;
+
+/// A key as the server would have checked it: made up, with the id a key would make.
+fn key(n: u8) -> Credentials {
+    Credentials {
+        key: format!("key-{n}"),
+        id: Uuid::new_v8([n; 16]),
+    }
+}
+
+fn join_keyed(chat: &Chat, name: &str, key: Credentials) -> Result<Joined, RoomError> {
+    chat.join_as(Some(name), Lifetime::Connection, None, Some(key), || Ok(()))
+        .map(|(joined, _)| joined)
+}
+
+fn guest(chat: &Chat, name: &str) -> Result<Joined, RoomError> {
+    chat.join(Some(name), Lifetime::Connection, None)
+        .map(|(joined, _)| joined)
+}
+
+#[test]
+fn a_released_name_goes_to_a_guest_who_still_cannot_read_the_old_owners_conversations() {
+    let chat = Chat::default();
+    let alice = join_keyed(&chat, "alice", key(1)).unwrap();
+    let bob = join_keyed(&chat, "bob", key(2)).unwrap();
+    let (room, receipt) = chat
+        .msg(&alice.session, "bob", "for bob only", false)
+        .unwrap();
+    drop(receipt);
+    chat.leave(&bob.session, None).unwrap();
+
+    // Not yet expired: the name is bob's.
+    assert_eq!(chat.expire_names(), 0);
+    assert_eq!(
+        guest(&chat, "bob").unwrap_err(),
+        RoomError::NameOwned("bob".into())
+    );
+    chat.backdate_identity("key-2", Duration::from_secs(366 * 24 * 3600));
+    assert_eq!(chat.expire_names(), 1);
+    let impostor = guest(&chat, "bob").unwrap();
+    assert_eq!(impostor.info.name, "bob", "the released name is free");
+    assert_eq!(
+        chat.check_member_of(&impostor.session, &room).unwrap_err(),
+        RoomError::NoSuchRoom(room.clone())
+    );
+    assert_eq!(
+        chat.enter(&impostor.session, &room).unwrap_err(),
+        RoomError::NoSuchRoom(room.clone())
+    );
+    let cursors = BTreeMap::from([(room.clone(), 0)]);
+    assert_eq!(
+        chat.check_cursors(&impostor.session, &cursors).unwrap_err(),
+        RoomError::NoSuchRoom(room.clone())
+    );
+    // And a message to "bob" is now nobody's: the guest is no identity.
+    assert!(matches!(
+        chat.msg(&alice.session, "bob", "hi", false),
+        Err(RoomError::NoSuchIdentity(_))
+    ));
+}
+
+#[test]
+fn an_identity_seen_within_the_expiry_keeps_its_name_and_one_that_is_here_always_does() {
+    let chat = Chat::default();
+    let alice = join_keyed(&chat, "alice", key(1)).unwrap();
+    chat.backdate_identity("key-1", Duration::from_secs(400 * 24 * 3600));
+    assert_eq!(chat.expire_names(), 0, "connected now: never released");
+    chat.leave(&alice.session, None).unwrap();
+    assert_eq!(chat.expire_names(), 0, "its leave just now counts as seen");
+}
+
+#[test]
+fn renaming_moves_ownership_and_frees_the_old_name() {
+    let chat = Chat::default();
+    let alice = join_keyed(&chat, "alice", key(1)).unwrap();
+    chat.nick(&alice.session, "alicia").unwrap();
+    let guest = guest(&chat, "alice").unwrap();
+    assert_eq!(guest.info.name, "alice", "the old name is free again");
+    assert_eq!(
+        chat.nick(&guest.session, "Alicia").unwrap_err(),
+        RoomError::NameOwned("Alicia".into())
+    );
+}
+
+#[test]
+fn a_keyed_member_meeting_a_guest_under_its_new_name_gets_a_variant_and_owns_that() {
+    let chat = Chat::default();
+    let guest = guest(&chat, "carol").unwrap();
+    let carol = join_keyed(&chat, "carol", key(3)).unwrap();
+    assert_eq!(carol.info.name, "carol-2");
+    chat.leave(&guest.session, None).unwrap();
+    assert_eq!(
+        self::guest(&chat, "carol-2").unwrap_err(),
+        RoomError::NameOwned("carol-2".into())
+    );
+}
+
+#[test]
+fn the_last_session_to_end_is_the_members_leave() {
+    let chat = Chat::default();
+    let watcher = guest(&chat, "watcher").unwrap();
+    let one = join_keyed(&chat, "alice", key(1)).unwrap();
+    let two = join_keyed(&chat, "alice", key(1)).unwrap();
+    assert_eq!(two.info, one.info);
+    chat.end_session(&one.session, LeaveReason::ConnectionClosed)
+        .unwrap();
+    assert_eq!(chat.member(&two.session).unwrap().name, "alice");
+    chat.leave(&two.session, Some("bye")).unwrap();
+    let room = Room(chat.clone());
+    let seen = summary(&queued(&room, &watcher.session));
+    assert_eq!(
+        seen,
+        [
+            (EventKind::Join, "alice".into(), None),
+            (EventKind::Leave, "alice".into(), Some("Quit: bye".into())),
+        ],
+        "one join, one leave, for two sessions"
+    );
+}
+
+#[test]
+fn a_part_reaches_the_members_other_sessions_and_then_their_seats_go() {
+    let chat = Chat::default();
+    let one = join_keyed(&chat, "alice", key(1)).unwrap();
+    let two = join_keyed(&chat, "alice", key(1)).unwrap();
+    let bob = guest(&chat, "bob").unwrap();
+    let (_, receipt) = chat.enter(&one.session, "#rust").unwrap();
+    drop(receipt);
+    chat.enter(&bob.session, "#rust").unwrap();
+    chat.part(&one.session, "#rust", None).unwrap();
+    let _receipt = chat
+        .say(&bob.session, "#rust", "after the part", false)
+        .unwrap();
+    let room = Room(chat.clone());
+    let on_two: Vec<(String, EventKind)> = queued(&room, &two.session)
+        .into_iter()
+        .filter(|e| e.room == "#rust")
+        .map(|e| (e.from.name, e.kind))
+        .collect();
+    assert_eq!(
+        on_two,
+        [
+            ("alice".into(), EventKind::Join),
+            ("bob".into(), EventKind::Join),
+            ("alice".into(), EventKind::Leave),
+        ],
+        "the other session hears its own entry and part, and nothing after"
+    );
+    assert_eq!(
+        chat.check_member_of(&two.session, "#rust").unwrap_err(),
+        RoomError::NotInRoom("#rust".into())
+    );
+}
