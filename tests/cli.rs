@@ -429,6 +429,7 @@ async fn plain_mode_sends_stdin_and_prints_events() {
     let mut client = Command::new(env!("CARGO_BIN_EXE_chatroom"))
         .args(["connect", &server.ws_url(), "--name", "ci", "--log-file"])
         .arg(dir.0.join("client.log"))
+        .env("XDG_DATA_HOME", dir.0.join("data"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .kill_on_drop(true)
@@ -512,6 +513,7 @@ async fn a_private_room_with_a_self_signed_certificate_and_a_password() {
         command
             .args(["connect", "--plain", target, "--name", "ci", "--log-file"])
             .arg(dir.0.join("client.log"))
+            .env("XDG_DATA_HOME", dir.0.join("data"))
             .args(extra)
             .env("CHATROOM_PASSWORD", env)
             .stdin(Stdio::null())
@@ -596,6 +598,8 @@ fn plain_client(args: &[&str], dir: &TempDir) -> Child {
     Command::new(env!("CARGO_BIN_EXE_chatroom"))
         .args(["connect", "--plain", "--log-file"])
         .arg(dir.0.join("client.log"))
+        // Identities are made and kept in the test's own directory, never the user's.
+        .env("XDG_DATA_HOME", dir.0.join("data"))
         .args(args)
         .env_remove("CHATROOM_PASSWORD")
         .env("RUST_BACKTRACE", "1")
@@ -767,6 +771,7 @@ async fn errors_are_one_line_each_cause_once_and_never_a_backtrace() {
     let wrong = Command::new(env!("CARGO_BIN_EXE_chatroom"))
         .args(["connect", "--plain", &server.ws_url(), "--log-file"])
         .arg(dir.0.join("client.log"))
+        .env("XDG_DATA_HOME", dir.0.join("data"))
         .env("CHATROOM_PASSWORD", "guess")
         .env("RUST_BACKTRACE", "1")
         .stdin(Stdio::null())

@@ -45,6 +45,8 @@ impl Tui {
         command.arg("--log-file");
         command.arg(log_dir.0.join("client.log"));
         command.env("TERM", "xterm-256color");
+        // Identities are made and kept in the test's own directory, never the user's.
+        command.env("XDG_DATA_HOME", log_dir.0.join("data"));
         let mut child = pty.slave.spawn_command(command).expect("spawn chatroom");
         drop(pty.slave);
         let pid = child.process_id().expect("a running child has a pid");
@@ -178,7 +180,7 @@ async fn chat_then_exit_restores_the_terminal() {
     let (server, mut alice, mut tui) = alice_and_bob_in_tui().await;
 
     alice.say("hello bob").await;
-    block(|| tui.wait_for_text("<alice> hello bob"));
+    block(|| tui.wait_for_text("<~alice> hello bob"));
 
     tui.type_keys("hi alice\r");
     let event = alice.next_event().await;
@@ -211,7 +213,7 @@ async fn incoming_messages_do_not_garble_the_input() {
     tui.type_keys("half-typed");
     block(|| tui.wait_for_text("> half-typed"));
     alice.say("interrupting").await;
-    block(|| tui.wait_for_text("<alice> interrupting"));
+    block(|| tui.wait_for_text("<~alice> interrupting"));
     let input_row = tui.screen().lines().last().unwrap_or("").to_owned();
     assert_eq!(input_row.trim_end(), "> half-typed");
 
@@ -360,7 +362,7 @@ async fn serve_with_tui_hosts_and_chats() {
         .send(guest.session, "hi host".into(), None, None)
         .await
         .unwrap();
-    block(|| tui.wait_for_text("<guest> hi host"));
+    block(|| tui.wait_for_text("<~guest> hi host"));
 
     tui.type_keys("/quit\r");
     tui.assert_exits_cleanly();
@@ -382,7 +384,7 @@ async fn the_client_reconnects_after_a_restart_and_catches_up() {
     block(|| tui.wait_for_text("connected │ 2 members │ bob"));
     assert_eq!(alice.next_event().await.kind, EventKind::Join);
     alice.say("before the restart").await;
-    block(|| tui.wait_for_text("<alice> before the restart"));
+    block(|| tui.wait_for_text("<~alice> before the restart"));
 
     drop(alice);
     server.stop().await;
@@ -392,7 +394,7 @@ async fn the_client_reconnects_after_a_restart_and_catches_up() {
     let server = TestServer::start_on(addr, config()).await;
     let carol = Member::join(&server, "carol").await;
     carol.say("while you were away").await;
-    block(|| tui.wait_for_text("<carol> while you were away"));
+    block(|| tui.wait_for_text("<~carol> while you were away"));
     block(|| tui.wait_for_text("connected │ 2 members │ bob"));
     let screen = tui.screen();
     assert_eq!(screen.matches("before the restart").count(), 1, "{screen}");
@@ -741,7 +743,7 @@ async fn emoji_sequences_and_conjuncts_leave_no_stray_cells() {
 async fn ctrl_l_paints_the_whole_screen_again() {
     let (server, mut alice, mut tui) = alice_and_bob_in_tui().await;
     alice.say("hello bob").await;
-    block(|| tui.wait_for_text("<alice> hello bob"));
+    block(|| tui.wait_for_text("<~alice> hello bob"));
     tui.type_keys("draft");
     block(|| tui.wait_for_text("> draft"));
 
@@ -764,7 +766,7 @@ async fn ctrl_l_paints_the_whole_screen_again() {
         }
     }
     let screen = fresh.screen().contents();
-    assert!(screen.contains("<alice> hello bob") && screen.contains("connected │ 2 members"));
+    assert!(screen.contains("<~alice> hello bob") && screen.contains("connected │ 2 members"));
     assert!(screen.ends_with("> draft"), "{screen}");
 
     tui.type_keys("\x03");
@@ -820,7 +822,7 @@ async fn cleared_lines_stay_cleared_after_the_server_is_killed_and_back() {
     let mut tui = Tui::connect(&handle, "bob");
     block(|| tui.wait_for_text("connected │ 2 members │ bob"));
     alice.say("theirs before the clear").await;
-    block(|| tui.wait_for_text("<alice> theirs before the clear"));
+    block(|| tui.wait_for_text("<~alice> theirs before the clear"));
     // Our own line is newer than the last event heard from the room (our own are not
     // heard), so the reconnect's catch-up replays it.
     tui.type_keys("mine before the clear\r");
@@ -839,7 +841,7 @@ async fn cleared_lines_stay_cleared_after_the_server_is_killed_and_back() {
     block(|| tui.wait_for_text("reconnected as bob"));
     let carol = Member::join(&handle, "carol").await;
     carol.say("after the clear").await;
-    block(|| tui.wait_for_text("<carol> after the clear"));
+    block(|| tui.wait_for_text("<~carol> after the clear"));
     let screen = tui.screen();
     assert!(!screen.contains("before the clear"), "{screen}");
 
@@ -862,7 +864,7 @@ async fn a_client_joining_after_a_killed_server_lists_only_who_is_there() {
     // carol's join is in the history and (the server having died) maybe not her leave.
     let (mut server, addr) = serve_binary("127.0.0.1:0", &db).await;
     let mut tui = Tui::connect(&TestServer::external(addr), "bob");
-    block(|| tui.wait_for_text("<carol> soon gone"));
+    block(|| tui.wait_for_text("<~carol> soon gone"));
     block(|| tui.wait_for_text("connected │ 1 member │ bob"));
     let members: Vec<String> = tui
         .parser
@@ -970,7 +972,7 @@ async fn two_rooms_switch_with_alt_2_and_ctrl_n_and_the_hidden_one_counts_what_i
 
     // Back in #ops: the messages, below the separator, and the count gone.
     tui.type_keys("\x1b2");
-    block(|| tui.wait_for_text("<carol> deploy done"));
+    block(|| tui.wait_for_text("<~carol> deploy done"));
     block(|| {
         tui.wait_for_screen("no count left", |s| {
             room_row(s, 1).trim_end().ends_with("#ops")

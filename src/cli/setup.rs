@@ -40,10 +40,10 @@ pub(super) fn client_identity(
     let (identity, created) = Identity::load_or_create(&path)?;
     let note = created.then(|| {
         format!(
-            "a new identity was made for you and saved in {} (fingerprint {}): it is what \
-             makes your name yours; copy that file, kept mode 0600, to use it on another machine",
-            path.display(),
-            identity.public_key().fingerprint()
+            "new identity {} saved in {}: it makes your name yours; copy the file (mode 0600) \
+             to use your name on another machine",
+            identity.public_key().fingerprint(),
+            path.display()
         )
     });
     Ok((Some(Arc::new(identity)), note))
