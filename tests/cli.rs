@@ -458,7 +458,7 @@ async fn plain_mode_sends_stdin_and_prints_events() {
         }
     })
     .await;
-    assert!(printed.ends_with("<alice> thanks ci"), "{printed}");
+    assert!(printed.ends_with("<~alice> thanks ci"), "{printed}");
 
     // End of input: the client leaves and exits cleanly.
     drop(stdin);
@@ -682,7 +682,7 @@ async fn plain_mode_reconnects_after_a_restart_catches_up_and_loses_no_line() {
         }
     }
     carol.say("welcome back").await;
-    line_containing(&mut out, "<carol> welcome back").await;
+    line_containing(&mut out, "<~carol> welcome back").await;
 
     drop(stdin);
     let (ok, stderr) = finish(client).await;
@@ -700,7 +700,9 @@ async fn plain_mode_with_no_reconnect_exits_with_an_error_when_the_connection_is
     server.stop().await;
     let (ok, stderr) = finish(client).await;
     assert!(!ok, "exited successfully");
-    assert!(stderr.starts_with("error: disconnected"), "{stderr}");
+    // After the note of the identity made for it.
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(last.starts_with("error: disconnected"), "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -925,8 +927,8 @@ async fn help_says_what_each_command_does_with_its_flags() {
     let (server_flags, client_flags) = serve
         .split_once("Client options (only with --tui):")
         .unwrap_or_else(|| panic!("{serve}"));
-    assert!(client_flags.contains("--name"), "{serve}");
-    assert!(!server_flags.contains("--name"), "{serve}");
+    assert!(client_flags.contains("--name <NAME>"), "{serve}");
+    assert!(!server_flags.contains("--name <NAME>"), "{serve}");
     assert!(server_flags.contains("--listen"), "{serve}");
 }
 
@@ -964,7 +966,7 @@ async fn plain_mode_does_not_echo_its_own_lines_from_a_catch_up() {
         loop {
             let line = out.next_line().await.unwrap().expect("output ended");
             assert!(!line.contains("<logger>"), "our own line echoed: {line}");
-            if line.contains("<carol> welcome back") {
+            if line.contains("<~carol> welcome back") {
                 break;
             }
         }
@@ -1153,9 +1155,9 @@ async fn plain_mode_in_two_rooms_names_the_room_of_every_line_and_sends_to_the_f
             .await
             .unwrap();
     }
-    let dev = line_containing(&mut out, "<carol> in dev").await;
+    let dev = line_containing(&mut out, "<~carol> in dev").await;
     assert!(dev.starts_with("#dev "), "{dev}");
-    let ops = line_containing(&mut out, "<carol> in ops").await;
+    let ops = line_containing(&mut out, "<~carol> in ops").await;
     assert!(ops.starts_with("#ops "), "{ops}");
 
     // A line typed goes to the first room; /join and /part work here too.
@@ -1257,7 +1259,7 @@ async fn after_a_lost_connection_every_room_catches_up_each_event_once_in_order(
     lines_until(&mut out, &mut seen, has("-!- you joined #b")).await;
     say("#a", "a1").await;
     say("#b", "b1").await;
-    lines_until(&mut out, &mut seen, has("<carol> b1")).await;
+    lines_until(&mut out, &mut seen, has("<~carol> b1")).await;
 
     relay.cut();
     lines_until(&mut out, &mut seen, has("-!- disconnected")).await;
@@ -1269,14 +1271,14 @@ async fn after_a_lost_connection_every_room_catches_up_each_event_once_in_order(
     say("#b", "b3").await;
     say("#a", "a4").await;
     lines_until(&mut out, &mut seen, |seen| {
-        has("<carol> b3")(seen) && has("<carol> a4")(seen)
+        has("<~carol> b3")(seen) && has("<~carol> a4")(seen)
     })
     .await;
 
     let said_in = |room: &str| -> Vec<String> {
         let prefix = format!("{room} ");
         seen.iter()
-            .filter(|line| line.starts_with(&prefix) && line.contains("<carol>"))
+            .filter(|line| line.starts_with(&prefix) && line.contains("<~carol>"))
             .map(|line| line.rsplit(' ').next().unwrap().to_owned())
             .collect()
     };

@@ -22,10 +22,8 @@ pub async fn connect(args: ConnectArgs) -> anyhow::Result<()> {
     );
     options.connect_timeout = args.connect_timeout;
     options.identity = identity;
+    options.notices.extend(created);
     if plain {
-        if let Some(created) = created {
-            eprintln!("{created}");
-        }
         let mode = ui::plain::Mode {
             json: args.json,
             reconnect: !args.no_reconnect,
@@ -33,7 +31,6 @@ pub async fn connect(args: ConnectArgs) -> anyhow::Result<()> {
         };
         ui::plain::run(options, mode).await
     } else {
-        options.notices.extend(created);
         ui::run(options).await
     }
 }

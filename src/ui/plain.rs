@@ -253,6 +253,10 @@ pub async fn run(options: ConnectOptions, mode: Mode) -> anyhow::Result<()> {
                 };
                 match state.submit(&network, &line) {
                     Submitted::Sent => awaiting = true,
+                    Submitted::Said { room, text } => {
+                        own.said(room, text);
+                        awaiting = true;
+                    }
                     Submitted::Nothing => {}
                     Submitted::Quit => input_done = true,
                 }
@@ -266,6 +270,12 @@ pub async fn run(options: ConnectOptions, mode: Mode) -> anyhow::Result<()> {
                 let Some(AppEvent::Net(event)) = event else { continue };
                 match event {
                     NetEvent::Joined { result, resumed, reset } => {
+                        if !joined_once {
+                            // Told once in, beside what the session prints (a new identity).
+                            for notice in &options.notices {
+                                eprintln!("{}", clean_text(notice));
+                            }
+                        }
                         (connected, joined_once) = (true, true);
                         own_ids.push(result.id);
                         keyed = !result.guest;
@@ -319,9 +329,9 @@ pub async fn run(options: ConnectOptions, mode: Mode) -> anyhow::Result<()> {
                     NetEvent::Event(event) if event.kind == EventKind::Read => {}
                     NetEvent::Event(event) => {
                         let spoken = matches!(event.kind, EventKind::Message | EventKind::Action);
-                        let ours = own.seen(&event)
-                            || (spoken && !is_keyed_id(event.from.id) && own_ids.contains(&event.from.id));
                         let mine = own_ids.last() == Some(&event.from.id);
+                        let ours = own.seen(&event, mine)
+                            || (spoken && !is_keyed_id(event.from.id) && own_ids.contains(&event.from.id));
                         if mine && event.kind == EventKind::Leave {
                             // Another session of ours parted it.
                             state.rooms.retain(|joined| *joined != event.room);
@@ -334,8 +344,8 @@ pub async fn run(options: ConnectOptions, mode: Mode) -> anyhow::Result<()> {
                             }
                         }
                     }
-                    NetEvent::Sent { room, seq, .. } => {
-                        own.sent(room, seq);
+                    NetEvent::Sent { room, seq, text, .. } => {
+                        own.sent(room, seq, &text);
                         awaiting = false;
                     }
                     NetEvent::Failed { error, .. } => {
@@ -413,25 +423,50 @@ pub async fn run(options: ConnectOptions, mode: Mode) -> anyhow::Result<()> {
 /// The seqs our own messages were given, per room, so that a catch-up replaying them (a
 /// key's own events are replayed, to its other terminals and its next session alike) does
 /// not print them. Those at or below the newest seq received from a room can go: the
-/// stream never replays what is behind its cursor.
+/// stream never replays what is behind its cursor. A line whose answer the connection took
+/// down with it has no seq: until answered, it is known by its room and text.
 #[derive(Default)]
 struct OwnLines {
     sent: std::collections::HashMap<String, std::collections::BTreeSet<u64>>,
+    unanswered: Vec<(String, String)>,
 }
 
 impl OwnLines {
-    fn sent(&mut self, room: String, seq: u64) {
+    /// A line handed to the worker, not answered yet.
+    fn said(&mut self, room: String, text: String) {
+        self.unanswered.push((room, text));
+    }
+
+    /// A line of ours was given `seq` in `room`.
+    fn sent(&mut self, room: String, seq: u64, text: &str) {
+        if let Some(at) = self
+            .unanswered
+            .iter()
+            .position(|(r, t)| *r == room && t == text)
+        {
+            self.unanswered.remove(at);
+        }
         self.sent.entry(room).or_default().insert(seq);
     }
 
-    /// Whether `event` is one of ours; forgets ours up to it either way.
-    fn seen(&mut self, event: &Event) -> bool {
-        let Some(seqs) = self.sent.get_mut(&event.room) else {
+    /// Whether `event` (`mine`: from our member id) is one of ours; forgets ours up to it
+    /// either way.
+    fn seen(&mut self, event: &Event, mine: bool) -> bool {
+        if let Some(seqs) = self.sent.get_mut(&event.room) {
+            let ours = seqs.contains(&event.seq);
+            *seqs = seqs.split_off(&(event.seq + 1));
+            if ours {
+                return true;
+            }
+        }
+        if !mine || !matches!(event.kind, EventKind::Message | EventKind::Action) {
             return false;
-        };
-        let ours = seqs.contains(&event.seq);
-        *seqs = seqs.split_off(&(event.seq + 1));
-        ours
+        }
+        let text = event.text.as_deref().unwrap_or_default();
+        let unanswered = self.unanswered.iter().position(|(room, said)| {
+            *room == event.room && (said == text || clean_text(said) == text)
+        });
+        unanswered.map(|at| self.unanswered.remove(at)).is_some()
     }
 }
 
@@ -495,6 +530,11 @@ fn read_stdin() -> mpsc::Receiver<std::io::Result<String>> {
 enum Submitted {
     /// Sent or asked for: an answer will come.
     Sent,
+    /// Said in `room`: the answer will come, and the line may come back in a catch-up.
+    Said {
+        room: String,
+        text: String,
+    },
     Nothing,
     Quit,
 }
@@ -563,8 +603,20 @@ impl State {
             return refuse("not in any room (/join #room)");
         };
         match command::parse(line) {
-            Command::Say(text) => network.send(&target, text.into_owned()),
-            Command::Me(text) if !text.is_empty() => network.act(&target, text.to_owned()),
+            Command::Say(text) => {
+                network.send(&target, text.clone().into_owned());
+                return Submitted::Said {
+                    room: target,
+                    text: text.into_owned(),
+                };
+            }
+            Command::Me(text) if !text.is_empty() => {
+                network.act(&target, text.to_owned());
+                return Submitted::Said {
+                    room: target,
+                    text: text.to_owned(),
+                };
+            }
             Command::Nick(name) if !name.is_empty() => network.nick(name.to_owned()),
             Command::Who => network.who(&target),
             Command::Join(room) if room.len() > 1 => network.enter(&room),
@@ -678,20 +730,28 @@ mod tests {
     #[test]
     fn our_own_lines_replayed_are_known_by_their_seq_and_forgotten_once_passed() {
         let mut own = OwnLines::default();
-        own.sent("#general".into(), 5);
+        own.sent("#general".into(), 5, "mine");
         let mut replayed = event(EventKind::Message, "bob", Some("mine"));
         replayed.seq = 5;
         let mut other = replayed.clone();
         other.room = "#ops".into();
         assert!(
-            !own.seen(&other),
+            !own.seen(&other, true),
             "the same seq in another room is not ours"
         );
-        assert!(own.seen(&replayed));
+        assert!(own.seen(&replayed, true));
         assert!(own.sent["#general"].is_empty(), "passed: forgotten");
         // The same identity's other terminal said something: not ours.
         replayed.seq = 6;
-        assert!(!own.seen(&replayed));
+        assert!(!own.seen(&replayed, true));
+        // A line whose answer was lost with the connection: known by its text, once.
+        own.said("#general".into(), "lost answer".into());
+        replayed.seq = 7;
+        replayed.text = Some("lost answer".into());
+        assert!(!own.seen(&replayed, false), "someone else's");
+        assert!(own.seen(&replayed, true));
+        replayed.seq = 8;
+        assert!(!own.seen(&replayed, true), "said once, ours once");
     }
 
     #[test]
