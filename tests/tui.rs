@@ -7,6 +7,7 @@ use std::io::{Read, Write};
 use std::sync::mpsc;
 use std::time::Instant;
 
+use chatroom::identity::Identity;
 use chatroom::rpc::ChatApiClient;
 use chatroom::rpc::types::EventKind;
 use common::{Member, TempDir, TestServer, WAIT};
@@ -979,6 +980,208 @@ async fn two_rooms_switch_with_alt_2_and_ctrl_n_and_the_hidden_one_counts_what_i
         })
     });
     assert!(tui.screen().contains("new messages"), "{}", tui.screen());
+    tui.type_keys("/quit\r");
+    tui.assert_exits_cleanly();
+    server.stop().await;
+}
+
+/// bob's client, with its identity in a key file of the test's own (kept in `dir`).
+fn keyed_tui(server: &TestServer, name: &str, dir: &TempDir, extra: &[&str]) -> Tui {
+    let key = dir.0.join(format!("{name}.pem"));
+    let key = key.to_str().expect("a temp path is UTF-8");
+    let url = server.ws_url();
+    let mut args = vec!["connect", &url, "--name", name, "--identity", key];
+    args.extend_from_slice(extra);
+    Tui::spawn(&args)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn msg_opens_the_conversation_in_the_room_list_and_an_answer_counts_there() {
+    let server = TestServer::start().await;
+    let alice_key = Identity::generate();
+    let mut alice = Member::join_as(&server, "alice", &alice_key).await;
+    let dir = TempDir::new();
+    let mut tui = keyed_tui(&server, "bob", &dir, &[]);
+    block(|| tui.wait_for_text("connected │ 2 members │ bob"));
+    // The identity it made is told once, with where it is kept.
+    let screen = tui.screen();
+    assert!(
+        screen.contains("new identity") && screen.contains("bob.pem"),
+        "{screen}"
+    );
+
+    tui.type_keys("/msg alice lunch at noon?\r");
+    block(|| {
+        tui.wait_for_screen("the conversation in the room list", |s| {
+            room_row(s, 1).starts_with("2 @alice")
+        })
+    });
+    assert!(
+        tui.screen().contains("→ alice: lunch at noon?"),
+        "{}",
+        tui.screen()
+    );
+    let dm = loop {
+        let event = alice.next_event().await;
+        if event.kind == EventKind::Message {
+            assert_eq!(event.text.as_deref(), Some("lunch at noon?"));
+            assert!(event.room.starts_with("dm:"), "{}", event.room);
+            break event.room;
+        }
+    };
+    // alice answers: in bob's conversation, out of view, a mention's count.
+    let sent = alice
+        .client
+        .msg(alice.session(), "bob".into(), "sure, 12:00".into(), None)
+        .await
+        .unwrap();
+    assert_eq!(sent.room, dm);
+    block(|| {
+        tui.wait_for_screen("the answer counted", |s| {
+            room_row(s, 1).trim_end().ends_with("@1")
+        })
+    });
+    tui.type_keys("\x1b2");
+    block(|| tui.wait_for_text("<alice> sure, 12:00"));
+    assert!(
+        header(tui.parser.screen()).starts_with(" @alice"),
+        "{}",
+        tui.screen()
+    );
+    // What is typed here goes to alice alone.
+    tui.type_keys("see you\r");
+    let event = loop {
+        let event = alice.next_event().await;
+        if event.kind == EventKind::Message {
+            break event;
+        }
+    };
+    assert_eq!(
+        (event.room.as_str(), event.text.as_deref()),
+        (dm.as_str(), Some("see you"))
+    );
+    tui.type_keys("/quit\r");
+    tui.assert_exits_cleanly();
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whois_shows_the_key_fingerprint() {
+    let server = TestServer::start().await;
+    let alice_key = Identity::generate();
+    let _alice = Member::join_as(&server, "alice", &alice_key).await;
+    let dir = TempDir::new();
+    let mut tui = keyed_tui(&server, "bob", &dir, &[]);
+    block(|| tui.wait_for_text("connected │ 2 members │ bob"));
+    tui.type_keys("/whois alice\r");
+    // The pane may wrap it after "key".
+    let fingerprint = alice_key.public_key().fingerprint();
+    block(|| tui.wait_for_text("alice: key"));
+    block(|| tui.wait_for_text(&fingerprint));
+    block(|| tui.wait_for_text("online, 1 session"));
+    block(|| tui.wait_for_text("rooms: #general"));
+    // Someone with no key at all is said plainly, on one line.
+    tui.type_keys("/whois nobody\r");
+    block(|| tui.wait_for_text("cannot look up nobody: nobody with a key goes by"));
+    tui.type_keys("/quit\r");
+    tui.assert_exits_cleanly();
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_is_shown_as_a_guest() {
+    let server = TestServer::start().await;
+    let dir = TempDir::new();
+    let mut tui = keyed_tui(&server, "bob", &dir, &[]);
+    block(|| tui.wait_for_text("connected │ 1 member │ bob"));
+    // dave has no key.
+    let dave = Member::join(&server, "dave").await;
+    dave.say("hello, no key here").await;
+    block(|| tui.wait_for_text("<~dave> hello, no key here"));
+    block(|| {
+        tui.wait_for_screen("~dave in the member list", |s| {
+            s.rows(BORDER_COLUMN + 1, 17)
+                .any(|row| row.trim() == "~dave")
+        })
+    });
+    tui.type_keys("/whois dave\r");
+    block(|| tui.wait_for_text("~dave is a guest"));
+    // A guest cannot be sent a direct message: one clear line.
+    tui.type_keys("/msg dave hi\r");
+    block(|| tui.wait_for_text("cannot message dave:"));
+    tui.type_keys("/quit\r");
+    tui.assert_exits_cleanly();
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_client_is_told_it_is_one_and_cannot_send_direct_messages() {
+    let server = TestServer::start().await;
+    let alice_key = Identity::generate();
+    let _alice = Member::join_as(&server, "alice", &alice_key).await;
+    let mut tui = Tui::spawn(&["connect", &server.ws_url(), "--name", "bob", "--guest"]);
+    block(|| tui.wait_for_text("connected │ 2 members │ bob"));
+    assert!(tui.screen().contains("a guest"), "{}", tui.screen());
+    tui.type_keys("/msg alice hi\r");
+    block(|| tui.wait_for_text("cannot message alice:"));
+    tui.type_keys("/quit\r");
+    tui.assert_exits_cleanly();
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_owned_by_another_key_is_refused_on_screen() {
+    let server = TestServer::start().await;
+    let alice_key = Identity::generate();
+    let _alice = Member::join_as(&server, "alice", &alice_key).await;
+    let dir = TempDir::new();
+    let mut tui = keyed_tui(&server, "alice", &dir, &[]);
+    block(|| tui.wait_for_text("not trying again"));
+    assert!(tui.screen().contains("alice"), "{}", tui.screen());
+    tui.type_keys("/quit\r");
+    tui.assert_exits_cleanly();
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_read_in_another_session_of_ours_has_its_count_cleared() {
+    let server = TestServer::start().await;
+    let carol = Member::join(&server, "carol").await;
+    carol.enter("#ops").await;
+    let dir = TempDir::new();
+    let mut tui = keyed_tui(
+        &server,
+        "bob",
+        &dir,
+        &["--room", "#general", "--room", "#ops"],
+    );
+    block(|| {
+        tui.wait_for_screen("both rooms, #general in view", |s| {
+            room_row(s, 1).starts_with("2 #ops") && header(s).starts_with(" #general")
+        })
+    });
+    let mut last = 0;
+    for text in ["one", "two"] {
+        last = carol.say_in("#ops", text).await;
+    }
+    block(|| {
+        tui.wait_for_screen("two unread in #ops", |s| {
+            room_row(s, 1).trim_end().ends_with(" 2")
+        })
+    });
+    // bob's laptop, with the same key, reads #ops.
+    let key = Identity::load(&dir.0.join("bob.pem")).unwrap();
+    let laptop = Member::join_as(&server, "bob", &key).await;
+    laptop
+        .client
+        .mark(laptop.session(), "#ops".into(), last)
+        .await
+        .unwrap();
+    block(|| {
+        tui.wait_for_screen("the count cleared", |s| {
+            room_row(s, 1).trim_end().ends_with("#ops")
+        })
+    });
     tui.type_keys("/quit\r");
     tui.assert_exits_cleanly();
     server.stop().await;
