@@ -1422,3 +1422,66 @@ async fn the_room_limits_are_set_by_flags() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("starts with #"));
 }
+
+/// What bob's identity (the key in `dir`) finds in #general when it next joins: its read
+/// marker there and its unread count.
+async fn bobs_marker(server: &TestServer, dir: &TempDir) -> (u64, u32) {
+    let key = chatroom::identity::Identity::load(&dir.0.join("bob.pem")).unwrap();
+    let client = chatroom::rpc::client::connect(&server.ws_url())
+        .await
+        .unwrap();
+    let joined = common::join_keyed(&client, Some("bob"), Some("#general"), &key)
+        .await
+        .unwrap();
+    let _ = client.leave(joined.session, None).await;
+    (joined.read, joined.unread)
+}
+
+/// Plain mode keyed as bob (`dir`/bob.pem), with `extra` flags: it prints what carol says
+/// and ends with its input.
+async fn plain_bob_reads_carol(server: &TestServer, dir: &TempDir, extra: &[&str]) -> u64 {
+    use tokio::io::AsyncWriteExt;
+    let key = dir.0.join("bob.pem");
+    let mut args = vec![
+        server.ws_url(),
+        "--name".into(),
+        "bob".into(),
+        "--identity".into(),
+    ];
+    args.push(key.to_str().unwrap().to_owned());
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut client = plain_client(&args, dir);
+    let mut stdin = client.stdin.take().unwrap();
+    let mut out = BufReader::new(client.stdout.take().unwrap()).lines();
+    line_containing(&mut out, "-!- you are bob").await;
+    let carol = Member::join(server, "carol").await;
+    let mut last = 0;
+    for text in ["one", "two", "three"] {
+        last = carol.say(text).await;
+    }
+    line_containing(&mut out, "<~carol> three").await;
+    stdin.write_all(b"/quit\n").await.unwrap();
+    drop(stdin);
+    let (ok, stderr) = finish(client).await;
+    assert!(ok, "{stderr}");
+    let _ = carol.client.leave(carol.session(), None).await;
+    last
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_mode_leaves_the_read_marker_alone_unless_told_to_mark_what_it_printed() {
+    let server = TestServer::start().await;
+    let dir = TempDir::new();
+    plain_bob_reads_carol(&server, &dir, &[]).await;
+    let (_, unread) = bobs_marker(&server, &dir).await;
+    assert_eq!(unread, 3, "left alone: still unread");
+
+    let last = plain_bob_reads_carol(&server, &dir, &["--mark-read"]).await;
+    assert_eq!(
+        bobs_marker(&server, &dir).await,
+        (last, 0),
+        "marked as printed"
+    );
+    server.stop().await;
+}

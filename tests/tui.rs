@@ -1186,3 +1186,54 @@ async fn a_room_read_in_another_session_of_ours_has_its_count_cleared() {
     tui.assert_exits_cleanly();
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_restart_the_client_is_back_in_its_rooms_with_what_it_missed_counted() {
+    let server = TestServer::start().await;
+    let carol = Member::join(&server, "carol").await;
+    carol.enter("#ops").await;
+    carol.say_in("#ops", "read before").await;
+    let dir = TempDir::new();
+    let mut tui = keyed_tui(
+        &server,
+        "bob",
+        &dir,
+        &["--room", "#general", "--room", "#ops"],
+    );
+    block(|| tui.wait_for_text("connected │ 2 members │ bob"));
+    // Seen, at the bottom of the room in view: the marker moves there.
+    tui.type_keys("\x1b2");
+    block(|| tui.wait_for_text("<~carol> read before"));
+    let key = Identity::load(&dir.0.join("bob.pem")).unwrap();
+    tui.type_keys("/quit\r");
+    tui.assert_exits_cleanly();
+    for text in ["missed one", "missed two"] {
+        carol.say_in("#ops", text).await;
+    }
+    // Asked for no room: the server gives back its rooms (#ops, and #general it is given).
+    let mut tui = keyed_tui(&server, "bob", &dir, &[]);
+    block(|| {
+        tui.wait_for_screen("#ops counted two unread", |s| {
+            (0..4).any(|at| {
+                let row = room_row(s, at);
+                row.contains("#ops") && row.trim_end().ends_with(" 2")
+            })
+        })
+    });
+    let ops = (0..4)
+        .find(|&at| room_row(tui.parser.screen(), at).contains("#ops"))
+        .unwrap();
+    tui.type_keys(&format!("\x1b{}", ops + 1));
+    block(|| tui.wait_for_text("<~carol> missed two"));
+    let rows = pane_rows(tui.parser.screen());
+    let at = |text: &str| rows.iter().position(|row| row.contains(text));
+    let (before, separator, missed) = (at("read before"), at("new messages"), at("missed one"));
+    assert!(
+        before < separator && separator < missed && before.is_some(),
+        "the separator at the marker: {rows:#?}"
+    );
+    drop(key);
+    tui.type_keys("/quit\r");
+    tui.assert_exits_cleanly();
+    server.stop().await;
+}
