@@ -39,7 +39,7 @@ pub enum NetEvent {
     /// In the server, and in the first room; `resumed` after a reconnect, when the stream
     /// replays what was missed.
     Joined {
-        result: JoinResult,
+        result: Box<JoinResult>,
         resumed: bool,
         /// The server's history of that room no longer matches what is on screen (reset).
         reset: bool,
@@ -51,7 +51,7 @@ pub enum NetEvent {
         reset: bool,
     },
     /// In a conversation we asked for (`/query`): it comes into view.
-    Opened(RoomJoined),
+    Opened(Box<RoomJoined>),
     /// Out of a room, as asked.
     Parted(String),
     /// Something that happened in a room (`event.room`).
@@ -88,7 +88,7 @@ pub enum NetEvent {
     /// Every room on the server (`/list`).
     Rooms(Vec<RoomInfo>),
     /// Who a member is (`/whois`).
-    Whois(Whois),
+    Whois(Box<Whois>),
     /// A room's topic, as asked for or (`changed`) as we just set it.
     Topic { result: TopicResult, changed: bool },
     /// Older history of a room, asked for by scrolling to the top; empty when there is no more.
@@ -414,7 +414,7 @@ mod tests {
         reset: bool,
     ) -> NetEvent {
         NetEvent::Joined {
-            result: JoinResult {
+            result: Box::new(JoinResult {
                 protocol: 2,
                 room: "#general".into(),
                 topic: None,
@@ -425,7 +425,7 @@ mod tests {
                 last_seq,
                 history,
                 ..Default::default()
-            },
+            }),
             resumed,
             reset,
         }

@@ -179,7 +179,7 @@ impl Worker {
                     self.name = Some(result.name.clone());
                     tracing::info!(url = %self.url, resumed, reset, rooms = entered.len() + 1, "joined");
                     self.report(NetEvent::Joined {
-                        result,
+                        result: Box::new(result),
                         resumed,
                         reset,
                     })

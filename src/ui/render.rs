@@ -498,7 +498,7 @@ mod tests {
         // These screens show every line; the smart filter has tests of its own.
         app.smart_filter = false;
         app.handle_net(NetEvent::Joined {
-            result: JoinResult {
+            result: Box::new(JoinResult {
                 protocol: 2,
                 room: "#general".into(),
                 topic: None,
@@ -509,7 +509,7 @@ mod tests {
                 last_seq: 0,
                 history: Vec::new(),
                 ..Default::default()
-            },
+            }),
             resumed: false,
             reset: false,
         });

@@ -345,7 +345,7 @@ mod tests {
         let mut app = App::new("x:1");
         app.set_scrollback(scrollback);
         app.handle_net(NetEvent::Joined {
-            result: JoinResult {
+            result: Box::new(JoinResult {
                 protocol: 2,
                 room: "#general".into(),
                 topic: None,
@@ -356,7 +356,7 @@ mod tests {
                 last_seq: 0,
                 history: Vec::new(),
                 ..Default::default()
-            },
+            }),
             resumed: false,
             reset: false,
         });

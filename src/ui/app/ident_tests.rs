@@ -160,7 +160,7 @@ fn msg_query_and_whois_ask_the_server_and_close_parts_the_conversation() {
     let NetEvent::Entered { joined, .. } = conversation("alice", Vec::new(), 0, 0) else {
         unreachable!()
     };
-    app.handle_net(NetEvent::Opened(joined));
+    app.handle_net(NetEvent::Opened(Box::new(joined)));
     assert_eq!(app.room().title(), "@alice");
     assert_eq!(
         type_line(&mut app, "hi"),
@@ -343,13 +343,13 @@ pub(crate) fn whois_alice() -> Whois {
 #[test]
 fn whois_shows_the_key_the_sessions_the_idle_time_and_the_rooms() {
     let mut app = in_rooms(&[]);
-    app.handle_net(NetEvent::Whois(whois_alice()));
+    app.handle_net(NetEvent::Whois(Box::new(whois_alice())));
     assert_eq!(
         texts(&app).last().unwrap(),
         &"alice: key SHA256:q0rS9qLZXmXw1tYz2y5oQkq8h1x3WvLwA0r4bM0mF6E, the name theirs since \
           1970-01-02 00:00\nonline, 2 sessions, idle 3m 5s\nrooms: #general, #ops"
     );
-    app.handle_net(NetEvent::Whois(Whois {
+    app.handle_net(NetEvent::Whois(Box::new(Whois {
         name: "bob".into(),
         guest: true,
         fingerprint: None,
@@ -359,18 +359,18 @@ fn whois_shows_the_key_the_sessions_the_idle_time_and_the_rooms() {
         rooms: vec!["#general".into()],
         idle_ms: Some(4_000),
         ..whois_alice()
-    }));
+    })));
     assert_eq!(
         texts(&app).last().unwrap(),
         &"~bob is a guest: no key, the name only borrowed\nonline, 1 session, idle 4s\nrooms: #general"
     );
-    app.handle_net(NetEvent::Whois(Whois {
+    app.handle_net(NetEvent::Whois(Box::new(Whois {
         online: false,
         sessions: 0,
         idle_ms: None,
         last_seen: Some(2 * 86_400_000),
         ..whois_alice()
-    }));
+    })));
     assert!(
         texts(&app)
             .last()
@@ -420,13 +420,13 @@ fn a_guest_is_marked_on_its_lines_and_in_the_member_list() {
 fn a_join_as_a_guest_says_so() {
     let mut app = App::new("127.0.0.1:7777");
     app.handle_net(NetEvent::Joined {
-        result: crate::rpc::types::JoinResult {
+        result: Box::new(crate::rpc::types::JoinResult {
             room: "#general".into(),
             name: "bob".into(),
             guest: true,
             members: vec![guest("bob")],
             ..Default::default()
-        },
+        }),
         resumed: false,
         reset: false,
     });

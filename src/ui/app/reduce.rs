@@ -91,7 +91,7 @@ impl App {
             }
             NetEvent::Opened(joined) => {
                 let room = joined.room.clone();
-                self.entered(joined, false, false);
+                self.entered(*joined, false, false);
                 if let Some(at) = self.room_index(&room) {
                     self.switch_to(at);
                 }

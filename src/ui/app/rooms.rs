@@ -337,7 +337,7 @@ pub(crate) mod tests {
     pub(crate) fn in_rooms(others: &[&str]) -> App {
         let mut app = App::new("127.0.0.1:7777");
         app.handle_net(NetEvent::Joined {
-            result: JoinResult {
+            result: Box::new(JoinResult {
                 protocol: 2,
                 room: "#general".into(),
                 topic: Some("all things".into()),
@@ -348,7 +348,7 @@ pub(crate) mod tests {
                 last_seq: 0,
                 history: Vec::new(),
                 ..Default::default()
-            },
+            }),
             resumed: false,
             reset: false,
         });

@@ -137,12 +137,12 @@ impl Worker {
             Command::Query(name) => match client.query(session, name).await {
                 Ok(joined) => {
                     self.seated(&joined);
-                    NetEvent::Opened(joined)
+                    NetEvent::Opened(Box::new(joined))
                 }
                 Err(err) => failed(err),
             },
             Command::Whois(name) => match client.whois(session, name).await {
-                Ok(whois) => NetEvent::Whois(whois),
+                Ok(whois) => NetEvent::Whois(Box::new(whois)),
                 Err(err) => failed(err),
             },
             Command::Mark(room, seq) => {

@@ -332,7 +332,9 @@ mod tests {
     #[test]
     fn whois_reads_as_lines_in_the_pane() {
         let mut app = in_rooms(&[]);
-        app.handle_net(NetEvent::Whois(crate::ui::app::ident_tests::whois_alice()));
+        app.handle_net(NetEvent::Whois(Box::new(
+            crate::ui::app::ident_tests::whois_alice(),
+        )));
         insta::assert_snapshot!(screen(&app, 90, 8).backend());
     }
 }
