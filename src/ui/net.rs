@@ -60,6 +60,9 @@ struct Rooms {
     /// Rooms the stream showed we are in without our entering them (see
     /// [`Command::Adopt`]), asked for and not yet entered: asked for once.
     adopting: std::collections::HashSet<String>,
+    /// The last seq of each room when it was entered: a leave of ours at or before it, in a
+    /// catch-up, was undone by entering it again.
+    entered_at: std::collections::HashMap<String, u64>,
     /// The name another session of our identity took (a `nick` event from ourselves): the
     /// next join asks for it, not for the one this session had.
     renamed: Option<String>,
@@ -374,6 +377,13 @@ impl Worker {
             let mut rooms = self.rooms();
             rooms.joined = settled;
             rooms.adopting.clear();
+            rooms.entered_at = std::iter::once((result.room.clone(), result.last_seq))
+                .chain(
+                    entered
+                        .iter()
+                        .map(|(joined, ..)| (joined.room.clone(), joined.last_seq)),
+                )
+                .collect();
         }
         let session = Session {
             client: Arc::new(client),
@@ -589,8 +599,10 @@ impl Listener {
             rooms.renamed = Some(event.from.name.clone());
         }
         // Our identity's leave is told only once its last session ends, which this one is
-        // not: a leave of ours is another session's `/part`.
-        if mine && event.kind == EventKind::Leave {
+        // not: a leave of ours is another session's `/part` (unless it came before we
+        // entered the room again).
+        let entered_at = rooms.entered_at.get(&event.room).copied().unwrap_or(0);
+        if mine && event.kind == EventKind::Leave && event.seq > entered_at {
             rooms.joined.retain(|(room, _)| *room != event.room);
             rooms.early.remove(&event.room);
             return;
@@ -809,7 +821,17 @@ mod tests {
     fn a_room_our_other_session_parted_is_not_entered_again_and_its_name_is_kept() {
         let (me, _) = (uuid::Uuid::from_u128(1), ());
         let (listener, _queue, _keep) = listener(me, &[("#general", 4), ("#ops", 2)]);
-        let mut part = event("#ops", 3, EventKind::Leave, me);
+        listener
+            .rooms
+            .lock()
+            .unwrap()
+            .entered_at
+            .insert("#ops".into(), 2);
+        let mut part = event("#ops", 2, EventKind::Leave, me);
+        part.text = Some("Part: before we came back".into());
+        listener.track(&part);
+        assert_eq!(cursors(&listener).len(), 2, "undone by entering it again");
+        part.seq = 3;
         part.text = Some("Part: lunch".into());
         listener.track(&part);
         assert_eq!(cursors(&listener), [("#general".to_owned(), Some(4))]);

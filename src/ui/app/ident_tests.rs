@@ -440,3 +440,28 @@ fn a_join_as_a_guest_says_so() {
     );
     let _ = entered;
 }
+
+#[test]
+fn closing_a_conversation_says_with_whom() {
+    let mut app = in_rooms(&[]);
+    app.handle_net(conversation("alice", Vec::new(), 0, 0));
+    app.handle_net(NetEvent::Parted(DM.into()));
+    assert!(app.room_index(DM).is_none());
+    assert_eq!(
+        texts(&app).last().unwrap(),
+        &"you closed the conversation with alice"
+    );
+}
+
+#[test]
+fn a_direct_message_read_already_rings_no_bell_when_it_comes_back() {
+    let mut app = in_rooms(&[]);
+    app.bell = Bell::Mention;
+    let history = vec![message(DM, 1, "alice", "psst")];
+    app.handle_net(conversation("alice", history.clone(), 1, 0));
+    assert!(!app.ring_bell, "read in an earlier session");
+    assert_eq!(app.rooms[at(&app, DM)].unread, 0);
+    app.handle_net(NetEvent::Parted(DM.into()));
+    app.handle_net(conversation("alice", history, 0, 1));
+    assert!(app.ring_bell, "not read yet");
+}

@@ -98,8 +98,12 @@ impl App {
             }
             NetEvent::Parted(room) => {
                 if let Some(at) = self.room_index(&room) {
+                    let text = match &self.rooms[at].peer {
+                        Some(peer) => format!("you closed the conversation with {}", peer.name),
+                        None => format!("you left {room}"),
+                    };
                     self.remove_room(at);
-                    self.push_local(LineKind::Notice, format!("you left {room}"));
+                    self.push_local(LineKind::Notice, text);
                 }
             }
             NetEvent::Event(event) => match self.room_index(&event.room) {
@@ -405,13 +409,15 @@ impl App {
             line.kind,
             LineKind::Message { own: false, .. } | LineKind::Action { own: false, .. }
         );
-        self.ring_bell |= match self.bell {
-            Bell::Off => false,
-            Bell::Mention => line.mentions_me,
-            Bell::All => said,
-        };
+        // Only what is new to us: not what we read already, in this session or another.
+        let news = said && line.seq.is_some_and(|seq| seq > self.rooms[at].read);
+        self.ring_bell |= news
+            && match self.bell {
+                Bell::Off => false,
+                Bell::Mention => line.mentions_me,
+                Bell::All => true,
+            };
         let mentions_me = line.mentions_me;
-        let news = said && !mine && line.seq.is_some_and(|seq| seq > self.rooms[at].read);
         let in_view = at == self.current;
         let room = &mut self.rooms[at];
         if room.push_live(line) && !in_view && news {

@@ -191,6 +191,9 @@ impl Worker {
     fn seated(&self, joined: &RoomJoined) {
         let mut rooms = self.rooms();
         rooms.adopting.remove(&joined.room);
+        rooms
+            .entered_at
+            .insert(joined.room.clone(), joined.last_seq);
         let early = rooms.early.remove(&joined.room).unwrap_or(0);
         let seen = joined.last_seq.max(early);
         match rooms.cursor(&joined.room) {
