@@ -36,8 +36,9 @@
 //!   connection helpers are [`rpc::client`].
 //! - [`bench`]: `chatroom bench`, a fan-out load generator that checks every delivery.
 //! - [`ui`]: the TUI — state in [`ui::App`] ([`ui::app`]): the rooms the user is in
-//!   (`rooms.rs`: each [`ui::app::Room`] with its own pane, members, draft, unread count
-//!   and mention flag; switching; joins and leaves collapsed and smart-filtered), changed
+//!   (`rooms.rs`: each [`ui::app::Room`], or conversation with its peer, with its own pane,
+//!   members, draft, read marker, unread count and mention flag; switching; joins and
+//!   leaves collapsed and smart-filtered; `marks.rs`: when the marker moves), changed
 //!   by one child module per kind of input: keys (`keys.rs`, returning what should happen
 //!   next), Tab completion (`completion.rs`), slash commands (`commands.rs`), network
 //!   events (`reduce.rs`: the member lists, who spoke) and each room's [`ui::app::Pane`]
@@ -47,8 +48,10 @@
 //!   [`ui::present`]), and one event loop is fed by the terminal and the network alike. A pane is a window of at most `--scrollback` lines onto its
 //!   room's history, its view anchored to a line, so a frame costs what the screen shows
 //!   whatever the length of the scrollback. One network worker ([`ui::net`]) holds one
-//!   session in every room, with the last seq seen in each, and resumes them all with one
-//!   subscription. Plain mode ([`ui::plain`], for scripts) runs the same worker, reconnects
+//!   session in every room, joined with the user's key (its proof signed per connection),
+//!   with the last seq seen in each, and resumes them all with one subscription; it
+//!   enters the rooms the server says the identity is in (a conversation someone opened,
+//!   another session's `/join`). Plain mode ([`ui::plain`], for scripts) runs the same worker, reconnects
 //!   included, the same slash commands ([`ui::command`]) and the same reading of events as
 //!   lines ([`ui::event_text`]).
 //!
