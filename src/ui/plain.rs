@@ -378,6 +378,7 @@ pub async fn run(options: ConnectOptions, mode: Mode) -> anyhow::Result<()> {
                     }
                     NetEvent::Interrupted(reason) => {
                         joined_once = true;
+                        own.lost();
                         if std::mem::take(&mut connected) {
                             printer.notice(Notice::Disconnected { reason: &clean_text(&reason) }).await?;
                         }
@@ -393,6 +394,7 @@ pub async fn run(options: ConnectOptions, mode: Mode) -> anyhow::Result<()> {
                     // Told once per outage; each failed retry says it again.
                     NetEvent::Disconnected(reason) if connected => {
                         connected = false;
+                        own.lost();
                         printer.notice(Notice::Disconnected { reason: &clean_text(&reason) }).await?;
                     }
                     NetEvent::Disconnected(_) => {}
@@ -424,12 +426,19 @@ pub async fn run(options: ConnectOptions, mode: Mode) -> anyhow::Result<()> {
 /// key's own events are replayed, to its other terminals and its next session alike) does
 /// not print them. Those at or below the newest seq received from a room can go: the
 /// stream never replays what is behind its cursor. A line whose answer the connection took
-/// down with it has no seq: until answered, it is known by its room and text.
+/// down with it has no seq: it is known by its room and text, once.
 #[derive(Default)]
 struct OwnLines {
     sent: std::collections::HashMap<String, std::collections::BTreeSet<u64>>,
+    /// Lines handed to the worker and not answered yet.
     unanswered: Vec<(String, String)>,
+    /// Lines not answered when the connection went: stored or not, nobody can say (the
+    /// worker sends them again), so a catch-up may bring them back.
+    lost: std::collections::VecDeque<(String, String)>,
 }
+
+/// Lines of ours lost with a connection kept for a catch-up to bring back, at most.
+const MAX_LOST_LINES: usize = 64;
 
 impl OwnLines {
     /// A line handed to the worker, not answered yet.
@@ -449,6 +458,14 @@ impl OwnLines {
         self.sent.entry(room).or_default().insert(seq);
     }
 
+    /// The connection went: what was not answered may or may not have been stored.
+    fn lost(&mut self) {
+        self.lost.extend(self.unanswered.drain(..));
+        while self.lost.len() > MAX_LOST_LINES {
+            self.lost.pop_front();
+        }
+    }
+
     /// Whether `event` (`mine`: from our member id) is one of ours; forgets ours up to it
     /// either way.
     fn seen(&mut self, event: &Event, mine: bool) -> bool {
@@ -463,10 +480,10 @@ impl OwnLines {
             return false;
         }
         let text = event.text.as_deref().unwrap_or_default();
-        let unanswered = self.unanswered.iter().position(|(room, said)| {
+        let lost = self.lost.iter().position(|(room, said)| {
             *room == event.room && (said == text || clean_text(said) == text)
         });
-        unanswered.map(|at| self.unanswered.remove(at)).is_some()
+        lost.and_then(|at| self.lost.remove(at)).is_some()
     }
 }
 
@@ -744,10 +761,14 @@ mod tests {
         // The same identity's other terminal said something: not ours.
         replayed.seq = 6;
         assert!(!own.seen(&replayed, true));
-        // A line whose answer was lost with the connection: known by its text, once.
+        // A line whose answer was lost with the connection: known by its text, once, even
+        // once the worker's second send of it is answered.
         own.said("#general".into(), "lost answer".into());
         replayed.seq = 7;
         replayed.text = Some("lost answer".into());
+        assert!(!own.seen(&replayed, true), "not lost: an answer will come");
+        own.lost();
+        own.sent("#general".into(), 9, "lost answer");
         assert!(!own.seen(&replayed, false), "someone else's");
         assert!(own.seen(&replayed, true));
         replayed.seq = 8;
