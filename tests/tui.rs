@@ -1124,6 +1124,9 @@ async fn a_guest_client_is_told_it_is_one_and_cannot_send_direct_messages() {
     assert!(tui.screen().contains("a guest"), "{}", tui.screen());
     tui.type_keys("/msg alice hi\r");
     block(|| tui.wait_for_text("cannot message alice:"));
+    // Nor take a name a key owns.
+    tui.type_keys("/nick alice\r");
+    block(|| tui.wait_for_text("cannot take the name alice:"));
     tui.type_keys("/quit\r");
     tui.assert_exits_cleanly();
     server.stop().await;

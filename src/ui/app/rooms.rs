@@ -80,9 +80,10 @@ impl Room {
         }
     }
 
-    /// The newest seq the pane holds.
+    /// The newest seq the pane holds: its lines are in seq order, so the last one with a
+    /// seq (looked for from the end: this is asked every frame).
     pub(super) fn newest_seq(&self) -> Option<u64> {
-        self.pane.lines.iter().filter_map(|line| line.seq).max()
+        self.pane.lines.iter().rev().find_map(|line| line.seq)
     }
 
     /// Counts again what is unread from the marker and the lines held: what others said
