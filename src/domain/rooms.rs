@@ -321,7 +321,9 @@ impl State {
                 });
             }
         }
-        if self.rooms.len() >= config.max_rooms {
+        // Conversations are not rooms of the server's: they do not count.
+        let rooms = self.rooms.keys().filter(|r| !is_conversation(r)).count();
+        if rooms >= config.max_rooms {
             return Err(RoomError::TooManyRoomsOnServer {
                 max: config.max_rooms,
             });

@@ -156,3 +156,25 @@ fn a_part_reaches_the_members_other_sessions_and_then_their_seats_go() {
         RoomError::NotInRoom("#rust".into())
     );
 }
+
+#[test]
+fn conversations_count_against_neither_the_servers_rooms_nor_a_members() {
+    let chat = Chat::in_memory(ChatConfig {
+        max_rooms: 2,
+        max_rooms_per_member: 2,
+        ..ChatConfig::default()
+    });
+    let alice = join_keyed(&chat, "alice", key(1)).unwrap();
+    for n in 2..5 {
+        let peer = join_keyed(&chat, &format!("peer{n}"), key(n)).unwrap();
+        chat.query(&peer.session, "alice").unwrap();
+    }
+    // Three conversations, yet alice (in #general) may enter one more room and the server
+    // (holding #general) may make it.
+    let (entered, _receipt) = chat.enter(&alice.session, "#second").unwrap();
+    assert_eq!(entered.room, "#second");
+    assert_eq!(
+        chat.enter(&alice.session, "#third").unwrap_err(),
+        RoomError::TooManyRoomsOnServer { max: 2 }
+    );
+}
