@@ -1,6 +1,7 @@
 //! Shared test helpers: a real server on an ephemeral port, and members that talk to it.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod process;
 pub mod raw_ws;
 
 use std::future::Future;
