@@ -9,8 +9,10 @@
 //! connection and never wait for the writer. The writer, and what it does when the disk
 //! fails, is in [`writer`]; the tables and the migration from a single-room database in
 //! `schema`. The store also remembers who is in each room (`presence`), so that after a
-//! crash the rooms can record the leaves of those who were there.
+//! crash the rooms can record the leaves of those who were there, and what the chat knows
+//! of identities (`identities`), stored in order with the events.
 
+mod identities;
 mod presence;
 mod schema;
 pub mod writer;
@@ -23,6 +25,7 @@ use rusqlite::{Connection, OpenFlags, params};
 
 use crate::domain::{
     Appender, DEFAULT_ROOM, Event, EventLog, LogError, MemberInfo, OnProgress, Recovered,
+    is_guest_id,
 };
 use presence::read_present;
 pub use writer::{WriteFaults, Writer};
@@ -163,8 +166,8 @@ impl Store {
             .map_err(sqlite)?;
         schema::prepare(&mut writer, default_room).map_err(sqlite)?;
         let recovered = Recovered {
-            identities: Vec::new(),
-            conversations: Vec::new(),
+            identities: identities::read_identities(&writer).map_err(sqlite)?,
+            conversations: identities::read_conversations(&writer).map_err(sqlite)?,
             rooms: schema::read_rooms(&writer).map_err(sqlite)?,
             left_behind: read_present(&writer).map_err(sqlite)?,
         };
@@ -313,7 +316,7 @@ impl History {
                 seq,
                 ts,
                 kind: kind.parse().map_err(corrupt)?,
-                from: MemberInfo::new(
+                from: stored_member(
                     from_id
                         .parse()
                         .map_err(|e: uuid::Error| corrupt(e.to_string()))?,
@@ -323,6 +326,16 @@ impl History {
             })
         })
         .collect()
+    }
+}
+
+/// A member as stored (id and name): whether it is a guest follows from its id, as it did
+/// when the event happened, so the server (the nil id) is no guest.
+pub(super) fn stored_member(id: uuid::Uuid, name: String) -> MemberInfo {
+    MemberInfo {
+        id,
+        name,
+        guest: is_guest_id(id),
     }
 }
 
