@@ -25,7 +25,6 @@ use rusqlite::{Connection, OpenFlags, params};
 
 use crate::domain::{
     Appender, DEFAULT_ROOM, Event, EventLog, LogError, MemberInfo, OnProgress, Recovered,
-    is_guest_id,
 };
 use presence::read_present;
 pub use writer::{WriteFaults, Writer};
@@ -316,7 +315,7 @@ impl History {
                 seq,
                 ts,
                 kind: kind.parse().map_err(corrupt)?,
-                from: stored_member(
+                from: MemberInfo::new(
                     from_id
                         .parse()
                         .map_err(|e: uuid::Error| corrupt(e.to_string()))?,
@@ -326,16 +325,6 @@ impl History {
             })
         })
         .collect()
-    }
-}
-
-/// A member as stored (id and name): whether it is a guest follows from its id, as it did
-/// when the event happened, so the server (the nil id) is no guest.
-pub(super) fn stored_member(id: uuid::Uuid, name: String) -> MemberInfo {
-    MemberInfo {
-        id,
-        name,
-        guest: is_guest_id(id),
     }
 }
 

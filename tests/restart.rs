@@ -32,7 +32,12 @@ async fn ownership_rooms_markers_and_waiting_messages_survive_a_kill_9() {
     bob.client.leave(bob.session(), None).await.unwrap();
     let sent = alice
         .client
-        .msg(alice.session(), "bob".into(), "while you were out".into(), None)
+        .msg(
+            alice.session(),
+            "bob".into(),
+            "while you were out".into(),
+            None,
+        )
         .await
         .unwrap();
     // The marker is not acknowledged as stored; this send, after it, is.
@@ -78,7 +83,11 @@ async fn ownership_rooms_markers_and_waiting_messages_survive_a_kill_9() {
         Some("alice")
     );
     let opened = client.enter(bob.session, sent.room.clone()).await.unwrap();
-    let texts: Vec<_> = opened.history.iter().filter_map(|e| e.text.clone()).collect();
+    let texts: Vec<_> = opened
+        .history
+        .iter()
+        .filter_map(|e| e.text.clone())
+        .collect();
     assert_eq!(texts, ["while you were out"]);
     kill(server).await;
 }

@@ -6,7 +6,6 @@ use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::stored_member;
 use crate::domain::{Event, EventKind, MemberInfo};
 
 /// Keeps `present` in step with a stored event of room `room` (its id).
@@ -99,7 +98,7 @@ pub(super) fn read_present(conn: &Connection) -> rusqlite::Result<Vec<(String, M
     for row in rows {
         let (room, id, name) = row?;
         match id.parse() {
-            Ok(id) => members.push((room, stored_member(id, name))),
+            Ok(id) => members.push((room, MemberInfo::new(id, name))),
             Err(err) => tracing::warn!(%err, %id, "unreadable member in `present`; skipped"),
         }
     }

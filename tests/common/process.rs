@@ -15,7 +15,10 @@ pub async fn serve(args: &[&str]) -> (Child, SocketAddr) {
 }
 
 /// [`serve`] with more environment variables.
-pub async fn serve_with_env(args: &[&str], env: &[(&str, &std::path::Path)]) -> (Child, SocketAddr) {
+pub async fn serve_with_env(
+    args: &[&str],
+    env: &[(&str, &std::path::Path)],
+) -> (Child, SocketAddr) {
     serve_listening("127.0.0.1:0", args, env).await
 }
 
