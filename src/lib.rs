@@ -24,10 +24,12 @@
 //!   fingerprint and member id, and the key file (PKCS#8 PEM, mode 0600, refused when
 //!   loose, never replaced).
 //! - [`store`]: the embedded [`domain::EventLog`], SQLite: one writer thread
-//!   (`store/writer.rs`) commits events in batches and tells the chat how far the disk has
-//!   got; reads page through a room's history; `store/schema.rs` holds the tables and
-//!   migrates a single-room database; `store/presence.rs` keeps who is in each room on disk,
-//!   so the leaves of a crash can be recorded.
+//!   (`store/writer.rs`) commits events, and the records about identities, in batches and
+//!   in one order, and tells the chat how far the disk has got; reads page through a room's
+//!   history; `store/schema.rs` holds the tables and migrates older databases;
+//!   `store/identities.rs` keeps identities, the rooms each is in, read markers and
+//!   conversations; `store/presence.rs` keeps who is in each room on disk, so the leaves of
+//!   a crash can be recorded.
 //! - [`rpc`]: the protocol and the server. The API is declared once as a jsonrpsee `#[rpc]`
 //!   trait ([`rpc::ChatApiServer`] / [`rpc::ChatApiClient`]) with its error codes
 //!   ([`rpc::codes`]) and wire types ([`rpc::types`]). The server: [`rpc::server`]
