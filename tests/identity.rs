@@ -409,3 +409,30 @@ async fn a_read_event_reaches_a_session_whose_cursor_is_past_its_seq() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn catching_up_an_identity_gets_back_what_its_earlier_session_said() {
+    let server = TestServer::start().await;
+    let key = Identity::generate();
+    let bob = Member::join(&server, "bob").await;
+    let before = bob.say("before").await;
+    let first = Member::join_as(&server, "alice", &key).await;
+    let mine = first.say("said on the old session").await;
+    drop(first);
+
+    // A guest never gets its own words back; an identity does, from its other sessions
+    // or from before it reconnected, and tells them apart by their seqs.
+    let client = connect(&server.ws_url()).await.unwrap();
+    let again = join_keyed(&client, None, None, &key).await.unwrap();
+    let cursors = std::collections::BTreeMap::from([("#general".to_owned(), before)]);
+    let got = client
+        .poll(again.session, Some(0), None, Some(cursors))
+        .await
+        .unwrap();
+    assert!(
+        got.iter().any(|e| e.seq == mine && e.from.id == again.id),
+        "{got:?}"
+    );
+    drop(bob);
+    server.stop().await;
+}
