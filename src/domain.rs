@@ -170,8 +170,10 @@ impl Chat {
                 .into_iter()
                 .map(|event| Arc::new(Stamped::new(event, config.encoder.as_ref())))
                 .collect();
-            for key in room_name::room_keys(&record.name) {
-                room_keys.insert(key, record.name.clone());
+            if !conversations::is_conversation(&record.name) {
+                for key in room_name::room_keys(&record.name) {
+                    room_keys.insert(key, record.name.clone());
+                }
             }
             rooms.insert(record.name.clone(), Room::recovered(record, recent));
         }
