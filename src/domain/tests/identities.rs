@@ -178,3 +178,29 @@ fn conversations_count_against_neither_the_servers_rooms_nor_a_members() {
         RoomError::TooManyRoomsOnServer { max: 2 }
     );
 }
+
+#[test]
+fn a_direct_message_keeps_the_limits_of_any_message_and_a_refused_one_opens_nothing() {
+    let chat = Chat::in_memory(ChatConfig {
+        max_text_bytes: 8,
+        ..ChatConfig::default()
+    });
+    let alice = join_keyed(&chat, "alice", key(1)).unwrap();
+    let bob = join_keyed(&chat, "bob", key(2)).unwrap();
+    assert_eq!(
+        chat.msg(&alice.session, "bob", "\u{200b} \u{7}", false)
+            .unwrap_err(),
+        RoomError::EmptyText
+    );
+    assert_eq!(
+        chat.msg(&alice.session, "bob", "123456789", false)
+            .unwrap_err(),
+        RoomError::TextTooLong { len: 9, max: 8 }
+    );
+    let room = conversation_room(alice.info.id, bob.info.id);
+    assert_eq!(
+        chat.check_member_of(&bob.session, &room).unwrap_err(),
+        RoomError::NoSuchRoom(room),
+        "nothing was opened"
+    );
+}
