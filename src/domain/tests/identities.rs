@@ -204,3 +204,23 @@ fn a_direct_message_keeps_the_limits_of_any_message_and_a_refused_one_opens_noth
         "nothing was opened"
     );
 }
+
+#[test]
+fn a_join_refused_for_an_owned_name_costs_no_room_creation() {
+    let chat = Chat::default();
+    let alice = join_keyed(&chat, "alice", key(1)).unwrap();
+    chat.leave(&alice.session, None).unwrap();
+    let asked = std::cell::Cell::new(false);
+    let refused = chat.join_as(
+        Some("alice"),
+        Lifetime::Connection,
+        Some("#new"),
+        None,
+        || {
+            asked.set(true);
+            Ok(())
+        },
+    );
+    assert_eq!(refused.unwrap_err(), RoomError::NameOwned("alice".into()));
+    assert!(!asked.get(), "the creation limiter was not asked");
+}
