@@ -2,12 +2,15 @@
 //! membership and fan-out.
 //!
 //! Plain Rust over a `std::sync::Mutex`; nothing here knows about sockets, JSON or
-//! JSON-RPC. The lock guards map work only. A member has one session for the whole server,
-//! one name, unique on the server, and one bounded queue, which carries the events of all
-//! its rooms. Fan-out pushes into each seated member's queue with a non-blocking
-//! `try_send`, so it never waits on anyone while holding the lock, and a member whose queue
-//! is full is removed with the reason "too slow" instead of being waited for or silently
-//! skipped.
+//! JSON-RPC. The lock guards map work only. A member is a guest (one session) or an
+//! identity (a key, with as many sessions as it has terminals open; others see one member).
+//! It has one name, unique on the server (an identity's is its own: no other key or guest
+//! may take it), and each of its sessions one bounded queue, which carries the events of
+//! all its rooms. Fan-out pushes into each seated session's queue with a non-blocking
+//! `try_send`, so it never waits on anyone while holding the lock, and a session whose queue
+//! is full is ended with the reason "too slow" instead of being waited for or silently
+//! skipped (a member whose last session that was leaves every room). A session never gets
+//! its own events back; a member's other sessions do.
 //!
 //! Every room numbers its own events (its `seq` rises by exactly one per event). An event is
 //! delivered and acknowledged only once the [`EventLog`] has stored it; until then it waits
@@ -15,9 +18,10 @@
 //!
 //! Beside this file, in `domain/`: `event` (members and events), `room_name`, `room` (one
 //! room's state and fan-out), `session` (joining, renaming, leaving), `rooms` (entering,
-//! parting, speaking, topics), `config`, `error`, `rate` (token buckets), `names` (reserved
-//! and free names), `reader` (reading a member's events), `pending` (events waiting for the
-//! log), `log` (the [`EventLog`] seam) and `shutdown`.
+//! parting, speaking, topics), `identities` (keys, owned names, remembered rooms, read
+//! markers, whois), `conversations` (direct messages), `config`, `error`, `rate` (token
+//! buckets), `names` (reserved and free names), `reader` (reading a session's events),
+//! `pending` (events waiting for the log), `log` (the [`EventLog`] seam) and `shutdown`.
 
 mod config;
 mod conversations;
@@ -166,8 +170,10 @@ impl Chat {
                 .into_iter()
                 .map(|event| Arc::new(Stamped::new(event, config.encoder.as_ref())))
                 .collect();
-            for key in room_name::room_keys(&record.name) {
-                room_keys.insert(key, record.name.clone());
+            if !conversations::is_conversation(&record.name) {
+                for key in room_name::room_keys(&record.name) {
+                    room_keys.insert(key, record.name.clone());
+                }
             }
             rooms.insert(record.name.clone(), Room::recovered(record, recent));
         }

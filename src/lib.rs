@@ -7,13 +7,16 @@
 //! `store` → `domain`, `text`, `identity`. Nothing below knows what is above it.
 //!
 //! - [`domain`]: the chat itself, plain Rust over one `std::sync::Mutex`, with no sockets
-//!   and no JSON: sessions (one per member, for the whole server), names (unique on the
-//!   server), the directory of rooms, each room's membership, seq and fan-out, rate limits,
-//!   and the [`domain::EventLog`] seam where events are stored and read back. Beside it in
+//!   and no JSON: members (a guest with its session, or an identity with every session it
+//!   has open), names (unique on the server, owned by keys), the directory of rooms, each
+//!   room's membership, seq and fan-out, rate limits, and the [`domain::EventLog`] seam
+//!   where events, and the records about identities, are stored and read back. Beside it in
 //!   `domain/`: `event` (members and events), `room_name`, `room` (one room), `session`
-//!   (join, rename, leave), `rooms` (enter, part, say, topics), `config`, `error`, `rate`,
-//!   `names`, `reader` (a member's queue), `pending` (events waiting for the log and how they
-//!   are taken back), `log` (the seam, and [`domain::MemoryLog`]) and `shutdown`.
+//!   (join, rename, leave), `rooms` (enter, part, say, topics), `identities` (keys, owned
+//!   names and their expiry, remembered rooms, read markers, whois), `conversations`
+//!   (direct messages: two-identity rooms), `config`, `error`, `rate`, `names`, `reader` (a
+//!   session's queue), `pending` (events waiting for the log and how they are taken back),
+//!   `log` (the seam, and [`domain::MemoryLog`]) and `shutdown`.
 //! - [`text`]: cleaning of untrusted names and text, used by the server before storing and
 //!   by the client before drawing.
 //! - [`identity`]: a member's Ed25519 key, used by `rpc` and `ui`: the join proof (the
@@ -21,16 +24,19 @@
 //!   fingerprint and member id, and the key file (PKCS#8 PEM, mode 0600, refused when
 //!   loose, never replaced).
 //! - [`store`]: the embedded [`domain::EventLog`], SQLite: one writer thread
-//!   (`store/writer.rs`) commits events in batches and tells the chat how far the disk has
-//!   got; reads page through a room's history; `store/schema.rs` holds the tables and
-//!   migrates a single-room database; `store/presence.rs` keeps who is in each room on disk,
-//!   so the leaves of a crash can be recorded.
+//!   (`store/writer.rs`) commits events, and the records about identities, in batches and
+//!   in one order, and tells the chat how far the disk has got; reads page through a room's
+//!   history; `store/schema.rs` holds the tables and migrates older databases;
+//!   `store/identities.rs` keeps identities, the rooms each is in, read markers and
+//!   conversations; `store/presence.rs` keeps who is in each room on disk, so the leaves of
+//!   a crash can be recorded.
 //! - [`rpc`]: the protocol and the server. The API is declared once as a jsonrpsee `#[rpc]`
 //!   trait ([`rpc::ChatApiServer`] / [`rpc::ChatApiClient`]) with its error codes
 //!   ([`rpc::codes`]) and wire types ([`rpc::types`]). The server: [`rpc::server`]
 //!   (settings, accept loop and shutdown), `rpc/connection.rs` (one connection, WebSocket +
 //!   HTTP on one port, sessions tied to their connection), `rpc/limits.rs` (per-address
-//!   limits), `rpc/service.rs` (the API's server side), `rpc/stream.rs` (the event stream
+//!   limits), `rpc/service.rs` (the API's server side, which checks a join's key proof
+//!   against its connection's challenge with [`identity`]), `rpc/stream.rs` (the event stream
 //!   and polling, with catch-up per room), `rpc/reads.rs` (history reads on a thread of
 //!   their own), [`rpc::auth`] (the password) and [`rpc::tls`]. The client side's
 //!   connection helpers are [`rpc::client`].
@@ -68,7 +74,7 @@
 //! than waited for), and only then is `chat_send` answered. If the log cannot take it within
 //! the storage timeout, it drops it with everything queued behind it, the chat takes those
 //! back as if never accepted, and their senders are told storage is unavailable: nothing
-//! refused is ever stored later. Each member has one queue for all its rooms, drained by its
+//! refused is ever stored later. Each session has one queue for all its rooms, drained by its
 //! `chat_subscribe` task (or its `chat_poll` calls) and written to its own socket, outside
 //! the lock, so one slow reader never holds up anyone else. A client that reconnects passes
 //! the last `seq` it saw in each room and is replayed the rest from the log.

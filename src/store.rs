@@ -9,8 +9,10 @@
 //! connection and never wait for the writer. The writer, and what it does when the disk
 //! fails, is in [`writer`]; the tables and the migration from a single-room database in
 //! `schema`. The store also remembers who is in each room (`presence`), so that after a
-//! crash the rooms can record the leaves of those who were there.
+//! crash the rooms can record the leaves of those who were there, and what the chat knows
+//! of identities (`identities`), stored in order with the events.
 
+mod identities;
 mod presence;
 mod schema;
 pub mod writer;
@@ -163,8 +165,8 @@ impl Store {
             .map_err(sqlite)?;
         schema::prepare(&mut writer, default_room).map_err(sqlite)?;
         let recovered = Recovered {
-            identities: Vec::new(),
-            conversations: Vec::new(),
+            identities: identities::read_identities(&writer).map_err(sqlite)?,
+            conversations: identities::read_conversations(&writer).map_err(sqlite)?,
             rooms: schema::read_rooms(&writer).map_err(sqlite)?,
             left_behind: read_present(&writer).map_err(sqlite)?,
         };

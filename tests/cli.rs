@@ -12,49 +12,10 @@ use chatroom::rpc::ChatApiClient;
 use chatroom::rpc::server::ServerConfig;
 use chatroom::rpc::types::{Event, EventKind};
 use chatroom::store::{DbLocation, Store};
+use common::process::{kill, serve, serve_listening, serve_with_env, terminate};
 use common::{Member, TempDir, TestServer, silent_port, within};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
-
-/// Starts `chatroom serve` with `args` on a free port; returns it and where it listens.
-async fn serve(args: &[&str]) -> (Child, SocketAddr) {
-    serve_with_env(args, &[]).await
-}
-
-/// [`serve`] with more environment variables.
-async fn serve_with_env(args: &[&str], env: &[(&str, &std::path::Path)]) -> (Child, SocketAddr) {
-    serve_listening("127.0.0.1:0", args, env).await
-}
-
-/// `chatroom serve --listen listen` with `args` and `env`; returns it and where it listens.
-async fn serve_listening(
-    listen: &str,
-    args: &[&str],
-    env: &[(&str, &std::path::Path)],
-) -> (Child, SocketAddr) {
-    let mut server = Command::new(env!("CARGO_BIN_EXE_chatroom"))
-        .args(["serve", "--listen", listen])
-        .args(args)
-        .envs(env.iter().copied())
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut log = BufReader::new(server.stderr.take().unwrap()).lines();
-    let addr = within("the server to log its address", async {
-        loop {
-            let line = log.next_line().await.unwrap().expect("server exited");
-            if let Some((_, addr)) = line.split_once("listening addr=") {
-                return addr.trim().parse::<SocketAddr>().unwrap();
-            }
-        }
-    })
-    .await;
-    // Keep draining the log so the server never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = log.next_line().await {} });
-    (server, addr)
-}
 
 #[tokio::test]
 async fn sigterm_stops_the_server_gracefully_with_exit_code_zero() {
@@ -324,24 +285,6 @@ async fn a_killed_server_loses_no_acknowledged_message_in_any_room() {
         }
     }
     kill(server).await;
-}
-
-/// Stops a server with SIGTERM and checks that it exits cleanly.
-/// SIGKILL: no shutdown, no flush, nobody's leave stored.
-async fn kill(mut server: Child) {
-    server.start_kill().unwrap();
-    within("the server to die", server.wait()).await.unwrap();
-}
-
-async fn terminate(mut server: Child) {
-    let pid = server.id().unwrap().to_string();
-    let kill = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let status = within("the server to exit", server.wait()).await.unwrap();
-    assert_eq!(status.code(), Some(0), "{status:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -361,3 +361,78 @@ async fn whois_tells_key_guest_since_rooms_and_idle() {
     assert_eq!(code_of(&err), codes::NO_SUCH_IDENTITY);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_read_event_reaches_a_session_whose_cursor_is_past_its_seq() {
+    let server = TestServer::start().await;
+    let key = Identity::generate();
+    let laptop = Member::join_as(&server, "alice", &key).await;
+    let bob = Member::join(&server, "bob").await;
+    let seq = bob.say("read me").await;
+    // The desktop has everything up to `seq` already: a marker at `seq` is no event of
+    // the room, so its cursor must not hold it back.
+    let client = connect(&server.ws_url()).await.unwrap();
+    let desktop = join_keyed(&client, None, None, &key).await.unwrap();
+    let cursors = std::collections::BTreeMap::from([("#general".to_owned(), seq)]);
+    let mut events = client
+        .subscribe_events(desktop.session.clone(), None, Some(cursors))
+        .await
+        .unwrap();
+    laptop
+        .client
+        .mark(laptop.session(), "#general".into(), seq)
+        .await
+        .unwrap();
+    let read = within("the read event", events.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((read.kind, read.seq), (EventKind::Read, seq));
+    // Polling, the same.
+    let polled = connect(&server.ws_url()).await.unwrap();
+    let third = join_keyed(&polled, None, None, &key).await.unwrap();
+    let bob_again = bob.say("and me").await;
+    laptop
+        .client
+        .mark(laptop.session(), "#general".into(), bob_again)
+        .await
+        .unwrap();
+    let cursors = std::collections::BTreeMap::from([("#general".to_owned(), bob_again)]);
+    let got = polled
+        .poll(third.session, Some(5_000), None, Some(cursors))
+        .await
+        .unwrap();
+    assert!(
+        got.iter()
+            .any(|e| e.kind == EventKind::Read && e.seq == bob_again),
+        "{got:?}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn catching_up_an_identity_gets_back_what_its_earlier_session_said() {
+    let server = TestServer::start().await;
+    let key = Identity::generate();
+    let bob = Member::join(&server, "bob").await;
+    let before = bob.say("before").await;
+    let first = Member::join_as(&server, "alice", &key).await;
+    let mine = first.say("said on the old session").await;
+    drop(first);
+
+    // A guest never gets its own words back; an identity does, from its other sessions
+    // or from before it reconnected, and tells them apart by their seqs.
+    let client = connect(&server.ws_url()).await.unwrap();
+    let again = join_keyed(&client, None, None, &key).await.unwrap();
+    let cursors = std::collections::BTreeMap::from([("#general".to_owned(), before)]);
+    let got = client
+        .poll(again.session, Some(0), None, Some(cursors))
+        .await
+        .unwrap();
+    assert!(
+        got.iter().any(|e| e.seq == mine && e.from.id == again.id),
+        "{got:?}"
+    );
+    drop(bob);
+    server.stop().await;
+}

@@ -9,8 +9,8 @@ use std::time::Instant;
 use uuid::Uuid;
 
 use super::pending::Undo;
+use super::rooms::message_text;
 use super::{Chat, ChatConfig, Entered, EventKind, MemberInfo, Receipt, Record, RoomError, State};
-use crate::text::clean_text;
 
 /// What every conversation's name starts with; no room's can (those start with `#`).
 pub const CONVERSATION_PREFIX: &str = "dm:";
@@ -37,21 +37,12 @@ impl Chat {
         action: bool,
     ) -> Result<(String, Receipt), RoomError> {
         let config = &self.shared.config;
-        let text = clean_text(text);
         let now = Instant::now();
         let mut state = self.lock();
         let (id, conn) = state.session(session)?;
-        let room = state.open_conversation(config, id, to, Some(conn))?;
-        if text.is_empty() {
-            return Err(RoomError::EmptyText);
-        }
-        if text.len() > config.max_text_bytes {
-            return Err(RoomError::TextTooLong {
-                len: text.len(),
-                max: config.max_text_bytes,
-            });
-        }
+        let text = message_text(text, config.max_text_bytes)?;
         state.check_pending(config)?;
+        let room = state.open_conversation(config, id, to, Some(conn))?;
         state.charge(id, config.rate_limit, now)?;
         let kind = if action {
             EventKind::Action

@@ -21,12 +21,12 @@ pub struct MemberInfo {
 }
 
 impl MemberInfo {
-    /// A member, a guest unless its id was made from a key.
+    /// A member, a guest unless its id was made from a key (or is the server's).
     pub fn new(id: Uuid, name: String) -> Self {
         Self {
             id,
             name,
-            guest: !is_keyed_id(id),
+            guest: is_guest_id(id),
         }
     }
 }

@@ -146,22 +146,12 @@ impl Chat {
         kind: EventKind,
         now: Instant,
     ) -> Result<Receipt, RoomError> {
-        let text = clean_text(text);
         let config = &self.shared.config;
         let mut state = self.lock();
         // The session first: a refused send counts as activity too.
         let (id, conn) = state.session(session)?;
         let room = state.seated_in(id, room)?;
-        if text.is_empty() {
-            return Err(RoomError::EmptyText);
-        }
-        let max = config.max_text_bytes;
-        if text.len() > max {
-            return Err(RoomError::TextTooLong {
-                len: text.len(),
-                max,
-            });
-        }
+        let text = message_text(text, config.max_text_bytes)?;
         state.check_pending(config)?;
         state.charge(id, config.rate_limit, now)?;
         let from = state.members[&id].info.clone();
@@ -280,6 +270,21 @@ impl Chat {
     }
 }
 
+/// A message's text, cleaned: refused if nothing is left, or if more than `max` bytes are.
+pub(super) fn message_text(text: &str, max: usize) -> Result<String, RoomError> {
+    let text = clean_text(text);
+    if text.is_empty() {
+        return Err(RoomError::EmptyText);
+    }
+    if text.len() > max {
+        return Err(RoomError::TextTooLong {
+            len: text.len(),
+            max,
+        });
+    }
+    Ok(text)
+}
+
 /// A member's own reason for leaving: cleaned to one line, bounded, and labelled as its own
 /// (`Part: …`, `Quit: …`, as IRC servers do), so that it can never pass for one of the
 /// server's reasons ("too slow", "server restarted").
@@ -321,7 +326,9 @@ impl State {
                 });
             }
         }
-        if self.rooms.len() >= config.max_rooms {
+        // Conversations are not rooms of the server's: they do not count.
+        let rooms = self.rooms.keys().filter(|r| !is_conversation(r)).count();
+        if rooms >= config.max_rooms {
             return Err(RoomError::TooManyRoomsOnServer {
                 max: config.max_rooms,
             });

@@ -158,55 +158,32 @@ impl Chat {
         let conn_id = state.next_conn;
         state.next_conn += 1;
 
-        // Another session of an identity already here: no join, just one more session.
-        if let Some(k) = &key
-            && state.members.contains_key(&k.id)
-        {
-            let id = k.id;
-            let rooms: Vec<String> = state.members[&id].rooms.iter().cloned().collect();
-            state.sessions.insert(session.clone(), (id, conn_id));
-            state
-                .members
-                .get_mut(&id)
-                .expect("checked")
-                .conns
-                .insert(conn_id, conn);
-            for room in &rooms {
-                state.seat_conn(id, conn_id, room);
-            }
-            let receipt = if rooms.contains(&room) {
-                None
-            } else {
-                if !state.rooms.contains_key(&room) {
-                    may_create()?;
-                }
-                state.remember_room(&k.key, &room, true);
-                let (_, receipt) = state.seat(config, id, &room, Some(conn_id), Undo::Seat(id));
-                receipt
-            };
-            let info = state.members[&id].info.clone();
-            let joined = state.joined(config, session, info, conn_id, &room);
-            drop(state);
-            tracing::info!(%id, "another session of a member");
-            return Ok((joined, receipt));
-        }
-
-        if !state.rooms.contains_key(&room) {
-            may_create()?;
-        }
+        let here = key
+            .as_ref()
+            .is_some_and(|k| state.members.contains_key(&k.id));
         let name = match (&key, owned_name) {
-            // Its own name, whatever it asked for: rename with `/nick`.
-            (Some(_), Some(owned)) => owned,
+            // Its own name, whatever it asked for: renaming is for `/nick`.
+            (Some(_), Some(owned)) => Some(owned),
+            _ if here => None,
             _ => {
                 if let Some(name) = &requested {
                     state.check_not_owned(name, key_str)?;
                 }
-                // Reserve the key's place before the name is taken, so the name can be
-                // recorded as its.
-                requested.clone().unwrap_or_default()
+                requested
             }
         };
-        let name = state.take_free_name((!name.is_empty()).then_some(name), key_str);
+        // Every other check has passed: only now may a room be made.
+        if !state.rooms.contains_key(&room) {
+            may_create()?;
+        }
+        // Another session of an identity already here: no join, just one more session.
+        if let Some(k) = key.as_ref().filter(|_| here) {
+            let (joined, receipt) = state.attach(config, k, session, conn_id, conn, &room);
+            drop(state);
+            tracing::info!(id = %k.id, "another session of a member");
+            return Ok((joined, receipt));
+        }
+        let name = state.take_free_name(name, key_str);
         let id = key.as_ref().map_or_else(Uuid::new_v4, |k| k.id);
         let info = MemberInfo::new(id, name.clone());
         if let Some(k) = &key {
@@ -374,6 +351,36 @@ impl Chat {
 }
 
 impl State {
+    /// Adds a session to an identity that is here: seated in all its rooms and in `room`,
+    /// which it enters if it is not in it yet (the only event this makes).
+    fn attach(
+        &mut self,
+        config: &super::ChatConfig,
+        key: &Credentials,
+        session: String,
+        conn_id: u64,
+        conn: Conn,
+        room: &str,
+    ) -> (Joined, Option<Receipt>) {
+        let id = key.id;
+        let member = self.members.get_mut(&id).expect("the caller checked");
+        member.conns.insert(conn_id, conn);
+        let rooms: Vec<String> = member.rooms.iter().cloned().collect();
+        self.sessions.insert(session.clone(), (id, conn_id));
+        for room in &rooms {
+            self.seat_conn(id, conn_id, room);
+        }
+        let receipt = if rooms.iter().any(|r| r == room) {
+            None
+        } else {
+            self.remember_room(&key.key, room, true);
+            let (_, receipt) = self.seat(config, id, room, Some(conn_id), Undo::Seat(id));
+            receipt
+        };
+        let info = self.members[&id].info.clone();
+        (self.joined(config, session, info, conn_id, room), receipt)
+    }
+
     /// Spends one of the member's tokens for entering or parting a room; a member that
     /// keeps going past its limit is removed for flooding.
     pub(super) fn charge_room_change(

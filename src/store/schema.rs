@@ -4,13 +4,17 @@
 //! water mark, `present (id, name)`. Schema 2: a `rooms` table (name, topic, created, the
 //! seq high water mark and the last activity), events keyed by `(room, seq)`, and presence
 //! per room. An old database's history becomes the default room's, with the same seqs.
+//! Schema 3 adds what the chat knows of identities (their tables are in `identities`):
+//! schema 2 gets them in one transaction, and a schema 1 database goes through 2 to 3.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::identities;
 use super::presence::fill_present_v1_once;
 use crate::domain::{RoomRecord, unix_ms};
 
-const SCHEMA: &str = "
+/// Schema 2, as its release made it; [`migrate_to_v3`] follows.
+const SCHEMA_V2: &str = "
     CREATE TABLE IF NOT EXISTS rooms (
         id INTEGER PRIMARY KEY,
         name TEXT NOT NULL UNIQUE,
@@ -42,13 +46,33 @@ const SCHEMA: &str = "
     );
     INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', 2);";
 
-/// Creates the tables, migrating a schema 1 database first.
+/// Creates the tables, migrating an older database: schema 1 to 2, then 2 to 3.
 pub(super) fn prepare(conn: &mut Connection, default_room: &str) -> rusqlite::Result<()> {
     let has_events = table_has(conn, "events", "seq")?;
     if has_events && !table_has(conn, "events", "room")? {
         migrate_from_v1(conn, default_room)?;
     }
-    conn.execute_batch(SCHEMA)
+    conn.execute_batch(SCHEMA_V2)?;
+    if schema_version(conn)? < 3 {
+        migrate_to_v3(conn)?;
+    }
+    Ok(())
+}
+
+/// The `schema` the database says it has.
+pub(super) fn schema_version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("SELECT value FROM meta WHERE key = 'schema'", [], |row| {
+        row.get(0)
+    })
+}
+
+/// Adds the identity tables and says so, in one transaction: a migration cut short leaves
+/// schema 2.
+fn migrate_to_v3(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    tx.execute_batch(identities::TABLES)?;
+    tx.execute("UPDATE meta SET value = 3 WHERE key = 'schema'", [])?;
+    tx.commit()
 }
 
 /// Every room the database knows.
@@ -108,7 +132,7 @@ fn migrate_from_v1(conn: &mut Connection, default_room: &str) -> rusqlite::Resul
         "ALTER TABLE events RENAME TO events_v1;
          ALTER TABLE present RENAME TO present_v1;",
     )?;
-    tx.execute_batch(SCHEMA)?;
+    tx.execute_batch(SCHEMA_V2)?;
     tx.execute_batch(
         "INSERT INTO events (room, seq, ts, kind, from_id, from_name, text)
              SELECT 1, seq, ts, kind, from_id, from_name, text FROM events_v1;

@@ -6,6 +6,8 @@ use super::*;
 use crate::domain::{EventKind, Progress, Stamped};
 use uuid::Uuid;
 
+mod identities;
+
 fn event(seq: u64, ts: u64) -> Arc<Stamped> {
     Arc::new(Stamped::new(
         Event {

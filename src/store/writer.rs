@@ -12,6 +12,10 @@
 //! Dropping everything behind the first one, not only the events out of time, leaves no
 //! hole in any room's seqs: nothing after the last stored event is kept, so each room
 //! numbers on from there.
+//!
+//! Records (what the chat knows of identities) are queued, batched, stored, reported and
+//! dropped exactly as events are, in position order among them: what holds for an event
+//! above holds for a record.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,11 +24,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, params};
 
+use super::identities;
 use super::presence::track_presence;
 use super::{Retention, lock};
-use crate::domain::{Appender, EventKind, OnProgress, Progress, Stamped};
+use crate::domain::{Appender, EventKind, OnProgress, Progress, Record, Stamped};
 
-/// Most events written in one transaction.
+/// Most events and records written in one transaction.
 const MAX_BATCH: usize = 4096;
 /// How long the writer waits before trying a failed commit again.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -43,18 +48,24 @@ pub struct Writer {
 
 /// What the room hands the writer, in order.
 enum Job {
-    /// Store this event, at this log position, queued at this moment.
+    /// Store this event or record, at this log position, queued at this moment.
     Store(Queued),
     /// The chat has forgotten what was dropped: what follows is numbered on from the last
     /// stored event.
     Resume,
 }
 
-/// An event waiting in the writer: its log position, and when it was queued.
+/// An event or record waiting in the writer: its log position, and when it was queued.
 struct Queued {
     position: u64,
-    event: Arc<Stamped>,
+    entry: Entry,
     at: Instant,
+}
+
+/// What is stored at a log position.
+enum Entry {
+    Event(Arc<Stamped>),
+    Record(Record),
 }
 
 /// Makes every commit fail while it is on, as a full or broken disk does. It exists to test
@@ -114,9 +125,6 @@ pub(super) fn start(
 }
 
 impl Appender for Writer {
-    // WIP(ident): the store helper replaces this before the branch lands.
-    fn record(&self, _position: u64, _record: crate::domain::Record) {}
-
     /// Stores what is queued (or gives up on it, as ever, once it is out of time), then
     /// closes the database and lets go of its lock. Waits at most `within` for that; a
     /// writer stuck in the disk is left behind, and the lock goes when the process does.
@@ -140,18 +148,29 @@ impl Appender for Writer {
 
     /// Queues an event for storing; never blocks.
     fn append(&self, position: u64, event: Arc<Stamped>) {
-        // The writer thread only stops once every sender is gone.
-        let _ = self.jobs.send(Job::Store(Queued {
-            position,
-            event,
-            at: Instant::now(),
-        }));
+        self.queue(position, Entry::Event(event));
+    }
+
+    /// Queues a record for storing, in position order with the events; never blocks.
+    fn record(&self, position: u64, record: Record) {
+        self.queue(position, Entry::Record(record));
     }
 
     /// Answers [`Progress::Dropped`]: the chat has let go of every event not stored, and
     /// what it appends from now on is numbered on from the last stored one.
     fn resume(&self) {
         let _ = self.jobs.send(Job::Resume);
+    }
+}
+
+impl Writer {
+    fn queue(&self, position: u64, entry: Entry) {
+        // The writer thread only stops once every sender is gone.
+        let _ = self.jobs.send(Job::Store(Queued {
+            position,
+            entry,
+            at: Instant::now(),
+        }));
     }
 }
 
@@ -215,7 +234,7 @@ impl Writing {
         }
     }
 
-    /// Commits the batch, retrying a failure until its oldest event is out of time. Returns
+    /// Commits the batch, retrying a failure until its oldest entry is out of time. Returns
     /// whether it was stored; if not, nothing of it was.
     fn store(&mut self, batch: &[Queued]) -> bool {
         let deadline = batch[0].at + self.timeout;
@@ -239,20 +258,20 @@ impl Writing {
             if now >= deadline {
                 tracing::error!(
                     %err,
-                    events = batch.len(),
+                    entries = batch.len(),
                     from = batch[0].position,
                     "storing failed for too long; dropping what waits"
                 );
                 return false;
             }
-            tracing::error!(%err, events = batch.len(), "storing events failed; retrying");
+            tracing::error!(%err, entries = batch.len(), "storing events failed; retrying");
             std::thread::sleep(RETRY_AFTER.min(deadline - now));
         }
     }
 }
 
-/// Writes a batch in one transaction: its events, each room's high water mark and
-/// topic, and who is present. Rooms new in it get their row.
+/// Writes a batch in one transaction, in order: its events, each room's high water mark
+/// and topic, who is present, and its records. Rooms new in it get their row.
 fn write_batch(
     conn: &mut Connection,
     room_ids: &HashMap<String, i64>,
@@ -269,7 +288,14 @@ fn write_batch(
         )?;
         // Per room: its newest seq and time in this batch.
         let mut touched: HashMap<i64, (i64, i64)> = HashMap::new();
-        for Queued { event, .. } in batch {
+        for Queued { entry, .. } in batch {
+            let event = match entry {
+                Entry::Event(event) => event,
+                Entry::Record(record) => {
+                    identities::apply(&tx, record)?;
+                    continue;
+                }
+            };
             let room = match room_ids.get(&event.room).or(new_rooms.get(&event.room)) {
                 Some(id) => *id,
                 None => {
@@ -316,7 +342,8 @@ fn room_id(tx: &rusqlite::Transaction<'_>, name: &str, ts: u64) -> rusqlite::Res
         .query_row([name], |row| row.get(0))
 }
 
-/// Deletes up to one chunk of what retention no longer keeps. Returns how many rows went.
+/// Deletes up to one chunk of what retention no longer keeps (events only: what the chat
+/// knows of identities is never pruned). Returns how many rows went.
 pub(super) fn prune_chunk(conn: &Connection, retention: Retention) -> rusqlite::Result<usize> {
     if retention.max_events.is_none() && retention.max_age.is_none() {
         return Ok(0);

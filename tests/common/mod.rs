@@ -1,6 +1,7 @@
 //! Shared test helpers: a real server on an ephemeral port, and members that talk to it.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod process;
 pub mod raw_ws;
 
 use std::future::Future;
@@ -122,21 +123,17 @@ impl Member {
             .join(Some(name.to_owned()), None, None, None)
             .await
             .unwrap();
-        let events = client
-            .subscribe_events(joined.session.clone(), None, None)
-            .await
-            .unwrap();
-        Self {
-            client,
-            joined,
-            events,
-        }
+        Self::subscribed(client, joined).await
     }
 
     /// Joins as the identity `key`, proving it holds the key, and subscribes.
     pub async fn join_as(server: &TestServer, name: &str, key: &Identity) -> Self {
         let client = connect(&server.ws_url()).await.unwrap();
         let joined = join_keyed(&client, Some(name), None, key).await.unwrap();
+        Self::subscribed(client, joined).await
+    }
+
+    async fn subscribed(client: WsClient, joined: JoinResult) -> Self {
         let events = client
             .subscribe_events(joined.session.clone(), None, None)
             .await

@@ -156,3 +156,71 @@ fn a_part_reaches_the_members_other_sessions_and_then_their_seats_go() {
         RoomError::NotInRoom("#rust".into())
     );
 }
+
+#[test]
+fn conversations_count_against_neither_the_servers_rooms_nor_a_members() {
+    let chat = Chat::in_memory(ChatConfig {
+        max_rooms: 2,
+        max_rooms_per_member: 2,
+        ..ChatConfig::default()
+    });
+    let alice = join_keyed(&chat, "alice", key(1)).unwrap();
+    for n in 2..5 {
+        let peer = join_keyed(&chat, &format!("peer{n}"), key(n)).unwrap();
+        chat.query(&peer.session, "alice").unwrap();
+    }
+    // Three conversations, yet alice (in #general) may enter one more room and the server
+    // (holding #general) may make it.
+    let (entered, _receipt) = chat.enter(&alice.session, "#second").unwrap();
+    assert_eq!(entered.room, "#second");
+    assert_eq!(
+        chat.enter(&alice.session, "#third").unwrap_err(),
+        RoomError::TooManyRoomsOnServer { max: 2 }
+    );
+}
+
+#[test]
+fn a_direct_message_keeps_the_limits_of_any_message_and_a_refused_one_opens_nothing() {
+    let chat = Chat::in_memory(ChatConfig {
+        max_text_bytes: 8,
+        ..ChatConfig::default()
+    });
+    let alice = join_keyed(&chat, "alice", key(1)).unwrap();
+    let bob = join_keyed(&chat, "bob", key(2)).unwrap();
+    assert_eq!(
+        chat.msg(&alice.session, "bob", "\u{200b} \u{7}", false)
+            .unwrap_err(),
+        RoomError::EmptyText
+    );
+    assert_eq!(
+        chat.msg(&alice.session, "bob", "123456789", false)
+            .unwrap_err(),
+        RoomError::TextTooLong { len: 9, max: 8 }
+    );
+    let room = conversation_room(alice.info.id, bob.info.id);
+    assert_eq!(
+        chat.check_member_of(&bob.session, &room).unwrap_err(),
+        RoomError::NoSuchRoom(room),
+        "nothing was opened"
+    );
+}
+
+#[test]
+fn a_join_refused_for_an_owned_name_costs_no_room_creation() {
+    let chat = Chat::default();
+    let alice = join_keyed(&chat, "alice", key(1)).unwrap();
+    chat.leave(&alice.session, None).unwrap();
+    let asked = std::cell::Cell::new(false);
+    let refused = chat.join_as(
+        Some("alice"),
+        Lifetime::Connection,
+        Some("#new"),
+        None,
+        || {
+            asked.set(true);
+            Ok(())
+        },
+    );
+    assert_eq!(refused.unwrap_err(), RoomError::NameOwned("alice".into()));
+    assert!(!asked.get(), "the creation limiter was not asked");
+}

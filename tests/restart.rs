@@ -1,0 +1,93 @@
+//! What a key identity keeps across a server killed with -9 and started again: its name,
+//! its rooms, its read markers, and the direct messages waiting for it.
+
+mod common;
+
+use chatroom::identity::Identity;
+use chatroom::rpc::ChatApiClient;
+use chatroom::rpc::client::connect;
+use chatroom::rpc::codes;
+use common::process::{kill, serve};
+use common::{Member, TempDir, TestServer, code_of, join_keyed};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ownership_rooms_markers_and_waiting_messages_survive_a_kill_9() {
+    let dir = TempDir::new();
+    let db = dir.0.join("chat.db");
+    let db_arg = db.to_str().unwrap();
+    let (alice_key, bob_key) = (Identity::generate(), Identity::generate());
+
+    let (server, addr) = serve(&["--db", db_arg]).await;
+    let handle = TestServer::external(addr);
+    let alice = Member::join_as(&handle, "alice", &alice_key).await;
+    alice.enter("#rust").await;
+    let seen = alice.say_in("#rust", "mine").await;
+    let bob = Member::join_as(&handle, "bob", &bob_key).await;
+    bob.say_in("#general", "unread by alice").await;
+    alice
+        .client
+        .mark(alice.session(), "#rust".into(), seen)
+        .await
+        .unwrap();
+    bob.client.leave(bob.session(), None).await.unwrap();
+    let sent = alice
+        .client
+        .msg(
+            alice.session(),
+            "bob".into(),
+            "while you were out".into(),
+            None,
+        )
+        .await
+        .unwrap();
+    // The marker is not acknowledged as stored; this send, after it, is.
+    let after = alice.say_in("#rust", "after the marker").await;
+    assert!(after > seen);
+    kill(server).await; // SIGKILL: no shutdown, no flush
+    drop((alice, bob));
+
+    let (server, addr) = serve(&["--db", db_arg]).await;
+    let handle = TestServer::external(addr);
+    // The name is still alice's: nobody else gets it.
+    let guest = connect(&handle.ws_url()).await.unwrap();
+    let err = guest
+        .join(Some("alice".into()), None, None, None)
+        .await
+        .unwrap_err();
+    assert_eq!(code_of(&err), codes::NAME_OWNED);
+
+    let client = connect(&handle.ws_url()).await.unwrap();
+    let alice = join_keyed(&client, Some("alice"), None, &alice_key)
+        .await
+        .unwrap();
+    assert_eq!(alice.name, "alice");
+    assert_eq!(alice.unread, 1, "bob's message in #general: {alice:?}");
+    let rust = alice
+        .rooms
+        .iter()
+        .find(|r| r.room == "#rust")
+        .expect("back in #rust");
+    assert_eq!(rust.read, seen, "the marker survived");
+
+    let client = connect(&handle.ws_url()).await.unwrap();
+    let bob = join_keyed(&client, None, None, &bob_key).await.unwrap();
+    assert_eq!(bob.name, "bob");
+    let waiting = bob
+        .rooms
+        .iter()
+        .find(|r| r.room == sent.room)
+        .expect("the conversation waits for bob");
+    assert_eq!(waiting.unread, 1);
+    assert_eq!(
+        waiting.peer.as_ref().map(|p| p.name.as_str()),
+        Some("alice")
+    );
+    let opened = client.enter(bob.session, sent.room.clone()).await.unwrap();
+    let texts: Vec<_> = opened
+        .history
+        .iter()
+        .filter_map(|e| e.text.clone())
+        .collect();
+    assert_eq!(texts, ["while you were out"]);
+    kill(server).await;
+}
