@@ -598,11 +598,8 @@ impl Listener {
         if mine && event.kind == EventKind::Nick {
             rooms.renamed = Some(event.from.name.clone());
         }
-        // Our identity's leave is told only once its last session ends, which this one is
-        // not: a leave of ours is another session's `/part` (unless it came before we
-        // entered the room again).
         let entered_at = rooms.entered_at.get(&event.room).copied().unwrap_or(0);
-        if mine && event.kind == EventKind::Leave && event.seq > entered_at {
+        if mine && event.seq > entered_at && is_part(event) {
             rooms.joined.retain(|(room, _)| *room != event.room);
             rooms.early.remove(&event.room);
             return;
@@ -624,6 +621,18 @@ impl Listener {
             }
         }
     }
+}
+
+/// Whether a leave could be a `/part` (its reason, `Part: …`, or none), not the end of a
+/// session (`connection closed`, `server shutting down`). Of ours, after we entered the
+/// room, it is another session's: our identity's leave is told only once its last session
+/// ends, and ours has not (except in a shutdown, which gives its reason).
+pub fn is_part(event: &Event) -> bool {
+    event.kind == EventKind::Leave
+        && event
+            .text
+            .as_deref()
+            .is_none_or(|text| text == "Part" || text.starts_with("Part:"))
 }
 
 /// What the names of conversations (two identities' direct messages) start with.
@@ -832,6 +841,14 @@ mod tests {
         listener.track(&part);
         assert_eq!(cursors(&listener).len(), 2, "undone by entering it again");
         part.seq = 3;
+        part.text = Some("server shutting down".into());
+        listener.track(&part);
+        assert_eq!(
+            cursors(&listener).len(),
+            2,
+            "the end of a session, not a part"
+        );
+        part.seq = 4;
         part.text = Some("Part: lunch".into());
         listener.track(&part);
         assert_eq!(cursors(&listener), [("#general".to_owned(), Some(4))]);

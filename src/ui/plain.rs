@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use super::app::{AppEvent, NetEvent};
 use super::command::{self, Command};
 use super::event_text::{self, Reading, room_row};
-use super::net::Network;
+use super::net::{Network, is_part};
 use super::run::ConnectOptions;
 use crate::domain::is_keyed_id;
 use crate::rpc::types::{Event, EventKind, MemberInfo, RoomInfo, RoomJoined, Whois};
@@ -283,6 +283,7 @@ pub async fn run(options: ConnectOptions, mode: Mode) -> anyhow::Result<()> {
                             eprintln!("the server's history of {} was reset", clean_text(&result.room));
                         }
                         state.entered(&result.room, true);
+                        state.entered_at.insert(result.room.clone(), result.last_seq);
                         let name = clean_name(&result.name).unwrap_or_default();
                         printer.notice(Notice::Joined {
                             room: &clean_text(&result.room),
@@ -297,6 +298,7 @@ pub async fn run(options: ConnectOptions, mode: Mode) -> anyhow::Result<()> {
                             eprintln!("the server's history of {} was reset", clean_text(&joined.room));
                         }
                         state.entered(&joined.room, false);
+                        state.entered_at.insert(joined.room.clone(), joined.last_seq);
                         awaiting &= resumed;
                         match state.conversation(&joined) {
                             Some(peer) if !resumed => {
@@ -312,6 +314,7 @@ pub async fn run(options: ConnectOptions, mode: Mode) -> anyhow::Result<()> {
                     }
                     NetEvent::Opened(joined) => {
                         state.entered(&joined.room, false);
+                        state.entered_at.insert(joined.room.clone(), joined.last_seq);
                         awaiting = false;
                         let peer = state.conversation(&joined).unwrap_or_default();
                         printer.notice(Notice::Conversation { room: &joined.room, peer: &peer }).await?;
@@ -332,8 +335,7 @@ pub async fn run(options: ConnectOptions, mode: Mode) -> anyhow::Result<()> {
                         let mine = own_ids.last() == Some(&event.from.id);
                         let ours = own.seen(&event, mine)
                             || (spoken && !is_keyed_id(event.from.id) && own_ids.contains(&event.from.id));
-                        if mine && event.kind == EventKind::Leave {
-                            // Another session of ours parted it.
+                        if mine && state.parted_elsewhere(&event) {
                             state.rooms.retain(|joined| *joined != event.room);
                         }
                         state.renamed(&event);
@@ -564,6 +566,8 @@ struct State {
     quit_reason: Option<String>,
     /// The other identity of each conversation we are in, by room: id and name.
     peers: std::collections::HashMap<String, MemberInfo>,
+    /// Each room's last seq when it was entered: what came before is from before.
+    entered_at: std::collections::HashMap<String, u64>,
 }
 
 impl State {
@@ -578,6 +582,13 @@ impl State {
         } else {
             self.rooms.push(room.to_owned());
         }
+    }
+
+    /// Whether a leave of ours is another session's `/part` of the room: after we entered
+    /// it (see [`is_part`]).
+    fn parted_elsewhere(&self, event: &Event) -> bool {
+        let entered_at = self.entered_at.get(&event.room).copied().unwrap_or(0);
+        event.seq > entered_at && is_part(event)
     }
 
     /// For a conversation, notes its peer and gives the peer's name.
@@ -793,5 +804,20 @@ mod tests {
         );
         marks.printed("#general", 5);
         assert_eq!(marks.due(None), [("#general".to_owned(), 5)], "at the end");
+    }
+
+    #[test]
+    fn a_leave_of_ours_is_a_part_elsewhere_only_after_we_entered_and_only_a_part() {
+        let mut state = State::default();
+        state.entered("#general", true);
+        state.entered_at.insert("#general".into(), 5);
+        let mut leave = event(EventKind::Leave, "bob", None);
+        leave.seq = 5;
+        assert!(!state.parted_elsewhere(&leave), "from before we came back");
+        leave.seq = 6;
+        leave.text = Some("server shutting down".into());
+        assert!(!state.parted_elsewhere(&leave), "a session's end");
+        leave.text = Some("Part: lunch".into());
+        assert!(state.parted_elsewhere(&leave));
     }
 }

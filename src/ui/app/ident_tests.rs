@@ -465,3 +465,17 @@ fn a_direct_message_read_already_rings_no_bell_when_it_comes_back() {
     app.handle_net(conversation("alice", history, 0, 1));
     assert!(app.ring_bell, "not read yet");
 }
+
+#[test]
+fn our_own_session_ending_is_no_part() {
+    let mut app = in_rooms(&["#ops"]);
+    for reason in ["server shutting down", "connection closed"] {
+        let leave = event("#ops", 1, EventKind::Leave, "bob", Some(reason));
+        app.handle_net(NetEvent::Event(leave));
+        assert!(app.room_index("#ops").is_some(), "{reason}");
+    }
+    // A part without a reason is one.
+    let leave = event("#ops", 2, EventKind::Leave, "bob", None);
+    app.handle_net(NetEvent::Event(leave));
+    assert!(app.room_index("#ops").is_none());
+}

@@ -5,7 +5,7 @@ use super::{App, Bell, ChatLine, Connection, LineKind, NetEvent, Room};
 use crate::rpc::types::{Event, EventKind, MemberInfo, RoomJoined};
 use crate::text::{clean_name, clean_text};
 use crate::ui::event_text::{self, GUEST_MARK, Reading, room_row};
-use crate::ui::net::CONVERSATION_PREFIX;
+use crate::ui::net::{CONVERSATION_PREFIX, is_part};
 
 /// Events of a room being joined kept until the answer to joining comes, at most.
 const MAX_EARLY_EVENTS: usize = 1024;
@@ -368,9 +368,8 @@ impl App {
             // "you joined" says it already.
             return;
         }
-        if mine && event.kind == EventKind::Leave && event.seq > self.rooms[at].members_as_of {
-            // Our identity's leave is told only once its last session ends, which this one
-            // is not: it is another session's `/part`.
+        if mine && event.seq > self.rooms[at].members_as_of && is_part(&event) {
+            // Another session's `/part` (see `is_part`).
             let room = self.rooms[at].name.clone();
             if self.rooms.len() > 1 {
                 self.remove_room(at);
