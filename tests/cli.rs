@@ -1428,3 +1428,35 @@ async fn plain_mode_leaves_the_read_marker_alone_unless_told_to_mark_what_it_pri
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_that_reconnects_is_never_seen_to_leave_and_join() {
+    use tokio::io::AsyncWriteExt;
+    let dir = TempDir::new();
+    let server = TestServer::start().await;
+    let mut watcher = Member::join(&server, "watcher").await;
+    let relay = Relay::start(server.addr).await;
+    let target = format!("ws://{}", relay.addr);
+    let mut client = plain_client(&[&target, "--name", "logger"], &dir);
+    let mut stdin = client.stdin.take().unwrap();
+    let mut out = BufReader::new(client.stdout.take().unwrap()).lines();
+    line_containing(&mut out, "-!- you are logger").await;
+    assert_eq!(watcher.next_event().await.kind, EventKind::Join);
+
+    // The server still has the old session: the new one joins before it is ended.
+    relay.cut();
+    line_containing(&mut out, "-!- disconnected").await;
+    line_containing(&mut out, "-!- reconnected as logger").await;
+    stdin.write_all(b"back\n").await.unwrap();
+    let next = watcher.next_event().await;
+    assert_eq!(
+        (next.kind, next.text.as_deref()),
+        (EventKind::Message, Some("back")),
+        "nothing between: {next:?}"
+    );
+
+    drop(stdin);
+    let (ok, stderr) = finish(client).await;
+    assert!(ok, "{stderr}");
+    server.stop().await;
+}

@@ -280,9 +280,12 @@ impl Worker {
             }
         })?;
         // Taken only now: an attempt that could not connect leaves it for the next.
-        if let Some(old) = old_session.take() {
+        let old = old_session.take();
+        if self.identity.is_none()
+            && let Some(old) = &old
+        {
             // Frees our name if the server has not noticed the old connection is gone.
-            let _ = client.leave(old, None).await;
+            let _ = client.leave(old.clone(), None).await;
         }
         let renamed = self.rooms().renamed.take();
         if let Some(name) = renamed {
@@ -302,6 +305,10 @@ impl Worker {
                 proof,
             )
             .await;
+        if joined.is_err() && self.identity.is_some() {
+            // Not in: the old session is still to be ended, next time.
+            *old_session = old.clone();
+        }
         let result = joined.map_err(|err| {
             let code = match &err {
                 ClientError::Call(e) => e.code(),
@@ -317,6 +324,13 @@ impl Worker {
                 _ => OpenError::Transient(describe(&err)),
             }
         })?;
+        if self.identity.is_some()
+            && let Some(old) = old
+        {
+            // Ended once the new session is in: one session of our identity stays
+            // throughout, so the others see no leave and no join.
+            let _ = client.leave(old, None).await;
+        }
         let cursor_of = |room: &str| {
             wanted
                 .iter()
