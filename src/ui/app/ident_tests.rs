@@ -479,3 +479,31 @@ fn our_own_session_ending_is_no_part() {
     app.handle_net(NetEvent::Event(leave));
     assert!(app.room_index("#ops").is_none());
 }
+
+#[test]
+fn a_key_given_back_the_name_it_owns_is_told_so_not_that_its_name_is_taken() {
+    let join = |asked: &str, given: &str, guest: bool| {
+        let mut app = App::new("127.0.0.1:7777");
+        app.wanted_name = Some(asked.into());
+        app.handle_net(NetEvent::Joined {
+            result: Box::new(crate::rpc::types::JoinResult {
+                room: "#general".into(),
+                name: given.into(),
+                guest,
+                ..Default::default()
+            }),
+            resumed: false,
+            reset: false,
+        });
+        texts(&app).last().unwrap().to_string()
+    };
+    let owned = join("bob", "robert", false);
+    assert!(
+        owned.contains("as robert (the name your key owns"),
+        "{owned}"
+    );
+    let variant = join("bob", "bob-2", false);
+    assert!(variant.contains("as bob-2 (bob is taken)"), "{variant}");
+    let guest = join("bob", "bob-2", true);
+    assert!(guest.contains("as bob-2 (bob is taken)"), "{guest}");
+}

@@ -44,7 +44,7 @@ impl App {
                 let taken = if resumed {
                     String::new()
                 } else {
-                    self.taken_note(&name)
+                    self.taken_note(&name, !result.guest)
                 };
                 // Known before the history is read: our own lines in it are ours.
                 self.me = Some(MemberInfo {
@@ -351,12 +351,16 @@ impl App {
         }
     }
 
-    /// " (NAME is taken)" when the server gave a name other than the one asked for. Only
-    /// the first join asks for `wanted_name` (`--name`); later, it may be left from a
-    /// `/nick` the server refused.
-    fn taken_note(&mut self, name: &str) -> String {
+    /// " (NAME is taken)" when the server gave a name other than the one asked for; with a
+    /// key, a name that is no variant of it is the one the key owns. Only the first join
+    /// asks for `wanted_name` (`--name`); later, it may be left from a `/nick` the server
+    /// refused.
+    fn taken_note(&mut self, name: &str, keyed: bool) -> String {
         let wanted = self.wanted_name.take().filter(|_| self.me.is_none());
         match wanted.as_deref().and_then(clean_name) {
+            Some(wanted) if keyed && wanted != name && !name.starts_with(&format!("{wanted}-")) => {
+                " (the name your key owns; /nick changes it)".to_owned()
+            }
             Some(wanted) if wanted != name => format!(" ({wanted} is taken)"),
             _ => String::new(),
         }
