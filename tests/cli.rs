@@ -1460,3 +1460,44 @@ async fn a_key_that_reconnects_is_never_seen_to_leave_and_join() {
     assert!(ok, "{stderr}");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_identity_file_that_cannot_be_used_stops_the_client_with_one_line() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new();
+    let server = TestServer::start().await;
+    let run = |key: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_chatroom"))
+            .args(["connect", "--plain", &server.ws_url(), "--log-file"])
+            .arg(dir.0.join("client.log"))
+            .arg("--identity")
+            .arg(key)
+            .env("XDG_DATA_HOME", dir.0.join("data"))
+            .stdin(Stdio::null())
+            .output()
+    };
+    let loose = dir.0.join("loose.pem");
+    chatroom::identity::Identity::create(&loose).unwrap();
+    std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = within("the client to refuse", run(&loose)).await.unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("error: identity file"), "{stderr}");
+    assert!(stderr.contains("chmod 600"), "{stderr}");
+
+    let corrupt = dir.0.join("corrupt.pem");
+    std::fs::write(&corrupt, "not a key\n").unwrap();
+    std::fs::set_permissions(&corrupt, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = within("the client to refuse", run(&corrupt)).await.unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("is not a chatroom identity"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(&corrupt).unwrap(),
+        "not a key\n",
+        "never replaced"
+    );
+    server.stop().await;
+}
