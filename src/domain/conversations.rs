@@ -41,9 +41,11 @@ impl Chat {
         let mut state = self.lock();
         let (id, conn) = state.session(session)?;
         let text = message_text(text, config.max_text_bytes)?;
+        let peer = state.peer_for(id, to)?;
         state.check_pending(config)?;
-        let room = state.open_conversation(config, id, to, Some(conn))?;
         state.charge(id, config.rate_limit, now)?;
+        // Every check has passed: only now is the conversation opened.
+        let room = state.open_conversation(config, id, peer, Some(conn), true);
         let kind = if action {
             EventKind::Action
         } else {
@@ -59,38 +61,46 @@ impl Chat {
     pub fn query(&self, session: &str, name: &str) -> Result<Entered, RoomError> {
         let mut state = self.lock();
         let (id, conn) = state.session(session)?;
-        let room = state.open_conversation(&self.shared.config, id, name, Some(conn))?;
+        let peer = state.peer_for(id, name)?;
+        let room = state.open_conversation(&self.shared.config, id, peer, Some(conn), false);
         Ok(state.entered(&self.shared.config, id, conn, &room))
     }
 }
 
 impl State {
-    /// The conversation between member `id` and the identity owning `to`, made if new; both
-    /// identities are in it from now on, and whichever sessions of theirs are connected are
-    /// seated in it.
-    fn open_conversation(
-        &mut self,
-        config: &ChatConfig,
-        id: Uuid,
-        to: &str,
-        origin: Option<u64>,
-    ) -> Result<String, RoomError> {
+    /// The identity owning `to`, for a direct message from member `id`: its key and id.
+    /// Changes nothing.
+    fn peer_for(&self, id: Uuid, to: &str) -> Result<(String, Uuid), RoomError> {
         let my_key = self.members[&id]
             .key
-            .clone()
+            .as_deref()
             .ok_or(RoomError::NotIdentified("send direct messages"))?;
         let peer_key = self
             .identities
             .owner_of(to)
-            .filter(|key| **key != my_key)
-            .map(str::to_owned)
+            .filter(|key| *key != my_key)
             .ok_or_else(|| RoomError::NoSuchIdentity(to.to_owned()))?;
         let peer_id = self
             .identities
-            .get(&peer_key)
+            .get(peer_key)
             .expect("owners are known")
             .record
             .id;
+        Ok((peer_key.to_owned(), peer_id))
+    }
+
+    /// The conversation between member `id` and the identity `peer`, made if new, and
+    /// opened for `id` (and, with `both`, for the peer too: a message opens it for both, a
+    /// query only for whoever asks).
+    fn open_conversation(
+        &mut self,
+        config: &ChatConfig,
+        id: Uuid,
+        (peer_key, peer_id): (String, Uuid),
+        origin: Option<u64>,
+        both: bool,
+    ) -> String {
+        let my_key = self.members[&id].key.clone().expect("checked by peer_for");
         let room = conversation_room(id, peer_id);
         if !self.rooms.contains_key(&room) {
             self.add_room(room.clone());
@@ -101,20 +111,54 @@ impl State {
                 .insert(room.clone(), [id, peer_id]);
             self.record(Record::Conversation {
                 room: room.clone(),
-                keys: [my_key.clone(), peer_key.clone()],
+                keys: [my_key, peer_key],
             });
         }
-        for (member, key, from) in [(id, my_key, origin), (peer_id, peer_key, None)] {
-            self.remember_room(&key, &room, true);
-            let seated = self
-                .members
-                .get(&member)
-                .is_some_and(|m| m.rooms.contains(&room));
-            if self.members.contains_key(&member) && !seated {
-                self.seat(config, member, &room, from, Undo::Nothing);
-            }
+        if both {
+            self.both_in_conversation(config, &room, id, origin);
+        } else {
+            self.in_conversation(config, &room, id, origin);
         }
-        Ok(room)
+        room
+    }
+
+    /// Both identities of a conversation are in it from now on (one may have closed it),
+    /// and whichever sessions of theirs are connected are seated in it.
+    pub(super) fn both_in_conversation(
+        &mut self,
+        config: &ChatConfig,
+        room: &str,
+        sender: Uuid,
+        origin: Option<u64>,
+    ) {
+        let Some(ids) = self.identities.conversations.get(room).copied() else {
+            return;
+        };
+        for member in ids {
+            let from = (member == sender).then_some(origin).flatten();
+            self.in_conversation(config, room, member, from);
+        }
+    }
+
+    /// One identity is in a conversation from now on, seated in it if connected.
+    fn in_conversation(
+        &mut self,
+        config: &ChatConfig,
+        room: &str,
+        member: Uuid,
+        origin: Option<u64>,
+    ) {
+        let Some(key) = self.identities.by_id(member).map(|i| i.record.key.clone()) else {
+            return;
+        };
+        self.remember_room(&key, room, true);
+        let seated = self
+            .members
+            .get(&member)
+            .is_some_and(|m| m.rooms.contains(room));
+        if self.members.contains_key(&member) && !seated {
+            self.seat(config, member, room, origin, Undo::Nothing);
+        }
     }
 
     /// For a conversation, the member on its other side, as it is known now.

@@ -154,6 +154,10 @@ impl Chat {
         let text = message_text(text, config.max_text_bytes)?;
         state.check_pending(config)?;
         state.charge(id, config.rate_limit, now)?;
+        if is_conversation(&room) {
+            // The other side may have closed it: this opens it for them again.
+            state.both_in_conversation(config, &room, id, Some(conn));
+        }
         let from = state.members[&id].info.clone();
         Ok(state.publish_awaited(&room, kind, from, Some(text), Some(conn), Undo::Nothing))
     }
@@ -411,6 +415,7 @@ impl State {
             history: room.history_through(live_after, config.history_len),
             peer: self.peer(id, name),
             read: self.marker(key, name),
+            latest: room.durable_seq,
         }
     }
 

@@ -48,6 +48,9 @@ pub struct Entered {
     pub peer: Option<MemberInfo>,
     /// The identity's read marker in the room (0 for a guest).
     pub read: u64,
+    /// The room's newest stored event now: past `last_seq` for a session that has been in
+    /// the room a while (its stream has the rest), so unread counts can reach it.
+    pub latest: u64,
 }
 
 /// A key the server has checked: its base64 public key and the member id made from it.

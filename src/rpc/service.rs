@@ -346,7 +346,7 @@ impl ChatService {
 
     async fn room_joined(&self, entered: Entered, me: uuid::Uuid) -> RoomJoined {
         let unread = self
-            .unread(&entered.room, entered.read, entered.last_seq, me)
+            .unread(&entered.room, entered.read, entered.latest, me)
             .await;
         RoomJoined {
             room: entered.room,

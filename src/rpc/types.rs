@@ -15,8 +15,8 @@ pub const PROTOCOL_VERSION: u32 = 3;
 /// The answer to `chat_challenge`: what a client signs to prove it holds its key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Challenge {
-    /// This server's id, the same across restarts: a proof made for one server is no use
-    /// on another.
+    /// This server's id, new at every start: a proof made for one server (or one run of
+    /// it) is no use on another.
     pub server: String,
     /// Fresh for this connection and good for one join on it.
     pub nonce: String,

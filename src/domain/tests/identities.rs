@@ -224,3 +224,58 @@ fn a_join_refused_for_an_owned_name_costs_no_room_creation() {
     assert_eq!(refused.unwrap_err(), RoomError::NameOwned("alice".into()));
     assert!(!asked.get(), "the creation limiter was not asked");
 }
+
+#[test]
+fn a_query_opens_for_the_asker_and_a_message_for_both_even_after_one_closed_it() {
+    let chat = Chat::default();
+    let alice = join_keyed(&chat, "alice", key(1)).unwrap();
+    let bob = join_keyed(&chat, "bob", key(2)).unwrap();
+    let room = chat.query(&alice.session, "bob").unwrap().room;
+    assert!(chat.check_member_of(&alice.session, &room).is_ok());
+    assert_eq!(
+        chat.check_member_of(&bob.session, &room).unwrap_err(),
+        RoomError::NotInRoom(room.clone()),
+        "a query alone shows bob nothing"
+    );
+    let _receipt = chat.say(&alice.session, &room, "hello", false).unwrap();
+    assert!(chat.check_member_of(&bob.session, &room).is_ok());
+    chat.part(&bob.session, &room, None).unwrap();
+    let _receipt = chat
+        .say(&alice.session, &room, "still there?", false)
+        .unwrap();
+    assert!(
+        chat.check_member_of(&bob.session, &room).is_ok(),
+        "a message into a conversation bob closed opens it for him again"
+    );
+    let texts: Vec<Option<String>> = queued(&Room(chat.clone()), &bob.session)
+        .into_iter()
+        .filter(|e| e.room == room)
+        .map(|e| e.text)
+        .collect();
+    assert_eq!(texts, [Some("hello".into()), Some("still there?".into())]);
+}
+
+#[test]
+fn a_direct_message_over_the_rate_limit_opens_nothing() {
+    let chat = Chat::in_memory(ChatConfig {
+        rate_limit: Some(RateLimit {
+            per_sec: 0.001,
+            burst: 1,
+        }),
+        ..ChatConfig::default()
+    });
+    let alice = join_keyed(&chat, "alice", key(1)).unwrap();
+    let bob = join_keyed(&chat, "bob", key(2)).unwrap();
+    let carol = join_keyed(&chat, "carol", key(3)).unwrap();
+    let _receipt = chat.msg(&alice.session, "bob", "one", false).unwrap();
+    assert!(matches!(
+        chat.msg(&alice.session, "carol", "two", false),
+        Err(RoomError::RateLimited { .. })
+    ));
+    let room = conversation_room(alice.info.id, carol.info.id);
+    assert_eq!(
+        chat.check_member_of(&carol.session, &room).unwrap_err(),
+        RoomError::NoSuchRoom(room)
+    );
+    drop(bob);
+}
