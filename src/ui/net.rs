@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jsonrpsee::core::ClientError;
-use jsonrpsee::core::client::{Subscription, SubscriptionCloseReason};
+use jsonrpsee::core::client::Subscription;
 use jsonrpsee::ws_client::WsClient;
 use rand::Rng;
 use tokio::sync::mpsc;
@@ -27,14 +27,17 @@ use tokio::time::Instant;
 
 mod handle;
 mod session;
+mod stream;
 
 use self::handle::{Command, Line};
 pub use self::handle::{Network, Page};
+pub use self::stream::{CONVERSATION_PREFIX, is_part};
+use self::stream::{Listener, listen};
 use super::app::{AppEvent, NetEvent};
 use crate::identity::Identity;
 use crate::rpc::client::{ConnectError, SUBSCRIPTION_BUFFER, connect_within, describe};
 use crate::rpc::tls::ClientTls;
-use crate::rpc::types::{Event, EventKind, JoinResult, Proof, RoomJoined};
+use crate::rpc::types::{Event, JoinResult, Proof, RoomJoined};
 use crate::rpc::{ChatApiClient, codes};
 
 /// How long quitting waits for the server to confirm the leave.
@@ -589,99 +592,10 @@ async fn prove(client: &WsClient, identity: &Identity) -> Result<Option<Proof>, 
     }
 }
 
-/// What the task reading the stream needs besides the stream.
-struct Listener {
-    /// Our member id: its events come from our other sessions.
-    me: uuid::Uuid,
-    events: mpsc::Sender<AppEvent>,
-    rooms: Arc<Mutex<Rooms>>,
-    adopt: mpsc::WeakUnboundedSender<Command>,
-}
-
-impl Listener {
-    /// Keeps the cursors and the list of rooms in step with one event: a `read` event is no
-    /// room event and moves no cursor; a conversation someone opened with us, or a room
-    /// another session of ours entered, is to be entered; a room another session of ours
-    /// parted is left out of the next reconnect, and a name it took is asked for then.
-    fn track(&self, event: &Event) {
-        if event.kind == EventKind::Read {
-            return;
-        }
-        let mine = event.from.id == self.me;
-        let mut rooms = self.rooms.lock().expect("the rooms lock is never poisoned");
-        if mine && event.kind == EventKind::Nick {
-            rooms.renamed = Some(event.from.name.clone());
-        }
-        let entered_at = rooms.entered_at.get(&event.room).copied().unwrap_or(0);
-        if mine && event.seq > entered_at && is_part(event) {
-            rooms.joined.retain(|(room, _)| *room != event.room);
-            rooms.early.remove(&event.room);
-            return;
-        }
-        match rooms.cursor(&event.room) {
-            Some(cursor) => *cursor = Some(cursor.unwrap_or(0).max(event.seq)),
-            None => {
-                let early = rooms.early.entry(event.room.clone()).or_default();
-                *early = (*early).max(event.seq);
-                let ours = (mine && event.kind == EventKind::Join)
-                    || (event.room.starts_with(CONVERSATION_PREFIX)
-                        && matches!(event.kind, EventKind::Message | EventKind::Action));
-                if ours
-                    && rooms.adopting.insert(event.room.clone())
-                    && let Some(commands) = self.adopt.upgrade()
-                {
-                    let _ = commands.send(Command::Adopt(event.room.clone()));
-                }
-            }
-        }
-    }
-}
-
-/// Whether a leave could be a `/part` (its reason, `Part: …`, or none), not the end of a
-/// session (`connection closed`, `server shutting down`). Of ours, after we entered the
-/// room, it is another session's: our identity's leave is told only once its last session
-/// ends, and ours has not (except in a shutdown, which gives its reason).
-pub fn is_part(event: &Event) -> bool {
-    event.kind == EventKind::Leave
-        && event
-            .text
-            .as_deref()
-            .is_none_or(|text| text == "Part" || text.starts_with("Part:"))
-}
-
-/// What the names of conversations (two identities' direct messages) start with.
-pub const CONVERSATION_PREFIX: &str = "dm:";
-
-/// Forwards the events of every room to the event loop until the subscription ends, keeping
-/// each room's cursor; returns why it ended.
-async fn listen(mut subscription: Subscription<Event>, listener: Listener) -> String {
-    while let Some(item) = subscription.next().await {
-        let event = match item {
-            Ok(event) => event,
-            Err(err) => {
-                tracing::warn!(%err, "undecodable event");
-                continue;
-            }
-        };
-        listener.track(&event);
-        if listener
-            .events
-            .send(AppEvent::Net(NetEvent::Event(event)))
-            .await
-            .is_err()
-        {
-            break;
-        }
-    }
-    match subscription.close_reason() {
-        Some(SubscriptionCloseReason::Lagged) => "fell too far behind".into(),
-        _ => "connection closed".into(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rpc::types::EventKind;
 
     #[test]
     fn backoff_doubles_from_a_second_up_to_thirty() {

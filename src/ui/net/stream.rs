@@ -1,0 +1,103 @@
+//! The stream of a session's events: each forwarded to the event loop, after keeping the
+//! worker's rooms in step with it (cursors; rooms to enter that the server put us in;
+//! another session's parts and names).
+
+use std::sync::{Arc, Mutex};
+
+use jsonrpsee::core::client::{Subscription, SubscriptionCloseReason};
+use tokio::sync::mpsc;
+
+use super::Rooms;
+use super::handle::Command;
+use crate::rpc::types::{Event, EventKind};
+use crate::ui::app::{AppEvent, NetEvent};
+
+/// What the task reading the stream needs besides the stream.
+pub(super) struct Listener {
+    /// Our member id: its events come from our other sessions.
+    pub(super) me: uuid::Uuid,
+    pub(super) events: mpsc::Sender<AppEvent>,
+    pub(super) rooms: Arc<Mutex<Rooms>>,
+    pub(super) adopt: mpsc::WeakUnboundedSender<Command>,
+}
+
+impl Listener {
+    /// Keeps the cursors and the list of rooms in step with one event: a `read` event is no
+    /// room event and moves no cursor; a conversation someone opened with us, or a room
+    /// another session of ours entered, is to be entered; a room another session of ours
+    /// parted is left out of the next reconnect, and a name it took is asked for then.
+    pub(super) fn track(&self, event: &Event) {
+        if event.kind == EventKind::Read {
+            return;
+        }
+        let mine = event.from.id == self.me;
+        let mut rooms = self.rooms.lock().expect("the rooms lock is never poisoned");
+        if mine && event.kind == EventKind::Nick {
+            rooms.renamed = Some(event.from.name.clone());
+        }
+        let entered_at = rooms.entered_at.get(&event.room).copied().unwrap_or(0);
+        if mine && event.seq > entered_at && is_part(event) {
+            rooms.joined.retain(|(room, _)| *room != event.room);
+            rooms.early.remove(&event.room);
+            return;
+        }
+        match rooms.cursor(&event.room) {
+            Some(cursor) => *cursor = Some(cursor.unwrap_or(0).max(event.seq)),
+            None => {
+                let early = rooms.early.entry(event.room.clone()).or_default();
+                *early = (*early).max(event.seq);
+                let ours = (mine && event.kind == EventKind::Join)
+                    || (event.room.starts_with(CONVERSATION_PREFIX)
+                        && matches!(event.kind, EventKind::Message | EventKind::Action));
+                if ours
+                    && rooms.adopting.insert(event.room.clone())
+                    && let Some(commands) = self.adopt.upgrade()
+                {
+                    let _ = commands.send(Command::Adopt(event.room.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// Whether a leave could be a `/part` (its reason, `Part: …`, or none), not the end of a
+/// session (`connection closed`, `server shutting down`). Of ours, after we entered the
+/// room, it is another session's: our identity's leave is told only once its last session
+/// ends, and ours has not (except in a shutdown, which gives its reason).
+pub fn is_part(event: &Event) -> bool {
+    event.kind == EventKind::Leave
+        && event
+            .text
+            .as_deref()
+            .is_none_or(|text| text == "Part" || text.starts_with("Part:"))
+}
+
+/// What the names of conversations (two identities' direct messages) start with.
+pub const CONVERSATION_PREFIX: &str = "dm:";
+
+/// Forwards the events of every room to the event loop until the subscription ends, keeping
+/// each room's cursor; returns why it ended.
+pub(super) async fn listen(mut subscription: Subscription<Event>, listener: Listener) -> String {
+    while let Some(item) = subscription.next().await {
+        let event = match item {
+            Ok(event) => event,
+            Err(err) => {
+                tracing::warn!(%err, "undecodable event");
+                continue;
+            }
+        };
+        listener.track(&event);
+        if listener
+            .events
+            .send(AppEvent::Net(NetEvent::Event(event)))
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    match subscription.close_reason() {
+        Some(SubscriptionCloseReason::Lagged) => "fell too far behind".into(),
+        _ => "connection closed".into(),
+    }
+}
