@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::room_tests::{entered, event, in_rooms, member, say, texts};
+use super::room_tests::{event, in_rooms, member, say, texts};
 use super::{Action, App, Bell, LineKind, NetEvent};
 use crate::rpc::types::{EventKind, MemberInfo, RoomJoined, Whois};
 
@@ -438,7 +438,6 @@ fn a_join_as_a_guest_says_so() {
         "{:?}",
         texts(&app)
     );
-    let _ = entered;
 }
 
 #[test]
