@@ -1502,3 +1502,44 @@ async fn an_identity_file_that_cannot_be_used_stops_the_client_with_one_line() {
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_mode_sends_and_prints_direct_messages_under_the_persons_name() {
+    use tokio::io::AsyncWriteExt;
+    let dir = TempDir::new();
+    let server = TestServer::start().await;
+    let alice_key = chatroom::identity::Identity::generate();
+    let mut alice = Member::join_as(&server, "alice", &alice_key).await;
+    let key = dir.0.join("bot.pem");
+    let key = key.to_str().unwrap();
+    let mut client = plain_client(
+        &[&server.ws_url(), "--name", "bot", "--identity", key],
+        &dir,
+    );
+    let mut stdin = client.stdin.take().unwrap();
+    let mut out = BufReader::new(client.stdout.take().unwrap()).lines();
+    line_containing(&mut out, "-!- you are bot").await;
+    stdin
+        .write_all(b"/msg alice build 42 is green\n")
+        .await
+        .unwrap();
+    let dm = loop {
+        let event = alice.next_event().await;
+        if event.kind == EventKind::Message {
+            assert_eq!(event.text.as_deref(), Some("build 42 is green"));
+            break event.room;
+        }
+    };
+    line_containing(&mut out, "-!- in a conversation with alice").await;
+    alice
+        .client
+        .send(alice.session(), "thanks".into(), None, Some(dm))
+        .await
+        .unwrap();
+    let line = line_containing(&mut out, "<alice> thanks").await;
+    assert!(line.starts_with("@alice "), "{line}");
+    drop(stdin);
+    let (ok, stderr) = finish(client).await;
+    assert!(ok, "{stderr}");
+    server.stop().await;
+}

@@ -1240,3 +1240,48 @@ async fn after_a_restart_the_client_is_back_in_its_rooms_with_what_it_missed_cou
     tui.assert_exits_cleanly();
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_one_terminal_of_ours_says_shows_in_the_other_as_ours() {
+    let server = TestServer::start().await;
+    let mut alice = Member::join(&server, "alice").await;
+    let dir = TempDir::new();
+    let mut desktop = keyed_tui(&server, "bob", &dir, &[]);
+    block(|| desktop.wait_for_text("connected │ 2 members │ bob"));
+    assert_eq!(alice.next_event().await.kind, EventKind::Join);
+    // The laptop, with the same key: one member still.
+    let mut laptop = keyed_tui(&server, "bob", &dir, &[]);
+    block(|| laptop.wait_for_text("connected │ 2 members │ bob"));
+    laptop.type_keys("bob here, from the laptop\r");
+    let said = alice.next_event().await;
+    assert_eq!(
+        (said.kind, said.text.as_deref()),
+        (EventKind::Message, Some("bob here, from the laptop")),
+        "no second join before it"
+    );
+    block(|| desktop.wait_for_text("<bob> bob here, from the laptop"));
+    // Ours, not someone naming us: no mention highlight (yellow) on the desktop.
+    let screen = desktop.parser.screen();
+    let row = (0..ROWS)
+        .find(|&row| {
+            screen
+                .rows(0, COLS)
+                .nth(usize::from(row))
+                .is_some_and(|r| r.contains("from the laptop"))
+        })
+        .unwrap();
+    let text_col = (0..COLS)
+        .find(|&col| screen.cell(row, col).is_some_and(|c| c.contents() == "f"))
+        .unwrap();
+    let cell = screen.cell(row, text_col).unwrap();
+    assert_ne!(
+        cell.fgcolor(),
+        vt100::Color::Idx(3),
+        "highlighted as a mention"
+    );
+    laptop.type_keys("/quit\r");
+    laptop.assert_exits_cleanly();
+    desktop.type_keys("/quit\r");
+    desktop.assert_exits_cleanly();
+    server.stop().await;
+}
