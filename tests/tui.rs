@@ -1016,11 +1016,8 @@ async fn msg_opens_the_conversation_in_the_room_list_and_an_answer_counts_there(
             room_row(s, 1).starts_with("2 @alice")
         })
     });
-    assert!(
-        tui.screen().contains("→ alice: lunch at noon?"),
-        "{}",
-        tui.screen()
-    );
+    // The frame may still be on its way: waited for, not read at once.
+    block(|| tui.wait_for_text("→ alice: lunch at noon?"));
     let dm = loop {
         let event = alice.next_event().await;
         if event.kind == EventKind::Message {
