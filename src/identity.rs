@@ -25,6 +25,7 @@ use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use rand::Rng;
 use sha2::{Digest, Sha256};
 
+pub mod known;
 #[cfg(test)]
 mod tests;
 
@@ -145,6 +146,9 @@ pub fn is_keyed_id(id: uuid::Uuid) -> bool {
 /// This user's key pair. Its `Debug` shows the public key's fingerprint only.
 pub struct Identity {
     key: SigningKey,
+    /// The servers this identity has signed in to, kept beside its key file; `None` for a
+    /// key made in memory.
+    known: Option<known::KnownServers>,
 }
 
 impl fmt::Debug for Identity {
@@ -186,11 +190,21 @@ impl Identity {
         let seed: [u8; 32] = rand::rng().random();
         Self {
             key: SigningKey::from_bytes(&seed),
+            known: None,
         }
     }
 
     pub fn public_key(&self) -> PublicKey {
         PublicKey(self.key.verifying_key().to_bytes())
+    }
+
+    /// Checks, before signing a challenge from the server at `address`, that no other
+    /// address gave the same server id before (see [`known`]), and remembers this one.
+    pub fn vouch(&self, address: &str, server: &str) -> Result<(), known::KnownServerError> {
+        match &self.known {
+            Some(known) => known.vouch(address, server),
+            None => Ok(()),
+        }
     }
 
     /// The base64 signature over [`join_message`]`(server, nonce, public key)`.
@@ -246,7 +260,10 @@ impl Identity {
         let text = std::str::from_utf8(&bytes).map_err(|_| corrupt("not text"))?;
         let key = SigningKey::from_pkcs8_pem(text)
             .map_err(|e| corrupt(&format!("not a PKCS#8 Ed25519 private key: {e}")))?;
-        Ok(Self { key })
+        Ok(Self {
+            key,
+            known: Some(known::KnownServers::beside(path)),
+        })
     }
 
     /// Writes a new key file, mode 0600 from the start (missing parent directories are
@@ -277,7 +294,10 @@ impl Identity {
             }
             Err(e) => return Err(io_error(e)),
         };
-        let identity = Self::generate();
+        let identity = Self {
+            known: Some(known::KnownServers::beside(path)),
+            ..Self::generate()
+        };
         // The secret alone (PKCS#8 v1), as `openssl genpkey` writes it: OpenSSL 3.0 cannot
         // read the v2 form that carries the public key too.
         let pem = KeypairBytes {

@@ -1543,3 +1543,39 @@ async fn plain_mode_sends_and_prints_direct_messages_under_the_persons_name() {
     assert!(ok, "{stderr}");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_giving_another_servers_id_is_not_signed_in_to() {
+    use tokio::io::AsyncWriteExt;
+    // Server B speaks with A's id, as a server passing A's challenges on to sign in there
+    // as us would.
+    let same = |_: ()| ServerConfig {
+        server_id: Some("0123456789abcdef0123456789abcdef".into()),
+        ..ServerConfig::default()
+    };
+    let (a, b) = (
+        TestServer::start_with(same(())).await,
+        TestServer::start_with(same(())).await,
+    );
+    let dir = TempDir::new();
+    let mut client = plain_client(&[&a.ws_url(), "--name", "alice"], &dir);
+    let mut out = BufReader::new(client.stdout.take().unwrap()).lines();
+    line_containing(&mut out, "-!- you are alice").await;
+    client.stdin.take().unwrap().shutdown().await.unwrap();
+    let (ok, stderr) = finish(client).await;
+    assert!(ok, "{stderr}");
+
+    let client = plain_client(&[&b.ws_url(), "--name", "alice"], &dir);
+    let (ok, stderr) = finish(client).await;
+    assert!(!ok, "refused");
+    assert!(stderr.contains("passing your sign-in on"), "{stderr}");
+    let members = Member::join(&b, "watcher").await;
+    let list = members
+        .client
+        .members(Some(members.session()), None)
+        .await
+        .unwrap();
+    assert_eq!(list.len(), 1, "alice never got in: {list:?}");
+    a.stop().await;
+    b.stop().await;
+}

@@ -91,3 +91,23 @@ async fn ownership_rooms_markers_and_waiting_messages_survive_a_kill_9() {
     assert_eq!(texts, ["while you were out"]);
     kill(server).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_id_stays_with_the_database() {
+    let dir = TempDir::new();
+    let db = dir.0.join("chat.db");
+    let db_arg = db.to_str().unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let (server, addr) = serve(&["--db", db_arg]).await;
+        let client = connect(&TestServer::external(addr).ws_url()).await.unwrap();
+        ids.push(client.challenge().await.unwrap().server);
+        kill(server).await;
+    }
+    assert_eq!(ids[0], ids[1], "clients know the server again by its id");
+    let other = dir.0.join("other.db");
+    let (server, addr) = serve(&["--db", other.to_str().unwrap()]).await;
+    let client = connect(&TestServer::external(addr).ws_url()).await.unwrap();
+    assert_ne!(client.challenge().await.unwrap().server, ids[0]);
+    kill(server).await;
+}

@@ -135,7 +135,12 @@ fn server_config(args: &ServeArgs, bound: SocketAddr) -> anyhow::Result<Served> 
     if let Some(fingerprint) = fingerprint {
         tracing::info!(%fingerprint, "serving TLS");
     }
+    let server_id = match &db {
+        DbLocation::File(path) => Some(server_id_beside(path)?),
+        DbLocation::Memory => None,
+    };
     let config = ServerConfig {
+        server_id,
         password: password.as_deref().map(Password::new),
         tls,
         db,
@@ -205,5 +210,32 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     async {
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("stop signal received");
+    }
+}
+
+/// The server's id, kept beside its database (`chat.db` → `chat.db.server-id`) and made
+/// there on first start: clients remember which id each address gave, to catch a server
+/// that passes another's challenges on.
+fn server_id_beside(db: &std::path::Path) -> anyhow::Result<String> {
+    let mut path = db.as_os_str().to_owned();
+    path.push(".server-id");
+    let path = std::path::PathBuf::from(path);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let id = text.trim();
+            anyhow::ensure!(
+                id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+                "{} does not hold a server id; remove it to make a new one",
+                path.display()
+            );
+            Ok(id.to_owned())
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            let id = format!("{:032x}", rand::random::<u128>());
+            std::fs::write(&path, format!("{id}\n"))
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            Ok(id)
+        }
+        Err(err) => Err(err).with_context(|| format!("cannot read {}", path.display())),
     }
 }

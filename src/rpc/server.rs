@@ -48,6 +48,10 @@ pub struct ServerConfig {
     pub chat: ChatConfig,
     /// Where history is stored.
     pub db: DbLocation,
+    /// The id this server signs its challenges with, kept with its history so that clients
+    /// can tell it from another server (one passing its challenges on); `None`: a new one
+    /// at each start.
+    pub server_id: Option<String>,
     /// How much history to keep in each room.
     pub retention: Retention,
     /// How many rooms one IP address may create (loopback exempt unless `limit_loopback`):
@@ -102,6 +106,7 @@ impl Default for ServerConfig {
         Self {
             chat: ChatConfig::default(),
             db: DbLocation::Memory,
+            server_id: None,
             retention: Retention::default(),
             room_creations: RateLimit {
                 per_sec: 10.0 / 60.0,

@@ -37,7 +37,7 @@ pub struct ChatService {
     password: Option<PasswordGate>,
     /// Runs every history read, one at a time, on a thread of its own.
     pub(super) history_reader: HistoryReader,
-    /// What a join proof is bound to, besides its connection's nonce: new at every start.
+    /// What a join proof is bound to, besides its connection's nonce: this server's id.
     server_id: String,
 }
 
@@ -286,7 +286,10 @@ impl ChatService {
             max_sessions_per_connection: config.max_sessions_per_connection,
             password: config.password.clone().map(PasswordGate::new),
             history_reader: HistoryReader::start(),
-            server_id: format!("{:032x}", rand::random::<u128>()),
+            server_id: config
+                .server_id
+                .clone()
+                .unwrap_or_else(|| format!("{:032x}", rand::random::<u128>())),
         }
     }
 

@@ -15,8 +15,8 @@ pub const PROTOCOL_VERSION: u32 = 3;
 /// The answer to `chat_challenge`: what a client signs to prove it holds its key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Challenge {
-    /// This server's id, new at every start: a proof made for one server (or one run of
-    /// it) is no use on another.
+    /// This server's id, kept with its database: a proof made for one server is no use on
+    /// another, and a client can tell a server that passes on another's challenges.
     pub server: String,
     /// Fresh for this connection and good for one join on it.
     pub nonce: String,

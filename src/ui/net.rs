@@ -295,7 +295,7 @@ impl Worker {
             self.name = Some(name);
         }
         let proof = match &self.identity {
-            Some(identity) => prove(&client, identity).await?,
+            Some(identity) => prove(&client, &self.url, identity).await?,
             None => None,
         };
         let wanted = self.rooms().joined.clone();
@@ -577,12 +577,22 @@ const METHOD_NOT_FOUND: i32 = -32601;
 
 /// Signs this connection's challenge with our key, for `chat_join`'s `proof`. A server
 /// from before identities has no challenge to give: we join it as a guest.
-async fn prove(client: &WsClient, identity: &Identity) -> Result<Option<Proof>, OpenError> {
+async fn prove(
+    client: &WsClient,
+    url: &str,
+    identity: &Identity,
+) -> Result<Option<Proof>, OpenError> {
     match client.challenge().await {
-        Ok(challenge) => Ok(Some(Proof {
-            key: identity.public_key().to_base64(),
-            signature: identity.sign_join(&challenge.server, &challenge.nonce),
-        })),
+        Ok(challenge) => {
+            // Not for a server that speaks with another's id: it would sign us in there.
+            identity
+                .vouch(url, &challenge.server)
+                .map_err(|err| OpenError::Permanent(err.to_string()))?;
+            Ok(Some(Proof {
+                key: identity.public_key().to_base64(),
+                signature: identity.sign_join(&challenge.server, &challenge.nonce),
+            }))
+        }
         Err(ClientError::Call(err)) if err.code() == METHOD_NOT_FOUND => {
             tracing::warn!("the server knows no identities: joining as a guest");
             Ok(None)
