@@ -96,6 +96,9 @@ struct State {
     names: HashSet<String>,
     /// Every identity (key) the chat knows, the names they own, and their conversations.
     identities: identities::Identities,
+    /// Records handed to the log and not yet stored: their positions and what they were
+    /// about, to be written again if the log drops them.
+    unstored_records: std::collections::VecDeque<(u64, pending::RecordAbout)>,
     /// Every room, by name.
     rooms: HashMap<String, Room>,
     /// Look-alike keys of the room names → the room holding each.
@@ -200,6 +203,7 @@ impl Chat {
                         recovered.identities,
                         recovered.conversations,
                     ),
+                    unstored_records: Default::default(),
                     rooms,
                     room_keys,
                     closing: false,
@@ -271,6 +275,7 @@ impl Chat {
     fn stored_through(&self, position: u64) {
         let mut state = self.lock();
         state.deliver_through(position, self.shared.config.history_len);
+        state.records_stored_through(position);
         drop(state);
         self.shared.durable.send_replace(position);
     }

@@ -31,12 +31,9 @@ impl MemberInfo {
     }
 }
 
-/// Whether a member id is one made from a key (a version 8 uuid, see
-/// [`crate::identity::PublicKey::member_id`]); guests get random (version 4) ids, and the
+/// Whether a member id is one made from a key; guests get random (version 4) ids, and the
 /// server the nil id.
-pub fn is_keyed_id(id: Uuid) -> bool {
-    id.get_version_num() == 8
-}
+pub use crate::identity::is_keyed_id;
 
 /// Whether an id is a guest's: neither made from a key nor the server's.
 pub fn is_guest_id(id: Uuid) -> bool {

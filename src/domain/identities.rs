@@ -106,6 +106,54 @@ impl Identities {
     }
 }
 
+/// What a record is about: which identity, room or conversation. A take-back writes what
+/// memory has about it again.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum RecordAbout {
+    Identity(String),
+    Membership(String, String),
+    Marker(String, String),
+    Conversation(String),
+}
+
+impl RecordAbout {
+    pub(super) fn of(record: &Record) -> Self {
+        match record {
+            Record::Identity(r) => Self::Identity(r.key.clone()),
+            Record::Membership { key, room, .. } => Self::Membership(key.clone(), room.clone()),
+            Record::Marker { key, room, .. } => Self::Marker(key.clone(), room.clone()),
+            Record::Conversation { room, .. } => Self::Conversation(room.clone()),
+        }
+    }
+}
+
+impl Identities {
+    /// The record of what memory holds about `about` now.
+    pub(super) fn current(&self, about: &RecordAbout) -> Option<Record> {
+        Some(match about {
+            RecordAbout::Identity(key) => Record::Identity(self.get(key)?.record.clone()),
+            RecordAbout::Membership(key, room) => Record::Membership {
+                key: key.clone(),
+                room: room.clone(),
+                member: self.get(key)?.rooms.contains(room),
+            },
+            RecordAbout::Marker(key, room) => Record::Marker {
+                key: key.clone(),
+                room: room.clone(),
+                seq: *self.get(key)?.markers.get(room)?,
+            },
+            RecordAbout::Conversation(room) => {
+                let ids = self.conversations.get(room)?;
+                let keys = [self.by_id.get(&ids[0])?, self.by_id.get(&ids[1])?];
+                Record::Conversation {
+                    room: room.clone(),
+                    keys: keys.map(String::clone),
+                }
+            }
+        })
+    }
+}
+
 /// A member as `/whois` tells of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WhoisInfo {
@@ -136,7 +184,8 @@ impl Chat {
             .clone()
             .ok_or(RoomError::NotIdentified("keep read markers"))?;
         let name = state.seated_in(id, room)?;
-        let latest = state.rooms[&name].last_seq();
+        // Stored events only: one not stored yet could still be taken back.
+        let latest = state.rooms[&name].durable_seq;
         if seq > latest {
             return Err(RoomError::MarkerAhead {
                 room: name,

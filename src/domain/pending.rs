@@ -12,6 +12,8 @@
 //! or recorded at the next start-up if the server stops first.
 
 use std::collections::VecDeque;
+
+pub(super) use super::identities::RecordAbout;
 use std::sync::Arc;
 
 use tokio::sync::oneshot;
@@ -27,8 +29,11 @@ pub(super) enum Undo {
     Nothing,
     /// The join that started this member's session: the session goes.
     Session(Uuid),
-    /// A join into one more room: the member leaves that room unannounced.
+    /// A join into one more room the member is given back: it leaves that room
+    /// unannounced.
     Seat(Uuid),
+    /// A join into a room the member chose now: as `Seat`, and it is not remembered.
+    Entry(Uuid),
     /// A rename: the member gets its old name back.
     Rename {
         id: Uuid,
@@ -216,13 +221,43 @@ impl State {
         seq
     }
 
-    /// Hands the log a record about an identity, in order with the events.
+    /// Hands the log a record about an identity, in order with the events. Until it is
+    /// stored, what it was about is kept, so that a take-back can write it again.
     pub(super) fn record(&mut self, record: super::Record) {
         let position = self.next_position;
         self.next_position += 1;
+        self.unstored_records
+            .push_back((position, RecordAbout::of(&record)));
         match &self.appender {
             Some(appender) => appender.record(position, record),
             None => tracing::warn!(?record, "a record after the log closed is not kept"),
+        }
+    }
+
+    /// Forgets the records stored up to `position`.
+    pub(super) fn records_stored_through(&mut self, position: u64) {
+        while self
+            .unstored_records
+            .front()
+            .is_some_and(|(at, _)| *at <= position)
+        {
+            self.unstored_records.pop_front();
+        }
+    }
+
+    /// Writes again, as memory has it now, everything the records not stored were about:
+    /// those the log dropped, and those the take-back itself made before the log resumed.
+    fn record_again(&mut self) {
+        let mut about: Vec<RecordAbout> = std::mem::take(&mut self.unstored_records)
+            .into_iter()
+            .map(|(_, about)| about)
+            .collect();
+        about.sort();
+        about.dedup();
+        for about in about {
+            if let Some(record) = self.identities.current(&about) {
+                self.record(record);
+            }
         }
     }
 
@@ -257,10 +292,14 @@ impl State {
                     // Joined and left, neither stored: never there at all.
                     leaves.retain(|(_, info, _)| info.id != *id);
                 }
-                Undo::Seat(id) => {
+                Undo::Seat(id) | Undo::Entry(id) => {
                     if let Some(member) = self.members.get_mut(id) {
                         member.rooms.remove(&event.room);
                         member.seats.remove(&event.room);
+                        // A room it came into only now is not one to come back to.
+                        if let (Undo::Entry(_), Some(key)) = (&accepted.undo, member.key.clone()) {
+                            self.remember_room(&key, &event.room, false);
+                        }
                     }
                     if let Some(room) = self.rooms.get_mut(&event.room) {
                         room.seats.remove(id);
@@ -310,6 +349,7 @@ impl State {
         if let Some(appender) = &self.appender {
             appender.resume();
         }
+        self.record_again();
         for (room, info, text) in leaves.into_iter().rev() {
             if self.rooms.contains_key(&room) {
                 self.publish(&room, EventKind::Leave, info, text, None);

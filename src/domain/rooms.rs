@@ -79,7 +79,7 @@ impl Chat {
         if let Some(key) = state.members[&id].key.clone() {
             state.remember_room(&key, &name, true);
         }
-        let (entered, receipt) = state.seat(config, id, &name, Some(conn), Undo::Seat(id));
+        let (entered, receipt) = state.seat(config, id, &name, Some(conn), Undo::Entry(id));
         tracing::info!(%id, room = %name, "entered");
         Ok((entered, receipt))
     }

@@ -175,6 +175,20 @@ impl Chat {
                 requested
             }
         };
+        // One more session in a room it is not in yet enters it: as many rooms as ever.
+        if let Some(member) = key.as_ref().and_then(|k| state.members.get(&k.id))
+            && !member.rooms.contains(&room)
+            && member
+                .rooms
+                .iter()
+                .filter(|r| !super::is_conversation(r))
+                .count()
+                >= config.max_rooms_per_member
+        {
+            return Err(RoomError::TooManyRoomsForMember {
+                max: config.max_rooms_per_member,
+            });
+        }
         // Every other check has passed: only now may a room be made.
         if !state.rooms.contains_key(&room) {
             may_create()?;
@@ -377,7 +391,7 @@ impl State {
             None
         } else {
             self.remember_room(&key.key, room, true);
-            let (_, receipt) = self.seat(config, id, room, Some(conn_id), Undo::Seat(id));
+            let (_, receipt) = self.seat(config, id, room, Some(conn_id), Undo::Entry(id));
             receipt
         };
         let info = self.members[&id].info.clone();

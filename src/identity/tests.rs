@@ -17,6 +17,7 @@ const RFC_PEM: &str = "-----BEGIN PRIVATE KEY-----\n\
 fn rfc_identity() -> Identity {
     Identity {
         key: SigningKey::from_bytes(&RFC_SECRET),
+        known: None,
     }
 }
 

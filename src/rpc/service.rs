@@ -22,7 +22,7 @@ use super::types::{
 };
 use super::{ChatApiServer, DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT, codes};
 use crate::domain::{
-    Chat, Credentials, Encoder, Entered, Joined, Lifetime, LogError, RoomSummary, Wire,
+    Chat, Credentials, Encoder, Entered, Joined, Lifetime, LogError, RoomSummary, Wire, is_keyed_id,
 };
 use crate::identity::{PublicKey, verify_join};
 
@@ -366,7 +366,8 @@ impl ChatService {
     /// Messages from others after `read` up to `last_seq`, counted up to
     /// [`MAX_UNREAD_COUNTED`] among the events that follow the marker.
     async fn unread(&self, room: &str, read: u64, last_seq: u64, me: uuid::Uuid) -> u32 {
-        if read >= last_seq {
+        // A guest keeps no marker: nothing is unread for it.
+        if read >= last_seq || !is_keyed_id(me) {
             return 0;
         }
         let (log, room) = (self.chat.log(), room.to_owned());

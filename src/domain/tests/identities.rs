@@ -279,3 +279,31 @@ fn a_direct_message_over_the_rate_limit_opens_nothing() {
     );
     drop(bob);
 }
+
+#[test]
+fn another_session_cannot_take_its_member_past_the_rooms_a_member_may_be_in() {
+    let chat = Chat::in_memory(ChatConfig {
+        max_rooms_per_member: 2,
+        ..ChatConfig::default()
+    });
+    let first = join_keyed(&chat, "alice", key(1)).unwrap();
+    let (_, _receipt) = chat.enter(&first.session, "#b").unwrap();
+    let more = chat.join_as(
+        Some("alice"),
+        Lifetime::Connection,
+        Some("#c"),
+        Some(key(1)),
+        || Ok(()),
+    );
+    assert_eq!(
+        more.unwrap_err(),
+        RoomError::TooManyRoomsForMember { max: 2 }
+    );
+    // Into a room it is in, it may.
+    let (again, _) = chat
+        .join_as(None, Lifetime::Connection, Some("#b"), Some(key(1)), || {
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(again.room.room, "#b");
+}

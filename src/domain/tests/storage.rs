@@ -259,3 +259,78 @@ async fn a_rename_taken_back_never_gives_two_members_one_name() {
     assert_ne!(x_name, "a", "y has it");
     assert_eq!(x_name, "a-2");
 }
+
+/// A keyed member, as the server would have checked its key.
+fn keyed(room: &Room, name: &str, n: u8) -> crate::domain::Joined {
+    let key = crate::domain::Credentials {
+        key: format!("key-{n}"),
+        id: uuid::Uuid::new_v8([n; 16]),
+    };
+    room.join_as(Some(name), Lifetime::Connection, None, Some(key), || Ok(()))
+        .unwrap()
+        .0
+}
+
+#[tokio::test]
+async fn what_identities_did_while_storage_failed_is_written_again_once_it_is_back() {
+    let dir = std::env::temp_dir().join(format!("chatroom-records-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let location = DbLocation::File(dir.join("chat.db"));
+    let store = Store::open(&location).unwrap();
+    let faults = store.write_faults();
+    let config = RoomConfig {
+        rate_limit: None,
+        storage_timeout: Duration::from_millis(50),
+        ..RoomConfig::default()
+    };
+    let room = Room(Chat::new(config, std::sync::Arc::new(store)).unwrap());
+    let alice = keyed(&room, "alice", 1);
+    let bob = keyed(&room, "bob", 2);
+    say_stored(&room, &alice.session, "hi").await;
+    room.leave(&bob.session, LeaveReason::Left).unwrap();
+
+    faults.set(true);
+    // Into a room chosen now: refused, and not to be given back later.
+    let (_, entry) = room.enter(&alice.session, "#x").unwrap();
+    // A message to bob, away: refused, but the conversation it opened stays open.
+    let (dm, message) = room.msg(&alice.session, "bob", "refused", false).unwrap();
+    assert_eq!(
+        outcome(entry.unwrap()).await,
+        Err(RoomError::StorageUnavailable)
+    );
+    assert_eq!(outcome(message).await, Err(RoomError::StorageUnavailable));
+    faults.set(false);
+    let (_, later) = room
+        .msg(&alice.session, "bob", "waiting for bob", false)
+        .unwrap();
+    outcome(later).await.unwrap();
+    tokio::time::timeout(WAIT, room.settled()).await.unwrap();
+    room.leave(&alice.session, LeaveReason::Left).unwrap();
+    tokio::time::timeout(WAIT, room.settled()).await.unwrap();
+    room.close_store(WAIT);
+
+    let reopened = Store::open(&location).unwrap();
+    let recovered = crate::domain::EventLog::recovered(&reopened);
+    let rooms_of = |key: &str| {
+        recovered
+            .identities
+            .iter()
+            .find(|i| i.record.key == key)
+            .map(|i| i.rooms.clone())
+            .unwrap()
+    };
+    assert!(
+        !rooms_of("key-1").contains(&"#x".to_owned()),
+        "{recovered:?}"
+    );
+    assert!(
+        rooms_of("key-2").contains(&dm),
+        "bob finds the conversation: {recovered:?}"
+    );
+    assert!(
+        recovered.conversations.iter().any(|(room, _)| *room == dm),
+        "{recovered:?}"
+    );
+    drop(reopened);
+    std::fs::remove_dir_all(dir).unwrap();
+}
