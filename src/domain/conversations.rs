@@ -59,11 +59,20 @@ impl Chat {
 
     /// Opens the conversation with the identity owning `name`, as entering opens a room.
     pub fn query(&self, session: &str, name: &str) -> Result<Entered, RoomError> {
+        let config = &self.shared.config;
         let mut state = self.lock();
         let (id, conn) = state.session(session)?;
         let peer = state.peer_for(id, name)?;
-        let room = state.open_conversation(&self.shared.config, id, peer, Some(conn), false);
-        Ok(state.entered(&self.shared.config, id, conn, &room))
+        // Opening one is charged as a message is: conversations are not made for free.
+        if !state
+            .identities
+            .conversations
+            .contains_key(&conversation_room(id, peer.1))
+        {
+            state.charge(id, config.rate_limit, Instant::now())?;
+        }
+        let room = state.open_conversation(config, id, peer, Some(conn), false);
+        Ok(state.entered(config, id, conn, &room))
     }
 }
 

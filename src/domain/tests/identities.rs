@@ -307,3 +307,24 @@ fn another_session_cannot_take_its_member_past_the_rooms_a_member_may_be_in() {
         .unwrap();
     assert_eq!(again.room.room, "#b");
 }
+
+#[test]
+fn opening_conversations_is_charged_as_messages_are() {
+    let chat = Chat::in_memory(ChatConfig {
+        rate_limit: Some(RateLimit {
+            per_sec: 0.001,
+            burst: 1,
+        }),
+        ..ChatConfig::default()
+    });
+    let alice = join_keyed(&chat, "alice", key(1)).unwrap();
+    let _bob = join_keyed(&chat, "bob", key(2)).unwrap();
+    let _carol = join_keyed(&chat, "carol", key(3)).unwrap();
+    chat.query(&alice.session, "bob").unwrap();
+    // Opening it again is free; a new one is not.
+    chat.query(&alice.session, "bob").unwrap();
+    assert!(matches!(
+        chat.query(&alice.session, "carol"),
+        Err(RoomError::RateLimited { .. })
+    ));
+}
