@@ -136,8 +136,15 @@ fn server_config(args: &ServeArgs, bound: SocketAddr) -> anyhow::Result<Served> 
         tracing::info!(%fingerprint, "serving TLS");
     }
     let server_id = match &db {
-        DbLocation::File(path) => Some(server_id_beside(path)?),
-        DbLocation::Memory => None,
+        // A database in a missing directory is refused when it is opened, with the reason.
+        DbLocation::File(path)
+            if path
+                .parent()
+                .is_none_or(|dir| dir.as_os_str().is_empty() || dir.is_dir()) =>
+        {
+            Some(server_id_beside(path)?)
+        }
+        _ => None,
     };
     let config = ServerConfig {
         server_id,
