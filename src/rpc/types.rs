@@ -6,7 +6,9 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-pub use crate::domain::{Event, EventKind, MemberInfo, unix_ms};
+pub use crate::domain::{
+    CONVERSATION_PREFIX, Event, EventKind, MemberInfo, is_conversation, unix_ms,
+};
 
 /// The protocol version this build speaks, told in every [`JoinResult`]: 2 added rooms,
 /// 3 identities, direct messages and read markers.

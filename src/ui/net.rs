@@ -26,26 +26,26 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 mod handle;
+mod proof;
+mod retry;
 mod session;
 mod stream;
 
 use self::handle::{Command, Line};
 pub use self::handle::{Network, Page};
-pub use self::stream::{CONVERSATION_PREFIX, is_part};
+use self::proof::prove;
+use self::retry::{backoff, gives_up};
+pub use self::stream::is_part;
 use self::stream::{Listener, listen};
 use super::app::{AppEvent, NetEvent};
 use crate::identity::Identity;
-use crate::rpc::client::{ConnectError, SUBSCRIPTION_BUFFER, connect_within, describe};
+use crate::rpc::client::{SUBSCRIPTION_BUFFER, connect_within, describe};
 use crate::rpc::tls::ClientTls;
-use crate::rpc::types::{Event, JoinResult, Proof, RoomJoined};
+use crate::rpc::types::{Event, JoinResult, RoomJoined};
 use crate::rpc::{ChatApiClient, codes};
 
 /// How long quitting waits for the server to confirm the leave.
 const LEAVE_TIMEOUT: Duration = Duration::from_secs(2);
-/// The first wait before reconnecting; it doubles with every failure.
-const FIRST_RETRY: Duration = Duration::from_secs(1);
-/// The longest wait between attempts.
-const MAX_RETRY: Duration = Duration::from_secs(30);
 /// Events fetched per page of history.
 const HISTORY_PAGE: u32 = 100;
 
@@ -557,85 +557,10 @@ fn room_refused(code: i32) -> bool {
     )
 }
 
-/// The wait before attempt `failures + 1`: doubling from one second, capped at thirty,
-/// scaled by `jitter` so clients dropped together do not all return together.
-fn backoff(failures: u32, jitter: f64) -> Duration {
-    let base = FIRST_RETRY.saturating_mul(1u32 << failures.min(16));
-    base.min(MAX_RETRY).mul_f64(jitter)
-}
-
-/// Whether a failure to connect ends the attempts: what trying again cannot change, and a
-/// host name that does not resolve on the very first attempt (a typo). A host that
-/// resolved before (the client got in, or the server was only down) and fails now is the
-/// network going away, worth waiting for.
-fn gives_up(err: &ConnectError, joined_before: bool, failures: u32) -> bool {
-    err.is_permanent() || (err.is_unknown_host() && !joined_before && failures == 0)
-}
-
-/// The JSON-RPC error code of a method the server does not have.
-const METHOD_NOT_FOUND: i32 = -32601;
-
-/// Signs this connection's challenge with our key, for `chat_join`'s `proof`. A server
-/// from before identities has no challenge to give: we join it as a guest.
-async fn prove(
-    client: &WsClient,
-    url: &str,
-    identity: &Identity,
-) -> Result<Option<Proof>, OpenError> {
-    match client.challenge().await {
-        Ok(challenge) => {
-            // Not for a server that speaks with another's id: it would sign us in there.
-            identity
-                .vouch(url, &challenge.server)
-                .map_err(|err| OpenError::Permanent(err.to_string()))?;
-            Ok(Some(Proof {
-                key: identity.public_key().to_base64(),
-                signature: identity.sign_join(&challenge.server, &challenge.nonce),
-            }))
-        }
-        Err(ClientError::Call(err)) if err.code() == METHOD_NOT_FOUND => {
-            tracing::warn!("the server knows no identities: joining as a guest");
-            Ok(None)
-        }
-        Err(err @ ClientError::Call(_)) => Err(OpenError::Permanent(describe(&err))),
-        Err(err) => Err(OpenError::Transient(describe(&err))),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::rpc::types::EventKind;
-
-    #[test]
-    fn backoff_doubles_from_a_second_up_to_thirty() {
-        let waits: Vec<u64> = (0..8).map(|n| backoff(n, 1.0).as_secs()).collect();
-        assert_eq!(waits, [1, 2, 4, 8, 16, 30, 30, 30]);
-        assert_eq!(backoff(u32::MAX, 1.0), MAX_RETRY);
-    }
-
-    #[test]
-    fn an_unknown_host_is_given_up_on_only_at_the_very_first_attempt() {
-        let unknown = ConnectError::UnknownHost {
-            url: "ws://chat.example:7777/".into(),
-            cause: ClientError::Custom("no such host".into()),
-        };
-        assert!(gives_up(&unknown, false, 0), "a typo");
-        assert!(
-            !gives_up(&unknown, false, 3),
-            "the server was down at start, then the network went"
-        );
-        assert!(!gives_up(&unknown, true, 0), "an outage after getting in");
-        let refused = ConnectError::Connect {
-            url: "ws://chat.example:7777/".into(),
-            cause: ClientError::Custom("connection refused".into()),
-        };
-        assert!(!gives_up(&refused, false, 0));
-        let tls = ConnectError::TlsPort {
-            url: "ws://chat.example:7777/".into(),
-        };
-        assert!(gives_up(&tls, true, 5));
-    }
 
     #[test]
     fn each_room_resumes_from_its_own_cursor_unless_its_history_was_reset() {
@@ -679,12 +604,6 @@ mod tests {
                 error: "cannot list the rooms: not connected".into()
             }
         );
-    }
-
-    #[test]
-    fn jitter_spreads_the_wait() {
-        assert_eq!(backoff(2, 0.8), Duration::from_millis(3200));
-        assert_eq!(backoff(2, 1.2), Duration::from_millis(4800));
     }
 
     /// A listener for member `me`, in `rooms` at the cursors given, and the queue it asks

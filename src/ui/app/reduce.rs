@@ -2,10 +2,11 @@
 //! room events and the lines they read as, the member list and who spoke last, failures.
 
 use super::{App, Bell, ChatLine, Connection, LineKind, NetEvent, Room};
+use crate::rpc::types::is_conversation;
 use crate::rpc::types::{Event, EventKind, MemberInfo, RoomJoined};
 use crate::text::{clean_name, clean_text};
 use crate::ui::event_text::{self, GUEST_MARK, Reading, room_row};
-use crate::ui::net::{CONVERSATION_PREFIX, is_part};
+use crate::ui::net::is_part;
 
 /// Events of a room being joined kept until the answer to joining comes, at most.
 const MAX_EARLY_EVENTS: usize = 1024;
@@ -113,7 +114,7 @@ impl App {
                 // conversation someone opened).
                 None if event.kind != EventKind::Read
                     && (self.joining.as_ref() == Some(&event.room)
-                        || event.room.starts_with(CONVERSATION_PREFIX))
+                        || is_conversation(&event.room))
                     && self.early_events.len() < MAX_EARLY_EVENTS =>
                 {
                     self.early_events.push(event);
@@ -477,7 +478,7 @@ impl App {
         };
         let said = matches!(kind, LineKind::Message { .. } | LineKind::Action { .. });
         // A direct message is for us by its nature.
-        let direct = event.room.starts_with(CONVERSATION_PREFIX);
+        let direct = is_conversation(&event.room);
         let mentions_me = said
             && !own
             && (direct || self.me.as_ref().is_some_and(|me| mentions(&text, &me.name)));

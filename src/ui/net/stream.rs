@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 
 use super::Rooms;
 use super::handle::Command;
-use crate::rpc::types::{Event, EventKind};
+use crate::rpc::types::{Event, EventKind, is_conversation};
 use crate::ui::app::{AppEvent, NetEvent};
 
 /// What the task reading the stream needs besides the stream.
@@ -47,7 +47,7 @@ impl Listener {
                 let early = rooms.early.entry(event.room.clone()).or_default();
                 *early = (*early).max(event.seq);
                 let ours = (mine && event.kind == EventKind::Join)
-                    || (event.room.starts_with(CONVERSATION_PREFIX)
+                    || (is_conversation(&event.room)
                         && matches!(event.kind, EventKind::Message | EventKind::Action));
                 if ours
                     && rooms.adopting.insert(event.room.clone())
@@ -71,9 +71,6 @@ pub fn is_part(event: &Event) -> bool {
             .as_deref()
             .is_none_or(|text| text == "Part" || text.starts_with("Part:"))
 }
-
-/// What the names of conversations (two identities' direct messages) start with.
-pub const CONVERSATION_PREFIX: &str = "dm:";
 
 /// Forwards the events of every room to the event loop until the subscription ends, keeping
 /// each room's cursor; returns why it ended.
