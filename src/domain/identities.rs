@@ -95,9 +95,19 @@ impl Identities {
         self.by_id.get(&id).and_then(|key| self.by_key.get(key))
     }
 
-    /// Gives `key` the name `name`, releasing the one it had.
+    /// Gives `key` the name `name`, releasing the one it had: the keys of that name alone
+    /// are looked at, not every owned name (this runs at every join of an identity).
     fn claim(&mut self, key: &str, name: Option<&str>) {
-        self.owned.retain(|_, owner| owner != key);
+        let old = self.by_key.get(key).and_then(|i| i.record.name.clone());
+        for look_alike in old.iter().flat_map(|old| text_keys(old)) {
+            if self
+                .owned
+                .get(&look_alike)
+                .is_some_and(|owner| owner == key)
+            {
+                self.owned.remove(&look_alike);
+            }
+        }
         if let Some(name) = name {
             for look_alike in text_keys(name) {
                 self.owned.insert(look_alike, key.to_owned());
