@@ -39,8 +39,10 @@ fn full_app() -> App {
                 id: Uuid::from_u128(u128::from(seq) % 6),
                 name: name.into(),
                 guest: false,
+                ..Default::default()
             },
             text: Some(text),
+            ..Default::default()
         }));
     }
     assert_eq!(app.pane().lines.len(), MESSAGES as usize);

@@ -23,14 +23,18 @@
 //! buckets), `names` (reserved and free names), `reader` (reading a session's events),
 //! `pending` (events waiting for the log), `log` (the [`EventLog`] seam) and `shutdown`.
 
+mod access;
+mod away;
 mod config;
 mod conversations;
 mod error;
 mod event;
 mod identities;
 mod log;
+mod moderation;
 mod names;
 mod pending;
+mod policy;
 mod rate;
 mod reader;
 mod room;
@@ -46,20 +50,24 @@ use std::time::Instant;
 use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
 
-pub use config::{ChatConfig, DEFAULT_NAME_EXPIRY, DEFAULT_ROOM, Lifetime, RateLimit};
+pub use config::{ChatConfig, Clock, DEFAULT_NAME_EXPIRY, DEFAULT_ROOM, Lifetime, RateLimit};
 pub use conversations::{CONVERSATION_PREFIX, conversation_room, is_conversation};
 pub use error::{LeaveReason, RESTARTED, RoomError};
 pub use event::{
-    Encoder, Event, EventKind, MemberInfo, Stamped, Wire, is_guest_id, is_keyed_id, unix_ms,
+    Encoder, Event, EventKind, MemberInfo, Role, Stamped, Wire, is_guest_id, is_keyed_id, unix_ms,
 };
 pub use identities::WhoisInfo;
 pub use log::{
     Appender, EventLog, IdentityRecord, IdentityState, LogError, MemoryLog, OnProgress, Progress,
-    Record, Recovered, RoomRecord,
+    Record, Recovered, RoomRecord, tombstone,
 };
 pub use names::{RESERVED_NAMES, SERVER_NAME, server_identity};
 use pending::Pending;
 pub use pending::Receipt;
+pub use policy::{
+    BadMode, Ban, MAX_DURATION_SECS, MIN_DURATION_SECS, Modes, RoomPolicy, ServerPolicy, Target,
+    format_duration, parse_duration,
+};
 use rate::SendBudget;
 pub use rate::TokenBucket;
 use reader::Inbox;
@@ -115,6 +123,12 @@ struct State {
     encoder: Option<Encoder>,
     /// The config's default room, which is never forgotten.
     default_room: String,
+    /// The config's wall clock, for bans and mutes.
+    clock: Clock,
+    /// The key fingerprints of the server's operators.
+    server_ops: HashSet<String>,
+    /// Who is banned from the whole server.
+    server_policy: ServerPolicy,
 }
 
 /// Someone in the chat: a guest with its one session, or an identity with every session
@@ -134,6 +148,15 @@ struct Member {
     /// The rooms where it still has a seat: its rooms, and those it parted whose part is
     /// not delivered yet (its other sessions hear of the part before the seat goes).
     seats: BTreeSet<String>,
+    /// The address its first session came from: what bans and mutes a guest by.
+    address: Option<std::net::IpAddr>,
+    /// The key's fingerprint, `None` for a guest: what the operators list names.
+    fingerprint: Option<String>,
+    /// Its away message, while it is away.
+    away: Option<String>,
+    /// Who has been told the away message since it was set (the first direct message from
+    /// each is answered with it).
+    away_told: HashSet<Uuid>,
 }
 
 /// One session of a member: its own queue, reader and lifetime.
@@ -180,6 +203,11 @@ impl Chat {
             }
             rooms.insert(record.name.clone(), Room::recovered(record, recent));
         }
+        for (name, policy) in recovered.policies {
+            if let Some(room) = rooms.get_mut(&name) {
+                room.policy = policy;
+            }
+        }
         let default_room = config.default_room.clone();
         let shared = Arc::new_cyclic(|shared: &std::sync::Weak<Shared>| {
             let shared = shared.clone();
@@ -212,6 +240,9 @@ impl Chat {
                     appender: Some(appender),
                     encoder: config.encoder.clone(),
                     default_room: config.default_room.clone(),
+                    clock: config.clock.clone(),
+                    server_ops: HashSet::new(),
+                    server_policy: recovered.server_policy,
                 }),
                 config,
                 log: log.clone(),
@@ -370,7 +401,11 @@ impl State {
             .keys()
             .filter_map(|id| self.members.get(id))
             .filter(|m| m.rooms.contains(&room.name))
-            .map(|m| m.info.clone())
+            .map(|m| MemberInfo {
+                role: self.role_shown(m.info.id, &room.name),
+                away: m.away.clone(),
+                ..m.info.clone()
+            })
             .collect();
         list.sort_by_cached_key(|m| m.name.to_lowercase());
         list
@@ -386,7 +421,7 @@ impl State {
         text: Option<String>,
         origin: Option<u64>,
     ) {
-        self.accept(room, kind, from, text, origin, None);
+        self.accept(room, (kind, from, text, Default::default()), origin, None);
     }
 
     /// Delivers the stored events up to `position`, in order, to every session seated but
@@ -401,15 +436,29 @@ impl State {
                 .get_mut(&accepted.event.room)
                 .expect("a room with events waiting is kept");
             room.fan_out(&accepted.event, accepted.origin, &mut too_slow);
-            if accepted.event.kind == EventKind::Leave {
-                // A part: the member's other sessions have heard it, and its seat goes.
-                let id = accepted.event.from.id;
-                if let Some(member) = self.members.get_mut(&id)
+            let event = &accepted.event;
+            if pending::puts_out(event.kind) {
+                // A part, a kick or a ban: the member's sessions have heard it, and its
+                // seat goes.
+                let id = match event.kind {
+                    EventKind::Leave => Some(event.from.id),
+                    _ => event.target.as_ref().map(|t| t.id),
+                };
+                if let Some(id) = id
+                    && let Some(member) = self.members.get_mut(&id)
                     && !member.rooms.contains(&room.name)
                 {
                     member.seats.remove(&room.name);
                     room.seats.remove(&id);
                 }
+            }
+            if event.kind == EventKind::Delete
+                && let Some(seq) = event.target_seq
+                && let Ok(at) = room.recent.binary_search_by_key(&seq, |e| e.seq)
+            {
+                // The text goes from memory as it goes from the store.
+                let gone = log::tombstone(&room.recent[at].event);
+                room.recent[at] = Arc::new(Stamped::new(gone, self.encoder.as_ref()));
             }
             // Its sender hears only once everyone else has it queued.
             let event = accepted.confirm();

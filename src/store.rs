@@ -169,6 +169,7 @@ impl Store {
             conversations: identities::read_conversations(&writer).map_err(sqlite)?,
             rooms: schema::read_rooms(&writer).map_err(sqlite)?,
             left_behind: read_present(&writer).map_err(sqlite)?,
+            ..Default::default()
         };
         let writer = Arc::new(Mutex::new(writer));
         let reader = match &file {
@@ -322,6 +323,7 @@ impl History {
                     from_name,
                 ),
                 text,
+                ..Default::default()
             })
         })
         .collect()

@@ -37,7 +37,13 @@ pub struct ChatConfig {
     /// A name whose key has not been seen for this long is released; `None` keeps names
     /// for ever.
     pub name_expiry: Option<Duration>,
+    /// The wall clock bans and mutes end by, in milliseconds since the epoch: tests set
+    /// their own.
+    pub clock: Clock,
 }
+
+/// A wall clock in milliseconds since the Unix epoch.
+pub type Clock = std::sync::Arc<dyn Fn() -> u64 + Send + Sync>;
 
 /// How long an unused name stays its key's unless the server says otherwise: a year.
 pub const DEFAULT_NAME_EXPIRY: Duration = Duration::from_secs(365 * 24 * 60 * 60);
@@ -71,6 +77,7 @@ impl Default for ChatConfig {
             max_pending_bytes: 16 * 1024 * 1024,
             storage_timeout: Duration::from_secs(5),
             name_expiry: Some(DEFAULT_NAME_EXPIRY),
+            clock: std::sync::Arc::new(super::unix_ms),
         }
     }
 }

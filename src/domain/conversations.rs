@@ -35,13 +35,14 @@ impl Chat {
         to: &str,
         text: &str,
         action: bool,
-    ) -> Result<(String, Receipt), RoomError> {
+    ) -> Result<(String, Receipt, Option<String>), RoomError> {
         let config = &self.shared.config;
         let now = Instant::now();
         let mut state = self.lock();
         let (id, conn) = state.session(session)?;
         let text = message_text(text, config.max_text_bytes)?;
         let peer = state.peer_for(id, to)?;
+        let peer_id = peer.1;
         state.check_pending(config)?;
         state.charge(id, config.rate_limit, now)?;
         // Every check has passed: only now is the conversation opened.
@@ -54,7 +55,12 @@ impl Chat {
         let from = state.members[&id].info.clone();
         let receipt =
             state.publish_awaited(&room, kind, from, Some(text), Some(conn), Undo::Nothing);
-        Ok((room, receipt))
+        // The first message to someone away since it went away is answered with why.
+        let away = state.members.get_mut(&peer_id).and_then(|member| {
+            let away = member.away.clone()?;
+            member.away_told.insert(id).then_some(away)
+        });
+        Ok((room, receipt, away))
     }
 
     /// Opens the conversation with the identity owning `name`, as entering opens a room.

@@ -64,6 +64,74 @@ pub enum RoomError {
     NoSuchIdentity(String),
     #[error("marker {seq} is past {room}'s latest event, {latest}")]
     MarkerAhead { room: String, seq: u64, latest: u64 },
+    /// A moderation command from someone whose role does not allow it.
+    #[error("only {who} can {action}")]
+    NotPermitted {
+        /// Who may: "operators of #room", "the owner of #room", "server operators".
+        who: String,
+        action: &'static str,
+    },
+    /// A moderation command against someone it cannot touch: the owner, a server
+    /// operator, an operator (for another operator), or oneself.
+    #[error("{0}")]
+    Protected(String),
+    #[error("{}", banned_text(room.as_deref(), *until, reason.as_deref()))]
+    Banned {
+        /// `None` for a ban from the whole server.
+        room: Option<String>,
+        until: Option<u64>,
+        reason: Option<String>,
+    },
+    #[error("{}", muted_text(room, *until))]
+    Muted { room: String, until: Option<u64> },
+    #[error("{0} is invite only: an operator there must /invite you")]
+    InviteOnly(String),
+    #[error(
+        "a duration of {secs} s is out of range: from {} to {}, or none for ever",
+        super::policy::format_duration(super::policy::MIN_DURATION_SECS),
+        super::policy::format_duration(super::policy::MAX_DURATION_SECS)
+    )]
+    BadDuration { secs: u64 },
+    #[error("{0}")]
+    BadMode(#[from] super::policy::BadMode),
+    /// Nobody by that name, fingerprint or address to act on.
+    #[error("nobody goes by {0} here")]
+    NoSuchMember(String),
+    #[error("{room} has no message {seq} that can be deleted")]
+    NoSuchMessage { room: String, seq: u64 },
+    #[error("{what} holds {max} entries, its limit")]
+    ListFull { what: &'static str, max: usize },
+    #[error("{0} is not banned or muted there")]
+    NotBanned(String),
+}
+
+/// "You are banned from #room until …: reason".
+fn banned_text(room: Option<&str>, until: Option<u64>, reason: Option<&str>) -> String {
+    let place = room.map_or_else(|| "this server".to_owned(), str::to_owned);
+    let mut text = format!("you are banned from {place}");
+    if let Some(until) = until {
+        let left = until.saturating_sub(super::unix_ms()) / 1000;
+        text.push_str(&format!(
+            " for {} more",
+            super::policy::format_duration(left.max(1))
+        ));
+    }
+    if let Some(reason) = reason {
+        text.push_str(&format!(": {reason}"));
+    }
+    text
+}
+
+fn muted_text(room: &str, until: Option<u64>) -> String {
+    let mut text = format!("you are muted in {room}: you can read but not speak");
+    if let Some(until) = until {
+        let left = until.saturating_sub(super::unix_ms()) / 1000;
+        text.push_str(&format!(
+            " (for {} more)",
+            super::policy::format_duration(left.max(1))
+        ));
+    }
+    text
 }
 
 /// Why a member is no longer in the room.
@@ -83,13 +151,18 @@ pub enum LeaveReason {
     ServerShutdown,
     /// The member's join could not be stored, so it never happened.
     StorageUnavailable,
+    /// A server operator banned the member from the whole server.
+    Banned,
 }
 
 impl LeaveReason {
     /// Whether the server should also close the connection the session lived on: it was
     /// thrown out, rather than leaving or losing its connection.
     pub fn closes_connection(self) -> bool {
-        matches!(self, LeaveReason::TooSlow | LeaveReason::Flooding)
+        matches!(
+            self,
+            LeaveReason::TooSlow | LeaveReason::Flooding | LeaveReason::Banned
+        )
     }
 
     /// The text carried by the `leave` event: none when the member left by itself.
@@ -108,6 +181,7 @@ impl fmt::Display for LeaveReason {
             LeaveReason::Flooding => "flooding",
             LeaveReason::ServerShutdown => "server shutting down",
             LeaveReason::StorageUnavailable => "server storage unavailable",
+            LeaveReason::Banned => "banned from the server",
         })
     }
 }

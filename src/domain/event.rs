@@ -10,14 +10,45 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// A member as others see it: the public id, the name the server settled on, and whether
-/// it is a guest (no key behind it).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// it is a guest (no key behind it). In a room's member list (and in a `join`'s `from`) it
+/// also says the member's role there and whether it is away.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberInfo {
     pub id: Uuid,
     pub name: String,
     /// Joined without a key: its name is only borrowed. Sent only when true.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub guest: bool,
+    /// Its role in the room, in member lists and joins: sent only when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+    /// Its away message, in member lists: sent only while it is away.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub away: Option<String>,
+}
+
+/// What a member may do in a room beyond speaking. Shown as `@` before the name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// A room operator, made by the owner: moderates the room.
+    Op,
+    /// The identity that created the room (or was handed it): moderates it and names its
+    /// operators.
+    Owner,
+    /// A server operator (named by fingerprint in the server's operators file): moderates
+    /// every room and the server.
+    ServerOp,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Op => "op",
+            Role::Owner => "owner",
+            Role::ServerOp => "server-op",
+        }
+    }
 }
 
 impl MemberInfo {
@@ -27,6 +58,8 @@ impl MemberInfo {
             id,
             name,
             guest: is_guest_id(id),
+            role: None,
+            away: None,
         }
     }
 }
@@ -41,9 +74,10 @@ pub fn is_guest_id(id: Uuid) -> bool {
 }
 
 /// What kind of thing happened in the room.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EventKind {
+    #[default]
     Message,
     Join,
     Leave,
@@ -58,6 +92,40 @@ pub enum EventKind {
     /// Another session of the same identity has read the room up to `seq`. Never stored,
     /// not a room event (the room's seq does not move), and sent only to that identity.
     Read,
+    /// `from` put `target` out of the room; `text` is the reason.
+    Kick,
+    /// `from` banned `target` from the room until `until` (never, if null), putting it out
+    /// if it was there; `text` is the reason.
+    Ban,
+    /// `from` lifted the ban on `target`.
+    Unban,
+    /// `from` muted `target` in the room until `until` (never, if null): it can read but
+    /// not speak.
+    Mute,
+    /// `from` lifted the mute on `target`.
+    Unmute,
+    /// `target`'s role in the room is now `text`: `"owner"`, `"op"`, or null for none.
+    Role,
+    /// `from` changed the room's modes: `text` is the change, such as `"+i"` or `"-t"`.
+    Mode,
+    /// `from` invited `target` into the room (invite-only rooms let in only those invited).
+    Invite,
+    /// `from` banned `target` from the whole server until `until` (never, if null); it is
+    /// put out of every room it was in. `text` is the reason.
+    Gban,
+    /// `from` deleted the message `target_seq` (written by `target`): its text is gone from
+    /// the server, and clients show the line as deleted.
+    Delete,
+    /// A message that was deleted, as history keeps it: its text is gone.
+    Deleted,
+    /// `from` is away, with `text` as its message, or back (`text` null).
+    Away,
+    /// Sent only to `to`'s own other sessions, never stored: the identity now ignores
+    /// `target` (`text` null) or no longer does (`text` `"off"`).
+    Ignore,
+    /// Sent only to the member invited, which is not in the room (the room sees
+    /// [`EventKind::Invite`]): `from` invited it into `room`. Never stored; `seq` is 0.
+    Invited,
 }
 
 impl EventKind {
@@ -72,6 +140,20 @@ impl EventKind {
             EventKind::Nick => "nick",
             EventKind::Topic => "topic",
             EventKind::Read => "read",
+            EventKind::Kick => "kick",
+            EventKind::Ban => "ban",
+            EventKind::Unban => "unban",
+            EventKind::Mute => "mute",
+            EventKind::Unmute => "unmute",
+            EventKind::Role => "role",
+            EventKind::Mode => "mode",
+            EventKind::Invite => "invite",
+            EventKind::Gban => "gban",
+            EventKind::Delete => "delete",
+            EventKind::Deleted => "deleted",
+            EventKind::Away => "away",
+            EventKind::Ignore => "ignore",
+            EventKind::Invited => "invited",
         }
     }
 }
@@ -89,13 +171,27 @@ impl std::str::FromStr for EventKind {
             "nick" => EventKind::Nick,
             "topic" => EventKind::Topic,
             "read" => EventKind::Read,
+            "kick" => EventKind::Kick,
+            "ban" => EventKind::Ban,
+            "unban" => EventKind::Unban,
+            "mute" => EventKind::Mute,
+            "unmute" => EventKind::Unmute,
+            "role" => EventKind::Role,
+            "mode" => EventKind::Mode,
+            "invite" => EventKind::Invite,
+            "gban" => EventKind::Gban,
+            "delete" => EventKind::Delete,
+            "deleted" => EventKind::Deleted,
+            "away" => EventKind::Away,
+            "ignore" => EventKind::Ignore,
+            "invited" => EventKind::Invited,
             other => return Err(format!("unknown event kind {other:?}")),
         })
     }
 }
 
 /// One thing that happened in a room, in the order the room accepted it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
     /// The room it happened in, such as `"#general"`.
     pub room: String,
@@ -108,8 +204,31 @@ pub struct Event {
     pub from: MemberInfo,
     /// The message text for `message`; for `leave`, why the member left (its own reason, or
     /// the server's: `"connection closed"`, `"idle timeout"`, `"too slow"`); for `nick`,
-    /// the old name; for `topic`, the new topic; otherwise null.
+    /// the old name; for `topic`, the new topic; for moderation, the reason or the change;
+    /// otherwise null.
     pub text: Option<String>,
+    /// For moderation (`kick`, `ban`, `unban`, `mute`, `unmute`, `role`, `invite`, `gban`,
+    /// `delete`, `ignore`): the member it was done to. Sent only when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<MemberInfo>,
+    /// For `ban`, `mute` and `gban`: when it ends, milliseconds since the epoch; null for
+    /// never. Sent only when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<u64>,
+    /// For `delete`: the seq of the message deleted. Sent only when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_seq: Option<u64>,
+}
+
+impl EventKind {
+    /// Whether events of this kind are room events: stored, with a seq of the room's own.
+    /// `read`, `ignore` and `invited` are told to one identity only.
+    pub fn is_stored(self) -> bool {
+        !matches!(
+            self,
+            EventKind::Read | EventKind::Ignore | EventKind::Invited
+        )
+    }
 }
 
 /// Whatever the transport made of an event once, when it was accepted, so fan-out to any

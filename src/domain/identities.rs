@@ -22,6 +22,10 @@ pub(super) struct Identity {
     pub(super) rooms: BTreeSet<String>,
     /// Room → the last seq it has seen there.
     pub(super) markers: HashMap<String, u64>,
+    /// The members it ignores.
+    pub(super) ignored: BTreeSet<Uuid>,
+    /// Its key's fingerprint, once known.
+    pub(super) fingerprint: Option<String>,
 }
 
 /// Every identity, and the indexes that find one.
@@ -32,6 +36,8 @@ pub(super) struct Identities {
     owned: HashMap<String, String>,
     /// Member id → key.
     by_id: HashMap<Uuid, String>,
+    /// Key fingerprint → key.
+    by_fingerprint: HashMap<String, String>,
     /// Conversation room → its two member ids.
     pub(super) conversations: HashMap<String, [Uuid; 2]>,
 }
@@ -47,6 +53,10 @@ impl Identities {
             identities.insert(Identity {
                 rooms: state.rooms.into_iter().collect(),
                 markers: state.markers.into_iter().collect(),
+                ignored: state.ignored.into_iter().collect(),
+                fingerprint: crate::identity::PublicKey::from_base64(&state.record.key)
+                    .ok()
+                    .map(|key| key.fingerprint()),
                 record: state.record,
             });
         }
@@ -67,7 +77,28 @@ impl Identities {
             }
         }
         self.by_id.insert(identity.record.id, key.clone());
+        if let Some(fingerprint) = &identity.fingerprint {
+            self.by_fingerprint.insert(fingerprint.clone(), key.clone());
+        }
         self.by_key.insert(key, identity);
+    }
+
+    /// Notes the fingerprint of a key (the server computes it when it checks the key).
+    pub(super) fn set_fingerprint(&mut self, key: &str, fingerprint: &str) {
+        if let Some(identity) = self.by_key.get_mut(key)
+            && identity.fingerprint.is_none()
+        {
+            identity.fingerprint = Some(fingerprint.to_owned());
+            self.by_fingerprint
+                .insert(fingerprint.to_owned(), key.to_owned());
+        }
+    }
+
+    /// The identity with a key fingerprint.
+    pub(super) fn by_fingerprint(&self, fingerprint: &str) -> Option<&Identity> {
+        self.by_fingerprint
+            .get(fingerprint)
+            .and_then(|key| self.by_key.get(key))
     }
 
     /// The key owning a look-alike key of a name.
@@ -124,6 +155,9 @@ pub(crate) enum RecordAbout {
     Membership(String, String),
     Marker(String, String),
     Conversation(String),
+    RoomPolicy(String),
+    ServerPolicy,
+    Ignores(String),
 }
 
 impl RecordAbout {
@@ -133,6 +167,9 @@ impl RecordAbout {
             Record::Membership { key, room, .. } => Self::Membership(key.clone(), room.clone()),
             Record::Marker { key, room, .. } => Self::Marker(key.clone(), room.clone()),
             Record::Conversation { room, .. } => Self::Conversation(room.clone()),
+            Record::RoomPolicy { room, .. } => Self::RoomPolicy(room.clone()),
+            Record::ServerPolicy(_) => Self::ServerPolicy,
+            Record::Ignores { key, .. } => Self::Ignores(key.clone()),
         }
     }
 }
@@ -160,6 +197,12 @@ impl Identities {
                     keys: keys.map(String::clone),
                 }
             }
+            RecordAbout::Ignores(key) => Record::Ignores {
+                key: key.clone(),
+                ignored: self.get(key)?.ignored.iter().copied().collect(),
+            },
+            // The rooms' and the server's own, which the state holds.
+            RecordAbout::RoomPolicy(_) | RecordAbout::ServerPolicy => return None,
         })
     }
 }
@@ -180,6 +223,11 @@ pub struct WhoisInfo {
     pub idle: Option<Duration>,
     /// When it was last connected, while it is not.
     pub last_seen: Option<u64>,
+    /// Its away message, while it is away.
+    pub away: Option<String>,
+    pub server_op: bool,
+    /// Its role in each of the listed rooms where it has one.
+    pub roles: std::collections::BTreeMap<String, super::Role>,
 }
 
 impl Chat {
@@ -225,7 +273,7 @@ impl Chat {
                 ts: unix_ms(),
                 kind: EventKind::Read,
                 from: member.info.clone(),
-                text: None,
+                ..Default::default()
             },
             state.encoder.as_ref(),
         ));
@@ -270,6 +318,9 @@ impl Chat {
                 rooms: public_rooms(&member.rooms),
                 idle: member.last_active().map(|at| at.elapsed()),
                 last_seen: None,
+                away: None,
+                server_op: false,
+                roles: Default::default(),
             });
         }
         let key = state
@@ -289,6 +340,9 @@ impl Chat {
             rooms: public_rooms(&identity.rooms),
             idle: None,
             last_seen: Some(identity.record.last_seen),
+            away: None,
+            server_op: false,
+            roles: Default::default(),
         })
     }
 
@@ -349,6 +403,8 @@ impl State {
                 },
                 rooms: BTreeSet::new(),
                 markers: HashMap::new(),
+                ignored: BTreeSet::new(),
+                fingerprint: None,
             });
         }
         self.identities.get_mut(key).expect("made above")

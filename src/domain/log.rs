@@ -23,6 +23,7 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use super::event::{Event, EventKind, MemberInfo, Stamped};
+use super::policy::{RoomPolicy, ServerPolicy};
 
 /// Why the log could not answer.
 #[derive(Debug, thiserror::Error)]
@@ -43,7 +44,7 @@ pub struct RoomRecord {
 }
 
 /// An identity: a public key, and the name it owns.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IdentityRecord {
     /// The Ed25519 public key, base64: what the identity is.
     pub key: String,
@@ -73,16 +74,24 @@ pub enum Record {
     Marker { key: String, room: String, seq: u64 },
     /// A conversation: the room holding two identities' direct messages.
     Conversation { room: String, keys: [String; 2] },
+    /// A room's moderation, whole, as it is now (it replaces the one before).
+    RoomPolicy { room: String, policy: RoomPolicy },
+    /// The server's moderation, whole, as it is now.
+    ServerPolicy(ServerPolicy),
+    /// The members an identity (by key) ignores, whole, as they are now.
+    Ignores { key: String, ignored: Vec<Uuid> },
 }
 
 /// An identity as the log remembers it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IdentityState {
     pub record: IdentityRecord,
     /// The rooms and conversations it is in.
     pub rooms: Vec<String>,
     /// Room → the last seq it has seen there.
     pub markers: BTreeMap<String, u64>,
+    /// The member ids it ignores.
+    pub ignored: Vec<Uuid>,
 }
 
 /// What a log holds when it is opened.
@@ -96,6 +105,10 @@ pub struct Recovered {
     pub identities: Vec<IdentityState>,
     /// Every conversation: its room and the keys of its two identities.
     pub conversations: Vec<(String, [String; 2])>,
+    /// The moderation of every room that has any.
+    pub policies: Vec<(String, RoomPolicy)>,
+    /// The server's bans.
+    pub server_policy: ServerPolicy,
 }
 
 /// What the log tells the rooms, from its own thread, in order.
@@ -153,6 +166,8 @@ pub struct MemoryLog {
 struct Identities {
     by_key: BTreeMap<String, IdentityState>,
     conversations: BTreeMap<String, [String; 2]>,
+    policies: BTreeMap<String, RoomPolicy>,
+    server_policy: ServerPolicy,
 }
 
 impl Identities {
@@ -170,6 +185,7 @@ impl Identities {
                                 record,
                                 rooms: Vec::new(),
                                 markers: BTreeMap::new(),
+                                ignored: Vec::new(),
                             },
                         );
                     }
@@ -192,6 +208,15 @@ impl Identities {
             }
             Record::Conversation { room, keys } => {
                 self.conversations.insert(room, keys);
+            }
+            Record::RoomPolicy { room, policy } => {
+                self.policies.insert(room, policy);
+            }
+            Record::ServerPolicy(policy) => self.server_policy = policy,
+            Record::Ignores { key, ignored } => {
+                if let Some(state) = self.by_key.get_mut(&key) {
+                    state.ignored = ignored;
+                }
             }
         }
     }
@@ -235,6 +260,12 @@ impl EventLog for MemoryLog {
                 match event.kind {
                     EventKind::Join => present.push(event.from.clone()),
                     EventKind::Leave => present.retain(|m| m.id != event.from.id),
+                    // Put out of the room: it is gone as if it had left.
+                    EventKind::Kick | EventKind::Ban | EventKind::Gban => {
+                        if let Some(target) = &event.target {
+                            present.retain(|m| m.id != target.id);
+                        }
+                    }
                     EventKind::Nick => {
                         for member in present.iter_mut().filter(|m| m.id == event.from.id) {
                             member.name.clone_from(&event.from.name);
@@ -255,6 +286,12 @@ impl EventLog for MemoryLog {
             .iter()
             .map(|(room, keys)| (room.clone(), keys.clone()))
             .collect();
+        recovered.policies = identities
+            .policies
+            .iter()
+            .map(|(room, policy)| (room.clone(), policy.clone()))
+            .collect();
+        recovered.server_policy = identities.server_policy.clone();
         recovered
     }
 
@@ -297,10 +334,14 @@ impl EventLog for MemoryLog {
                             match job {
                                 MemoryJob::Event(at, event) => {
                                     position = at;
-                                    rooms
-                                        .entry(event.room.clone())
-                                        .or_default()
-                                        .push(event.event.clone());
+                                    let events = rooms.entry(event.room.clone()).or_default();
+                                    if event.kind == EventKind::Delete
+                                        && let Some(seq) = event.target_seq
+                                        && let Ok(i) = events.binary_search_by_key(&seq, |e| e.seq)
+                                    {
+                                        events[i] = tombstone(&events[i]);
+                                    }
+                                    events.push(event.event.clone());
                                 }
                                 MemoryJob::Record(at, record) => {
                                     position = at;
@@ -314,6 +355,15 @@ impl EventLog for MemoryLog {
             })
             .expect("spawning the memory log thread");
         Box::new(MemoryAppender { jobs, finished })
+    }
+}
+
+/// A deleted message as history keeps it: its place, its author and time, not its text.
+pub fn tombstone(event: &Event) -> Event {
+    Event {
+        kind: EventKind::Deleted,
+        text: None,
+        ..event.clone()
     }
 }
 

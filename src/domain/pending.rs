@@ -44,6 +44,46 @@ pub(super) enum Undo {
         room: String,
         old: Option<String>,
     },
+    /// A change to a room's moderation (a role, mode, mute or invite): the room gets its
+    /// old policy back.
+    Policy {
+        room: String,
+        old: Box<super::policy::RoomPolicy>,
+    },
+}
+
+/// What a moderation event carries besides the usual fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct Extras {
+    pub(super) target: Option<MemberInfo>,
+    pub(super) until: Option<u64>,
+    pub(super) target_seq: Option<u64>,
+}
+
+impl Extras {
+    pub(super) fn on(target: MemberInfo) -> Self {
+        Self {
+            target: Some(target),
+            ..Default::default()
+        }
+    }
+
+    fn of(event: &Event) -> Self {
+        Self {
+            target: event.target.clone(),
+            until: event.until,
+            target_seq: event.target_seq,
+        }
+    }
+}
+
+/// Whether an event puts someone out of its room (a part, a kick, a ban): such an event
+/// cannot be undone, only published again, and the seat goes once it is delivered.
+pub(super) fn puts_out(kind: EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::Leave | EventKind::Kick | EventKind::Ban | EventKind::Gban
+    )
 }
 
 /// An accepted event and, if someone waits for it, how to tell them it is stored.
@@ -161,8 +201,23 @@ impl State {
         origin: Option<u64>,
         undo: Undo,
     ) -> Receipt {
+        self.publish_awaited_with(room, kind, from, text, Extras::default(), origin, undo)
+    }
+
+    /// [`State::publish_awaited`] for an event with [`Extras`].
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn publish_awaited_with(
+        &mut self,
+        room: &str,
+        kind: EventKind,
+        from: MemberInfo,
+        text: Option<String>,
+        extras: Extras,
+        origin: Option<u64>,
+        undo: Undo,
+    ) -> Receipt {
         let (tx, stored) = oneshot::channel();
-        let seq = self.accept(room, kind, from, text, origin, Some((tx, undo)));
+        let seq = self.accept(room, (kind, from, text, extras), origin, Some((tx, undo)));
         Receipt { seq, stored }
     }
 
@@ -171,9 +226,7 @@ impl State {
     pub(super) fn accept(
         &mut self,
         room: &str,
-        kind: EventKind,
-        from: MemberInfo,
-        text: Option<String>,
+        (kind, from, text, extras): (EventKind, MemberInfo, Option<String>, Extras),
         origin: Option<u64>,
         waiter: Option<(oneshot::Sender<()>, Undo)>,
     ) -> u64 {
@@ -192,6 +245,9 @@ impl State {
             kind,
             from,
             text,
+            target: extras.target,
+            until: extras.until,
+            target_seq: extras.target_seq,
         };
         let event = Arc::new(Stamped::new(event, self.encoder.as_ref()));
         let position = self.next_position;
@@ -234,6 +290,20 @@ impl State {
         }
     }
 
+    /// The record of what memory holds about `about` now.
+    fn current_record(&self, about: &RecordAbout) -> Option<super::Record> {
+        match about {
+            RecordAbout::RoomPolicy(room) => Some(super::Record::RoomPolicy {
+                room: room.clone(),
+                policy: self.rooms.get(room)?.policy.clone(),
+            }),
+            RecordAbout::ServerPolicy => {
+                Some(super::Record::ServerPolicy(self.server_policy.clone()))
+            }
+            about => self.identities.current(about),
+        }
+    }
+
     /// Forgets the records stored up to `position`.
     pub(super) fn records_stored_through(&mut self, position: u64) {
         while self
@@ -255,7 +325,7 @@ impl State {
         about.sort();
         about.dedup();
         for about in about {
-            if let Some(record) = self.identities.current(&about) {
+            if let Some(record) = self.current_record(&about) {
                 self.record(record);
             }
         }
@@ -275,13 +345,13 @@ impl State {
             room.next_seq = room.durable_seq + 1;
         }
         // Newest first, as they are met.
-        let mut leaves: Vec<(String, MemberInfo, Option<String>)> = Vec::new();
+        let mut leaves: Vec<Event> = Vec::new();
         let mut new_rooms = Vec::new();
         for accepted in dropped.iter().rev() {
             let event = &accepted.event;
             let id = event.from.id;
-            if event.kind == EventKind::Leave {
-                leaves.push((event.room.clone(), event.from.clone(), event.text.clone()));
+            if puts_out(event.kind) {
+                leaves.push(event.event.clone());
             }
             match &accepted.undo {
                 Undo::Nothing => {}
@@ -290,7 +360,10 @@ impl State {
                         tracing::warn!(%id, name = %info.name, "join not stored; undone");
                     }
                     // Joined and left, neither stored: never there at all.
-                    leaves.retain(|(_, info, _)| info.id != *id);
+                    leaves.retain(|e| {
+                        !(e.kind == EventKind::Leave && e.from.id == *id)
+                            && e.target.as_ref().is_none_or(|t| t.id != *id)
+                    });
                 }
                 Undo::Seat(id) | Undo::Entry(id) => {
                     if let Some(member) = self.members.get_mut(id) {
@@ -304,7 +377,14 @@ impl State {
                     if let Some(room) = self.rooms.get_mut(&event.room) {
                         room.seats.remove(id);
                     }
-                    leaves.retain(|(room, info, _)| !(info.id == *id && *room == event.room));
+                    leaves.retain(|e| {
+                        let about = if e.kind == EventKind::Leave {
+                            Some(e.from.id)
+                        } else {
+                            e.target.as_ref().map(|t| t.id)
+                        };
+                        !(about == Some(*id) && e.room == event.room)
+                    });
                 }
                 Undo::Rename { old, .. } => {
                     if let Some(member) = self.members.get_mut(&id) {
@@ -327,14 +407,26 @@ impl State {
                             }
                         }
                     }
-                    for leave in leaves.iter_mut().filter(|(_, info, _)| info.id == id) {
+                    for leave in leaves.iter_mut() {
                         // It left under a name history never knew.
-                        leave.1.name.clone_from(old);
+                        if leave.from.id == id {
+                            leave.from.name.clone_from(old);
+                        }
+                        if let Some(target) = leave.target.as_mut().filter(|t| t.id == id) {
+                            target.name.clone_from(old);
+                        }
                     }
                 }
                 Undo::Topic { room, old } => {
                     if let Some(room) = self.rooms.get_mut(room) {
                         room.topic.clone_from(old);
+                    }
+                }
+                Undo::Policy { room: name, old } => {
+                    if let Some(room) = self.rooms.get_mut(name) {
+                        room.policy = (**old).clone();
+                        self.unstored_records
+                            .push_back((0, RecordAbout::RoomPolicy(name.clone())));
                     }
                 }
             }
@@ -350,9 +442,15 @@ impl State {
             appender.resume();
         }
         self.record_again();
-        for (room, info, text) in leaves.into_iter().rev() {
-            if self.rooms.contains_key(&room) {
-                self.publish(&room, EventKind::Leave, info, text, None);
+        for leave in leaves.into_iter().rev() {
+            if self.rooms.contains_key(&leave.room) {
+                let extras = Extras::of(&leave);
+                self.accept(
+                    &leave.room,
+                    (leave.kind, leave.from, leave.text, extras),
+                    None,
+                    None,
+                );
             }
         }
         refused

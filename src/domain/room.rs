@@ -48,6 +48,8 @@ pub(super) struct Room {
     pub(super) durable_seq: u64,
     /// The latest stored events, for the history a new member gets.
     pub(super) recent: VecDeque<Arc<Stamped>>,
+    /// Its owner, operators, modes, invites, bans and mutes.
+    pub(super) policy: super::policy::RoomPolicy,
 }
 
 /// A room as `/list` shows it.
@@ -59,6 +61,7 @@ pub struct RoomSummary {
     pub last_seq: u64,
     pub created: u64,
     pub last_active: u64,
+    pub modes: super::policy::Modes,
 }
 
 impl Room {
@@ -87,6 +90,7 @@ impl Room {
             next_seq: record.last_seq + 1,
             durable_seq: record.last_seq,
             recent,
+            policy: Default::default(),
         }
     }
 
@@ -148,6 +152,7 @@ impl Room {
             last_seq: self.last_seq(),
             created: self.created,
             last_active: self.last_active,
+            modes: self.policy.modes,
         }
     }
 }

@@ -62,6 +62,10 @@ impl Chat {
         state.check_pending(config)?;
         state.check_room_for_entry(config, &name)?;
         let member = &state.members[&id];
+        let (fingerprint, address) = (member.fingerprint.clone(), member.address);
+        let guest_address = if member.key.is_some() { None } else { address };
+        state.check_entry(Some(id), fingerprint.as_deref(), guest_address, &name)?;
+        let member = &state.members[&id];
         let public = member.rooms.iter().filter(|r| !is_conversation(r)).count();
         if public >= config.max_rooms_per_member {
             return Err(RoomError::TooManyRoomsForMember {
@@ -78,6 +82,11 @@ impl Chat {
         }
         if let Some(key) = state.members[&id].key.clone() {
             state.remember_room(&key, &name, true);
+        }
+        if !state.rooms.contains_key(&name) {
+            state.add_room(name.clone());
+            let owner = state.members[&id].key.is_some().then_some(id);
+            state.owned_by(&name, owner);
         }
         let (entered, receipt) = state.seat(config, id, &name, Some(conn), Undo::Entry(id));
         tracing::info!(%id, room = %name, "entered");
@@ -151,6 +160,7 @@ impl Chat {
         // The session first: a refused send counts as activity too.
         let (id, conn) = state.session(session)?;
         let room = state.seated_in(id, room)?;
+        state.check_mute(id, &room)?;
         let text = message_text(text, config.max_text_bytes)?;
         state.check_pending(config)?;
         state.charge(id, config.rate_limit, now)?;
@@ -176,11 +186,24 @@ impl Chat {
         let (id, conn) = state.session(session)?;
         let Some(topic) = topic else {
             let name = parse_room_name(room)?;
-            let current = state.room(&name)?.topic.clone();
+            let found = state.room(&name)?;
+            if !state.may_see(Some(id), found) {
+                return Err(RoomError::NoSuchRoom(name));
+            }
+            let current = found.topic.clone();
             return Ok((name, current, None));
         };
         let name = parse_room_name(room)?;
         let name = state.seated_in(id, &name)?;
+        state.check_mute(id, &name)?;
+        if state.rooms[&name].policy.modes.topic_locked
+            && state.rank(id, &state.rooms[&name]) < super::access::Rank::Op
+        {
+            return Err(RoomError::NotPermitted {
+                who: format!("operators of {name}"),
+                action: "set the topic while it is locked (+t)",
+            });
+        }
         let topic = clean_text(topic).replace(['\n', '\t'], " ");
         let topic = topic.trim();
         if topic.len() > config.max_topic_bytes {
@@ -216,27 +239,49 @@ impl Chat {
         Ok((name, topic, Some(receipt)))
     }
 
-    /// Every room, by name.
+    /// Every room but the secret ones, by name.
     pub fn rooms(&self) -> Vec<RoomSummary> {
-        let state = self.lock();
+        self.rooms_for(None)
+    }
+
+    /// Every room, by name, as the member behind `asker` may see the list: a secret room
+    /// only if it is in it (or a server operator).
+    pub fn rooms_for(&self, asker: Option<&str>) -> Vec<RoomSummary> {
+        let mut state = self.lock();
+        let asker = asker.and_then(|session| state.session(session).ok());
         let mut rooms: Vec<RoomSummary> = state
             .rooms
             .values()
             .filter(|r| !is_conversation(&r.name))
+            .filter(|r| state.may_see(asker.map(|(id, _)| id), r))
             .map(|r| r.summary())
             .collect();
         rooms.sort_by(|a, b| a.name.cmp(&b.name));
         rooms
     }
 
-    /// Everyone in a room now.
+    /// Everyone in a room now (not a secret one's).
     pub fn members(&self, room: &str) -> Result<Vec<MemberInfo>, RoomError> {
+        self.members_for(None, room)
+    }
+
+    /// Everyone in a room now, as the member behind `asker` may know: a secret room is
+    /// no room at all to those not in it.
+    pub fn members_for(
+        &self,
+        asker: Option<&str>,
+        room: &str,
+    ) -> Result<Vec<MemberInfo>, RoomError> {
         if is_conversation(room) {
             return Err(RoomError::NoSuchRoom(room.to_owned()));
         }
         let name = parse_room_name(room)?;
-        let state = self.lock();
-        state.room(&name)?;
+        let mut state = self.lock();
+        let asker = asker.and_then(|session| state.session(session).ok());
+        let found = state.room(&name)?;
+        if !state.may_see(asker.map(|(id, _)| id), found) {
+            return Err(RoomError::NoSuchRoom(name));
+        }
         Ok(state.member_list(&name))
     }
 
@@ -355,10 +400,12 @@ impl State {
         if !self.rooms.contains_key(name) {
             self.add_room(name.to_owned());
         }
+        let role = self.role_shown(id, name);
         let member = self.members.get_mut(&id).expect("seated members exist");
         member.rooms.insert(name.to_owned());
         member.seats.insert(name.to_owned());
-        let info = member.info.clone();
+        let mut info = member.info.clone();
+        info.role = role;
         let room = self.rooms.get_mut(name).expect("made above");
         // Events accepted but not yet stored are after this, so they reach the member when
         // they are delivered: history and queue meet without a gap.

@@ -58,6 +58,8 @@ pub struct Entered {
 pub struct Credentials {
     pub key: String,
     pub id: Uuid,
+    /// The key's fingerprint (`SHA256:…`): what the server's operators list names.
+    pub fingerprint: String,
 }
 
 /// One of an identity's rooms as a new session finds it: the session is already in it.
@@ -102,6 +104,20 @@ impl Chat {
         key: Option<Credentials>,
         may_create: impl FnOnce() -> Result<(), RoomError>,
     ) -> Result<(Joined, Option<Receipt>), RoomError> {
+        self.join_from(None, requested_name, lifetime, room, key, may_create)
+    }
+
+    /// [`Chat::join_as`] for a session coming from `address`: a guest is banned and muted
+    /// by it, and a server ban on it keeps it out.
+    pub fn join_from(
+        &self,
+        address: Option<std::net::IpAddr>,
+        requested_name: Option<&str>,
+        lifetime: Lifetime,
+        room: Option<&str>,
+        key: Option<Credentials>,
+        may_create: impl FnOnce() -> Result<(), RoomError>,
+    ) -> Result<(Joined, Option<Receipt>), RoomError> {
         let config = &self.shared.config;
         let requested = requested_name.and_then(clean_name);
         if let Some(name) = &requested
@@ -109,6 +125,7 @@ impl Chat {
         {
             return Err(RoomError::NameReserved(name.clone()));
         }
+        let asked = room.is_some();
         let asked_room = match room {
             Some(room) => Some(super::parse_room_name(room)?),
             None => None,
@@ -158,6 +175,20 @@ impl Chat {
                 .unwrap_or_else(|| config.default_room.clone()),
         };
         state.check_room_for_entry(config, &room)?;
+        let guest_address = if key.is_some() { None } else { address };
+        let id_for_checks = key.as_ref().map(|k| k.id);
+        state.check_server_ban(id_for_checks, guest_address)?;
+        let fingerprint = key.as_ref().map(|k| k.fingerprint.as_str());
+        let room = match state.check_entry(id_for_checks, fingerprint, guest_address, &room) {
+            Ok(()) => room,
+            // Kept out of the room it would have gone back to: the default room instead.
+            Err(_) if !asked && room != config.default_room => {
+                let room = config.default_room.clone();
+                state.check_entry(id_for_checks, fingerprint, guest_address, &room)?;
+                room
+            }
+            Err(refused) => return Err(refused),
+        };
         let conn_id = state.next_conn;
         state.next_conn += 1;
 
@@ -205,8 +236,10 @@ impl Chat {
         let info = MemberInfo::new(id, name.clone());
         if let Some(k) = &key {
             state.identity_for(&k.key, id);
+            state.identities.set_fingerprint(&k.key, &k.fingerprint);
             state.identity_named(&k.key, &name);
         }
+        let new_room = !state.rooms.contains_key(&room);
         state.sessions.insert(session.clone(), (id, conn_id));
         state.members.insert(
             id,
@@ -218,17 +251,36 @@ impl Chat {
                 room_budget: SendBudget::full(room_change_limit(config), now),
                 rooms: Default::default(),
                 seats: Default::default(),
+                address,
+                fingerprint: key.as_ref().map(|k| k.fingerprint.clone()),
+                away: None,
+                away_told: Default::default(),
             },
         );
         if let Some(k) = &key {
             state.remember_room(&k.key, &room, true);
         }
+        if new_room {
+            state.add_room(room.clone());
+            state.owned_by(&room, key.as_ref().map(|k| k.id));
+        }
         let (_, receipt) = state.seat(config, id, &room, Some(conn_id), Undo::Session(id));
         // Back in every room it was in: they see it come back.
         for other in remembered.iter().filter(|r| **r != room) {
-            if state.rooms.contains_key(other) {
-                let _ = state.seat(config, id, other, Some(conn_id), Undo::Seat(id));
+            if !state.rooms.contains_key(other) {
+                continue;
             }
+            if state
+                .check_entry(Some(id), fingerprint, None, other)
+                .is_err()
+            {
+                // Banned (or no longer invited) while away: not a room to go back to.
+                if let Some(k) = &key {
+                    state.remember_room(&k.key, other, false);
+                }
+                continue;
+            }
+            let _ = state.seat(config, id, other, Some(conn_id), Undo::Seat(id));
         }
         let joined = state.joined(config, session, info.clone(), conn_id, &room);
         drop(state);

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod client;
 mod connection;
 mod limits;
+mod moderation;
 mod reads;
 pub mod server;
 mod service;
@@ -20,8 +21,8 @@ use crate::domain::RoomError;
 use std::collections::BTreeMap;
 
 use types::{
-    Challenge, Event, JoinResult, MarkResult, MemberInfo, MsgResult, NickResult, Proof, RoomInfo,
-    RoomJoined, SendResult, TopicResult, Whois,
+    BanInfo, Challenge, Event, JoinResult, MarkResult, MemberInfo, ModeResult, Moderated,
+    MsgResult, NickResult, Proof, RoomInfo, RoomJoined, SendResult, TopicResult, Whois,
 };
 
 /// `chat_poll` waits this long when the caller does not say.
@@ -179,6 +180,143 @@ pub trait ChatApi {
     /// rooms and idle time.
     #[method(name = "whois")]
     async fn whois(&self, session: String, name: String) -> Result<Whois, ErrorObjectOwned>;
+
+    /// Puts a member out of a room (operators). Everyone there sees a `kick` event.
+    #[method(name = "kick")]
+    async fn kick(
+        &self,
+        session: String,
+        name: String,
+        room: Option<String>,
+        reason: Option<String>,
+    ) -> Result<Moderated, ErrorObjectOwned>;
+
+    /// Bans `target` from a room (operators): a name, a key fingerprint (`SHA256:…`) or,
+    /// for guests, an address. An identity is banned by its key, a guest by its address.
+    /// For `duration_secs` (none: for ever). Puts it out of the room if it is there.
+    #[method(name = "ban")]
+    async fn ban(
+        &self,
+        session: String,
+        target: String,
+        room: Option<String>,
+        duration_secs: Option<u64>,
+        reason: Option<String>,
+    ) -> Result<BanInfo, ErrorObjectOwned>;
+
+    /// Lifts a ban from a room (operators): `target` as for `chat_ban`, or the name the
+    /// ban lists.
+    #[method(name = "unban")]
+    async fn unban(
+        &self,
+        session: String,
+        target: String,
+        room: Option<String>,
+    ) -> Result<BanInfo, ErrorObjectOwned>;
+
+    /// A room's bans in force (operators).
+    #[method(name = "bans")]
+    async fn bans(
+        &self,
+        session: String,
+        room: Option<String>,
+    ) -> Result<Vec<BanInfo>, ErrorObjectOwned>;
+
+    /// Bans `target` from the whole server (server operators): it is put out of every room
+    /// and its sessions end.
+    #[method(name = "gban")]
+    async fn gban(
+        &self,
+        session: String,
+        target: String,
+        duration_secs: Option<u64>,
+        reason: Option<String>,
+    ) -> Result<BanInfo, ErrorObjectOwned>;
+
+    /// Lifts a server ban (server operators).
+    #[method(name = "ungban")]
+    async fn ungban(&self, session: String, target: String) -> Result<BanInfo, ErrorObjectOwned>;
+
+    /// The server's bans in force (server operators).
+    #[method(name = "gbans")]
+    async fn gbans(&self, session: String) -> Result<Vec<BanInfo>, ErrorObjectOwned>;
+
+    /// Mutes a member in a room (operators): it can read but not speak, for
+    /// `duration_secs` (none: until unmuted).
+    #[method(name = "mute")]
+    async fn mute(
+        &self,
+        session: String,
+        name: String,
+        room: Option<String>,
+        duration_secs: Option<u64>,
+    ) -> Result<BanInfo, ErrorObjectOwned>;
+
+    /// Lifts a mute (operators).
+    #[method(name = "unmute")]
+    async fn unmute(
+        &self,
+        session: String,
+        name: String,
+        room: Option<String>,
+    ) -> Result<BanInfo, ErrorObjectOwned>;
+
+    /// Gives an identity a role in a room: `"op"`, `"owner"` (hands the room over: the old
+    /// owner stays an operator), or null for none. The owner's, and server operators'.
+    #[method(name = "role")]
+    async fn role(
+        &self,
+        session: String,
+        name: String,
+        room: Option<String>,
+        role: Option<String>,
+    ) -> Result<Moderated, ErrorObjectOwned>;
+
+    /// A room's modes, or with `change` (such as `"+i"`, `"-t"`, `"+is"`) sets them first
+    /// (operators).
+    #[method(name = "mode")]
+    async fn mode(
+        &self,
+        session: String,
+        room: Option<String>,
+        change: Option<String>,
+    ) -> Result<ModeResult, ErrorObjectOwned>;
+
+    /// Invites an identity into a room (operators); it is told with an `invited` event and
+    /// may then enter even an invite-only room.
+    #[method(name = "invite")]
+    async fn invite(
+        &self,
+        session: String,
+        name: String,
+        room: Option<String>,
+    ) -> Result<Moderated, ErrorObjectOwned>;
+
+    /// Deletes the message `target_seq` of a room: its author's, or anyone's for an operator. The
+    /// text is removed from the server's store; everyone sees a `delete` event.
+    #[method(name = "delete")]
+    async fn delete(
+        &self,
+        session: String,
+        target_seq: u64,
+        room: Option<String>,
+    ) -> Result<Moderated, ErrorObjectOwned>;
+
+    /// Marks this member away with `message`, or back without one. Every room it is in
+    /// sees an `away` event.
+    #[method(name = "away")]
+    async fn away(&self, session: String, message: Option<String>) -> Result<(), ErrorObjectOwned>;
+
+    /// Ignores the member `name` (or, with `ignore` false, no longer does). Kept per
+    /// identity on the server; its other sessions get an `ignore` event. Returns who it
+    /// ignores now.
+    #[method(name = "ignore")]
+    async fn ignore(
+        &self,
+        session: String,
+        name: String,
+        ignore: Option<bool>,
+    ) -> Result<Vec<MemberInfo>, ErrorObjectOwned>;
 }
 
 /// Stable error codes, documented in `docs/PROTOCOL.md`. Never renumber one.
@@ -212,6 +350,17 @@ pub mod codes {
     pub const NOT_IDENTIFIED: i32 = 1024;
     pub const NO_SUCH_IDENTITY: i32 = 1025;
     pub const MARKER_AHEAD: i32 = 1026;
+    pub const NOT_PERMITTED: i32 = 1027;
+    pub const PROTECTED: i32 = 1028;
+    pub const BANNED: i32 = 1029;
+    pub const MUTED: i32 = 1030;
+    pub const INVITE_ONLY: i32 = 1031;
+    pub const BAD_DURATION: i32 = 1032;
+    pub const BAD_MODE: i32 = 1033;
+    pub const NO_SUCH_MEMBER: i32 = 1034;
+    pub const NO_SUCH_MESSAGE: i32 = 1035;
+    pub const LIST_FULL: i32 = 1036;
+    pub const NOT_BANNED: i32 = 1037;
 
     /// What a code means, in words for someone reading an error (as `docs/PROTOCOL.md`
     /// explains it), for a refusal that came without a message.
@@ -243,6 +392,17 @@ pub mod codes {
             NOT_IDENTIFIED => "only members with a key can do that",
             NO_SUCH_IDENTITY => "nobody with a key goes by that name",
             MARKER_AHEAD => "marker past the room's latest event",
+            NOT_PERMITTED => "only an operator can do that",
+            PROTECTED => "that member cannot be moderated by you",
+            BANNED => "you are banned",
+            MUTED => "you are muted here",
+            INVITE_ONLY => "that room is invite only",
+            BAD_DURATION => "duration out of range",
+            BAD_MODE => "unknown mode",
+            NO_SUCH_MEMBER => "nobody goes by that name here",
+            NO_SUCH_MESSAGE => "no such message to delete",
+            LIST_FULL => "the list is full",
+            NOT_BANNED => "not banned",
             _ => return None,
         })
     }
@@ -302,6 +462,42 @@ impl From<RoomError> for ErrorObjectOwned {
             }
             RoomError::MarkerAhead { .. } => {
                 ErrorObjectOwned::owned(codes::MARKER_AHEAD, message, None::<()>)
+            }
+            RoomError::NotPermitted { .. } => {
+                ErrorObjectOwned::owned(codes::NOT_PERMITTED, message, None::<()>)
+            }
+            RoomError::Protected(_) => {
+                ErrorObjectOwned::owned(codes::PROTECTED, message, None::<()>)
+            }
+            // The client can show when it ends, in its own clock.
+            RoomError::Banned { until, .. } => ErrorObjectOwned::owned(
+                codes::BANNED,
+                message,
+                until.map(|until| serde_json::json!({ "until": until })),
+            ),
+            RoomError::Muted { until, .. } => ErrorObjectOwned::owned(
+                codes::MUTED,
+                message,
+                until.map(|until| serde_json::json!({ "until": until })),
+            ),
+            RoomError::InviteOnly(_) => {
+                ErrorObjectOwned::owned(codes::INVITE_ONLY, message, None::<()>)
+            }
+            RoomError::BadDuration { .. } => {
+                ErrorObjectOwned::owned(codes::BAD_DURATION, message, None::<()>)
+            }
+            RoomError::BadMode(_) => ErrorObjectOwned::owned(codes::BAD_MODE, message, None::<()>),
+            RoomError::NoSuchMember(_) => {
+                ErrorObjectOwned::owned(codes::NO_SUCH_MEMBER, message, None::<()>)
+            }
+            RoomError::NoSuchMessage { .. } => {
+                ErrorObjectOwned::owned(codes::NO_SUCH_MESSAGE, message, None::<()>)
+            }
+            RoomError::ListFull { .. } => {
+                ErrorObjectOwned::owned(codes::LIST_FULL, message, None::<()>)
+            }
+            RoomError::NotBanned(_) => {
+                ErrorObjectOwned::owned(codes::NOT_BANNED, message, None::<()>)
             }
             // Machines get the wait as a number, people get it in the message.
             RoomError::RateLimited { retry_after } => ErrorObjectOwned::owned(

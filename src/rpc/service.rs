@@ -16,9 +16,9 @@ use super::limits::{JoinLimiter, RemoteIp};
 use super::reads::HistoryReader;
 use super::server::ServerConfig;
 use super::types::{
-    Challenge, Event, EventKind, JoinResult, MAX_UNREAD_COUNTED, MarkResult, MemberInfo, MsgResult,
-    NickResult, PROTOCOL_VERSION, Proof, RoomInfo, RoomJoined, RoomMark, SendResult, TopicResult,
-    Whois,
+    BanInfo, Challenge, Event, EventKind, JoinResult, MAX_UNREAD_COUNTED, MarkResult, MemberInfo,
+    ModeResult, Moderated, MsgResult, NickResult, PROTOCOL_VERSION, Proof, RoomInfo, RoomJoined,
+    RoomMark, SendResult, TopicResult, Whois,
 };
 use super::{ChatApiServer, DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT, codes};
 use crate::domain::{
@@ -155,8 +155,13 @@ impl ChatApiServer for ChatService {
     }
 
     async fn rooms(&self, session: Option<String>) -> Result<Vec<RoomInfo>, ErrorObjectOwned> {
-        self.gate_public_read(session)?;
-        Ok(self.chat.rooms().into_iter().map(room_info).collect())
+        self.gate_public_read(session.clone())?;
+        Ok(self
+            .chat
+            .rooms_for(session.as_deref())
+            .into_iter()
+            .map(room_info)
+            .collect())
     }
 
     async fn leave(&self, session: String, reason: Option<String>) -> Result<(), ErrorObjectOwned> {
@@ -217,9 +222,9 @@ impl ChatApiServer for ChatService {
         session: Option<String>,
         room: Option<String>,
     ) -> Result<Vec<MemberInfo>, ErrorObjectOwned> {
-        self.gate_public_read(session)?;
+        self.gate_public_read(session.clone())?;
         let room = room.as_deref().unwrap_or(self.chat.default_room());
-        Ok(self.chat.members(room)?)
+        Ok(self.chat.members_for(session.as_deref(), room)?)
     }
 
     async fn challenge(&self, ext: &Extensions) -> Result<Challenge, ErrorObjectOwned> {
@@ -239,9 +244,9 @@ impl ChatApiServer for ChatService {
         text: String,
         action: Option<bool>,
     ) -> Result<MsgResult, ErrorObjectOwned> {
-        let (room, receipt) = self.chat.msg(&session, &to, &text, action == Some(true))?;
+        let (room, receipt, away) = self.chat.msg(&session, &to, &text, action == Some(true))?;
         let seq = receipt.stored().await?;
-        Ok(MsgResult { room, seq })
+        Ok(MsgResult { room, seq, away })
     }
 
     async fn query(&self, session: String, name: String) -> Result<RoomJoined, ErrorObjectOwned> {
@@ -273,7 +278,145 @@ impl ChatApiServer for ChatService {
             rooms: who.rooms,
             idle_ms: who.idle.map(|idle| idle.as_millis() as u64),
             last_seen: who.last_seen,
+            away: who.away,
+            server_op: who.server_op,
+            roles: who.roles,
         })
+    }
+
+    async fn kick(
+        &self,
+        session: String,
+        name: String,
+        room: Option<String>,
+        reason: Option<String>,
+    ) -> Result<Moderated, ErrorObjectOwned> {
+        self.kick_member(session, name, room, reason).await
+    }
+
+    async fn ban(
+        &self,
+        session: String,
+        target: String,
+        room: Option<String>,
+        duration_secs: Option<u64>,
+        reason: Option<String>,
+    ) -> Result<BanInfo, ErrorObjectOwned> {
+        self.ban_target(session, target, room, duration_secs, reason)
+            .await
+    }
+
+    async fn unban(
+        &self,
+        session: String,
+        target: String,
+        room: Option<String>,
+    ) -> Result<BanInfo, ErrorObjectOwned> {
+        self.unban_target(session, target, room).await
+    }
+
+    async fn bans(
+        &self,
+        session: String,
+        room: Option<String>,
+    ) -> Result<Vec<BanInfo>, ErrorObjectOwned> {
+        self.room_bans(session, room)
+    }
+
+    async fn gban(
+        &self,
+        session: String,
+        target: String,
+        duration_secs: Option<u64>,
+        reason: Option<String>,
+    ) -> Result<BanInfo, ErrorObjectOwned> {
+        self.server_ban(session, target, duration_secs, reason)
+            .await
+    }
+
+    async fn ungban(&self, session: String, target: String) -> Result<BanInfo, ErrorObjectOwned> {
+        Ok(self.chat.ungban(&session, &target)?.into())
+    }
+
+    async fn gbans(&self, session: String) -> Result<Vec<BanInfo>, ErrorObjectOwned> {
+        Ok(self
+            .chat
+            .gbans(&session)?
+            .into_iter()
+            .map(BanInfo::from)
+            .collect())
+    }
+
+    async fn mute(
+        &self,
+        session: String,
+        name: String,
+        room: Option<String>,
+        duration_secs: Option<u64>,
+    ) -> Result<BanInfo, ErrorObjectOwned> {
+        self.mute_member(session, name, room, duration_secs).await
+    }
+
+    async fn unmute(
+        &self,
+        session: String,
+        name: String,
+        room: Option<String>,
+    ) -> Result<BanInfo, ErrorObjectOwned> {
+        self.unmute_member(session, name, room).await
+    }
+
+    async fn role(
+        &self,
+        session: String,
+        name: String,
+        room: Option<String>,
+        role: Option<String>,
+    ) -> Result<Moderated, ErrorObjectOwned> {
+        self.set_role(session, name, room, role).await
+    }
+
+    async fn mode(
+        &self,
+        session: String,
+        room: Option<String>,
+        change: Option<String>,
+    ) -> Result<ModeResult, ErrorObjectOwned> {
+        self.room_mode(session, room, change).await
+    }
+
+    async fn invite(
+        &self,
+        session: String,
+        name: String,
+        room: Option<String>,
+    ) -> Result<Moderated, ErrorObjectOwned> {
+        self.invite_member(session, name, room).await
+    }
+
+    async fn delete(
+        &self,
+        session: String,
+        target_seq: u64,
+        room: Option<String>,
+    ) -> Result<Moderated, ErrorObjectOwned> {
+        self.delete_message(session, target_seq, room).await
+    }
+
+    async fn away(&self, session: String, message: Option<String>) -> Result<(), ErrorObjectOwned> {
+        for receipt in self.chat.away(&session, message.as_deref())? {
+            receipt.stored().await?;
+        }
+        Ok(())
+    }
+
+    async fn ignore(
+        &self,
+        session: String,
+        name: String,
+        ignore: Option<bool>,
+    ) -> Result<Vec<MemberInfo>, ErrorObjectOwned> {
+        Ok(self.chat.ignore(&session, &name, ignore.unwrap_or(true))?)
     }
 }
 
@@ -311,11 +454,13 @@ impl ChatService {
         Ok(Credentials {
             key: key.to_base64(),
             id: key.member_id(),
+            fingerprint: key.fingerprint(),
         })
     }
 
     async fn join_result(&self, joined: Joined) -> Result<JoinResult, ErrorObjectOwned> {
         let me = joined.info.id;
+        let session = joined.session.clone();
         let room = self.room_joined(joined.room, me).await;
         let mut rooms = Vec::with_capacity(joined.rooms.len());
         for other in joined.rooms {
@@ -333,7 +478,7 @@ impl ChatService {
             protocol: PROTOCOL_VERSION,
             room: room.room,
             topic: room.topic,
-            session: joined.session,
+            session: session.clone(),
             id: joined.info.id,
             name: joined.info.name,
             members: room.members,
@@ -344,6 +489,8 @@ impl ChatService {
             read: room.read,
             unread: room.unread,
             rooms,
+            ignored: self.chat.ignored(&session)?,
+            server_op: self.chat.is_server_op(&session)?,
         })
     }
 
@@ -414,6 +561,7 @@ fn room_info(room: RoomSummary) -> RoomInfo {
         last_seq: room.last_seq,
         created: room.created,
         last_active: room.last_active,
+        modes: room.modes.to_letters(),
     }
 }
 

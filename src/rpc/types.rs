@@ -7,12 +7,12 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use crate::domain::{
-    CONVERSATION_PREFIX, Event, EventKind, MemberInfo, is_conversation, unix_ms,
+    CONVERSATION_PREFIX, Event, EventKind, MemberInfo, Role, is_conversation, unix_ms,
 };
 
 /// The protocol version this build speaks, told in every [`JoinResult`]: 2 added rooms,
-/// 3 identities, direct messages and read markers.
-pub const PROTOCOL_VERSION: u32 = 3;
+/// 3 identities, direct messages and read markers, 4 moderation, away and ignore.
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// The answer to `chat_challenge`: what a client signs to prove it holds its key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,6 +86,12 @@ pub struct JoinResult {
     /// (its other sessions', or those it was in when it last left). `chat_enter` one to
     /// get its members and history. Empty for a guest.
     pub rooms: Vec<RoomMark>,
+    /// The members this identity ignores (empty for a guest): a client hides what they say.
+    #[serde(default)]
+    pub ignored: Vec<MemberInfo>,
+    /// Whether this identity is a server operator.
+    #[serde(default)]
+    pub server_op: bool,
 }
 
 /// The answer to `chat_enter`: the room as the member finds it.
@@ -106,7 +112,7 @@ pub struct RoomJoined {
 }
 
 /// One room in the answer to `chat_rooms`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoomInfo {
     pub room: String,
     pub topic: Option<String>,
@@ -118,6 +124,9 @@ pub struct RoomInfo {
     pub created: u64,
     /// When its latest event happened (its creation if none), milliseconds since the epoch.
     pub last_active: u64,
+    /// Its modes, such as `"+it"` (`"+"` for none).
+    #[serde(default)]
+    pub modes: String,
 }
 
 /// The answer to `chat_topic`.
@@ -149,6 +158,10 @@ pub struct MsgResult {
     pub room: String,
     /// The seq the message was given there.
     pub seq: u64,
+    /// The recipient's away message, told with the first message sent to it while it is
+    /// away; null otherwise.
+    #[serde(default)]
+    pub away: Option<String>,
 }
 
 /// The answer to `chat_mark`.
@@ -160,7 +173,7 @@ pub struct MarkResult {
 }
 
 /// The answer to `chat_whois`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Whois {
     pub name: String,
     pub id: Uuid,
@@ -180,4 +193,68 @@ pub struct Whois {
     pub idle_ms: Option<u64>,
     /// When it was last connected, for an identity that is not; null otherwise.
     pub last_seen: Option<u64>,
+    /// Its away message while it is away.
+    #[serde(default)]
+    pub away: Option<String>,
+    /// Whether it is a server operator.
+    #[serde(default)]
+    pub server_op: bool,
+    /// Its role in each room where it has one (among the rooms listed).
+    #[serde(default)]
+    pub roles: std::collections::BTreeMap<String, Role>,
+}
+
+/// The answer to a moderation call that makes one event: where, and the event's seq.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Moderated {
+    pub room: String,
+    pub seq: u64,
+}
+
+/// The answer to `chat_mode`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModeResult {
+    pub room: String,
+    /// The modes now, such as `"+it"`; `"+"` for none.
+    pub modes: String,
+}
+
+/// A ban or a mute, as `chat_bans` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BanInfo {
+    /// The name it went by when banned.
+    pub name: String,
+    /// The identity's key fingerprint; null for a guest's address.
+    pub fingerprint: Option<String>,
+    /// The identity's member id; null for an address.
+    pub id: Option<Uuid>,
+    /// The guest address banned; null for an identity.
+    pub address: Option<String>,
+    /// When it ends, milliseconds since the epoch; null for never.
+    pub until: Option<u64>,
+    pub reason: Option<String>,
+    /// Who banned it, by name.
+    pub by: String,
+    /// When, milliseconds since the epoch.
+    pub at: u64,
+}
+
+impl From<crate::domain::Ban> for BanInfo {
+    fn from(ban: crate::domain::Ban) -> Self {
+        use crate::domain::Target;
+        let (id, address) = match ban.target {
+            Target::Identity(id) => (Some(id), None),
+            Target::Address(address) => (None, Some(address.to_string())),
+        };
+        Self {
+            name: ban.name,
+            fingerprint: ban.fingerprint,
+            id,
+            address,
+            until: ban.until,
+            reason: ban.reason,
+            by: ban.by,
+            at: ban.at,
+        }
+    }
 }

@@ -86,6 +86,8 @@ pub(super) fn apply(conn: &Connection, record: &Record) -> rusqlite::Result<()> 
                  ON CONFLICT (room) DO UPDATE SET a = excluded.a, b = excluded.b",
             )?
             .execute(params![room, a, b])?,
+        // Stored by the moderation helper's schema 4 (not written yet on this branch).
+        _ => 0,
     };
     Ok(())
 }
@@ -118,6 +120,7 @@ pub(super) fn read_identities(conn: &Connection) -> rusqlite::Result<Vec<Identit
                 record,
                 rooms: Vec::new(),
                 markers: BTreeMap::new(),
+                ignored: Vec::new(),
             },
         );
     }

@@ -29,6 +29,7 @@ pub(super) fn track_presence(conn: &Connection, room: i64, event: &Event) -> rus
         | EventKind::System
         | EventKind::Topic
         | EventKind::Read => 0,
+        _ => 0,
     };
     Ok(())
 }

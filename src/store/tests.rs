@@ -17,6 +17,7 @@ fn event(seq: u64, ts: u64) -> Arc<Stamped> {
             kind: EventKind::Message,
             from: MemberInfo::new(Uuid::from_u128(7), "alice".into()),
             text: Some(format!("m{seq}")),
+            ..Default::default()
         },
         None,
     ))
@@ -264,6 +265,7 @@ fn member_event(seq: u64, kind: EventKind, id: u128, name: &str) -> Arc<Stamped>
             kind,
             from: MemberInfo::new(Uuid::from_u128(id), name.into()),
             text: None,
+            ..Default::default()
         },
         None,
     ))

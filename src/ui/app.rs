@@ -402,6 +402,7 @@ mod tests {
             id: Uuid::new_v4(),
             name: name.into(),
             guest: false,
+            ..Default::default()
         }
     }
 
@@ -451,6 +452,7 @@ mod tests {
             kind: EventKind::Message,
             from: from.clone(),
             text: Some(text.into()),
+            ..Default::default()
         })
     }
 
@@ -538,6 +540,7 @@ mod tests {
             kind: EventKind::Join,
             from: carol.clone(),
             text: None,
+            ..Default::default()
         }));
         assert_eq!(app.room().members.len(), 3);
         app.handle_net(NetEvent::Event(Event {
@@ -547,6 +550,7 @@ mod tests {
             kind: EventKind::Leave,
             from: carol,
             text: Some("connection closed".into()),
+            ..Default::default()
         }));
         assert_eq!(app.room().members.len(), 2);
         assert_eq!(
@@ -633,6 +637,7 @@ mod tests {
             kind,
             from: from.clone(),
             text: text.map(str::to_owned),
+            ..Default::default()
         }
     }
 
@@ -922,6 +927,7 @@ mod tests {
             id: alice.id,
             name: "alicia".into(),
             guest: false,
+            ..Default::default()
         };
         app.handle_net(NetEvent::Event(event(
             9,

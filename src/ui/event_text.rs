@@ -59,6 +59,7 @@ pub fn read(event: &Event) -> Reading {
             }
             _ => format!("{from} cleared the topic"),
         }),
+        _ => Reading::Notice(format!("{from}: {}", event.kind.as_str())),
     }
 }
 
@@ -169,8 +170,10 @@ pub(crate) mod tests {
                 id: Uuid::nil(),
                 name: name.into(),
                 guest: false,
+                ..Default::default()
             },
             text: text.map(str::to_owned),
+            ..Default::default()
         }
     }
 
@@ -209,6 +212,7 @@ pub(crate) mod tests {
             last_seq: 40,
             created: 0,
             last_active: 86_400_000 + 3_600_000,
+            ..Default::default()
         };
         assert_eq!(
             room_row(&info, 0),

@@ -644,8 +644,10 @@ mod tests {
                 id: from,
                 name: "someone".into(),
                 guest: false,
+                ..Default::default()
             },
             text: None,
+            ..Default::default()
         }
     }
 

@@ -489,6 +489,7 @@ mod tests {
             ),
             name: name.into(),
             guest: false,
+            ..Default::default()
         }
     }
 
@@ -536,6 +537,7 @@ mod tests {
                 kind,
                 from: from.clone(),
                 text: text.map(str::to_owned),
+                ..Default::default()
             }));
         }
         app.handle_net(NetEvent::Sent {
@@ -613,6 +615,7 @@ mod tests {
             id: Uuid::from_u128(666),
             name: "mal\x1b[2J\u{202E}lory\x07".into(),
             guest: false,
+            ..Default::default()
         };
         let hostile = [
             "\x1b]0;pwned title\x07",                   // OSC: window title
@@ -632,6 +635,7 @@ mod tests {
                 kind: EventKind::Message,
                 from: mallory.clone(),
                 text: Some((*text).to_owned()),
+                ..Default::default()
             }));
         }
         /// Keeps every byte the backend writes, readable after the terminal is done with it.
@@ -701,6 +705,7 @@ mod tests {
                 kind: EventKind::Join,
                 from: member(&format!("user{i:02}")),
                 text: None,
+                ..Default::default()
             }));
         }
         let terminal = screen(&app, 80, 8);
@@ -790,6 +795,7 @@ mod tests {
                 kind: EventKind::Message,
                 from: alice.clone(),
                 text: Some(format!("line {i}")),
+                ..Default::default()
             }));
         }
         let thumb_rows = |app: &App| {
@@ -824,6 +830,7 @@ mod tests {
                 kind: EventKind::Message,
                 from: member("alice"),
                 text: Some(text.into()),
+                ..Default::default()
             }));
         }
         // What the event loop does with lines that arrive below the view.
@@ -847,6 +854,7 @@ mod tests {
                 kind: EventKind::Message,
                 from: member("alice"),
                 text: Some(text.into()),
+                ..Default::default()
             }));
         }
         for c in "hello 👍🏽".chars() {

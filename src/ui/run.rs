@@ -335,8 +335,10 @@ mod tests {
                 id: Uuid::from_u128(1),
                 name: "alice".into(),
                 guest: false,
+                ..Default::default()
             },
             text: Some(text.into()),
+            ..Default::default()
         }
     }
 

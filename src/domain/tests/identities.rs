@@ -10,6 +10,7 @@ fn key(n: u8) -> Credentials {
     Credentials {
         key: format!("key-{n}"),
         id: Uuid::new_v8([n; 16]),
+        fingerprint: format!("SHA256:test-{n}"),
     }
 }
 
@@ -28,7 +29,7 @@ fn a_released_name_goes_to_a_guest_who_still_cannot_read_the_old_owners_conversa
     let chat = Chat::default();
     let alice = join_keyed(&chat, "alice", key(1)).unwrap();
     let bob = join_keyed(&chat, "bob", key(2)).unwrap();
-    let (room, receipt) = chat
+    let (room, receipt, _) = chat
         .msg(&alice.session, "bob", "for bob only", false)
         .unwrap();
     drop(receipt);

@@ -265,6 +265,7 @@ fn keyed(room: &Room, name: &str, n: u8) -> crate::domain::Joined {
     let key = crate::domain::Credentials {
         key: format!("key-{n}"),
         id: uuid::Uuid::new_v8([n; 16]),
+        fingerprint: format!("SHA256:test-{n}"),
     };
     room.join_as(Some(name), Lifetime::Connection, None, Some(key), || Ok(()))
         .unwrap()
@@ -293,14 +294,14 @@ async fn what_identities_did_while_storage_failed_is_written_again_once_it_is_ba
     // Into a room chosen now: refused, and not to be given back later.
     let (_, entry) = room.enter(&alice.session, "#x").unwrap();
     // A message to bob, away: refused, but the conversation it opened stays open.
-    let (dm, message) = room.msg(&alice.session, "bob", "refused", false).unwrap();
+    let (dm, message, _) = room.msg(&alice.session, "bob", "refused", false).unwrap();
     assert_eq!(
         outcome(entry.unwrap()).await,
         Err(RoomError::StorageUnavailable)
     );
     assert_eq!(outcome(message).await, Err(RoomError::StorageUnavailable));
     faults.set(false);
-    let (_, later) = room
+    let (_, later, _) = room
         .msg(&alice.session, "bob", "waiting for bob", false)
         .unwrap();
     outcome(later).await.unwrap();

@@ -99,6 +99,7 @@ fn state(record: IdentityRecord, rooms: &[&str], markers: &[(&str, u64)]) -> Ide
             .iter()
             .map(|(room, seq)| ((*room).to_owned(), *seq))
             .collect::<BTreeMap<_, _>>(),
+        ..Default::default()
     }
 }
 

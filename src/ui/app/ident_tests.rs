@@ -337,6 +337,7 @@ pub(crate) fn whois_alice() -> Whois {
         rooms: vec!["#general".into(), "#ops".into()],
         idle_ms: Some(185_000),
         last_seen: None,
+        ..Default::default()
     }
 }
 

@@ -28,6 +28,8 @@ fn clean_member(member: MemberInfo) -> MemberInfo {
         id: member.id,
         name: clean_name(&member.name).unwrap_or_else(|| "?".into()),
         guest: member.guest,
+        role: member.role,
+        away: member.away.as_deref().map(clean_text),
     }
 }
 
@@ -52,6 +54,7 @@ impl App {
                     id: result.id,
                     name: name.clone(),
                     guest: result.guest,
+                    ..Default::default()
                 });
                 let at = self.room_or_add(&result.room);
                 let entered = RoomJoined {
@@ -575,5 +578,6 @@ fn track_members(room: &mut Room, event: &Event, live: bool) {
             room.recent_speakers.insert(0, from.name);
         }
         EventKind::System | EventKind::Topic | EventKind::Read => {}
+        _ => {}
     }
 }

@@ -310,6 +310,7 @@ pub(crate) mod tests {
             ),
             name: name.into(),
             guest: false,
+            ..Default::default()
         }
     }
 
@@ -327,6 +328,7 @@ pub(crate) mod tests {
             kind,
             from: member(from),
             text: text.map(str::to_owned),
+            ..Default::default()
         }
     }
 
@@ -650,6 +652,7 @@ pub(crate) mod tests {
             last_seq: 1,
             created: 0,
             last_active: 0,
+            ..Default::default()
         }]));
         for c in "/join #OP".chars() {
             app.handle_key(key(KeyCode::Char(c), KeyModifiers::NONE));
@@ -674,6 +677,7 @@ pub(crate) mod tests {
             last_seq: 9,
             created: 0,
             last_active: 0,
+            ..Default::default()
         }]));
         assert_eq!(
             texts(&app).last().unwrap(),
