@@ -133,7 +133,7 @@ impl State {
 
     /// Refuses a message from a member muted in the room.
     pub(super) fn check_mute(&self, id: Uuid, room: &str) -> Result<(), RoomError> {
-        let Some(found) = self.rooms.get(room) else {
+        let Some(found) = self.rooms.get(room).filter(|r| !r.policy.mutes.is_empty()) else {
             return Ok(());
         };
         match found.policy.mute_on(&self.targets_of(id), self.now()) {

@@ -294,33 +294,48 @@ impl Chat {
     /// Who goes by `name`: a member connected now, or an identity that owns it.
     pub fn whois(&self, session: &str, name: &str) -> Result<WhoisInfo, RoomError> {
         let mut state = self.lock();
-        state.session(session)?;
+        let (asker, _) = state.session(session)?;
         let wanted = name.to_lowercase();
+        // Never a conversation, nor a secret room the asker is not in.
         let public_rooms = |rooms: &BTreeSet<String>| -> Vec<String> {
             rooms
                 .iter()
                 .filter(|r| !is_conversation(r))
+                .filter(|r| {
+                    state
+                        .rooms
+                        .get(*r)
+                        .is_some_and(|room| state.may_see(Some(asker), room))
+                })
                 .cloned()
                 .collect()
         };
+        let roles =
+            |id: Uuid, rooms: &[String]| -> std::collections::BTreeMap<String, super::Role> {
+                rooms
+                    .iter()
+                    .filter_map(|r| Some((r.clone(), state.rooms.get(r)?.policy.role_of(id)?)))
+                    .collect()
+            };
         let online = state
             .members
             .values()
             .find(|m| m.info.name.to_lowercase() == wanted);
         if let Some(member) = online {
             let identity = member.key.as_deref().and_then(|k| state.identities.get(k));
+            let rooms = public_rooms(&member.rooms);
             return Ok(WhoisInfo {
                 info: member.info.clone(),
                 key: member.key.clone(),
                 since: identity.map(|i| i.record.since),
                 online: true,
                 sessions: member.conns.len(),
-                rooms: public_rooms(&member.rooms),
+                roles: roles(member.info.id, &rooms),
+                rooms,
                 idle: member.last_active().map(|at| at.elapsed()),
                 last_seen: None,
-                away: None,
-                server_op: false,
-                roles: Default::default(),
+                away: member.away.clone(),
+                server_op: state.is_server_op(member.info.id),
             });
         }
         let key = state
@@ -328,6 +343,8 @@ impl Chat {
             .owner_of(name)
             .ok_or_else(|| RoomError::NoSuchIdentity(name.to_owned()))?;
         let identity = state.identities.get(key).expect("owners are known");
+        let rooms = public_rooms(&identity.rooms);
+        let id = identity.record.id;
         Ok(WhoisInfo {
             info: MemberInfo::new(
                 identity.record.id,
@@ -337,12 +354,12 @@ impl Chat {
             since: Some(identity.record.since),
             online: false,
             sessions: 0,
-            rooms: public_rooms(&identity.rooms),
+            roles: roles(id, &rooms),
+            rooms,
             idle: None,
             last_seen: Some(identity.record.last_seen),
             away: None,
-            server_op: false,
-            roles: Default::default(),
+            server_op: state.is_server_op(id),
         })
     }
 

@@ -8,6 +8,7 @@ use crate::text::{MAX_NAME_CHARS, clean_name};
 
 mod identities;
 mod many_rooms;
+mod moderation;
 mod names;
 mod one_room;
 mod rate;

@@ -1,0 +1,645 @@
+//! Moderation in the domain: who may do what to whom, bans by key and by address and their
+//! end, mutes, modes, invites, secret rooms, deleting, server bans, away and ignore.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::*;
+
+/// A key as the server would have checked it, with a fingerprint of its own.
+fn key(n: u8) -> Credentials {
+    Credentials {
+        key: format!("key-{n}"),
+        id: Uuid::new_v8([n; 16]),
+        fingerprint: format!("SHA256:test-{n}"),
+    }
+}
+
+fn keyed(chat: &Chat, name: &str, n: u8) -> Joined {
+    chat.join_from(
+        Some(addr(n)),
+        Some(name),
+        Lifetime::Connection,
+        None,
+        Some(key(n)),
+        || Ok(()),
+    )
+    .unwrap()
+    .0
+}
+
+fn guest_from(chat: &Chat, name: &str, from: IpAddr) -> Result<Joined, RoomError> {
+    chat.join_from(
+        Some(from),
+        Some(name),
+        Lifetime::Connection,
+        None,
+        None,
+        || Ok(()),
+    )
+    .map(|(joined, _)| joined)
+}
+
+fn addr(n: u8) -> IpAddr {
+    IpAddr::from([10, 0, 0, n])
+}
+
+/// A chat without rate limits whose wall clock the test moves, at `start`.
+fn chat_at(start: u64) -> (Chat, Arc<AtomicU64>) {
+    let now = Arc::new(AtomicU64::new(start));
+    let clock = now.clone();
+    let chat = Chat::in_memory(ChatConfig {
+        rate_limit: None,
+        clock: Arc::new(move || clock.load(Ordering::SeqCst)),
+        ..ChatConfig::default()
+    });
+    (chat, now)
+}
+
+fn chat() -> Chat {
+    chat_at(1_000_000).0
+}
+
+fn wait(chat: &Chat) {
+    futures::executor::block_on(chat.settled());
+}
+
+/// Everything queued for a session so far.
+fn events(chat: &Chat, session: &str) -> Vec<Event> {
+    wait(chat);
+    let mut claimed = chat.reader(session).unwrap().try_claim().unwrap();
+    let mut out = Vec::new();
+    while let Ok(event) = claimed.unread.rx.try_recv() {
+        out.push(event.event.clone());
+    }
+    out
+}
+
+fn names(chat: &Chat, room: &str) -> Vec<(String, Option<Role>)> {
+    chat.members(room)
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.name, m.role))
+        .collect()
+}
+
+/// alice (key 1) made #x and owns it; bob (key 2) and carol (key 3) are in it too.
+fn owned_room() -> (Chat, Joined, Joined, Joined) {
+    let chat = chat();
+    let alice = keyed(&chat, "alice", 1);
+    let bob = keyed(&chat, "bob", 2);
+    let carol = keyed(&chat, "carol", 3);
+    for who in [&alice, &bob, &carol] {
+        chat.enter(&who.session, "#x").unwrap();
+    }
+    wait(&chat);
+    (chat, alice, bob, carol)
+}
+
+#[test]
+fn whoever_makes_a_room_owns_it_and_names_its_operators() {
+    let (chat, alice, bob, carol) = owned_room();
+    assert_eq!(
+        names(&chat, "#x"),
+        [
+            ("alice".into(), Some(Role::Owner)),
+            ("bob".into(), None),
+            ("carol".into(), None)
+        ]
+    );
+    // A member may not, nor may an operator hand out roles.
+    let refused = chat.kick(&bob.session, "#x", "carol", None).unwrap_err();
+    assert!(
+        matches!(refused, RoomError::NotPermitted { .. }),
+        "{refused}"
+    );
+    drop(
+        chat.set_role(&alice.session, "#x", "bob", Some(Role::Op))
+            .unwrap(),
+    );
+    assert_eq!(names(&chat, "#x")[1], ("bob".into(), Some(Role::Op)));
+    assert!(matches!(
+        chat.set_role(&bob.session, "#x", "carol", Some(Role::Op)),
+        Err(RoomError::NotPermitted { .. })
+    ));
+    let _ = events(&chat, &carol.session);
+    drop(
+        chat.kick(&bob.session, "#x", "carol", Some("spam"))
+            .unwrap(),
+    );
+    let seen = events(&chat, &carol.session);
+    let kick = seen.iter().find(|e| e.kind == EventKind::Kick).unwrap();
+    assert_eq!(kick.from.name, "bob");
+    assert_eq!(kick.target.as_ref().unwrap().name, "carol");
+    assert_eq!(kick.text.as_deref(), Some("spam"));
+    assert!(!names(&chat, "#x").iter().any(|(n, _)| n == "carol"));
+    // Out of the room, but free to come back: a kick is not a ban.
+    assert_eq!(
+        chat.say(&carol.session, "#x", "hi", false).unwrap_err(),
+        RoomError::NotInRoom("#x".into())
+    );
+    chat.enter(&carol.session, "#x").unwrap();
+}
+
+#[test]
+fn nobody_acts_on_an_equal_a_higher_rank_or_themselves() {
+    let (chat, alice, bob, _carol) = owned_room();
+    drop(
+        chat.set_role(&alice.session, "#x", "bob", Some(Role::Op))
+            .unwrap(),
+    );
+    drop(
+        chat.set_role(&alice.session, "#x", "carol", Some(Role::Op))
+            .unwrap(),
+    );
+    for refused in [
+        chat.kick(&bob.session, "#x", "alice", None).map(drop),
+        chat.ban(&bob.session, "#x", "alice", None, None).map(drop),
+        chat.kick(&bob.session, "#x", "carol", None).map(drop),
+        chat.mute(&bob.session, "#x", "carol", None).map(drop),
+        chat.kick(&bob.session, "#x", "bob", None).map(drop),
+        chat.kick(&alice.session, "#x", "alice", None).map(drop),
+    ] {
+        assert!(
+            matches!(refused, Err(RoomError::Protected(_))),
+            "{refused:?}"
+        );
+    }
+    // The owner may act on its operators.
+    drop(chat.kick(&alice.session, "#x", "carol", None).unwrap());
+}
+
+#[test]
+fn a_server_operator_moderates_every_room_and_cannot_be_moderated() {
+    let (chat, alice, bob, _) = owned_room();
+    let boss = keyed(&chat, "boss", 9);
+    chat.enter(&boss.session, "#x").unwrap();
+    assert!(!chat.is_server_op(&boss.session).unwrap());
+    chat.set_server_operators(["SHA256:test-9".to_owned()]);
+    assert!(chat.is_server_op(&boss.session).unwrap());
+    assert!(
+        names(&chat, "#x").contains(&("boss".into(), Some(Role::ServerOp))),
+        "shown as one"
+    );
+    let refused = chat.kick(&alice.session, "#x", "boss", None).unwrap_err();
+    assert!(matches!(refused, RoomError::Protected(_)), "{refused}");
+    drop(chat.kick(&boss.session, "#x", "alice", None).unwrap());
+    // Even the default room, which nobody owns.
+    drop(chat.kick(&boss.session, DEFAULT_ROOM, "bob", None).unwrap());
+    assert!(matches!(
+        chat.kick(&bob.session, DEFAULT_ROOM, "boss", None),
+        Err(RoomError::NotInRoom(_)) | Err(RoomError::NotPermitted { .. })
+    ));
+}
+
+#[test]
+fn a_banned_identity_stays_out_under_any_name_and_is_not_put_back_there() {
+    let (chat, alice, bob, _) = owned_room();
+    let (ban, receipt) = chat
+        .ban(&alice.session, "#x", "bob", None, Some("trolling"))
+        .unwrap();
+    drop(receipt);
+    assert_eq!(ban.target, Target::Identity(key(2).id));
+    assert_eq!(ban.until, None);
+    assert!(!names(&chat, "#x").iter().any(|(n, _)| n == "bob"));
+    let refused = chat.enter(&bob.session, "#x").unwrap_err();
+    assert_eq!(
+        refused,
+        RoomError::Banned {
+            room: Some("#x".into()),
+            until: None,
+            reason: Some("trolling".into())
+        }
+    );
+    chat.leave(&bob.session, None).unwrap();
+    wait(&chat);
+    // Back with the same key under another name: still out, whatever room it asks for.
+    let again = chat.join_from(
+        Some(addr(7)),
+        Some("bobby"),
+        Lifetime::Connection,
+        Some("#x"),
+        Some(key(2)),
+        || Ok(()),
+    );
+    assert!(matches!(again, Err(RoomError::Banned { .. })), "{again:?}");
+    let back = keyed(&chat, "bobby", 2);
+    assert_eq!(back.room.room, DEFAULT_ROOM);
+    assert!(
+        back.rooms.iter().all(|r| r.room != "#x"),
+        "{:?}",
+        back.rooms
+    );
+    // Lifted: in again.
+    drop(chat.unban(&alice.session, "#x", "bob").unwrap());
+    chat.enter(&back.session, "#x").unwrap();
+}
+
+#[test]
+fn a_banned_guest_stays_out_from_its_address_and_others_do_not() {
+    let (chat, alice, _, _) = owned_room();
+    let mallory = guest_from(&chat, "mallory", addr(66)).unwrap();
+    chat.enter(&mallory.session, "#x").unwrap();
+    let (ban, receipt) = chat
+        .ban(&alice.session, "#x", "mallory", None, None)
+        .unwrap();
+    drop(receipt);
+    assert_eq!(ban.target, Target::Address(addr(66)));
+    let twin = guest_from(&chat, "nice-person", addr(66)).unwrap();
+    assert!(matches!(
+        chat.enter(&twin.session, "#x"),
+        Err(RoomError::Banned { .. })
+    ));
+    let elsewhere = guest_from(&chat, "other", addr(67)).unwrap();
+    chat.enter(&elsewhere.session, "#x").unwrap();
+    // By address, given as one.
+    drop(
+        chat.ban(&alice.session, "#x", "10.0.0.67", Some(3600), None)
+            .unwrap(),
+    );
+    assert!(!names(&chat, "#x").iter().any(|(n, _)| n == "other"));
+    assert_eq!(chat.bans(&alice.session, "#x").unwrap().len(), 2);
+}
+
+#[test]
+fn bans_and_mutes_end_on_time_and_durations_are_bounded() {
+    let (chat, now) = chat_at(5_000_000);
+    let alice = keyed(&chat, "alice", 1);
+    let bob = keyed(&chat, "bob", 2);
+    chat.enter(&alice.session, "#x").unwrap();
+    chat.enter(&bob.session, "#x").unwrap();
+    for secs in [0, 59, MAX_DURATION_SECS + 1] {
+        assert_eq!(
+            chat.ban(&alice.session, "#x", "bob", Some(secs), None)
+                .map(drop),
+            Err(RoomError::BadDuration { secs })
+        );
+        assert_eq!(
+            chat.mute(&alice.session, "#x", "bob", Some(secs)).map(drop),
+            Err(RoomError::BadDuration { secs })
+        );
+    }
+    let (mute, receipt) = chat.mute(&alice.session, "#x", "bob", Some(60)).unwrap();
+    drop(receipt);
+    assert_eq!(mute.until, Some(5_060_000));
+    assert!(matches!(
+        chat.say(&bob.session, "#x", "hi", false),
+        Err(RoomError::Muted { .. })
+    ));
+    assert!(matches!(
+        chat.topic(&bob.session, "#x", Some("mine")),
+        Err(RoomError::Muted { .. })
+    ));
+    now.store(5_059_999, Ordering::SeqCst);
+    assert!(chat.say(&bob.session, "#x", "hi", false).is_err());
+    now.store(5_060_000, Ordering::SeqCst);
+    drop(chat.say(&bob.session, "#x", "free", false).unwrap());
+
+    drop(
+        chat.ban(&alice.session, "#x", "bob", Some(120), None)
+            .unwrap(),
+    );
+    now.store(5_179_999, Ordering::SeqCst);
+    assert!(matches!(
+        chat.enter(&bob.session, "#x"),
+        Err(RoomError::Banned {
+            until: Some(5_180_000),
+            ..
+        })
+    ));
+    now.store(5_180_000, Ordering::SeqCst);
+    chat.enter(&bob.session, "#x").unwrap();
+    assert!(chat.bans(&alice.session, "#x").unwrap().is_empty());
+}
+
+#[test]
+fn modes_lock_the_topic_keep_uninvited_members_out_and_hide_secret_rooms() {
+    let (chat, alice, bob, carol) = owned_room();
+    let dave = keyed(&chat, "dave", 4);
+    assert!(matches!(
+        chat.mode(&bob.session, "#x", Some("+t")),
+        Err(RoomError::NotPermitted { .. })
+    ));
+    assert!(matches!(
+        chat.mode(&alice.session, "#x", Some("+q")),
+        Err(RoomError::BadMode(_))
+    ));
+    let (_, modes, receipt) = chat.mode(&alice.session, "#x", Some("+tis")).unwrap();
+    drop(receipt);
+    assert!(modes.topic_locked && modes.invite_only && modes.secret);
+    assert!(matches!(
+        chat.topic(&bob.session, "#x", Some("bob's")),
+        Err(RoomError::NotPermitted { .. })
+    ));
+    drop(chat.topic(&alice.session, "#x", Some("alice's")).unwrap());
+
+    // Invite only.
+    assert_eq!(
+        chat.enter(&dave.session, "#x").unwrap_err(),
+        RoomError::InviteOnly("#x".into())
+    );
+    let _ = events(&chat, &dave.session);
+    drop(chat.invite(&alice.session, "#x", "dave").unwrap());
+    let told = events(&chat, &dave.session);
+    assert!(
+        told.iter()
+            .any(|e| e.kind == EventKind::Invited && e.room == "#x" && e.from.name == "alice"),
+        "{told:?}"
+    );
+    // Secret: unknown to those not in it, whatever they ask.
+    let outsider = keyed(&chat, "eve", 5);
+    assert!(
+        !chat
+            .rooms_for(Some(&outsider.session))
+            .iter()
+            .any(|r| r.name == "#x")
+    );
+    assert!(
+        chat.rooms_for(Some(&bob.session))
+            .iter()
+            .any(|r| r.name == "#x")
+    );
+    assert!(!chat.rooms().iter().any(|r| r.name == "#x"));
+    assert_eq!(
+        chat.members_for(Some(&outsider.session), "#x").unwrap_err(),
+        RoomError::NoSuchRoom("#x".into())
+    );
+    assert_eq!(
+        chat.topic(&outsider.session, "#x", None).unwrap_err(),
+        RoomError::NoSuchRoom("#x".into())
+    );
+    assert!(
+        !chat
+            .whois(&outsider.session, "carol")
+            .unwrap()
+            .rooms
+            .contains(&"#x".to_owned())
+    );
+    assert!(
+        chat.whois(&bob.session, "carol")
+            .unwrap()
+            .rooms
+            .contains(&"#x".to_owned())
+    );
+    assert_eq!(
+        chat.mode(&outsider.session, "#x", None).unwrap_err(),
+        RoomError::NoSuchRoom("#x".into())
+    );
+    chat.enter(&dave.session, "#x").unwrap();
+    drop(carol);
+}
+
+#[test]
+fn a_message_is_deleted_by_its_author_or_an_operator_and_its_text_is_gone() {
+    let (chat, alice, bob, carol) = owned_room();
+    let said = chat.say(&bob.session, "#x", "regrettable", false).unwrap();
+    let seq = said.seq();
+    wait(&chat);
+    let stored = chat.log().after("#x", seq - 1, 1).unwrap();
+    assert_eq!(
+        chat.delete(&carol.session, "#x", seq, stored.first())
+            .map(drop),
+        Err(RoomError::NotPermitted {
+            who: "its author or operators of #x".into(),
+            action: "delete that message"
+        })
+    );
+    let _ = events(&chat, &carol.session);
+    drop(
+        chat.delete(&bob.session, "#x", seq, stored.first())
+            .unwrap(),
+    );
+    let seen = events(&chat, &carol.session);
+    let delete = seen.iter().find(|e| e.kind == EventKind::Delete).unwrap();
+    assert_eq!(delete.target_seq, Some(seq));
+    assert_eq!(delete.target.as_ref().unwrap().name, "bob");
+    // Gone from the log and from what a newcomer is handed.
+    let kept = chat.log().after("#x", seq - 1, 1).unwrap();
+    assert_eq!(kept[0].kind, EventKind::Deleted);
+    assert_eq!(kept[0].text, None);
+    let dave = keyed(&chat, "dave", 4);
+    let (entered, _) = chat.enter(&dave.session, "#x").unwrap();
+    let line = entered.history.iter().find(|e| e.seq == seq).unwrap();
+    assert_eq!(
+        (line.kind, line.text.as_deref()),
+        (EventKind::Deleted, None)
+    );
+    // Nothing left to delete there, and a join is no message.
+    assert!(matches!(
+        chat.delete(&alice.session, "#x", seq, kept.first()),
+        Err(RoomError::NoSuchMessage { .. })
+    ));
+    assert!(matches!(
+        chat.delete(&alice.session, "#x", 1, None),
+        Err(RoomError::NoSuchMessage { .. })
+    ));
+    // The owner may delete anyone's.
+    let other = chat.say(&carol.session, "#x", "spam", false).unwrap().seq();
+    wait(&chat);
+    drop(chat.delete(&alice.session, "#x", other, None).unwrap());
+}
+
+#[test]
+fn a_server_ban_ends_every_session_and_keeps_the_identity_out() {
+    let (chat, alice, bob, carol) = owned_room();
+    let second = keyed(&chat, "bob", 2);
+    assert!(matches!(
+        chat.gban(&alice.session, "bob", None, None),
+        Err(RoomError::NotPermitted { .. })
+    ));
+    chat.set_server_operators(["SHA256:test-1".to_owned()]);
+    let ended = chat.on_end(&bob.session).unwrap();
+    let _ = events(&chat, &carol.session);
+    let (_, receipts) = chat
+        .gban(&alice.session, "bob", None, Some("spam"))
+        .unwrap();
+    assert_eq!(receipts.len(), 2, "#general and #x");
+    drop(receipts);
+    assert_eq!(
+        futures::executor::block_on(ended.reason()),
+        LeaveReason::Banned
+    );
+    assert_eq!(chat.member(&second.session), Err(RoomError::UnknownSession));
+    let seen = events(&chat, &carol.session);
+    assert_eq!(
+        seen.iter()
+            .filter(|e| e.kind == EventKind::Gban && e.target.as_ref().unwrap().name == "bob")
+            .count(),
+        2,
+        "{seen:?}"
+    );
+    assert!(
+        !seen.iter().any(|e| e.kind == EventKind::Leave),
+        "the ban is the only notice: {seen:?}"
+    );
+    let back = chat.join_from(
+        None,
+        Some("x"),
+        Lifetime::Connection,
+        None,
+        Some(key(2)),
+        || Ok(()),
+    );
+    assert!(
+        matches!(back, Err(RoomError::Banned { room: None, .. })),
+        "{back:?}"
+    );
+    assert_eq!(chat.gbans(&alice.session).unwrap().len(), 1);
+    chat.ungban(&alice.session, "SHA256:test-2").unwrap();
+    keyed(&chat, "bob", 2);
+}
+
+#[test]
+fn the_owner_hands_the_room_over_and_stays_an_operator() {
+    let (chat, alice, bob, carol) = owned_room();
+    let _ = events(&chat, &carol.session);
+    let receipts = chat
+        .set_role(&alice.session, "#x", "bob", Some(Role::Owner))
+        .unwrap();
+    assert_eq!(receipts.len(), 2);
+    drop(receipts);
+    let roles = names(&chat, "#x");
+    assert!(roles.contains(&("alice".into(), Some(Role::Op))));
+    assert!(roles.contains(&("bob".into(), Some(Role::Owner))));
+    let seen: Vec<(String, Option<String>)> = events(&chat, &carol.session)
+        .into_iter()
+        .filter(|e| e.kind == EventKind::Role)
+        .map(|e| (e.target.unwrap().name, e.text))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("bob".into(), Some("owner".into())),
+            ("alice".into(), Some("op".into()))
+        ]
+    );
+    // Now an operator, alice cannot take the room back nor touch its owner.
+    assert!(
+        chat.set_role(&alice.session, "#x", "alice", Some(Role::Owner))
+            .is_err()
+    );
+    assert!(matches!(
+        chat.set_role(&bob.session, "#x", "bob", None),
+        Err(RoomError::Protected(_))
+    ));
+}
+
+#[test]
+fn away_shows_in_lists_and_answers_the_first_message_only() {
+    let (chat, alice, bob, _) = owned_room();
+    drop(chat.away(&bob.session, Some("lunch")).unwrap());
+    let bob_now = chat
+        .members("#x")
+        .unwrap()
+        .into_iter()
+        .find(|m| m.name == "bob")
+        .unwrap();
+    assert_eq!(bob_now.away.as_deref(), Some("lunch"));
+    assert_eq!(
+        chat.whois(&alice.session, "bob").unwrap().away.as_deref(),
+        Some("lunch")
+    );
+    let (_, _, first) = chat.msg(&alice.session, "bob", "hi", false).unwrap();
+    let (_, _, second) = chat.msg(&alice.session, "bob", "hi?", false).unwrap();
+    assert_eq!((first.as_deref(), second), (Some("lunch"), None));
+    assert!(
+        chat.away(&bob.session, Some("lunch")).unwrap().is_empty(),
+        "no change"
+    );
+    drop(chat.away(&bob.session, None).unwrap());
+    assert_eq!(chat.whois(&alice.session, "bob").unwrap().away, None);
+}
+
+#[test]
+fn an_ignore_list_is_kept_per_identity_and_told_to_its_other_sessions() {
+    let (chat, alice, _bob, _) = owned_room();
+    let other = keyed(&chat, "alice", 1);
+    let _ = events(&chat, &other.session);
+    let list = chat.ignore(&alice.session, "bob", true).unwrap();
+    assert_eq!(
+        list.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(),
+        ["bob"]
+    );
+    let told = events(&chat, &other.session);
+    let ignore = told.iter().find(|e| e.kind == EventKind::Ignore).unwrap();
+    assert_eq!(
+        (
+            ignore.target.as_ref().unwrap().name.as_str(),
+            ignore.text.as_deref()
+        ),
+        ("bob", None)
+    );
+    assert_eq!(chat.ignored(&other.session).unwrap(), list);
+    assert!(matches!(
+        chat.ignore(&alice.session, "alice", true),
+        Err(RoomError::Protected(_))
+    ));
+    let guest = guest_from(&chat, "visitor", addr(50)).unwrap();
+    assert_eq!(
+        chat.ignore(&guest.session, "bob", true).unwrap_err(),
+        RoomError::NotIdentified("keep an ignore list")
+    );
+    assert!(
+        chat.ignore(&alice.session, "bob", false)
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn roles_bans_and_ignores_come_back_with_the_log() {
+    let log = MemoryLog::default();
+    let config = || ChatConfig {
+        rate_limit: None,
+        ..ChatConfig::default()
+    };
+    let chat = Chat::new(config(), Arc::new(log.clone())).unwrap();
+    let alice = keyed(&chat, "alice", 1);
+    let bob = keyed(&chat, "bob", 2);
+    keyed(&chat, "carol", 3);
+    chat.enter(&alice.session, "#x").unwrap();
+    chat.enter(&bob.session, "#x").unwrap();
+    drop(
+        chat.set_role(&alice.session, "#x", "bob", Some(Role::Op))
+            .unwrap(),
+    );
+    drop(chat.ban(&alice.session, "#x", "carol", None, None).unwrap());
+    drop(chat.mode(&alice.session, "#x", Some("+i")).unwrap());
+    let _ = chat.ignore(&alice.session, "carol", true).unwrap();
+    wait(&chat);
+    drop(chat);
+
+    let chat = Chat::new(config(), Arc::new(log)).unwrap();
+    let carol = chat
+        .join_from(
+            None,
+            None,
+            Lifetime::Connection,
+            Some("#x"),
+            Some(key(3)),
+            || Ok(()),
+        )
+        .map(drop);
+    assert!(matches!(carol, Err(RoomError::Banned { .. })), "{carol:?}");
+    let dave = keyed(&chat, "dave", 4);
+    assert_eq!(
+        chat.enter(&dave.session, "#x").unwrap_err(),
+        RoomError::InviteOnly("#x".into())
+    );
+    let alice = keyed(&chat, "alice", 1);
+    assert_eq!(chat.ignored(&alice.session).unwrap()[0].name, "carol");
+    let bob = keyed(&chat, "bob", 2);
+    assert_eq!(
+        chat.members("#x")
+            .unwrap()
+            .into_iter()
+            .map(|m| (m.name, m.role))
+            .collect::<Vec<_>>(),
+        [
+            ("alice".into(), Some(Role::Owner)),
+            ("bob".into(), Some(Role::Op))
+        ]
+    );
+    drop((bob, carol));
+}
