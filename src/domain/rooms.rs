@@ -511,11 +511,15 @@ impl State {
         Ok(parse_room_name(room)?)
     }
 
-    /// The room's name, if the member is in it.
+    /// The room's name, if the member is in it. A secret room the member cannot see is
+    /// no room at all, so that asking does not tell it exists.
     pub(super) fn seated_in(&self, id: Uuid, room: &str) -> Result<String, RoomError> {
         let name = self.room_key(id, room)?;
-        self.room(&name)?;
+        let found = self.room(&name)?;
         if !self.members[&id].rooms.contains(&name) {
+            if !self.may_see(Some(id), found) {
+                return Err(RoomError::NoSuchRoom(name));
+            }
             return Err(RoomError::NotInRoom(name));
         }
         Ok(name)

@@ -386,6 +386,16 @@ fn modes_lock_the_topic_keep_uninvited_members_out_and_hide_secret_rooms() {
         chat.mode(&outsider.session, "#x", None).unwrap_err(),
         RoomError::NoSuchRoom("#x".into())
     );
+    // History is read by members only, and the refusal says nothing of the room.
+    assert_eq!(
+        chat.check_member_of(&outsider.session, "#x").unwrap_err(),
+        RoomError::NoSuchRoom("#x".into())
+    );
+    assert_eq!(
+        chat.check_member_of(&outsider.session, "#nowhere")
+            .unwrap_err(),
+        RoomError::NoSuchRoom("#nowhere".into())
+    );
     chat.enter(&dave.session, "#x").unwrap();
     drop(carol);
 }

@@ -335,3 +335,44 @@ async fn what_identities_did_while_storage_failed_is_written_again_once_it_is_ba
     drop(reopened);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[tokio::test]
+async fn a_mute_that_cannot_be_stored_is_undone_and_a_kick_is_made_again() {
+    let (room, faults) = failing_room();
+    let alice = keyed(&room, "alice", 1);
+    let bob = keyed(&room, "bob", 2);
+    for who in [&alice, &bob] {
+        let (_, entry) = room.enter(&who.session, "#m").unwrap();
+        outcome(entry.unwrap()).await.unwrap();
+    }
+    faults.set(true);
+    let (_, mute) = room.mute(&alice.session, "#m", "bob", None).unwrap();
+    assert_eq!(outcome(mute).await, Err(RoomError::StorageUnavailable));
+    faults.set(false);
+    // Never announced, so never in force.
+    let free = room.say(&bob.session, "#m", "free", false).unwrap();
+    outcome(free).await.unwrap();
+
+    faults.set(true);
+    let kick = room.kick(&alice.session, "#m", "bob", Some("out")).unwrap();
+    assert_eq!(outcome(kick).await, Err(RoomError::StorageUnavailable));
+    faults.set(false);
+    tokio::time::timeout(WAIT, room.settled())
+        .await
+        .expect("stored once the disk is back");
+    // A kick cannot be undone: bob is out, and history says so once.
+    assert_eq!(
+        room.say(&bob.session, "#m", "still here?", false).map(drop),
+        Err(RoomError::NotInRoom("#m".into()))
+    );
+    let kicks: Vec<Event> = room
+        .log()
+        .latest("#m", 100)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == EventKind::Kick)
+        .collect();
+    assert_eq!(kicks.len(), 1, "{kicks:?}");
+    assert_eq!(kicks[0].target.as_ref().unwrap().name, "bob");
+    assert_eq!(kicks[0].text.as_deref(), Some("out"));
+}
