@@ -19,9 +19,17 @@
 //! Beside this file, in `domain/`: `event` (members and events), `room_name`, `room` (one
 //! room's state and fan-out), `session` (joining, renaming, leaving), `rooms` (entering,
 //! parting, speaking, topics), `identities` (keys, owned names, remembered rooms, read
-//! markers, whois), `conversations` (direct messages), `config`, `error`, `rate` (token
-//! buckets), `names` (reserved and free names), `reader` (reading a session's events),
-//! `pending` (events waiting for the log), `log` (the [`EventLog`] seam) and `shutdown`.
+//! markers, whois), `conversations` (direct messages), `policy` (roles, modes, invites, bans
+//! and mutes as data), `access` (ranks and the checks on entering, speaking and moderating),
+//! `moderation` (kick, ban, mute, roles, modes, invites, delete, server bans), `away` (away,
+//! ignore lists), `config`, `error`, `rate` (token buckets), `names` (reserved and free
+//! names), `reader` (reading a session's events), `pending` (events waiting for the log),
+//! `log` (the [`EventLog`] seam) and `shutdown`.
+//!
+//! Moderation acts on identities by member id (made from the key, so a new name changes
+//! nothing) and on guests by the address they come from. A room's owner is the identity that
+//! made it; server operators are named by key fingerprint. Each act is a room event, stored,
+//! and the room's policy is stored whole beside it.
 
 mod access;
 mod away;
