@@ -21,7 +21,7 @@
 //! parting, speaking, topics), `identities` (keys, owned names, remembered rooms, read
 //! markers, whois), `conversations` (direct messages), `policy` (roles, modes, invites, bans
 //! and mutes as data), `access` (ranks and the checks on entering, speaking and moderating),
-//! `moderation` (kick, ban, mute, roles, modes, invites, delete, server bans), `away` (away,
+//! `moderation` (kick, ban, mute), `roles` (roles, modes, invites, delete), `server_bans`, `away` (away,
 //! ignore lists), `config`, `error`, `rate` (token buckets), `names` (reserved and free
 //! names), `reader` (reading a session's events), `pending` (events waiting for the log),
 //! `log` (the [`EventLog`] seam) and `shutdown`.
@@ -45,9 +45,11 @@ mod pending;
 mod policy;
 mod rate;
 mod reader;
+mod roles;
 mod room;
 mod room_name;
 mod rooms;
+mod server_bans;
 mod session;
 mod shutdown;
 

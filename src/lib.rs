@@ -17,8 +17,8 @@
 //!   (direct messages: two-identity rooms), `policy` (a room's owner, operators, modes,
 //!   invites, bans and mutes, and the server's bans: plain data, stored whole), `access`
 //!   (ranks, who may act on whom, the checks on entering and speaking, secret rooms, finding
-//!   whom a command names), `moderation` (kick, ban, mute, roles, modes, invites, delete,
-//!   server bans), `away` (away and back, ignore lists), `config`, `error`, `rate`, `names`,
+//!   whom a command names), `moderation` (kick, ban, mute), `roles` (roles, modes,
+//!   invites, delete), `server_bans`, `away` (away and back, ignore lists), `config`, `error`, `rate`, `names`,
 //!   `reader` (a session's queue), `pending` (events waiting for the log and how they are
 //!   taken back), `log` (the seam, and [`domain::MemoryLog`]) and `shutdown`.
 //! - [`text`]: cleaning of untrusted names and text, used by the server before storing and
