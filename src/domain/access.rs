@@ -35,6 +35,17 @@ pub(super) struct Found {
 }
 
 impl State {
+    /// What a moderation command that tells a room must pass: room for its event in the
+    /// log, and the actor's send budget (each tells the room as a message does).
+    pub(super) fn check_moderation(
+        &mut self,
+        id: Uuid,
+        config: &super::ChatConfig,
+    ) -> Result<(), RoomError> {
+        self.check_pending(config)?;
+        self.charge(id, config.rate_limit, std::time::Instant::now())
+    }
+
     /// The wall clock, in milliseconds since the epoch.
     pub(super) fn now(&self) -> u64 {
         (self.clock)()

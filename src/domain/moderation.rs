@@ -40,7 +40,7 @@ impl Chat {
             })
             .ok_or_else(|| RoomError::NoSuchMember(format!("{name} in {room}")))?;
         state.check_may_act(id, rank, &found, Some(&room))?;
-        state.check_pending(&self.shared.config)?;
+        state.check_moderation(id, &self.shared.config)?;
         let from = state.members[&id].info.clone();
         let info = state.members[&target].info.clone();
         state.put_out(target, &room);
@@ -73,7 +73,7 @@ impl Chat {
         let reason = self.reason(reason)?;
         let found = state.find(target)?;
         state.check_may_act(id, rank, &found, Some(&room))?;
-        state.check_pending(&self.shared.config)?;
+        state.check_moderation(id, &self.shared.config)?;
         let ban = state.new_ban(id, &found, duration_secs, reason.clone())?;
         let now = state.now();
         let policy = &mut state.rooms.get_mut(&room).expect("checked").policy;
@@ -135,7 +135,7 @@ impl Chat {
         let mut state = self.lock();
         let (id, conn) = state.session(session)?;
         let (room, _) = state.room_to_moderate(id, room, Rank::Op, "unban")?;
-        state.check_pending(&self.shared.config)?;
+        state.check_moderation(id, &self.shared.config)?;
         let found = state.find(target).ok();
         let old = state.rooms[&room].policy.clone();
         let now = state.now();
@@ -185,7 +185,7 @@ impl Chat {
         let (room, rank) = state.room_to_moderate(id, room, Rank::Op, "mute")?;
         let found = state.find(name)?;
         state.check_may_act(id, rank, &found, Some(&room))?;
-        state.check_pending(&self.shared.config)?;
+        state.check_moderation(id, &self.shared.config)?;
         let mute = state.new_ban(id, &found, duration_secs, None)?;
         let old = state.rooms[&room].policy.clone();
         let now = state.now();
@@ -226,7 +226,7 @@ impl Chat {
         let mut state = self.lock();
         let (id, conn) = state.session(session)?;
         let (room, _) = state.room_to_moderate(id, room, Rank::Op, "unmute")?;
-        state.check_pending(&self.shared.config)?;
+        state.check_moderation(id, &self.shared.config)?;
         let found = state.find(name).ok();
         let old = state.rooms[&room].policy.clone();
         let now = state.now();

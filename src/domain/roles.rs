@@ -38,7 +38,7 @@ impl Chat {
                 action: "name server operators",
             });
         }
-        state.check_pending(&self.shared.config)?;
+        state.check_moderation(id, &self.shared.config)?;
         let old = state.rooms[&room].policy.clone();
         if old.owner == Some(target) && role != Some(Role::Owner) {
             return Err(RoomError::Protected(format!(
@@ -116,7 +116,7 @@ impl Chat {
         if modes == old.modes {
             return Ok((room, modes, None));
         }
-        state.check_pending(&self.shared.config)?;
+        state.check_moderation(id, &self.shared.config)?;
         state.rooms.get_mut(&room).expect("checked").policy.modes = modes;
         state.record_policy(&room);
         let text = mode_change(old.modes, modes);
@@ -146,7 +146,7 @@ impl Chat {
         let Target::Identity(target) = found.target else {
             return Err(RoomError::NoSuchIdentity(name.to_owned()));
         };
-        state.check_pending(&self.shared.config)?;
+        state.check_moderation(id, &self.shared.config)?;
         let old = state.rooms[&room].policy.clone();
         let policy = &mut state.rooms.get_mut(&room).expect("checked").policy;
         if !policy.invited.contains(&target) && policy.invited.len() >= MAX_INVITES {
@@ -213,7 +213,7 @@ impl Chat {
                 action: "delete that message",
             });
         }
-        state.check_pending(&self.shared.config)?;
+        state.check_moderation(id, &self.shared.config)?;
         let from = state.members[&id].info.clone();
         tracing::info!(%id, %room, seq, "deleted a message");
         Ok(state.publish_awaited_with(

@@ -28,7 +28,7 @@ impl Chat {
         let reason = self.reason(reason)?;
         let found = state.find(target)?;
         state.check_may_act(id, Rank::ServerOp, &found, None)?;
-        state.check_pending(&self.shared.config)?;
+        state.check_moderation(id, &self.shared.config)?;
         let ban = state.new_ban(id, &found, duration_secs, reason.clone())?;
         let now = state.now();
         state.server_policy.prune(now);

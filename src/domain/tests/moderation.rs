@@ -166,6 +166,12 @@ fn nobody_acts_on_an_equal_a_higher_rank_or_themselves() {
             "{refused:?}"
         );
     }
+    assert_eq!(
+        chat.kick(&alice.session, "#x", "alice", None).map(drop),
+        Err(RoomError::Protected(
+            "you cannot do that to yourself".into()
+        ))
+    );
     // The owner may act on its operators.
     drop(chat.kick(&alice.session, "#x", "carol", None).unwrap());
 }
@@ -458,7 +464,12 @@ fn a_server_ban_ends_every_session_and_keeps_the_identity_out() {
         chat.gban(&alice.session, "bob", None, None),
         Err(RoomError::NotPermitted { .. })
     ));
-    chat.set_server_operators(["SHA256:test-1".to_owned()]);
+    chat.set_server_operators(["SHA256:test-1".to_owned(), "SHA256:test-3".to_owned()]);
+    // Not even another server operator may ban one.
+    assert_eq!(
+        chat.gban(&alice.session, "carol", None, None).map(drop),
+        Err(RoomError::Protected("carol is a server operator".into()))
+    );
     let ended = chat.on_end(&bob.session).unwrap();
     let _ = events(&chat, &carol.session);
     let (_, receipts) = chat
@@ -652,4 +663,24 @@ fn roles_bans_and_ignores_come_back_with_the_log() {
         ]
     );
     drop((bob, carol));
+}
+
+#[test]
+fn moderating_spends_the_send_budget_like_speaking() {
+    let chat = Chat::default();
+    let alice = keyed(&chat, "alice", 1);
+    chat.enter(&alice.session, "#x").unwrap();
+    let limited = (0..30)
+        .map(|n| {
+            chat.mode(
+                &alice.session,
+                "#x",
+                Some(if n % 2 == 0 { "+i" } else { "-i" }),
+            )
+        })
+        .find_map(|r| r.err());
+    assert!(
+        matches!(limited, Some(RoomError::RateLimited { .. })),
+        "{limited:?}"
+    );
 }
