@@ -684,3 +684,29 @@ fn moderating_spends_the_send_budget_like_speaking() {
         "{limited:?}"
     );
 }
+
+#[test]
+fn an_identity_banned_while_away_is_not_put_back_in_that_room() {
+    let (chat, alice, bob, carol) = owned_room();
+    chat.leave(&bob.session, None).unwrap();
+    wait(&chat);
+    let _ = events(&chat, &carol.session);
+    // By the name it owns, while it is not here.
+    let (ban, receipt) = chat.ban(&alice.session, "#x", "bob", None, None).unwrap();
+    drop(receipt);
+    assert_eq!(ban.target, Target::Identity(key(2).id));
+    let seen = events(&chat, &carol.session);
+    assert!(
+        seen.iter()
+            .any(|e| e.kind == EventKind::Ban && e.target.as_ref().unwrap().name == "bob"),
+        "{seen:?}"
+    );
+    let back = keyed(&chat, "bob", 2);
+    assert_eq!(back.room.room, DEFAULT_ROOM);
+    assert!(
+        back.rooms.iter().all(|r| r.room != "#x"),
+        "{:?}",
+        back.rooms
+    );
+    assert!(!names(&chat, "#x").iter().any(|(n, _)| n == "bob"));
+}
