@@ -40,8 +40,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             bound.port()
         );
     }
+    let reread = reread_on_hangup(operators);
     let running = server::start(listener, config, shutdown_signal()).await?;
-    reread_on_hangup(running.chat().clone(), operators);
+    reread(running.chat().clone());
     running.stopped().await;
     Ok(())
 }
@@ -60,11 +61,12 @@ pub async fn serve_with_tui(args: ServeArgs) -> anyhow::Result<()> {
         password,
         operators,
     } = server_config(&args, bound, own)?;
+    let reread = reread_on_hangup(operators);
     let running = server::start(listener, config, async {
         let _ = stopped.await;
     })
     .await?;
-    reread_on_hangup(running.chat().clone(), operators);
+    reread(running.chat().clone());
     let addr = running.local_addr();
     // The hosting client trusts its own server by its certificate's fingerprint.
     let (url, display) = match fingerprint {
@@ -129,39 +131,50 @@ impl Operators {
 }
 
 /// Reads the operators file again at each SIGHUP and hands the chat the new list, logging
-/// who came and went; a file that cannot be used keeps the list as it was.
+/// who came and went; a file that cannot be used keeps the list as it was. The handler is
+/// in place when this returns (a SIGHUP during start-up must not end the server); the
+/// rereading starts once the returned function is given the chat.
 #[cfg(unix)]
-fn reread_on_hangup(chat: Chat, mut operators: Operators) {
+fn reread_on_hangup(mut operators: Operators) -> impl FnOnce(Chat) {
     use tokio::signal::unix::{SignalKind, signal};
-    let Some(path) = operators.file.clone() else {
-        return;
-    };
-    let mut hangups = signal(SignalKind::hangup()).expect("installing a SIGHUP handler");
-    tokio::spawn(async move {
-        while hangups.recv().await.is_some() {
-            let listed = match operators::read(&path) {
-                Ok(listed) => listed,
-                Err(err) => {
-                    tracing::error!("{err}; the server operators stay as they were");
-                    continue;
-                }
-            };
-            let (added, removed) = operators::changes(&operators.listed, &listed);
-            tracing::info!(
-                file = %path.display(),
-                added = ?added,
-                removed = ?removed,
-                "server operators read again"
-            );
-            operators.listed = listed;
-            chat.set_server_operators(operators.all());
-        }
+    let hangups = operators.file.clone().map(|path| {
+        (
+            path,
+            signal(SignalKind::hangup()).expect("installing a SIGHUP handler"),
+        )
     });
+    move |chat| {
+        let Some((path, mut hangups)) = hangups else {
+            return;
+        };
+        tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                let listed = match operators::read(&path) {
+                    Ok(listed) => listed,
+                    Err(err) => {
+                        tracing::error!("{err}; the server operators stay as they were");
+                        continue;
+                    }
+                };
+                let (added, removed) = operators::changes(&operators.listed, &listed);
+                tracing::info!(
+                    file = %path.display(),
+                    added = ?added,
+                    removed = ?removed,
+                    "server operators read again"
+                );
+                operators.listed = listed;
+                chat.set_server_operators(operators.all());
+            }
+        });
+    }
 }
 
 /// Without SIGHUP, the operators file is read at start only.
 #[cfg(not(unix))]
-fn reread_on_hangup(_chat: Chat, _operators: Operators) {}
+fn reread_on_hangup(_operators: Operators) -> impl FnOnce(Chat) {
+    |_chat| {}
+}
 
 /// Listens where `--listen` says: an IP address, or a host name resolved (the first of its
 /// addresses that can be bound). Returns the address bound.
