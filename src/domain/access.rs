@@ -145,6 +145,28 @@ impl State {
         }
     }
 
+    /// A whois answer as `asker` may have it: without the secret rooms it is not in, and
+    /// with the member's standing (server operator, its role in each room listed).
+    pub(super) fn as_seen_by(
+        &self,
+        asker: Uuid,
+        mut who: super::identities::WhoisInfo,
+    ) -> super::identities::WhoisInfo {
+        let id = who.info.id;
+        who.rooms.retain(|r| {
+            self.rooms
+                .get(r)
+                .is_none_or(|room| self.may_see(Some(asker), room))
+        });
+        who.server_op = self.is_server_op(id);
+        who.roles = who
+            .rooms
+            .iter()
+            .filter_map(|r| Some((r.clone(), self.rooms.get(r)?.policy.role_of(id)?)))
+            .collect();
+        who
+    }
+
     /// Whether the member `asker` (none: someone without a session) may know of `room`: a
     /// secret room is known only to those in it and to server operators.
     pub(super) fn may_see(&self, asker: Option<Uuid>, room: &Room) -> bool {

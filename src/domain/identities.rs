@@ -294,7 +294,7 @@ impl Chat {
     /// Who goes by `name`: a member connected now, or an identity that owns it.
     pub fn whois(&self, session: &str, name: &str) -> Result<WhoisInfo, RoomError> {
         let mut state = self.lock();
-        state.session(session)?;
+        let (asker, _) = state.session(session)?;
         let wanted = name.to_lowercase();
         let public_rooms = |rooms: &BTreeSet<String>| -> Vec<String> {
             rooms
@@ -309,7 +309,7 @@ impl Chat {
             .find(|m| m.info.name.to_lowercase() == wanted);
         if let Some(member) = online {
             let identity = member.key.as_deref().and_then(|k| state.identities.get(k));
-            return Ok(WhoisInfo {
+            let who = WhoisInfo {
                 info: member.info.clone(),
                 key: member.key.clone(),
                 since: identity.map(|i| i.record.since),
@@ -318,17 +318,18 @@ impl Chat {
                 rooms: public_rooms(&member.rooms),
                 idle: member.last_active().map(|at| at.elapsed()),
                 last_seen: None,
-                away: None,
+                away: member.away.clone(),
                 server_op: false,
                 roles: Default::default(),
-            });
+            };
+            return Ok(state.as_seen_by(asker, who));
         }
         let key = state
             .identities
             .owner_of(name)
             .ok_or_else(|| RoomError::NoSuchIdentity(name.to_owned()))?;
         let identity = state.identities.get(key).expect("owners are known");
-        Ok(WhoisInfo {
+        let who = WhoisInfo {
             info: MemberInfo::new(
                 identity.record.id,
                 identity.record.name.clone().unwrap_or_default(),
@@ -343,7 +344,8 @@ impl Chat {
             away: None,
             server_op: false,
             roles: Default::default(),
-        })
+        };
+        Ok(state.as_seen_by(asker, who))
     }
 
     /// Releases the names of identities not seen for the configured expiry. Returns how

@@ -514,8 +514,12 @@ impl State {
     /// The room's name, if the member is in it.
     pub(super) fn seated_in(&self, id: Uuid, room: &str) -> Result<String, RoomError> {
         let name = self.room_key(id, room)?;
-        self.room(&name)?;
+        let room = self.room(&name)?;
         if !self.members[&id].rooms.contains(&name) {
+            // A secret room is no room at all to those it is hidden from.
+            if !self.may_see(Some(id), room) {
+                return Err(RoomError::NoSuchRoom(name));
+            }
             return Err(RoomError::NotInRoom(name));
         }
         Ok(name)
