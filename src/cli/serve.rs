@@ -55,18 +55,18 @@ pub async fn serve_with_tui(args: ServeArgs) -> anyhow::Result<()> {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     // The key this terminal joins with moderates the server it hosts.
     let own = identity.as_ref().map(|i| i.public_key().fingerprint());
+    // The operators file is read at start only: here a SIGHUP is the terminal hanging up,
+    // and the client leaves on it.
     let Served {
         config,
         fingerprint,
         password,
-        operators,
+        ..
     } = server_config(&args, bound, own)?;
-    let reread = reread_on_hangup(operators);
     let running = server::start(listener, config, async {
         let _ = stopped.await;
     })
     .await?;
-    reread(running.chat().clone());
     let addr = running.local_addr();
     // The hosting client trusts its own server by its certificate's fingerprint.
     let (url, display) = match fingerprint {
