@@ -141,6 +141,11 @@ struct ServeArgs {
     /// clients to pin with `connect --fingerprint`.
     #[arg(long, conflicts_with = "tls_cert")]
     tls_self_signed: bool,
+    /// A file of server operators: one key fingerprint (`SHA256:…`, as /whois shows it) a
+    /// line, `#` comments allowed. Read again on SIGHUP (with --tui, at start only). With
+    /// --tui, this terminal's own key is a server operator too.
+    #[arg(long, env = "CHATROOM_OPERATORS")]
+    operators: Option<PathBuf>,
     /// The chat client's settings, used with --tui.
     #[command(flatten, next_help_heading = "Client options (only with --tui)")]
     client: ClientArgs,

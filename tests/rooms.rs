@@ -245,7 +245,7 @@ async fn polling_resumes_each_room_from_its_cursor() {
     )
     .await;
     let session = joined["session"].as_str().unwrap().to_owned();
-    assert_eq!(joined["protocol"], 3);
+    assert_eq!(joined["protocol"], chatroom::rpc::types::PROTOCOL_VERSION);
     assert_eq!(joined["room"], "#general");
     call(
         &server,

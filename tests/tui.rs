@@ -372,6 +372,43 @@ async fn serve_with_tui_hosts_and_chats() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_with_tui_makes_the_hosts_own_key_a_server_operator() {
+    let mut tui = Tui::spawn(&[
+        "serve",
+        "--tui",
+        "--listen",
+        "127.0.0.1:0",
+        "--name",
+        "host",
+    ]);
+    block(|| tui.wait_for_text("connected │ 1 member │ host"));
+    let screen = tui.screen();
+    let listen: String = screen
+        .split("hosting ")
+        .nth(1)
+        .expect("status line shows the address")
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+    let client = chatroom::rpc::client::connect(&format!("ws://{listen}"))
+        .await
+        .unwrap();
+    let guest = client
+        .join(Some("guest".into()), None, None, None)
+        .await
+        .unwrap();
+    let host = client
+        .whois(guest.session.clone(), "host".into())
+        .await
+        .unwrap();
+    assert!(host.server_op, "{host:?}");
+    let me = client.whois(guest.session, "guest".into()).await.unwrap();
+    assert!(!me.server_op, "{me:?}");
+    tui.type_keys("/quit\r");
+    tui.assert_exits_cleanly();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_client_reconnects_after_a_restart_and_catches_up() {
     let dir = TempDir::new();
     let config = || chatroom::rpc::server::ServerConfig {

@@ -1,13 +1,16 @@
 //! `chatroom serve` (alone or with `--tui`) from its flags: the server's settings, the
 //! listener, the password, TLS, and the stop signal.
 
+use std::collections::BTreeSet;
 use std::io::IsTerminal;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
-use chatroom::domain::{ChatConfig, RateLimit};
+use chatroom::domain::{Chat, ChatConfig, RateLimit};
 use chatroom::rpc::auth::Password;
+use chatroom::rpc::operators;
 use chatroom::rpc::server::{self, ServerConfig};
 use chatroom::rpc::tls::{self, ClientTls, Fingerprint};
 use chatroom::store::{DbLocation, Retention};
@@ -26,8 +29,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let Served {
         config,
         fingerprint,
+        operators,
         ..
-    } = server_config(&args, bound)?;
+    } = server_config(&args, bound, None)?;
     if let Some(fingerprint) = fingerprint.filter(|_| args.tls_self_signed) {
         // On stdout, not only in the log: this is what clients need to be told.
         println!("TLS certificate SHA-256 fingerprint: {fingerprint}");
@@ -36,7 +40,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             bound.port()
         );
     }
+    let reread = reread_on_hangup(operators);
     let running = server::start(listener, config, shutdown_signal()).await?;
+    reread(running.chat().clone());
     running.stopped().await;
     Ok(())
 }
@@ -47,11 +53,16 @@ pub async fn serve_with_tui(args: ServeArgs) -> anyhow::Result<()> {
     let (identity, created) = client_identity(args.client.identity.as_deref(), args.client.guest)?;
     let (listener, bound) = listen(&args.listen).await?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    // The key this terminal joins with moderates the server it hosts.
+    let own = identity.as_ref().map(|i| i.public_key().fingerprint());
+    // The operators file is read at start only: here a SIGHUP is the terminal hanging up,
+    // and the client leaves on it.
     let Served {
         config,
         fingerprint,
         password,
-    } = server_config(&args, bound)?;
+        ..
+    } = server_config(&args, bound, own)?;
     let running = server::start(listener, config, async {
         let _ = stopped.await;
     })
@@ -87,6 +98,82 @@ struct Served {
     fingerprint: Option<Fingerprint>,
     /// The room password as given, for `--tui` to join with.
     password: Option<String>,
+    /// Where the server operators come from.
+    operators: Operators,
+}
+
+/// The server operators: those of the `--operators` file, and the hosting terminal's key.
+struct Operators {
+    file: Option<PathBuf>,
+    own: Option<String>,
+    /// The file's, as last read.
+    listed: BTreeSet<String>,
+}
+
+impl Operators {
+    fn read(file: Option<&Path>, own: Option<String>) -> anyhow::Result<Self> {
+        let listed = match file {
+            Some(path) => operators::read(path)?,
+            None => BTreeSet::new(),
+        };
+        Ok(Self {
+            file: file.map(Path::to_owned),
+            own,
+            listed,
+        })
+    }
+
+    fn all(&self) -> Vec<String> {
+        let mut all = self.listed.clone();
+        all.extend(self.own.clone());
+        all.into_iter().collect()
+    }
+}
+
+/// Reads the operators file again at each SIGHUP and hands the chat the new list, logging
+/// who came and went; a file that cannot be used keeps the list as it was. The handler is
+/// in place when this returns (a SIGHUP during start-up must not end the server); the
+/// rereading starts once the returned function is given the chat.
+#[cfg(unix)]
+fn reread_on_hangup(mut operators: Operators) -> impl FnOnce(Chat) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let hangups = operators.file.clone().map(|path| {
+        (
+            path,
+            signal(SignalKind::hangup()).expect("installing a SIGHUP handler"),
+        )
+    });
+    move |chat| {
+        let Some((path, mut hangups)) = hangups else {
+            return;
+        };
+        tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                let listed = match operators::read(&path) {
+                    Ok(listed) => listed,
+                    Err(err) => {
+                        tracing::error!("{err}; the server operators stay as they were");
+                        continue;
+                    }
+                };
+                let (added, removed) = operators::changes(&operators.listed, &listed);
+                tracing::info!(
+                    file = %path.display(),
+                    added = ?added,
+                    removed = ?removed,
+                    "server operators read again"
+                );
+                operators.listed = listed;
+                chat.set_server_operators(operators.all());
+            }
+        });
+    }
+}
+
+/// Without SIGHUP, the operators file is read at start only.
+#[cfg(not(unix))]
+fn reread_on_hangup(_operators: Operators) -> impl FnOnce(Chat) {
+    |_chat| {}
 }
 
 /// Listens where `--listen` says: an IP address, or a host name resolved (the first of its
@@ -99,7 +186,12 @@ async fn listen(addr: &str) -> anyhow::Result<(tokio::net::TcpListener, SocketAd
     Ok((listener, bound))
 }
 
-fn server_config(args: &ServeArgs, bound: SocketAddr) -> anyhow::Result<Served> {
+fn server_config(
+    args: &ServeArgs,
+    bound: SocketAddr,
+    own: Option<String>,
+) -> anyhow::Result<Served> {
+    let operators = Operators::read(args.operators.as_deref(), own)?;
     let default = default_db_file()?;
     let db = match &args.db {
         Some(value) => DbLocation::parse(value),
@@ -186,12 +278,14 @@ fn server_config(args: &ServeArgs, bound: SocketAddr) -> anyhow::Result<Served> 
         handshake_timeout: Duration::from_secs(args.handshake_timeout_secs),
         write_timeout: Duration::from_secs(args.write_timeout_secs),
         http_idle_timeout: Duration::from_secs(args.http_idle_secs),
+        server_operators: operators.all(),
         ..ServerConfig::default()
     };
     Ok(Served {
         config,
         fingerprint,
         password,
+        operators,
     })
 }
 

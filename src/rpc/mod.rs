@@ -6,6 +6,7 @@ pub mod client;
 mod connection;
 mod limits;
 mod moderation;
+pub mod operators;
 mod reads;
 pub mod server;
 mod service;

@@ -30,7 +30,7 @@ use super::auth::Password;
 use super::connection::{Shared, accept_connection, refuse, tune_socket};
 use super::limits::IpLimiter;
 pub use super::service::ChatService;
-use crate::domain::{Chat, ChatConfig, LogError, RateLimit};
+use crate::domain::{Chat, ChatConfig, EventLog, LogError, RateLimit};
 use crate::store::{DbLocation, Retention, Store, StoreError};
 
 /// How long the accept loop pauses after a failed accept.
@@ -99,6 +99,9 @@ pub struct ServerConfig {
     pub password: Option<Password>,
     /// Serve TLS (`wss://`, `https://`) instead of plain TCP.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// The server operators at start, by key fingerprint (`SHA256:…`); later changes go
+    /// through [`Chat::set_server_operators`].
+    pub server_operators: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -134,6 +137,7 @@ impl Default for ServerConfig {
             shutdown_grace: Duration::from_secs(5),
             password: None,
             tls: None,
+            server_operators: Vec::new(),
         }
     }
 }
@@ -198,12 +202,25 @@ pub async fn start_on_store(
     store: Store,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<RunningServer, StartError> {
+    start_on_log(listener, config, Arc::new(store), shutdown).await
+}
+
+/// [`start`] on any event log, such as the domain's `MemoryLog`: for tests of the server
+/// around the chat, whatever the store does.
+pub async fn start_on_log(
+    listener: TcpListener,
+    config: ServerConfig,
+    log: Arc<dyn EventLog>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<RunningServer, StartError> {
     let addr = listener.local_addr()?;
     let mut chat_config = config.chat.clone();
     chat_config.encoder = Some(super::service::json_encoder());
-    let chat = tokio::task::spawn_blocking(move || Chat::new(chat_config, Arc::new(store)))
+    let chat = tokio::task::spawn_blocking(move || Chat::new(chat_config, log))
         .await
         .expect("opening the chat does not panic")?;
+    // Before the first connection is accepted: nobody is a member without them.
+    chat.set_server_operators(config.server_operators.iter().cloned());
     let task = tokio::spawn(
         run(listener, config, chat.clone(), shutdown)
             .instrument(tracing::info_span!("server", %addr)),

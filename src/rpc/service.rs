@@ -78,9 +78,15 @@ impl ChatApiServer for ChatService {
             None => Lifetime::Idle,
         };
         let may_create = || self.creations.check(remote);
-        let (joined, receipt) =
-            self.chat
-                .join_as(name.as_deref(), lifetime, room.as_deref(), key, may_create)?;
+        // The address too: a guest is banned by it.
+        let (joined, receipt) = self.chat.join_from(
+            remote,
+            name.as_deref(),
+            lifetime,
+            room.as_deref(),
+            key,
+            may_create,
+        )?;
         if let Some(scope) = scope {
             scope.adopt(&joined.session);
         }

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::service::{ChatService, read_log};
 use super::types::Event;
 use super::{DEFAULT_POLL_TIMEOUT_MS, MAX_POLL_EVENTS, MAX_POLL_TIMEOUT_MS};
-use crate::domain::{EventKind, RoomError, Stamped, is_keyed_id};
+use crate::domain::{RoomError, Stamped, is_keyed_id};
 
 /// Events read from the log per step of a catch-up.
 const CATCH_UP_PAGE: usize = 500;
@@ -79,8 +79,9 @@ impl ChatService {
                 biased;
                 () = sink.closed() => return Ok(()),
                 next = reader.next() => match next {
-                    // A read marker is no room event: its seq is not a cursor.
-                    Ok(event) if event.kind != EventKind::Read
+                    // A read marker, an ignore or an invitation is no room event: its seq
+                    // is not a cursor.
+                    Ok(event) if event.kind.is_stored()
                         && delivered.get(&event.room).is_some_and(|seen| event.seq <= *seen) => {}
                     Ok(event) => {
                         if sink.send(SubscriptionMessage::from(wire_json(&event)?)).await.is_err() {
@@ -139,12 +140,12 @@ impl ChatService {
                     let fresh: Vec<Event> = batch
                         .iter()
                         .filter(|e| {
-                            e.kind == EventKind::Read
+                            !e.kind.is_stored()
                                 || cursors.get(&e.room).is_none_or(|seen| e.seq > *seen)
                         })
                         .map(|event| event.event.clone())
                         .collect();
-                    for event in fresh.iter().filter(|e| e.kind != EventKind::Read) {
+                    for event in fresh.iter().filter(|e| e.kind.is_stored()) {
                         reader.note_handed_out(&event.room, event.seq);
                     }
                     if !fresh.is_empty() {

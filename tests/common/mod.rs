@@ -1,6 +1,7 @@
 //! Shared test helpers: a real server on an ephemeral port, and members that talk to it.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod moderation;
 pub mod process;
 pub mod raw_ws;
 
@@ -77,6 +78,23 @@ impl TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let running = server::start_on_store(listener, config, store, async {
+            let _ = stopped.await;
+        })
+        .await
+        .unwrap();
+        Self {
+            addr: running.local_addr(),
+            inner: Some((stop, running)),
+        }
+    }
+
+    /// Over the domain's in-memory log instead of the store: for tests of the server
+    /// around the chat, whatever the store makes of it.
+    pub async fn start_on_memory_log(config: ServerConfig) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let log = std::sync::Arc::new(chatroom::domain::MemoryLog::default());
+        let running = server::start_on_log(listener, config, log, async {
             let _ = stopped.await;
         })
         .await
