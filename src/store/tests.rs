@@ -7,6 +7,7 @@ use crate::domain::{EventKind, Progress, Stamped};
 use uuid::Uuid;
 
 mod identities;
+mod moderation;
 
 fn event(seq: u64, ts: u64) -> Arc<Stamped> {
     Arc::new(Stamped::new(
