@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
 
-use super::{History, SECURE_DELETE, StoreError, lock, lock_exclusively, policies, real_path};
+use super::{ERASE, History, StoreError, lock, lock_exclusively, policies, real_path};
 use crate::domain::{
     Ban, MAX_BANS, MAX_DURATION_SECS, MIN_DURATION_SECS, Modes, RoomPolicy, ServerPolicy, Target,
     is_conversation, parse_room_name,
@@ -110,7 +110,8 @@ impl AdminDb {
             source,
         };
         let mut conn = Connection::open(&real).map_err(sqlite)?;
-        conn.pragma_update(None, "secure_delete", SECURE_DELETE)
+        // What admin deletes (a room) leaves no trace in free pages.
+        conn.pragma_update(None, "secure_delete", ERASE)
             .map_err(sqlite)?;
         super::schema::prepare(&mut conn, default_room).map_err(sqlite)?;
         Ok(Self {

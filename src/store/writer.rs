@@ -26,7 +26,7 @@ use rusqlite::{Connection, params};
 
 use super::identities;
 use super::presence::track_presence;
-use super::{Retention, lock};
+use super::{ERASE, Retention, SECURE_DELETE, lock};
 use crate::domain::{Appender, EventKind, OnProgress, Progress, Record, Stamped};
 
 /// Most events and records written in one transaction.
@@ -323,12 +323,17 @@ fn write_batch(
             if event.kind == EventKind::Delete
                 && let Some(seq) = event.target_seq
             {
-                // The text goes from the store, not only from view.
-                tx.prepare_cached(
-                    "UPDATE events SET kind = 'deleted', text = NULL
-                     WHERE room = ?1 AND seq = ?2 AND kind IN ('message', 'action')",
-                )?
-                .execute(params![room, sql_int(seq)])?;
+                // The text goes from the store, not only from view: overwritten where it
+                // lay, overflow pages too.
+                tx.pragma_update(None, "secure_delete", ERASE)?;
+                let erased = tx
+                    .prepare_cached(
+                        "UPDATE events SET kind = 'deleted', text = NULL
+                         WHERE room = ?1 AND seq = ?2 AND kind IN ('message', 'action')",
+                    )
+                    .and_then(|mut update| update.execute(params![room, sql_int(seq)]));
+                tx.pragma_update(None, "secure_delete", SECURE_DELETE)?;
+                erased?;
             }
             if event.kind == EventKind::Topic {
                 tx.prepare_cached("UPDATE rooms SET topic = ?2 WHERE id = ?1")?

@@ -189,6 +189,8 @@ fn an_events_target_until_and_target_seq_come_back() {
 }
 
 const SECRET: &str = "the launch code is 0000";
+/// The end of a long message, in an overflow page of its own.
+const TAIL: &str = "and the door code 1234";
 
 #[test]
 fn a_deleted_message_becomes_a_tombstone_and_its_text_leaves_the_file() {
@@ -198,7 +200,7 @@ fn a_deleted_message_becomes_a_tombstone_and_its_text_leaves_the_file() {
     let history = store.history();
     let (writer, progress) = started(store, Retention::default());
     // Long enough to spill into an overflow page, as long messages do.
-    let long_secret = format!("{SECRET} {}", "x".repeat(3000));
+    let long_secret = format!("{SECRET} {} {TAIL}", "x".repeat(3000));
     writer.append(1, said(1, EventKind::Message, SECRET));
     writer.append(2, said(2, EventKind::Action, &long_secret));
     writer.append(3, said(3, EventKind::Message, "kept"));
@@ -236,7 +238,7 @@ fn a_deleted_message_becomes_a_tombstone_and_its_text_leaves_the_file() {
     if let Ok(wal) = std::fs::read(path.with_extension("db-wal")) {
         bytes.extend(wal);
     }
-    for gone in [SECRET, "deleted at once"] {
+    for gone in [SECRET, TAIL, "deleted at once"] {
         assert!(
             !bytes.windows(gone.len()).any(|w| w == gone.as_bytes()),
             "{gone:?} is still in the file"
