@@ -428,5 +428,5 @@ pub(super) fn moderation_works(location: &DbLocation) {
         .unwrap();
     assert_eq!(zed.ignored, [Uuid::from_u128(3)]);
     let events = store.history().latest("#general", 1).unwrap();
-    assert_eq!(events, [kick.event.clone()]);
+    assert_eq!(events, std::slice::from_ref(&kick.event));
 }
