@@ -320,12 +320,17 @@ impl AdminDb {
 
     /// Deletes a room and everything kept of it: its events, policy, the memberships and
     /// read markers of identities in it, and who was present. Returns how many events
-    /// went. The server's default room is refused.
+    /// went. The server's default room, and conversations, are refused.
     pub fn delete_room(&self, room: &str) -> Result<u64, AdminError> {
         let mut conn = lock(&self.conn);
         let room = self.existing_room(&conn, room)?;
         if room == self.default_room {
             return Err(AdminError::DefaultRoom(room));
+        }
+        if is_conversation(&room) {
+            return Err(AdminError::BadRoom(format!(
+                "{room} is a conversation; delete-room deletes rooms"
+            )));
         }
         let tx = conn.transaction()?;
         let id: i64 = tx.query_row("SELECT id FROM rooms WHERE name = ?1", [&room], |row| {
