@@ -6,6 +6,7 @@ use super::*;
 use crate::domain::{EventKind, Progress, Stamped};
 use uuid::Uuid;
 
+mod admin;
 mod identities;
 mod moderation;
 
