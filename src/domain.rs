@@ -75,8 +75,8 @@ pub use names::{RESERVED_NAMES, SERVER_NAME, server_identity};
 use pending::Pending;
 pub use pending::Receipt;
 pub use policy::{
-    BadMode, Ban, MAX_DURATION_SECS, MIN_DURATION_SECS, Modes, RoomPolicy, ServerPolicy, Target,
-    format_duration, parse_duration,
+    BadMode, Ban, MAX_BANS, MAX_DURATION_SECS, MIN_DURATION_SECS, Modes, RoomPolicy, ServerPolicy,
+    Target, format_duration, parse_duration,
 };
 use rate::SendBudget;
 pub use rate::TokenBucket;

@@ -33,7 +33,9 @@
 //!   history; `store/schema.rs` holds the tables and migrates older databases;
 //!   `store/identities.rs` keeps identities, the rooms each is in, read markers and
 //!   conversations; `store/presence.rs` keeps who is in each room on disk, so the leaves of
-//!   a crash can be recorded.
+//!   a crash can be recorded; `store/policies.rs` keeps rooms' and the server's moderation
+//!   and ignore lists; `store/admin.rs` is `chatroom admin`'s SQL on a stopped server's
+//!   database.
 //! - [`rpc`]: the protocol and the server. The API is declared once as a jsonrpsee `#[rpc]`
 //!   trait ([`rpc::ChatApiServer`] / [`rpc::ChatApiClient`]) with its error codes
 //!   ([`rpc::codes`]) and wire types ([`rpc::types`]). The server: [`rpc::server`]

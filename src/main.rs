@@ -32,6 +32,9 @@ enum Command {
     /// Measure a server's fan-out: many members, some publishing, every delivery checked.
     /// Run the server under test with `--rate-limit 0`.
     Bench(BenchArgs),
+    /// Look after a stopped server's database: list its rooms, identities and bans, ban and
+    /// unban, delete a room, export a room's history. Refused while a server runs on it.
+    Admin(cli::admin::AdminArgs),
 }
 
 #[derive(Args)]
@@ -337,6 +340,7 @@ async fn main() -> ExitCode {
         Command::Serve(args) => cli::serve::serve(args).await,
         Command::Connect(args) => cli::connect::connect(args).await,
         Command::Bench(args) => cli::bench::bench(args).await,
+        Command::Admin(args) => cli::admin::admin(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

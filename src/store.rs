@@ -9,10 +9,17 @@
 //! connection and never wait for the writer. The writer, and what it does when the disk
 //! fails, is in [`writer`]; the tables and the migration from a single-room database in
 //! `schema`. The store also remembers who is in each room (`presence`), so that after a
-//! crash the rooms can record the leaves of those who were there, and what the chat knows
-//! of identities (`identities`), stored in order with the events.
+//! crash the rooms can record the leaves of those who were there, what the chat knows
+//! of identities (`identities`), and moderation: rooms' and the server's policies and
+//! whom identities ignore (`policies`), stored in order with the events (schema 4, whose
+//! tables `schema` describes). A deleted message's text is removed from its row when the
+//! delete is stored, with `secure_delete` on so that the bytes it took are overwritten,
+//! not left in free space. `admin` is `chatroom admin`'s access
+//! to a database no server has open.
 
+pub mod admin;
 mod identities;
+mod policies;
 mod presence;
 mod schema;
 pub mod writer;
@@ -48,6 +55,12 @@ pub enum StoreError {
     Query(#[from] rusqlite::Error),
     #[error("stored event {seq} is unreadable: {reason}")]
     Corrupt { seq: u64, reason: String },
+    /// A ban must never be lost to a row that no longer reads.
+    #[error(
+        "the stored moderation of {whose} is unreadable ({reason}); restore the database \
+         from a backup rather than run without its bans"
+    )]
+    CorruptPolicy { whose: String, reason: String },
     #[error("{path} is in use by another chatroom server")]
     InUse { path: PathBuf },
     /// Another name for the file would lead to another lock (and another WAL file), so two
@@ -160,16 +173,23 @@ impl Store {
         writer
             .pragma_update(None, "synchronous", "FULL")
             .map_err(sqlite)?;
+        // What is deleted is overwritten where it lay (see SECURE_DELETE and ERASE).
+        writer
+            .pragma_update(None, "secure_delete", SECURE_DELETE)
+            .map_err(sqlite)?;
         writer
             .busy_timeout(Duration::from_secs(5))
             .map_err(sqlite)?;
         schema::prepare(&mut writer, default_room).map_err(sqlite)?;
+        let mut identities = identities::read_identities(&writer).map_err(sqlite)?;
+        policies::fill_ignored(&writer, &mut identities, &sqlite)?;
         let recovered = Recovered {
-            identities: identities::read_identities(&writer).map_err(sqlite)?,
+            identities,
             conversations: identities::read_conversations(&writer).map_err(sqlite)?,
             rooms: schema::read_rooms(&writer).map_err(sqlite)?,
             left_behind: read_present(&writer).map_err(sqlite)?,
-            ..Default::default()
+            policies: policies::read_room_policies(&writer, &sqlite)?,
+            server_policy: policies::read_server_policy(&writer, &sqlite)?,
         };
         let writer = Arc::new(Mutex::new(writer));
         let reader = match &file {
@@ -263,7 +283,16 @@ fn log_error(err: StoreError) -> LogError {
     LogError(err.to_string())
 }
 
-const SELECT_EVENTS: &str = "SELECT e.seq, e.ts, e.kind, e.from_id, e.from_name, e.text
+/// The write connection's `secure_delete`: `FAST` zeroes what is deleted inside a page at
+/// no extra I/O, not the pages freed whole (those of pruned history, say), which `ON`
+/// would write again, doubling what pruning writes.
+pub(crate) const SECURE_DELETE: &str = "FAST";
+/// The `secure_delete` of what must leave no trace: a deleted message (its overflow pages
+/// too) and a room deleted by `admin`.
+pub(crate) const ERASE: &str = "ON";
+
+const SELECT_EVENTS: &str = "SELECT e.seq, e.ts, e.kind, e.from_id, e.from_name, e.text,
+         e.target_id, e.target_name, e.until, e.target_seq
      FROM events e JOIN rooms r ON r.id = e.room WHERE r.name = ?1";
 
 impl History {
@@ -298,35 +327,64 @@ impl History {
         let rows = statement.query_map(
             params![room, seq.min(i64::MAX as u64) as i64, limit as i64],
             |row| {
-                Ok((
-                    row.get::<_, i64>(0)? as u64,
-                    row.get::<_, i64>(1)? as u64,
-                    row.get::<_, String>(2)?,
-                    row.get::<_, String>(3)?,
-                    row.get::<_, String>(4)?,
-                    row.get::<_, Option<String>>(5)?,
-                ))
+                Ok(Row {
+                    seq: row.get::<_, i64>(0)? as u64,
+                    ts: row.get::<_, i64>(1)? as u64,
+                    kind: row.get(2)?,
+                    from_id: row.get(3)?,
+                    from_name: row.get(4)?,
+                    text: row.get(5)?,
+                    target_id: row.get(6)?,
+                    target_name: row.get(7)?,
+                    until: row.get::<_, Option<i64>>(8)?.map(|n| n as u64),
+                    target_seq: row.get::<_, Option<i64>>(9)?.map(|n| n as u64),
+                })
             },
         )?;
-        rows.map(|row| {
-            let (seq, ts, kind, from_id, from_name, text) = row?;
-            let corrupt = |reason: String| StoreError::Corrupt { seq, reason };
-            Ok(Event {
-                room: room.to_owned(),
-                seq,
-                ts,
-                kind: kind.parse().map_err(corrupt)?,
-                from: MemberInfo::new(
-                    from_id
-                        .parse()
-                        .map_err(|e: uuid::Error| corrupt(e.to_string()))?,
-                    from_name,
-                ),
-                text,
-                ..Default::default()
-            })
+        rows.map(|row| row?.into_event(room)).collect()
+    }
+}
+
+/// An `events` row as it is read.
+struct Row {
+    seq: u64,
+    ts: u64,
+    kind: String,
+    from_id: String,
+    from_name: String,
+    text: Option<String>,
+    target_id: Option<String>,
+    target_name: Option<String>,
+    until: Option<u64>,
+    target_seq: Option<u64>,
+}
+
+impl Row {
+    fn into_event(self, room: &str) -> Result<Event, StoreError> {
+        let seq = self.seq;
+        let corrupt = |reason: String| StoreError::Corrupt { seq, reason };
+        let id = |text: &str| {
+            text.parse()
+                .map_err(|e: uuid::Error| corrupt(e.to_string()))
+        };
+        let target = match self.target_id {
+            Some(target_id) => Some(MemberInfo::new(
+                id(&target_id)?,
+                self.target_name.unwrap_or_default(),
+            )),
+            None => None,
+        };
+        Ok(Event {
+            room: room.to_owned(),
+            seq,
+            ts: self.ts,
+            kind: self.kind.parse().map_err(corrupt)?,
+            from: MemberInfo::new(id(&self.from_id)?, self.from_name),
+            text: self.text,
+            target,
+            until: self.until,
+            target_seq: self.target_seq,
         })
-        .collect()
     }
 }
 
@@ -338,7 +396,7 @@ fn lock(conn: &Mutex<Connection>) -> std::sync::MutexGuard<'_, Connection> {
 /// The file's real path (links and `..` resolved), so that every way of naming one database
 /// leads to one lock. The file is created if need be, but never its directory: a mistyped
 /// directory must not become an empty history.
-fn real_path(path: &Path) -> Result<PathBuf, StoreError> {
+pub(crate) fn real_path(path: &Path) -> Result<PathBuf, StoreError> {
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
@@ -380,7 +438,7 @@ fn hard_links(_: &std::fs::Metadata) -> u64 {
 
 /// Takes `PATH.lock` (for the real path) for this process alone; the operating system lets
 /// go of it however the process ends.
-fn lock_exclusively(path: &Path) -> Result<std::fs::File, StoreError> {
+pub(crate) fn lock_exclusively(path: &Path) -> Result<std::fs::File, StoreError> {
     let mut lock_path = path.as_os_str().to_owned();
     lock_path.push(".lock");
     let lock_path = PathBuf::from(lock_path);

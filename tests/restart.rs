@@ -1,5 +1,6 @@
 //! What a key identity keeps across a server killed with -9 and started again: its name,
-//! its rooms, its read markers, and the direct messages waiting for it.
+//! its rooms, its read markers, and the direct messages waiting for it; and a room's
+//! moderation (roles, bans, mutes, modes).
 
 mod common;
 
@@ -109,5 +110,86 @@ async fn the_server_id_stays_with_the_database() {
     let (server, addr) = serve(&["--db", other.to_str().unwrap()]).await;
     let client = connect(&TestServer::external(addr).ws_url()).await.unwrap();
     assert_ne!(client.challenge().await.unwrap().server, ids[0]);
+    kill(server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_bans_mutes_and_modes_survive_a_kill_9() {
+    let dir = TempDir::new();
+    let db = dir.0.join("chat.db");
+    let db_arg = db.to_str().unwrap();
+    let [alice_key, bob_key, carol_key, dave_key, eve_key] =
+        std::array::from_fn(|_| Identity::generate());
+    let room = || Some("#mod".to_owned());
+
+    let (server, addr) = serve(&["--db", db_arg]).await;
+    let handle = TestServer::external(addr);
+    let alice = Member::join_as(&handle, "alice", &alice_key).await;
+    alice.enter("#mod").await; // made by alice: hers
+    let bob = Member::join_as(&handle, "bob", &bob_key).await;
+    bob.enter("#mod").await;
+    let carol = Member::join_as(&handle, "carol", &carol_key).await;
+    carol.enter("#mod").await;
+    let dave = Member::join_as(&handle, "dave", &dave_key).await;
+    dave.enter("#mod").await;
+    let (s, c) = (alice.session(), &alice.client);
+    c.role(s.clone(), "bob".into(), room(), Some("op".into()))
+        .await
+        .unwrap();
+    c.ban(s.clone(), "dave".into(), room(), None, Some("spam".into()))
+        .await
+        .unwrap();
+    c.mute(s.clone(), "carol".into(), room(), None)
+        .await
+        .unwrap();
+    // Invited, so that the mute is what stops carol, not +i.
+    c.invite(s.clone(), "carol".into(), room()).await.unwrap();
+    c.mode(s.clone(), room(), Some("+i".into())).await.unwrap();
+    kill(server).await; // SIGKILL: no shutdown, no flush
+    drop((alice, bob, carol, dave));
+
+    let (server, addr) = serve(&["--db", db_arg]).await;
+    let handle = TestServer::external(addr);
+    let alice = Member::join_as(&handle, "alice", &alice_key).await;
+    let bob = Member::join_as(&handle, "bob", &bob_key).await;
+    alice.enter("#mod").await;
+    bob.enter("#mod").await;
+    let members = alice
+        .client
+        .members(Some(alice.session()), room())
+        .await
+        .unwrap();
+    let role_of = |name: &str| {
+        members
+            .iter()
+            .find(|m| m.name == name)
+            .unwrap_or_else(|| panic!("{name} in {members:?}"))
+            .role
+    };
+    assert_eq!(role_of("alice"), Some(chatroom::domain::Role::Owner));
+    assert_eq!(role_of("bob"), Some(chatroom::domain::Role::Op));
+
+    let client = connect(&handle.ws_url()).await.unwrap();
+    let dave = join_keyed(&client, Some("dave"), None, &dave_key)
+        .await
+        .unwrap();
+    let err = client.enter(dave.session, "#mod".into()).await.unwrap_err();
+    assert_eq!(code_of(&err), codes::BANNED, "{err}");
+
+    let carol = Member::join_as(&handle, "carol", &carol_key).await;
+    carol.enter("#mod").await;
+    let err = carol
+        .client
+        .send(carol.session(), "let me speak".into(), None, room())
+        .await
+        .unwrap_err();
+    assert_eq!(code_of(&err), codes::MUTED, "{err}");
+
+    let client = connect(&handle.ws_url()).await.unwrap();
+    let eve = join_keyed(&client, Some("eve"), None, &eve_key)
+        .await
+        .unwrap();
+    let err = client.enter(eve.session, "#mod".into()).await.unwrap_err();
+    assert_eq!(code_of(&err), codes::INVITE_ONLY, "{err}");
     kill(server).await;
 }

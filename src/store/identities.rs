@@ -1,5 +1,6 @@
 //! What the chat knows of identities, on disk: the [`Record`]s the writer stores in the same
-//! transactions as the events, and their reading back when the store opens.
+//! transactions as the events, and their reading back when the store opens (moderation's
+//! records are handed on to `policies`).
 //!
 //! A record means here exactly what it means to [`crate::domain::MemoryLog`]: an identity
 //! record replaces the one with its key (its rooms and markers stay); a membership or marker
@@ -86,8 +87,9 @@ pub(super) fn apply(conn: &Connection, record: &Record) -> rusqlite::Result<()> 
                  ON CONFLICT (room) DO UPDATE SET a = excluded.a, b = excluded.b",
             )?
             .execute(params![room, a, b])?,
-        // Stored by the moderation helper's schema 4 (not written yet on this branch).
-        _ => 0,
+        Record::RoomPolicy { .. } | Record::ServerPolicy(_) | Record::Ignores { .. } => {
+            return super::policies::apply(conn, record);
+        }
     };
     Ok(())
 }

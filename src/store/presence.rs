@@ -24,12 +24,29 @@ pub(super) fn track_presence(conn: &Connection, room: i64, event: &Event) -> rus
         EventKind::Leave => conn
             .prepare_cached("DELETE FROM present WHERE room = ?1 AND id = ?2")?
             .execute(params![room, id])?,
+        // Put out of the room: gone as if it had left.
+        EventKind::Kick | EventKind::Ban | EventKind::Gban => match &event.target {
+            Some(target) => conn
+                .prepare_cached("DELETE FROM present WHERE room = ?1 AND id = ?2")?
+                .execute(params![room, target.id.to_string()])?,
+            None => 0,
+        },
         EventKind::Message
         | EventKind::Action
         | EventKind::System
         | EventKind::Topic
-        | EventKind::Read => 0,
-        _ => 0,
+        | EventKind::Read
+        | EventKind::Unban
+        | EventKind::Mute
+        | EventKind::Unmute
+        | EventKind::Role
+        | EventKind::Mode
+        | EventKind::Invite
+        | EventKind::Delete
+        | EventKind::Deleted
+        | EventKind::Away
+        | EventKind::Ignore
+        | EventKind::Invited => 0,
     };
     Ok(())
 }

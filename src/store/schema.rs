@@ -4,12 +4,21 @@
 //! water mark, `present (id, name)`. Schema 2: a `rooms` table (name, topic, created, the
 //! seq high water mark and the last activity), events keyed by `(room, seq)`, and presence
 //! per room. An old database's history becomes the default room's, with the same seqs.
-//! Schema 3 adds what the chat knows of identities (their tables are in `identities`):
-//! schema 2 gets them in one transaction, and a schema 1 database goes through 2 to 3.
+//! Schema 3 adds what the chat knows of identities (their tables are in `identities`).
+//! Schema 4 adds moderation: `events` gains four nullable columns, `target_id` and
+//! `target_name` (the member a kick, ban, mute, role, invite or delete was done to),
+//! `until` (when a ban or mute ends, ms since the epoch) and `target_seq` (the message a
+//! delete removed); and three tables (in `policies`): `room_policies` (room → its
+//! `RoomPolicy` as JSON), `server_policy` (one row: the `ServerPolicy` as JSON) and
+//! `ignores` (identity key → each member id it ignores). A deleted message's row stays,
+//! as kind `deleted` with its text NULL.
+//! Each step is one transaction, so a migration cut short leaves the schema before it: a
+//! schema 1 database goes through 2 and 3 to 4, a schema 2 one through 3 to 4.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::identities;
+use super::policies;
 use super::presence::fill_present_v1_once;
 use crate::domain::{RoomRecord, unix_ms};
 
@@ -46,7 +55,7 @@ const SCHEMA_V2: &str = "
     );
     INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', 2);";
 
-/// Creates the tables, migrating an older database: schema 1 to 2, then 2 to 3.
+/// Creates the tables, migrating an older database: schema 1 to 2, 2 to 3, 3 to 4.
 pub(super) fn prepare(conn: &mut Connection, default_room: &str) -> rusqlite::Result<()> {
     let has_events = table_has(conn, "events", "seq")?;
     if has_events && !table_has(conn, "events", "room")? {
@@ -55,6 +64,9 @@ pub(super) fn prepare(conn: &mut Connection, default_room: &str) -> rusqlite::Re
     conn.execute_batch(SCHEMA_V2)?;
     if schema_version(conn)? < 3 {
         migrate_to_v3(conn)?;
+    }
+    if schema_version(conn)? < 4 {
+        migrate_to_v4(conn)?;
     }
     Ok(())
 }
@@ -72,6 +84,21 @@ fn migrate_to_v3(conn: &mut Connection) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     tx.execute_batch(identities::TABLES)?;
     tx.execute("UPDATE meta SET value = 3 WHERE key = 'schema'", [])?;
+    tx.commit()
+}
+
+/// Adds the moderation columns and tables and says so, in one transaction: a migration
+/// cut short leaves schema 3.
+fn migrate_to_v4(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    tx.execute_batch(
+        "ALTER TABLE events ADD COLUMN target_id TEXT;
+         ALTER TABLE events ADD COLUMN target_name TEXT;
+         ALTER TABLE events ADD COLUMN until INTEGER;
+         ALTER TABLE events ADD COLUMN target_seq INTEGER;",
+    )?;
+    tx.execute_batch(policies::TABLES)?;
+    tx.execute("UPDATE meta SET value = 4 WHERE key = 'schema'", [])?;
     tx.commit()
 }
 

@@ -6,7 +6,9 @@ use super::*;
 use crate::domain::{EventKind, Progress, Stamped};
 use uuid::Uuid;
 
+mod admin;
 mod identities;
+mod moderation;
 
 fn event(seq: u64, ts: u64) -> Arc<Stamped> {
     Arc::new(Stamped::new(

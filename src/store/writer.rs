@@ -26,7 +26,7 @@ use rusqlite::{Connection, params};
 
 use super::identities;
 use super::presence::track_presence;
-use super::{Retention, lock};
+use super::{ERASE, Retention, SECURE_DELETE, lock};
 use crate::domain::{Appender, EventKind, OnProgress, Progress, Record, Stamped};
 
 /// Most events and records written in one transaction.
@@ -271,7 +271,8 @@ impl Writing {
 }
 
 /// Writes a batch in one transaction, in order: its events, each room's high water mark
-/// and topic, who is present, and its records. Rooms new in it get their row.
+/// and topic, who is present, the messages deleted (their rows become tombstones), and
+/// its records. Rooms new in it get their row.
 fn write_batch(
     conn: &mut Connection,
     room_ids: &HashMap<String, i64>,
@@ -283,8 +284,9 @@ fn write_batch(
         let mut insert = tx.prepare_cached(
             // A seq already taken fails the batch (and so holds back its acknowledgements)
             // rather than being dropped in silence.
-            "INSERT INTO events (room, seq, ts, kind, from_id, from_name, text)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO events (room, seq, ts, kind, from_id, from_name, text,
+                 target_id, target_name, until, target_seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         )?;
         // Per room: its newest seq and time in this batch.
         let mut touched: HashMap<i64, (i64, i64)> = HashMap::new();
@@ -312,8 +314,27 @@ fn write_batch(
                 event.from.id.to_string(),
                 event.from.name,
                 event.text,
+                event.target.as_ref().map(|t| t.id.to_string()),
+                event.target.as_ref().map(|t| t.name.as_str()),
+                event.until.map(sql_int),
+                event.target_seq.map(sql_int),
             ])?;
             track_presence(&tx, room, event)?;
+            if event.kind == EventKind::Delete
+                && let Some(seq) = event.target_seq
+            {
+                // The text goes from the store, not only from view: overwritten where it
+                // lay, overflow pages too.
+                tx.pragma_update(None, "secure_delete", ERASE)?;
+                let erased = tx
+                    .prepare_cached(
+                        "UPDATE events SET kind = 'deleted', text = NULL
+                         WHERE room = ?1 AND seq = ?2 AND kind IN ('message', 'action')",
+                    )
+                    .and_then(|mut update| update.execute(params![room, sql_int(seq)]));
+                tx.pragma_update(None, "secure_delete", SECURE_DELETE)?;
+                erased?;
+            }
             if event.kind == EventKind::Topic {
                 tx.prepare_cached("UPDATE rooms SET topic = ?2 WHERE id = ?1")?
                     .execute(params![room, event.text])?;
@@ -330,6 +351,11 @@ fn write_batch(
     }
     tx.commit()?;
     Ok(new_rooms)
+}
+
+/// SQLite integers are signed; anything past the largest is kept as the largest.
+fn sql_int(value: u64) -> i64 {
+    value.min(i64::MAX as u64) as i64
 }
 
 /// The row id of a room, made if it has none yet.

@@ -1,6 +1,6 @@
 //! The store's identity records: stored in order with the events, read back on opening as
 //! [`MemoryLog`] would give them, never pruned, dropped like events; and the schema 3
-//! migrations.
+//! migrations (the moderation tables', schema 4, in `moderation`).
 use std::collections::BTreeMap;
 
 use super::*;
@@ -19,7 +19,7 @@ fn identity(key: &str, name: &str, last_seen: u64) -> IdentityRecord {
     }
 }
 
-fn known(key: &str, name: &str, last_seen: u64) -> Record {
+pub(super) fn known(key: &str, name: &str, last_seen: u64) -> Record {
     Record::Identity(identity(key, name, last_seen))
 }
 
@@ -49,14 +49,18 @@ fn conversation() -> Record {
 }
 
 /// Records the records at positions 1, 2, … and waits until the last is stored.
-fn store_records(writer: &dyn Appender, progress: &mpsc::Receiver<Progress>, records: &[Record]) {
+pub(super) fn store_records(
+    writer: &dyn Appender,
+    progress: &mpsc::Receiver<Progress>,
+    records: &[Record],
+) {
     for (at, record) in records.iter().enumerate() {
         writer.record(at as u64 + 1, record.clone());
     }
     wait_stored(progress, records.len() as u64);
 }
 
-fn wait_stored(progress: &mpsc::Receiver<Progress>, position: u64) {
+pub(super) fn wait_stored(progress: &mpsc::Receiver<Progress>, position: u64) {
     loop {
         match next_progress(progress) {
             Progress::Stored(at) if at >= position => return,
@@ -305,7 +309,7 @@ fn pruning_leaves_identities_memberships_markers_and_conversations_alone() {
     assert_eq!(recovered.conversations.len(), 1);
 }
 
-fn schema_of(path: &std::path::Path) -> i64 {
+pub(super) fn schema_of(path: &std::path::Path) -> i64 {
     super::super::schema::schema_version(&Connection::open(path).unwrap()).unwrap()
 }
 
@@ -335,7 +339,7 @@ fn identity_tables_work(location: &DbLocation) {
 }
 
 #[test]
-fn a_schema_2_database_gains_the_identity_tables_and_keeps_its_events() {
+fn a_schema_2_database_goes_through_schema_3_to_4_and_keeps_its_events() {
     let (path, _cleanup) = temp_db();
     let conn = Connection::open(&path).unwrap();
     // eb9bff1's tables, verbatim, as schema 2 made them.
@@ -399,13 +403,14 @@ fn a_schema_2_database_gains_the_identity_tables_and_keeps_its_events() {
         );
         assert!(store.recovered().identities.is_empty());
     }
-    assert_eq!(schema_of(&path), 3);
+    assert_eq!(schema_of(&path), 4);
     identity_tables_work(&location);
-    assert_eq!(schema_of(&path), 3, "migrated once");
+    super::moderation::moderation_works(&location);
+    assert_eq!(schema_of(&path), 4, "migrated once");
 }
 
 #[test]
-fn a_schema_1_database_goes_through_schema_2_to_3() {
+fn a_schema_1_database_goes_through_schema_2_and_3_to_4() {
     let (path, _cleanup) = temp_db();
     write_single_room_database(&path);
     let location = DbLocation::File(path.clone());
@@ -421,17 +426,19 @@ fn a_schema_1_database_goes_through_schema_2_to_3() {
         assert_eq!(seqs, [4, 5, 6, 7]);
         assert_eq!(store.last_seq("#general"), 9);
     }
-    assert_eq!(schema_of(&path), 3);
+    assert_eq!(schema_of(&path), 4);
     identity_tables_work(&location);
+    super::moderation::moderation_works(&location);
 }
 
 #[test]
-fn a_new_database_is_schema_3() {
+fn a_new_database_is_schema_4() {
     let (path, _cleanup) = temp_db();
     let location = DbLocation::File(path.clone());
     drop(Store::open(&location).unwrap());
-    assert_eq!(schema_of(&path), 3);
+    assert_eq!(schema_of(&path), 4);
     identity_tables_work(&location);
+    super::moderation::moderation_works(&location);
 }
 
 #[test]
