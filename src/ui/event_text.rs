@@ -2,6 +2,8 @@
 //! how a run of joins and leaves reads once collapsed into one line; and how a room of
 //! `/list` reads.
 
+pub mod moderation;
+
 use crate::rpc::types::{Event, EventKind, MemberInfo, RoomInfo, Whois};
 use crate::text::{clean_name, clean_text};
 
@@ -34,8 +36,13 @@ pub fn shown_member(member: &MemberInfo) -> String {
 /// What marks a guest's name.
 pub const GUEST_MARK: &str = "~";
 
-/// How `event` reads.
+/// How `event` reads now.
 pub fn read(event: &Event) -> Reading {
+    read_at(event, crate::rpc::types::unix_ms())
+}
+
+/// How `event` reads at `now` (ms since the epoch): a ban says how long it has left.
+pub fn read_at(event: &Event, now: u64) -> Reading {
     let from = shown_member(&event.from);
     let text = || clean_text(event.text.as_deref().unwrap_or(""));
     match event.kind {
@@ -59,7 +66,7 @@ pub fn read(event: &Event) -> Reading {
             }
             _ => format!("{from} cleared the topic"),
         }),
-        _ => Reading::Notice(format!("{from}: {}", event.kind.as_str())),
+        _ => Reading::Notice(moderation::notice(event, now)),
     }
 }
 

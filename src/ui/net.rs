@@ -26,6 +26,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 mod handle;
+mod moderate;
 mod proof;
 mod retry;
 mod session;
@@ -33,6 +34,7 @@ mod stream;
 
 use self::handle::{Command, Line};
 pub use self::handle::{Network, Page};
+pub use self::moderate::{Outcome, role_words};
 use self::proof::prove;
 use self::retry::{backoff, gives_up};
 pub use self::stream::is_part;
@@ -323,7 +325,9 @@ impl Worker {
                 codes::NAME_RESERVED
                 | codes::BAD_ROOM_NAME
                 | codes::NAME_OWNED
-                | codes::BAD_PROOF => OpenError::Permanent(describe(&err)),
+                | codes::BAD_PROOF
+                | codes::BANNED
+                | codes::INVITE_ONLY => OpenError::Permanent(describe(&err)),
                 _ => OpenError::Transient(describe(&err)),
             }
         })?;
@@ -553,7 +557,11 @@ fn resumed_from(cursor: Option<u64>, last_seq: u64) -> u64 {
 fn room_refused(code: i32) -> bool {
     matches!(
         code,
-        codes::BAD_ROOM_NAME | codes::TOO_MANY_ROOMS | codes::NO_SUCH_ROOM
+        codes::BAD_ROOM_NAME
+            | codes::TOO_MANY_ROOMS
+            | codes::NO_SUCH_ROOM
+            | codes::BANNED
+            | codes::INVITE_ONLY
     )
 }
 

@@ -8,6 +8,7 @@ use serde::Serialize;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
+mod moderation;
 mod own;
 
 use self::own::{MARK_EVERY, Marks, OwnLines};
@@ -79,6 +80,8 @@ enum Notice<'a> {
     Whois { whois: &'a Whois },
     /// In a conversation with `peer` (`/query`, `/msg`, or a message someone sent us).
     Conversation { room: &'a str, peer: &'a str },
+    /// A moderation, away or ignore request of ours was carried out.
+    Moderated { room: &'a str, text: String },
 }
 
 impl Notice<'_> {
@@ -89,7 +92,8 @@ impl Notice<'_> {
             | Notice::Entered { room, .. }
             | Notice::Parted { room }
             | Notice::Members { room, .. }
-            | Notice::Topic { room, .. } => Some(room),
+            | Notice::Topic { room, .. }
+            | Notice::Moderated { room, .. } => Some(room),
             Notice::Disconnected { .. }
             | Notice::Renamed { .. }
             | Notice::Rooms { .. }
@@ -152,6 +156,7 @@ impl Notice<'_> {
             Notice::Conversation { peer, .. } => {
                 format!("in a conversation with {peer} (/msg {peer} TEXT)")
             }
+            Notice::Moderated { text, .. } => text.clone(),
         }
     }
 }
@@ -282,6 +287,7 @@ pub async fn run(options: ConnectOptions, mode: Mode) -> anyhow::Result<()> {
                         if reset {
                             eprintln!("the server's history of {} was reset", clean_text(&result.room));
                         }
+                        state.ignored.clone_from(&result.ignored);
                         state.entered(&result.room, true);
                         state.entered_at.insert(result.room.clone(), result.last_seq);
                         let name = clean_name(&result.name).unwrap_or_default();
@@ -328,8 +334,13 @@ pub async fn run(options: ConnectOptions, mode: Mode) -> anyhow::Result<()> {
                         awaiting = false;
                         printer.notice(Notice::Parted { room: &clean_text(&room) }).await?;
                     }
-                    // Another session of ours read a room: nothing to print.
-                    NetEvent::Event(event) if event.kind == EventKind::Read => {}
+                    // Told to us alone: another session of ours read a room (nothing to
+                    // print), ignores someone, or we are invited.
+                    NetEvent::Event(event) if !event.kind.is_stored() => {
+                        if state.unstored(&event) {
+                            printer.event(&event, &clean_text(&event.room)).await?;
+                        }
+                    }
                     NetEvent::Event(event) => {
                         let spoken = matches!(event.kind, EventKind::Message | EventKind::Action);
                         let mine = own_ids.last() == Some(&event.from.id);
@@ -339,7 +350,8 @@ pub async fn run(options: ConnectOptions, mode: Mode) -> anyhow::Result<()> {
                             state.rooms.retain(|joined| *joined != event.room);
                         }
                         state.renamed(&event);
-                        if !ours {
+                        let hidden = state.moderation_event(&event, own_ids.last().copied());
+                        if !ours && !hidden {
                             printer.event(&event, &state.shown_room(&event.room)).await?;
                             if mark_read && keyed {
                                 marks.printed(&event.room, event.seq);
@@ -372,6 +384,11 @@ pub async fn run(options: ConnectOptions, mode: Mode) -> anyhow::Result<()> {
                     }
                     NetEvent::Rooms(rooms) => {
                         printer.notice(Notice::Rooms { rooms: &rooms }).await?;
+                        awaiting = false;
+                    }
+                    NetEvent::Moderated { room, what, outcome } => {
+                        let text = state.moderated(&room, &what, &outcome);
+                        printer.notice(Notice::Moderated { room: &clean_text(&room), text }).await?;
                         awaiting = false;
                     }
                     // Got in, but lost before the stream started: as for a lost connection.
@@ -465,6 +482,8 @@ struct State {
     peers: std::collections::HashMap<String, MemberInfo>,
     /// Each room's last seq when it was entered: what came before is from before.
     entered_at: std::collections::HashMap<String, u64>,
+    /// Those whose messages are not printed (`/ignore`).
+    ignored: Vec<MemberInfo>,
 }
 
 impl State {
@@ -577,11 +596,17 @@ impl State {
                     "in plain mode: lines go to the first room; /me ACTION, /nick NEW, /who, \
                      /join #ROOM, /part [#ROOM] [REASON], /topic [TEXT], /list, \
                      /msg NAME TEXT, /query NAME, /whois NAME, /quit [REASON]; \
+                     moderating: /kick, /ban, /unban, /bans, /mute, /unmute, /op, /deop, \
+                     /owner, /mode, /invite, /gban, /ungban, /gbans, /delete SEQ; \
+                     /away [MESSAGE], /back, /ignore [NAME], /unignore NAME; \
                      //text sends /text",
                 );
             }
             Command::Members | Command::Clear | Command::Filter => {
                 return refuse(&format!("{} is for the full-screen client", line.trim()));
+            }
+            Command::Moderation(parsed) => {
+                return self.moderation_command(network, &target, parsed);
             }
             Command::Unknown(name) => {
                 return refuse(&format!(

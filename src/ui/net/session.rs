@@ -172,6 +172,17 @@ impl Worker {
                 Ok(rooms) => NetEvent::Rooms(rooms),
                 Err(err) => failed(err),
             },
+            Command::Moderate(room, what) => {
+                let room = super::moderate::room_of(&room, &what);
+                match super::moderate::carry_out(client, session, room.clone(), &what).await {
+                    Ok(outcome) => NetEvent::Moderated {
+                        room,
+                        what,
+                        outcome,
+                    },
+                    Err(err) => failed(err),
+                }
+            }
             // Only asked for while joining; by now it is settled.
             Command::Password(_) => return Ok(None),
             Command::Leave(reason, done) => {
