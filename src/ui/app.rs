@@ -9,6 +9,8 @@ pub(crate) mod ident_tests;
 mod keys;
 mod marks;
 mod moderation;
+#[cfg(test)]
+mod moderation_tests;
 mod pane;
 mod reduce;
 mod rooms;

@@ -675,6 +675,29 @@ mod tests {
     }
 
     #[test]
+    fn told_to_us_alone_moves_no_cursor_and_being_kicked_drops_the_room() {
+        let (me, alice) = (uuid::Uuid::from_u128(1), uuid::Uuid::from_u128(2));
+        let (listener, mut queue, _keep) = listener(me, &[("#general", 4), ("#ops", 2)]);
+        // An invitation to a room we are not in, and an ignore (room ""), seq 0.
+        listener.track(&event("#secret", 0, EventKind::Invited, alice));
+        listener.track(&event("", 0, EventKind::Ignore, me));
+        assert!(queue.try_recv().is_err(), "nothing to enter");
+        let rooms = listener.rooms.lock().unwrap();
+        assert!(rooms.early.is_empty(), "{:?}", rooms.early);
+        drop(rooms);
+        assert_eq!(cursors(&listener).len(), 2);
+        // Kicked from #ops: not entered again on the next reconnect.
+        let mut kick = event("#ops", 3, EventKind::Kick, alice);
+        kick.target = Some(crate::rpc::types::MemberInfo {
+            id: me,
+            name: "bob".into(),
+            ..Default::default()
+        });
+        listener.track(&kick);
+        assert_eq!(cursors(&listener), [("#general".to_owned(), Some(4))]);
+    }
+
+    #[test]
     fn a_conversation_someone_opened_and_a_room_our_other_session_entered_are_entered_once() {
         let (me, alice) = (uuid::Uuid::from_u128(1), uuid::Uuid::from_u128(2));
         let (listener, mut queue, _keep) = listener(me, &[("#general", 4)]);

@@ -678,6 +678,37 @@ mod tests {
     }
 
     #[test]
+    fn the_ignored_are_not_printed_and_a_kick_of_us_leaves_the_room() {
+        let mut state = State::default();
+        state.entered("#general", true);
+        state.entered("#ops", false);
+        let me = uuid::Uuid::from_u128(1);
+        let carol = MemberInfo {
+            id: uuid::Uuid::from_u128(3),
+            name: "carol".into(),
+            ..Default::default()
+        };
+        let mut ignore = event(EventKind::Ignore, "bob", None);
+        ignore.target = Some(carol.clone());
+        assert!(state.unstored(&ignore), "told");
+        let mut said = event(EventKind::Message, "carol", Some("spam"));
+        said.from = carol.clone();
+        assert!(state.moderation_event(&said, Some(me)), "hidden");
+        ignore.text = Some("off".into());
+        state.unstored(&ignore);
+        assert!(!state.moderation_event(&said, Some(me)));
+        assert!(!state.unstored(&event(EventKind::Read, "bob", None)));
+        let mut kick = event(EventKind::Kick, "alice", Some("spam"));
+        kick.room = "#ops".into();
+        kick.target = Some(MemberInfo { id: me, ..carol });
+        assert!(
+            !state.moderation_event(&kick, Some(me)),
+            "the kick is printed"
+        );
+        assert_eq!(state.rooms, ["#general"]);
+    }
+
+    #[test]
     fn a_leave_of_ours_is_a_part_elsewhere_only_after_we_entered_and_only_a_part() {
         let mut state = State::default();
         state.entered("#general", true);

@@ -459,7 +459,7 @@ impl App {
     }
 
     /// Room events as lines of the pane, oldest first.
-    fn lines_for(&self, events: Vec<Event>) -> Vec<ChatLine> {
+    pub(super) fn lines_for(&self, events: Vec<Event>) -> Vec<ChatLine> {
         events
             .into_iter()
             .filter(|event| self.shown_in_page(event))

@@ -129,6 +129,10 @@ pub fn put_out_text(event: &Event, room: &str, now: u64) -> String {
 /// One ban or mute as `/bans` lists it.
 pub fn ban_row(ban: &BanInfo, now: u64) -> String {
     let mut who = shown_name(&ban.name);
+    // An address is banned for a guest.
+    if ban.address.is_some() {
+        who.insert_str(0, super::GUEST_MARK);
+    }
     if let Some(fingerprint) = &ban.fingerprint {
         who.push_str(&format!(" ({})", clean_text(fingerprint)));
     }
@@ -273,4 +277,296 @@ fn mode_words(modes: &str) -> String {
 
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rpc::types::{ModeResult, Moderated, Role};
+    use crate::ui::event_text::tests::event;
+    use crate::ui::event_text::{Reading, read_at};
+
+    const NOW: u64 = 1_000_000_000;
+
+    fn member(name: &str, id: u128) -> MemberInfo {
+        MemberInfo {
+            id: Uuid::from_u128(id),
+            name: name.into(),
+            ..Default::default()
+        }
+    }
+
+    use uuid::Uuid;
+
+    /// An event of `kind` from alice, done to bob.
+    fn done_to_bob(kind: EventKind, text: Option<&str>, until: Option<u64>) -> String {
+        let mut event = event(kind, "alice", text);
+        event.target = Some(member("bob", 2));
+        event.until = until;
+        match read_at(&event, NOW) {
+            Reading::Notice(text) => text,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_moderation_event_reads_as_a_notice() {
+        use EventKind::*;
+        assert_eq!(
+            done_to_bob(Kick, Some("spam\x1b[2J"), None),
+            "bob was kicked by alice (spam[2J)"
+        );
+        assert_eq!(done_to_bob(Kick, None, None), "bob was kicked by alice");
+        assert_eq!(
+            done_to_bob(Ban, Some("flood"), Some(NOW + 2 * 3_600_000 - 5)),
+            "alice banned bob for 2h (flood)"
+        );
+        assert_eq!(done_to_bob(Ban, None, None), "alice banned bob for ever");
+        assert_eq!(
+            done_to_bob(Ban, None, Some(NOW - 1)),
+            "alice banned bob (now over)"
+        );
+        assert_eq!(
+            done_to_bob(Unban, None, None),
+            "alice lifted the ban on bob"
+        );
+        assert_eq!(
+            done_to_bob(Mute, None, Some(NOW + 600_000)),
+            "alice muted bob for 10m"
+        );
+        assert_eq!(
+            done_to_bob(Mute, None, None),
+            "alice muted bob until unmuted"
+        );
+        assert_eq!(done_to_bob(Unmute, None, None), "alice unmuted bob");
+        assert_eq!(
+            done_to_bob(Role, Some("op"), None),
+            "alice made bob an operator"
+        );
+        assert_eq!(
+            done_to_bob(Role, Some("owner"), None),
+            "alice made bob the owner"
+        );
+        assert_eq!(
+            done_to_bob(Role, None, None),
+            "alice took operator from bob"
+        );
+        assert_eq!(done_to_bob(Mode, Some("+i-t"), None), "alice set mode +i-t");
+        assert_eq!(done_to_bob(Invite, None, None), "alice invited bob");
+        assert_eq!(
+            done_to_bob(Gban, Some("spam"), None),
+            "alice banned bob from the server for ever (spam)"
+        );
+        assert_eq!(
+            done_to_bob(Delete, None, None),
+            "alice deleted a message of bob"
+        );
+        assert_eq!(done_to_bob(Deleted, None, None), "alice: message deleted");
+        assert_eq!(
+            done_to_bob(Away, Some("lunch"), None),
+            "alice is away: lunch"
+        );
+        assert_eq!(done_to_bob(Away, None, None), "alice is back");
+        assert_eq!(done_to_bob(Ignore, None, None), "you now ignore bob");
+        assert_eq!(
+            done_to_bob(Ignore, Some("off"), None),
+            "you no longer ignore bob"
+        );
+        let mut invited = event(Invited, "alice", None);
+        invited.room = "#ops".into();
+        assert_eq!(
+            done_to_bob_event(&invited),
+            "alice invites you to #ops — /join #ops"
+        );
+        // The handing over's second event: the old owner is an operator now.
+        let mut old_owner = event(Role, "alice", Some("op"));
+        old_owner.target = Some(old_owner.from.clone());
+        assert_eq!(done_to_bob_event(&old_owner), "alice is now an operator");
+    }
+
+    fn done_to_bob_event(event: &Event) -> String {
+        match read_at(event, NOW) {
+            Reading::Notice(text) => text,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn being_put_out_says_who_did_it_and_why() {
+        let me = Uuid::from_u128(2);
+        let mut kick = event(EventKind::Kick, "alice", Some("spam"));
+        kick.target = Some(member("bob", 2));
+        assert!(puts_out(&kick, me));
+        assert!(!puts_out(&kick, Uuid::from_u128(3)), "someone else's kick");
+        assert_eq!(
+            put_out_text(&kick, "#x", NOW),
+            "You were kicked from #x by alice: spam"
+        );
+        let mut ban = kick.clone();
+        (ban.kind, ban.text, ban.until) = (EventKind::Ban, None, Some(NOW + 3_600_000));
+        assert_eq!(
+            put_out_text(&ban, "#x", NOW),
+            "You were banned from #x by alice for 1h"
+        );
+        ban.kind = EventKind::Gban;
+        assert!(puts_out(&ban, me));
+        assert_eq!(
+            put_out_text(&ban, "#x", NOW),
+            "You were banned from the server by alice for 1h"
+        );
+        let mut mute = kick;
+        mute.kind = EventKind::Mute;
+        assert!(!puts_out(&mute, me), "a mute leaves us in the room");
+    }
+
+    fn ban(name: &str, until: Option<u64>, reason: Option<&str>) -> BanInfo {
+        BanInfo {
+            name: name.into(),
+            fingerprint: Some("SHA256:abc".into()),
+            id: Some(Uuid::from_u128(2)),
+            address: None,
+            until,
+            reason: reason.map(str::to_owned),
+            by: "alice".into(),
+            at: 0,
+        }
+    }
+
+    #[test]
+    fn the_answers_to_our_own_requests_read_as_one_line() {
+        let text = |what: Moderation, outcome: Outcome| outcome_text("#ops", &what, &outcome, NOW);
+        let done = || {
+            Outcome::Done(Moderated {
+                room: "#ops".into(),
+                seq: 9,
+            })
+        };
+        assert_eq!(
+            text(
+                Moderation::Kick {
+                    name: "bob".into(),
+                    reason: Some("spam".into())
+                },
+                done()
+            ),
+            "you kicked bob from #ops (spam)"
+        );
+        let banned = Outcome::Ban(ban("bob", Some(NOW + 600_000), Some("flood")));
+        let ban_bob = Moderation::Ban {
+            target: "bob".into(),
+            duration_secs: Some(600),
+            reason: Some("flood".into()),
+        };
+        assert_eq!(
+            text(ban_bob, banned.clone()),
+            "you banned bob from #ops for 10m (flood)"
+        );
+        assert_eq!(
+            text(Moderation::Unban("bob".into()), banned.clone()),
+            "you lifted the ban on bob in #ops"
+        );
+        let mute = Moderation::Mute {
+            name: "bob".into(),
+            duration_secs: None,
+        };
+        assert_eq!(
+            text(mute, Outcome::Ban(ban("bob", None, None))),
+            "you muted bob in #ops until /unmute"
+        );
+        assert_eq!(
+            text(Moderation::Unmute("bob".into()), banned.clone()),
+            "you unmuted bob in #ops"
+        );
+        let gban = Moderation::Gban {
+            target: "bob".into(),
+            duration_secs: None,
+            reason: None,
+        };
+        assert_eq!(
+            text(gban, Outcome::Ban(ban("bob", None, None))),
+            "you banned bob from the server for ever"
+        );
+        assert_eq!(
+            text(Moderation::Ungban("bob".into()), banned.clone()),
+            "you lifted the server ban on bob"
+        );
+        assert_eq!(
+            text(Moderation::Bans, Outcome::Bans(Vec::new())),
+            "no bans in #ops"
+        );
+        assert_eq!(
+            text(
+                Moderation::Gbans,
+                Outcome::Bans(vec![ban("bob", None, Some("spam"))])
+            ),
+            "1 ban on the server:\nbob (SHA256:abc) for ever by alice (spam)"
+        );
+        let role = |role| Moderation::Role {
+            name: "bob".into(),
+            role,
+        };
+        assert_eq!(
+            text(role(Some(Role::Op)), done()),
+            "you made bob an operator of #ops"
+        );
+        assert_eq!(
+            text(role(Some(Role::Owner)), done()),
+            "you made bob the owner of #ops"
+        );
+        assert_eq!(
+            text(role(None), done()),
+            "you took operator from bob in #ops"
+        );
+        let modes = |modes: &str| {
+            Outcome::Modes(ModeResult {
+                room: "#ops".into(),
+                modes: modes.into(),
+            })
+        };
+        assert_eq!(
+            text(Moderation::Mode(None), modes("+it")),
+            "the modes of #ops are +it (invite only, topic locked)"
+        );
+        assert_eq!(
+            text(Moderation::Mode(None), modes("+")),
+            "the modes of #ops are + (none set)"
+        );
+        assert_eq!(
+            text(Moderation::Mode(Some("+s".into())), modes("+s")),
+            "you set mode +s in #ops: now +s"
+        );
+        let invite = Moderation::Invite {
+            name: "bob".into(),
+            room: None,
+        };
+        assert_eq!(text(invite, done()), "you invited bob to #ops");
+        assert_eq!(text(Moderation::Delete(9), done()), "you deleted message 9");
+        assert_eq!(
+            text(Moderation::Away(Some("lunch".into())), Outcome::Away),
+            "you are marked away: lunch"
+        );
+        assert_eq!(text(Moderation::Away(None), Outcome::Away), "you are back");
+        let ignore = |on| Moderation::Ignore {
+            name: "bob".into(),
+            on,
+        };
+        assert_eq!(
+            text(ignore(true), Outcome::Ignored(vec![member("bob", 2)])),
+            "you now ignore bob; ignoring: bob"
+        );
+        assert_eq!(
+            text(ignore(false), Outcome::Ignored(Vec::new())),
+            "you no longer ignore bob; ignoring nobody"
+        );
+    }
+
+    #[test]
+    fn a_ban_row_names_the_key_or_the_address() {
+        let mut guest = ban("guest-1", Some(NOW + 90_000), None);
+        (guest.fingerprint, guest.id, guest.address) = (None, None, Some("10.0.0.7".into()));
+        assert_eq!(
+            ban_row(&guest, NOW),
+            "~guest-1 (address 10.0.0.7) for 2m by alice"
+        );
+    }
 }
