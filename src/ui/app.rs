@@ -30,6 +30,9 @@ use crate::rpc::types::{Event, JoinResult, MemberInfo, RoomInfo, RoomJoined, Top
 pub const DEFAULT_SCROLLBACK: usize = 10_000;
 
 /// Everything that can happen to the client, from the terminal or the network, on one channel.
+// Most of what comes is the network's, room events above all: boxing them would allocate
+// for each one to spare the few terminal events some bytes.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum AppEvent {
     Terminal(crossterm::event::Event),
@@ -107,11 +110,18 @@ pub enum NetEvent {
     /// The server needs a password (`wrong`: the one given was not it); the worker waits for
     /// [`Action::Password`].
     PasswordNeeded { wrong: bool },
+    /// The member a direct message went to (`/msg NAME`) is away, with this message; told
+    /// with the first message sent to it while it is.
+    AwayReply {
+        room: String,
+        name: String,
+        message: String,
+    },
     /// A moderation, away or ignore request was carried out in `room`.
     Moderated {
         room: String,
         what: Moderation,
-        outcome: crate::ui::net::Outcome,
+        outcome: Box<crate::ui::net::Outcome>,
     },
 }
 

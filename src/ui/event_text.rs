@@ -111,7 +111,12 @@ pub fn whois(whois: &Whois, offset_secs: i64) -> Vec<String> {
         (Some(fingerprint), None) => format!("{name}: key {}", clean_text(fingerprint)),
         (None, _) => format!("{name}: no fingerprint given"),
     };
-    let here = if whois.online {
+    let who = if whois.server_op {
+        format!("{who}; a server operator")
+    } else {
+        who
+    };
+    let mut here = if whois.online {
         let s = if whois.sessions == 1 { "" } else { "s" };
         let idle = whois
             .idle_ms
@@ -124,10 +129,21 @@ pub fn whois(whois: &Whois, offset_secs: i64) -> Vec<String> {
             None => "offline".to_owned(),
         }
     };
+    if let Some(away) = &whois.away {
+        here.push_str(&format!(", away: {}", clean_text(away).replace('\n', " ")));
+    }
     let rooms = if whois.rooms.is_empty() {
         "in no rooms".to_owned()
     } else {
-        let rooms: Vec<String> = whois.rooms.iter().map(|room| clean_text(room)).collect();
+        // With the role held in each, if any: `#ops (owner)`.
+        let rooms: Vec<String> = whois
+            .rooms
+            .iter()
+            .map(|room| match whois.roles.get(room) {
+                Some(role) => format!("{} ({})", clean_text(room), role.as_str()),
+                None => clean_text(room),
+            })
+            .collect();
         format!("rooms: {}", rooms.join(", "))
     };
     vec![who, here, rooms]

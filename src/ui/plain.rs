@@ -80,7 +80,8 @@ enum Notice<'a> {
     Whois { whois: &'a Whois },
     /// In a conversation with `peer` (`/query`, `/msg`, or a message someone sent us).
     Conversation { room: &'a str, peer: &'a str },
-    /// A moderation, away or ignore request of ours was carried out.
+    /// A moderation, away or ignore request of ours was carried out, or (after `/msg`)
+    /// the recipient is away: `text` says which.
     Moderated { room: &'a str, text: String },
 }
 
@@ -385,6 +386,11 @@ pub async fn run(options: ConnectOptions, mode: Mode) -> anyhow::Result<()> {
                     NetEvent::Rooms(rooms) => {
                         printer.notice(Notice::Rooms { rooms: &rooms }).await?;
                         awaiting = false;
+                    }
+                    NetEvent::AwayReply { room, name, message } => {
+                        let text = event_text::moderation::away_reply(&name, &message);
+                        let room = state.shown_room(&room);
+                        printer.notice(Notice::Moderated { room: &room, text }).await?;
                     }
                     NetEvent::Moderated { room, what, outcome } => {
                         let text = state.moderated(&room, &what, &outcome);

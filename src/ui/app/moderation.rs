@@ -178,6 +178,13 @@ impl App {
         }
     }
 
+    /// A direct message went to someone away: said in its conversation.
+    pub(super) fn away_reply(&mut self, room: &str, name: &str, message: &str) {
+        let text = crate::ui::event_text::moderation::away_reply(name, message);
+        let at = self.room_index(room).unwrap_or(self.current);
+        self.push_local_in(at, LineKind::Notice, text);
+    }
+
     /// The server carried out a request of ours: it is told, and what it changed (which
     /// our own session is not sent as an event) is changed here.
     pub(super) fn moderated(&mut self, room: String, what: Moderation, outcome: Outcome) {

@@ -324,7 +324,7 @@ fn our_own_requests_change_what_our_session_is_not_told() {
             name: "Carol".into(),
             role: Some(Role::Op),
         },
-        outcome: done.clone(),
+        outcome: Box::new(done.clone()),
     });
     assert_eq!(found(&app, 1, "carol").role, Some(Role::Op));
     app.handle_net(NetEvent::Moderated {
@@ -333,7 +333,7 @@ fn our_own_requests_change_what_our_session_is_not_told() {
             name: "carol".into(),
             reason: None,
         },
-        outcome: done,
+        outcome: Box::new(done),
     });
     assert!(app.rooms[1].members.iter().all(|m| m.name != "carol"));
     assert_eq!(
@@ -343,7 +343,7 @@ fn our_own_requests_change_what_our_session_is_not_told() {
     app.handle_net(NetEvent::Moderated {
         room: "#general".into(),
         what: Moderation::Away(Some("lunch".into())),
-        outcome: Outcome::Away,
+        outcome: Box::new(Outcome::Away),
     });
     assert_eq!(found(&app, 0, "bob").away.as_deref(), Some("lunch"));
     assert_eq!(found(&app, 1, "bob").away.as_deref(), Some("lunch"));
@@ -353,7 +353,7 @@ fn our_own_requests_change_what_our_session_is_not_told() {
             name: "alice".into(),
             on: true,
         },
-        outcome: Outcome::Ignored(vec![member("alice")]),
+        outcome: Box::new(Outcome::Ignored(vec![member("alice")])),
     });
     app.handle_net(say("#general", 9, "alice", "psst"));
     assert!(!texts(&app).contains(&"psst"));
@@ -502,4 +502,18 @@ fn the_message_picked_to_delete_is_highlighted() {
         })
         .collect();
     assert_eq!(reversed.len(), 1, "{reversed:?}");
+}
+
+#[test]
+fn a_message_to_someone_away_is_answered_in_its_conversation() {
+    let mut app = in_rooms(&["#ops"]);
+    app.handle_net(NetEvent::AwayReply {
+        room: "#ops".into(),
+        name: "carol".into(),
+        message: "lunch".into(),
+    });
+    assert_eq!(
+        app.rooms[1].pane.lines.back().unwrap().text,
+        "carol is away: lunch"
+    );
 }

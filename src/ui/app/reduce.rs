@@ -230,7 +230,12 @@ impl App {
                 room,
                 what,
                 outcome,
-            } => self.moderated(room, what, outcome),
+            } => self.moderated(room, what, *outcome),
+            NetEvent::AwayReply {
+                room,
+                name,
+                message,
+            } => self.away_reply(&room, &name, &message),
             NetEvent::PasswordNeeded { wrong } => {
                 let text = if wrong {
                     "wrong password; type it again and press Enter"

@@ -251,6 +251,15 @@ pub fn outcome_text(room: &str, what: &Moderation, outcome: &Outcome, now: u64) 
     }
 }
 
+/// What a direct message's sender is told of a recipient away: "bob is away: lunch".
+pub fn away_reply(name: &str, message: &str) -> String {
+    format!(
+        "{} is away: {}",
+        shown_name(name),
+        clean_text(message).replace('\n', " ")
+    )
+}
+
 /// Who is ignored, as a line: "ignoring: bob, carol" or "ignoring nobody".
 pub fn ignored_text(ignored: &[MemberInfo]) -> String {
     if ignored.is_empty() {
@@ -557,6 +566,37 @@ mod tests {
         assert_eq!(
             text(ignore(false), Outcome::Ignored(Vec::new())),
             "you no longer ignore bob; ignoring nobody"
+        );
+    }
+
+    #[test]
+    fn whois_tells_roles_away_and_server_operators() {
+        let whois = crate::rpc::types::Whois {
+            name: "alice".into(),
+            fingerprint: Some("SHA256:abc".into()),
+            online: true,
+            sessions: 1,
+            rooms: vec!["#general".into(), "#ops".into()],
+            away: Some("lunch".into()),
+            server_op: true,
+            roles: [("#ops".to_owned(), Role::Owner)].into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            crate::ui::event_text::whois(&whois, 0),
+            [
+                "alice: key SHA256:abc; a server operator",
+                "online, 1 session, away: lunch",
+                "rooms: #general, #ops (owner)"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_message_to_someone_away_says_so() {
+        assert_eq!(
+            away_reply("bob", "lunch\nback at 2"),
+            "bob is away: lunch back at 2"
         );
     }
 
