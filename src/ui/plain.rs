@@ -34,7 +34,8 @@ fn format_event_in(event: &Event, room: &str, offset_secs: i64) -> String {
         Reading::Acted { from, text } => format!("* {from} {}", text.replace('\n', " ")),
         Reading::Notice(text) => format!("-!- {}", text.replace('\n', " ")),
     };
-    format!("{room} {time} {body}")
+    // An event told to us alone may have no room (`ignore`): the line starts with its time.
+    format!("{room} {time} {body}").trim_start().to_owned()
 }
 
 /// What plain mode tells about the client itself, beside the room's events: in `--json`

@@ -517,3 +517,20 @@ fn a_message_to_someone_away_is_answered_in_its_conversation() {
         "carol is away: lunch"
     );
 }
+
+#[test]
+fn tab_completes_a_name_after_the_moderation_commands() {
+    for (typed, completed) in [
+        ("/kick ca", "/kick carol "),
+        ("/op ca", "/op carol "),
+        ("/ignore ali", "/ignore alice "),
+        ("/ba", "/ban "),
+    ] {
+        let mut app = in_rooms(&["#ops"]);
+        for c in typed.chars() {
+            app.handle_key(key(KeyCode::Char(c)));
+        }
+        app.handle_key(key(KeyCode::Tab));
+        assert_eq!(app.input.text(), completed);
+    }
+}
