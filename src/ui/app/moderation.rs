@@ -66,6 +66,32 @@ impl App {
         event.kind != EventKind::Delete && !self.hides(event)
     }
 
+    /// For a page of history none of whose events is shown: a line at each end of it, so
+    /// that the pane still reaches as far as the page did (and pages on from there rather
+    /// than asking for it again, or taking it for the end of the history).
+    pub(super) fn hidden_page_ends(&self, events: &[Event]) -> Vec<ChatLine> {
+        let (Some(first), Some(last)) = (events.first(), events.last()) else {
+            return Vec::new();
+        };
+        let text = format!(
+            "{} event{} hidden here (ignored members, deletions)",
+            events.len(),
+            if events.len() == 1 { "" } else { "s" }
+        );
+        let line = |event: &Event| ChatLine {
+            seq: Some(event.seq),
+            ts: Some(event.ts),
+            mentions_me: false,
+            kind: LineKind::Notice,
+            text: text.clone(),
+        };
+        let mut lines = vec![line(first)];
+        if last.seq != first.seq {
+            lines.push(line(last));
+        }
+        lines
+    }
+
     /// Whether an event is something said by a member we ignore.
     fn hides(&self, event: &Event) -> bool {
         matches!(event.kind, EventKind::Message | EventKind::Action)

@@ -238,6 +238,20 @@ fn the_ignored_are_not_shown_and_the_list_follows_the_server() {
         event("#general", 2, EventKind::Join, "carol", None),
     ]);
     assert_eq!(page.len(), 1, "the join stays, the message goes");
+    // A page with nothing to show still reaches as far as it did: paging goes on past it.
+    let page = app.lines_for(vec![
+        event("#general", 5, EventKind::Message, "carol", Some("spam")),
+        event(
+            "#general",
+            6,
+            EventKind::Message,
+            "carol",
+            Some("more spam"),
+        ),
+    ]);
+    let seqs: Vec<Option<u64>> = page.iter().map(|line| line.seq).collect();
+    assert_eq!(seqs, [Some(5), Some(6)]);
+    assert!(page.iter().all(|line| !line.text.contains("spam")));
     ignore.text = Some("off".into());
     app.handle_net(NetEvent::Event(ignore));
     app.handle_net(say("#general", 4, "alice", "now?"));

@@ -465,11 +465,13 @@ impl App {
 
     /// Room events as lines of the pane, oldest first.
     pub(super) fn lines_for(&self, events: Vec<Event>) -> Vec<ChatLine> {
-        events
+        let ends = self.hidden_page_ends(&events);
+        let lines: Vec<ChatLine> = events
             .into_iter()
             .filter(|event| self.shown_in_page(event))
             .map(|event| self.line_for(event))
-            .collect()
+            .collect();
+        if lines.is_empty() { ends } else { lines }
     }
 
     /// How a room event reads in the pane (see [`crate::ui::event_text`]).
