@@ -1388,3 +1388,31 @@ async fn an_invitation_lets_a_member_into_an_invite_only_room() {
     }
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_alone_picks_our_message_and_enter_deletes_it_for_everyone() {
+    let (server, mut alice, mut tui) = alice_and_bob_in_tui().await;
+    tui.type_keys("oops, a secret\r");
+    block(|| tui.wait_for_text("<bob> oops, a secret"));
+    let said = loop {
+        let event = alice.next_event().await;
+        if event.kind == EventKind::Message {
+            break event;
+        }
+    };
+    tui.type_keys("/delete\r");
+    block(|| tui.wait_for_text("pick the message to delete"));
+    tui.type_keys("\r");
+    block(|| tui.wait_for_text("<bob> message deleted"));
+    assert!(!tui.screen().contains("a secret"), "{}", tui.screen());
+    let delete = loop {
+        let event = alice.next_event().await;
+        if event.kind == EventKind::Delete {
+            break event;
+        }
+    };
+    assert_eq!(delete.target_seq, Some(said.seq));
+    tui.type_keys("/quit\r");
+    tui.assert_exits_cleanly();
+    server.stop().await;
+}

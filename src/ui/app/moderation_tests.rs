@@ -548,3 +548,26 @@ fn tab_completes_a_name_after_the_moderation_commands() {
         assert_eq!(app.input.text(), completed);
     }
 }
+
+#[test]
+fn a_server_operator_is_told_so_on_joining() {
+    let mut app = App::new("127.0.0.1:7777");
+    app.handle_net(NetEvent::Joined {
+        result: Box::new(JoinResult {
+            room: "#general".into(),
+            id: member("bob").id,
+            name: "bob".into(),
+            members: vec![member("bob")],
+            server_op: true,
+            ..Default::default()
+        }),
+        resumed: false,
+        reset: false,
+    });
+    assert!(
+        texts(&app)
+            .last()
+            .unwrap()
+            .starts_with("you are a server operator")
+    );
+}

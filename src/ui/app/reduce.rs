@@ -50,6 +50,7 @@ impl App {
                     self.taken_note(&name, !result.guest)
                 };
                 self.ignored.clone_from(&result.ignored);
+                let server_op = result.server_op;
                 // Known before the history is read: our own lines in it are ours.
                 self.me = Some(MemberInfo {
                     id: result.id,
@@ -85,6 +86,11 @@ impl App {
                         self.rooms[at].members.len()
                     );
                     self.push_local_in(at, LineKind::Notice, text);
+                    if server_op {
+                        let text = "you are a server operator: you moderate every room, and \
+                                    the server (/gban, /ungban, /gbans)";
+                        self.push_local_in(at, LineKind::Notice, text.into());
+                    }
                 }
             }
             NetEvent::Entered {
