@@ -1579,3 +1579,64 @@ async fn a_server_giving_another_servers_id_is_not_signed_in_to() {
     a.stop().await;
     b.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_mode_moderates_with_the_same_commands() {
+    use tokio::io::AsyncWriteExt;
+    let dir = TempDir::new();
+    let server = TestServer::start().await;
+    // The bot's key makes #bots, so the bot owns it.
+    let key = dir.0.join("bot.pem");
+    let mut client = plain_client(
+        &[
+            &server.ws_url(),
+            "--name",
+            "bot",
+            "--identity",
+            key.to_str().unwrap(),
+            "--room",
+            "#bots",
+        ],
+        &dir,
+    );
+    let mut stdin = client.stdin.take().unwrap();
+    let mut out = BufReader::new(client.stdout.take().unwrap()).lines();
+    line_containing(&mut out, "-!- you are bot").await;
+    let mut alice =
+        Member::join_as(&server, "alice", &chatroom::identity::Identity::generate()).await;
+    alice.enter("#bots").await;
+    line_containing(&mut out, "alice joined").await;
+    // A mistake is told on stderr and sends nothing; the next line goes on.
+    stdin
+        .write_all(b"/mute alice 5x\n/mode +t\n")
+        .await
+        .unwrap();
+    let mode = line_containing(&mut out, "set mode").await;
+    assert!(
+        mode.ends_with("-!- you set mode +t in #bots: now +t"),
+        "{mode}"
+    );
+    stdin.write_all(b"/kick alice flooding\n").await.unwrap();
+    let kicked = line_containing(&mut out, "kicked").await;
+    assert!(
+        kicked.starts_with("#bots ")
+            && kicked.ends_with("-!- you kicked alice from #bots (flooding)"),
+        "{kicked}"
+    );
+    let kick = within("alice's kick", async {
+        loop {
+            let event = alice.next_event().await;
+            if event.kind == EventKind::Kick {
+                return event;
+            }
+        }
+    })
+    .await;
+    assert_eq!(kick.text.as_deref(), Some("flooding"));
+    assert_eq!(kick.target.map(|t| t.name).as_deref(), Some("alice"));
+    drop(stdin);
+    let (ok, stderr) = finish(client).await;
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("not a duration: 5x"), "{stderr}");
+    server.stop().await;
+}

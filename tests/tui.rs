@@ -1319,3 +1319,137 @@ async fn what_one_terminal_of_ours_says_shows_in_the_other_as_ours() {
     desktop.assert_exits_cleanly();
     server.stop().await;
 }
+
+/// Whether every piece is somewhere on the screen (a line may wrap between them).
+fn shows_all(screen: &str, pieces: &[&str]) -> bool {
+    pieces.iter().all(|piece| screen.contains(piece))
+}
+
+/// alice's client (a key of its own) made #ops, so owns it; bob's (another key) is in it
+/// too, with #ops in view.
+fn alice_owns_ops_with_bob(server: &TestServer, dir: &TempDir) -> (Tui, Tui) {
+    let mut alice = keyed_tui(server, "alice", dir, &[]);
+    block(|| alice.wait_for_text("connected │ 1 member"));
+    alice.type_keys("/join #ops\r");
+    block(|| alice.wait_for_text("you joined #ops"));
+    let mut bob = keyed_tui(server, "bob", dir, &[]);
+    block(|| bob.wait_for_text("connected │ 2 members │ bob"));
+    bob.type_keys("/join #ops\r");
+    block(|| bob.wait_for_text("you joined #ops; 2 here"));
+    // The owner is marked in bob's member list.
+    block(|| bob.wait_for_text("@alice"));
+    (alice, bob)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_kicks_and_the_kicked_client_says_by_whom_and_why() {
+    let server = TestServer::start().await;
+    let dir = TempDir::new();
+    let (mut alice, mut bob) = alice_owns_ops_with_bob(&server, &dir);
+    alice.type_keys("/kick bob spam\r");
+    block(|| {
+        bob.wait_for("the kick told", |s| {
+            shows_all(s, &["You were kicked from #ops", "by alice: spam"])
+        })
+    });
+    // Out of #ops: back in #general, which is the only room left in the list.
+    block(|| bob.wait_for_screen("#general in view", |s| header(s).starts_with(" #general")));
+    assert!(!bob.screen().contains("2 #ops"), "{}", bob.screen());
+    block(|| {
+        alice.wait_for("the kick done", |s| {
+            shows_all(s, &["you kicked bob", "(spam)"])
+        })
+    });
+    for tui in [&mut alice, &mut bob] {
+        tui.type_keys("/quit\r");
+        tui.assert_exits_cleanly();
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_muted_member_is_told_why_its_line_was_not_sent() {
+    let server = TestServer::start().await;
+    let dir = TempDir::new();
+    let (mut alice, mut bob) = alice_owns_ops_with_bob(&server, &dir);
+    alice.type_keys("/mute bob 10m\r");
+    block(|| bob.wait_for_text("alice muted bob for 10m"));
+    bob.type_keys("can I still talk?\r");
+    block(|| {
+        bob.wait_for("the refusal", |s| {
+            shows_all(s, &["not sent: you are muted in #ops", "not speak"])
+        })
+    });
+    assert!(!alice.screen().contains("can I still talk?"));
+    alice.type_keys("/unmute bob\r");
+    block(|| bob.wait_for_text("alice unmuted bob"));
+    bob.type_keys("thanks\r");
+    block(|| alice.wait_for_text("<bob> thanks"));
+    for tui in [&mut alice, &mut bob] {
+        tui.type_keys("/quit\r");
+        tui.assert_exits_cleanly();
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invitation_lets_a_member_into_an_invite_only_room() {
+    let server = TestServer::start().await;
+    let dir = TempDir::new();
+    let mut alice = keyed_tui(&server, "alice", &dir, &[]);
+    block(|| alice.wait_for_text("connected │ 1 member"));
+    alice.type_keys("/join #ops\r");
+    block(|| alice.wait_for_text("you joined #ops"));
+    alice.type_keys("/mode +i\r");
+    block(|| alice.wait_for_text("you set mode +i in #ops"));
+    let mut bob = keyed_tui(&server, "bob", &dir, &[]);
+    block(|| bob.wait_for_text("connected │ 2 members │ bob"));
+    bob.type_keys("/join #ops\r");
+    block(|| {
+        bob.wait_for("the refusal", |s| {
+            shows_all(s, &["cannot join #ops", "invite only"])
+        })
+    });
+    alice.type_keys("/invite bob\r");
+    block(|| alice.wait_for_text("you invited bob to #ops"));
+    block(|| {
+        bob.wait_for("the invitation", |s| {
+            shows_all(s, &["alice invites you to #ops", "/join #ops"])
+        })
+    });
+    bob.type_keys("/join #ops\r");
+    block(|| bob.wait_for_text("you joined #ops; 2 here"));
+    for tui in [&mut alice, &mut bob] {
+        tui.type_keys("/quit\r");
+        tui.assert_exits_cleanly();
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_alone_picks_our_message_and_enter_deletes_it_for_everyone() {
+    let (server, mut alice, mut tui) = alice_and_bob_in_tui().await;
+    tui.type_keys("oops, a secret\r");
+    block(|| tui.wait_for_text("<bob> oops, a secret"));
+    let said = loop {
+        let event = alice.next_event().await;
+        if event.kind == EventKind::Message {
+            break event;
+        }
+    };
+    tui.type_keys("/delete\r");
+    block(|| tui.wait_for_text("pick the message to delete"));
+    tui.type_keys("\r");
+    block(|| tui.wait_for_text("<bob> message deleted"));
+    assert!(!tui.screen().contains("a secret"), "{}", tui.screen());
+    let delete = loop {
+        let event = alice.next_event().await;
+        if event.kind == EventKind::Delete {
+            break event;
+        }
+    };
+    assert_eq!(delete.target_seq, Some(said.seq));
+    tui.type_keys("/quit\r");
+    tui.assert_exits_cleanly();
+    server.stop().await;
+}

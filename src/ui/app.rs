@@ -8,15 +8,20 @@ mod completion;
 pub(crate) mod ident_tests;
 mod keys;
 mod marks;
+mod moderation;
+#[cfg(test)]
+mod moderation_tests;
 mod pane;
 mod reduce;
 mod rooms;
+mod select;
 
 use self::completion::Completion;
 pub use self::pane::{Pane, ScrollPos, View};
 #[cfg(test)]
 pub(crate) use self::rooms::tests as room_tests;
 pub use self::rooms::{CONVERSATION_MARK, MARK_EVERY, QUIET_MS, Room};
+use super::command::Moderation;
 use super::input::InputLine;
 use crate::rpc::types::{Event, JoinResult, MemberInfo, RoomInfo, RoomJoined, TopicResult, Whois};
 
@@ -25,6 +30,9 @@ use crate::rpc::types::{Event, JoinResult, MemberInfo, RoomInfo, RoomJoined, Top
 pub const DEFAULT_SCROLLBACK: usize = 10_000;
 
 /// Everything that can happen to the client, from the terminal or the network, on one channel.
+// Most of what comes is the network's, room events above all: boxing them would allocate
+// for each one to spare the few terminal events some bytes.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum AppEvent {
     Terminal(crossterm::event::Event),
@@ -102,6 +110,19 @@ pub enum NetEvent {
     /// The server needs a password (`wrong`: the one given was not it); the worker waits for
     /// [`Action::Password`].
     PasswordNeeded { wrong: bool },
+    /// The member a direct message went to (`/msg NAME`) is away, with this message; told
+    /// with the first message sent to it while it is.
+    AwayReply {
+        room: String,
+        name: String,
+        message: String,
+    },
+    /// A moderation, away or ignore request was carried out in `room`.
+    Moderated {
+        room: String,
+        what: Moderation,
+        outcome: Box<crate::ui::net::Outcome>,
+    },
 }
 
 /// What the event loop should do after a key.
@@ -143,6 +164,11 @@ pub enum Action {
     Query(String),
     /// `/whois`: who a member is.
     Whois(String),
+    /// A moderation, away or ignore request, in `room`.
+    Moderate {
+        room: String,
+        what: Moderation,
+    },
     /// Try joining with this password.
     Password(String),
     /// Ctrl-L: paint the whole screen again, whatever the terminal shows now.
@@ -201,6 +227,10 @@ pub enum LineKind {
     },
     /// The "new messages" line: where the user last looked at the room.
     Separator,
+    /// A message that was deleted: who wrote it; the text says it is gone.
+    Deleted {
+        from: String,
+    },
     /// Local feedback: help text, command output.
     Info,
     Error,
@@ -290,6 +320,10 @@ pub struct App {
     /// pure function of state.
     pub utc_offset_secs: i64,
     pub should_quit: bool,
+    /// Those whose messages are hidden (`/ignore`), as the server keeps the list.
+    pub ignored: Vec<MemberInfo>,
+    /// `/delete` alone: the seq of the message picked in the pane in view.
+    pub selecting: Option<u64>,
 }
 
 impl App {
@@ -322,6 +356,8 @@ impl App {
             ring_bell: false,
             utc_offset_secs: 0,
             should_quit: false,
+            ignored: Vec::new(),
+            selecting: None,
         }
     }
 

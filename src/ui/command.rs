@@ -1,5 +1,9 @@
 //! What a typed line asks for: slash commands parsed once, for the TUI and plain mode alike.
 
+pub mod moderation;
+
+pub use self::moderation::{Moderation, Parsed};
+
 /// A line, read as a command or as text to say.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command<'a> {
@@ -37,6 +41,8 @@ pub enum Command<'a> {
     Filter,
     /// `/quit [reason]` (or `/exit`): leave the server, the reason shown in every room.
     Quit(Option<&'a str>),
+    /// A moderation, away or ignore command (see [`moderation`]).
+    Moderation(Parsed),
     /// A `/word` that is no command, never sent.
     Unknown(&'a str),
 }
@@ -50,13 +56,35 @@ pub fn room_name(typed: &str) -> String {
 }
 
 /// The commands Tab completes at the start of a line.
-pub const NAMES: [&str; 17] = [
-    "/help", "/who", "/me", "/nick", "/join", "/part", "/topic", "/list", "/filter", "/members",
-    "/clear", "/quit", "/exit", "/msg", "/query", "/whois", "/close",
-];
+pub const NAMES: [&str; 17 + moderation::NAMES.len()] = {
+    const BASE: [&str; 17] = [
+        "/help", "/who", "/me", "/nick", "/join", "/part", "/topic", "/list", "/filter",
+        "/members", "/clear", "/quit", "/exit", "/msg", "/query", "/whois", "/close",
+    ];
+    let mut all = [""; 17 + moderation::NAMES.len()];
+    let mut at = 0;
+    while at < all.len() {
+        all[at] = if at < BASE.len() {
+            BASE[at]
+        } else {
+            moderation::NAMES[at - BASE.len()]
+        };
+        at += 1;
+    }
+    all
+};
 
 /// The commands whose first word is a member's name, which Tab completes from every room.
 pub const TAKING_A_NAME: [&str; 3] = ["/msg", "/query", "/whois"];
+
+/// Whether `command` (`/kick`) takes a member's name first, for Tab completion.
+pub fn takes_a_name(command: &str) -> bool {
+    let command = command.to_lowercase();
+    TAKING_A_NAME
+        .iter()
+        .chain(moderation::TAKING_A_NAME.iter())
+        .any(|name| *name == command)
+}
 
 /// Reads a line. Command names are matched whatever their case (`/ME`, `/Quit`).
 pub fn parse<'a>(line: &'a str) -> Command<'a> {
@@ -120,7 +148,10 @@ pub fn parse<'a>(line: &'a str) -> Command<'a> {
         "who" => Command::Who,
         "members" => Command::Members,
         "clear" => Command::Clear,
-        _ => Command::Unknown(name),
+        lower => match moderation::parse(lower, rest) {
+            Some(parsed) => Command::Moderation(parsed),
+            None => Command::Unknown(name),
+        },
     }
 }
 

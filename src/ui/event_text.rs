@@ -2,6 +2,8 @@
 //! how a run of joins and leaves reads once collapsed into one line; and how a room of
 //! `/list` reads.
 
+pub mod moderation;
+
 use crate::rpc::types::{Event, EventKind, MemberInfo, RoomInfo, Whois};
 use crate::text::{clean_name, clean_text};
 
@@ -34,8 +36,13 @@ pub fn shown_member(member: &MemberInfo) -> String {
 /// What marks a guest's name.
 pub const GUEST_MARK: &str = "~";
 
-/// How `event` reads.
+/// How `event` reads now.
 pub fn read(event: &Event) -> Reading {
+    read_at(event, crate::rpc::types::unix_ms())
+}
+
+/// How `event` reads at `now` (ms since the epoch): a ban says how long it has left.
+pub fn read_at(event: &Event, now: u64) -> Reading {
     let from = shown_member(&event.from);
     let text = || clean_text(event.text.as_deref().unwrap_or(""));
     match event.kind {
@@ -59,7 +66,7 @@ pub fn read(event: &Event) -> Reading {
             }
             _ => format!("{from} cleared the topic"),
         }),
-        _ => Reading::Notice(format!("{from}: {}", event.kind.as_str())),
+        _ => Reading::Notice(moderation::notice(event, now)),
     }
 }
 
@@ -104,7 +111,12 @@ pub fn whois(whois: &Whois, offset_secs: i64) -> Vec<String> {
         (Some(fingerprint), None) => format!("{name}: key {}", clean_text(fingerprint)),
         (None, _) => format!("{name}: no fingerprint given"),
     };
-    let here = if whois.online {
+    let who = if whois.server_op {
+        format!("{who}; a server operator")
+    } else {
+        who
+    };
+    let mut here = if whois.online {
         let s = if whois.sessions == 1 { "" } else { "s" };
         let idle = whois
             .idle_ms
@@ -117,10 +129,21 @@ pub fn whois(whois: &Whois, offset_secs: i64) -> Vec<String> {
             None => "offline".to_owned(),
         }
     };
+    if let Some(away) = &whois.away {
+        here.push_str(&format!(", away: {}", clean_text(away).replace('\n', " ")));
+    }
     let rooms = if whois.rooms.is_empty() {
         "in no rooms".to_owned()
     } else {
-        let rooms: Vec<String> = whois.rooms.iter().map(|room| clean_text(room)).collect();
+        // With the role held in each, if any: `#ops (owner)`.
+        let rooms: Vec<String> = whois
+            .rooms
+            .iter()
+            .map(|room| match whois.roles.get(room) {
+                Some(role) => format!("{} ({})", clean_text(room), role.as_str()),
+                None => clean_text(room),
+            })
+            .collect();
         format!("rooms: {}", rooms.join(", "))
     };
     vec![who, here, rooms]

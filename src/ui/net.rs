@@ -26,6 +26,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 mod handle;
+mod moderate;
 mod proof;
 mod retry;
 mod session;
@@ -33,6 +34,7 @@ mod stream;
 
 use self::handle::{Command, Line};
 pub use self::handle::{Network, Page};
+pub use self::moderate::{Outcome, role_words};
 use self::proof::prove;
 use self::retry::{backoff, gives_up};
 pub use self::stream::is_part;
@@ -323,7 +325,9 @@ impl Worker {
                 codes::NAME_RESERVED
                 | codes::BAD_ROOM_NAME
                 | codes::NAME_OWNED
-                | codes::BAD_PROOF => OpenError::Permanent(describe(&err)),
+                | codes::BAD_PROOF
+                | codes::BANNED
+                | codes::INVITE_ONLY => OpenError::Permanent(describe(&err)),
                 _ => OpenError::Transient(describe(&err)),
             }
         })?;
@@ -553,7 +557,11 @@ fn resumed_from(cursor: Option<u64>, last_seq: u64) -> u64 {
 fn room_refused(code: i32) -> bool {
     matches!(
         code,
-        codes::BAD_ROOM_NAME | codes::TOO_MANY_ROOMS | codes::NO_SUCH_ROOM
+        codes::BAD_ROOM_NAME
+            | codes::TOO_MANY_ROOMS
+            | codes::NO_SUCH_ROOM
+            | codes::BANNED
+            | codes::INVITE_ONLY
     )
 }
 
@@ -664,6 +672,29 @@ mod tests {
         listener.track(&event("#general", 5, EventKind::Message, alice));
         assert_eq!(cursors(&listener), [("#general".to_owned(), Some(5))]);
         assert!(queue.try_recv().is_err(), "nothing to enter");
+    }
+
+    #[test]
+    fn told_to_us_alone_moves_no_cursor_and_being_kicked_drops_the_room() {
+        let (me, alice) = (uuid::Uuid::from_u128(1), uuid::Uuid::from_u128(2));
+        let (listener, mut queue, _keep) = listener(me, &[("#general", 4), ("#ops", 2)]);
+        // An invitation to a room we are not in, and an ignore (room ""), seq 0.
+        listener.track(&event("#secret", 0, EventKind::Invited, alice));
+        listener.track(&event("", 0, EventKind::Ignore, me));
+        assert!(queue.try_recv().is_err(), "nothing to enter");
+        let rooms = listener.rooms.lock().unwrap();
+        assert!(rooms.early.is_empty(), "{:?}", rooms.early);
+        drop(rooms);
+        assert_eq!(cursors(&listener).len(), 2);
+        // Kicked from #ops: not entered again on the next reconnect.
+        let mut kick = event("#ops", 3, EventKind::Kick, alice);
+        kick.target = Some(crate::rpc::types::MemberInfo {
+            id: me,
+            name: "bob".into(),
+            ..Default::default()
+        });
+        listener.track(&kick);
+        assert_eq!(cursors(&listener), [("#general".to_owned(), Some(4))]);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use serde::Serialize;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
+mod moderation;
 mod own;
 
 use self::own::{MARK_EVERY, Marks, OwnLines};
@@ -33,7 +34,8 @@ fn format_event_in(event: &Event, room: &str, offset_secs: i64) -> String {
         Reading::Acted { from, text } => format!("* {from} {}", text.replace('\n', " ")),
         Reading::Notice(text) => format!("-!- {}", text.replace('\n', " ")),
     };
-    format!("{room} {time} {body}")
+    // An event told to us alone may have no room (`ignore`): the line starts with its time.
+    format!("{room} {time} {body}").trim_start().to_owned()
 }
 
 /// What plain mode tells about the client itself, beside the room's events: in `--json`
@@ -79,6 +81,9 @@ enum Notice<'a> {
     Whois { whois: &'a Whois },
     /// In a conversation with `peer` (`/query`, `/msg`, or a message someone sent us).
     Conversation { room: &'a str, peer: &'a str },
+    /// A moderation, away or ignore request of ours was carried out, or (after `/msg`)
+    /// the recipient is away: `text` says which.
+    Moderated { room: &'a str, text: String },
 }
 
 impl Notice<'_> {
@@ -89,7 +94,8 @@ impl Notice<'_> {
             | Notice::Entered { room, .. }
             | Notice::Parted { room }
             | Notice::Members { room, .. }
-            | Notice::Topic { room, .. } => Some(room),
+            | Notice::Topic { room, .. }
+            | Notice::Moderated { room, .. } => Some(room),
             Notice::Disconnected { .. }
             | Notice::Renamed { .. }
             | Notice::Rooms { .. }
@@ -152,6 +158,7 @@ impl Notice<'_> {
             Notice::Conversation { peer, .. } => {
                 format!("in a conversation with {peer} (/msg {peer} TEXT)")
             }
+            Notice::Moderated { text, .. } => text.clone(),
         }
     }
 }
@@ -282,6 +289,7 @@ pub async fn run(options: ConnectOptions, mode: Mode) -> anyhow::Result<()> {
                         if reset {
                             eprintln!("the server's history of {} was reset", clean_text(&result.room));
                         }
+                        state.ignored.clone_from(&result.ignored);
                         state.entered(&result.room, true);
                         state.entered_at.insert(result.room.clone(), result.last_seq);
                         let name = clean_name(&result.name).unwrap_or_default();
@@ -328,8 +336,13 @@ pub async fn run(options: ConnectOptions, mode: Mode) -> anyhow::Result<()> {
                         awaiting = false;
                         printer.notice(Notice::Parted { room: &clean_text(&room) }).await?;
                     }
-                    // Another session of ours read a room: nothing to print.
-                    NetEvent::Event(event) if event.kind == EventKind::Read => {}
+                    // Told to us alone: another session of ours read a room (nothing to
+                    // print), ignores someone, or we are invited.
+                    NetEvent::Event(event) if !event.kind.is_stored() => {
+                        if state.unstored(&event) {
+                            printer.event(&event, &clean_text(&event.room)).await?;
+                        }
+                    }
                     NetEvent::Event(event) => {
                         let spoken = matches!(event.kind, EventKind::Message | EventKind::Action);
                         let mine = own_ids.last() == Some(&event.from.id);
@@ -339,7 +352,8 @@ pub async fn run(options: ConnectOptions, mode: Mode) -> anyhow::Result<()> {
                             state.rooms.retain(|joined| *joined != event.room);
                         }
                         state.renamed(&event);
-                        if !ours {
+                        let hidden = state.moderation_event(&event, own_ids.last().copied());
+                        if !ours && !hidden {
                             printer.event(&event, &state.shown_room(&event.room)).await?;
                             if mark_read && keyed {
                                 marks.printed(&event.room, event.seq);
@@ -372,6 +386,16 @@ pub async fn run(options: ConnectOptions, mode: Mode) -> anyhow::Result<()> {
                     }
                     NetEvent::Rooms(rooms) => {
                         printer.notice(Notice::Rooms { rooms: &rooms }).await?;
+                        awaiting = false;
+                    }
+                    NetEvent::AwayReply { room, name, message } => {
+                        let text = event_text::moderation::away_reply(&name, &message);
+                        let room = state.shown_room(&room);
+                        printer.notice(Notice::Moderated { room: &room, text }).await?;
+                    }
+                    NetEvent::Moderated { room, what, outcome } => {
+                        let text = state.moderated(&room, &what, &outcome);
+                        printer.notice(Notice::Moderated { room: &clean_text(&room), text }).await?;
                         awaiting = false;
                     }
                     // Got in, but lost before the stream started: as for a lost connection.
@@ -465,6 +489,8 @@ struct State {
     peers: std::collections::HashMap<String, MemberInfo>,
     /// Each room's last seq when it was entered: what came before is from before.
     entered_at: std::collections::HashMap<String, u64>,
+    /// Those whose messages are not printed (`/ignore`).
+    ignored: Vec<MemberInfo>,
 }
 
 impl State {
@@ -577,11 +603,17 @@ impl State {
                     "in plain mode: lines go to the first room; /me ACTION, /nick NEW, /who, \
                      /join #ROOM, /part [#ROOM] [REASON], /topic [TEXT], /list, \
                      /msg NAME TEXT, /query NAME, /whois NAME, /quit [REASON]; \
+                     moderating: /kick, /ban, /unban, /bans, /mute, /unmute, /op, /deop, \
+                     /owner, /mode, /invite, /gban, /ungban, /gbans, /delete SEQ; \
+                     /away [MESSAGE], /back, /ignore [NAME], /unignore NAME; \
                      //text sends /text",
                 );
             }
             Command::Members | Command::Clear | Command::Filter => {
                 return refuse(&format!("{} is for the full-screen client", line.trim()));
+            }
+            Command::Moderation(parsed) => {
+                return self.moderation_command(network, &target, parsed);
             }
             Command::Unknown(name) => {
                 return refuse(&format!(
@@ -650,6 +682,37 @@ mod tests {
             line(EventKind::Nick, "robert", Some("-!- bob")),
             "00:00 -!- bob is now known as robert"
         );
+    }
+
+    #[test]
+    fn the_ignored_are_not_printed_and_a_kick_of_us_leaves_the_room() {
+        let mut state = State::default();
+        state.entered("#general", true);
+        state.entered("#ops", false);
+        let me = uuid::Uuid::from_u128(1);
+        let carol = MemberInfo {
+            id: uuid::Uuid::from_u128(3),
+            name: "carol".into(),
+            ..Default::default()
+        };
+        let mut ignore = event(EventKind::Ignore, "bob", None);
+        ignore.target = Some(carol.clone());
+        assert!(state.unstored(&ignore), "told");
+        let mut said = event(EventKind::Message, "carol", Some("spam"));
+        said.from = carol.clone();
+        assert!(state.moderation_event(&said, Some(me)), "hidden");
+        ignore.text = Some("off".into());
+        state.unstored(&ignore);
+        assert!(!state.moderation_event(&said, Some(me)));
+        assert!(!state.unstored(&event(EventKind::Read, "bob", None)));
+        let mut kick = event(EventKind::Kick, "alice", Some("spam"));
+        kick.room = "#ops".into();
+        kick.target = Some(MemberInfo { id: me, ..carol });
+        assert!(
+            !state.moderation_event(&kick, Some(me)),
+            "the kick is printed"
+        );
+        assert_eq!(state.rooms, ["#general"]);
     }
 
     #[test]

@@ -57,6 +57,12 @@ pub(super) fn styled_segments(app: &App, line: &ChatLine) -> (Vec<(String, Style
             text.1 = highlight;
         }
     }
+    // The message picked to delete (`/delete` alone) stands out whole.
+    if line.seq.is_some() && line.seq == app.selecting {
+        for (_, style) in &mut segments {
+            *style = style.add_modifier(Modifier::REVERSED);
+        }
+    }
     if let Some(stamp) = stamp {
         let stamp = format!("{stamp} ");
         indent += text_width(&stamp);
@@ -95,6 +101,12 @@ fn line_segments(line: &ChatLine, dim: Style) -> (Vec<(String, Style)>, usize) {
             ]
         }
         LineKind::Notice | LineKind::Presence { .. } => vec![(format!("-!- {text}"), dim)],
+        LineKind::Deleted { from } => vec![
+            ("<".into(), dim),
+            (from.clone(), dim),
+            ("> ".into(), dim),
+            (text, dim.add_modifier(Modifier::ITALIC)),
+        ],
         LineKind::Separator => vec![(
             format!("{SEPARATOR_RULE} {text} {SEPARATOR_RULE}"),
             Style::new().fg(Color::LightRed),
@@ -103,7 +115,9 @@ fn line_segments(line: &ChatLine, dim: Style) -> (Vec<(String, Style)>, usize) {
         LineKind::Error => vec![(text, Style::new().fg(Color::Red))],
     };
     let indent = match &line.kind {
-        LineKind::Message { from, .. } => text_width(from) + "<> ".len(),
+        LineKind::Message { from, .. } | LineKind::Deleted { from } => {
+            text_width(from) + "<> ".len()
+        }
         LineKind::Action { from, .. } => text_width(from) + "*  ".len(),
         LineKind::Notice | LineKind::Presence { .. } => "-!- ".len(),
         LineKind::Info | LineKind::Error | LineKind::Separator => 0,

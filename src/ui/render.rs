@@ -152,7 +152,17 @@ fn render_members(app: &App, area: Rect, buf: &mut Buffer) {
             Style::new().fg(name_colour(&member.name))
         };
         let name = crate::ui::event_text::shown_member(member);
-        let line = Line::from(Span::styled(format!(" {name}"), style));
+        // `@` for those who moderate the room; the away dimmed, and marked.
+        let mark = if member.role.is_some() { "@" } else { " " };
+        let line = if member.away.is_some() {
+            let dim = Style::new().fg(Color::DarkGray);
+            Line::from(vec![
+                Span::styled(format!("{mark}{name}"), style.fg(Color::DarkGray)),
+                Span::styled(" (away)", dim.add_modifier(Modifier::ITALIC)),
+            ])
+        } else {
+            Line::from(Span::styled(format!("{mark}{name}"), style))
+        };
         put_line(buf, inner.x, inner.y + row as u16, &line, inner.width);
     }
     if overflow {

@@ -292,6 +292,7 @@ async fn handle(app: &mut App, event: AppEvent, network: &Network) -> bool {
         Action::Msg { to, text } => network.msg(&to, text),
         Action::Query(name) => network.query(&name),
         Action::Whois(name) => network.whois(&name),
+        Action::Moderate { room, what } => network.moderate(&room, what),
         Action::Password(password) => network.password(password),
         Action::Redraw => return true,
         Action::Quit(reason) => {

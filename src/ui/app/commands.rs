@@ -65,6 +65,8 @@ impl App {
             }
             Command::Help => {
                 self.push_local(LineKind::Info, HELP.to_owned());
+                let moderation = crate::ui::command::moderation::HELP;
+                self.push_local(LineKind::Info, moderation.to_owned());
                 Action::None
             }
             Command::Me(text) => {
@@ -160,6 +162,7 @@ impl App {
                 Some(_) => Action::Whois(name.to_owned()),
                 None => Action::None,
             },
+            Command::Moderation(parsed) => self.moderation_command(parsed),
             Command::Unknown(name) => {
                 self.push_local(
                     LineKind::Error,
@@ -199,7 +202,7 @@ impl App {
     }
 
     /// The room in view, when connected; otherwise says so and gives none.
-    fn connected_room(&mut self) -> Option<String> {
+    pub(super) fn connected_room(&mut self) -> Option<String> {
         if self.connection != Connection::Connected {
             self.push_local(LineKind::Error, "not connected".into());
             return None;

@@ -2,7 +2,7 @@
 //! commands.
 
 use super::App;
-use crate::ui::command::{NAMES as COMMANDS, TAKING_A_NAME};
+use crate::ui::command::{NAMES as COMMANDS, takes_a_name};
 
 /// A Tab completion in progress: repeated Tabs cycle through the candidates.
 #[derive(Debug, Clone)]
@@ -117,6 +117,6 @@ impl App {
         let before = &self.input.before_cursor()[..start];
         let mut words = before.split_whitespace();
         let command = words.next().map(str::to_lowercase);
-        words.next().is_none() && command.is_some_and(|c| TAKING_A_NAME.contains(&c.as_str()))
+        words.next().is_none() && command.is_some_and(|c| takes_a_name(&c))
     }
 }

@@ -35,6 +35,11 @@ impl App {
                 _ => {}
             }
         }
+        if self.selecting.is_some()
+            && let Some(action) = self.select_key(key)
+        {
+            return action;
+        }
         match key.code {
             KeyCode::Char('c') if ctrl => return Action::Quit(None),
             KeyCode::Char('l') if ctrl => return Action::Redraw,

@@ -49,6 +49,8 @@ impl App {
                 } else {
                     self.taken_note(&name, !result.guest)
                 };
+                self.ignored.clone_from(&result.ignored);
+                let server_op = result.server_op;
                 // Known before the history is read: our own lines in it are ours.
                 self.me = Some(MemberInfo {
                     id: result.id,
@@ -84,6 +86,11 @@ impl App {
                         self.rooms[at].members.len()
                     );
                     self.push_local_in(at, LineKind::Notice, text);
+                    if server_op {
+                        let text = "you are a server operator: you moderate every room, and \
+                                    the server (/gban, /ungban, /gbans)";
+                        self.push_local_in(at, LineKind::Notice, text.into());
+                    }
                 }
             }
             NetEvent::Entered {
@@ -110,14 +117,14 @@ impl App {
                     self.push_local(LineKind::Notice, text);
                 }
             }
+            // Told to us alone (`read`, `ignore`, `invited`): no room's.
+            NetEvent::Event(event) if !event.kind.is_stored() => self.unstored(event),
             NetEvent::Event(event) => match self.room_index(&event.room) {
-                Some(at) if event.kind == EventKind::Read => self.read_elsewhere(at, event.seq),
                 Some(at) => self.room_event(at, event),
                 // A room being entered: ours (`/join`), or one the worker enters for us (a
                 // conversation someone opened).
-                None if event.kind != EventKind::Read
-                    && (self.joining.as_ref() == Some(&event.room)
-                        || is_conversation(&event.room))
+                None if (self.joining.as_ref() == Some(&event.room)
+                    || is_conversation(&event.room))
                     && self.early_events.len() < MAX_EARLY_EVENTS =>
                 {
                     self.early_events.push(event);
@@ -225,6 +232,16 @@ impl App {
                 self.push_local_in(at, kind, text);
             }
             NetEvent::Reconnecting(secs) => self.connection = Connection::Reconnecting(secs),
+            NetEvent::Moderated {
+                room,
+                what,
+                outcome,
+            } => self.moderated(room, what, *outcome),
+            NetEvent::AwayReply {
+                room,
+                name,
+                message,
+            } => self.away_reply(&room, &name, &message),
             NetEvent::PasswordNeeded { wrong } => {
                 let text = if wrong {
                     "wrong password; type it again and press Enter"
@@ -371,6 +388,9 @@ impl App {
     }
 
     fn room_event(&mut self, at: usize, event: Event) {
+        if self.moderation_event(at, &event) {
+            return;
+        }
         let mine = self.me.as_ref().is_some_and(|me| me.id == event.from.id);
         if mine && event.kind == EventKind::Join {
             // "you joined" says it already.
@@ -450,15 +470,21 @@ impl App {
     }
 
     /// Room events as lines of the pane, oldest first.
-    fn lines_for(&self, events: Vec<Event>) -> Vec<ChatLine> {
-        events
+    pub(super) fn lines_for(&self, events: Vec<Event>) -> Vec<ChatLine> {
+        let ends = self.hidden_page_ends(&events);
+        let lines: Vec<ChatLine> = events
             .into_iter()
+            .filter(|event| self.shown_in_page(event))
             .map(|event| self.line_for(event))
-            .collect()
+            .collect();
+        if lines.is_empty() { ends } else { lines }
     }
 
     /// How a room event reads in the pane (see [`crate::ui::event_text`]).
     pub(super) fn line_for(&self, event: Event) -> ChatLine {
+        if event.kind == EventKind::Deleted {
+            return super::moderation::deleted_line(&event);
+        }
         // Said in another session of ours: our own line.
         let own = self.me.as_ref().is_some_and(|me| me.id == event.from.id);
         let (kind, text) = match event_text::read(&event) {
@@ -577,7 +603,7 @@ fn track_members(room: &mut Room, event: &Event, live: bool) {
             room.recent_speakers.retain(|name| *name != from.name);
             room.recent_speakers.insert(0, from.name);
         }
-        EventKind::System | EventKind::Topic | EventKind::Read => {}
+        // Moderation and away change the list in `moderation_event`.
         _ => {}
     }
 }

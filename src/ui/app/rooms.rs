@@ -156,14 +156,16 @@ impl Room {
         }
     }
 
-    /// Whether the smart filter hides this event: the join or leave of a member who has not
-    /// spoken here in the [`QUIET_MS`] before it.
+    /// Whether the smart filter hides this event: the join, leave or away of a member who
+    /// has not spoken here in the [`QUIET_MS`] before it.
     pub(super) fn quiet(&self, event: &Event) -> bool {
-        matches!(event.kind, EventKind::Join | EventKind::Leave)
-            && self
-                .spoke_at
-                .get(&event.from.id)
-                .is_none_or(|&spoke| event.ts.saturating_sub(spoke) > QUIET_MS)
+        matches!(
+            event.kind,
+            EventKind::Join | EventKind::Leave | EventKind::Away
+        ) && self
+            .spoke_at
+            .get(&event.from.id)
+            .is_none_or(|&spoke| event.ts.saturating_sub(spoke) > QUIET_MS)
     }
 
     /// Puts a line the room sent live in the pane; a join or a plain leave joins the run of
@@ -235,6 +237,9 @@ impl App {
             return;
         }
         let was_current = at == self.current;
+        if was_current {
+            self.selecting = None;
+        }
         self.rooms.remove(at);
         if self.current > at || self.current == self.rooms.len() {
             self.current -= 1;
@@ -253,6 +258,7 @@ impl App {
         }
         self.completion = None;
         self.recalling = None;
+        self.selecting = None;
         let draft = std::mem::take(&mut self.input);
         let left = self.room_mut();
         left.draft = draft;

@@ -8,6 +8,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{LEAVE_TIMEOUT, Rooms, Worker};
 use crate::ui::app::{AppEvent, NetEvent};
+use crate::ui::command::Moderation;
 use crate::ui::run::ConnectOptions;
 
 /// What the UI asks of the worker.
@@ -37,6 +38,8 @@ pub(super) enum Command {
     /// Be in a room the server says we are in (a conversation someone opened with us, a
     /// room another session of ours entered): entered quietly, unless we already are.
     Adopt(String),
+    /// A moderation, away or ignore request, in a room.
+    Moderate(String, Moderation),
     /// The password the user typed when asked.
     Password(String),
     /// End the session, with a reason shown in every room.
@@ -62,6 +65,7 @@ impl Command {
             | Command::Mark(room, _)
             | Command::Part(room, _)
             | Command::Topic(room, _) => Some(room.clone()),
+            Command::Moderate(room, what) => Some(super::moderate::room_of(room, what)),
             Command::Nick(_)
             | Command::Rooms
             | Command::Msg(..)
@@ -86,6 +90,9 @@ impl Command {
             Command::Topic(room, Some(_)) => format!("cannot set the topic of {room}"),
             Command::Topic(room, None) => format!("cannot get the topic of {room}"),
             Command::Rooms => "cannot list the rooms".into(),
+            Command::Moderate(room, what) => {
+                super::moderate::failing(&super::moderate::room_of(room, what), what)
+            }
             Command::History(room, _) => format!("cannot load the history of {room}"),
             Command::Password(_) | Command::Leave(..) => "cannot leave".into(),
         }
@@ -208,6 +215,12 @@ impl Network {
     /// Asks who `name` is; reported as [`NetEvent::Whois`] or [`NetEvent::Failed`].
     pub fn whois(&self, name: &str) {
         let _ = self.commands.send(Command::Whois(name.to_owned()));
+    }
+
+    /// Asks for a moderation, away or ignore request in `room`; reported as
+    /// [`NetEvent::Moderated`] or [`NetEvent::Failed`].
+    pub fn moderate(&self, room: &str, what: Moderation) {
+        let _ = self.commands.send(Command::Moderate(room.to_owned(), what));
     }
 
     /// Moves this identity's read marker in `room` to `seq`. Nothing is reported: a marker

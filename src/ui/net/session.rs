@@ -104,7 +104,10 @@ impl Worker {
             }
             Command::Msg(to, text) => {
                 let started = Instant::now();
-                match client.msg(session.clone(), to, text.clone(), None).await {
+                match client
+                    .msg(session.clone(), to.clone(), text.clone(), None)
+                    .await
+                {
                     Ok(sent) => {
                         if self.rooms().cursor(&sent.room).is_none() {
                             match client.enter(session, sent.room.clone()).await {
@@ -122,13 +125,26 @@ impl Worker {
                                 }
                             }
                         }
-                        NetEvent::Sent {
+                        let away = sent.away.map(|message| NetEvent::AwayReply {
+                            room: sent.room.clone(),
+                            name: to,
+                            message,
+                        });
+                        let sent = NetEvent::Sent {
                             room: sent.room,
                             seq: sent.seq,
                             text,
                             latency_ms: started.elapsed().as_millis() as u64,
                             action: false,
                             ts: crate::rpc::types::unix_ms(),
+                        };
+                        // The recipient is away: told after the message is shown.
+                        match away {
+                            Some(away) => {
+                                self.report(sent).await;
+                                away
+                            }
+                            None => sent,
                         }
                     }
                     Err(err) => failed(err),
@@ -172,6 +188,17 @@ impl Worker {
                 Ok(rooms) => NetEvent::Rooms(rooms),
                 Err(err) => failed(err),
             },
+            Command::Moderate(room, what) => {
+                let room = super::moderate::room_of(&room, &what);
+                match super::moderate::carry_out(client, session, room.clone(), &what).await {
+                    Ok(outcome) => NetEvent::Moderated {
+                        room,
+                        what,
+                        outcome: Box::new(outcome),
+                    },
+                    Err(err) => failed(err),
+                }
+            }
             // Only asked for while joining; by now it is settled.
             Command::Password(_) => return Ok(None),
             Command::Leave(reason, done) => {

@@ -22,12 +22,14 @@ pub(super) struct Listener {
 }
 
 impl Listener {
-    /// Keeps the cursors and the list of rooms in step with one event: a `read` event is no
-    /// room event and moves no cursor; a conversation someone opened with us, or a room
-    /// another session of ours entered, is to be entered; a room another session of ours
-    /// parted is left out of the next reconnect, and a name it took is asked for then.
+    /// Keeps the cursors and the list of rooms in step with one event: an event told to us
+    /// alone (`read`, `ignore`, `invited`) is no room event and moves no cursor; a
+    /// conversation someone opened with us, or a room another session of ours entered, is
+    /// to be entered; a room another session of ours parted, or that we were kicked or
+    /// banned from, is left out of the next reconnect, and a name another session took is
+    /// asked for then.
     pub(super) fn track(&self, event: &Event) {
-        if event.kind == EventKind::Read {
+        if !event.kind.is_stored() {
             return;
         }
         let mine = event.from.id == self.me;
@@ -36,7 +38,9 @@ impl Listener {
             rooms.renamed = Some(event.from.name.clone());
         }
         let entered_at = rooms.entered_at.get(&event.room).copied().unwrap_or(0);
-        if mine && event.seq > entered_at && is_part(event) {
+        let put_out = crate::ui::event_text::moderation::puts_out(event, self.me);
+        if (mine && event.seq > entered_at && is_part(event)) || (put_out && event.seq > entered_at)
+        {
             rooms.joined.retain(|(room, _)| *room != event.room);
             rooms.early.remove(&event.room);
             return;
