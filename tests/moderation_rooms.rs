@@ -11,7 +11,7 @@ use chatroom::rpc::codes;
 use chatroom::rpc::types::{Event, EventKind};
 
 use common::code_of;
-use common::moderation::{ROOM, joined_in, next_kind, server, server_on_memory_log};
+use common::moderation::{ROOM, joined_in, next_kind, server};
 
 #[tokio::test]
 async fn a_secret_room_is_hidden_from_those_not_in_it() {
@@ -88,7 +88,7 @@ fn carrying<'a>(events: &'a [Event], text: &str) -> Vec<&'a Event> {
 
 #[tokio::test]
 async fn a_deleted_message_is_a_tombstone_in_history_and_in_catch_up() {
-    let server = server_on_memory_log().await;
+    let server = server().await;
     let alice = joined_in(&server, "alice", ROOM, &Identity::generate()).await;
     let mut bob = joined_in(&server, "bob", ROOM, &Identity::generate()).await;
     let mut carol = joined_in(&server, "carol", ROOM, &Identity::generate()).await;

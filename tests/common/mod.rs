@@ -88,23 +88,6 @@ impl TestServer {
         }
     }
 
-    /// Over the domain's in-memory log instead of the store: for tests of the server
-    /// around the chat, whatever the store makes of it.
-    pub async fn start_on_memory_log(config: ServerConfig) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let log = std::sync::Arc::new(chatroom::domain::MemoryLog::default());
-        let running = server::start_on_log(listener, config, log, async {
-            let _ = stopped.await;
-        })
-        .await
-        .unwrap();
-        Self {
-            addr: running.local_addr(),
-            inner: Some((stop, running)),
-        }
-    }
-
     /// A handle on a server some other process runs, for its URLs.
     pub fn external(addr: SocketAddr) -> Self {
         Self { addr, inner: None }

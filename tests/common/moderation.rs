@@ -29,13 +29,6 @@ pub async fn server_with_ops(operators: &[&Identity]) -> TestServer {
     .await
 }
 
-/// A server whose history is the domain's in-memory log, which makes a deleted message
-/// its tombstone: for the tests of deletion until the store does so too (branch
-/// mod-store), when they move to [`server`].
-pub async fn server_on_memory_log() -> TestServer {
-    TestServer::start_on_memory_log(ServerConfig::default()).await
-}
-
 /// The identity `key` joined as `name` straight into `room`, and subscribed.
 pub async fn joined_in(server: &TestServer, name: &str, room: &str, key: &Identity) -> Member {
     let client = connect(&server.ws_url()).await.unwrap();
