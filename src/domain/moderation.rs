@@ -132,28 +132,7 @@ impl Chat {
         room: &str,
         target: &str,
     ) -> Result<(Ban, Receipt), RoomError> {
-        let mut state = self.lock();
-        let (id, conn) = state.session(session)?;
-        let (room, _) = state.room_to_moderate(id, room, Rank::Op, "unban")?;
-        state.check_moderation(id, &self.shared.config)?;
-        let found = state.find(target).ok();
-        let old = state.rooms[&room].policy.clone();
-        let now = state.now();
-        let policy = &mut state.rooms.get_mut(&room).expect("checked").policy;
-        policy.prune(now);
-        let ban = take_listed(&mut policy.bans, found.as_ref(), target)
-            .ok_or_else(|| RoomError::NotBanned(target.to_owned()))?;
-        state.record_policy(&room);
-        let receipt = state.publish_policy_event(
-            id,
-            conn,
-            &room,
-            EventKind::Unban,
-            None,
-            listed_member(&ban),
-            old,
-        );
-        Ok((ban, receipt))
+        self.lift(session, room, target, EventKind::Unban)
     }
 
     /// The bans in force in `room` (operators only).
@@ -223,28 +202,43 @@ impl Chat {
         room: &str,
         name: &str,
     ) -> Result<(Ban, Receipt), RoomError> {
+        self.lift(session, room, name, EventKind::Unmute)
+    }
+
+    /// Takes `target` off the room's ban list (`unban`) or mute list (`unmute`), and
+    /// tells the room; put back if that cannot be stored.
+    fn lift(
+        &self,
+        session: &str,
+        room: &str,
+        target: &str,
+        kind: EventKind,
+    ) -> Result<(Ban, Receipt), RoomError> {
         let mut state = self.lock();
         let (id, conn) = state.session(session)?;
-        let (room, _) = state.room_to_moderate(id, room, Rank::Op, "unmute")?;
+        let action = if kind == EventKind::Unban {
+            "unban"
+        } else {
+            "unmute"
+        };
+        let (room, _) = state.room_to_moderate(id, room, Rank::Op, action)?;
         state.check_moderation(id, &self.shared.config)?;
-        let found = state.find(name).ok();
+        let found = state.find(target).ok();
         let old = state.rooms[&room].policy.clone();
         let now = state.now();
         let policy = &mut state.rooms.get_mut(&room).expect("checked").policy;
         policy.prune(now);
-        let mute = take_listed(&mut policy.mutes, found.as_ref(), name)
-            .ok_or_else(|| RoomError::NotBanned(name.to_owned()))?;
+        let list = if kind == EventKind::Unban {
+            &mut policy.bans
+        } else {
+            &mut policy.mutes
+        };
+        let lifted = take_listed(list, found.as_ref(), target)
+            .ok_or_else(|| RoomError::NotBanned(target.to_owned()))?;
         state.record_policy(&room);
-        let receipt = state.publish_policy_event(
-            id,
-            conn,
-            &room,
-            EventKind::Unmute,
-            None,
-            listed_member(&mute),
-            old,
-        );
-        Ok((mute, receipt))
+        let on = listed_member(&lifted);
+        let receipt = state.publish_policy_event(id, conn, &room, kind, None, on, old);
+        Ok((lifted, receipt))
     }
 
     /// A moderator's reason, cleaned to one line and bounded.

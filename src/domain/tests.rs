@@ -121,7 +121,22 @@ fn small_room(queue_capacity: usize) -> Room {
 
 /// Waits until everything accepted so far is stored and delivered.
 fn settle(room: &Room) {
-    futures::executor::block_on(room.settled());
+    let chat = room.0.clone();
+    within(async move { chat.settled().await });
+}
+
+/// Runs `work` to its end on a thread of its own, failing the test if that takes more
+/// than ten seconds: no wait here is without a bound.
+pub(super) fn within<T: Send + 'static>(
+    work: impl std::future::Future<Output = T> + Send + 'static,
+) -> T {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(futures::executor::block_on(work));
+    });
+    finished
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("done within ten seconds")
 }
 
 /// Everything queued for a session once the room has settled.

@@ -62,7 +62,8 @@ fn chat() -> Chat {
 }
 
 fn wait(chat: &Chat) {
-    futures::executor::block_on(chat.settled());
+    let chat = chat.clone();
+    within(async move { chat.settled().await });
 }
 
 /// Everything queued for a session so far.
@@ -477,10 +478,7 @@ fn a_server_ban_ends_every_session_and_keeps_the_identity_out() {
         .unwrap();
     assert_eq!(receipts.len(), 2, "#general and #x");
     drop(receipts);
-    assert_eq!(
-        futures::executor::block_on(ended.reason()),
-        LeaveReason::Banned
-    );
+    assert_eq!(within(ended.reason()), LeaveReason::Banned);
     assert_eq!(chat.member(&second.session), Err(RoomError::UnknownSession));
     let seen = events(&chat, &carol.session);
     assert_eq!(
