@@ -76,7 +76,7 @@ use pending::Pending;
 pub use pending::Receipt;
 pub use policy::{
     BadMode, Ban, MAX_BANS, MAX_DURATION_SECS, MIN_DURATION_SECS, Modes, RoomPolicy, ServerPolicy,
-    Target, format_duration, parse_duration,
+    Target, add_ban, format_duration, parse_duration,
 };
 use rate::SendBudget;
 pub use rate::TokenBucket;

@@ -86,7 +86,7 @@ impl State {
     pub(super) fn targets_of(&self, id: Uuid) -> Vec<Target> {
         match self.members.get(&id) {
             Some(member) if member.key.is_none() => {
-                member.address.map(Target::Address).into_iter().collect()
+                member.address.map(Target::address).into_iter().collect()
             }
             _ => vec![Target::Identity(id)],
         }
@@ -191,6 +191,14 @@ impl State {
             .filter(|room| self.may_see(Some(id), room))
             .ok_or_else(|| RoomError::NoSuchRoom(name.clone()))?;
         let rank = self.rank(id, room);
+        // An operator banned from the room has no say in it.
+        if let Some(ban) = room.policy.ban_on(&self.targets_of(id), self.now()) {
+            return Err(RoomError::Banned {
+                room: Some(name.clone()),
+                until: ban.until,
+                reason: ban.reason.clone(),
+            });
+        }
         if rank < needed {
             let who = match needed {
                 Rank::Member | Rank::Op => format!("operators of {name}"),
@@ -266,7 +274,7 @@ impl State {
         }
         if let Ok(address) = wanted.parse::<IpAddr>() {
             return Ok(Found {
-                target: Target::Address(address),
+                target: Target::address(address),
                 info: MemberInfo {
                     id: Uuid::nil(),
                     name: address.to_string(),
@@ -285,7 +293,7 @@ impl State {
             let id = member.info.id;
             let target = match (&member.key, member.address) {
                 (Some(_), _) => Target::Identity(id),
-                (None, Some(address)) => Target::Address(address),
+                (None, Some(address)) => Target::address(address),
                 (None, None) => return Err(missing()),
             };
             return Ok(Found {
@@ -356,6 +364,6 @@ impl State {
 fn entry_targets(id: Option<Uuid>, address: Option<IpAddr>) -> Vec<Target> {
     id.map(Target::Identity)
         .into_iter()
-        .chain(address.map(Target::Address))
+        .chain(address.map(Target::address))
         .collect()
 }

@@ -29,10 +29,11 @@ impl Chat {
         if state.members[&id].away == message {
             return Ok(Vec::new());
         }
+        // Not where it is muted: an away message is no way round a mute.
         let rooms: Vec<String> = state.members[&id]
             .rooms
             .iter()
-            .filter(|r| !is_conversation(r))
+            .filter(|r| !is_conversation(r) && state.check_mute(id, r).is_ok())
             .cloned()
             .collect();
         if state.pending.len() + rooms.len() > config.max_pending {

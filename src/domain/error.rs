@@ -48,6 +48,8 @@ pub enum RoomError {
     BadRoomName(#[from] super::room_name::RoomNameError),
     #[error("{name} looks too much like the room {existing}")]
     RoomLookAlike { name: String, existing: String },
+    #[error("{0} looks too much like a room that exists; choose another name")]
+    RoomLookAlikeHidden(String),
     #[error("the server has {max} rooms, its limit")]
     TooManyRoomsOnServer { max: usize },
     #[error("you are in {max} rooms, the limit; part one first")]

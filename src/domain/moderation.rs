@@ -45,6 +45,11 @@ impl Chat {
         let info = state.members[&target].info.clone();
         state.put_out(target, &room);
         tracing::info!(%id, %target, %room, "kicked");
+        let undo = Undo::PutOut {
+            id: Some(target),
+            old: Box::new(state.rooms[&room].policy.clone()),
+            room: room.clone(),
+        };
         Ok(state.publish_awaited_with(
             &room,
             EventKind::Kick,
@@ -52,7 +57,7 @@ impl Chat {
             reason,
             Extras::on(info),
             Some(conn),
-            Undo::Nothing,
+            undo,
         ))
     }
 
@@ -72,9 +77,11 @@ impl Chat {
         let (room, rank) = state.room_to_moderate(id, room, Rank::Op, "ban")?;
         let reason = self.reason(reason)?;
         let found = state.find(target)?;
+        state.check_guest_here(&found, &room)?;
         state.check_may_act(id, rank, &found, Some(&room))?;
-        state.check_moderation(id, &self.shared.config)?;
         let ban = state.new_ban(id, &found, duration_secs, reason.clone())?;
+        state.check_moderation(id, &self.shared.config)?;
+        let old = state.rooms[&room].policy.clone();
         let now = state.now();
         let policy = &mut state.rooms.get_mut(&room).expect("checked").policy;
         policy.prune(now);
@@ -83,9 +90,16 @@ impl Chat {
             max,
         })?;
         if let Target::Identity(banned) = found.target {
+            // Neither invited nor an operator any more.
             policy.invited.remove(&banned);
+            policy.operators.remove(&banned);
         }
         state.record_policy(&room);
+        let undo = |out: Option<Uuid>| Undo::PutOut {
+            id: out,
+            room: room.clone(),
+            old: Box::new(old.clone()),
+        };
         let from = state.members[&id].info.clone();
         let extras = |target: MemberInfo| Extras {
             target: Some(target),
@@ -104,7 +118,7 @@ impl Chat {
                 reason.clone(),
                 extras(info),
                 Some(conn),
-                Undo::Nothing,
+                undo(Some(out)),
             );
             receipt.get_or_insert(r);
         }
@@ -117,7 +131,7 @@ impl Chat {
                 reason,
                 extras(found.info.clone()),
                 Some(conn),
-                Undo::Nothing,
+                undo(None),
             ),
         };
         tracing::info!(%id, target = %found.info.name, %room, "banned");
@@ -163,9 +177,10 @@ impl Chat {
         let (id, conn) = state.session(session)?;
         let (room, rank) = state.room_to_moderate(id, room, Rank::Op, "mute")?;
         let found = state.find(name)?;
+        state.check_guest_here(&found, &room)?;
         state.check_may_act(id, rank, &found, Some(&room))?;
-        state.check_moderation(id, &self.shared.config)?;
         let mute = state.new_ban(id, &found, duration_secs, None)?;
+        state.check_moderation(id, &self.shared.config)?;
         let old = state.rooms[&room].policy.clone();
         let now = state.now();
         let policy = &mut state.rooms.get_mut(&room).expect("checked").policy;
@@ -224,6 +239,11 @@ impl Chat {
         let (room, _) = state.room_to_moderate(id, room, Rank::Op, action)?;
         state.check_moderation(id, &self.shared.config)?;
         let found = state.find(target).ok();
+        if found.as_ref().is_some_and(|f| f.id == Some(id)) {
+            return Err(RoomError::Protected(
+                "you cannot do that to yourself".into(),
+            ));
+        }
         let old = state.rooms[&room].policy.clone();
         let now = state.now();
         let policy = &mut state.rooms.get_mut(&room).expect("checked").policy;
@@ -259,6 +279,23 @@ impl State {
         if let Some(key) = member.key.clone() {
             self.remember_room(&key, room, false);
         }
+    }
+
+    /// A guest named by its name is banned or muted by its address, which nobody but the
+    /// server's operators gets to see: only a guest in the room can be named so there.
+    fn check_guest_here(&self, found: &Found, room: &str) -> Result<(), RoomError> {
+        let named_guest = matches!(found.target, Target::Address(_)) && found.id.is_some();
+        let here = found
+            .id
+            .and_then(|id| self.members.get(&id))
+            .is_some_and(|m| m.rooms.contains(room));
+        if named_guest && !here {
+            return Err(RoomError::NoSuchMember(format!(
+                "{} in {room}",
+                found.info.name
+            )));
+        }
+        Ok(())
     }
 
     /// The members in `room` that a ban on `target` covers.

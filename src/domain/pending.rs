@@ -44,6 +44,13 @@ pub(super) enum Undo {
         room: String,
         old: Option<String>,
     },
+    /// A kick or ban, which put member `id` (if anyone) out of `room`: it is back in (its
+    /// seat stays until the event is delivered), and the room gets its old policy back.
+    PutOut {
+        id: Option<Uuid>,
+        room: String,
+        old: Box<super::policy::RoomPolicy>,
+    },
     /// A change to a room's moderation (a role, mode, mute or invite): the room gets its
     /// old policy back.
     Policy {
@@ -350,7 +357,9 @@ impl State {
         for accepted in dropped.iter().rev() {
             let event = &accepted.event;
             let id = event.from.id;
-            if puts_out(event.kind) {
+            // A part or a server ban cannot be undone (the member, or its sessions, are
+            // gone): they are published again. A kick or a room ban is undone.
+            if matches!(event.kind, EventKind::Leave | EventKind::Gban) {
                 leaves.push(event.event.clone());
             }
             match &accepted.undo {
@@ -420,6 +429,25 @@ impl State {
                 Undo::Topic { room, old } => {
                     if let Some(room) = self.rooms.get_mut(room) {
                         room.topic.clone_from(old);
+                    }
+                }
+                Undo::PutOut {
+                    id,
+                    room: name,
+                    old,
+                } => {
+                    if let Some(member) = id.and_then(|id| self.members.get_mut(&id))
+                        && member.seats.contains(name)
+                    {
+                        member.rooms.insert(name.clone());
+                        if let Some(key) = member.key.clone() {
+                            self.remember_room(&key, name, true);
+                        }
+                    }
+                    if let Some(room) = self.rooms.get_mut(name) {
+                        room.policy = (**old).clone();
+                        self.unstored_records
+                            .push_back((0, RecordAbout::RoomPolicy(name.clone())));
                     }
                 }
                 Undo::Policy { room: name, old } => {

@@ -35,6 +35,20 @@ pub enum Target {
     Address(IpAddr),
 }
 
+impl Target {
+    /// The target for guests from `address`: an IPv6 address stands for its /64, which
+    /// one host can move about in at will (the connection limits count it the same way).
+    pub fn address(address: IpAddr) -> Self {
+        Target::Address(match address {
+            IpAddr::V6(v6) => {
+                let bits = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(bits.into())
+            }
+            v4 => v4,
+        })
+    }
+}
+
 /// One ban or mute.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ban {

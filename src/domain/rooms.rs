@@ -60,7 +60,7 @@ impl Chat {
             return Err(RoomError::ShuttingDown);
         }
         state.check_pending(config)?;
-        state.check_room_for_entry(config, &name)?;
+        state.check_room_for_entry(config, &name, Some(id))?;
         let member = &state.members[&id];
         let (fingerprint, address) = (member.fingerprint.clone(), member.address);
         let guest_address = if member.key.is_some() { None } else { address };
@@ -363,12 +363,21 @@ impl State {
         &self,
         config: &ChatConfig,
         name: &str,
+        asker: Option<Uuid>,
     ) -> Result<(), RoomError> {
         if self.rooms.contains_key(name) {
             return Ok(());
         }
         for key in room_name::room_keys(name) {
             if let Some(existing) = self.room_keys.get(&key) {
+                // A secret room is not named to those who may not know of it.
+                if self
+                    .rooms
+                    .get(existing)
+                    .is_some_and(|room| !self.may_see(asker, room))
+                {
+                    return Err(RoomError::RoomLookAlikeHidden(name.to_owned()));
+                }
                 return Err(RoomError::RoomLookAlike {
                     name: name.to_owned(),
                     existing: existing.clone(),

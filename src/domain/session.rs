@@ -174,19 +174,26 @@ impl Chat {
                 .cloned()
                 .unwrap_or_else(|| config.default_room.clone()),
         };
-        state.check_room_for_entry(config, &room)?;
+        let asker = key.as_ref().map(|k| k.id);
+        state.check_room_for_entry(config, &room, asker)?;
         let guest_address = if key.is_some() { None } else { address };
         let id_for_checks = key.as_ref().map(|k| k.id);
         state.check_server_ban(id_for_checks, guest_address)?;
         let fingerprint = key.as_ref().map(|k| k.fingerprint.as_str());
         let room = match state.check_entry(id_for_checks, fingerprint, guest_address, &room) {
             Ok(()) => room,
-            // Kept out of the room it would have gone back to: the default room instead.
-            Err(_) if !asked && room != config.default_room => {
-                let room = config.default_room.clone();
-                state.check_entry(id_for_checks, fingerprint, guest_address, &room)?;
-                room
-            }
+            // Kept out of the room it would have gone back to: another of its rooms, or the
+            // default room, instead.
+            Err(refused) if !asked => std::iter::once(&config.default_room)
+                .chain(remembered.iter().filter(|r| !super::is_conversation(r)))
+                .find(|r| {
+                    state.rooms.contains_key(*r)
+                        && state
+                            .check_entry(id_for_checks, fingerprint, guest_address, r)
+                            .is_ok()
+                })
+                .cloned()
+                .ok_or(refused)?,
             Err(refused) => return Err(refused),
         };
         let conn_id = state.next_conn;

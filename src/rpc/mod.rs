@@ -443,7 +443,9 @@ impl From<RoomError> for ErrorObjectOwned {
             RoomError::NotInRoom(_) => {
                 ErrorObjectOwned::owned(codes::NOT_IN_ROOM, message, None::<()>)
             }
-            RoomError::BadRoomName(_) | RoomError::RoomLookAlike { .. } => {
+            RoomError::BadRoomName(_)
+            | RoomError::RoomLookAlike { .. }
+            | RoomError::RoomLookAlikeHidden(_) => {
                 ErrorObjectOwned::owned(codes::BAD_ROOM_NAME, message, None::<()>)
             }
             RoomError::TooManyRoomsOnServer { .. } | RoomError::TooManyRoomsForMember { .. } => {

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::{ERASE, History, StoreError, lock, lock_exclusively, policies, real_path};
 use crate::domain::{
-    Ban, MAX_BANS, MAX_DURATION_SECS, MIN_DURATION_SECS, Modes, RoomPolicy, ServerPolicy, Target,
+    Ban, MAX_DURATION_SECS, MIN_DURATION_SECS, Modes, RoomPolicy, ServerPolicy, Target, add_ban,
     is_conversation, parse_room_name,
 };
 use crate::identity::PublicKey;
@@ -371,7 +371,7 @@ impl AdminDb {
         let wanted = wanted.trim();
         if let Ok(address) = wanted.parse::<std::net::IpAddr>() {
             return Ok(Found {
-                target: Target::Address(address),
+                target: Target::address(address),
                 name: address.to_string(),
                 fingerprint: None,
             });
@@ -402,19 +402,6 @@ struct Found {
     target: Target,
     name: String,
     fingerprint: Option<String>,
-}
-
-/// Puts `ban` in place of any on its target, as the server does; a new one past
-/// [`MAX_BANS`] is refused.
-fn add_ban(list: &mut Vec<Ban>, ban: Ban) -> Result<(), usize> {
-    if let Some(old) = list.iter_mut().find(|b| b.target == ban.target) {
-        *old = ban;
-    } else if list.len() >= MAX_BANS {
-        return Err(MAX_BANS);
-    } else {
-        list.push(ban);
-    }
-    Ok(())
 }
 
 fn store_error(source: rusqlite::Error) -> StoreError {

@@ -708,3 +708,114 @@ fn an_identity_banned_while_away_is_not_put_back_in_that_room() {
     );
     assert!(!names(&chat, "#x").iter().any(|(n, _)| n == "bob"));
 }
+
+#[test]
+fn a_banned_operator_loses_its_say_and_cannot_lift_its_own_ban_or_mute() {
+    let (chat, alice, bob, carol) = owned_room();
+    drop(
+        chat.set_role(&alice.session, "#x", "bob", Some(Role::Op))
+            .unwrap(),
+    );
+    drop(chat.mute(&alice.session, "#x", "bob", None).unwrap());
+    assert_eq!(
+        chat.unmute(&bob.session, "#x", "bob").map(drop),
+        Err(RoomError::Protected(
+            "you cannot do that to yourself".into()
+        ))
+    );
+    drop(chat.ban(&alice.session, "#x", "bob", None, None).unwrap());
+    assert!(
+        chat.members("#x").unwrap().iter().all(|m| m.name != "bob"),
+        "put out"
+    );
+    assert!(matches!(
+        chat.unban(&bob.session, "#x", "bob"),
+        Err(RoomError::Banned { .. })
+    ));
+    assert!(matches!(
+        chat.kick(&bob.session, "#x", "carol", None),
+        Err(RoomError::Banned { .. })
+    ));
+    // Lifted, it comes back without the role the ban took.
+    drop(chat.unban(&alice.session, "#x", "bob").unwrap());
+    chat.enter(&bob.session, "#x").unwrap();
+    assert!(names(&chat, "#x").contains(&("bob".into(), None)));
+    drop(carol);
+}
+
+#[test]
+fn a_guest_elsewhere_cannot_be_banned_by_name_so_its_address_stays_private() {
+    let (chat, alice, _, _) = owned_room();
+    let gina = guest_from(&chat, "gina", addr(77)).unwrap();
+    assert_eq!(
+        chat.ban(&alice.session, "#x", "gina", None, None).map(drop),
+        Err(RoomError::NoSuchMember("gina in #x".into()))
+    );
+    assert_eq!(
+        chat.mute(&alice.session, "#x", "gina", None).map(drop),
+        Err(RoomError::NoSuchMember("gina in #x".into()))
+    );
+    chat.enter(&gina.session, "#x").unwrap();
+    drop(chat.ban(&alice.session, "#x", "gina", None, None).unwrap());
+}
+
+#[test]
+fn an_ipv6_guest_is_banned_with_its_whole_slash_64() {
+    let (chat, alice, _, _) = owned_room();
+    let first: IpAddr = "2001:db8:1:2::10".parse().unwrap();
+    let moved: IpAddr = "2001:db8:1:2:aaaa:bbbb:cccc:dddd".parse().unwrap();
+    let other: IpAddr = "2001:db8:1:3::10".parse().unwrap();
+    let guest = guest_from(&chat, "v6", first).unwrap();
+    chat.enter(&guest.session, "#x").unwrap();
+    drop(chat.ban(&alice.session, "#x", "v6", None, None).unwrap());
+    let back = guest_from(&chat, "v6-again", moved).unwrap();
+    assert!(matches!(
+        chat.enter(&back.session, "#x"),
+        Err(RoomError::Banned { .. })
+    ));
+    let neighbour = guest_from(&chat, "neighbour", other).unwrap();
+    chat.enter(&neighbour.session, "#x").unwrap();
+}
+
+#[test]
+fn away_is_not_said_where_the_member_is_muted() {
+    let (chat, alice, bob, carol) = owned_room();
+    chat.enter(&bob.session, "#y").unwrap();
+    chat.enter(&carol.session, "#y").unwrap();
+    drop(chat.mute(&alice.session, "#x", "bob", None).unwrap());
+    let _ = events(&chat, &carol.session);
+    drop(chat.away(&bob.session, Some("my advert")).unwrap());
+    let rooms: Vec<String> = events(&chat, &carol.session)
+        .into_iter()
+        .filter(|e| e.kind == EventKind::Away)
+        .map(|e| e.room)
+        .collect();
+    assert_eq!(rooms, ["#general", "#y"]);
+}
+
+#[test]
+fn an_identity_banned_from_the_default_room_while_away_comes_back_to_its_other_rooms() {
+    let (chat, alice, bob, _) = owned_room();
+    chat.set_server_operators(["SHA256:test-1".to_owned()]);
+    chat.leave(&bob.session, None).unwrap();
+    wait(&chat);
+    drop(
+        chat.ban(&alice.session, DEFAULT_ROOM, "bob", None, None)
+            .unwrap(),
+    );
+    let back = keyed(&chat, "bob", 2);
+    assert_eq!(back.room.room, "#x");
+}
+
+#[test]
+fn a_secret_room_is_not_named_by_the_look_alike_refusal() {
+    let (chat, alice, bob, _) = owned_room();
+    chat.enter(&alice.session, "#modteam").unwrap();
+    drop(chat.mode(&alice.session, "#modteam", Some("+s")).unwrap());
+    let refused = chat.enter(&bob.session, "#M0DTEAM").unwrap_err();
+    assert_eq!(refused, RoomError::RoomLookAlikeHidden("#m0dteam".into()));
+    assert!(!refused.to_string().contains("#modteam"), "{refused}");
+    // Someone in it is told which room it is.
+    let carol_in = chat.enter(&alice.session, "#M0DTEAM").unwrap_err();
+    assert!(carol_in.to_string().contains("#modteam"), "{carol_in}");
+}
