@@ -165,3 +165,68 @@ async fn authors_delete_their_own_and_deleting_twice_finds_nothing() {
     let err = delete().await.unwrap_err();
     assert_eq!(code_of(&err), codes::NO_SUCH_MESSAGE, "{err}");
 }
+
+#[tokio::test]
+async fn a_message_in_a_conversation_is_deleted_by_its_author_only() {
+    let server = server().await;
+    let alice = joined_in(&server, "alice", ROOM, &Identity::generate()).await;
+    let bob = joined_in(&server, "bob", ROOM, &Identity::generate()).await;
+    let sent = alice
+        .client
+        .msg(
+            alice.session(),
+            "bob".into(),
+            "just between us".into(),
+            None,
+        )
+        .await
+        .unwrap();
+    let by_bob = bob
+        .client
+        .delete(bob.session(), sent.seq, Some(sent.room.clone()))
+        .await
+        .unwrap_err();
+    assert_eq!(code_of(&by_bob), codes::NOT_PERMITTED, "{by_bob}");
+    alice
+        .client
+        .delete(alice.session(), sent.seq, Some(sent.room.clone()))
+        .await
+        .unwrap();
+    let history = bob
+        .client
+        .history(bob.session(), None, None, None, Some(sent.room))
+        .await
+        .unwrap();
+    let line = history.iter().find(|e| e.seq == sent.seq).unwrap();
+    assert_eq!(
+        (line.kind, line.text.as_deref()),
+        (EventKind::Deleted, None)
+    );
+}
+
+#[tokio::test]
+async fn a_room_operator_is_never_told_a_banned_guests_address() {
+    let server = server().await;
+    let alice = joined_in(&server, "alice", ROOM, &Identity::generate()).await;
+    let guest = common::Member::join(&server, "gina").await;
+    guest.enter(ROOM).await;
+    let ban = alice
+        .client
+        .ban(
+            alice.session(),
+            "gina".into(),
+            Some(ROOM.into()),
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!((ban.name.as_str(), ban.address), ("gina", None));
+    let listed = alice
+        .client
+        .bans(alice.session(), Some(ROOM.into()))
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].address, None);
+}

@@ -5,9 +5,19 @@ use jsonrpsee::types::ErrorObjectOwned;
 
 use super::service::{ChatService, read_log};
 use super::types::{BanInfo, ModeResult, Moderated};
-use crate::domain::{Receipt, Role, parse_room_name};
+use crate::domain::{Ban, Receipt, Role, parse_room_name};
 
 impl ChatService {
+    /// A ban as the caller may see it: a guest's address only for server operators (room
+    /// operators ban guests by name, never learning where they come from).
+    fn shown(&self, session: &str, ban: Ban) -> Result<BanInfo, ErrorObjectOwned> {
+        let mut info = BanInfo::from(ban);
+        if !self.chat.is_server_op(session)? {
+            info.address = None;
+        }
+        Ok(info)
+    }
+
     /// The room a call names, as the chat spells it (the default room for none).
     fn room_named(&self, room: Option<String>) -> Result<String, ErrorObjectOwned> {
         let room = room.unwrap_or_else(|| self.chat.default_room().to_owned());
@@ -39,7 +49,7 @@ impl ChatService {
             self.chat
                 .ban(&session, &room, &target, duration_secs, reason.as_deref())?;
         receipt.stored().await?;
-        Ok(ban.into())
+        self.shown(&session, ban)
     }
 
     pub(super) async fn unban_target(
@@ -51,7 +61,7 @@ impl ChatService {
         let room = self.room_named(room)?;
         let (ban, receipt) = self.chat.unban(&session, &room, &target)?;
         receipt.stored().await?;
-        Ok(ban.into())
+        self.shown(&session, ban)
     }
 
     pub(super) fn room_bans(
@@ -60,12 +70,11 @@ impl ChatService {
         room: Option<String>,
     ) -> Result<Vec<BanInfo>, ErrorObjectOwned> {
         let room = self.room_named(room)?;
-        Ok(self
-            .chat
+        self.chat
             .bans(&session, &room)?
             .into_iter()
-            .map(BanInfo::from)
-            .collect())
+            .map(|ban| self.shown(&session, ban))
+            .collect()
     }
 
     pub(super) async fn server_ban(
@@ -81,7 +90,7 @@ impl ChatService {
         for receipt in receipts {
             receipt.stored().await?;
         }
-        Ok(ban.into())
+        self.shown(&session, ban)
     }
 
     pub(super) async fn mute_member(
@@ -94,7 +103,7 @@ impl ChatService {
         let room = self.room_named(room)?;
         let (ban, receipt) = self.chat.mute(&session, &room, &name, duration_secs)?;
         receipt.stored().await?;
-        Ok(ban.into())
+        self.shown(&session, ban)
     }
 
     pub(super) async fn unmute_member(
@@ -106,7 +115,7 @@ impl ChatService {
         let room = self.room_named(room)?;
         let (ban, receipt) = self.chat.unmute(&session, &room, &name)?;
         receipt.stored().await?;
-        Ok(ban.into())
+        self.shown(&session, ban)
     }
 
     pub(super) async fn set_role(
@@ -172,7 +181,8 @@ impl ChatService {
         seq: u64,
         room: Option<String>,
     ) -> Result<Moderated, ErrorObjectOwned> {
-        let room = self.room_named(room)?;
+        // A conversation too: its author may delete a message there.
+        let room = room.unwrap_or_else(|| self.chat.default_room().to_owned());
         let room = self.chat.check_member_of(&session, &room)?;
         let log = self.chat.log();
         let (at, before) = (room.clone(), seq.saturating_sub(1));
