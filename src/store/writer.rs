@@ -234,6 +234,22 @@ impl Writing {
         }
     }
 
+    /// After a delete: the write-ahead log still holds the pages the deleted text was on
+    /// (and the file its page, until a checkpoint), so both are checkpointed now and the
+    /// log emptied, rather than at some later time or never after a kill -9.
+    fn erase_old_pages(&self) {
+        let checkpoint = lock(&self.conn).query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+            row.get::<_, i64>(0)
+        });
+        match checkpoint {
+            Ok(0) => {}
+            Ok(_) => tracing::warn!(
+                "a reader held the log: deleted text stays in it until the next checkpoint"
+            ),
+            Err(err) => tracing::warn!(%err, "checkpointing after a delete failed"),
+        }
+    }
+
     /// Commits the batch, retrying a failure until its oldest entry is out of time. Returns
     /// whether it was stored; if not, nothing of it was.
     fn store(&mut self, batch: &[Queued]) -> bool {
@@ -248,6 +264,11 @@ impl Writing {
             let err = match written {
                 Ok(new_rooms) => {
                     self.room_ids.extend(new_rooms);
+                    if batch.iter().any(|queued| {
+                        matches!(&queued.entry, Entry::Event(e) if e.kind == EventKind::Delete)
+                    }) {
+                        self.erase_old_pages();
+                    }
                     return true;
                 }
                 Err(err) => err,

@@ -230,11 +230,18 @@ fn a_deleted_message_becomes_a_tombstone_and_its_text_leaves_the_file() {
         assert_eq!(by_seq(4).kind, EventKind::Topic);
         assert_eq!(by_seq(4).text.as_deref(), Some("a topic stays"));
     }
+    // Gone while the store is open too, as after a kill -9: nothing waits in the log.
+    assert_text_gone(&path);
     assert!(writer.close(WAIT));
     drop(history);
     // Closed, its WAL checkpointed into the file and removed: no byte of the text is left
     // in free space either.
-    let mut bytes = std::fs::read(&path).unwrap();
+    assert_text_gone(&path);
+}
+
+/// No byte of the deleted texts is in the database file or its write-ahead log.
+fn assert_text_gone(path: &std::path::Path) {
+    let mut bytes = std::fs::read(path).unwrap();
     if let Ok(wal) = std::fs::read(path.with_extension("db-wal")) {
         bytes.extend(wal);
     }
