@@ -127,6 +127,16 @@ impl Pending {
         self.events.push_back(accepted);
     }
 
+    /// Whether a delete of message `seq` of `room` waits here: the message is as good as
+    /// gone.
+    pub(super) fn deletes(&self, room: &str, seq: u64) -> bool {
+        self.events.iter().any(|a| {
+            a.event.kind == EventKind::Delete
+                && a.event.target_seq == Some(seq)
+                && a.event.room == room
+        })
+    }
+
     pub(super) fn len(&self) -> usize {
         self.events.len()
     }

@@ -194,7 +194,7 @@ impl Chat {
             seq,
         };
         let found = &state.rooms[&room];
-        if seq > found.durable_seq {
+        if seq > found.durable_seq || state.pending.deletes(&room, seq) {
             return Err(missing());
         }
         let message = match found.recent.binary_search_by_key(&seq, |e| e.seq) {

@@ -399,3 +399,22 @@ async fn a_kick_a_mute_or_a_ban_that_cannot_be_stored_is_undone() {
         .expect("stored once the disk is back");
     assert!(room.bans(&alice.session, "#m").unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_message_whose_delete_waits_for_the_disk_cannot_be_deleted_again() {
+    let (room, faults) = failing_room_giving_up_after(Duration::from_secs(5));
+    let alice = keyed(&room, "alice", 1);
+    let seq = say_stored(&room, &alice.session, "oops").await;
+    let stored = room.log().after(DEFAULT_ROOM, seq - 1, 1).unwrap();
+    faults.set(true);
+    let first = room
+        .delete(&alice.session, DEFAULT_ROOM, seq, stored.first())
+        .unwrap();
+    let second = room.delete(&alice.session, DEFAULT_ROOM, seq, stored.first());
+    assert!(
+        matches!(second, Err(RoomError::NoSuchMessage { .. })),
+        "{second:?}"
+    );
+    faults.set(false);
+    assert_eq!(outcome(first).await, Ok(seq + 1));
+}
