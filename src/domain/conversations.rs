@@ -46,7 +46,13 @@ impl Chat {
         state.check_pending(config)?;
         state.charge(id, config.rate_limit, now)?;
         // Every check has passed: only now is the conversation opened.
-        let room = state.open_conversation(config, id, peer, Some(conn), true);
+        // Someone who ignores the sender is not made to open it: the message waits in the
+        // conversation's history, read only if it opens the conversation itself.
+        let ignored = state
+            .identities
+            .by_id(peer_id)
+            .is_some_and(|peer| peer.ignored.contains(&id));
+        let room = state.open_conversation(config, id, peer, Some(conn), !ignored);
         let kind = if action {
             EventKind::Action
         } else {
@@ -150,6 +156,15 @@ impl State {
             return;
         };
         for member in ids {
+            let ignores_sender = member != sender
+                && self
+                    .identities
+                    .by_id(member)
+                    .is_some_and(|m| m.ignored.contains(&sender));
+            if ignores_sender {
+                // Not opened again for someone who ignores the sender.
+                continue;
+            }
             let from = (member == sender).then_some(origin).flatten();
             self.in_conversation(config, room, member, from);
         }

@@ -819,3 +819,30 @@ fn a_secret_room_is_not_named_by_the_look_alike_refusal() {
     let carol_in = chat.enter(&alice.session, "#M0DTEAM").unwrap_err();
     assert!(carol_in.to_string().contains("#modteam"), "{carol_in}");
 }
+
+#[test]
+fn a_direct_message_does_not_open_a_conversation_for_someone_ignoring_its_sender() {
+    let (chat, alice, bob, _) = owned_room();
+    let _ = chat.ignore(&bob.session, "alice", true).unwrap();
+    let _ = events(&chat, &bob.session);
+    let (room, receipt, _) = chat.msg(&alice.session, "bob", "hello?", false).unwrap();
+    drop(receipt);
+    let told = events(&chat, &bob.session);
+    assert!(told.iter().all(|e| e.room != room), "{told:?}");
+    // Nor by speaking in it.
+    drop(
+        chat.say(&alice.session, &room, "still there?", false)
+            .unwrap(),
+    );
+    let told = events(&chat, &bob.session);
+    assert!(told.iter().all(|e| e.room != room), "{told:?}");
+    // Unignored, bob may still open it and read what waited.
+    let _ = chat.ignore(&bob.session, "alice", false).unwrap();
+    let opened = chat.query(&bob.session, "alice").unwrap();
+    assert!(
+        opened
+            .history
+            .iter()
+            .any(|e| e.text.as_deref() == Some("hello?"))
+    );
+}
