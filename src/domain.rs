@@ -470,9 +470,13 @@ impl State {
                 let gone = log::tombstone(&room.recent[at].event);
                 room.recent[at] = Arc::new(Stamped::new(gone, self.encoder.as_ref()));
             }
+            let invite = (event.kind == EventKind::Invite).then(|| event.event.clone());
             // Its sender hears only once everyone else has it queued.
             let event = accepted.confirm();
             room.remember(event, history_len);
+            if let Some(invite) = invite {
+                self.invited(&invite);
+            }
             for (id, conn) in too_slow.drain(..) {
                 if self.members.contains_key(&id) {
                     tracing::warn!(%id, conn, "disconnected: too slow");

@@ -157,22 +157,8 @@ impl Chat {
         }
         policy.invited.insert(target);
         state.record_policy(&room);
-        let from = state.members[&id].info.clone();
-        let receipt =
-            state.publish_policy_event(id, conn, &room, EventKind::Invite, None, found.info, old);
-        // Not in the room, so the room's events do not reach it: told on its own.
-        let invited = Arc::new(Stamped::new(
-            Event {
-                room: room.clone(),
-                ts: super::unix_ms(),
-                kind: EventKind::Invited,
-                from,
-                ..Default::default()
-            },
-            state.encoder.as_ref(),
-        ));
-        state.tell_member(target, None, &invited);
-        Ok(receipt)
+        // The invitee hears of it once the invitation is stored (see `invited`).
+        Ok(state.publish_policy_event(id, conn, &room, EventKind::Invite, None, found.info, old))
     }
 
     /// Deletes the message `seq` of `room`: the author's own, or anyone's for an operator
@@ -233,6 +219,30 @@ impl Chat {
 }
 
 impl State {
+    /// Tells an invitee of an `invite` just stored: not in the room, it does not get the
+    /// room's events, so it gets an `invited` of its own.
+    pub(super) fn invited(&mut self, invite: &Event) {
+        let Some(target) = &invite.target else { return };
+        if self
+            .members
+            .get(&target.id)
+            .is_none_or(|m| m.rooms.contains(&invite.room))
+        {
+            return;
+        }
+        let invited = Arc::new(Stamped::new(
+            Event {
+                room: invite.room.clone(),
+                ts: invite.ts,
+                kind: EventKind::Invited,
+                from: invite.from.clone(),
+                ..Default::default()
+            },
+            self.encoder.as_ref(),
+        ));
+        self.tell_member(target.id, None, &invited);
+    }
+
     /// Publishes a change to a room's policy, taken back (the policy as it was) if it
     /// cannot be stored.
     #[allow(clippy::too_many_arguments)]

@@ -418,3 +418,29 @@ async fn a_message_whose_delete_waits_for_the_disk_cannot_be_deleted_again() {
     faults.set(false);
     assert_eq!(outcome(first).await, Ok(seq + 1));
 }
+
+#[tokio::test]
+async fn an_invitation_that_cannot_be_stored_is_never_told_to_its_invitee() {
+    let (room, faults) = failing_room();
+    let alice = keyed(&room, "alice", 1);
+    let bob = keyed(&room, "bob", 2);
+    let (_, entry) = room.enter(&alice.session, "#club").unwrap();
+    outcome(entry.unwrap()).await.unwrap();
+    let mut bobs = room.reader(&bob.session).unwrap().try_claim().unwrap();
+    while bobs.unread.rx.try_recv().is_ok() {}
+    faults.set(true);
+    let invite = room.invite(&alice.session, "#club", "bob").unwrap();
+    assert_eq!(outcome(invite).await, Err(RoomError::StorageUnavailable));
+    faults.set(false);
+    let invite = room.invite(&alice.session, "#club", "bob").unwrap();
+    outcome(invite).await.unwrap();
+    let mut told = Vec::new();
+    while let Ok(event) = bobs.unread.rx.try_recv() {
+        told.push(event.kind);
+    }
+    assert_eq!(
+        told.iter().filter(|k| **k == EventKind::Invited).count(),
+        1,
+        "only the stored one: {told:?}"
+    );
+}
