@@ -18,9 +18,10 @@
 //!   invites, bans and mutes, and the server's bans: plain data, stored whole), `access`
 //!   (ranks, who may act on whom, the checks on entering and speaking, secret rooms, finding
 //!   whom a command names), `moderation` (kick, ban, mute), `roles` (roles, modes,
-//!   invites, delete), `server_bans`, `away` (away and back, ignore lists), `config`, `error`, `rate`, `names`,
-//!   `reader` (a session's queue), `pending` (events waiting for the log and how they are
-//!   taken back), `log` (the seam, and [`domain::MemoryLog`]) and `shutdown`.
+//!   invites, delete), `server_bans`, `away` (away and back, ignore lists), `config`,
+//!   `error`, `rate`, `names`, `reader` (a session's queue), `pending` (events waiting for
+//!   the log and how they are taken back), `log` (the seam, and [`domain::MemoryLog`]) and
+//!   `shutdown`.
 //! - [`text`]: cleaning of untrusted names and text, used by the server before storing and
 //!   by the client before drawing.
 //! - [`identity`]: a member's Ed25519 key, used by `rpc` and `ui`: the join proof (the
@@ -59,18 +60,23 @@
 //!   (`pane.rs`: its lines, the window onto its history and, in `pane/view.rs`, the rows
 //!   on screen). Drawing is a pure function of state ([`ui::render`], the room list and
 //!   header in `render/rooms.rs`, with how each line reads and wraps in
-//!   [`ui::present`]), and one event loop is fed by the terminal and the network alike. A pane is a window of at most `--scrollback` lines onto its
-//!   room's history, its view anchored to a line, so a frame costs what the screen shows
+//!   [`ui::present`]), and one event loop is fed by the terminal and the network alike.
+//!   A pane is a window of at most `--scrollback` lines onto its room's history, its view anchored to a line, so a frame costs what the screen shows
 //!   whatever the length of the scrollback. One network worker ([`ui::net`]) holds one
 //!   session in every room, joined with the user's key (its proof signed per connection),
 //!   with the last seq seen in each, and resumes them all with one subscription; it
 //!   enters the rooms the server says the identity is in (a conversation someone opened,
-//!   another session's `/join`). Plain mode ([`ui::plain`], for scripts) runs the same worker, reconnects
-//!   included, the same slash commands ([`ui::command`]) and the same reading of events as
+//!   another session's `/join`). Moderation in the client: its commands parsed in
+//!   `command/moderation.rs`, worded in `event_text/moderation.rs`, carried out by
+//!   `net/moderate.rs`, and shown by `app/moderation.rs` (roles and away in member lists,
+//!   deleted lines, the ignored hidden, being put out of a room) and `app/select.rs`
+//!   (picking the message to delete). Plain mode ([`ui::plain`], for scripts) runs the
+//!   same worker, reconnects included, the same slash commands ([`ui::command`]) and the same reading of events as
 //!   lines ([`ui::event_text`]).
 //!
 //! The binary (`src/main.rs`) only parses its flags; `src/cli/` turns them into settings
-//! and runs each subcommand on this library.
+//! and runs each subcommand on this library (`cli/admin.rs`: `chatroom admin`, on a stopped
+//! server's database).
 //!
 //! # How a message travels
 //!
