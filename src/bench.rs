@@ -25,6 +25,7 @@ use crate::rpc::tls::ClientTls;
 use crate::rpc::types::{Event, EventKind};
 use crate::rpc::{ChatApiClient, codes};
 
+pub mod plot;
 pub mod rooms;
 mod tally;
 
@@ -122,6 +123,12 @@ pub struct Report {
     pub latency_ms: Percentiles,
     pub ack_ms: Percentiles,
     pub elapsed_s: f64,
+    /// The delivery latencies' distribution, for `--plot` (not in the JSON).
+    #[serde(skip)]
+    pub latency_curve: Vec<plot::CurvePoint>,
+    /// The send-acknowledge round trips' distribution, for `--plot`.
+    #[serde(skip)]
+    pub ack_curve: Vec<plot::CurvePoint>,
 }
 
 impl Report {
@@ -339,6 +346,8 @@ pub async fn run(
         latency_ms: Percentiles::of(&latency),
         ack_ms: Percentiles::of(&acks),
         elapsed_s: elapsed.as_secs_f64(),
+        latency_curve: plot::curve(&latency),
+        ack_curve: plot::curve(&acks),
     })
 }
 
@@ -585,6 +594,8 @@ mod tests {
             latency_ms: Percentiles::default(),
             ack_ms: Percentiles::default(),
             elapsed_s: 1.0,
+            latency_curve: Vec::new(),
+            ack_curve: Vec::new(),
         };
         assert!(report.is_clean());
         report.out_of_order = 1;

@@ -331,6 +331,11 @@ struct BenchArgs {
     /// trip passes 500 ms, printing a row per step.
     #[arg(long, conflicts_with = "clients")]
     ramp: bool,
+    /// Also draw the results as an SVG at this path: the latency distribution (an HDR
+    /// percentile plot of delivery and ack latency), or with --ramp ack p95 and
+    /// deliveries/s against members.
+    #[arg(long, value_name = "FILE.svg")]
+    plot: Option<std::path::PathBuf>,
 }
 
 #[tokio::main]

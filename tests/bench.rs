@@ -139,3 +139,43 @@ async fn the_bench_runs_over_wss_into_a_private_room() {
     assert!(report.is_clean(), "{report:?}");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bench_draws_its_latency_distribution_with_plot() {
+    let server = TestServer::start_with(unlimited()).await;
+    let dir = common::TempDir::new();
+    let path = dir.0.join("latency.svg");
+    let bench = tokio::process::Command::new(env!("CARGO_BIN_EXE_chatroom"))
+        .args([
+            "bench",
+            &server.ws_url(),
+            "--clients",
+            "10",
+            "--publishers",
+            "2",
+        ])
+        .args(["--messages", "20", "--plot"])
+        .arg(&path)
+        .kill_on_drop(true)
+        .output();
+    let out = within("the bench to finish", bench).await.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let drawn = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        drawn.starts_with("<svg"),
+        "{}",
+        &drawn[..80.min(drawn.len())]
+    );
+    for text in [
+        "latency by percentile: 10 members",
+        "delivery",
+        "send acknowledged",
+    ] {
+        assert!(drawn.contains(text), "no {text:?} in the plot");
+    }
+    server.stop().await;
+}

@@ -79,6 +79,10 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
                 .collect();
             println!("{}", serde_json::Value::Array(rows));
         }
+        if let Some(path) = &args.plot {
+            chatroom::bench::plot::ramp_plot(path, &steps)?;
+            eprintln!("plot written to {}", path.display());
+        }
         let clean = steps
             .iter()
             .all(|step| step.report.as_ref().is_ok_and(|r| r.is_clean()) || step.report.is_err());
@@ -112,6 +116,21 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     };
     bar.finish_and_clear();
     let report = report?;
+    if let Some(path) = &args.plot {
+        let title = format!(
+            "latency by percentile: {} members, {} publishing, {} B",
+            report.clients, report.publishers, config.size
+        );
+        chatroom::bench::plot::percentile_plot(
+            path,
+            &title,
+            &[
+                ("delivery", &report.latency_curve),
+                ("send acknowledged", &report.ack_curve),
+            ],
+        )?;
+        eprintln!("plot written to {}", path.display());
+    }
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
