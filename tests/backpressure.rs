@@ -307,3 +307,55 @@ async fn a_connection_whose_calls_are_all_waiting_is_still_closed_when_its_clien
     assert_eq!(leave.from.name, "poller");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pings_still_go_out_to_a_member_with_a_long_backlog() {
+    let _one_at_a_time = MEASURING.lock().await;
+    let server = TestServer::start_with(ServerConfig {
+        ping_interval: Duration::from_millis(20),
+        ping_timeout: Duration::from_secs(60),
+        chat: ChatConfig {
+            rate_limit: None,
+            queue_capacity: 20_000,
+            ..ChatConfig::default()
+        },
+        ..ServerConfig::default()
+    })
+    .await;
+    let mut watcher = RawWs::connect(server.addr).await;
+    let session = watcher.join("watcher").await;
+    watcher.subscribe(&session).await;
+    let sender = Member::join(&server, "sender").await;
+    // About 40 MB for the watcher, which reads nothing meanwhile: far more than the
+    // sockets' buffers hold, so the second half of it waits in the server.
+    const MESSAGES: usize = 10_000;
+    let text = "x".repeat(4000);
+    for chunk in (0..MESSAGES).collect::<Vec<_>>().chunks(100) {
+        let sends = chunk.iter().map(|_| {
+            sender
+                .client
+                .send(sender.session(), text.clone(), None, None)
+        });
+        for sent in futures::future::join_all(sends).await {
+            sent.unwrap();
+        }
+    }
+    // Reading it all, the watcher must be pinged while the server's backlog drains, not
+    // only once it is empty: the send task writes a bounded batch, then looks at its timers.
+    let mut messages = 0;
+    let mut pinged_in_second_half = false;
+    while messages < MESSAGES {
+        let (opcode, payload) = watcher.recv_any().await;
+        match opcode {
+            common::raw_ws::PING if messages > MESSAGES / 2 => pinged_in_second_half = true,
+            TEXT if payload.windows(100).any(|w| w == &text.as_bytes()[..100]) => messages += 1,
+            _ => {}
+        }
+    }
+    assert!(
+        pinged_in_second_half,
+        "no ping while the last {} messages drained",
+        MESSAGES / 2
+    );
+    server.stop().await;
+}

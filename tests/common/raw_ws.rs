@@ -11,7 +11,7 @@ use super::within;
 pub const TEXT: u8 = 0x1;
 pub const BINARY: u8 = 0x2;
 pub const CLOSE: u8 = 0x8;
-const PING: u8 = 0x9;
+pub const PING: u8 = 0x9;
 const PONG: u8 = 0xA;
 
 pub struct RawWs {
@@ -64,6 +64,17 @@ impl RawWs {
                 _ => return (opcode, payload),
             }
         }
+    }
+
+    /// The next frame from the server, pings included (each answered).
+    pub async fn recv_any(&mut self) -> (u8, Vec<u8>) {
+        let (opcode, payload) = within("a frame", read_frame(&mut self.stream))
+            .await
+            .expect("connection closed");
+        if opcode == PING {
+            self.send_frame(PONG, &payload).await;
+        }
+        (opcode, payload)
     }
 
     /// The next text frame, parsed as JSON.

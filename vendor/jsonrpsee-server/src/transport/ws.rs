@@ -231,6 +231,12 @@ where
 	}
 }
 
+/// chatroom patch: the most frames the send task writes before it flushes and looks at
+/// its timers again (a ping waits for one batch at most).
+const MAX_BATCH_FRAMES: usize = 64;
+/// chatroom patch: the most bytes of frames in one such batch.
+const MAX_BATCH_BYTES: usize = 256 * 1024;
+
 /// chatroom patch: how many entries a message holds if it is a JSON-RPC batch, else 0.
 fn batch_len(data: &[u8]) -> usize {
 	match data.iter().find(|byte| !byte.is_ascii_whitespace()) {
@@ -271,17 +277,25 @@ async fn send_task(
 	loop {
 		// Ensure select is cancel-safe by fetching and storing the `rx_item` that did not finish yet.
 		// Note: Although, this is cancel-safe already, avoid using `select!` macro for future proofing.
-		match future::select(rx_item, futs).await {
+		// chatroom patch: the timers are looked at first, so that a queue that is never empty
+		// cannot keep a ping (or the stop) from going out.
+		match future::select(futs, rx_item).await {
 			// Received message.
-			Either::Left((Some((response, permit)), not_ready)) => {
-				// chatroom patch: queue this frame and every one already waiting, then flush
-				// once, so many frames leave in one write instead of one syscall each. A
-				// call's permit is given back as soon as its answer is written.
+			Either::Right((Some((response, permit)), not_ready)) => {
+				// chatroom patch: queue this frame and the ones already waiting, up to
+				// MAX_BATCH_FRAMES frames or MAX_BATCH_BYTES bytes, then flush once, so many
+				// frames leave in one write instead of one syscall each, and a ping waits
+				// for one batch at most. A call's permit is given back as soon as its answer
+				// is written.
+				let mut bytes = response.get().len();
+				let mut frames = 1;
 				let mut sent = ws_sender.send_text_owned(String::from(Box::<str>::from(response))).await;
 				drop(permit);
-				while sent.is_ok() {
+				while sent.is_ok() && frames < MAX_BATCH_FRAMES && bytes < MAX_BATCH_BYTES {
 					match rx.next().now_or_never() {
 						Some(Some((more, permit))) => {
+							bytes += more.get().len();
+							frames += 1;
 							sent = ws_sender.send_text_owned(String::from(Box::<str>::from(more))).await;
 							drop(permit);
 						}
@@ -302,12 +316,12 @@ async fn send_task(
 			}
 
 			// Nothing else to receive.
-			Either::Left((None, _)) => {
+			Either::Right((None, _)) => {
 				break;
 			}
 
 			// Handle timer intervals.
-			Either::Right((Either::Left((_instant, _stopped)), next_rx)) => {
+			Either::Left((Either::Left((_instant, _stopped)), next_rx)) => {
 				stop = _stopped;
 				if let Err(err) = send_ping(&mut ws_sender).await {
 					tracing::debug!(target: LOG_TARGET, "WS send ping error: {}", err);
@@ -317,7 +331,7 @@ async fn send_task(
 				rx_item = next_rx;
 				futs = future::select(ping_interval.next(), stop);
 			}
-			Either::Right((Either::Right((_stopped, _)), _)) => {
+			Either::Left((Either::Right((_stopped, _)), _)) => {
 				// server has stopped
 				break;
 			}
