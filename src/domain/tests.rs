@@ -12,6 +12,7 @@ mod moderation;
 mod names;
 mod one_room;
 mod rate;
+mod room_settings;
 mod storage;
 
 pub(super) type RoomConfig = ChatConfig;

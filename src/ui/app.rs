@@ -8,6 +8,7 @@ mod completion;
 pub(crate) mod ident_tests;
 mod keys;
 mod marks;
+mod members;
 mod moderation;
 #[cfg(test)]
 mod moderation_tests;

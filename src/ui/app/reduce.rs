@@ -1,7 +1,9 @@
 //! How what the network worker reports ([`NetEvent`]) changes the client's state: joining,
-//! room events and the lines they read as, the member list and who spoke last, failures.
+//! room events and the lines they read as, failures (the member list and who spoke last
+//! are kept in `members.rs`).
 
-use super::{App, Bell, ChatLine, Connection, LineKind, NetEvent, Room};
+use super::members::{clean_member, track_members};
+use super::{App, Bell, ChatLine, Connection, LineKind, NetEvent};
 use crate::rpc::types::is_conversation;
 use crate::rpc::types::{Event, EventKind, MemberInfo, RoomJoined};
 use crate::text::{clean_name, clean_text};
@@ -21,16 +23,6 @@ fn mentions(text: &str, name: &str) -> bool {
     text.match_indices(&name).any(|(at, _)| {
         !is_word(text[..at].chars().next_back()) && !is_word(text[at + name.len()..].chars().next())
     })
-}
-
-fn clean_member(member: MemberInfo) -> MemberInfo {
-    MemberInfo {
-        id: member.id,
-        name: clean_name(&member.name).unwrap_or_else(|| "?".into()),
-        guest: member.guest,
-        role: member.role,
-        away: member.away.as_deref().map(clean_text),
-    }
 }
 
 impl App {
@@ -555,55 +547,5 @@ impl App {
             room.members.clear();
             room.pane.forget_pages();
         }
-    }
-}
-
-/// Keeps who spoke last and, for an event after the member list's snapshot (`live`),
-/// the member list in step with joins and leaves.
-fn track_members(room: &mut Room, event: &Event, live: bool) {
-    let from = clean_member(event.from.clone());
-    match event.kind {
-        EventKind::Message => {
-            room.recent_speakers.retain(|name| *name != from.name);
-            room.recent_speakers.insert(0, from.name);
-        }
-        EventKind::Join | EventKind::Leave if !live => {}
-        EventKind::Join => {
-            let key = from.name.to_lowercase();
-            if let Err(at) = room
-                .members
-                .binary_search_by(|m| m.name.to_lowercase().cmp(&key))
-            {
-                room.members.insert(at, from);
-            }
-        }
-        EventKind::Leave => {
-            room.members.retain(|m| m.id != from.id);
-            room.recent_speakers.retain(|name| *name != from.name);
-        }
-        EventKind::Nick => {
-            let old = event
-                .text
-                .as_deref()
-                .and_then(clean_name)
-                .unwrap_or_default();
-            for speaker in &mut room.recent_speakers {
-                if *speaker == old {
-                    speaker.clone_from(&from.name);
-                }
-            }
-            if !live {
-                return;
-            }
-            room.members.retain(|m| m.id != from.id);
-            room.members.push(from);
-            room.members.sort_by_cached_key(|m| m.name.to_lowercase());
-        }
-        EventKind::Action => {
-            room.recent_speakers.retain(|name| *name != from.name);
-            room.recent_speakers.insert(0, from.name);
-        }
-        // Moderation and away change the list in `moderation_event`.
-        _ => {}
     }
 }
