@@ -43,6 +43,7 @@ mod moderation;
 mod names;
 mod pending;
 mod policy;
+mod presence;
 mod rate;
 mod reader;
 mod roles;
@@ -60,11 +61,14 @@ use std::time::Instant;
 use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
 
-pub use config::{ChatConfig, Clock, DEFAULT_NAME_EXPIRY, DEFAULT_ROOM, Lifetime, RateLimit};
+pub use config::{
+    ChatConfig, Clock, DEFAULT_LARGE_ROOM, DEFAULT_NAME_EXPIRY, DEFAULT_ROOM, Lifetime, RateLimit,
+};
 pub use conversations::{CONVERSATION_PREFIX, conversation_room, is_conversation};
 pub use error::{LeaveReason, RESTARTED, RoomError};
 pub use event::{
-    Encoder, Event, EventKind, MemberInfo, Role, Stamped, Wire, is_guest_id, is_keyed_id, unix_ms,
+    Encoder, Event, EventKind, MemberInfo, Presence, Role, Stamped, Wire, is_guest_id, is_keyed_id,
+    unix_ms,
 };
 pub use identities::WhoisInfo;
 pub use log::{
@@ -74,6 +78,7 @@ pub use log::{
 pub use names::{RESERVED_NAMES, SERVER_NAME, server_identity};
 use pending::Pending;
 pub use pending::Receipt;
+pub use presence::{LIST_EVERY, PRESENCE_NAMES, PRESENCE_TICK};
 pub use policy::{
     BadMode, Ban, MAX_BANS, MAX_DURATION_SECS, MIN_DURATION_SECS, Modes, RoomPolicy, ServerPolicy,
     Target, add_ban, format_duration, parse_duration,
@@ -315,7 +320,7 @@ impl Chat {
     /// Called by the log after each commit: delivers what is now safe.
     fn stored_through(&self, position: u64) {
         let mut state = self.lock();
-        state.deliver_through(position, self.shared.config.history_len);
+        state.deliver_through(position, &self.shared.config);
         state.records_stored_through(position);
         drop(state);
         self.shared.durable.send_replace(position);
@@ -402,6 +407,28 @@ impl State {
         }
     }
 
+    /// A member as a room's member list shows it, if it is in the room.
+    fn listed_member(&self, id: Uuid, room: &str) -> Option<MemberInfo> {
+        let m = self.members.get(&id).filter(|m| m.rooms.contains(room))?;
+        Some(MemberInfo {
+            role: self.role_shown(id, room),
+            away: m.away.clone(),
+            ..m.info.clone()
+        })
+    }
+
+    /// How many members are in a room (not counting those whose part is on its way).
+    fn member_count(&self, room: &str) -> usize {
+        let Some(found) = self.rooms.get(room) else {
+            return 0;
+        };
+        found
+            .seats
+            .keys()
+            .filter(|id| self.members.get(id).is_some_and(|m| m.rooms.contains(room)))
+            .count()
+    }
+
     fn member_list(&self, room: &str) -> Vec<MemberInfo> {
         let Some(room) = self.rooms.get(room) else {
             return Vec::new();
@@ -409,13 +436,7 @@ impl State {
         let mut list: Vec<MemberInfo> = room
             .seats
             .keys()
-            .filter_map(|id| self.members.get(id))
-            .filter(|m| m.rooms.contains(&room.name))
-            .map(|m| MemberInfo {
-                role: self.role_shown(m.info.id, &room.name),
-                away: m.away.clone(),
-                ..m.info.clone()
-            })
+            .filter_map(|id| self.listed_member(*id, &room.name))
             .collect();
         list.sort_by_cached_key(|m| m.name.to_lowercase());
         list
@@ -438,14 +459,17 @@ impl State {
     /// the one each came from. Sessions whose queues are full are ended as too slow (a
     /// member whose last session that was is removed, its leaves published like any other
     /// event).
-    fn deliver_through(&mut self, position: u64, history_len: usize) {
+    fn deliver_through(&mut self, position: u64, config: &ChatConfig) {
         let mut too_slow = Vec::new();
         while let Some(accepted) = self.pending.pop_stored(position) {
+            if !self.batch_presence(config, &accepted.event, &mut too_slow) {
+                let room = &self.rooms[&accepted.event.room];
+                room.fan_out(&accepted.event, accepted.origin, &mut too_slow);
+            }
             let room = self
                 .rooms
                 .get_mut(&accepted.event.room)
                 .expect("a room with events waiting is kept");
-            room.fan_out(&accepted.event, accepted.origin, &mut too_slow);
             let event = &accepted.event;
             if pending::puts_out(event.kind) {
                 // A part, a kick or a ban: the member's sessions have heard it, and its
@@ -473,21 +497,11 @@ impl State {
             let invite = (event.kind == EventKind::Invite).then(|| event.event.clone());
             // Its sender hears only once everyone else has it queued.
             let event = accepted.confirm();
-            room.remember(event, history_len);
+            room.remember(event, config.history_len);
             if let Some(invite) = invite {
                 self.invited(&invite);
             }
-            for (id, conn) in too_slow.drain(..) {
-                if self.members.contains_key(&id) {
-                    tracing::warn!(%id, conn, "disconnected: too slow");
-                    self.end_conn(
-                        id,
-                        conn,
-                        LeaveReason::TooSlow,
-                        LeaveReason::TooSlow.event_text(),
-                    );
-                }
-            }
+            self.end_too_slow(std::mem::take(&mut too_slow));
         }
     }
 

@@ -122,6 +122,11 @@ struct ServeArgs {
     /// Longest message text accepted, in bytes (longer messages are refused, never cut).
     #[arg(long, env = "CHATROOM_MAX_TEXT_BYTES", default_value_t = 4096)]
     max_text_bytes: usize,
+    /// Members above which a room is large: there each join and leave is no longer sent to
+    /// everyone, but summed up in one presence event four times a second (the room is small
+    /// again at half this). 0: never.
+    #[arg(long, env = "CHATROOM_LARGE_ROOM", default_value_t = chatroom::domain::DEFAULT_LARGE_ROOM)]
+    large_room: usize,
     /// Events a member may have waiting; a member that falls further behind is disconnected as too slow.
     #[arg(long, env = "CHATROOM_QUEUE_CAPACITY", default_value_t = 1024,
           value_parser = clap::value_parser!(u32).range(1..))]

@@ -384,6 +384,7 @@ impl Row {
             target,
             until: self.until,
             target_seq: self.target_seq,
+            presence: None,
         })
     }
 }

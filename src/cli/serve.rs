@@ -264,6 +264,7 @@ fn server_config(
                 burst: args.rate_burst,
             }),
             history_len: args.history,
+            large_room: args.large_room,
             name_expiry: Some(Duration::from_secs(
                 args.name_expiry_days.saturating_mul(86_400),
             )),

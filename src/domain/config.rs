@@ -25,6 +25,10 @@ pub struct ChatConfig {
     pub rate_limit: Option<RateLimit>,
     /// Recent events handed to every new member with its join.
     pub history_len: usize,
+    /// Members above which a room is large: its joins and leaves reach everyone summed up
+    /// in one presence event per tick, not one by one (see `domain/presence.rs`); it is
+    /// small again at half this. 0: no room is ever large.
+    pub large_room: usize,
     /// Events accepted but not yet stored beyond which new messages are refused: a store
     /// that has stalled must not let memory grow without bound.
     pub max_pending: usize,
@@ -41,6 +45,9 @@ pub struct ChatConfig {
     /// their own.
     pub clock: Clock,
 }
+
+/// Members above which a room is large unless the server says otherwise.
+pub const DEFAULT_LARGE_ROOM: usize = 200;
 
 /// A wall clock in milliseconds since the Unix epoch.
 pub type Clock = std::sync::Arc<dyn Fn() -> u64 + Send + Sync>;
@@ -73,6 +80,7 @@ impl Default for ChatConfig {
             max_text_bytes: 4096,
             rate_limit: Some(RateLimit::default()),
             history_len: 50,
+            large_room: DEFAULT_LARGE_ROOM,
             max_pending: 100_000,
             max_pending_bytes: 16 * 1024 * 1024,
             storage_timeout: Duration::from_secs(5),

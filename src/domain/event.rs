@@ -126,6 +126,10 @@ pub enum EventKind {
     /// Sent only to the member invited, which is not in the room (the room sees
     /// [`EventKind::Invite`]): `from` invited it into `room`. Never stored; `seq` is 0.
     Invited,
+    /// Who came and went in a large room since its last `presence` event (see
+    /// [`Presence`]), sent to everyone there on a short tick instead of each join and
+    /// leave; or, to one session, the room's whole member list. Never stored; `seq` is 0.
+    Presence,
 }
 
 impl EventKind {
@@ -154,6 +158,7 @@ impl EventKind {
             EventKind::Away => "away",
             EventKind::Ignore => "ignore",
             EventKind::Invited => "invited",
+            EventKind::Presence => "presence",
         }
     }
 }
@@ -185,6 +190,7 @@ impl std::str::FromStr for EventKind {
             "away" => EventKind::Away,
             "ignore" => EventKind::Ignore,
             "invited" => EventKind::Invited,
+            "presence" => EventKind::Presence,
             other => return Err(format!("unknown event kind {other:?}")),
         })
     }
@@ -218,15 +224,49 @@ pub struct Event {
     /// For `delete`: the seq of the message deleted. Sent only when set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_seq: Option<u64>,
+    /// For `presence`: who came and went, or the whole member list. Sent only when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub presence: Option<Box<Presence>>,
+}
+
+/// A large room's joins and leaves since its last `presence` event, or its member list.
+///
+/// A room with more members than the server's large-room size does not send each join and
+/// leave to everyone (N members joining would cost N²/2 notices); the joins and leaves are
+/// stored as ever, and everyone there gets one `presence` event per tick instead.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Presence {
+    /// Members in the room now.
+    pub count: u32,
+    /// Joins and leaves since the last `presence` event.
+    pub joins: u32,
+    pub leaves: u32,
+    /// Each member whose presence changed, as it ended up: those now in the room
+    /// (`joined`) and those now out of it (`left`). Applying them to a member list taken at
+    /// any time since the last `presence` event brings it up to date.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub joined: Vec<MemberInfo>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left: Vec<MemberInfo>,
+    /// Whether `joined` and `left` name every change. When too many members changed for
+    /// one event, both are empty and this is false: a client that keeps a member list asks
+    /// for it again (`chat_sync_members`).
+    pub complete: bool,
+    /// The room's whole member list, sorted by name: in answer to `chat_sync_members`, and
+    /// to everyone when a large room becomes small again (from then on each join and
+    /// leave is sent again). It replaces the list a client keeps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub members: Option<Vec<MemberInfo>>,
 }
 
 impl EventKind {
     /// Whether events of this kind are room events: stored, with a seq of the room's own.
-    /// `read`, `ignore` and `invited` are told to one identity only.
+    /// `read`, `ignore` and `invited` are told to one identity only; `presence` sums up a
+    /// large room's stored joins and leaves.
     pub fn is_stored(self) -> bool {
         !matches!(
             self,
-            EventKind::Read | EventKind::Ignore | EventKind::Invited
+            EventKind::Read | EventKind::Ignore | EventKind::Invited | EventKind::Presence
         )
     }
 }

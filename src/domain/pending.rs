@@ -265,6 +265,7 @@ impl State {
             target: extras.target,
             until: extras.until,
             target_seq: extras.target_seq,
+            presence: None,
         };
         let event = Arc::new(Stamped::new(event, self.encoder.as_ref()));
         let position = self.next_position;

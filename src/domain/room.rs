@@ -50,6 +50,10 @@ pub(super) struct Room {
     pub(super) recent: VecDeque<Arc<Stamped>>,
     /// Its owner, operators, modes, invites, bans and mutes.
     pub(super) policy: super::policy::RoomPolicy,
+    /// While the room is large: its joins and leaves since its last presence event.
+    pub(super) large: Option<super::presence::PresenceBatch>,
+    /// The member lists sessions asked for here.
+    pub(super) lists: super::presence::ListRequests,
 }
 
 /// A room as `/list` shows it.
@@ -91,6 +95,8 @@ impl Room {
             durable_seq: record.last_seq,
             recent,
             policy: Default::default(),
+            large: None,
+            lists: Default::default(),
         }
     }
 
@@ -121,6 +127,17 @@ impl Room {
                     Err(TrySendError::Closed(_)) => {
                         unreachable!("a session's inbox outlives it")
                     }
+                }
+            }
+        }
+    }
+
+    /// Puts an event no room stores into the queue of every session seated here.
+    pub(super) fn tell_all(&self, event: &Arc<Stamped>, too_slow: &mut Vec<(Uuid, u64)>) {
+        for (id, seat) in &self.seats {
+            for conn in &seat.conns {
+                if conn.queue.try_send(event.clone()).is_err() {
+                    too_slow.push((*id, conn.conn));
                 }
             }
         }

@@ -459,14 +459,22 @@ impl State {
             .and_then(|seat| seat.live_after(conn))
             .unwrap_or(room.durable_seq);
         let key = self.members[&id].key.as_deref();
+        // A large room's list is asked for apart (`sync_members`); its seats count those
+        // whose part is on its way, close enough for a count.
+        let (members, member_count) = if is_conversation(name) {
+            (Vec::new(), room.seats.len())
+        } else if self.lists_members(config, name) {
+            let members = self.member_list(name);
+            let count = members.len();
+            (members, count)
+        } else {
+            (Vec::new(), room.seats.len())
+        };
         Entered {
             room: name.to_owned(),
             topic: room.topic.clone(),
-            members: if is_conversation(name) {
-                Vec::new()
-            } else {
-                self.member_list(name)
-            },
+            members,
+            member_count,
             last_seq: live_after,
             history: room.history_through(live_after, config.history_len),
             peer: self.peer(id, name),

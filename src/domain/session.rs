@@ -37,8 +37,11 @@ pub struct Joined {
 pub struct Entered {
     pub room: String,
     pub topic: Option<String>,
-    /// Everyone in the room, the member included.
+    /// Everyone in the room, the member included; empty in a large room (the session
+    /// asks for the list with [`super::Chat::sync_members`]).
     pub members: Vec<MemberInfo>,
+    /// How many members the room has, the member included.
+    pub member_count: usize,
     /// The newest stored event when the member entered, the end of `history`: every later
     /// event (but its own) comes through its queue.
     pub last_seq: u64,

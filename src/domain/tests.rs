@@ -11,6 +11,7 @@ mod many_rooms;
 mod moderation;
 mod names;
 mod one_room;
+mod presence;
 mod rate;
 mod room_settings;
 mod storage;

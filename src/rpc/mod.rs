@@ -151,6 +151,18 @@ pub trait ChatApi {
         room: Option<String>,
     ) -> Result<Vec<MemberInfo>, ErrorObjectOwned>;
 
+    /// Queues a `presence` event with the room's whole member list into this session's
+    /// stream, after everything already there, so that later `presence` events apply to it.
+    /// A client keeping the list of a large room asks when it enters and whenever a
+    /// `presence` event could not name every change. Spends the send budget. Answers the
+    /// member count.
+    #[method(name = "sync_members")]
+    async fn sync_members(
+        &self,
+        session: String,
+        room: Option<String>,
+    ) -> Result<u32, ErrorObjectOwned>;
+
     /// Sends a direct message to the identity that owns `to`, online or not, opening the
     /// conversation if it is new. Identities only, on both ends.
     #[method(name = "msg")]

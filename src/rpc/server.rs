@@ -254,6 +254,7 @@ async fn run(
     let per_ip = IpLimiter::new(config.max_per_ip, config.limit_loopback);
     let refusals = Arc::new(Semaphore::new(MAX_REFUSALS));
     let reaper = tokio::spawn(reap_idle_members(chat.clone(), config.http_idle_timeout));
+    let presence = tokio::spawn(tick_presence(chat.clone()));
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
 
@@ -311,6 +312,7 @@ async fn run(
     // Nobody new gets in while the chat says goodbye.
     drop(listener);
     reaper.abort();
+    presence.abort();
     // Everyone hears why before their connection closes: the readers take the notice and
     // the end of their sessions, then the connections are stopped.
     // Whatever the disk does: half the grace at most for storing the goodbye, the rest for
@@ -355,6 +357,16 @@ fn rpc_server_config(config: &ServerConfig) -> RpcServerConfig {
                 .inactive_limit(config.ping_timeout),
         )
         .build()
+}
+
+/// Sends large rooms' presence events and the member lists asked for, on the domain's tick.
+async fn tick_presence(chat: Chat) {
+    let mut tick = tokio::time::interval(crate::domain::PRESENCE_TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        chat.flush_presence(std::time::Instant::now());
+    }
 }
 
 /// How often the names of long-absent keys are looked for (and once at start).

@@ -233,6 +233,15 @@ impl ChatApiServer for ChatService {
         Ok(self.chat.members_for(session.as_deref(), room)?)
     }
 
+    async fn sync_members(
+        &self,
+        session: String,
+        room: Option<String>,
+    ) -> Result<u32, ErrorObjectOwned> {
+        let room = room.as_deref().unwrap_or(self.chat.default_room());
+        Ok(self.chat.sync_members(&session, room)? as u32)
+    }
+
     async fn challenge(&self, ext: &Extensions) -> Result<Challenge, ErrorObjectOwned> {
         let scope = ext.get::<ConnectionScope>().ok_or_else(|| {
             bad_proof("an identity needs a WebSocket connection; over HTTP, join as a guest")
@@ -488,6 +497,7 @@ impl ChatService {
             id: joined.info.id,
             name: joined.info.name,
             members: room.members,
+            member_count: room.member_count,
             last_seq: room.last_seq,
             history: room.history,
             guest: joined.key.is_none(),
@@ -508,6 +518,7 @@ impl ChatService {
             room: entered.room,
             topic: entered.topic,
             members: entered.members,
+            member_count: entered.member_count as u32,
             last_seq: entered.last_seq,
             history: entered.history,
             peer: entered.peer,

@@ -7,12 +7,14 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use crate::domain::{
-    CONVERSATION_PREFIX, Event, EventKind, MemberInfo, Role, is_conversation, unix_ms,
+    CONVERSATION_PREFIX, Event, EventKind, MemberInfo, PRESENCE_NAMES, Presence, Role,
+    is_conversation, unix_ms,
 };
 
 /// The protocol version this build speaks, told in every [`JoinResult`]: 2 added rooms,
-/// 3 identities, direct messages and read markers, 4 moderation, away and ignore.
-pub const PROTOCOL_VERSION: u32 = 4;
+/// 3 identities, direct messages and read markers, 4 moderation, away and ignore, 5 large
+/// rooms (`presence` events, `member_count`, `chat_sync_members`).
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// The answer to `chat_challenge`: what a client signs to prove it holds its key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,8 +68,12 @@ pub struct JoinResult {
     pub id: Uuid,
     /// The name the server assigned, which may differ from the one asked for.
     pub name: String,
-    /// Everyone in the room at the moment of joining, the new member included.
+    /// Everyone in the room at the moment of joining, the new member included; empty in a
+    /// large room, whose list a client asks for with `chat_sync_members`.
     pub members: Vec<MemberInfo>,
+    /// How many members the room has, the new member included.
+    #[serde(default)]
+    pub member_count: u32,
     /// The newest stored event when this member joined, the end of `history`. The member's
     /// stream carries every later event (but its own), so history and stream meet with no
     /// gap; `since` lets a client that already has more skip ahead, or one that has less
@@ -99,8 +105,11 @@ pub struct JoinResult {
 pub struct RoomJoined {
     pub room: String,
     pub topic: Option<String>,
-    /// Everyone in the room, the member included.
+    /// Everyone in the room, the member included; empty in a large room, as in
+    /// [`JoinResult`].
     pub members: Vec<MemberInfo>,
+    #[serde(default)]
+    pub member_count: u32,
     /// As in [`JoinResult`]: the end of `history`, after which the stream takes over.
     pub last_seq: u64,
     pub history: Vec<Event>,

@@ -46,7 +46,8 @@ pub(super) fn track_presence(conn: &Connection, room: i64, event: &Event) -> rus
         | EventKind::Deleted
         | EventKind::Away
         | EventKind::Ignore
-        | EventKind::Invited => 0,
+        | EventKind::Invited
+        | EventKind::Presence => 0,
     };
     Ok(())
 }

@@ -4,7 +4,7 @@
 
 pub mod moderation;
 
-use crate::rpc::types::{Event, EventKind, MemberInfo, RoomInfo, Whois};
+use crate::rpc::types::{Event, EventKind, MemberInfo, Presence, RoomInfo, Whois};
 use crate::text::{clean_name, clean_text};
 
 /// A room event as it reads: something said, something done (`/me`), or a notice. Names
@@ -66,8 +66,38 @@ pub fn read_at(event: &Event, now: u64) -> Reading {
             }
             _ => format!("{from} cleared the topic"),
         }),
+        EventKind::Presence => Reading::Notice(
+            event
+                .presence
+                .as_deref()
+                .map(presence_summary)
+                .unwrap_or_default(),
+        ),
         _ => Reading::Notice(moderation::notice(event, now)),
     }
+}
+
+/// A large room's presence event as one line: who came and went when it names them,
+/// "37 joined, 2 left" when it cannot, and how many are here. Empty for a member list
+/// alone, which changes nothing to tell.
+pub fn presence_summary(presence: &Presence) -> String {
+    if presence.joins == 0 && presence.leaves == 0 {
+        return String::new();
+    }
+    let here = format!("{} here", presence.count);
+    let named = |members: &[MemberInfo]| -> Vec<String> { members.iter().map(shown_member).collect() };
+    let (joined, left) = (named(&presence.joined), named(&presence.left));
+    if presence.complete && !(joined.is_empty() && left.is_empty()) {
+        return format!("{} ({here})", self::presence(&joined, &left));
+    }
+    let mut counts = Vec::new();
+    if presence.joins > 0 {
+        counts.push(format!("{} joined", presence.joins));
+    }
+    if presence.leaves > 0 {
+        counts.push(format!("{} left", presence.leaves));
+    }
+    format!("{} ({here})", counts.join(", "))
 }
 
 /// Names as a list that stays short: "alice", "alice and bob", "alice, bob and carol",
@@ -224,6 +254,42 @@ pub(crate) mod tests {
             notice(EventKind::Nick, "robert", Some("-!- bob")),
             "bob is now known as robert"
         );
+    }
+
+    #[test]
+    fn a_presence_event_reads_as_who_came_and_went_or_as_counts() {
+        let member = |name: &str| MemberInfo {
+            id: uuid::Uuid::new_v4(),
+            name: name.into(),
+            ..Default::default()
+        };
+        let mut presence = Presence {
+            count: 1234,
+            joins: 2,
+            leaves: 1,
+            joined: vec![member("alice"), member("bob\x1b[2J")],
+            left: vec![member("carol")],
+            complete: true,
+            members: None,
+        };
+        assert_eq!(
+            presence_summary(&presence),
+            "alice and bob2J joined; carol left (1234 here)"
+        );
+        // Too many to name: the counts.
+        presence.complete = false;
+        presence.joined.clear();
+        presence.left.clear();
+        presence.joins = 37;
+        assert_eq!(presence_summary(&presence), "37 joined, 1 left (1234 here)");
+        // Came and went within one tick: nobody to name, the counts say it.
+        presence.complete = true;
+        assert_eq!(presence_summary(&presence), "37 joined, 1 left (1234 here)");
+        // A member list alone tells nothing.
+        presence.joins = 0;
+        presence.leaves = 0;
+        presence.members = Some(vec![member("alice")]);
+        assert_eq!(presence_summary(&presence), "");
     }
 
     #[test]

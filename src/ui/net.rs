@@ -156,6 +156,17 @@ struct Opened {
 }
 
 impl Worker {
+    /// Asks for a large room's member list, which joining it did not give, unless this
+    /// client keeps no member lists (plain mode).
+    fn sync_if_partial(&self, room: &str, listed: usize, count: u32) {
+        if !self.patient
+            && listed < count as usize
+            && let Some(commands) = self.adopt.upgrade()
+        {
+            let _ = commands.send(Command::SyncMembers(room.to_owned()));
+        }
+    }
+
     async fn report(&self, event: NetEvent) {
         let _ = self.events.send(AppEvent::Net(event)).await;
     }
@@ -186,6 +197,10 @@ impl Worker {
                     // `alice-2` the server gave), not the one first asked for.
                     self.name = Some(result.name.clone());
                     tracing::info!(url = %self.url, resumed, reset, rooms = entered.len() + 1, "joined");
+                    self.sync_if_partial(&result.room, result.members.len(), result.member_count);
+                    for (joined, ..) in &entered {
+                        self.sync_if_partial(&joined.room, joined.members.len(), joined.member_count);
+                    }
                     self.report(NetEvent::Joined {
                         result: Box::new(result),
                         resumed,
@@ -439,6 +454,7 @@ impl Worker {
             subscription,
             Listener {
                 me,
+                keep_members: !self.patient,
                 events: self.events.clone(),
                 rooms: self.rooms.clone(),
                 adopt: self.adopt.clone(),
@@ -496,7 +512,10 @@ impl Worker {
                 error: why.into(),
             },
             // Nothing the user asked for: tried again once connected.
-            Command::Password(_) | Command::Mark(..) | Command::Adopt(_) => return,
+            Command::Password(_)
+            | Command::Mark(..)
+            | Command::Adopt(_)
+            | Command::SyncMembers(_) => return,
             command => command.failed(why),
         };
         self.report(event).await;
@@ -635,6 +654,7 @@ mod tests {
         };
         let listener = Listener {
             me,
+            keep_members: true,
             events,
             rooms: Arc::new(Mutex::new(rooms)),
             adopt: commands.downgrade(),
@@ -657,6 +677,41 @@ mod tests {
             text: None,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_presence_event_that_names_not_every_change_asks_for_the_member_list() {
+        let me = uuid::Uuid::from_u128(1);
+        let (mut listener, mut queue, _commands) = listener(me, &[("#big", 10)]);
+        let mut tick = event("#big", 0, EventKind::Presence, uuid::Uuid::nil());
+        let mut presence = crate::rpc::types::Presence {
+            count: 500,
+            joins: 40,
+            complete: true,
+            ..Default::default()
+        };
+        tick.presence = Some(Box::new(presence.clone()));
+        listener.track(&tick);
+        presence.complete = false;
+        tick.presence = Some(Box::new(presence.clone()));
+        listener.track(&tick);
+        // The list itself asks for nothing more.
+        presence.members = Some(Vec::new());
+        tick.presence = Some(Box::new(presence.clone()));
+        listener.track(&tick);
+        let asked: Vec<String> = std::iter::from_fn(|| match queue.try_recv() {
+            Ok(Command::SyncMembers(room)) => Some(room),
+            _ => None,
+        })
+        .collect();
+        assert_eq!(asked, ["#big"]);
+        assert_eq!(cursors(&listener), [("#big".to_owned(), Some(10))], "no cursor moved");
+        // Plain mode keeps no member lists: it never asks.
+        listener.keep_members = false;
+        presence.members = None;
+        tick.presence = Some(Box::new(presence));
+        listener.track(&tick);
+        assert!(queue.try_recv().is_err());
     }
 
     fn cursors(listener: &Listener) -> Vec<(String, Option<u64>)> {

@@ -259,7 +259,7 @@ fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
     };
     let mut parts = vec![app.server.clone(), state];
     if app.connection == Connection::Connected {
-        let n = app.room().members.len();
+        let n = app.room().member_count();
         parts.push(format!("{n} member{}", if n == 1 { "" } else { "s" }));
     }
     if let Some(me) = &app.me {

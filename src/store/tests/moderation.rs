@@ -144,6 +144,7 @@ fn moderation(seq: u64, kind: EventKind, from: u128, target: (u128, &str)) -> Ar
             target: Some(MemberInfo::new(Uuid::from_u128(target.0), target.1.into())),
             until: Some(1_000 + seq),
             target_seq: None,
+            presence: None,
         },
         None,
     ))

@@ -118,6 +118,7 @@ impl App {
                 self.inform(notice_of(&event));
             }
             EventKind::Invited => self.push_local(LineKind::Notice, notice_of(&event)),
+            EventKind::Presence => self.presence(&event),
             _ => {}
         }
     }

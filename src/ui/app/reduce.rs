@@ -55,6 +55,7 @@ impl App {
                     room: result.room,
                     topic: result.topic,
                     members: result.members,
+                    member_count: result.member_count,
                     last_seq: result.last_seq,
                     history: result.history,
                     peer: None,
@@ -75,7 +76,7 @@ impl App {
                     let text = format!(
                         "you joined {} as {name}{taken}{guest}; {} here (/help for commands)",
                         self.server,
-                        self.rooms[at].members.len()
+                        self.rooms[at].member_count()
                     );
                     self.push_local_in(at, LineKind::Notice, text);
                     if server_op {
@@ -300,6 +301,9 @@ impl App {
             .filter(|t| !t.is_empty());
         room.members = joined.members.into_iter().map(clean_member).collect();
         room.members.sort_by_cached_key(|m| m.name.to_lowercase());
+        // A large room gives no list: the worker asks for it, and it comes in the stream.
+        room.member_count = joined.member_count as usize;
+        room.members_complete = joined.peer.is_some() || room.members.len() >= room.member_count;
         room.members_as_of = joined.last_seq;
         room.peer = joined.peer.map(clean_member);
         if resumed {
@@ -343,7 +347,7 @@ impl App {
                     peer.name
                 )),
                 Some(_) => None,
-                None => Some(format!("you joined {name}; {} here", room.members.len())),
+                None => Some(format!("you joined {name}; {} here", room.member_count())),
             };
             if let Some(text) = text {
                 self.push_local_in(at, LineKind::Notice, text);

@@ -25,8 +25,14 @@ pub struct Room {
     pub name: String,
     pub topic: Option<String>,
     pub pane: Pane,
-    /// Everyone in the room, sorted by name regardless of case.
+    /// Everyone in the room, sorted by name regardless of case; in a large room, as of the
+    /// last list the server sent and the changes since (see `members_complete`).
     pub members: Vec<MemberInfo>,
+    /// How many members the server last said the room has.
+    pub(super) member_count: usize,
+    /// Whether `members` is the whole list: false in a large room from a presence event
+    /// that could not name every change until the list asked for comes.
+    pub(super) members_complete: bool,
     /// The seq the member list is the server's answer as of: events up to it (the join's
     /// history, a catch-up replay) happened before it and must not change it.
     pub(super) members_as_of: u64,
@@ -59,6 +65,8 @@ impl Room {
             topic: None,
             pane: Pane::new(scrollback),
             members: Vec::new(),
+            member_count: 0,
+            members_complete: true,
             members_as_of: 0,
             recent_speakers: Vec::new(),
             draft: InputLine::default(),
@@ -162,10 +170,24 @@ impl Room {
         matches!(
             event.kind,
             EventKind::Join | EventKind::Leave | EventKind::Away
-        ) && self
-            .spoke_at
-            .get(&event.from.id)
-            .is_none_or(|&spoke| event.ts.saturating_sub(spoke) > QUIET_MS)
+        ) && !self.spoke_lately(event.from.id, event.ts)
+    }
+
+    /// Whether a member said something here in the [`QUIET_MS`] before `ts`.
+    pub(super) fn spoke_lately(&self, id: Uuid, ts: u64) -> bool {
+        self.spoke_at
+            .get(&id)
+            .is_some_and(|&spoke| ts.saturating_sub(spoke) <= QUIET_MS)
+    }
+
+    /// How many members the room has: the list's length, unless the list is waiting to be
+    /// sent again.
+    pub fn member_count(&self) -> usize {
+        if self.members_complete {
+            self.members.len()
+        } else {
+            self.member_count
+        }
     }
 
     /// Puts a line the room sent live in the pane; a join or a plain leave joins the run of

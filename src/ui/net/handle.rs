@@ -38,6 +38,9 @@ pub(super) enum Command {
     /// Be in a room the server says we are in (a conversation someone opened with us, a
     /// room another session of ours entered): entered quietly, unless we already are.
     Adopt(String),
+    /// Ask for a large room's whole member list: it comes in the stream (see
+    /// `chat_sync_members`). Only when the client keeps member lists (not in plain mode).
+    SyncMembers(String),
     /// A moderation, away or ignore request, in a room.
     Moderate(String, Moderation),
     /// The password the user typed when asked.
@@ -62,6 +65,7 @@ impl Command {
             | Command::History(room, _)
             | Command::Enter(room)
             | Command::Adopt(room)
+            | Command::SyncMembers(room)
             | Command::Mark(room, _)
             | Command::Part(room, _)
             | Command::Topic(room, _) => Some(room.clone()),
@@ -94,6 +98,7 @@ impl Command {
                 super::moderate::failing(&super::moderate::room_of(room, what), what)
             }
             Command::History(room, _) => format!("cannot load the history of {room}"),
+            Command::SyncMembers(room) => format!("cannot list the members of {room}"),
             Command::Password(_) | Command::Leave(..) => "cannot leave".into(),
         }
     }

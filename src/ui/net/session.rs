@@ -81,6 +81,14 @@ impl Worker {
                 }
                 Err(err) => failed(err),
             },
+            Command::SyncMembers(room) => {
+                // The list comes in the stream; a refusal (we left the room meanwhile) is
+                // nothing to tell the user.
+                if let Err(err) = client.sync_members(session, Some(room.clone())).await {
+                    tracing::warn!(%room, err = %describe(&err), "cannot ask for a member list");
+                }
+                return Ok(None);
+            }
             Command::Adopt(room) => {
                 if self.rooms().cursor(&room).is_some() {
                     self.rooms().adopting.remove(&room);
@@ -216,6 +224,7 @@ impl Worker {
     /// Now in the room `joined` answered for: its stream is followed from the end of the
     /// history the answer gave, or from what already came of it.
     fn seated(&self, joined: &RoomJoined) {
+        self.sync_if_partial(&joined.room, joined.members.len(), joined.member_count);
         let mut rooms = self.rooms();
         rooms.adopting.remove(&joined.room);
         rooms

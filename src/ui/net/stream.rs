@@ -16,6 +16,9 @@ use crate::ui::app::{AppEvent, NetEvent};
 pub(super) struct Listener {
     /// Our member id: its events come from our other sessions.
     pub(super) me: uuid::Uuid,
+    /// Whether the client keeps member lists: then a large room's `presence` event that
+    /// could not name every change makes it ask for the whole list.
+    pub(super) keep_members: bool,
     pub(super) events: mpsc::Sender<AppEvent>,
     pub(super) rooms: Arc<Mutex<Rooms>>,
     pub(super) adopt: mpsc::WeakUnboundedSender<Command>,
@@ -29,6 +32,14 @@ impl Listener {
     /// banned from, is left out of the next reconnect, and a name another session took is
     /// asked for then.
     pub(super) fn track(&self, event: &Event) {
+        if self.keep_members
+            && let Some(presence) = &event.presence
+            && !presence.complete
+            && presence.members.is_none()
+            && let Some(commands) = self.adopt.upgrade()
+        {
+            let _ = commands.send(Command::SyncMembers(event.room.clone()));
+        }
         if !event.kind.is_stored() {
             return;
         }

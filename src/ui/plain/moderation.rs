@@ -29,7 +29,8 @@ impl State {
         Submitted::Nothing
     }
 
-    /// What an event told to us alone changes; whether it is printed (`read` is not).
+    /// What an event told to us alone changes; whether it is printed (`read` is not, nor a
+    /// member list).
     pub(super) fn unstored(&mut self, event: &Event) -> bool {
         match event.kind {
             EventKind::Ignore => {
@@ -42,6 +43,11 @@ impl State {
                 true
             }
             EventKind::Invited => true,
+            // A large room's joins and leaves, summed up; a member list alone says nothing.
+            EventKind::Presence => event
+                .presence
+                .as_deref()
+                .is_some_and(|p| p.joins + p.leaves > 0),
             _ => false,
         }
     }
