@@ -78,11 +78,11 @@ pub use log::{
 pub use names::{RESERVED_NAMES, SERVER_NAME, server_identity};
 use pending::Pending;
 pub use pending::Receipt;
-pub use presence::{LIST_EVERY, PRESENCE_NAMES, PRESENCE_TICK};
 pub use policy::{
     BadMode, Ban, MAX_BANS, MAX_DURATION_SECS, MIN_DURATION_SECS, Modes, RoomPolicy, ServerPolicy,
     Target, add_ban, format_duration, parse_duration,
 };
+pub use presence::{LIST_EVERY, PRESENCE_NAMES, PRESENCE_TICK};
 use rate::SendBudget;
 pub use rate::TokenBucket;
 use reader::Inbox;

@@ -18,7 +18,9 @@
 //!   invites, bans and mutes, and the server's bans: plain data, stored whole), `access`
 //!   (ranks, who may act on whom, the checks on entering and speaking, secret rooms, finding
 //!   whom a command names), `moderation` (kick, ban, mute), `roles` (roles, modes,
-//!   invites, delete), `server_bans`, `away` (away and back, ignore lists), `config`,
+//!   invites, delete), `server_bans`, `away` (away and back, ignore lists), `presence`
+//!   (large rooms: their joins and leaves summed up on the server's tick instead of each
+//!   told to everyone, and member lists sent on request in the stream), `config`,
 //!   `error`, `rate`, `names`, `reader` (a session's queue), `pending` (events waiting for
 //!   the log and how they are taken back), `log` (the seam, and [`domain::MemoryLog`]) and
 //!   `shutdown`.

@@ -20,7 +20,6 @@ use super::event::{Event, Presence, Stamped};
 use super::names::server_identity;
 use super::{Chat, ChatConfig, EventKind, LeaveReason, MemberInfo, RoomError, State};
 
-
 /// The most members one presence event names; past that it gives only the counts.
 pub const PRESENCE_NAMES: usize = 20;
 
@@ -93,7 +92,11 @@ impl Chat {
             .collect();
         let mut too_slow = Vec::new();
         for room in due {
-            if state.rooms[&room].large.as_ref().is_some_and(|b| !b.is_empty()) {
+            if state.rooms[&room]
+                .large
+                .as_ref()
+                .is_some_and(|b| !b.is_empty())
+            {
                 state.send_presence(&room, false, &mut too_slow);
             }
             state.send_lists(&room, now, &mut too_slow);
@@ -213,7 +216,9 @@ impl State {
         for (id, present, seen) in batch.changed {
             if present {
                 // As it is now: its name, role or away may have changed since it came.
-                presence.joined.push(self.listed_member(id, room).unwrap_or(seen));
+                presence
+                    .joined
+                    .push(self.listed_member(id, room).unwrap_or(seen));
             } else {
                 presence.left.push(seen);
             }
@@ -249,16 +254,21 @@ impl State {
             lists.sent.insert(*who, now);
         }
         let members = self.member_list(room);
-        let event = self.presence_event(room, Presence {
-            count: members.len() as u32,
-            complete: true,
-            members: Some(members),
-            ..Presence::default()
-        });
+        let event = self.presence_event(
+            room,
+            Presence {
+                count: members.len() as u32,
+                complete: true,
+                members: Some(members),
+                ..Presence::default()
+            },
+        );
         let seats = &self.rooms[room].seats;
         for (id, conn) in due {
             // Gone since it asked, or no longer here.
-            let Some(seat) = seats.get(&id).and_then(|s| s.conns.iter().find(|c| c.conn == conn))
+            let Some(seat) = seats
+                .get(&id)
+                .and_then(|s| s.conns.iter().find(|c| c.conn == conn))
             else {
                 continue;
             };

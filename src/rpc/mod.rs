@@ -151,11 +151,11 @@ pub trait ChatApi {
         room: Option<String>,
     ) -> Result<Vec<MemberInfo>, ErrorObjectOwned>;
 
-    /// Queues a `presence` event with the room's whole member list into this session's
+    /// Asks for a `presence` event with the room's whole member list in this session's
     /// stream, after everything already there, so that later `presence` events apply to it.
-    /// A client keeping the list of a large room asks when it enters and whenever a
-    /// `presence` event could not name every change. Spends the send budget. Answers the
-    /// member count.
+    /// It comes with the next tick, at most once every 500 ms per session and room. A client
+    /// keeping the list of a large room asks when it enters and whenever a `presence` event
+    /// could not name every change. Answers the member count.
     #[method(name = "sync_members")]
     async fn sync_members(
         &self,

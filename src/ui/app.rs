@@ -13,6 +13,8 @@ mod moderation;
 #[cfg(test)]
 mod moderation_tests;
 mod pane;
+#[cfg(test)]
+mod presence_tests;
 mod reduce;
 mod rooms;
 mod select;

@@ -85,7 +85,8 @@ pub fn presence_summary(presence: &Presence) -> String {
         return String::new();
     }
     let here = format!("{} here", presence.count);
-    let named = |members: &[MemberInfo]| -> Vec<String> { members.iter().map(shown_member).collect() };
+    let named =
+        |members: &[MemberInfo]| -> Vec<String> { members.iter().map(shown_member).collect() };
     let (joined, left) = (named(&presence.joined), named(&presence.left));
     if presence.complete && !(joined.is_empty() && left.is_empty()) {
         return format!("{} ({here})", self::presence(&joined, &left));

@@ -199,7 +199,11 @@ impl Worker {
                     tracing::info!(url = %self.url, resumed, reset, rooms = entered.len() + 1, "joined");
                     self.sync_if_partial(&result.room, result.members.len(), result.member_count);
                     for (joined, ..) in &entered {
-                        self.sync_if_partial(&joined.room, joined.members.len(), joined.member_count);
+                        self.sync_if_partial(
+                            &joined.room,
+                            joined.members.len(),
+                            joined.member_count,
+                        );
                     }
                     self.report(NetEvent::Joined {
                         result: Box::new(result),
@@ -705,7 +709,11 @@ mod tests {
         })
         .collect();
         assert_eq!(asked, ["#big"]);
-        assert_eq!(cursors(&listener), [("#big".to_owned(), Some(10))], "no cursor moved");
+        assert_eq!(
+            cursors(&listener),
+            [("#big".to_owned(), Some(10))],
+            "no cursor moved"
+        );
         // Plain mode keeps no member lists: it never asks.
         listener.keep_members = false;
         presence.members = None;

@@ -52,7 +52,10 @@ fn a_small_room_tells_each_join_and_leave_and_lists_its_members() {
     assert_eq!(entered.member_count, 2);
     chat.leave(&bob, None).unwrap();
     tick(&chat, Instant::now());
-    assert_eq!(kinds(&drain(&chat, &alice)), [EventKind::Join, EventKind::Leave]);
+    assert_eq!(
+        kinds(&drain(&chat, &alice)),
+        [EventKind::Join, EventKind::Leave]
+    );
 }
 
 #[test]
@@ -60,7 +63,11 @@ fn a_large_room_sums_up_joins_and_leaves_in_one_presence_event_per_tick() {
     let chat = chat(2);
     let (alice, _) = member(&chat, "alice");
     let (_bob, _) = member(&chat, "bob");
-    assert_eq!(kinds(&drain(&chat, &alice)), [EventKind::Join], "two: still small");
+    assert_eq!(
+        kinds(&drain(&chat, &alice)),
+        [EventKind::Join],
+        "two: still small"
+    );
     // The third makes it large: it is not given the list, only the count.
     let (carol, entered) = member(&chat, "carol");
     assert!(entered.members.is_empty());
@@ -87,13 +94,16 @@ fn a_large_room_sums_up_joins_and_leaves_in_one_presence_event_per_tick() {
         .iter()
         .map(|e| (e.kind, e.from.name.as_str()))
         .collect();
-    assert_eq!(stored, [
-        (EventKind::Join, "alice"),
-        (EventKind::Join, "bob"),
-        (EventKind::Join, "carol"),
-        (EventKind::Join, "dave"),
-        (EventKind::Leave, "carol"),
-    ]);
+    assert_eq!(
+        stored,
+        [
+            (EventKind::Join, "alice"),
+            (EventKind::Join, "bob"),
+            (EventKind::Join, "carol"),
+            (EventKind::Join, "dave"),
+            (EventKind::Leave, "carol"),
+        ]
+    );
 }
 
 #[test]
@@ -162,7 +172,13 @@ fn a_member_list_asked_for_comes_with_the_next_tick_and_at_most_every_half_secon
     tick(&chat, now);
     let events = drain(&chat, &alice);
     assert_eq!(kinds(&events), [EventKind::Presence]);
-    let list = events[0].presence.as_deref().unwrap().members.clone().unwrap();
+    let list = events[0]
+        .presence
+        .as_deref()
+        .unwrap()
+        .members
+        .clone()
+        .unwrap();
     assert_eq!(names(&list), ["alice", "bob", "carol"]);
     // Asking again at once: it waits for a tick LIST_EVERY later.
     chat.sync_members(&alice, DEFAULT_ROOM).unwrap();

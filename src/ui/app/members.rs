@@ -3,8 +3,8 @@
 
 use super::{App, LineKind, Room};
 use crate::rpc::types::{Event, EventKind, MemberInfo, Presence};
-use crate::ui::event_text;
 use crate::text::{clean_name, clean_text};
+use crate::ui::event_text;
 
 pub(super) fn clean_member(member: MemberInfo) -> MemberInfo {
     MemberInfo {
