@@ -35,6 +35,7 @@ mod access;
 mod away;
 mod config;
 mod conversations;
+mod delivery;
 mod error;
 mod event;
 mod identities;
@@ -58,13 +59,14 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use uuid::Uuid;
 
 pub use config::{
     ChatConfig, Clock, DEFAULT_LARGE_ROOM, DEFAULT_NAME_EXPIRY, DEFAULT_ROOM, Lifetime, RateLimit,
 };
 pub use conversations::{CONVERSATION_PREFIX, conversation_room, is_conversation};
+pub use delivery::{Outlet, Refused};
 pub use error::{LeaveReason, RESTARTED, RoomError};
 pub use event::{
     Encoder, Event, EventKind, MemberInfo, Presence, Role, Stamped, Wire, is_guest_id, is_keyed_id,
@@ -177,7 +179,7 @@ struct Member {
 /// One session of a member: its own queue, reader and lifetime.
 struct Conn {
     session: String,
-    queue: mpsc::Sender<Arc<Stamped>>,
+    queue: Arc<delivery::Delivery>,
     inbox: Arc<Inbox>,
     lifetime: Lifetime,
     last_active: Instant,
@@ -495,12 +497,17 @@ impl State {
                 room.recent[at] = Arc::new(Stamped::new(gone, self.encoder.as_ref()));
             }
             let invite = (event.kind == EventKind::Invite).then(|| event.event.clone());
-            // Its sender hears only once everyone else has it queued.
-            let event = accepted.confirm();
-            room.remember(event, config.history_len);
             if let Some(invite) = invite {
+                // Before its sender hears, as for everyone else the event is for.
                 self.invited(&invite);
             }
+            // Its sender hears only once everyone else has it queued.
+            let event = accepted.confirm();
+            let room = self
+                .rooms
+                .get_mut(&event.room)
+                .expect("a room with events waiting is kept");
+            room.remember(event, config.history_len);
             self.end_too_slow(std::mem::take(&mut too_slow));
         }
     }

@@ -186,3 +186,35 @@ async fn after_a_storm_in_a_large_room_presence_events_and_lists_agree_on_who_is
     drop(staying);
     server.stop().await;
 }
+
+/// The presence tick hands its event to every member from one task, more of them than a
+/// tokio task's cooperative budget (128) allows: no member may take that for a full queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_presence_event_reaches_every_member_of_a_large_room() {
+    let server = server(100).await;
+    let mut members: Vec<Member> = futures::stream::iter(0..300)
+        .map(|n| {
+            let server = &server;
+            async move { Member::join(server, &format!("m{n}")).await }
+        })
+        .buffered(50)
+        .collect()
+        .await;
+    let last = Member::join(&server, "last").await;
+    within("every member to hear of the last join", async {
+        for member in &mut members {
+            loop {
+                let event = member.next_event().await;
+                // The tick after the last join counts everyone.
+                if event.kind == EventKind::Presence
+                    && event.presence.is_some_and(|p| p.count == 301)
+                {
+                    break;
+                }
+            }
+        }
+    })
+    .await;
+    drop(last);
+    server.stop().await;
+}

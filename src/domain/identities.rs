@@ -281,7 +281,7 @@ impl Chat {
             .conns
             .iter()
             .filter(|(other, _)| **other != conn)
-            .filter(|(_, c)| c.queue.try_send(read.clone()).is_err())
+            .filter(|(_, c)| !c.queue.push(&read))
             .map(|(other, _)| *other)
             .collect();
         for other in too_slow {

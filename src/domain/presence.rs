@@ -272,7 +272,7 @@ impl State {
             else {
                 continue;
             };
-            if seat.queue.try_send(event.clone()).is_err() {
+            if !seat.queue.push(&event) {
                 too_slow.push((id, conn));
             }
         }

@@ -7,6 +7,7 @@ use std::time::Instant;
 use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
 
+use super::delivery::Outlet;
 use super::{Chat, LeaveReason, RoomError, Stamped};
 
 /// The receiving end of a member's queue, plus why it stopped, once it has.
@@ -134,12 +135,53 @@ impl ClaimedReader {
         Ok(batch)
     }
 
+    /// Whether nothing is waiting in the queue.
+    pub fn is_idle(&self) -> bool {
+        self.unread.returned.is_none() && self.unread.rx.is_empty()
+    }
+
+    /// Hands the session's events over to `outlet` if nothing is waiting in its queue: from
+    /// then on they go straight to it, until it closes (they go to the queue again) or this
+    /// reader goes. Returns whether it did; if not, read on and try again.
+    pub fn hand_over(&mut self, outlet: Arc<dyn Outlet>) -> bool {
+        let chat = &self.reader._activity.chat;
+        let state = chat.lock();
+        // Under the chat's lock: nothing is pushed between this look and the switch.
+        if !self.is_idle() {
+            return false;
+        }
+        let Some(conn) = state
+            .members
+            .get(&self.reader._activity.id)
+            .and_then(|member| member.conns.get(&self.reader._activity.conn))
+        else {
+            return false;
+        };
+        conn.queue.set_outlet(Some(outlet));
+        true
+    }
+
     fn ended(&self) -> LeaveReason {
         self.reader
             .inbox
             .ended
             .borrow()
             .expect("a queue closes only when its member is detached")
+    }
+}
+
+impl Drop for ClaimedReader {
+    /// Events go to the queue again, for whoever reads next.
+    fn drop(&mut self) {
+        let activity = &self.reader._activity;
+        let state = activity.chat.lock();
+        if let Some(conn) = state
+            .members
+            .get(&activity.id)
+            .and_then(|member| member.conns.get(&activity.conn))
+        {
+            conn.queue.set_outlet(None);
+        }
     }
 }
 

@@ -281,7 +281,7 @@ impl State {
             .conns
             .iter()
             .filter(|(conn, _)| Some(**conn) != except)
-            .filter(|(_, c)| c.queue.try_send(event.clone()).is_err())
+            .filter(|(_, c)| !c.queue.push(event))
             .map(|(conn, _)| *conn)
             .collect();
         for conn in too_slow {

@@ -3,7 +3,6 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-use tokio::sync::mpsc::{self, error::TrySendError};
 use uuid::Uuid;
 
 use super::event::Stamped;
@@ -19,7 +18,7 @@ pub(super) struct Seat {
 pub(super) struct SeatConn {
     pub(super) conn: u64,
     /// The session's one queue, shared by all its rooms.
-    pub(super) queue: mpsc::Sender<Arc<Stamped>>,
+    pub(super) queue: Arc<super::delivery::Delivery>,
     /// The newest stored event of this room when the session came into it, where the
     /// history it was given ends: later events (but its own) go into its queue.
     pub(super) live_after: u64,
@@ -120,13 +119,8 @@ impl Room {
                 if Some(conn.conn) == origin || event.seq <= conn.live_after {
                     continue;
                 }
-                match conn.queue.try_send(event.clone()) {
-                    Ok(()) => {}
-                    Err(TrySendError::Full(_)) => too_slow.push((*id, conn.conn)),
-                    // A seat goes with its session, and the session owns the receiver.
-                    Err(TrySendError::Closed(_)) => {
-                        unreachable!("a session's inbox outlives it")
-                    }
+                if !conn.queue.push(event) {
+                    too_slow.push((*id, conn.conn));
                 }
             }
         }
@@ -136,7 +130,7 @@ impl Room {
     pub(super) fn tell_all(&self, event: &Arc<Stamped>, too_slow: &mut Vec<(Uuid, u64)>) {
         for (id, seat) in &self.seats {
             for conn in &seat.conns {
-                if conn.queue.try_send(event.clone()).is_err() {
+                if !conn.queue.push(event) {
                     too_slow.push((*id, conn.conn));
                 }
             }

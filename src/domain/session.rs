@@ -138,7 +138,7 @@ impl Chat {
         let now = Instant::now();
         let conn = Conn {
             session: session.clone(),
-            queue,
+            queue: super::delivery::Delivery::new(queue),
             inbox: Arc::new(Inbox {
                 queue: Arc::new(tokio::sync::Mutex::new(Unread { rx, returned: None })),
                 ended: watch::Sender::new(None),

@@ -76,7 +76,8 @@ pub struct ServerConfig {
     pub max_sessions_per_connection: usize,
     /// How fast one IP address may join (loopback exempt unless `limit_loopback`).
     pub join_rate: RateLimit,
-    /// Outgoing messages buffered per connection before its subscriptions wait.
+    /// Outgoing messages buffered per connection before its subscriptions wait (at least the
+    /// chat's queue capacity: a subscription that has caught up puts its events here).
     pub connection_buffer: u32,
     /// Calls one WebSocket connection may have in flight, from reading the request to
     /// writing its answer; its next message waits unread until one is done. So the answers
@@ -349,7 +350,13 @@ fn rpc_server_config(config: &ServerConfig) -> RpcServerConfig {
         .max_response_body_size(config.max_response_bytes)
         .set_batch_request_config(batches)
         .max_subscriptions_per_connection(config.max_subscriptions_per_connection)
-        .set_message_buffer_capacity(config.connection_buffer)
+        // A subscription that has caught up hands its session's events straight to this
+        // buffer (`domain::Outlet`): it holds as many as the session's queue would.
+        .set_message_buffer_capacity(
+            config
+                .connection_buffer
+                .max(u32::try_from(config.chat.queue_capacity).unwrap_or(u32::MAX)),
+        )
         .max_calls_in_flight_per_connection(config.max_calls_per_connection)
         .enable_ws_ping(
             PingConfig::new()

@@ -2,11 +2,14 @@
 //! catching up from the log, room by room, from where the client says it got to.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
+
+use futures::FutureExt;
 
 use jsonrpsee::SubscriptionMessage;
 use jsonrpsee::core::SubscriptionResult;
-use jsonrpsee::server::PendingSubscriptionSink;
+use jsonrpsee::server::{PendingSubscriptionSink, SubscriptionSink};
 use jsonrpsee::types::ErrorObjectOwned;
 use serde_json::value::RawValue;
 use tokio::time::{Instant, timeout_at};
@@ -15,7 +18,7 @@ use uuid::Uuid;
 use super::service::{ChatService, read_log};
 use super::types::Event;
 use super::{DEFAULT_POLL_TIMEOUT_MS, MAX_POLL_EVENTS, MAX_POLL_TIMEOUT_MS};
-use crate::domain::{RoomError, Stamped, is_keyed_id};
+use crate::domain::{ClaimedReader, Outlet, Refused, RoomError, Stamped, is_keyed_id};
 
 /// Events read from the log per step of a catch-up.
 const CATCH_UP_PAGE: usize = 500;
@@ -44,7 +47,7 @@ impl ChatService {
                 return Ok(());
             }
         };
-        let sink = pending.accept().await?;
+        let sink = Arc::new(pending.accept().await?);
         // Per room, the highest seq this subscriber has, so its live part starts right
         // after it.
         let mut delivered = cursors;
@@ -73,7 +76,19 @@ impl ChatService {
                 *seen = last;
             }
         }
+        // Once caught up, with no cursor ahead of the queue to skip to, the session's events
+        // can go straight to the sink: one hop fewer for each.
+        let direct = delivered.iter().all(|(room, seen)| {
+            reader
+                .live_after()
+                .get(room)
+                .is_none_or(|live_after| seen <= live_after)
+        });
+        let outlet: Arc<dyn Outlet> = Arc::new(SinkOutlet(sink.clone()));
         loop {
+            if direct && reader.is_idle() && reader.hand_over(outlet.clone()) {
+                return self.direct(&sink, reader, &session).await;
+            }
             tokio::select! {
                 // A closed subscriber must not take one more event off the queue.
                 biased;
@@ -93,6 +108,28 @@ impl ChatService {
                     Err(reason) => return Err(format!("session ended: {reason}").into()),
                 },
             }
+        }
+    }
+
+    /// The live part of a subscription whose session's events go straight to its sink:
+    /// waits for the subscriber to go (the events go back to the queue, for whoever reads
+    /// next, as the reader drops) or the session to end.
+    async fn direct(
+        &self,
+        sink: &SubscriptionSink,
+        reader: ClaimedReader,
+        session: &str,
+    ) -> SubscriptionResult {
+        let ended = match self.chat.on_end(session) {
+            Ok(ended) => ended,
+            Err(_) => return Err("session ended".into()),
+        };
+        tokio::select! {
+            () = sink.closed() => {
+                drop(reader);
+                Ok(())
+            }
+            reason = ended.reason() => Err(format!("session ended: {reason}").into()),
         }
     }
 
@@ -200,6 +237,25 @@ impl ChatService {
                 return Ok(fresh);
             }
             since = last;
+        }
+    }
+}
+
+/// A subscription's sink as the chat's outlet for a session's events.
+struct SinkOutlet(Arc<SubscriptionSink>);
+
+impl Outlet for SinkOutlet {
+    fn offer(&self, event: &Arc<Stamped>) -> Result<(), Refused> {
+        let json = wire_json(event).map_err(|_| Refused::Closed)?;
+        // `send` waits only when there is no room, so polled once it either takes the
+        // event or says why not; dropping it then gives up its place. Unconstrained: the
+        // task fanning out (a send, the presence tick) may have spent its cooperative
+        // budget, which would make a free place look taken.
+        let send = tokio::task::unconstrained(self.0.send(SubscriptionMessage::from(json)));
+        match send.now_or_never() {
+            Some(Ok(())) => Ok(()),
+            Some(Err(_)) => Err(Refused::Closed),
+            None => Err(Refused::Full),
         }
     }
 }
