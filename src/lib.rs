@@ -21,7 +21,8 @@
 //!   invites, delete), `server_bans`, `away` (away and back, ignore lists), `presence`
 //!   (large rooms: their joins and leaves summed up on the server's tick instead of each
 //!   told to everyone, and member lists sent on request in the stream), `config`,
-//!   `error`, `rate`, `names`, `reader` (a session's queue), `pending` (events waiting for
+//!   `error`, `rate`, `names`, `reader` (a session's queue), `delivery` (where a session's
+//!   events go: its queue, or a subscription's outlet), `pending` (events waiting for
 //!   the log and how they are taken back), `log` (the seam, and [`domain::MemoryLog`]) and
 //!   `shutdown`.
 //! - [`text`]: cleaning of untrusted names and text, used by the server before storing and
@@ -92,7 +93,12 @@
 //! back as if never accepted, and their senders are told storage is unavailable: nothing
 //! refused is ever stored later. Each session has one queue for all its rooms, drained by its
 //! `chat_subscribe` task (or its `chat_poll` calls) and written to its own socket, outside
-//! the lock, so one slow reader never holds up anyone else. A client that reconnects passes
+//! the lock, so one slow reader never holds up anyone else. Once a subscription has caught
+//! up, its session's events skip the queue: the chat hands them, without waiting, straight
+//! to the subscription's sink, jsonrpsee's bounded buffer for that connection
+//! ([`domain::Outlet`]), whose send task writes them out; a full buffer is a slow member
+//! all the same. In a large room (`domain/presence.rs`) joins and leaves reach everyone
+//! summed up, four times a second. A client that reconnects passes
 //! the last `seq` it saw in each room and is replayed the rest from the log.
 
 pub mod bench;

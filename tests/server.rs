@@ -480,3 +480,71 @@ async fn me_and_nick_over_the_wire() {
     assert_eq!(error_code(err), codes::NAME_RESERVED);
     server.stop().await;
 }
+
+/// What waited in a session's queue before it subscribed comes first and in order, then the
+/// live events (which skip the queue once it is empty); after an unsubscribe they wait in
+/// the queue again for the next subscription, none lost or repeated.
+#[tokio::test]
+async fn queued_events_come_before_live_ones_across_subscriptions() {
+    let server = TestServer::start_with(ServerConfig {
+        chat: chatroom::domain::ChatConfig {
+            rate_limit: None,
+            ..Default::default()
+        },
+        ..ServerConfig::default()
+    })
+    .await;
+    let client = chatroom::rpc::client::connect(&server.ws_url())
+        .await
+        .unwrap();
+    let joined = client
+        .join(Some("reader".into()), None, None, None)
+        .await
+        .unwrap();
+    let writer = Member::join(&server, "writer").await;
+    let texts = |range: std::ops::Range<u32>| range.map(|n| format!("m{n}")).collect::<Vec<_>>();
+    for text in texts(0..5) {
+        writer.say(&text).await;
+    }
+    let mut got = Vec::new();
+    let mut read = async |subscription: &mut jsonrpsee::core::client::Subscription<Event>,
+                          got: &mut Vec<String>,
+                          until: &str| {
+        within("the messages", async {
+            loop {
+                let event = subscription.next().await.unwrap().unwrap();
+                if event.kind == EventKind::Message {
+                    got.push(event.text.clone().unwrap());
+                    if event.text.as_deref() == Some(until) {
+                        return;
+                    }
+                }
+            }
+        })
+        .await
+    };
+    let mut first = client
+        .subscribe_events(joined.session.clone(), None, None)
+        .await
+        .unwrap();
+    read(&mut first, &mut got, "m4").await;
+    for text in texts(5..10) {
+        writer.say(&text).await;
+    }
+    read(&mut first, &mut got, "m9").await;
+    first.unsubscribe().await.unwrap();
+    for text in texts(10..15) {
+        writer.say(&text).await;
+    }
+    let mut second = client
+        .subscribe_events(joined.session.clone(), None, None)
+        .await
+        .unwrap();
+    read(&mut second, &mut got, "m14").await;
+    for text in texts(15..20) {
+        writer.say(&text).await;
+    }
+    read(&mut second, &mut got, "m19").await;
+    assert_eq!(got, texts(0..20));
+    server.stop().await;
+}

@@ -156,6 +156,10 @@ impl State {
         event: &Event,
         too_slow: &mut Vec<(Uuid, u64)>,
     ) -> bool {
+        // Two members at most, and nobody joins or leaves one.
+        if super::is_conversation(&event.room) {
+            return false;
+        }
         let Some(room) = self.rooms.get_mut(&event.room) else {
             return false;
         };

@@ -31,8 +31,9 @@ pub struct Reader {
     /// Per room the member is in: events after this seq come through the queue, earlier
     /// ones from the log.
     pub live_after: BTreeMap<String, u64>,
-    /// Held for its `Drop`: the member counts as active while this reader lives.
-    _activity: Activity,
+    /// The member counts as active while this reader lives (its `Drop`); it also says whose
+    /// session this is.
+    activity: Activity,
     inbox: Arc<Inbox>,
 }
 
@@ -144,7 +145,7 @@ impl ClaimedReader {
     /// then on they go straight to it, until it closes (they go to the queue again) or this
     /// reader goes. Returns whether it did; if not, read on and try again.
     pub fn hand_over(&mut self, outlet: Arc<dyn Outlet>) -> bool {
-        let chat = &self.reader._activity.chat;
+        let chat = &self.reader.activity.chat;
         let state = chat.lock();
         // Under the chat's lock: nothing is pushed between this look and the switch.
         if !self.is_idle() {
@@ -152,8 +153,8 @@ impl ClaimedReader {
         }
         let Some(conn) = state
             .members
-            .get(&self.reader._activity.id)
-            .and_then(|member| member.conns.get(&self.reader._activity.conn))
+            .get(&self.reader.activity.id)
+            .and_then(|member| member.conns.get(&self.reader.activity.conn))
         else {
             return false;
         };
@@ -173,7 +174,7 @@ impl ClaimedReader {
 impl Drop for ClaimedReader {
     /// Events go to the queue again, for whoever reads next.
     fn drop(&mut self) {
-        let activity = &self.reader._activity;
+        let activity = &self.reader.activity;
         let state = activity.chat.lock();
         if let Some(conn) = state
             .members
@@ -250,7 +251,7 @@ impl Chat {
             .collect();
         Ok(Reader {
             live_after,
-            _activity: Activity {
+            activity: Activity {
                 chat: self.clone(),
                 id,
                 conn,

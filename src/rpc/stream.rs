@@ -86,6 +86,7 @@ impl ChatService {
         });
         let outlet: Arc<dyn Outlet> = Arc::new(SinkOutlet(sink.clone()));
         loop {
+            // A cheap look first: the hand-over takes the chat's lock.
             if direct && reader.is_idle() && reader.hand_over(outlet.clone()) {
                 return self.direct(&sink, reader, &session).await;
             }
