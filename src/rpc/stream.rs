@@ -68,8 +68,12 @@ impl ChatService {
                     break;
                 };
                 for event in &page {
-                    let json = serde_json::value::to_raw_value(event)?;
-                    if sink.send(SubscriptionMessage::from(json)).await.is_err() {
+                    let message = SubscriptionMessage::new(
+                        sink.method_name(),
+                        sink.subscription_id(),
+                        event,
+                    )?;
+                    if sink.send(message).await.is_err() {
                         return Ok(());
                     }
                 }
@@ -100,7 +104,7 @@ impl ChatService {
                     Ok(event) if event.kind.is_stored()
                         && delivered.get(&event.room).is_some_and(|seen| event.seq <= *seen) => {}
                     Ok(event) => {
-                        if sink.send(SubscriptionMessage::from(wire_json(&event)?)).await.is_err() {
+                        if sink.send(notification(&sink, &event)?).await.is_err() {
                             // Unsubscribed or disconnected: whoever reads next gets it.
                             reader.put_back(event);
                             return Ok(());
@@ -247,12 +251,12 @@ struct SinkOutlet(Arc<SubscriptionSink>);
 
 impl Outlet for SinkOutlet {
     fn offer(&self, event: &Arc<Stamped>) -> Result<(), Refused> {
-        let json = wire_json(event).map_err(|_| Refused::Closed)?;
+        let message = notification(&self.0, event).map_err(|_| Refused::Closed)?;
         // `send` waits only when there is no room, so polled once it either takes the
         // event or says why not; dropping it then gives up its place. Unconstrained: the
         // task fanning out (a send, the presence tick) may have spent its cooperative
         // budget, which would make a free place look taken.
-        let send = tokio::task::unconstrained(self.0.send(SubscriptionMessage::from(json)));
+        let send = tokio::task::unconstrained(self.0.send(message));
         match send.now_or_never() {
             Some(Ok(())) => Ok(()),
             Some(Err(_)) => Err(Refused::Closed),
@@ -261,10 +265,15 @@ impl Outlet for SinkOutlet {
     }
 }
 
-/// The event's JSON as it was made once on acceptance, or made now if it was not.
-fn wire_json(event: &Stamped) -> Result<Box<RawValue>, serde_json::Error> {
+/// The notification of an event for a sink, written in one pass around the event's JSON as
+/// it was made once on acceptance (or made now if it was not).
+fn notification(
+    sink: &SubscriptionSink,
+    event: &Stamped,
+) -> Result<SubscriptionMessage, serde_json::Error> {
+    let (method, id) = (sink.method_name(), sink.subscription_id());
     match event.wire.downcast_ref::<Box<RawValue>>() {
-        Some(json) => Ok(json.clone()),
-        None => serde_json::value::to_raw_value(&event.event),
+        Some(json) => SubscriptionMessage::new(method, id, json),
+        None => SubscriptionMessage::new(method, id, &event.event),
     }
 }
