@@ -507,9 +507,9 @@ async fn queued_events_come_before_live_ones_across_subscriptions() {
         writer.say(&text).await;
     }
     let mut got = Vec::new();
-    let mut read = async |subscription: &mut jsonrpsee::core::client::Subscription<Event>,
-                          got: &mut Vec<String>,
-                          until: &str| {
+    let read = async |subscription: &mut jsonrpsee::core::client::Subscription<Event>,
+                      got: &mut Vec<String>,
+                      until: &str| {
         within("the messages", async {
             loop {
                 let event = subscription.next().await.unwrap().unwrap();
