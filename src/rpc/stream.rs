@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use jsonrpsee::SubscriptionMessage;
-use jsonrpsee::core::SubscriptionResult;
-use jsonrpsee::server::PendingSubscriptionSink;
+use jsonrpsee::core::{SubscriptionError, SubscriptionResult};
+use jsonrpsee::server::{PendingSubscriptionSink, SubscriptionSink};
 use jsonrpsee::types::ErrorObjectOwned;
 use serde_json::value::RawValue;
 use tokio::time::{Instant, timeout_at};
@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::service::{ChatService, read_log};
 use super::types::Event;
 use super::{DEFAULT_POLL_TIMEOUT_MS, MAX_POLL_EVENTS, MAX_POLL_TIMEOUT_MS};
-use crate::domain::{RoomError, Stamped, is_keyed_id};
+use crate::domain::{ClaimedReader, RoomError, Stamped, is_keyed_id};
 
 /// Events read from the log per step of a catch-up.
 const CATCH_UP_PAGE: usize = 500;
@@ -46,32 +46,12 @@ impl ChatService {
         };
         let sink = pending.accept().await?;
         // Per room, the highest seq this subscriber has, so its live part starts right
-        // after it.
+        // after it. The catch-up is a future of its own, boxed: it is large and brief, and
+        // inline it would make every subscription's task that much larger for its whole
+        // life, idle members included.
         let mut delivered = cursors;
-        for (room, seen) in delivered.iter_mut() {
-            let Some(&live_after) = reader.live_after().get(room) else {
-                continue;
-            };
-            if *seen >= live_after {
-                continue;
-            }
-            // Catch up from the log up to where the queue takes over: the log has all of
-            // that, since a seat goes live after the room's last stored event.
-            while *seen < live_after {
-                let page = self
-                    .stored_after(room, *seen, live_after, CATCH_UP_PAGE, me)
-                    .await?;
-                let Some(last) = page.last().map(|e| e.seq) else {
-                    break;
-                };
-                for event in &page {
-                    let json = serde_json::value::to_raw_value(event)?;
-                    if sink.send(SubscriptionMessage::from(json)).await.is_err() {
-                        return Ok(());
-                    }
-                }
-                *seen = last;
-            }
+        if !Box::pin(self.catch_up(&sink, &reader, &mut delivered, me)).await? {
+            return Ok(());
         }
         loop {
             tokio::select! {
@@ -94,6 +74,43 @@ impl ChatService {
                 },
             }
         }
+    }
+
+    /// Sends a new subscriber what the log has of each room after its cursor, up to where
+    /// its queue takes over, and moves the cursors on. False if the subscriber went away.
+    async fn catch_up(
+        &self,
+        sink: &SubscriptionSink,
+        reader: &ClaimedReader,
+        delivered: &mut BTreeMap<String, u64>,
+        me: Uuid,
+    ) -> Result<bool, SubscriptionError> {
+        for (room, seen) in delivered.iter_mut() {
+            let Some(&live_after) = reader.live_after().get(room) else {
+                continue;
+            };
+            if *seen >= live_after {
+                continue;
+            }
+            // Catch up from the log up to where the queue takes over: the log has all of
+            // that, since a seat goes live after the room's last stored event.
+            while *seen < live_after {
+                let page = self
+                    .stored_after(room, *seen, live_after, CATCH_UP_PAGE, me)
+                    .await?;
+                let Some(last) = page.last().map(|e| e.seq) else {
+                    break;
+                };
+                for event in &page {
+                    let json = serde_json::value::to_raw_value(event)?;
+                    if sink.send(SubscriptionMessage::from(json)).await.is_err() {
+                        return Ok(false);
+                    }
+                }
+                *seen = last;
+            }
+        }
+        Ok(true)
     }
 
     /// `chat_poll`: see the API trait.
