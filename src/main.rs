@@ -14,6 +14,12 @@ use cli::setup::read_password;
 
 mod cli;
 
+/// jemalloc rather than glibc's allocator: it gives back the pages a burst (a join storm)
+/// freed, where glibc's keeps them, fragmented, in its arenas. See docs/BENCHMARKS.md,
+/// "Issue 15: memory per idle member".
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// A real-time terminal chat: JSON-RPC 2.0 over WebSocket, full-screen TUI.
 #[derive(Parser)]
 #[command(version, about)]

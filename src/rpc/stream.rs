@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures::FutureExt;
 
 use jsonrpsee::SubscriptionMessage;
-use jsonrpsee::core::SubscriptionResult;
+use jsonrpsee::core::{SubscriptionError, SubscriptionResult};
 use jsonrpsee::server::{PendingSubscriptionSink, SubscriptionSink};
 use jsonrpsee::types::ErrorObjectOwned;
 use serde_json::value::RawValue;
@@ -49,36 +49,12 @@ impl ChatService {
         };
         let sink = Arc::new(pending.accept().await?);
         // Per room, the highest seq this subscriber has, so its live part starts right
-        // after it.
+        // after it. The catch-up is a future of its own, boxed: it is large and brief, and
+        // inline it would make every subscription's task that much larger for its whole
+        // life, idle members included.
         let mut delivered = cursors;
-        for (room, seen) in delivered.iter_mut() {
-            let Some(&live_after) = reader.live_after().get(room) else {
-                continue;
-            };
-            if *seen >= live_after {
-                continue;
-            }
-            // Catch up from the log up to where the queue takes over: the log has all of
-            // that, since a seat goes live after the room's last stored event.
-            while *seen < live_after {
-                let page = self
-                    .stored_after(room, *seen, live_after, CATCH_UP_PAGE, me)
-                    .await?;
-                let Some(last) = page.last().map(|e| e.seq) else {
-                    break;
-                };
-                for event in &page {
-                    let message = SubscriptionMessage::new(
-                        sink.method_name(),
-                        sink.subscription_id(),
-                        event,
-                    )?;
-                    if sink.send(message).await.is_err() {
-                        return Ok(());
-                    }
-                }
-                *seen = last;
-            }
+        if !Box::pin(self.catch_up(&sink, &reader, &mut delivered, me)).await? {
+            return Ok(());
         }
         // Once caught up, with no cursor ahead of the queue to skip to, the session's events
         // can go straight to the sink: one hop fewer for each.
@@ -114,6 +90,47 @@ impl ChatService {
                 },
             }
         }
+    }
+
+    /// Sends a new subscriber what the log has of each room after its cursor, up to where
+    /// its queue takes over, and moves the cursors on. False if the subscriber went away.
+    async fn catch_up(
+        &self,
+        sink: &SubscriptionSink,
+        reader: &ClaimedReader,
+        delivered: &mut BTreeMap<String, u64>,
+        me: Uuid,
+    ) -> Result<bool, SubscriptionError> {
+        for (room, seen) in delivered.iter_mut() {
+            let Some(&live_after) = reader.live_after().get(room) else {
+                continue;
+            };
+            if *seen >= live_after {
+                continue;
+            }
+            // Catch up from the log up to where the queue takes over: the log has all of
+            // that, since a seat goes live after the room's last stored event.
+            while *seen < live_after {
+                let page = self
+                    .stored_after(room, *seen, live_after, CATCH_UP_PAGE, me)
+                    .await?;
+                let Some(last) = page.last().map(|e| e.seq) else {
+                    break;
+                };
+                for event in &page {
+                    let message = SubscriptionMessage::new(
+                        sink.method_name(),
+                        sink.subscription_id(),
+                        event,
+                    )?;
+                    if sink.send(message).await.is_err() {
+                        return Ok(false);
+                    }
+                }
+                *seen = last;
+            }
+        }
+        Ok(true)
     }
 
     /// The live part of a subscription whose session's events go straight to its sink:

@@ -40,7 +40,6 @@ use crate::utils::deserialize_with_ext;
 use crate::{Extensions, HttpBody, HttpRequest, HttpResponse, LOG_TARGET};
 
 use futures_util::future::{self, Either, FutureExt};
-use futures_util::io::{BufReader, BufWriter};
 use hyper::body::Bytes;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use jsonrpsee_core::id_providers::RandomIntegerIdProvider;
@@ -63,9 +62,6 @@ use tracing::{Instrument, instrument};
 
 /// Default maximum connections allowed.
 const MAX_CONNECTIONS: u32 = 100;
-
-/// chatroom patch: read and write buffer size per WebSocket connection.
-const WS_BUFFER_BYTES: usize = 4096;
 
 type Notif<'a> = Option<std::borrow::Cow<'a, JsonRawValue>>;
 
@@ -1113,12 +1109,9 @@ where
 
 							let io = TokioIo::new(upgraded);
 
-							// chatroom patch: 4 KiB buffers instead of 8 KiB each way; an idle
-							// member costs the server 8 KiB less, and batched writes still fill them.
-							let stream = BufReader::with_capacity(
-								WS_BUFFER_BYTES,
-								BufWriter::with_capacity(WS_BUFFER_BYTES, io.compat()),
-							);
+							// chatroom patch: buffers of up to 4 KiB each way (8 KiB upstream) that
+							// are held only while they hold bytes, so an idle member holds none.
+							let stream = crate::transport::lazy_buf::LazyBuf::new(io.compat());
 							let mut ws_builder = server.into_builder(stream);
 							ws_builder.set_max_message_size(this.server_cfg.max_request_body_size as usize);
 							let (sender, receiver) = ws_builder.finish();
@@ -1136,7 +1129,10 @@ where
 								extensions,
 							};
 
-							ws::background_task(params).await;
+							// chatroom patch: the connection runs in a task of its own, so that
+							// what the upgrade needed (the request, the handshake) is not kept in
+							// this task's memory for the life of the connection.
+							tokio::spawn(ws::background_task(Box::new(params)).in_current_span());
 						}
 						.in_current_span(),
 					);

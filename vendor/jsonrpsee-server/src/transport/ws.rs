@@ -4,10 +4,10 @@ use std::time::Instant;
 use crate::future::{IntervalStream, SessionClose};
 use crate::middleware::rpc::{RpcService, RpcServiceCfg};
 use crate::server::{ConnectionState, ServerConfig, handle_rpc_call};
+use crate::transport::lazy_buf::LazyBuf;
 use crate::{HttpBody, HttpRequest, HttpResponse, LOG_TARGET, PingConfig};
 
 use futures_util::future::{self, Either};
-use futures_util::io::{BufReader, BufWriter};
 use futures_util::{Future, FutureExt, StreamExt, TryStreamExt};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
@@ -23,8 +23,9 @@ use tokio::time::{interval, interval_at};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::compat::{Compat, TokioAsyncReadCompatExt};
 
-pub(crate) type Sender = soketto::Sender<BufReader<BufWriter<Compat<TokioIo<Upgraded>>>>>;
-pub(crate) type Receiver = soketto::Receiver<BufReader<BufWriter<Compat<TokioIo<Upgraded>>>>>;
+// chatroom patch: buffered by `LazyBuf`, which holds no buffer while the connection is idle.
+pub(crate) type Sender = soketto::Sender<LazyBuf<Compat<TokioIo<Upgraded>>>>;
+pub(crate) type Receiver = soketto::Receiver<LazyBuf<Compat<TokioIo<Upgraded>>>>;
 
 pub use soketto::handshake::http::is_upgrade_request;
 
@@ -56,7 +57,10 @@ pub(crate) struct BackgroundTaskParams<S> {
 	pub(crate) extensions: http::Extensions,
 }
 
-pub(crate) async fn background_task<S>(params: BackgroundTaskParams<S>)
+// chatroom patch: the parameters come boxed. An async fn keeps its arguments for its whole
+// life beside the locals they are moved into, so unboxed they would take their size twice
+// in every connection's task.
+pub(crate) async fn background_task<S>(params: Box<BackgroundTaskParams<S>>)
 where
 	S: RpcServiceT<
 			MethodResponse = MethodResponse,
@@ -77,7 +81,7 @@ where
 		pending_calls_completed,
 		mut on_session_close,
 		extensions,
-	} = params;
+	} = unbox(params);
 	let ServerConfig { ping_config, batch_requests_config, max_request_body_size, max_calls_in_flight, .. } =
 		server_cfg;
 
@@ -205,7 +209,9 @@ where
 
 				// The connection is closed, just quit.
 				// chatroom patch: the answer travels with its call's permit.
-				if answers.send((json, permit)).await.is_err() {
+				// chatroom patch: boxed, so that the channel's slots are a pointer each: a
+				// tokio channel allocates its slots 32 at a time, for as long as it lives.
+				if answers.send(Box::new((json, permit))).await.is_err() {
 					return;
 				}
 
@@ -231,6 +237,12 @@ where
 	}
 }
 
+/// chatroom patch: the value out of its box, with the box freed now rather than at the end
+/// of the caller's scope (a box moved out of lives on until then).
+fn unbox<T>(boxed: Box<T>) -> T {
+	*boxed
+}
+
 /// chatroom patch: the most frames the send task writes before it flushes and looks at
 /// its timers again (a ping waits for one batch at most).
 const MAX_BATCH_FRAMES: usize = 64;
@@ -248,7 +260,7 @@ fn batch_len(data: &[u8]) -> usize {
 /// A task that waits for new messages via the `rx channel` and sends them out on the `WebSocket`.
 async fn send_task(
 	rx: mpsc::Receiver<Box<RawValue>>,
-	answers: mpsc::Receiver<(Box<RawValue>, OwnedSemaphorePermit)>,
+	answers: mpsc::Receiver<Box<(Box<RawValue>, OwnedSemaphorePermit)>>,
 	mut ws_sender: Sender,
 	ping_config: Option<PingConfig>,
 	stop: oneshot::Receiver<()>,
@@ -264,7 +276,10 @@ async fn send_task(
 	// permit, given back once the answer is written; notifications keep the shared queue.
 	let mut rx = futures_util::stream::select(
 		ReceiverStream::new(rx).map(|message| (message, None)),
-		ReceiverStream::new(answers).map(|(answer, permit)| (answer, Some(permit))),
+		ReceiverStream::new(answers).map(|answer| {
+			let (answer, permit) = *answer;
+			(answer, Some(permit))
+		}),
 	);
 
 	tokio::pin!(ping_interval, stop);
@@ -558,7 +573,7 @@ where
 
 				let io = TokioIo::new(upgraded);
 
-				let stream = BufReader::new(BufWriter::new(io.compat()));
+				let stream = LazyBuf::new(io.compat());
 				let mut ws_builder = server.into_builder(stream);
 				ws_builder.set_max_message_size(server_cfg.max_response_body_size as usize);
 				let (sender, receiver) = ws_builder.finish();
@@ -576,7 +591,7 @@ where
 					extensions,
 				};
 
-				background_task(params).await;
+				background_task(Box::new(params)).await;
 			};
 
 			Ok((response.map(|()| HttpBody::default()), fut))
