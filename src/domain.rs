@@ -464,10 +464,13 @@ impl State {
     fn deliver_through(&mut self, position: u64, config: &ChatConfig) {
         let mut too_slow = Vec::new();
         while let Some(accepted) = self.pending.pop_stored(position) {
-            if !self.batch_presence(config, &accepted.event, &mut too_slow) {
-                let room = &self.rooms[&accepted.event.room];
-                room.fan_out(&accepted.event, accepted.origin, &mut too_slow);
-            }
+            let fan = self.batch_presence(config, &accepted.event, &mut too_slow);
+            let room = &self.rooms[&accepted.event.room];
+            let only = match fan {
+                presence::Fan::Everyone => None,
+                presence::Fan::Own(id) => Some(id),
+            };
+            room.fan_out(&accepted.event, accepted.origin, only, &mut too_slow);
             let room = self
                 .rooms
                 .get_mut(&accepted.event.room)

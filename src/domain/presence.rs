@@ -35,8 +35,9 @@ pub(super) struct PresenceBatch {
     joins: u32,
     leaves: u32,
     /// Each member whose presence changed, in the order of its first change, with whether
-    /// it is in the room now and how it was last seen; empty once `overflow` is set.
-    changed: Vec<(Uuid, bool, MemberInfo)>,
+    /// it is in the room now and how it was last seen (`None` once forgotten); empty once
+    /// `overflow` is set.
+    changed: Vec<Option<(Uuid, bool, MemberInfo)>>,
     at: HashMap<Uuid, usize>,
     /// More than [`PRESENCE_NAMES`] members changed: the event gives only the counts.
     overflow: bool,
@@ -53,7 +54,7 @@ impl PresenceBatch {
             return;
         }
         if let Some(&at) = self.at.get(&member.id) {
-            self.changed[at] = (member.id, present, member.clone());
+            self.changed[at] = Some((member.id, present, member.clone()));
             return;
         }
         if self.changed.len() == PRESENCE_NAMES {
@@ -63,8 +64,25 @@ impl PresenceBatch {
             return;
         }
         self.at.insert(member.id, self.changed.len());
-        self.changed.push((member.id, present, member.clone()));
+        self.changed
+            .push(Some((member.id, present, member.clone())));
     }
+
+    /// Leaves a member out of the next presence event: it was put out of the room, which
+    /// everyone was told as it happened.
+    fn forget(&mut self, id: Uuid) {
+        if let Some(at) = self.at.remove(&id) {
+            self.changed[at] = None;
+        }
+    }
+}
+
+/// Whom a stored event of a room is sent to.
+pub(super) enum Fan {
+    /// Everyone seated there (but the session it came from).
+    Everyone,
+    /// Only this member's sessions: in a large room, its own join or leave.
+    Own(Uuid),
 }
 
 /// Whether a room of `seated` members is large under `config`, given whether it was.
@@ -149,19 +167,19 @@ impl State {
     /// Before a stored event of a room is delivered: turns the room large or small as its
     /// size says (a room turning small first gets its last presence event, with the whole
     /// member list), then, in a large room, notes a join or leave for the next presence
-    /// event. Returns whether the event is summed up rather than sent.
+    /// event. Returns whom the event is for.
     pub(super) fn batch_presence(
         &mut self,
         config: &ChatConfig,
         event: &Event,
         too_slow: &mut Vec<(Uuid, u64)>,
-    ) -> bool {
+    ) -> Fan {
         // Two members at most, and nobody joins or leaves one.
         if super::is_conversation(&event.room) {
-            return false;
+            return Fan::Everyone;
         }
         let Some(room) = self.rooms.get_mut(&event.room) else {
-            return false;
+            return Fan::Everyone;
         };
         let was = room.large.is_some();
         match (was, is_large(config, room.seats.len(), was)) {
@@ -169,34 +187,35 @@ impl State {
             (true, false) => {
                 self.send_presence(&event.room, true, too_slow);
                 self.rooms.get_mut(&event.room).expect("here").large = None;
-                return false;
+                return Fan::Everyone;
             }
             _ => {}
         }
         let room = self.rooms.get_mut(&event.room).expect("here");
         let Some(batch) = room.large.as_mut() else {
-            return false;
+            return Fan::Everyone;
         };
         match event.kind {
             EventKind::Join => {
                 batch.joins += 1;
                 batch.note(&event.from, true);
-                true
             }
             EventKind::Leave => {
                 batch.leaves += 1;
                 batch.note(&event.from, false);
-                true
             }
             // Sent as they are, but a member put out must not come back with the tick.
             EventKind::Kick | EventKind::Ban | EventKind::Gban => {
                 if let Some(target) = &event.target {
-                    batch.note(target, false);
+                    batch.forget(target.id);
                 }
-                false
+                return Fan::Everyone;
             }
-            _ => false,
+            _ => return Fan::Everyone,
         }
+        // The member's own other sessions hear of it as ever: that is how they learn it
+        // entered or parted a room.
+        Fan::Own(event.from.id)
     }
 
     /// Sends a large room's presence event to everyone there, with the whole member list
@@ -217,7 +236,7 @@ impl State {
             complete: !batch.overflow,
             ..Presence::default()
         };
-        for (id, present, seen) in batch.changed {
+        for (id, present, seen) in batch.changed.into_iter().flatten() {
             if present {
                 // As it is now: its name, role or away may have changed since it came.
                 presence

@@ -104,17 +104,22 @@ impl Room {
         self.next_seq - 1
     }
 
-    /// Puts a stored event into the queue of every seated session but the one it came
-    /// from (`origin`: no self-echo; a member's other sessions do get it) and those whose
-    /// entry history already held it. Sessions whose queue is full are noted in
-    /// `too_slow`, never waited for.
+    /// Puts a stored event into the queue of every seated session (or, with `only`, every
+    /// session of that member) but the one it came from (`origin`: no self-echo; a member's
+    /// other sessions do get it) and those whose entry history already held it. Sessions
+    /// whose queue is full are noted in `too_slow`, never waited for.
     pub(super) fn fan_out(
         &self,
         event: &Arc<Stamped>,
         origin: Option<u64>,
+        only: Option<Uuid>,
         too_slow: &mut Vec<(Uuid, u64)>,
     ) {
-        for (id, seat) in &self.seats {
+        let seats: Box<dyn Iterator<Item = (&Uuid, &Seat)>> = match only {
+            Some(id) => Box::new(self.seats.get_key_value(&id).into_iter()),
+            None => Box::new(self.seats.iter()),
+        };
+        for (id, seat) in seats {
             for conn in &seat.conns {
                 if Some(conn.conn) == origin || event.seq <= conn.live_after {
                     continue;

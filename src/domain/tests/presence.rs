@@ -253,3 +253,54 @@ fn rooms_are_never_large_with_a_large_room_size_of_zero() {
             .all(|e| e.kind == EventKind::Join)
     );
 }
+
+#[test]
+fn an_identitys_other_sessions_hear_its_own_joins_and_parts_in_a_large_room() {
+    let chat = chat(1);
+    let (_alice, _) = member(&chat, "alice");
+    let (bob, _) = member(&chat, "bob");
+    let laptop = super::moderation::keyed(&chat, "carol", 3);
+    let phone = super::moderation::keyed(&chat, "carol", 3);
+    tick(&chat, Instant::now());
+    drain(&chat, &phone.session);
+    drain(&chat, &bob);
+    // #general is large: the laptop's part is summed up for bob, told as itself to the phone.
+    chat.part(&laptop.session, DEFAULT_ROOM, None).unwrap();
+    let told = drain(&chat, &phone.session);
+    assert_eq!(kinds(&told), [EventKind::Leave]);
+    assert!(drain(&chat, &bob).is_empty());
+    tick(&chat, Instant::now());
+    assert_eq!(kinds(&drain(&chat, &bob)), [EventKind::Presence]);
+}
+
+#[test]
+fn a_member_kicked_within_a_tick_is_not_named_by_it() {
+    let chat = self::chat(2);
+    let owner = super::moderation::keyed(&chat, "owner", 1);
+    chat.enter(&owner.session, "#x").unwrap();
+    let others: Vec<Joined> = (2..5)
+        .map(|n| super::moderation::keyed(&chat, &format!("m{n}"), n))
+        .collect();
+    for other in &others {
+        chat.enter(&other.session, "#x").unwrap();
+    }
+    futures::executor::block_on(chat.settled());
+    chat.flush_presence(Instant::now());
+    let watcher = &others[0].session;
+    drain(&chat, watcher);
+    let late = super::moderation::keyed(&chat, "late", 9);
+    chat.enter(&late.session, "#x").unwrap();
+    futures::executor::block_on(chat.settled());
+    let kick = chat.kick(&owner.session, "#x", "late", None).unwrap();
+    futures::executor::block_on(kick.stored()).unwrap();
+    tick(&chat, Instant::now());
+    let events: Vec<Event> = drain(&chat, watcher)
+        .into_iter()
+        .filter(|e| e.room == "#x")
+        .collect();
+    assert_eq!(kinds(&events), [EventKind::Kick, EventKind::Presence]);
+    let presence = events[1].presence.as_deref().unwrap();
+    assert!(presence.joined.is_empty(), "not back with the tick");
+    assert!(presence.left.is_empty(), "nor said to have left");
+    assert_eq!(presence.count, 4);
+}
