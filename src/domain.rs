@@ -84,7 +84,7 @@ pub use policy::{
     BadMode, Ban, MAX_BANS, MAX_DURATION_SECS, MIN_DURATION_SECS, Modes, RoomPolicy, ServerPolicy,
     Target, add_ban, format_duration, parse_duration,
 };
-pub use presence::{LIST_EVERY, PRESENCE_NAMES, PRESENCE_TICK};
+pub use presence::{LIST_EVERY, LISTS_PER_TICK, PRESENCE_NAMES, PRESENCE_TICK};
 use rate::SendBudget;
 pub use rate::TokenBucket;
 use reader::Inbox;

@@ -13,11 +13,13 @@ use tokio::sync::mpsc::{self, error::TrySendError};
 use super::Stamped;
 
 /// Why an outlet did not take an event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Refused {
     /// It has no room: the session is too slow.
+    #[error("no room for the event")]
     Full,
     /// It is gone: the event goes to the queue instead.
+    #[error("the outlet is closed")]
     Closed,
 }
 

@@ -29,6 +29,11 @@ pub const PRESENCE_TICK: Duration = Duration::from_millis(250);
 /// A session gets a room's member list at most this often, however often it asks.
 pub const LIST_EVERY: Duration = Duration::from_millis(500);
 
+/// Member lists one tick sends in one room at most; the others asked for wait for the next
+/// ticks. Each is copied for its session under the chat's lock, and a large room's list is
+/// large.
+pub const LISTS_PER_TICK: usize = 32;
+
 /// A large room's joins and leaves since its last presence event.
 #[derive(Debug, Default)]
 pub(super) struct PresenceBatch {
@@ -130,8 +135,9 @@ impl Chat {
         let mut state = self.lock();
         let (id, conn) = state.session(session)?;
         let name = state.seated_in(id, room)?;
-        let count = state.member_count(&name);
         let room = state.rooms.get_mut(&name).expect("seated in it");
+        // Its seats, counted without looking at each: close enough for a count.
+        let count = room.seats.len();
         room.lists.wanted.insert((id, conn));
         Ok(count)
     }
@@ -267,6 +273,7 @@ impl State {
             .wanted
             .iter()
             .filter(|who| !lists.sent.contains_key(who))
+            .take(LISTS_PER_TICK)
             .copied()
             .collect();
         if due.is_empty() {

@@ -351,11 +351,18 @@ fn rpc_server_config(config: &ServerConfig) -> RpcServerConfig {
         .set_batch_request_config(batches)
         .max_subscriptions_per_connection(config.max_subscriptions_per_connection)
         // A subscription that has caught up hands its session's events straight to this
-        // buffer (`domain::Outlet`): it holds as many as the session's queue would.
+        // buffer (`domain::Outlet`): it holds as many as the queues of all the sessions one
+        // connection may have would, so that one of them cannot make another too slow.
         .set_message_buffer_capacity(
-            config
-                .connection_buffer
-                .max(u32::try_from(config.chat.queue_capacity).unwrap_or(u32::MAX)),
+            config.connection_buffer.max(
+                u32::try_from(
+                    config
+                        .chat
+                        .queue_capacity
+                        .saturating_mul(config.max_sessions_per_connection.max(1)),
+                )
+                .unwrap_or(u32::MAX),
+            ),
         )
         .max_calls_in_flight_per_connection(config.max_calls_per_connection)
         .enable_ws_ping(

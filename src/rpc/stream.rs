@@ -268,7 +268,11 @@ struct SinkOutlet(Arc<SubscriptionSink>);
 
 impl Outlet for SinkOutlet {
     fn offer(&self, event: &Arc<Stamped>) -> Result<(), Refused> {
-        let message = notification(&self.0, event).map_err(|_| Refused::Closed)?;
+        // Our own events always encode; if one did not, the session could not be served.
+        let message = notification(&self.0, event).map_err(|err| {
+            tracing::error!(%err, "an event would not encode");
+            Refused::Full
+        })?;
         // `send` waits only when there is no room, so polled once it either takes the
         // event or says why not; dropping it then gives up its place. Unconstrained: the
         // task fanning out (a send, the presence tick) may have spent its cooperative

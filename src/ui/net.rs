@@ -26,6 +26,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 mod handle;
+mod member_sync;
 mod moderate;
 mod proof;
 mod retry;
@@ -71,6 +72,8 @@ struct Rooms {
     /// The name another session of our identity took (a `nick` event from ourselves): the
     /// next join asks for it, not for the one this session had.
     renamed: Option<String>,
+    /// Large rooms whose member list we are behind on, to ask for when they are quiet.
+    member_sync: member_sync::MemberSync,
 }
 
 impl Rooms {
@@ -156,14 +159,14 @@ struct Opened {
 }
 
 impl Worker {
-    /// Asks for a large room's member list, which joining it did not give, unless this
-    /// client keeps no member lists (plain mode).
+    /// Notes that a large room's member list is to be asked for, as joining it did not give
+    /// it, unless this client keeps no member lists (plain mode). The stream's task asks
+    /// once the room is quiet (`member_sync`).
     fn sync_if_partial(&self, room: &str, listed: usize, count: u32) {
-        if !self.patient
-            && listed < count as usize
-            && let Some(commands) = self.adopt.upgrade()
-        {
-            let _ = commands.send(Command::SyncMembers(room.to_owned()));
+        if !self.patient && listed < count as usize {
+            self.rooms()
+                .member_sync
+                .behind(room, std::time::Instant::now());
         }
     }
 
@@ -684,9 +687,11 @@ mod tests {
     }
 
     #[test]
-    fn a_presence_event_that_names_not_every_change_asks_for_the_member_list() {
+    fn a_presence_event_that_names_not_every_change_puts_the_member_list_behind() {
         let me = uuid::Uuid::from_u128(1);
-        let (mut listener, mut queue, _commands) = listener(me, &[("#big", 10)]);
+        let (mut listener, _queue, _commands) = listener(me, &[("#big", 10)]);
+        let behind =
+            |listener: &Listener| listener.rooms.lock().unwrap().member_sync.is_behind("#big");
         let mut tick = event("#big", 0, EventKind::Presence, uuid::Uuid::nil());
         let mut presence = crate::rpc::types::Presence {
             count: 500,
@@ -696,30 +701,27 @@ mod tests {
         };
         tick.presence = Some(Box::new(presence.clone()));
         listener.track(&tick);
+        assert!(!behind(&listener), "every change named: nothing to ask");
         presence.complete = false;
         tick.presence = Some(Box::new(presence.clone()));
         listener.track(&tick);
-        // The list itself asks for nothing more.
+        assert!(behind(&listener));
+        // The list itself catches it up.
         presence.members = Some(Vec::new());
         tick.presence = Some(Box::new(presence.clone()));
         listener.track(&tick);
-        let asked: Vec<String> = std::iter::from_fn(|| match queue.try_recv() {
-            Ok(Command::SyncMembers(room)) => Some(room),
-            _ => None,
-        })
-        .collect();
-        assert_eq!(asked, ["#big"]);
+        assert!(!behind(&listener));
         assert_eq!(
             cursors(&listener),
             [("#big".to_owned(), Some(10))],
             "no cursor moved"
         );
-        // Plain mode keeps no member lists: it never asks.
+        // Plain mode keeps no member lists: never behind.
         listener.keep_members = false;
         presence.members = None;
         tick.presence = Some(Box::new(presence));
         listener.track(&tick);
-        assert!(queue.try_recv().is_err());
+        assert!(!behind(&listener));
     }
 
     fn cursors(listener: &Listener) -> Vec<(String, Option<u64>)> {

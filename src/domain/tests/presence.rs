@@ -304,3 +304,31 @@ fn a_member_kicked_within_a_tick_is_not_named_by_it() {
     assert!(presence.left.is_empty(), "nor said to have left");
     assert_eq!(presence.count, 4);
 }
+
+#[test]
+fn a_tick_sends_a_bounded_number_of_member_lists_and_the_rest_wait_for_the_next() {
+    let chat = chat(1);
+    let sessions: Vec<String> = (0..LISTS_PER_TICK + 5)
+        .map(|n| member(&chat, &format!("m{n}")).0)
+        .collect();
+    let now = Instant::now();
+    tick(&chat, now);
+    for session in &sessions {
+        drain(&chat, session);
+        chat.sync_members(session, DEFAULT_ROOM).unwrap();
+    }
+    let listed = |chat: &Chat| {
+        sessions
+            .iter()
+            .filter(|s| {
+                drain(chat, s)
+                    .iter()
+                    .any(|e| e.presence.as_ref().is_some_and(|p| p.members.is_some()))
+            })
+            .count()
+    };
+    tick(&chat, now);
+    assert_eq!(listed(&chat), LISTS_PER_TICK);
+    tick(&chat, now);
+    assert_eq!(listed(&chat), 5, "the rest at the next tick");
+}

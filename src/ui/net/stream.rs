@@ -3,6 +3,7 @@
 //! another session's parts and names).
 
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use jsonrpsee::core::client::{Subscription, SubscriptionCloseReason};
 use tokio::sync::mpsc;
@@ -34,11 +35,13 @@ impl Listener {
     pub(super) fn track(&self, event: &Event) {
         if self.keep_members
             && let Some(presence) = &event.presence
-            && !presence.complete
-            && presence.members.is_none()
-            && let Some(commands) = self.adopt.upgrade()
         {
-            let _ = commands.send(Command::SyncMembers(event.room.clone()));
+            let mut rooms = self.rooms.lock().expect("the rooms lock is never poisoned");
+            if presence.members.is_some() {
+                rooms.member_sync.caught_up(&event.room);
+            } else if !presence.complete {
+                rooms.member_sync.behind(&event.room, Instant::now());
+            }
         }
         if !event.kind.is_stored() {
             return;
@@ -87,10 +90,43 @@ pub fn is_part(event: &Event) -> bool {
             .is_none_or(|text| text == "Part" || text.starts_with("Part:"))
 }
 
+impl Listener {
+    /// Asks for the member lists of the large rooms that have gone quiet (see
+    /// `member_sync`).
+    fn ask_for_lists(&self) {
+        let due = self
+            .rooms
+            .lock()
+            .expect("the rooms lock is never poisoned")
+            .member_sync
+            .due(Instant::now());
+        if let Some(commands) = self.adopt.upgrade() {
+            for room in due {
+                let _ = commands.send(Command::SyncMembers(room));
+            }
+        }
+    }
+}
+
+/// How often the stream's task looks for member lists to ask for.
+const LIST_CHECK: Duration = Duration::from_millis(100);
+
 /// Forwards the events of every room to the event loop until the subscription ends, keeping
 /// each room's cursor; returns why it ended.
 pub(super) async fn listen(mut subscription: Subscription<Event>, listener: Listener) -> String {
-    while let Some(item) = subscription.next().await {
+    let mut check = tokio::time::interval(LIST_CHECK);
+    check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let item = tokio::select! {
+            item = subscription.next() => item,
+            _ = check.tick() => {
+                listener.ask_for_lists();
+                continue;
+            }
+        };
+        let Some(item) = item else {
+            break;
+        };
         let event = match item {
             Ok(event) => event,
             Err(err) => {
