@@ -46,7 +46,7 @@
 //!   (settings, accept loop and shutdown), `rpc/connection.rs` (one connection, WebSocket +
 //!   HTTP on one port, sessions tied to their connection), `rpc/limits.rs` (per-address
 //!   limits), `rpc/service.rs` (the API's server side, which checks a join's key proof
-//!   against its connection's challenge with [`identity`]), `rpc/moderation.rs` (its
+//!   against its connection's challenge with [`identity`], in `rpc/joining.rs`), `rpc/moderation.rs` (its
 //!   moderation calls; a message to delete is read from the log before the chat checks
 //!   it), `rpc/stream.rs` (the event stream
 //!   and polling, with catch-up per room), `rpc/reads.rs` (history reads on a thread of

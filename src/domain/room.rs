@@ -115,17 +115,25 @@ impl Room {
         only: Option<Uuid>,
         too_slow: &mut Vec<(Uuid, u64)>,
     ) {
-        let seats: Box<dyn Iterator<Item = (&Uuid, &Seat)>> = match only {
-            Some(id) => Box::new(self.seats.get_key_value(&id).into_iter()),
-            None => Box::new(self.seats.iter()),
-        };
-        for (id, seat) in seats {
+        let mut offer = |id: Uuid, seat: &Seat| {
             for conn in &seat.conns {
                 if Some(conn.conn) == origin || event.seq <= conn.live_after {
                     continue;
                 }
                 if !conn.queue.push(event) {
-                    too_slow.push((*id, conn.conn));
+                    too_slow.push((id, conn.conn));
+                }
+            }
+        };
+        match only {
+            Some(id) => {
+                if let Some(seat) = self.seats.get(&id) {
+                    offer(id, seat);
+                }
+            }
+            None => {
+                for (id, seat) in &self.seats {
+                    offer(*id, seat);
                 }
             }
         }

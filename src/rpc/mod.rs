@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod client;
 mod connection;
+mod joining;
 mod limits;
 mod moderation;
 pub mod operators;

@@ -1,6 +1,7 @@
 //! The chat API's server side: [`ChatService`], the `ChatApiServer` implementation that
 //! translates between JSON-RPC calls and the chat. The event stream and polling, with their
-//! catch-up, are in `stream.rs`.
+//! catch-up, are in `stream.rs`; what a join answers (the proof checked, unread counts) is in
+//! `joining.rs`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -12,19 +13,16 @@ use jsonrpsee::types::ErrorObjectOwned;
 
 use super::auth::{AuthError, PasswordGate};
 use super::connection::ConnectionScope;
+use super::joining::{bad_proof, fingerprint};
 use super::limits::{JoinLimiter, RemoteIp};
 use super::reads::HistoryReader;
 use super::server::ServerConfig;
 use super::types::{
-    BanInfo, Challenge, Event, EventKind, JoinResult, MAX_UNREAD_COUNTED, MarkResult, MemberInfo,
-    ModeResult, Moderated, MsgResult, NickResult, PROTOCOL_VERSION, Proof, RoomInfo, RoomJoined,
-    RoomMark, SendResult, TopicResult, Whois,
+    BanInfo, Challenge, Event, JoinResult, MarkResult, MemberInfo, ModeResult, Moderated,
+    MsgResult, NickResult, RoomInfo, RoomJoined, SendResult, TopicResult, Whois,
 };
 use super::{ChatApiServer, DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT, codes};
-use crate::domain::{
-    Chat, Credentials, Encoder, Entered, Joined, Lifetime, LogError, RoomSummary, Wire, is_keyed_id,
-};
-use crate::identity::{PublicKey, verify_join};
+use crate::domain::{Chat, Encoder, Lifetime, LogError, RoomSummary, Wire};
 
 /// The chat API's server side: thin translation between JSON-RPC and the chat.
 pub struct ChatService {
@@ -38,7 +36,7 @@ pub struct ChatService {
     /// Runs every history read, one at a time, on a thread of its own.
     pub(super) history_reader: HistoryReader,
     /// What a join proof is bound to, besides its connection's nonce: this server's id.
-    server_id: String,
+    pub(super) server_id: String,
 }
 
 #[async_trait]
@@ -451,101 +449,6 @@ impl ChatService {
         }
     }
 
-    /// Checks a join's proof against the challenge this connection was given, which it
-    /// uses up: a proof is good for one join, on this connection, to this server.
-    fn check_proof(
-        &self,
-        scope: Option<&ConnectionScope>,
-        proof: &Proof,
-    ) -> Result<Credentials, ErrorObjectOwned> {
-        let scope = scope.ok_or_else(|| {
-            bad_proof("an identity needs a WebSocket connection; over HTTP, join as a guest")
-        })?;
-        let nonce = scope.take_challenge().ok_or_else(|| {
-            bad_proof("no challenge on this connection: call chat_challenge first")
-        })?;
-        let key = verify_join(&proof.key, &proof.signature, &self.server_id, &nonce)
-            .map_err(|err| bad_proof(&format!("identity proof refused: {err}")))?;
-        Ok(Credentials {
-            key: key.to_base64(),
-            id: key.member_id(),
-            fingerprint: key.fingerprint(),
-        })
-    }
-
-    async fn join_result(&self, joined: Joined) -> Result<JoinResult, ErrorObjectOwned> {
-        let me = joined.info.id;
-        let session = joined.session.clone();
-        let room = self.room_joined(joined.room, me).await;
-        let mut rooms = Vec::with_capacity(joined.rooms.len());
-        for other in joined.rooms {
-            rooms.push(RoomMark {
-                unread: self
-                    .unread(&other.room, other.read, other.last_seq, me)
-                    .await,
-                room: other.room,
-                peer: other.peer,
-                last_seq: other.last_seq,
-                read: other.read,
-            });
-        }
-        Ok(JoinResult {
-            protocol: PROTOCOL_VERSION,
-            room: room.room,
-            topic: room.topic,
-            session: session.clone(),
-            id: joined.info.id,
-            name: joined.info.name,
-            members: room.members,
-            member_count: room.member_count,
-            last_seq: room.last_seq,
-            history: room.history,
-            guest: joined.key.is_none(),
-            fingerprint: joined.key.as_deref().and_then(fingerprint),
-            read: room.read,
-            unread: room.unread,
-            rooms,
-            ignored: self.chat.ignored(&session)?,
-            server_op: self.chat.is_server_op(&session)?,
-        })
-    }
-
-    async fn room_joined(&self, entered: Entered, me: uuid::Uuid) -> RoomJoined {
-        let unread = self
-            .unread(&entered.room, entered.read, entered.latest, me)
-            .await;
-        RoomJoined {
-            room: entered.room,
-            topic: entered.topic,
-            members: entered.members,
-            member_count: entered.member_count as u32,
-            last_seq: entered.last_seq,
-            history: entered.history,
-            peer: entered.peer,
-            read: entered.read,
-            unread,
-        }
-    }
-
-    /// Messages from others after `read` up to `last_seq`, counted up to
-    /// [`MAX_UNREAD_COUNTED`] among the events that follow the marker.
-    async fn unread(&self, room: &str, read: u64, last_seq: u64, me: uuid::Uuid) -> u32 {
-        // A guest keeps no marker: nothing is unread for it.
-        if read >= last_seq || !is_keyed_id(me) {
-            return 0;
-        }
-        let (log, room) = (self.chat.log(), room.to_owned());
-        let limit = (last_seq - read).min(4 * u64::from(MAX_UNREAD_COUNTED)) as usize;
-        let page = read_log(&self.history_reader, move || log.after(&room, read, limit)).await;
-        let Ok(page) = page else { return 0 };
-        let counted = page
-            .iter()
-            .filter(|e| e.seq <= last_seq && e.from.id != me)
-            .filter(|e| matches!(e.kind, EventKind::Message | EventKind::Action))
-            .count();
-        (counted as u32).min(MAX_UNREAD_COUNTED)
-    }
-
     /// What anyone may ask of an open server (who is in a room, which rooms there are) is
     /// for members only on a private one. A member asking is active either way.
     fn gate_public_read(&self, session: Option<String>) -> Result<(), ErrorObjectOwned> {
@@ -557,17 +460,6 @@ impl ChatService {
         }
         Ok(())
     }
-}
-
-fn bad_proof(message: &str) -> ErrorObjectOwned {
-    ErrorObjectOwned::owned(codes::BAD_PROOF, message.to_owned(), None::<()>)
-}
-
-/// A key's fingerprint, as `/whois` shows it.
-fn fingerprint(key: &str) -> Option<String> {
-    PublicKey::from_base64(key)
-        .ok()
-        .map(|key| key.fingerprint())
 }
 
 fn room_info(room: RoomSummary) -> RoomInfo {
