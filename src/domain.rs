@@ -38,6 +38,7 @@ mod conversations;
 mod delivery;
 mod error;
 mod event;
+mod followed;
 mod identities;
 mod log;
 mod moderation;
@@ -75,7 +76,7 @@ pub use event::{
 pub use identities::WhoisInfo;
 pub use log::{
     Appender, EventLog, IdentityRecord, IdentityState, LogError, MemoryLog, OnProgress, Progress,
-    Record, Recovered, RoomRecord, tombstone,
+    Record, RecordSet, Recovered, RoomRecord, tombstone,
 };
 pub use names::{RESERVED_NAMES, SERVER_NAME, server_identity};
 use pending::Pending;
@@ -220,6 +221,13 @@ impl Chat {
             }
             rooms.insert(record.name.clone(), Room::recovered(record, recent));
         }
+        for (name, member) in recovered.elsewhere {
+            rooms
+                .entry(name.clone())
+                .or_insert_with(|| Room::new(name, unix_ms()))
+                .remote
+                .insert(member.id, member);
+        }
         for (name, policy) in recovered.policies {
             if let Some(room) = rooms.get_mut(&name) {
                 room.policy = policy;
@@ -233,6 +241,9 @@ impl Chat {
                     let chat = Chat { shared };
                     match progress {
                         Progress::Stored(position) => chat.stored_through(position),
+                        Progress::Sequenced { position, event } => chat.sequenced(position, *event),
+                        Progress::Recorded(position) => chat.recorded(position),
+                        Progress::Followed(event) => chat.followed(*event),
                         Progress::Dropped { from } => chat.not_stored(from),
                     }
                 }
@@ -320,7 +331,7 @@ impl Chat {
     }
 
     /// Called by the log after each commit: delivers what is now safe.
-    fn stored_through(&self, position: u64) {
+    pub(super) fn stored_through(&self, position: u64) {
         let mut state = self.lock();
         state.deliver_through(position, &self.shared.config);
         state.records_stored_through(position);
@@ -440,6 +451,12 @@ impl State {
             .keys()
             .filter_map(|id| self.listed_member(*id, &room.name))
             .collect();
+        list.extend(
+            room.remote
+                .values()
+                .filter(|m| !room.seats.contains_key(&m.id))
+                .cloned(),
+        );
         list.sort_by_cached_key(|m| m.name.to_lowercase());
         list
     }
@@ -455,64 +472,6 @@ impl State {
         origin: Option<u64>,
     ) {
         self.accept(room, (kind, from, text, Default::default()), origin, None);
-    }
-
-    /// Delivers the stored events up to `position`, in order, to every session seated but
-    /// the one each came from. Sessions whose queues are full are ended as too slow (a
-    /// member whose last session that was is removed, its leaves published like any other
-    /// event).
-    fn deliver_through(&mut self, position: u64, config: &ChatConfig) {
-        let mut too_slow = Vec::new();
-        while let Some(accepted) = self.pending.pop_stored(position) {
-            let fan = self.batch_presence(config, &accepted.event, &mut too_slow);
-            let room = &self.rooms[&accepted.event.room];
-            let only = match fan {
-                presence::Fan::Everyone => None,
-                presence::Fan::Own(id) => Some(id),
-            };
-            room.fan_out(&accepted.event, accepted.origin, only, &mut too_slow);
-            let room = self
-                .rooms
-                .get_mut(&accepted.event.room)
-                .expect("a room with events waiting is kept");
-            let event = &accepted.event;
-            if pending::puts_out(event.kind) {
-                // A part, a kick or a ban: the member's sessions have heard it, and its
-                // seat goes.
-                let id = match event.kind {
-                    EventKind::Leave => Some(event.from.id),
-                    _ => event.target.as_ref().map(|t| t.id),
-                };
-                if let Some(id) = id
-                    && let Some(member) = self.members.get_mut(&id)
-                    && !member.rooms.contains(&room.name)
-                {
-                    member.seats.remove(&room.name);
-                    room.seats.remove(&id);
-                }
-            }
-            if event.kind == EventKind::Delete
-                && let Some(seq) = event.target_seq
-                && let Ok(at) = room.recent.binary_search_by_key(&seq, |e| e.seq)
-            {
-                // The text goes from memory as it goes from the store.
-                let gone = log::tombstone(&room.recent[at].event);
-                room.recent[at] = Arc::new(Stamped::new(gone, self.encoder.as_ref()));
-            }
-            let invite = (event.kind == EventKind::Invite).then(|| event.event.clone());
-            if let Some(invite) = invite {
-                // Before its sender hears, as for everyone else the event is for.
-                self.invited(&invite);
-            }
-            // Its sender hears only once everyone else has it queued.
-            let event = accepted.confirm();
-            let room = self
-                .rooms
-                .get_mut(&event.room)
-                .expect("a room with events waiting is kept");
-            room.remember(event, config.history_len);
-            self.end_too_slow(std::mem::take(&mut too_slow));
-        }
     }
 
     /// Ends one session of a member. If it was its last, the member leaves every room with

@@ -31,7 +31,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a chat server (add --tui to chat from this terminal too).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Open the full-screen chat client and join a server. If the server needs a password and
     /// none was given, it asks for one.
     Connect(ConnectArgs),
@@ -55,8 +55,18 @@ struct ServeArgs {
     /// Where to keep history (SQLite), in a directory that exists; `:memory:` keeps it in
     /// memory only [default: chatroom.db in the user's data directory, made if need be,
     /// e.g. ~/.local/share/chatroom/].
-    #[arg(long, env = "CHATROOM_DB")]
+    #[arg(long, env = "CHATROOM_DB", conflicts_with = "cluster")]
     db: Option<String>,
+    /// Share every room, with its history, names and moderation, with the other servers
+    /// on a NATS JetStream cluster (2.11 or newer): its servers' URLs, comma-separated,
+    /// e.g. nats://127.0.0.1:4222,nats://127.0.0.1:4223. See docs/CLUSTER.md.
+    #[arg(long, env = "CHATROOM_CLUSTER", value_name = "URLS")]
+    cluster: Option<String>,
+    /// Copies the cluster keeps of every room's stream and of its buckets: 3 for a
+    /// three-server engine, 1 for a single NATS server.
+    #[arg(long, env = "CHATROOM_CLUSTER_REPLICAS", default_value_t = 3, requires = "cluster",
+          value_parser = clap::value_parser!(u64).range(1..=5))]
+    cluster_replicas: u64,
     /// Recent events sent to every member when it joins (0 for none).
     #[arg(long, env = "CHATROOM_HISTORY", default_value_t = 50)]
     history: usize,
@@ -352,8 +362,8 @@ struct BenchArgs {
 #[tokio::main]
 async fn main() -> ExitCode {
     let result = match Cli::parse().command {
-        Command::Serve(args) if args.tui => cli::serve::serve_with_tui(args).await,
-        Command::Serve(args) => cli::serve::serve(args).await,
+        Command::Serve(args) if args.tui => cli::serve::serve_with_tui(*args).await,
+        Command::Serve(args) => cli::serve::serve(*args).await,
         Command::Connect(args) => cli::connect::connect(args).await,
         Command::Bench(args) => cli::bench::bench(args).await,
         Command::Admin(args) => cli::admin::admin(args),

@@ -19,6 +19,7 @@
 
 pub mod admin;
 mod identities;
+pub mod nats;
 mod policies;
 mod presence;
 mod schema;
@@ -184,6 +185,7 @@ impl Store {
         let mut identities = identities::read_identities(&writer).map_err(sqlite)?;
         policies::fill_ignored(&writer, &mut identities, &sqlite)?;
         let recovered = Recovered {
+            elsewhere: Vec::new(),
             identities,
             conversations: identities::read_conversations(&writer).map_err(sqlite)?,
             rooms: schema::read_rooms(&writer).map_err(sqlite)?,

@@ -13,6 +13,7 @@ use chatroom::rpc::auth::Password;
 use chatroom::rpc::operators;
 use chatroom::rpc::server::{self, ServerConfig};
 use chatroom::rpc::tls::{self, ClientTls, Fingerprint};
+use chatroom::store::nats::NatsSettings;
 use chatroom::store::{DbLocation, Retention};
 use chatroom::ui;
 
@@ -238,7 +239,14 @@ fn server_config(
         }
         _ => None,
     };
+    let cluster = args.cluster.as_ref().map(|urls| NatsSettings {
+        urls: urls.clone(),
+        replicas: args.cluster_replicas as usize,
+    });
+    // A node of a cluster keeps nothing beside a database.
+    let server_id = if cluster.is_some() { None } else { server_id };
     let config = ServerConfig {
+        cluster,
         server_id,
         password: password.as_deref().map(Password::new),
         tls,

@@ -101,6 +101,8 @@ pub struct Recovered {
     /// Members whose join into a room is stored but not their leave: the server last
     /// stopped without saying goodbye. The rooms record their leaves before anything else.
     pub left_behind: Vec<(String, MemberInfo)>,
+    /// Members in a room through another server sharing the log.
+    pub elsewhere: Vec<(String, MemberInfo)>,
     /// Every identity the log knows, by key.
     pub identities: Vec<IdentityState>,
     /// Every conversation: its room and the keys of its two identities.
@@ -112,10 +114,20 @@ pub struct Recovered {
 }
 
 /// What the log tells the rooms, from its own thread, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Progress {
     /// Every event up to this position is durable.
     Stored(u64),
+    /// The event at `position` is durable, as `event`: a log several servers share keeps
+    /// each room on its own and numbers its events itself, so positions come back in each
+    /// room's order rather than all in one, and the seq the rooms gave an event was only
+    /// their guess. One the rooms already took back is taken in like another server's.
+    Sequenced { position: u64, event: Box<Event> },
+    /// The record at this position is durable (in a log that says so one by one).
+    Recorded(u64),
+    /// An event another server stored, in its room's order: the rooms take it in and
+    /// deliver it as if it were their own.
+    Followed(Box<Event>),
     /// The event at this position and every one appended after it are dropped and will
     /// never be stored, and so is anything appended until [`Appender::resume`].
     Dropped { from: u64 },
@@ -158,21 +170,38 @@ pub trait Appender: Send {
 #[derive(Default, Clone)]
 pub struct MemoryLog {
     rooms: Arc<Mutex<HashMap<String, Vec<Event>>>>,
-    identities: Arc<Mutex<Identities>>,
+    identities: Arc<Mutex<RecordSet>>,
 }
 
-/// The records a [`MemoryLog`] keeps.
-#[derive(Default)]
-struct Identities {
-    by_key: BTreeMap<String, IdentityState>,
-    conversations: BTreeMap<String, [String; 2]>,
-    policies: BTreeMap<String, RoomPolicy>,
-    server_policy: ServerPolicy,
+/// The records a log keeps, applied as they come: what [`MemoryLog`] holds, and what a
+/// log that stores them one by one keeps beside its store.
+#[derive(Debug, Default, Clone)]
+pub struct RecordSet {
+    pub by_key: BTreeMap<String, IdentityState>,
+    pub conversations: BTreeMap<String, [String; 2]>,
+    pub policies: BTreeMap<String, RoomPolicy>,
+    pub server_policy: ServerPolicy,
 }
 
-impl Identities {
+impl RecordSet {
+    /// Puts what it holds into `recovered`.
+    pub fn recover_into(&self, recovered: &mut Recovered) {
+        recovered.identities = self.by_key.values().cloned().collect();
+        recovered.conversations = self
+            .conversations
+            .iter()
+            .map(|(room, keys)| (room.clone(), keys.clone()))
+            .collect();
+        recovered.policies = self
+            .policies
+            .iter()
+            .map(|(room, policy)| (room.clone(), policy.clone()))
+            .collect();
+        recovered.server_policy = self.server_policy.clone();
+    }
+
     /// Applies a record as a store would.
-    fn apply(&mut self, record: Record) {
+    pub fn apply(&mut self, record: Record) {
         match record {
             Record::Identity(record) => {
                 let key = record.key.clone();
@@ -280,18 +309,7 @@ impl EventLog for MemoryLog {
         }
         recovered.rooms.sort_by(|a, b| a.name.cmp(&b.name));
         let identities = self.identities.lock().unwrap_or_else(|p| p.into_inner());
-        recovered.identities = identities.by_key.values().cloned().collect();
-        recovered.conversations = identities
-            .conversations
-            .iter()
-            .map(|(room, keys)| (room.clone(), keys.clone()))
-            .collect();
-        recovered.policies = identities
-            .policies
-            .iter()
-            .map(|(room, policy)| (room.clone(), policy.clone()))
-            .collect();
-        recovered.server_policy = identities.server_policy.clone();
+        identities.recover_into(&mut recovered);
         recovered
     }
 

@@ -100,7 +100,7 @@ pub(super) struct Accepted {
     /// The session it came from, which does not get it back.
     pub(super) origin: Option<u64>,
     /// Dropped unanswered if the event is refused.
-    waiter: Option<oneshot::Sender<()>>,
+    waiter: Option<oneshot::Sender<u64>>,
     undo: Undo,
 }
 
@@ -108,7 +108,7 @@ impl Accepted {
     /// Tells whoever waits that the event is stored (and delivered).
     pub(super) fn confirm(self) -> Arc<Stamped> {
         if let Some(waiter) = self.waiter {
-            let _ = waiter.send(());
+            let _ = waiter.send(self.event.seq);
         }
         self.event
     }
@@ -146,6 +146,22 @@ impl Pending {
         self.bytes
     }
 
+    /// Takes the event at `position` out, wherever it waits.
+    pub(super) fn take(&mut self, position: u64) -> Option<Accepted> {
+        let at = self
+            .events
+            .binary_search_by_key(&position, |a| a.position)
+            .ok()?;
+        let accepted = self.events.remove(at)?;
+        self.bytes -= cost(&accepted.event);
+        Some(accepted)
+    }
+
+    /// The position of the oldest event waiting.
+    pub(super) fn first_position(&self) -> Option<u64> {
+        self.events.front().map(|a| a.position)
+    }
+
     /// The oldest event if it is stored, i.e. its position is at most `through`.
     pub(super) fn pop_stored(&mut self, through: u64) -> Option<Accepted> {
         if self.events.front()?.position > through {
@@ -176,11 +192,12 @@ fn cost(event: &Stamped) -> usize {
 #[must_use = "a receipt says whether the event was stored"]
 pub struct Receipt {
     seq: u64,
-    stored: oneshot::Receiver<()>,
+    stored: oneshot::Receiver<u64>,
 }
 
 impl Receipt {
-    /// The seq the event was given in its room; final only once it is stored.
+    /// The seq the event was given in its room; final only once it is stored (a log shared
+    /// by several servers numbers it again).
     pub fn seq(&self) -> u64 {
         self.seq
     }
@@ -189,7 +206,7 @@ impl Receipt {
     /// it never will be. The log decides within its timeout.
     pub async fn stored(self) -> Result<u64, RoomError> {
         match self.stored.await {
-            Ok(()) => Ok(self.seq),
+            Ok(seq) => Ok(seq),
             Err(_) => Err(RoomError::StorageUnavailable),
         }
     }
@@ -245,7 +262,7 @@ impl State {
         room: &str,
         (kind, from, text, extras): (EventKind, MemberInfo, Option<String>, Extras),
         origin: Option<u64>,
-        waiter: Option<(oneshot::Sender<()>, Undo)>,
+        waiter: Option<(oneshot::Sender<u64>, Undo)>,
     ) -> u64 {
         let ts = unix_ms();
         let room = self

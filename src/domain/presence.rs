@@ -137,7 +137,7 @@ impl Chat {
         let name = state.seated_in(id, room)?;
         let room = state.rooms.get_mut(&name).expect("seated in it");
         // Its seats, counted without looking at each: close enough for a count.
-        let count = room.seats.len();
+        let count = room.headcount();
         room.lists.wanted.insert((id, conn));
         Ok(count)
     }
@@ -156,7 +156,7 @@ impl State {
     pub(super) fn lists_members(&self, config: &ChatConfig, room: &str) -> bool {
         self.rooms
             .get(room)
-            .is_none_or(|r| r.large.is_none() && !is_large(config, r.seats.len(), false))
+            .is_none_or(|r| r.large.is_none() && !is_large(config, r.headcount(), false))
     }
 
     /// Ends the sessions found too slow while their events were queued.
@@ -188,7 +188,7 @@ impl State {
             return Fan::Everyone;
         };
         let was = room.large.is_some();
-        match (was, is_large(config, room.seats.len(), was)) {
+        match (was, is_large(config, room.headcount(), was)) {
             (false, true) => room.large = Some(PresenceBatch::default()),
             (true, false) => {
                 self.send_presence(&event.room, true, too_slow);

@@ -53,6 +53,8 @@ pub(super) struct Room {
     pub(super) large: Option<super::presence::PresenceBatch>,
     /// The member lists sessions asked for here.
     pub(super) lists: super::presence::ListRequests,
+    /// Members seated on other servers sharing the log, as their last event showed them.
+    pub(super) remote: HashMap<Uuid, super::event::MemberInfo>,
 }
 
 /// A room as `/list` shows it.
@@ -96,7 +98,18 @@ impl Room {
             policy: Default::default(),
             large: None,
             lists: Default::default(),
+            remote: HashMap::new(),
         }
+    }
+
+    /// How many are in the room: seated here, or on another server.
+    pub(super) fn headcount(&self) -> usize {
+        self.seats.len()
+            + self
+                .remote
+                .keys()
+                .filter(|id| !self.seats.contains_key(id))
+                .count()
     }
 
     /// The newest event accepted.
@@ -172,7 +185,7 @@ impl Room {
         RoomSummary {
             name: self.name.clone(),
             topic: self.topic.clone(),
-            members: self.seats.len(),
+            members: self.headcount(),
             last_seq: self.last_seq(),
             created: self.created,
             last_active: self.last_active,

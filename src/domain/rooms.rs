@@ -468,7 +468,7 @@ impl State {
             let count = members.len();
             (members, count)
         } else {
-            (Vec::new(), room.seats.len())
+            (Vec::new(), room.headcount())
         };
         Entered {
             room: name.to_owned(),

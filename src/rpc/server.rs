@@ -48,6 +48,9 @@ pub struct ServerConfig {
     pub chat: ChatConfig,
     /// Where history is stored.
     pub db: DbLocation,
+    /// Share every room with the other servers on this NATS JetStream cluster instead of
+    /// keeping history in `db`.
+    pub cluster: Option<crate::store::nats::NatsSettings>,
     /// The id this server signs its challenges with, kept with its history so that clients
     /// can tell it from another server (one passing its challenges on); `None`: a new one
     /// at each start.
@@ -110,6 +113,7 @@ impl Default for ServerConfig {
         Self {
             chat: ChatConfig::default(),
             db: DbLocation::Memory,
+            cluster: None,
             server_id: None,
             retention: Retention::default(),
             room_creations: RateLimit {
@@ -173,6 +177,8 @@ pub enum StartError {
     Listener(#[from] io::Error),
     #[error("cannot open history: {0}")]
     Store(#[from] StoreError),
+    #[error("{0}")]
+    Cluster(#[from] crate::store::nats::NatsError),
     #[error("cannot read history: {0}")]
     Log(#[from] LogError),
 }
@@ -183,6 +189,14 @@ pub async fn start(
     config: ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<RunningServer, StartError> {
+    if let Some(cluster) = config.cluster.clone() {
+        let log =
+            tokio::task::spawn_blocking(move || crate::store::nats::NatsLog::connect(cluster))
+                .await
+                .expect("connecting to the cluster does not panic")?;
+        tracing::info!(nats = %log.urls(), "sharing rooms through the cluster");
+        return start_on_log(listener, config, Arc::new(log), shutdown).await;
+    }
     let db = config.db.clone();
     let default_room = config.chat.default_room.clone();
     let retention = config.retention;

@@ -1,0 +1,245 @@
+//! The records about identities, conversations and moderation, in a JetStream key-value
+//! bucket (`chatroom_records`), and the bucket naming every room (`chatroom_rooms`).
+//!
+//! The log applies each record to the whole set it keeps in memory ([`RecordSet`]) and
+//! writes the entry the record changed: an identity (`id.<hex key>`, with its rooms,
+//! markers and ignore list), a conversation, a room's moderation, or the server's.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use async_nats::jetstream::{self, kv};
+use bytes::Bytes;
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{hex, unhex};
+use crate::domain::{
+    IdentityRecord, IdentityState, Record, RecordSet, Recovered, RoomPolicy, ServerPolicy,
+};
+
+const RECORDS: &str = "chatroom_records";
+const ROOMS: &str = "chatroom_rooms";
+
+/// An identity as the bucket holds it.
+#[derive(Serialize, Deserialize)]
+struct StoredIdentity {
+    key: String,
+    id: Uuid,
+    name: Option<String>,
+    since: u64,
+    last_seen: u64,
+    rooms: Vec<String>,
+    markers: BTreeMap<String, u64>,
+    ignored: Vec<Uuid>,
+}
+
+/// A room as the rooms bucket names it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub(super) struct StoredRoom {
+    pub(super) name: String,
+    #[serde(default)]
+    pub(super) topic: Option<String>,
+}
+
+/// The records bucket, the rooms bucket, and the records as applied so far.
+#[derive(Clone)]
+pub(super) struct Records {
+    records: kv::Store,
+    rooms: kv::Store,
+    set: Arc<Mutex<RecordSet>>,
+}
+
+async fn bucket(js: &jetstream::Context, name: &str, replicas: usize) -> Result<kv::Store, String> {
+    if let Ok(store) = js.get_key_value(name).await {
+        return Ok(store);
+    }
+    js.create_key_value(kv::Config {
+        bucket: name.to_owned(),
+        history: 1,
+        num_replicas: replicas,
+        storage: jetstream::stream::StorageType::File,
+        ..Default::default()
+    })
+    .await
+    .map_err(|err| format!("cannot open the bucket {name}: {err}"))
+}
+
+impl Records {
+    /// Opens (or makes) both buckets and reads every record.
+    pub(super) async fn open(js: &jetstream::Context, replicas: usize) -> Result<Self, String> {
+        let records = bucket(js, RECORDS, replicas).await?;
+        let rooms = bucket(js, ROOMS, replicas).await?;
+        let mut set = RecordSet::default();
+        let mut keys = records
+            .keys()
+            .await
+            .map_err(|err| format!("cannot list the records: {err}"))?;
+        while let Some(key) = keys.next().await {
+            let key = key.map_err(|err| format!("cannot list the records: {err}"))?;
+            let Some(value) = records
+                .get(key.as_str())
+                .await
+                .map_err(|err| format!("cannot read record {key}: {err}"))?
+            else {
+                continue;
+            };
+            load(&mut set, &key, &value)
+                .map_err(|err| format!("record {key} is corrupt: {err}"))?;
+        }
+        Ok(Self {
+            records,
+            rooms,
+            set: Arc::new(Mutex::new(set)),
+        })
+    }
+
+    pub(super) fn recover_into(&self, recovered: &mut Recovered) {
+        self.set
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .recover_into(recovered);
+    }
+
+    pub(super) fn rooms_bucket(&self) -> kv::Store {
+        self.rooms.clone()
+    }
+
+    pub(super) fn records_bucket(&self) -> kv::Store {
+        self.records.clone()
+    }
+
+    /// Applies a record and returns the entry it changed, as it is now.
+    pub(super) fn apply(&self, record: Record) -> Option<(String, Bytes)> {
+        let mut set = self.set.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = match &record {
+            Record::Identity(r) => Entry::Identity(r.key.clone()),
+            Record::Membership { key, .. }
+            | Record::Marker { key, .. }
+            | Record::Ignores { key, .. } => Entry::Identity(key.clone()),
+            Record::Conversation { room, .. } => Entry::Conversation(room.clone()),
+            Record::RoomPolicy { room, .. } => Entry::Policy(room.clone()),
+            Record::ServerPolicy(_) => Entry::Server,
+        };
+        set.apply(record);
+        let json = match &entry {
+            Entry::Identity(key) => {
+                let state = set.by_key.get(key)?;
+                serde_json::to_vec(&StoredIdentity {
+                    key: state.record.key.clone(),
+                    id: state.record.id,
+                    name: state.record.name.clone(),
+                    since: state.record.since,
+                    last_seen: state.record.last_seen,
+                    rooms: state.rooms.clone(),
+                    markers: state.markers.clone(),
+                    ignored: state.ignored.clone(),
+                })
+            }
+            Entry::Conversation(room) => serde_json::to_vec(set.conversations.get(room)?),
+            Entry::Policy(room) => serde_json::to_vec(set.policies.get(room)?),
+            Entry::Server => serde_json::to_vec(&set.server_policy),
+        }
+        .ok()?;
+        Some((entry.key(), Bytes::from(json)))
+    }
+}
+
+/// Which entry of the bucket a record changes.
+enum Entry {
+    Identity(String),
+    Conversation(String),
+    Policy(String),
+    Server,
+}
+
+impl Entry {
+    fn key(&self) -> String {
+        match self {
+            Entry::Identity(key) => format!("id.{}", hex(key)),
+            Entry::Conversation(room) => format!("conv.{}", hex(room)),
+            Entry::Policy(room) => format!("policy.{}", hex(room)),
+            Entry::Server => "server".to_owned(),
+        }
+    }
+}
+
+/// Puts one entry of the bucket into `set`.
+fn load(set: &mut RecordSet, key: &str, value: &[u8]) -> Result<(), serde_json::Error> {
+    let (kind, name) = key.split_once('.').unwrap_or((key, ""));
+    let name = unhex(name).unwrap_or_default();
+    match kind {
+        "id" => {
+            let stored: StoredIdentity = serde_json::from_slice(value)?;
+            set.by_key.insert(
+                stored.key.clone(),
+                IdentityState {
+                    record: IdentityRecord {
+                        key: stored.key,
+                        id: stored.id,
+                        name: stored.name,
+                        since: stored.since,
+                        last_seen: stored.last_seen,
+                    },
+                    rooms: stored.rooms,
+                    markers: stored.markers,
+                    ignored: stored.ignored,
+                },
+            );
+        }
+        "conv" => {
+            set.conversations
+                .insert(name, serde_json::from_slice(value)?);
+        }
+        "policy" => {
+            let policy: RoomPolicy = serde_json::from_slice(value)?;
+            set.policies.insert(name, policy);
+        }
+        "server" => {
+            let policy: ServerPolicy = serde_json::from_slice(value)?;
+            set.server_policy = policy;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_identity_entry_reads_back_as_it_was_written() {
+        let set = RecordSet::default();
+        let records = Arc::new(Mutex::new(set));
+        let key = "a+b/c=".to_owned();
+        let mut applied = RecordSet::default();
+        applied.apply(Record::Identity(IdentityRecord {
+            key: key.clone(),
+            name: Some("alice".into()),
+            ..Default::default()
+        }));
+        applied.apply(Record::Marker {
+            key: key.clone(),
+            room: "#main".into(),
+            seq: 7,
+        });
+        let state = &applied.by_key[&key];
+        let json = serde_json::to_vec(&StoredIdentity {
+            key: key.clone(),
+            id: state.record.id,
+            name: state.record.name.clone(),
+            since: 0,
+            last_seen: 0,
+            rooms: vec![],
+            markers: state.markers.clone(),
+            ignored: vec![],
+        })
+        .unwrap();
+        let mut loaded = records.lock().unwrap();
+        load(&mut loaded, &Entry::Identity(key.clone()).key(), &json).unwrap();
+        assert_eq!(loaded.by_key[&key].markers["#main"], 7);
+        assert_eq!(loaded.by_key[&key].record.name.as_deref(), Some("alice"));
+    }
+}
