@@ -221,12 +221,11 @@ impl Chat {
             }
             rooms.insert(record.name.clone(), Room::recovered(record, recent));
         }
-        for (name, member) in recovered.elsewhere {
+        for (name, member, via) in recovered.elsewhere {
             rooms
                 .entry(name.clone())
                 .or_insert_with(|| Room::new(name, unix_ms()))
-                .remote
-                .insert(member.id, member);
+                .seat_elsewhere(member, via);
         }
         for (name, policy) in recovered.policies {
             if let Some(room) = rooms.get_mut(&name) {
@@ -243,7 +242,7 @@ impl Chat {
                         Progress::Stored(position) => chat.stored_through(position),
                         Progress::Sequenced { position, event } => chat.sequenced(position, *event),
                         Progress::Recorded(position) => chat.recorded(position),
-                        Progress::Followed(event) => chat.followed(*event),
+                        Progress::Followed { event, via } => chat.followed(*event, via),
                         Progress::Dropped { from } => chat.not_stored(from),
                     }
                 }
@@ -454,8 +453,8 @@ impl State {
         list.extend(
             room.remote
                 .values()
-                .filter(|m| !room.seats.contains_key(&m.id))
-                .cloned(),
+                .filter(|m| !room.seats.contains_key(&m.info.id))
+                .map(|m| m.info.clone()),
         );
         list.sort_by_cached_key(|m| m.name.to_lowercase());
         list

@@ -42,7 +42,7 @@ impl Chat {
                 }
                 state.end_too_slow(too_slow);
             }
-            None => state.take_in(event, config),
+            None => state.take_in(event, None, config),
         }
         let durable = state.durable_position();
         drop(state);
@@ -58,10 +58,11 @@ impl Chat {
         self.shared.durable.send_replace(durable);
     }
 
-    /// Another server stored `event`: delivers it here.
-    pub(super) fn followed(&self, event: Event) {
+    /// Another server stored `event` about one of the members it holds (`via`): delivers
+    /// it here.
+    pub(super) fn followed(&self, event: Event, via: String) {
         let config = &self.shared.config;
-        self.lock().take_in(event, config);
+        self.lock().take_in(event, Some(&via), config);
     }
 }
 
@@ -81,7 +82,7 @@ impl State {
 
     /// Takes in an event another server stored: the room (made if this server has not met
     /// it), its members elsewhere, its topic, and every session seated here hears it.
-    fn take_in(&mut self, event: Event, config: &ChatConfig) {
+    fn take_in(&mut self, event: Event, via: Option<&str>, config: &ChatConfig) {
         if !self.rooms.contains_key(&event.room) {
             self.add_room(event.room.clone());
         }
@@ -92,19 +93,15 @@ impl State {
         }
         room.next_seq = room.next_seq.max(event.seq + 1);
         room.last_active = room.last_active.max(event.ts);
-        match event.kind {
-            EventKind::Join => {
-                room.remote.insert(event.from.id, event.from.clone());
-            }
-            EventKind::Leave => {
-                room.remote.remove(&event.from.id);
-            }
-            EventKind::Nick => {
+        match (event.kind, via) {
+            (EventKind::Join, Some(via)) => room.seat_elsewhere(event.from.clone(), via.to_owned()),
+            (EventKind::Leave, Some(via)) => room.unseat_elsewhere(event.from.id, via),
+            (EventKind::Nick, _) => {
                 if let Some(member) = room.remote.get_mut(&event.from.id) {
-                    member.name.clone_from(&event.from.name);
+                    member.info.name.clone_from(&event.from.name);
                 }
             }
-            EventKind::Topic => room.topic.clone_from(&event.text),
+            (EventKind::Topic, _) => room.topic.clone_from(&event.text),
             _ => {}
         }
         if pending::puts_out(event.kind)
@@ -122,9 +119,18 @@ impl State {
                 self.remember_room(&key, &name, false);
             }
         }
+        // A member seated here who left another server (which went away) is still here:
+        // its own sessions are not told it left.
+        let room = &self.rooms[&event.room];
+        let stays = (event.kind == EventKind::Leave)
+            .then_some(event.from.id)
+            .filter(|id| room.seats.contains_key(id));
         let event = Arc::new(Stamped::new(event, self.encoder.as_ref()));
         let mut too_slow = Vec::new();
-        self.deliver_one(config, &event, None, &mut too_slow);
+        match stays {
+            Some(id) => room.fan_out_but(&event, id, &mut too_slow),
+            None => self.deliver_one(config, &event, None, &mut too_slow),
+        }
         self.rooms
             .get_mut(&event.room)
             .expect("made above")

@@ -101,8 +101,9 @@ pub struct Recovered {
     /// Members whose join into a room is stored but not their leave: the server last
     /// stopped without saying goodbye. The rooms record their leaves before anything else.
     pub left_behind: Vec<(String, MemberInfo)>,
-    /// Members in a room through another server sharing the log.
-    pub elsewhere: Vec<(String, MemberInfo)>,
+    /// Members in a room through another server sharing the log: the room, the member,
+    /// and the server.
+    pub elsewhere: Vec<(String, MemberInfo, String)>,
     /// Every identity the log knows, by key.
     pub identities: Vec<IdentityState>,
     /// Every conversation: its room and the keys of its two identities.
@@ -126,8 +127,10 @@ pub enum Progress {
     /// The record at this position is durable (in a log that says so one by one).
     Recorded(u64),
     /// An event another server stored, in its room's order: the rooms take it in and
-    /// deliver it as if it were their own.
-    Followed(Box<Event>),
+    /// deliver it as if it were their own. `via` names the server whose member it is
+    /// about (the one it came through, or, for a leave recorded for a server that went
+    /// away, that server).
+    Followed { event: Box<Event>, via: String },
     /// The event at this position and every one appended after it are dropped and will
     /// never be stored, and so is anything appended until [`Appender::resume`].
     Dropped { from: u64 },

@@ -53,8 +53,15 @@ pub(super) struct Room {
     pub(super) large: Option<super::presence::PresenceBatch>,
     /// The member lists sessions asked for here.
     pub(super) lists: super::presence::ListRequests,
-    /// Members seated on other servers sharing the log, as their last event showed them.
-    pub(super) remote: HashMap<Uuid, super::event::MemberInfo>,
+    /// Members seated on other servers sharing the log, as their last event showed them,
+    /// with the servers they are in through.
+    pub(super) remote: HashMap<Uuid, Elsewhere>,
+}
+
+/// A member in a room through other servers.
+pub(super) struct Elsewhere {
+    pub(super) info: super::event::MemberInfo,
+    pub(super) via: std::collections::BTreeSet<String>,
 }
 
 /// A room as `/list` shows it.
@@ -148,6 +155,42 @@ impl Room {
                 for (id, seat) in &self.seats {
                     offer(*id, seat);
                 }
+            }
+        }
+    }
+
+    /// [`Room::fan_out`] to every seated session but member `but`'s.
+    pub(super) fn fan_out_but(
+        &self,
+        event: &Arc<Stamped>,
+        but: Uuid,
+        too_slow: &mut Vec<(Uuid, u64)>,
+    ) {
+        for (id, seat) in self.seats.iter().filter(|(id, _)| **id != but) {
+            for conn in &seat.conns {
+                if event.seq > conn.live_after && !conn.queue.push(event) {
+                    too_slow.push((*id, conn.conn));
+                }
+            }
+        }
+    }
+
+    /// Notes a member in the room through server `via`.
+    pub(super) fn seat_elsewhere(&mut self, info: super::event::MemberInfo, via: String) {
+        let entry = self.remote.entry(info.id).or_insert_with(|| Elsewhere {
+            info: info.clone(),
+            via: Default::default(),
+        });
+        entry.info = info;
+        entry.via.insert(via);
+    }
+
+    /// Notes a member no longer in the room through server `via`.
+    pub(super) fn unseat_elsewhere(&mut self, id: Uuid, via: &str) {
+        if let Some(entry) = self.remote.get_mut(&id) {
+            entry.via.remove(via);
+            if entry.via.is_empty() {
+                self.remote.remove(&id);
             }
         }
     }

@@ -14,8 +14,11 @@
 //! leaves, once. See `docs/CLUSTER.md`.
 
 mod follow;
+mod presence;
 mod publish;
 mod records;
+
+pub use presence::SERVER_GONE;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -88,6 +91,7 @@ struct Inner {
     node: String,
     settings: NatsSettings,
     records: records::Records,
+    presence: presence::Presence,
     /// Set while the log has dropped what it was given and waits for the rooms to resume.
     dropping: Arc<AtomicBool>,
     /// The last seq of each room when the log was opened: where following starts.
@@ -120,7 +124,9 @@ impl NatsLog {
             .build()
             .map_err(NatsError::Runtime)?;
         let urls = settings.urls.clone();
-        let (client, js, records) = block_on(&runtime, async move {
+        let node = uuid::Uuid::new_v4().simple().to_string();
+        let node_id = node.clone();
+        let (client, js, records, presence) = block_on(&runtime, async move {
             let client = async_nats::ConnectOptions::new()
                 .name("chatroom")
                 .retry_on_initial_connect()
@@ -132,13 +138,17 @@ impl NatsLog {
                     source,
                 })?;
             let js = jetstream::new(client.clone());
+            let not_ready = |reason| NatsError::NotReady {
+                urls: urls.clone(),
+                reason,
+            };
             let records = records::Records::open(&js, settings.replicas)
                 .await
-                .map_err(|reason| NatsError::NotReady {
-                    urls: urls.clone(),
-                    reason,
-                })?;
-            Ok::<_, NatsError>((client, js, records))
+                .map_err(not_ready)?;
+            let presence = presence::Presence::open(&js, settings.replicas, node.clone())
+                .await
+                .map_err(not_ready)?;
+            Ok::<_, NatsError>((client, js, records, presence))
         })
         .unwrap_or_else(|| {
             Err(NatsError::NotReady {
@@ -151,9 +161,10 @@ impl NatsLog {
                 runtime: Some(runtime),
                 js,
                 client,
-                node: uuid::Uuid::new_v4().simple().to_string(),
+                node: node_id,
                 settings,
                 records,
+                presence,
                 dropping: Arc::new(AtomicBool::new(false)),
                 opened_at: Mutex::new(HashMap::new()),
                 unwritable: Arc::new(AtomicBool::new(false)),
@@ -287,6 +298,7 @@ impl EventLog for NatsLog {
         }
         drop(opened_at);
         self.inner.records.recover_into(&mut recovered);
+        recovered.elsewhere = self.inner.presence.elsewhere();
         recovered
     }
 
@@ -334,6 +346,7 @@ impl EventLog for NatsLog {
             reports.clone(),
             self.inner.node.clone(),
         ));
+        runtime.spawn(self.inner.presence.clone().run(self.inner.js.clone()));
         publish::start(
             runtime.handle().clone(),
             publish::Publisher {
@@ -341,6 +354,7 @@ impl EventLog for NatsLog {
                 node: self.inner.node.clone(),
                 replicas: self.inner.settings.replicas,
                 records: self.inner.records.clone(),
+                presence: self.inner.presence.clone(),
                 dropping: self.inner.dropping.clone(),
                 unwritable: self.inner.unwritable.clone(),
                 timeout,

@@ -24,15 +24,20 @@ use crate::domain::{Event, LogError, OnProgress, Progress, RoomRecord};
 pub(super) const NODE_HEADER: &str = "Chatroom-Node";
 /// The header carrying an event's position on the server that published it.
 pub(super) const POSITION_HEADER: &str = "Chatroom-Position";
+/// The header naming the server a leave is recorded for, when another server records it
+/// (the member's own server went away).
+pub(super) const FOR_HEADER: &str = "Chatroom-For-Node";
 
 /// What the parts of the log tell the reporter.
 pub(super) enum Report {
     /// The publisher took the event or record at this position.
     Appended(u64),
-    /// A room's stream holds `event`; `mine` is its position if this server published it.
+    /// A room's stream holds `event`; `mine` is its position if this server published it,
+    /// `via` the server whose member it is about.
     Stored {
         mine: Option<u64>,
         event: Box<Event>,
+        via: String,
     },
     /// The record at this position is in the bucket.
     Recorded(u64),
@@ -89,7 +94,7 @@ pub(super) async fn follow_rooms(
 ) {
     let mut followed: HashSet<String> = HashSet::new();
     loop {
-        let mut watch = match bucket.watch_all().await {
+        let mut watch = match bucket.watch_with_history(">").await {
             Ok(watch) => watch,
             Err(err) => {
                 tracing::warn!(%err, "cannot watch the cluster's rooms; trying again");
@@ -174,16 +179,24 @@ async fn follow_room(
             }
             from = seq + 1;
             let headers = message.headers.as_ref();
-            let mine = headers
-                .filter(|h| h.get(NODE_HEADER).is_some_and(|v| v.as_str() == node))
-                .and_then(|h| h.get(POSITION_HEADER))
-                .and_then(|v| v.as_str().parse().ok());
+            let header = |name: &str| {
+                headers
+                    .and_then(|h| h.get(name))
+                    .map(|v| v.as_str().to_owned())
+            };
+            let publisher = header(NODE_HEADER).unwrap_or_default();
+            let mine = (publisher == node)
+                .then(|| header(POSITION_HEADER))
+                .flatten()
+                .and_then(|p| p.parse().ok());
+            let via = header(FOR_HEADER).unwrap_or(publisher);
             match decode(&message.payload, seq) {
                 Ok(event) => {
                     if reports
                         .send(Report::Stored {
                             mine,
                             event: Box::new(event),
+                            via,
                         })
                         .is_err()
                     {
@@ -212,12 +225,17 @@ pub(super) async fn report(
             Report::Stored {
                 mine: Some(position),
                 event,
+                ..
             } => {
                 outstanding.remove(&position);
                 on_progress(Progress::Sequenced { position, event });
             }
-            Report::Stored { mine: None, event } => {
-                on_progress(Progress::Followed(event));
+            Report::Stored {
+                mine: None,
+                event,
+                via,
+            } => {
+                on_progress(Progress::Followed { event, via });
             }
             Report::Recorded(position) => {
                 if outstanding.remove(&position) {

@@ -28,6 +28,7 @@ pub(super) struct Publisher {
     pub(super) node: String,
     pub(super) replicas: usize,
     pub(super) records: Records,
+    pub(super) presence: super::presence::Presence,
     pub(super) dropping: Arc<AtomicBool>,
     pub(super) unwritable: Arc<AtomicBool>,
     pub(super) timeout: Duration,
@@ -135,6 +136,7 @@ async fn run(publisher: Arc<Publisher>, mut jobs: mpsc::UnboundedReceiver<Job>) 
                     match stored {
                         Ok(()) => {
                             publisher.unwritable.store(false, Ordering::Relaxed);
+                            publisher.presence.stored(&event).await;
                             if event.kind == EventKind::Topic {
                                 put_room(&publisher.records.rooms_bucket(), &event.room, event.text.clone()).await;
                             }

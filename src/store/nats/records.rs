@@ -51,7 +51,11 @@ pub(super) struct Records {
     set: Arc<Mutex<RecordSet>>,
 }
 
-async fn bucket(js: &jetstream::Context, name: &str, replicas: usize) -> Result<kv::Store, String> {
+pub(super) async fn bucket(
+    js: &jetstream::Context,
+    name: &str,
+    replicas: usize,
+) -> Result<kv::Store, String> {
     if let Ok(store) = js.get_key_value(name).await {
         return Ok(store);
     }

@@ -1,0 +1,267 @@
+//! Who is in which room through which server, across the cluster, and the leaves of a
+//! server that went away.
+//!
+//! Each server beats every [`HEARTBEAT`] in the nodes bucket. The presence bucket holds one
+//! entry per member, room and server (`<room hex>.<member id>.<server id>`): written when
+//! that server's join of the member is stored, removed when its leave, kick or ban is. A
+//! server not heard for [`DEAD_AFTER`] is gone: every other server publishes the leave of
+//! each of its members, with one message id per entry, so the room's stream keeps the
+//! leave once however many publish it, and removes the entry.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_nats::HeaderMap;
+use async_nats::jetstream::{self, kv};
+use bytes::Bytes;
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::follow::{FOR_HEADER, NODE_HEADER};
+use super::{hex, records, subject};
+use crate::domain::{Event, EventKind, MemberInfo, unix_ms};
+
+/// How often a server says it is alive.
+pub(super) const HEARTBEAT: Duration = Duration::from_millis(500);
+/// How long a server may be silent before the others record its members' leaves.
+pub(super) const DEAD_AFTER: Duration = Duration::from_secs(3);
+/// The reason a leave recorded for a server that went away gives.
+pub const SERVER_GONE: &str = "server went away";
+
+const NODES: &str = "chatroom_nodes";
+const PRESENCE: &str = "chatroom_presence";
+
+/// One member in one room through one server.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub(super) struct Seated {
+    pub(super) room: String,
+    pub(super) member: MemberInfo,
+    pub(super) node: String,
+}
+
+impl Seated {
+    fn key(room: &str, member: Uuid, node: &str) -> String {
+        format!("{}.{}.{node}", hex(room), member.simple())
+    }
+}
+
+/// The presence and nodes buckets, and what this server has seen of them.
+#[derive(Clone)]
+pub(super) struct Presence {
+    node: String,
+    nodes: kv::Store,
+    presence: kv::Store,
+    /// Every entry of the presence bucket, by key, as the watch has told.
+    seated: Arc<Mutex<HashMap<String, Seated>>>,
+}
+
+impl Presence {
+    pub(super) async fn open(
+        js: &jetstream::Context,
+        replicas: usize,
+        node: String,
+    ) -> Result<Self, String> {
+        let nodes = records::bucket(js, NODES, replicas).await?;
+        let presence = records::bucket(js, PRESENCE, replicas).await?;
+        let mut seated = HashMap::new();
+        let mut keys = presence
+            .keys()
+            .await
+            .map_err(|err| format!("cannot list who is where: {err}"))?;
+        while let Some(key) = keys.next().await {
+            let Ok(key) = key else { continue };
+            if let Ok(Some(value)) = presence.get(key.as_str()).await
+                && let Ok(entry) = serde_json::from_slice::<Seated>(&value)
+            {
+                seated.insert(key, entry);
+            }
+        }
+        Ok(Self {
+            node,
+            nodes,
+            presence,
+            seated: Arc::new(Mutex::new(seated)),
+        })
+    }
+
+    /// Everyone in a room through another server, as the bucket had them at opening.
+    pub(super) fn elsewhere(&self) -> Vec<(String, MemberInfo, String)> {
+        let seated = self.seated.lock().unwrap_or_else(|p| p.into_inner());
+        seated
+            .values()
+            .filter(|s| s.node != self.node)
+            .map(|s| (s.room.clone(), s.member.clone(), s.node.clone()))
+            .collect()
+    }
+
+    /// What one of this server's events, now stored, changes in the bucket.
+    pub(super) async fn stored(&self, event: &Event) {
+        match event.kind {
+            EventKind::Join => {
+                let entry = Seated {
+                    room: event.room.clone(),
+                    member: event.from.clone(),
+                    node: self.node.clone(),
+                };
+                let key = Seated::key(&event.room, event.from.id, &self.node);
+                if let Ok(value) = serde_json::to_vec(&entry)
+                    && let Err(err) = self.presence.put(key.as_str(), Bytes::from(value)).await
+                {
+                    tracing::warn!(%err, "cannot note a member's presence");
+                }
+            }
+            EventKind::Leave => {
+                self.remove(&Seated::key(&event.room, event.from.id, &self.node))
+                    .await;
+            }
+            EventKind::Kick | EventKind::Ban | EventKind::Gban => {
+                let Some(target) = &event.target else { return };
+                // Through whichever server it was in.
+                let prefix = format!("{}.{}.", hex(&event.room), target.id.simple());
+                let keys: Vec<String> = {
+                    let seated = self.seated.lock().unwrap_or_else(|p| p.into_inner());
+                    seated
+                        .keys()
+                        .filter(|k| k.starts_with(&prefix))
+                        .cloned()
+                        .collect()
+                };
+                for key in keys {
+                    self.remove(&key).await;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    async fn remove(&self, key: &str) {
+        if let Err(err) = self.presence.purge(key).await {
+            tracing::warn!(%err, key, "cannot note a member's departure");
+        }
+    }
+
+    /// Beats, watches the buckets, and records the leaves of servers that went away, for
+    /// as long as the log lives.
+    pub(super) async fn run(self, js: jetstream::Context) {
+        let started = Instant::now();
+        let last_seen: Arc<Mutex<HashMap<String, Instant>>> = Default::default();
+        tokio::spawn(watch_nodes(self.nodes.clone(), last_seen.clone()));
+        tokio::spawn(watch_presence(self.presence.clone(), self.seated.clone()));
+        let mut reaped: HashSet<String> = HashSet::new();
+        let mut beat = tokio::time::interval(HEARTBEAT);
+        beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            beat.tick().await;
+            let now = unix_ms().to_string();
+            if let Err(err) = self.nodes.put(self.node.as_str(), Bytes::from(now)).await {
+                tracing::debug!(%err, "cannot beat");
+            }
+            let gone: Vec<(String, Seated)> = {
+                let last_seen = last_seen.lock().unwrap_or_else(|p| p.into_inner());
+                let dead = |node: &str| match last_seen.get(node) {
+                    Some(at) => at.elapsed() > DEAD_AFTER,
+                    None => started.elapsed() > DEAD_AFTER,
+                };
+                let seated = self.seated.lock().unwrap_or_else(|p| p.into_inner());
+                seated
+                    .iter()
+                    .filter(|(key, s)| {
+                        s.node != self.node && !reaped.contains(*key) && dead(&s.node)
+                    })
+                    .map(|(key, s)| (key.clone(), s.clone()))
+                    .collect()
+            };
+            for (key, seated) in gone {
+                if self.record_leave(&js, &key, &seated).await {
+                    reaped.insert(key.clone());
+                    self.remove(&key).await;
+                }
+            }
+        }
+    }
+
+    /// Publishes the leave of a member whose server went away; the message id makes it
+    /// one leave however many servers publish it.
+    async fn record_leave(&self, js: &jetstream::Context, key: &str, seated: &Seated) -> bool {
+        let event = Event {
+            room: seated.room.clone(),
+            seq: 0,
+            ts: unix_ms(),
+            kind: EventKind::Leave,
+            from: MemberInfo {
+                role: None,
+                away: None,
+                ..seated.member.clone()
+            },
+            text: Some(SERVER_GONE.to_owned()),
+            target: None,
+            until: None,
+            target_seq: None,
+            presence: None,
+        };
+        let Ok(payload) = serde_json::to_vec(&event) else {
+            return false;
+        };
+        let mut headers = HeaderMap::new();
+        headers.insert("Nats-Msg-Id", format!("gone-{key}").as_str());
+        headers.insert(NODE_HEADER, self.node.as_str());
+        headers.insert(FOR_HEADER, seated.node.as_str());
+        let stored = async {
+            js.publish_with_headers(subject(&seated.room), headers, Bytes::from(payload))
+                .await?
+                .await
+        };
+        match tokio::time::timeout(Duration::from_secs(5), stored).await {
+            Ok(Ok(_)) => {
+                tracing::info!(room = %seated.room, name = %seated.member.name, server = %seated.node, "recorded the leave of a member whose server went away");
+                true
+            }
+            Ok(Err(err)) => {
+                tracing::debug!(%err, "cannot record a leave yet");
+                false
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+/// Keeps `last_seen` up to date with every server's beat.
+async fn watch_nodes(nodes: kv::Store, last_seen: Arc<Mutex<HashMap<String, Instant>>>) {
+    loop {
+        if let Ok(mut watch) = nodes.watch_all().await {
+            while let Some(Ok(entry)) = watch.next().await {
+                if entry.operation == kv::Operation::Put {
+                    last_seen
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(entry.key, Instant::now());
+                }
+            }
+        }
+        tokio::time::sleep(HEARTBEAT).await;
+    }
+}
+
+/// Keeps `seated` up to date with the presence bucket.
+async fn watch_presence(presence: kv::Store, seated: Arc<Mutex<HashMap<String, Seated>>>) {
+    loop {
+        if let Ok(mut watch) = presence.watch_with_history(">").await {
+            while let Some(Ok(entry)) = watch.next().await {
+                let mut seated = seated.lock().unwrap_or_else(|p| p.into_inner());
+                match entry.operation {
+                    kv::Operation::Put => {
+                        if let Ok(value) = serde_json::from_slice::<Seated>(&entry.value) {
+                            seated.insert(entry.key, value);
+                        }
+                    }
+                    kv::Operation::Delete | kv::Operation::Purge => {
+                        seated.remove(&entry.key);
+                    }
+                }
+            }
+        }
+        tokio::time::sleep(HEARTBEAT).await;
+    }
+}
