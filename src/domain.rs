@@ -54,6 +54,7 @@ mod room_name;
 mod rooms;
 mod server_bans;
 mod session;
+mod shared;
 mod shutdown;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -242,6 +243,7 @@ impl Chat {
                         Progress::Stored(position) => chat.stored_through(position),
                         Progress::Sequenced { position, event } => chat.sequenced(position, *event),
                         Progress::Recorded(position) => chat.recorded(position),
+                        Progress::Changed(record) => chat.changed(*record),
                         Progress::Followed { event, via } => chat.followed(*event, via),
                         Progress::Dropped { from } => chat.not_stored(from),
                     }

@@ -69,7 +69,7 @@ impl Identities {
         identities
     }
 
-    fn insert(&mut self, identity: Identity) {
+    pub(super) fn insert(&mut self, identity: Identity) {
         let key = identity.record.key.clone();
         if let Some(name) = &identity.record.name {
             for look_alike in text_keys(name) {
@@ -124,6 +124,11 @@ impl Identities {
     /// The identity a member id was made for.
     pub(super) fn by_id(&self, id: Uuid) -> Option<&Identity> {
         self.by_id.get(&id).and_then(|key| self.by_key.get(key))
+    }
+
+    /// [`Identities::claim`], for a name another server gave.
+    pub(super) fn take_name(&mut self, key: &str, name: Option<&str>) {
+        self.claim(key, name);
     }
 
     /// Gives `key` the name `name`, releasing the one it had: the keys of that name alone

@@ -126,6 +126,9 @@ pub enum Progress {
     Sequenced { position: u64, event: Box<Event> },
     /// The record at this position is durable (in a log that says so one by one).
     Recorded(u64),
+    /// A record another server stored: the chat takes it in (a name owned, a marker
+    /// moved, a room's or the server's moderation changed).
+    Changed(Box<Record>),
     /// An event another server stored, in its room's order: the rooms take it in and
     /// deliver it as if it were their own. `via` names the server whose member it is
     /// about (the one it came through, or, for a leave recorded for a server that went

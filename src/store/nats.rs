@@ -45,6 +45,8 @@ pub enum NatsError {
         urls: String,
         source: async_nats::ConnectError,
     },
+    #[error("cannot read the NATS URLs {urls}: {reason}")]
+    Url { urls: String, reason: String },
     #[error("JetStream at {urls} is not ready: {reason}")]
     NotReady { urls: String, reason: String },
     #[error("cannot start the NATS client's runtime: {0}")]
@@ -131,7 +133,15 @@ impl NatsLog {
                 .name("chatroom")
                 .retry_on_initial_connect()
                 .connection_timeout(Duration::from_secs(5))
-                .connect(urls.as_str())
+                .connect(
+                    urls.split(',')
+                        .map(|url| url.trim().parse::<async_nats::ServerAddr>())
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|err| NatsError::Url {
+                            urls: urls.clone(),
+                            reason: err.to_string(),
+                        })?,
+                )
                 .await
                 .map_err(|source| NatsError::Connect {
                     urls: urls.clone(),
@@ -347,6 +357,7 @@ impl EventLog for NatsLog {
             self.inner.node.clone(),
         ));
         runtime.spawn(self.inner.presence.clone().run(self.inner.js.clone()));
+        runtime.spawn(self.inner.records.clone().watch(reports.clone()));
         publish::start(
             runtime.handle().clone(),
             publish::Publisher {

@@ -43,6 +43,8 @@ pub(super) enum Report {
     Recorded(u64),
     /// The event or record at this position could not be stored in time.
     Failed(u64),
+    /// Another server changed records.
+    Changed(Vec<crate::domain::Record>),
 }
 
 /// An event as a stream holds it, with its seq.
@@ -236,6 +238,11 @@ pub(super) async fn report(
                 via,
             } => {
                 on_progress(Progress::Followed { event, via });
+            }
+            Report::Changed(records) => {
+                for record in records {
+                    on_progress(Progress::Changed(Box::new(record)));
+                }
             }
             Report::Recorded(position) => {
                 if outstanding.remove(&position) {

@@ -14,6 +14,7 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::follow::Report;
 use super::{hex, unhex};
 use crate::domain::{
     IdentityRecord, IdentityState, Record, RecordSet, Recovered, RoomPolicy, ServerPolicy,
@@ -49,6 +50,8 @@ pub(super) struct Records {
     records: kv::Store,
     rooms: kv::Store,
     set: Arc<Mutex<RecordSet>>,
+    /// The bucket's revision when it was read: the watch for others' changes starts after.
+    revision: u64,
 }
 
 pub(super) async fn bucket(
@@ -76,26 +79,31 @@ impl Records {
         let records = bucket(js, RECORDS, replicas).await?;
         let rooms = bucket(js, ROOMS, replicas).await?;
         let mut set = RecordSet::default();
+        let mut revision = 0;
         let mut keys = records
             .keys()
             .await
             .map_err(|err| format!("cannot list the records: {err}"))?;
         while let Some(key) = keys.next().await {
             let key = key.map_err(|err| format!("cannot list the records: {err}"))?;
-            let Some(value) = records
-                .get(key.as_str())
+            let Some(entry) = records
+                .entry(key.as_str())
                 .await
                 .map_err(|err| format!("cannot read record {key}: {err}"))?
             else {
                 continue;
             };
-            load(&mut set, &key, &value)
-                .map_err(|err| format!("record {key} is corrupt: {err}"))?;
+            revision = revision.max(entry.revision);
+            if entry.operation == kv::Operation::Put {
+                load(&mut set, &key, &entry.value)
+                    .map_err(|err| format!("record {key} is corrupt: {err}"))?;
+            }
         }
         Ok(Self {
             records,
             rooms,
             set: Arc::new(Mutex::new(set)),
+            revision,
         })
     }
 
@@ -148,6 +156,118 @@ impl Records {
         .ok()?;
         Some((entry.key(), Bytes::from(json)))
     }
+}
+
+impl Records {
+    /// Watches the bucket for what other servers change, for as long as the log lives,
+    /// and hands each change on as the records that make it.
+    pub(super) async fn watch(self, reports: tokio::sync::mpsc::UnboundedSender<Report>) {
+        let mut from = self.revision + 1;
+        while !reports.is_closed() {
+            let mut watch = match self.records.watch_all_from_revision(from).await {
+                Ok(watch) => watch,
+                Err(err) => {
+                    tracing::debug!(%err, "cannot watch the records yet");
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                    continue;
+                }
+            };
+            while let Some(Ok(entry)) = watch.next().await {
+                from = entry.revision + 1;
+                if entry.operation != kv::Operation::Put {
+                    continue;
+                }
+                let changes = {
+                    let mut set = self.set.lock().unwrap_or_else(|p| p.into_inner());
+                    let mut next = set.clone();
+                    if load(&mut next, &entry.key, &entry.value).is_err() {
+                        tracing::error!(key = %entry.key, "skipping a corrupt record");
+                        continue;
+                    }
+                    let changes = changes(&set, &next, &entry.key);
+                    *set = next;
+                    changes
+                };
+                if !changes.is_empty() && reports.send(Report::Changed(changes)).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The records that turn `old` into `new`, for the entry at `key` (the only one that
+/// differs); none if it is as this server wrote it.
+fn changes(old: &RecordSet, new: &RecordSet, key: &str) -> Vec<Record> {
+    let (kind, name) = key.split_once('.').unwrap_or((key, ""));
+    let name = unhex(name).unwrap_or_default();
+    let mut out = Vec::new();
+    match kind {
+        "id" => {
+            let Some(now) = new.by_key.get(&name) else {
+                return out;
+            };
+            let before = old.by_key.get(&name);
+            if before.map(|b| &b.record) != Some(&now.record) {
+                out.push(Record::Identity(now.record.clone()));
+            }
+            let had: &[String] = before.map_or(&[], |b| &b.rooms);
+            for room in now.rooms.iter().filter(|r| !had.contains(r)) {
+                out.push(Record::Membership {
+                    key: name.clone(),
+                    room: room.clone(),
+                    member: true,
+                });
+            }
+            for room in had.iter().filter(|r| !now.rooms.contains(r)) {
+                out.push(Record::Membership {
+                    key: name.clone(),
+                    room: room.clone(),
+                    member: false,
+                });
+            }
+            for (room, seq) in &now.markers {
+                if before.and_then(|b| b.markers.get(room)) < Some(seq) {
+                    out.push(Record::Marker {
+                        key: name.clone(),
+                        room: room.clone(),
+                        seq: *seq,
+                    });
+                }
+            }
+            if before.map(|b| &b.ignored) != Some(&now.ignored) {
+                out.push(Record::Ignores {
+                    key: name.clone(),
+                    ignored: now.ignored.clone(),
+                });
+            }
+        }
+        "conv" => {
+            if let Some(keys) = new.conversations.get(&name)
+                && old.conversations.get(&name) != Some(keys)
+            {
+                out.push(Record::Conversation {
+                    room: name,
+                    keys: keys.clone(),
+                });
+            }
+        }
+        "policy" => {
+            if let Some(policy) = new.policies.get(&name)
+                && old.policies.get(&name) != Some(policy)
+            {
+                out.push(Record::RoomPolicy {
+                    room: name,
+                    policy: policy.clone(),
+                });
+            }
+        }
+        "server" if old.server_policy != new.server_policy => {
+            out.push(Record::ServerPolicy(new.server_policy.clone()));
+        }
+        _ => {}
+    }
+    out
 }
 
 /// Which entry of the bucket a record changes.
