@@ -310,7 +310,43 @@ impl NatsCluster {
                 return Some(format!("{} is not current with the meta leader", peer.name));
             }
         }
-        None
+        if self.running().count() < self.nodes.len() {
+            return None;
+        }
+        self.placement_probe().await
+    }
+
+    /// Whether a stream on every node can be placed now: made, then deleted. All of the
+    /// above can look ready while the meta leader has not yet heard what its peers can
+    /// hold, and refuses a replicated stream ("no suitable peers for placement").
+    async fn placement_probe(&self) -> Option<String> {
+        let urls: Vec<String> = (0..self.nodes.len()).map(|i| self.url(i)).collect();
+        let connect = async_nats::ConnectOptions::new()
+            .connection_timeout(HTTP_WAIT)
+            .connect(urls);
+        let client = match tokio::time::timeout(HTTP_WAIT, connect).await {
+            Ok(Ok(client)) => client,
+            Ok(Err(err)) => return Some(format!("cannot connect: {err}")),
+            Err(_) => return Some("cannot connect: timed out".to_owned()),
+        };
+        let mut js = async_nats::jetstream::new(client);
+        js.set_timeout(HTTP_WAIT);
+        let name = format!("ready-probe-{}", uuid::Uuid::new_v4().simple());
+        let config = async_nats::jetstream::stream::Config {
+            name: name.clone(),
+            num_replicas: self.nodes.len(),
+            ..Default::default()
+        };
+        if let Err(err) = js.create_stream(config).await {
+            return Some(format!(
+                "an R{} stream cannot be placed: {err}",
+                self.nodes.len()
+            ));
+        }
+        match js.delete_stream(&name).await {
+            Ok(_) => None,
+            Err(err) => Some(format!("the probe stream cannot be deleted: {err}")),
+        }
     }
 
     async fn get_json(&self, node: &Node, path: &str) -> Result<Value, String> {
