@@ -50,7 +50,8 @@
 //!   moderation calls; a message to delete is read from the log before the chat checks
 //!   it), `rpc/stream.rs` (the event stream
 //!   and polling, with catch-up per room), `rpc/reads.rs` (history reads on a thread of
-//!   their own), [`rpc::auth`] (the password) and [`rpc::tls`]. The client side's
+//!   their own), [`rpc::health`] (`GET /healthz`), [`rpc::auth`] (the password) and
+//!   [`rpc::tls`]. The client side's
 //!   connection helpers are [`rpc::client`].
 //! - [`bench`]: `chatroom bench`, a fan-out load generator that checks every delivery.
 //! - [`ui`]: the TUI — state in [`ui::App`] ([`ui::app`]): the rooms the user is in

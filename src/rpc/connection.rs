@@ -4,9 +4,11 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::future::Either;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use jsonrpsee::server::{HttpRequest, Methods, StopHandle, TowerServiceBuilder, stop_channel, ws};
@@ -17,6 +19,7 @@ use tokio::time::timeout;
 use tower::Service;
 use tower::layer::util::Identity;
 
+use super::health;
 use super::limits::{IpPermit, RemoteIp};
 use super::server::ServerConfig;
 use crate::domain::{Chat, LeaveReason};
@@ -32,6 +35,8 @@ pub(super) struct Shared {
     /// Fires when the whole server stops.
     pub(super) stop: StopHandle,
     pub(super) config: ServerConfig,
+    /// Set once shutdown begins: health checks answer 503 from then on.
+    pub(super) shutting_down: AtomicBool,
 }
 
 /// Low latency for chat lines, and a bound on how long a peer may leave data unread.
@@ -100,6 +105,12 @@ async fn serve_connection<S>(
             let mut request =
                 request.map(|body| DeadlineBody::new(body, shared.config.handshake_timeout));
             request.extensions_mut().insert(RemoteIp(remote));
+            // Answered here: no password, no JSON-RPC limits, no member, no call.
+            if health::is_health_check(&request) {
+                let shutting_down = shared.shutting_down.load(Ordering::Relaxed);
+                let answer = health::answer(&shared.config.health, shutting_down);
+                return Either::Left(std::future::ready(Ok(answer)));
+            }
             let response = if ws::is_upgrade_request(&request) {
                 let (conn_stop, conn_stopper) = stop_channel();
                 let mut service = shared.rpc.clone().build(shared.methods.clone(), conn_stop);
@@ -123,12 +134,12 @@ async fn serve_connection<S>(
             };
             // jsonrpsee answers every request itself; a plain error type keeps hyper's
             // bounds simple.
-            async move {
+            Either::Right(async move {
                 Ok::<_, Infallible>(response.await.unwrap_or_else(|err| {
                     tracing::warn!(%err, "request failed");
                     jsonrpsee::server::http::response::internal_error()
                 }))
-            }
+            })
         })
     };
     // The header deadline covers a client that sends nothing as well as one that dribbles.

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod client;
 mod connection;
+pub mod health;
 mod joining;
 mod limits;
 mod moderation;

@@ -14,6 +14,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use jsonrpsee::server::{
@@ -28,6 +29,7 @@ use tracing::Instrument;
 use super::ChatApiServer;
 use super::auth::Password;
 use super::connection::{Shared, accept_connection, refuse, tune_socket};
+pub use super::health::Health;
 use super::limits::IpLimiter;
 pub use super::service::ChatService;
 use crate::domain::{Chat, ChatConfig, EventLog, LogError, RateLimit};
@@ -106,6 +108,8 @@ pub struct ServerConfig {
     /// The server operators at start, by key fingerprint (`SHA256:…`); later changes go
     /// through [`Chat::set_server_operators`].
     pub server_operators: Vec<String>,
+    /// Whether this node is ready, as `GET /healthz` answers (always, by default).
+    pub health: Health,
 }
 
 impl Default for ServerConfig {
@@ -143,6 +147,7 @@ impl Default for ServerConfig {
             password: None,
             tls: None,
             server_operators: Vec::new(),
+            health: Health::default(),
         }
     }
 }
@@ -264,6 +269,7 @@ async fn run(
         chat: chat.clone(),
         stop,
         config: config.clone(),
+        shutting_down: AtomicBool::new(false),
     });
     let sockets = Arc::new(Semaphore::new(config.max_connections as usize));
     let per_ip = IpLimiter::new(config.max_per_ip, config.limit_loopback);
@@ -324,6 +330,7 @@ async fn run(
     }
 
     tracing::info!("shutting down");
+    shared.shutting_down.store(true, Ordering::Relaxed);
     // Nobody new gets in while the chat says goodbye.
     drop(listener);
     reaper.abort();

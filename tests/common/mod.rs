@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 pub mod moderation;
+pub mod nats;
 pub mod process;
 pub mod raw_ws;
 
