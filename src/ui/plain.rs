@@ -109,6 +109,7 @@ pub async fn run(options: ConnectOptions, mode: Mode) -> anyhow::Result<()> {
     // does the end.
     let mut awaiting = false;
     let mut input_done = false;
+    let mut server_shown = None;
     let result = loop {
         if input_done && !awaiting {
             break Ok(());
@@ -292,7 +293,13 @@ pub async fn run(options: ConnectOptions, mode: Mode) -> anyhow::Result<()> {
                             "this server needs a password: give it with --password-file or CHATROOM_PASSWORD"
                         }));
                     }
+                    // Told when it changes: the first time in, and on moving to another.
+                    NetEvent::Server(server) if server_shown.as_ref() != Some(&server) => {
+                        printer.notice(Notice::Server { server: &clean_text(&server) }).await?;
+                        server_shown = Some(server);
+                    }
                     NetEvent::Reconnecting(_)
+                    | NetEvent::Server(_)
                     | NetEvent::Older { .. }
                     | NetEvent::Newer { .. }
                     | NetEvent::Latest { .. }

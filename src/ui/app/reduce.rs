@@ -225,6 +225,11 @@ impl App {
                 self.push_local_in(at, kind, text);
             }
             NetEvent::Reconnecting(secs) => self.connection = Connection::Reconnecting(secs),
+            NetEvent::Server(server) if server != self.server => {
+                self.push_local(LineKind::Notice, format!("connected to {server}"));
+                self.server = server;
+            }
+            NetEvent::Server(_) => {}
             NetEvent::Moderated {
                 room,
                 what,
