@@ -91,6 +91,9 @@ pub enum NetEvent {
     Refused(String),
     /// Trying again in this many seconds.
     Reconnecting(u64),
+    /// Getting in failed at one of several addresses, for this reason; the next is tried at
+    /// once (a round of them all failed is [`NetEvent::Disconnected`]).
+    TryingNext(String),
     /// On this one of several addresses (as the user gave it), told before
     /// [`NetEvent::Joined`] each time the worker gets in, when given more than one.
     Server(String),

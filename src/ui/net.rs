@@ -194,6 +194,8 @@ impl Worker {
         let mut failures = 0u32;
         loop {
             let tried = (joined_before, failures);
+            // Why getting in failed at this address, to tell once it is known what is next.
+            let mut failed = None;
             match self.open(&mut old_session, tried).await {
                 Ok(opened) => {
                     failures = 0;
@@ -255,7 +257,7 @@ impl Worker {
                 }
                 Err(OpenError::Unusable(reason)) if self.servers.refuse() => {
                     tracing::warn!(%reason, "cannot use this address, and will not try it again");
-                    self.report(NetEvent::Disconnected(reason)).await;
+                    failed = Some(reason);
                 }
                 Err(OpenError::Permanent(reason) | OpenError::Unusable(reason)) => {
                     tracing::warn!(%reason, "cannot join, and will not try again");
@@ -265,7 +267,7 @@ impl Worker {
                 }
                 Err(OpenError::Transient(reason)) => {
                     tracing::warn!(%reason, "cannot join");
-                    self.report(NetEvent::Disconnected(reason)).await;
+                    failed = Some(reason);
                 }
                 Err(OpenError::Interrupted {
                     reason,
@@ -292,7 +294,16 @@ impl Worker {
                 }
             }
             // The next address, at once while some of this round are untried.
-            if !self.servers.next() {
+            let wait = self.servers.next();
+            if let Some(reason) = failed {
+                let event = if wait {
+                    NetEvent::Disconnected(reason)
+                } else {
+                    NetEvent::TryingNext(reason)
+                };
+                self.report(event).await;
+            }
+            if !wait {
                 continue;
             }
             let wait = backoff(failures, rand::rng().random_range(0.8..1.2));

@@ -298,6 +298,12 @@ pub async fn run(options: ConnectOptions, mode: Mode) -> anyhow::Result<()> {
                         printer.notice(Notice::Server { server: &clean_text(&server) }).await?;
                         server_shown = Some(server);
                     }
+                    // Before getting in: why an address did not do. Once in, an outage
+                    // is told once, as with a single address.
+                    NetEvent::TryingNext(reason) if !joined_once => {
+                        eprintln!("{}; trying the next server", clean_text(&reason));
+                    }
+                    NetEvent::TryingNext(_) => {}
                     NetEvent::Reconnecting(_)
                     | NetEvent::Server(_)
                     | NetEvent::Older { .. }

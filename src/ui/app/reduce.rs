@@ -230,6 +230,13 @@ impl App {
                 self.server = server;
             }
             NetEvent::Server(_) => {}
+            // Why the first address did not do, before ever getting in; in an outage, the
+            // round's last failure is enough (it is counted, not repeated).
+            NetEvent::TryingNext(reason) if self.me.is_none() => {
+                let text = format!("{}; trying the next server", clean_text(&reason));
+                self.push_local(LineKind::Error, text);
+            }
+            NetEvent::TryingNext(_) => {}
             NetEvent::Moderated {
                 room,
                 what,
