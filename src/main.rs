@@ -312,6 +312,12 @@ struct BenchArgs {
     /// Server to measure: host[:port] (port 7777 unless given), or a ws:// or wss:// URL.
     #[arg(env = "CHATROOM_SERVER", default_value = "127.0.0.1:7777")]
     server: String,
+    /// Spread the members (publishers too) round-robin over these servers, the nodes of a
+    /// cluster, comma-separated, each in the same form as SERVER (which, with
+    /// CHATROOM_SERVER, it replaces): a delivery from one to another is checked like any
+    /// other.
+    #[arg(long, value_name = "SERVER,SERVER…", value_delimiter = ',', conflicts_with = "server")]
+    servers: Vec<String>,
     #[command(flatten)]
     access: AccessArgs,
     /// Members to open.
