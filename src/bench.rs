@@ -612,11 +612,33 @@ mod tests {
     }
 
     #[test]
+    fn members_and_publishers_are_spread_round_robin_over_the_addresses() {
+        let config = BenchConfig {
+            urls: vec!["ws://a/".into(), "ws://b/".into(), "ws://c/".into()],
+            clients: 7,
+            publishers: 3,
+            messages: None,
+            duration: None,
+            rate: 0.0,
+            size: 128,
+            tls: ClientTls::default(),
+            password: None,
+            rooms: 1,
+        };
+        let at: Vec<&str> = (0..7).map(|index| config.url_of(index)).collect();
+        assert_eq!(at[..3], ["ws://a/", "ws://b/", "ws://c/"], "the publishers");
+        assert_eq!(at[3..], ["ws://a/", "ws://b/", "ws://c/", "ws://a/"]);
+        let split: Vec<usize> = config.split().iter().map(|s| s.members).collect();
+        assert_eq!(split, [3, 2, 2]);
+    }
+
+    #[test]
     fn a_clean_report_is_one_without_loss_duplicates_or_reordering() {
         let mut report = Report {
             clients: 2,
             publishers: 1,
             rooms: 1,
+            servers: Vec::new(),
             connect_s: 0.0,
             messages_sent: 1,
             deliveries_expected: 1,

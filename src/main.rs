@@ -211,7 +211,11 @@ struct ConnectArgs {
     /// Server to join: host[:port] (port 7777 unless given), or a ws:// or wss:// URL. Or
     /// several, comma-separated, of nodes that share every room (a cluster): the client
     /// uses the first that answers and, when its connection is lost, the next in turn.
-    #[arg(env = "CHATROOM_SERVER", default_value = "127.0.0.1:7777", value_name = "SERVER[,…]")]
+    #[arg(
+        env = "CHATROOM_SERVER",
+        default_value = "127.0.0.1:7777",
+        value_name = "SERVER[,…]"
+    )]
     server: String,
     #[command(flatten)]
     client: ClientArgs,
@@ -316,7 +320,12 @@ struct BenchArgs {
     /// cluster, comma-separated, each in the same form as SERVER (which, with
     /// CHATROOM_SERVER, it replaces): a delivery from one to another is checked like any
     /// other.
-    #[arg(long, value_name = "SERVER,SERVER…", value_delimiter = ',', conflicts_with = "server")]
+    #[arg(
+        long,
+        value_name = "SERVER,SERVER…",
+        value_delimiter = ',',
+        conflicts_with = "server"
+    )]
     servers: Vec<String>,
     #[command(flatten)]
     access: AccessArgs,

@@ -126,7 +126,11 @@ async fn spread_over_two_addresses_every_delivery_is_checked_and_the_split_repor
         .map(|share| (share.url.as_str(), share.members))
         .collect();
     assert_eq!(split, [(a.as_str(), 11), (b.as_str(), 10)]);
-    assert_eq!(through_relay.load(Ordering::SeqCst), 10, "members 1, 3, … 19");
+    assert_eq!(
+        through_relay.load(Ordering::SeqCst),
+        10,
+        "members 1, 3, … 19"
+    );
     server.stop().await;
 }
 

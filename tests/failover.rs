@@ -89,7 +89,10 @@ async fn an_address_that_never_answers_is_passed_over_for_the_next() {
     let mut stdin = client.stdin.take().unwrap();
     let mut out = BufReader::new(client.stdout.take().unwrap()).lines();
     let on = line_containing(&mut out, "-!- connected to").await;
-    assert!(on.ends_with(&format!("-!- connected to {}", server.addr)), "{on}");
+    assert!(
+        on.ends_with(&format!("-!- connected to {}", server.addr)),
+        "{on}"
+    );
     line_containing(&mut out, "-!- you are bot").await;
     stdin.write_all(b"hello from the second\n").await.unwrap();
     hears(&mut watcher, "bot", "hello from the second").await;
@@ -120,7 +123,10 @@ async fn a_client_whose_server_goes_moves_to_the_next_and_resumes_with_nothing_m
     let mut stdin = client.stdin.take().unwrap();
     let mut out = BufReader::new(client.stdout.take().unwrap()).lines();
     let on = line_containing(&mut out, "-!- connected to").await;
-    assert!(on.ends_with(&format!("-!- connected to {}", first.addr)), "{on}");
+    assert!(
+        on.ends_with(&format!("-!- connected to {}", first.addr)),
+        "{on}"
+    );
     line_containing(&mut out, "-!- you are logger").await;
 
     first.stop().await;
@@ -130,7 +136,10 @@ async fn a_client_whose_server_goes_moves_to_the_next_and_resumes_with_nothing_m
     let second = TestServer::start_on(second_addr, config()).await;
     let mut carol = Member::join(&second, "carol").await;
     let on = line_containing(&mut out, "-!- connected to").await;
-    assert!(on.ends_with(&format!("-!- connected to {second_addr}")), "{on}");
+    assert!(
+        on.ends_with(&format!("-!- connected to {second_addr}")),
+        "{on}"
+    );
     // Resumed from its cursor: the room's history there is the one it was reading.
     line_containing(&mut out, "-!- reconnected as logger").await;
     let said_before_carol = carol
@@ -170,7 +179,10 @@ async fn nodes_given_together_that_share_a_server_id_are_each_signed_in_to() {
     line_containing(&mut out, "-!- you are alice").await;
     a.stop().await;
     let on = line_containing(&mut out, "-!- connected to").await;
-    assert!(on.ends_with(&format!("-!- connected to {}", b.addr)), "{on}");
+    assert!(
+        on.ends_with(&format!("-!- connected to {}", b.addr)),
+        "{on}"
+    );
     // In again (resumed or afresh: this server's room is not the first's).
     line_containing(&mut out, "alice").await;
     let mut watcher = Member::join(&b, "watcher").await;

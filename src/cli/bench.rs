@@ -35,7 +35,10 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         vec![args.access.url(&args.server)?]
     } else {
         let url = |server: &String| args.access.url(server);
-        args.servers.iter().map(url).collect::<anyhow::Result<_>>()?
+        args.servers
+            .iter()
+            .map(url)
+            .collect::<anyhow::Result<_>>()?
     };
     let config = BenchConfig {
         urls,

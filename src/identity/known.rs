@@ -103,10 +103,16 @@ mod tests {
     #[test]
     fn a_server_id_seen_at_another_address_is_refused_and_nothing_is_written() {
         let (dir, known) = scratch();
-        known.vouch("wss://chat.example:7777/", &[], "aaaa").unwrap();
-        known.vouch("wss://chat.example:7777/", &[], "aaaa").unwrap();
+        known
+            .vouch("wss://chat.example:7777/", &[], "aaaa")
+            .unwrap();
+        known
+            .vouch("wss://chat.example:7777/", &[], "aaaa")
+            .unwrap();
         let before = std::fs::read_to_string(dir.join("known_servers")).unwrap();
-        let err = known.vouch("ws://evil.example:7777/", &[], "aaaa").unwrap_err();
+        let err = known
+            .vouch("ws://evil.example:7777/", &[], "aaaa")
+            .unwrap_err();
         assert!(
             matches!(&err, KnownServerError::Relayed { first_seen, .. } if first_seen == "wss://chat.example:7777/")
         );

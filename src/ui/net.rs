@@ -39,10 +39,10 @@ mod stream;
 use self::handle::{Command, Line};
 pub use self::handle::{Network, Page};
 pub use self::moderate::{Outcome, role_words};
-pub use self::servers::ServerAddress;
 use self::proof::prove;
 use self::resume::{resume, resumed_from, room_refused};
 use self::retry::{backoff, gives_up};
+pub use self::servers::ServerAddress;
 use self::servers::Servers;
 pub use self::stream::is_part;
 use self::stream::{Listener, listen};
@@ -327,20 +327,15 @@ impl Worker {
         (joined_before, failures): (bool, u32),
     ) -> Result<Opened, OpenError> {
         let url = self.servers.current().url.clone();
-        let client = connect_within(
-            &url,
-            &self.tls,
-            SUBSCRIPTION_BUFFER,
-            self.connect_timeout,
-        )
-        .await
-        .map_err(|err| {
-            if gives_up(&err, joined_before, failures) {
-                OpenError::Unusable(err.to_string())
-            } else {
-                OpenError::Transient(err.to_string())
-            }
-        })?;
+        let client = connect_within(&url, &self.tls, SUBSCRIPTION_BUFFER, self.connect_timeout)
+            .await
+            .map_err(|err| {
+                if gives_up(&err, joined_before, failures) {
+                    OpenError::Unusable(err.to_string())
+                } else {
+                    OpenError::Transient(err.to_string())
+                }
+            })?;
         // Taken only now: an attempt that could not connect leaves it for the next.
         let old = old_session.take();
         if self.identity.is_none()
