@@ -2,7 +2,9 @@
 //! them publish numbered, timestamped messages, and has every member check what it receives:
 //! delivery latency into an HDR histogram, and loss, duplicates and order per publisher.
 //! With `--rooms`, members spread over several rooms each (see [`rooms`]) and the checks
-//! are per room and publisher.
+//! are per room and publisher. With several server addresses (`--servers`, the nodes of a
+//! cluster), members, publishers among them, are spread over them round-robin, and a
+//! delivery from one node to another is checked like any other.
 //!
 //! The server under test should run with `--rate-limit 0`; a bench that meets the rate limit
 //! says so and stops.
@@ -79,7 +81,9 @@ pub enum BenchError {
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct BenchConfig {
-    pub url: String,
+    /// The server's URL, or the URLs of nodes sharing every room: member `i` connects to
+    /// `urls[i % len]`. Never empty.
+    pub urls: Vec<String>,
     pub clients: usize,
     pub publishers: usize,
     /// Messages per publisher; with `duration` instead, as many as fit.
@@ -102,6 +106,34 @@ impl BenchConfig {
     fn layout(&self) -> Option<Layout> {
         (self.rooms > 1).then(|| Layout::new(self.rooms, self.clients, self.publishers))
     }
+
+    /// The address member `index` connects to.
+    fn url_of(&self, index: usize) -> &str {
+        &self.urls[index % self.urls.len()]
+    }
+
+    /// How many members each address has, in the order given.
+    fn split(&self) -> Vec<ServerShare> {
+        let mut shares: Vec<ServerShare> = self
+            .urls
+            .iter()
+            .map(|url| ServerShare {
+                url: url.clone(),
+                members: 0,
+            })
+            .collect();
+        for index in 0..self.clients {
+            shares[index % self.urls.len()].members += 1;
+        }
+        shares
+    }
+}
+
+/// The members one server address had.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServerShare {
+    pub url: String,
+    pub members: usize,
 }
 
 /// What a run measured; `--json` prints exactly this.
@@ -110,6 +142,8 @@ pub struct Report {
     pub clients: usize,
     pub publishers: usize,
     pub rooms: usize,
+    /// How many members were on each server address.
+    pub servers: Vec<ServerShare>,
     pub connect_s: f64,
     pub messages_sent: u64,
     pub deliveries_expected: u64,
@@ -166,7 +200,7 @@ async fn open_members(
             let mut rooms = rooms::names_of(layout, index).into_iter();
             // Thousands of members share this one process: let a member fall behind on
             // its own stream without being dropped, so what is measured is the server.
-            let client = connect_with(&config.url, &config.tls, CLIENT_BUFFER)
+            let client = connect_with(config.url_of(index), &config.tls, CLIENT_BUFFER)
                 .await
                 .map_err(|source| BenchError::Connect { index, source })?;
             let joined = client
@@ -334,6 +368,7 @@ pub async fn run(
         clients: config.clients,
         publishers: config.publishers,
         rooms: config.rooms,
+        servers: config.split(),
         connect_s,
         messages_sent,
         deliveries_expected,
@@ -577,11 +612,33 @@ mod tests {
     }
 
     #[test]
+    fn members_and_publishers_are_spread_round_robin_over_the_addresses() {
+        let config = BenchConfig {
+            urls: vec!["ws://a/".into(), "ws://b/".into(), "ws://c/".into()],
+            clients: 7,
+            publishers: 3,
+            messages: None,
+            duration: None,
+            rate: 0.0,
+            size: 128,
+            tls: ClientTls::default(),
+            password: None,
+            rooms: 1,
+        };
+        let at: Vec<&str> = (0..7).map(|index| config.url_of(index)).collect();
+        assert_eq!(at[..3], ["ws://a/", "ws://b/", "ws://c/"], "the publishers");
+        assert_eq!(at[3..], ["ws://a/", "ws://b/", "ws://c/", "ws://a/"]);
+        let split: Vec<usize> = config.split().iter().map(|s| s.members).collect();
+        assert_eq!(split, [3, 2, 2]);
+    }
+
+    #[test]
     fn a_clean_report_is_one_without_loss_duplicates_or_reordering() {
         let mut report = Report {
             clients: 2,
             publishers: 1,
             rooms: 1,
+            servers: Vec::new(),
             connect_s: 0.0,
             messages_sent: 1,
             deliveries_expected: 1,

@@ -199,10 +199,16 @@ impl Identity {
     }
 
     /// Checks, before signing a challenge from the server at `address`, that no other
-    /// address gave the same server id before (see [`known`]), and remembers this one.
-    pub fn vouch(&self, address: &str, server: &str) -> Result<(), known::KnownServerError> {
+    /// address gave the same server id before, bar its `siblings` (see [`known`]), and
+    /// remembers this one.
+    pub fn vouch(
+        &self,
+        address: &str,
+        siblings: &[String],
+        server: &str,
+    ) -> Result<(), known::KnownServerError> {
         match &self.known {
-            Some(known) => known.vouch(address, server),
+            Some(known) => known.vouch(address, siblings, server),
             None => Ok(()),
         }
     }

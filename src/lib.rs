@@ -53,7 +53,8 @@
 //!   their own), [`rpc::health`] (`GET /healthz`), [`rpc::auth`] (the password) and
 //!   [`rpc::tls`]. The client side's
 //!   connection helpers are [`rpc::client`].
-//! - [`bench`]: `chatroom bench`, a fan-out load generator that checks every delivery.
+//! - [`bench`]: `chatroom bench`, a fan-out load generator that checks every delivery
+//!   (its members spread over several nodes with `--servers`).
 //! - [`ui`]: the TUI — state in [`ui::App`] ([`ui::app`]): the rooms the user is in
 //!   (`rooms.rs`: each [`ui::app::Room`], or conversation with its peer, with its own pane,
 //!   members, draft, read marker, unread count and mention flag; switching; joins and
@@ -68,7 +69,8 @@
 //!   A pane is a window of at most `--scrollback` lines onto its room's history, its view anchored to a line, so a frame costs what the screen shows
 //!   whatever the length of the scrollback. One network worker ([`ui::net`]) holds one
 //!   session in every room, joined with the user's key (its proof signed per connection),
-//!   with the last seq seen in each, and resumes them all with one subscription; it
+//!   with the last seq seen in each, and resumes them all with one subscription (given
+//!   several addresses, `connect A,B,C`, at the next in turn: `net/servers.rs`); it
 //!   enters the rooms the server says the identity is in (a conversation someone opened,
 //!   another session's `/join`). Moderation in the client: its commands parsed in
 //!   `command/moderation.rs`, worded in `event_text/moderation.rs`, carried out by

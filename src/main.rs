@@ -218,8 +218,14 @@ impl AccessArgs {
 
 #[derive(Args)]
 struct ConnectArgs {
-    /// Server to join: host[:port] (port 7777 unless given), or a ws:// or wss:// URL.
-    #[arg(env = "CHATROOM_SERVER", default_value = "127.0.0.1:7777")]
+    /// Server to join: host[:port] (port 7777 unless given), or a ws:// or wss:// URL. Or
+    /// several, comma-separated, of nodes that share every room (a cluster): the client
+    /// uses the first that answers and, when its connection is lost, the next in turn.
+    #[arg(
+        env = "CHATROOM_SERVER",
+        default_value = "127.0.0.1:7777",
+        value_name = "SERVER[,…]"
+    )]
     server: String,
     #[command(flatten)]
     client: ClientArgs,
@@ -304,8 +310,7 @@ impl ClientArgs {
             notices: Vec::new(),
             identity: None,
             connect_timeout: CONNECT_TIMEOUT,
-            url,
-            display,
+            servers: vec![chatroom::ui::net::ServerAddress { url, display }],
             name: self.name.or_else(default_name),
             rooms: self.rooms,
             timestamps: self.timestamps,
@@ -321,6 +326,17 @@ struct BenchArgs {
     /// Server to measure: host[:port] (port 7777 unless given), or a ws:// or wss:// URL.
     #[arg(env = "CHATROOM_SERVER", default_value = "127.0.0.1:7777")]
     server: String,
+    /// Spread the members (publishers too) round-robin over these servers, the nodes of a
+    /// cluster, comma-separated, each in the same form as SERVER (which, with
+    /// CHATROOM_SERVER, it replaces): a delivery from one to another is checked like any
+    /// other.
+    #[arg(
+        long,
+        value_name = "SERVER,SERVER…",
+        value_delimiter = ',',
+        conflicts_with = "server"
+    )]
+    servers: Vec<String>,
     #[command(flatten)]
     access: AccessArgs,
     /// Members to open.

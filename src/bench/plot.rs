@@ -297,6 +297,7 @@ mod tests {
                 clients,
                 publishers: 4,
                 rooms: 1,
+                servers: Vec::new(),
                 connect_s: 1.0,
                 messages_sent: 1,
                 deliveries_expected: 1,

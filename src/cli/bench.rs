@@ -30,8 +30,18 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         "--rooms ({}) cannot exceed the members ({fewest_clients})",
         args.rooms,
     );
+    // Several addresses, each in the same form as one alone, with the same ways to trust it.
+    let urls = if args.servers.is_empty() {
+        vec![args.access.url(&args.server)?]
+    } else {
+        let url = |server: &String| args.access.url(server);
+        args.servers
+            .iter()
+            .map(url)
+            .collect::<anyhow::Result<_>>()?
+    };
     let config = BenchConfig {
-        url: args.access.url(&args.server)?,
+        urls,
         tls: args.access.tls(),
         password: args.access.password()?,
         clients: args.clients as usize,
@@ -101,7 +111,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
             config.clients,
             config.publishers,
             rooms_note(config.rooms),
-            config.url
+            config.urls.join(", ")
         );
         let bar = indicatif::ProgressBar::new_spinner();
         bar.enable_steady_tick(Duration::from_millis(100));
@@ -161,6 +171,14 @@ fn print_report(r: &chatroom::bench::Report) {
         r.publishers,
         rooms_note(r.rooms)
     );
+    if r.servers.len() > 1 {
+        let shares: Vec<String> = r
+            .servers
+            .iter()
+            .map(|share| format!("{} on {}", share.members, share.url))
+            .collect();
+        println!("servers      {}", shares.join(", "));
+    }
     println!("messages     {} sent", r.messages_sent);
     println!(
         "deliveries   {} of {} expected: {} lost, {} duplicated, {} out of order{}",

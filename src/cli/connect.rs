@@ -3,6 +3,7 @@
 use std::io::IsTerminal;
 
 use chatroom::ui;
+use chatroom::ui::net::ServerAddress;
 
 use super::setup::{client_identity, log_to_file};
 use crate::ConnectArgs;
@@ -14,12 +15,24 @@ pub async fn connect(args: ConnectArgs) -> anyhow::Result<()> {
         || args.json
         || !std::io::stdin().is_terminal()
         || !std::io::stdout().is_terminal();
+    // Each address in the same form as one alone, with the same ways to trust it.
+    let servers = args
+        .server
+        .split(',')
+        .map(|server| {
+            Ok(ServerAddress {
+                url: args.access.url(server)?,
+                display: server.to_owned(),
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let mut options = args.client.options(
-        args.access.url(&args.server)?,
-        args.server.clone(),
+        servers[0].url.clone(),
+        servers[0].display.clone(),
         args.access.password()?,
         args.access.tls(),
     );
+    options.servers = servers;
     options.connect_timeout = args.connect_timeout;
     options.identity = identity;
     options.notices.extend(created);

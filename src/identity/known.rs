@@ -42,8 +42,14 @@ impl KnownServers {
 
     /// Refuses a server id already seen at another address; otherwise remembers `server`
     /// for `address` (replacing the id it had: a server whose history was reset has a new
-    /// one).
-    pub fn vouch(&self, address: &str, server: &str) -> Result<(), KnownServerError> {
+    /// one). The `siblings` of `address` (the other nodes given with it, as one service,
+    /// to `connect A,B,C`) may share its id: each address still has a line of its own.
+    pub fn vouch(
+        &self,
+        address: &str,
+        siblings: &[String],
+        server: &str,
+    ) -> Result<(), KnownServerError> {
         let io_error = |source| KnownServerError::Io {
             file: self.path.clone(),
             source,
@@ -58,7 +64,8 @@ impl KnownServers {
             .filter_map(|line| line.split_once(' '))
             .map(|(a, s)| (a.to_owned(), s.trim().to_owned()))
             .collect();
-        if let Some((first_seen, _)) = lines.iter().find(|(a, s)| s == server && a != address) {
+        let elsewhere = |a: &String| a != address && !siblings.contains(a);
+        if let Some((first_seen, _)) = lines.iter().find(|(a, s)| s == server && elsewhere(a)) {
             return Err(KnownServerError::Relayed {
                 address: address.to_owned(),
                 first_seen: first_seen.clone(),
@@ -96,10 +103,16 @@ mod tests {
     #[test]
     fn a_server_id_seen_at_another_address_is_refused_and_nothing_is_written() {
         let (dir, known) = scratch();
-        known.vouch("wss://chat.example:7777/", "aaaa").unwrap();
-        known.vouch("wss://chat.example:7777/", "aaaa").unwrap();
+        known
+            .vouch("wss://chat.example:7777/", &[], "aaaa")
+            .unwrap();
+        known
+            .vouch("wss://chat.example:7777/", &[], "aaaa")
+            .unwrap();
         let before = std::fs::read_to_string(dir.join("known_servers")).unwrap();
-        let err = known.vouch("ws://evil.example:7777/", "aaaa").unwrap_err();
+        let err = known
+            .vouch("ws://evil.example:7777/", &[], "aaaa")
+            .unwrap_err();
         assert!(
             matches!(&err, KnownServerError::Relayed { first_seen, .. } if first_seen == "wss://chat.example:7777/")
         );
@@ -107,19 +120,33 @@ mod tests {
         let after = std::fs::read_to_string(dir.join("known_servers")).unwrap();
         assert_eq!(before, after);
         // The evil server's own id, at its own address, is fine.
-        known.vouch("ws://evil.example:7777/", "bbbb").unwrap();
+        known.vouch("ws://evil.example:7777/", &[], "bbbb").unwrap();
         std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
     fn a_server_that_was_reset_gets_its_new_id_remembered() {
         let (dir, known) = scratch();
-        known.vouch("ws://a:1/", "old").unwrap();
-        known.vouch("ws://a:1/", "new").unwrap();
+        known.vouch("ws://a:1/", &[], "old").unwrap();
+        known.vouch("ws://a:1/", &[], "new").unwrap();
         let text = std::fs::read_to_string(dir.join("known_servers")).unwrap();
         assert_eq!(text, "ws://a:1/ new\n");
         // The old id is forgotten, so it no longer counts against another address.
-        known.vouch("ws://b:1/", "old").unwrap();
+        known.vouch("ws://b:1/", &[], "old").unwrap();
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn nodes_given_together_may_share_an_id_and_each_keeps_its_own_line() {
+        let (dir, known) = scratch();
+        let nodes = ["ws://a:1/".to_owned(), "ws://b:1/".to_owned()];
+        known.vouch("ws://a:1/", &nodes, "cluster").unwrap();
+        known.vouch("ws://b:1/", &nodes, "cluster").unwrap();
+        let text = std::fs::read_to_string(dir.join("known_servers")).unwrap();
+        assert_eq!(text, "ws://a:1/ cluster\nws://b:1/ cluster\n");
+        // Another address, not given with them, that speaks with their id is still refused.
+        let err = known.vouch("ws://evil:1/", &[], "cluster").unwrap_err();
+        assert!(matches!(err, KnownServerError::Relayed { .. }), "{err}");
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

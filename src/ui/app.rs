@@ -91,6 +91,12 @@ pub enum NetEvent {
     Refused(String),
     /// Trying again in this many seconds.
     Reconnecting(u64),
+    /// Getting in failed at one of several addresses, for this reason; the next is tried at
+    /// once (a round of them all failed is [`NetEvent::Disconnected`]).
+    TryingNext(String),
+    /// On this one of several addresses (as the user gave it), told before
+    /// [`NetEvent::Joined`] each time the worker gets in, when given more than one.
+    Server(String),
     /// Everyone in a room, as the server answered [`super::net::Network::who`].
     Members {
         room: String,
@@ -269,7 +275,8 @@ impl ChatLine {
 pub const MAX_INPUT_BYTES: usize = 64 * 1024;
 
 pub struct App {
-    /// The server as the user named it, for the status line.
+    /// The server as the user named it, for the status line: of several, the one the
+    /// client is on (the first, until another answers).
     pub server: String,
     pub me: Option<MemberInfo>,
     pub connection: Connection,

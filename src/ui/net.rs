@@ -4,7 +4,8 @@
 //!
 //! One session for the whole server, in any number of rooms: the worker knows which rooms
 //! the user is in and the last seq it received from each. When the connection drops, the
-//! worker says so, waits (capped exponential backoff with jitter), and tries again: it ends
+//! worker says so, waits (capped exponential backoff with jitter), and tries again (given
+//! several addresses, `connect A,B,C`, at the next in turn: see `servers.rs`): it ends
 //! the old session if the server still has it (freeing the name), joins the first room
 //! under the name it last had (after a `/nick`, the new one), enters every other room, and
 //! subscribes once with the last seq of each room as its cursor, so every missed event of
@@ -29,7 +30,9 @@ mod handle;
 mod member_sync;
 mod moderate;
 mod proof;
+mod resume;
 mod retry;
+mod servers;
 mod session;
 mod stream;
 
@@ -37,7 +40,10 @@ use self::handle::{Command, Line};
 pub use self::handle::{Network, Page};
 pub use self::moderate::{Outcome, role_words};
 use self::proof::prove;
+use self::resume::{resume, resumed_from, room_refused};
 use self::retry::{backoff, gives_up};
+pub use self::servers::ServerAddress;
+use self::servers::Servers;
 pub use self::stream::is_part;
 use self::stream::{Listener, listen};
 use super::app::{AppEvent, NetEvent};
@@ -93,7 +99,8 @@ struct Worker {
     /// Our own command queue, for the stream's listener to ask for rooms to be entered;
     /// weak, so the queue still closes when the UI lets go of it.
     adopt: mpsc::WeakUnboundedSender<Command>,
-    url: String,
+    /// The addresses to connect to, and which one is tried now.
+    servers: Servers,
     name: Option<String>,
     password: Option<String>,
     tls: ClientTls,
@@ -120,6 +127,9 @@ enum OpenError {
     Transient(String),
     /// Trying again would get the same answer (a reserved name, an untrusted certificate).
     Permanent(String),
+    /// Trying this address again would fail the same way (see [`gives_up`]): the worker
+    /// goes on with the other addresses, if it has any.
+    Unusable(String),
     /// The server needs a password, or a different one.
     Password { wrong: bool },
     /// Joined, then lost before every room was entered and the stream started: the session
@@ -184,10 +194,13 @@ impl Worker {
         let mut failures = 0u32;
         loop {
             let tried = (joined_before, failures);
+            // Why getting in failed at this address, to tell once it is known what is next.
+            let mut failed = None;
             match self.open(&mut old_session, tried).await {
                 Ok(opened) => {
                     failures = 0;
                     joined_before = true;
+                    self.servers.connected();
                     let Opened {
                         result,
                         resumed,
@@ -199,7 +212,8 @@ impl Worker {
                     // The next session asks for the name this one has (a `guest-…` or
                     // `alice-2` the server gave), not the one first asked for.
                     self.name = Some(result.name.clone());
-                    tracing::info!(url = %self.url, resumed, reset, rooms = entered.len() + 1, "joined");
+                    let server = self.servers.current().clone();
+                    tracing::info!(url = %server.url, resumed, reset, rooms = entered.len() + 1, "joined");
                     self.sync_if_partial(&result.room, result.members.len(), result.member_count);
                     for (joined, ..) in &entered {
                         self.sync_if_partial(
@@ -207,6 +221,9 @@ impl Worker {
                             joined.members.len(),
                             joined.member_count,
                         );
+                    }
+                    if self.servers.several() {
+                        self.report(NetEvent::Server(server.display)).await;
                     }
                     self.report(NetEvent::Joined {
                         result: Box::new(result),
@@ -238,7 +255,11 @@ impl Worker {
                         }
                     }
                 }
-                Err(OpenError::Permanent(reason)) => {
+                Err(OpenError::Unusable(reason)) if self.servers.refuse() => {
+                    tracing::warn!(%reason, "cannot use this address, and will not try it again");
+                    failed = Some(reason);
+                }
+                Err(OpenError::Permanent(reason) | OpenError::Unusable(reason)) => {
                     tracing::warn!(%reason, "cannot join, and will not try again");
                     self.report(NetEvent::Refused(reason)).await;
                     self.wait_offline(&mut commands, None).await;
@@ -246,7 +267,7 @@ impl Worker {
                 }
                 Err(OpenError::Transient(reason)) => {
                     tracing::warn!(%reason, "cannot join");
-                    self.report(NetEvent::Disconnected(reason)).await;
+                    failed = Some(reason);
                 }
                 Err(OpenError::Interrupted {
                     reason,
@@ -272,6 +293,19 @@ impl Worker {
                     }
                 }
             }
+            // The next address, at once while some of this round are untried.
+            let wait = self.servers.next();
+            if let Some(reason) = failed {
+                let event = if wait {
+                    NetEvent::Disconnected(reason)
+                } else {
+                    NetEvent::TryingNext(reason)
+                };
+                self.report(event).await;
+            }
+            if !wait {
+                continue;
+            }
             let wait = backoff(failures, rand::rng().random_range(0.8..1.2));
             failures = failures.saturating_add(1);
             if !self
@@ -292,20 +326,16 @@ impl Worker {
         old_session: &mut Option<String>,
         (joined_before, failures): (bool, u32),
     ) -> Result<Opened, OpenError> {
-        let client = connect_within(
-            &self.url,
-            &self.tls,
-            SUBSCRIPTION_BUFFER,
-            self.connect_timeout,
-        )
-        .await
-        .map_err(|err| {
-            if gives_up(&err, joined_before, failures) {
-                OpenError::Permanent(err.to_string())
-            } else {
-                OpenError::Transient(err.to_string())
-            }
-        })?;
+        let url = self.servers.current().url.clone();
+        let client = connect_within(&url, &self.tls, SUBSCRIPTION_BUFFER, self.connect_timeout)
+            .await
+            .map_err(|err| {
+                if gives_up(&err, joined_before, failures) {
+                    OpenError::Unusable(err.to_string())
+                } else {
+                    OpenError::Transient(err.to_string())
+                }
+            })?;
         // Taken only now: an attempt that could not connect leaves it for the next.
         let old = old_session.take();
         if self.identity.is_none()
@@ -319,7 +349,7 @@ impl Worker {
             self.name = Some(name);
         }
         let proof = match &self.identity {
-            Some(identity) => prove(&client, &self.url, identity).await?,
+            Some(identity) => prove(&client, &url, &self.servers.urls(), identity).await?,
             None => None,
         };
         let wanted = self.rooms().joined.clone();
@@ -562,63 +592,10 @@ impl Worker {
     }
 }
 
-/// Whether a room's stream resumes from `cursor` (the last seq received from it, if it was
-/// joined before) given the room's `last_seq` now, and whether its history was reset (a new
-/// in-memory server, a replaced database: it ends before what was received).
-fn resume(cursor: Option<u64>, last_seq: u64) -> (bool, bool) {
-    let reset = cursor.is_some_and(|cursor| cursor > last_seq);
-    (cursor.is_some() && !reset, reset)
-}
-
-/// Where a room's stream starts: after what was received, or after the history just given.
-fn resumed_from(cursor: Option<u64>, last_seq: u64) -> u64 {
-    cursor
-        .filter(|&cursor| cursor <= last_seq)
-        .unwrap_or(last_seq)
-}
-
-/// Whether a refusal to enter a room again is about that room alone (its name, the room
-/// limits), so the session goes on without it. A rate limit is not: the room is kept, and
-/// the attempt made again later.
-fn room_refused(code: i32) -> bool {
-    matches!(
-        code,
-        codes::BAD_ROOM_NAME
-            | codes::TOO_MANY_ROOMS
-            | codes::NO_SUCH_ROOM
-            | codes::BANNED
-            | codes::INVITE_ONLY
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::rpc::types::EventKind;
-
-    #[test]
-    fn each_room_resumes_from_its_own_cursor_unless_its_history_was_reset() {
-        // First time in: from the end of the history the join gave.
-        assert_eq!(resume(None, 7), (false, false));
-        assert_eq!(resumed_from(None, 7), 7);
-        // Back after an outage: from the last event received.
-        assert_eq!(resume(Some(4), 7), (true, false));
-        assert_eq!(resumed_from(Some(4), 7), 4);
-        assert_eq!(resumed_from(Some(7), 7), 7);
-        // The room's history ends before what was received: start afresh.
-        assert_eq!(resume(Some(9), 7), (false, true));
-        assert_eq!(resumed_from(Some(9), 7), 7);
-    }
-
-    #[test]
-    fn a_room_refused_on_reconnect_is_dropped_and_the_rest_go_on() {
-        assert!(room_refused(codes::TOO_MANY_ROOMS));
-        assert!(room_refused(codes::BAD_ROOM_NAME));
-        assert!(
-            !room_refused(codes::SESSION_ENDED),
-            "the session is gone: try again"
-        );
-    }
 
     #[test]
     fn a_failure_says_what_failed_and_names_its_room() {

@@ -109,6 +109,7 @@ pub async fn run(options: ConnectOptions, mode: Mode) -> anyhow::Result<()> {
     // does the end.
     let mut awaiting = false;
     let mut input_done = false;
+    let mut server_shown = None;
     let result = loop {
         if input_done && !awaiting {
             break Ok(());
@@ -292,7 +293,19 @@ pub async fn run(options: ConnectOptions, mode: Mode) -> anyhow::Result<()> {
                             "this server needs a password: give it with --password-file or CHATROOM_PASSWORD"
                         }));
                     }
+                    // Told when it changes: the first time in, and on moving to another.
+                    NetEvent::Server(server) if server_shown.as_ref() != Some(&server) => {
+                        printer.notice(Notice::Server { server: &clean_text(&server) }).await?;
+                        server_shown = Some(server);
+                    }
+                    // Before getting in: why an address did not do. Once in, an outage
+                    // is told once, as with a single address.
+                    NetEvent::TryingNext(reason) if !joined_once => {
+                        eprintln!("{}; trying the next server", clean_text(&reason));
+                    }
+                    NetEvent::TryingNext(_) => {}
                     NetEvent::Reconnecting(_)
+                    | NetEvent::Server(_)
                     | NetEvent::Older { .. }
                     | NetEvent::Newer { .. }
                     | NetEvent::Latest { .. }

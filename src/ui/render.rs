@@ -613,6 +613,30 @@ mod tests {
         insta::assert_snapshot!(terminal.backend());
     }
 
+    #[test]
+    fn moved_to_the_next_server_screen_names_it_in_the_status_line() {
+        let mut app = chat_app();
+        app.handle_net(NetEvent::Disconnected("connection closed".into()));
+        app.handle_net(NetEvent::Server("127.0.0.1:7778".into()));
+        app.handle_net(NetEvent::Joined {
+            result: Box::new(JoinResult {
+                protocol: 2,
+                room: "#general".into(),
+                session: "s2".into(),
+                id: Uuid::from_u128(3),
+                name: "bob".into(),
+                members: vec![member("alice"), member("bob")],
+                member_count: 2,
+                last_seq: 5,
+                ..Default::default()
+            }),
+            resumed: true,
+            reset: false,
+        });
+        let terminal = screen(&app, 64, 8);
+        insta::assert_snapshot!(terminal.backend());
+    }
+
     /// Hostile text from the network, drawn through the real crossterm backend into a byte
     /// buffer: what reaches the terminal must be our own CSI sequences and printable text.
     #[test]

@@ -21,10 +21,9 @@ const EVENT_BUFFER: usize = 1024;
 /// What `chatroom connect` (and `serve --tui`) needs to start the client.
 #[derive(Clone)] // no Debug: it holds the password
 pub struct ConnectOptions {
-    /// WebSocket URL to connect to.
-    pub url: String,
-    /// The server as shown in the status line.
-    pub display: String,
+    /// The server's address, or (`connect A,B,C`) the addresses of nodes sharing every
+    /// room: the first that answers is used, and the next in turn when it goes. Never empty.
+    pub servers: Vec<super::net::ServerAddress>,
     /// The name to ask for; the server may adjust it.
     pub name: Option<String>,
     /// The rooms to be in, in order (`--room`); none means the server's default room.
@@ -79,7 +78,7 @@ pub async fn run(options: ConnectOptions) -> anyhow::Result<()> {
     let network = Network::spawn(&options, events.clone());
     tokio::spawn(read_terminal(events.clone()));
     tokio::spawn(forward_stop_signals(events));
-    let mut app = App::new(options.display);
+    let mut app = App::new(options.servers[0].display.clone());
     app.wanted_name.clone_from(&options.name);
     app.timestamps = options.timestamps;
     app.bell = options.bell;

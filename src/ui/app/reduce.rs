@@ -225,6 +225,18 @@ impl App {
                 self.push_local_in(at, kind, text);
             }
             NetEvent::Reconnecting(secs) => self.connection = Connection::Reconnecting(secs),
+            NetEvent::Server(server) if server != self.server => {
+                self.push_local(LineKind::Notice, format!("connected to {server}"));
+                self.server = server;
+            }
+            NetEvent::Server(_) => {}
+            // Why the first address did not do, before ever getting in; in an outage, the
+            // round's last failure is enough (it is counted, not repeated).
+            NetEvent::TryingNext(reason) if self.me.is_none() => {
+                let text = format!("{}; trying the next server", clean_text(&reason));
+                self.push_local(LineKind::Error, text);
+            }
+            NetEvent::TryingNext(_) => {}
             NetEvent::Moderated {
                 room,
                 what,

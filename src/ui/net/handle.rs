@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::servers::Servers;
 use super::{LEAVE_TIMEOUT, Rooms, Worker};
 use crate::ui::app::{AppEvent, NetEvent};
 use crate::ui::command::Moderation;
@@ -144,7 +145,7 @@ impl Network {
             identity: options.identity.clone(),
             adopt: commands.downgrade(),
             rooms: Arc::new(Mutex::new(rooms)),
-            url: options.url.clone(),
+            servers: Servers::new(options.servers.clone()),
             name: options.name.clone(),
             password: options.password.clone(),
             tls: options.tls.clone(),

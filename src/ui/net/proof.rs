@@ -14,17 +14,19 @@ use crate::rpc::types::Proof;
 const METHOD_NOT_FOUND: i32 = -32601;
 
 /// Signs this connection's challenge with our key, for `chat_join`'s `proof`. A server
-/// from before identities has no challenge to give: we join it as a guest.
+/// from before identities has no challenge to give: we join it as a guest. `siblings`:
+/// every address given with `url`, as one service (nodes may share an id).
 pub(super) async fn prove(
     client: &WsClient,
     url: &str,
+    siblings: &[String],
     identity: &Identity,
 ) -> Result<Option<Proof>, OpenError> {
     match client.challenge().await {
         Ok(challenge) => {
             // Not for a server that speaks with another's id: it would sign us in there.
             identity
-                .vouch(url, &challenge.server)
+                .vouch(url, siblings, &challenge.server)
                 .map_err(|err| OpenError::Permanent(err.to_string()))?;
             Ok(Some(Proof {
                 key: identity.public_key().to_base64(),

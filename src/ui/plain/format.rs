@@ -45,6 +45,8 @@ pub(super) enum Notice<'a> {
     Parted { room: &'a str },
     /// The connection was lost; reconnecting.
     Disconnected { reason: &'a str },
+    /// On this one of the several addresses given (`connect A,B,C`).
+    Server { server: &'a str },
     /// `/who`.
     Members {
         room: &'a str,
@@ -80,6 +82,7 @@ impl Notice<'_> {
             | Notice::Topic { room, .. }
             | Notice::Moderated { room, .. } => Some(room),
             Notice::Disconnected { .. }
+            | Notice::Server { .. }
             | Notice::Renamed { .. }
             | Notice::Rooms { .. }
             | Notice::Whois { .. }
@@ -109,6 +112,7 @@ impl Notice<'_> {
             Notice::Entered { room, members, .. } => format!("you joined {room}; {members} here"),
             Notice::Parted { room } => format!("you left {room}"),
             Notice::Disconnected { reason } => format!("disconnected: {reason}; reconnecting"),
+            Notice::Server { server } => format!("connected to {server}"),
             Notice::Members { members, .. } => {
                 let names: Vec<String> = members
                     .iter()
