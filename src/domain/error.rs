@@ -30,7 +30,7 @@ pub enum RoomError {
     NameEmpty,
     #[error("storage is falling behind; try again shortly")]
     StorageBehind,
-    #[error("server storage unavailable: nothing was stored")]
+    #[error("server temporarily read-only (its storage is unavailable): nothing was stored")]
     StorageUnavailable,
     #[error(
         "since {since} is ahead of {room}, whose latest event is {latest}; was the server's history reset?"

@@ -396,7 +396,7 @@ pub mod codes {
             PASSWORD_REQUIRED => "this server needs a password",
             WRONG_PASSWORD => "wrong password",
             SHUT_OUT => "too many wrong passwords from this address; try again later",
-            STORAGE_UNAVAILABLE => "server storage unavailable",
+            STORAGE_UNAVAILABLE => "server temporarily read-only (its storage is unavailable)",
             NO_SUCH_ROOM => "no such room",
             NOT_IN_ROOM => "you are not in that room",
             BAD_ROOM_NAME => "not a usable room name",

@@ -200,6 +200,9 @@ pub async fn start(
                 .await
                 .expect("connecting to the cluster does not panic")?;
         tracing::info!(nats = %log.urls(), "sharing rooms through the cluster");
+        let mut config = config;
+        let health = log.clone();
+        config.health = Health::new(move || health.health());
         return start_on_log(listener, config, Arc::new(log), shutdown).await;
     }
     let db = config.db.clone();
