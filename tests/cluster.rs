@@ -279,10 +279,11 @@ async fn send_through(member: &Member, prefix: &str, count: usize) -> (Vec<(u64,
             .await;
         match sent {
             Ok(ack) => acked.push((ack.seq, text)),
-            Err(err) => {
-                assert_eq!(code_of(&err), codes::STORAGE_UNAVAILABLE, "{err}");
+            Err(jsonrpsee::core::client::Error::Call(err)) => {
+                assert_eq!(err.code(), codes::STORAGE_UNAVAILABLE, "{err}");
                 refused += 1;
             }
+            Err(other) => panic!("{text}: not refused but {other}"),
         }
     }
     (acked, refused)
@@ -486,4 +487,79 @@ async fn a_ban_on_one_node_keeps_the_member_out_through_another() {
         .await;
         assert_eq!(refused, codes::BANNED);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_raced_from_two_nodes_goes_to_one_key() {
+    let nats = NatsCluster::start(3).await;
+    let (_a_child, a) = node(&nats).await;
+    let (_b_child, b) = node(&nats).await;
+    for round in 0..5 {
+        let name = format!("racer{round}");
+        let (one, two) = (Identity::generate(), Identity::generate());
+        let (left, right) = (
+            connect(&a.ws_url()).await.unwrap(),
+            connect(&b.ws_url()).await.unwrap(),
+        );
+        // Both sign in for the same name at once, through different nodes.
+        let (first, second) = tokio::join!(
+            join_keyed(&left, Some(&name), None, &one),
+            join_keyed(&right, Some(&name), None, &two)
+        );
+        let outcomes = [first, second];
+        let winners: Vec<_> = outcomes
+            .iter()
+            .filter_map(|o| o.as_ref().ok())
+            .filter(|joined| joined.name == name)
+            .collect();
+        assert_eq!(winners.len(), 1, "round {round}: one key gets {name}");
+        for outcome in &outcomes {
+            if let Err(err) = outcome {
+                assert_eq!(code_of(err), codes::NAME_OWNED, "{err}");
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_member_on_one_node_slows_nobody_on_the_others() {
+    use common::raw_ws::RawWs;
+    let nats = NatsCluster::start(3).await;
+    let urls = nats.urls();
+    let small_queues = [
+        "--cluster",
+        urls.as_str(),
+        "--rate-limit",
+        "0",
+        "--queue-capacity",
+        "16",
+    ];
+    let (_a_child, a_addr) = serve(&small_queues).await;
+    let (_b_child, b_addr) = serve(&small_queues).await;
+    let (a, b) = (TestServer::external(a_addr), TestServer::external(b_addr));
+    let mut alice = Member::join(&b, "alice").await;
+    let bob = Member::join(&a, "bob").await;
+    let mut slow = RawWs::connect(b.addr).await;
+    let session = slow.join("slow").await;
+    let reply = slow.subscribe(&session).await;
+    assert!(reply["result"].is_u64(), "{reply}");
+    let mut view = View::default();
+    read_until(&mut alice, &mut view, |v| {
+        v.0.values().any(|(k, name, _)| *k == EventKind::Join && name == "slow")
+    })
+    .await;
+    // From here on `slow`, beside alice on node b, reads nothing; bob on node a talks.
+    let text = "y".repeat(4000);
+    for _ in 0..20_000 {
+        let seq = bob.say(&text).await;
+        let event = alice.next_event().await;
+        if event.kind == EventKind::Leave {
+            assert_eq!(event.from.name, "slow");
+            assert_eq!(event.text.as_deref(), Some("too slow"));
+            assert_eq!(alice.next_event().await.seq, seq, "alice is not held up");
+            return;
+        }
+        assert_eq!(event.seq, seq, "alice is not held up");
+    }
+    panic!("the slow member was never disconnected");
 }

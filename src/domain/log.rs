@@ -152,6 +152,12 @@ pub trait EventLog: Send + Sync + 'static {
     fn before(&self, room: &str, before: u64, limit: usize) -> Result<Vec<Event>, LogError>;
     /// At most `limit` events after seq `since`, oldest first.
     fn after(&self, room: &str, since: u64, limit: usize) -> Result<Vec<Event>, LogError>;
+    /// Claims `name` for the identity `key` wherever several servers share the log, before
+    /// the chat gives it: of two servers racing for one name, one wins. `false`: another
+    /// key has it. A log only one server uses has nothing to race and says yes.
+    fn claim_name(&self, _name: &str, _key: &str) -> Result<bool, LogError> {
+        Ok(true)
+    }
     /// Starts taking appends. `timeout` bounds how long an event may wait to be stored;
     /// `on_progress` hears, from the log's own thread, what became durable or was dropped.
     fn start(&self, timeout: Duration, on_progress: OnProgress) -> Box<dyn Appender>;

@@ -13,6 +13,13 @@ use super::identities::Identity;
 use super::{Chat, Event, EventKind, LeaveReason, Record, Stamped, State, unix_ms};
 
 impl Chat {
+    /// The key of the identity behind a session, if it has one.
+    pub fn key_of(&self, session: &str) -> Option<String> {
+        let state = self.lock();
+        let (id, _) = *state.sessions.get(session)?;
+        state.members.get(&id)?.key.clone()
+    }
+
     /// Takes in a record another server stored.
     pub(super) fn changed(&self, record: Record) {
         self.lock().take_record(record);

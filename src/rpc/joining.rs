@@ -9,7 +9,7 @@ use super::service::{ChatService, read_log};
 use super::types::{
     EventKind, JoinResult, MAX_UNREAD_COUNTED, PROTOCOL_VERSION, Proof, RoomJoined, RoomMark,
 };
-use crate::domain::{Credentials, Entered, Joined, is_keyed_id};
+use crate::domain::{Credentials, Entered, Joined, RoomError, is_keyed_id};
 use crate::identity::{PublicKey, verify_join};
 
 impl ChatService {
@@ -33,6 +33,24 @@ impl ChatService {
             id: key.member_id(),
             fingerprint: key.fingerprint(),
         })
+    }
+
+    /// Claims a name for a key across every server sharing the log, before the chat gives
+    /// it: two servers racing for one name give it to one key.
+    pub(super) async fn claim_name(&self, name: String, key: String) -> Result<(), ErrorObjectOwned> {
+        let log = self.chat.log();
+        let wanted = name.clone();
+        let claimed = tokio::task::spawn_blocking(move || log.claim_name(&wanted, &key))
+            .await
+            .expect("claiming a name does not panic");
+        match claimed {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(RoomError::NameOwned(name).into()),
+            Err(err) => {
+                tracing::warn!(%err, "cannot claim a name");
+                Err(RoomError::StorageUnavailable.into())
+            }
+        }
     }
 
     pub(super) async fn join_result(&self, joined: Joined) -> Result<JoinResult, ErrorObjectOwned> {

@@ -75,6 +75,9 @@ impl ChatApiServer for ChatService {
             Some(_) => Lifetime::Connection,
             None => Lifetime::Idle,
         };
+        if let (Some(key), Some(name)) = (&key, name.as_deref().and_then(crate::text::clean_name)) {
+            self.claim_name(name, key.key.clone()).await?;
+        }
         let may_create = || self.creations.check(remote);
         // The address too: a guest is banned by it.
         let (joined, receipt) = self.chat.join_from(
@@ -137,6 +140,9 @@ impl ChatApiServer for ChatService {
     }
 
     async fn nick(&self, session: String, name: String) -> Result<NickResult, ErrorObjectOwned> {
+        if let (Some(key), Some(cleaned)) = (self.chat.key_of(&session), crate::text::clean_name(&name)) {
+            self.claim_name(cleaned, key).await?;
+        }
         let (name, receipts) = self.chat.nick(&session, &name)?;
         for receipt in receipts {
             receipt.stored().await?;

@@ -331,6 +331,17 @@ impl EventLog for NatsLog {
         )
     }
 
+    fn claim_name(&self, name: &str, key: &str) -> Result<bool, LogError> {
+        let records = self.inner.records.clone();
+        let (name, key) = (name.to_owned(), key.to_owned());
+        self.block(async move {
+            records
+                .claim(&name, &key)
+                .await
+                .map_err(|err| LogError(format!("cannot claim the name: {err}")))
+        })
+    }
+
     fn start(&self, timeout: Duration, on_progress: OnProgress) -> Box<dyn Appender> {
         let runtime = self
             .inner

@@ -154,6 +154,7 @@ async fn run(publisher: Arc<Publisher>, mut jobs: mpsc::UnboundedReceiver<Job>) 
                     continue;
                 }
                 let _ = publisher.reports.send(Report::Appended(position));
+                let released = publisher.records.released_by(&record);
                 let Some((key, value)) = publisher.records.apply(record) else {
                     let _ = publisher.reports.send(Report::Recorded(position));
                     continue;
@@ -167,6 +168,9 @@ async fn run(publisher: Arc<Publisher>, mut jobs: mpsc::UnboundedReceiver<Job>) 
                         match bucket.put(key.as_str(), value.clone()).await {
                             Ok(_) => {
                                 let _ = publisher.reports.send(Report::Recorded(position));
+                                if let Some((name, owner)) = &released {
+                                    publisher.records.release(name, owner).await;
+                                }
                                 return;
                             }
                             Err(err) if Instant::now() + backoff < deadline => {

@@ -22,6 +22,7 @@ use crate::domain::{
 
 const RECORDS: &str = "chatroom_records";
 const ROOMS: &str = "chatroom_rooms";
+const NAMES: &str = "chatroom_names";
 
 /// An identity as the bucket holds it.
 #[derive(Serialize, Deserialize)]
@@ -49,6 +50,8 @@ pub(super) struct StoredRoom {
 pub(super) struct Records {
     records: kv::Store,
     rooms: kv::Store,
+    /// Every owned name's look-alike keys → the key owning it, claimed before it is given.
+    names: kv::Store,
     set: Arc<Mutex<RecordSet>>,
     /// The bucket's revision when it was read: the watch for others' changes starts after.
     revision: u64,
@@ -78,6 +81,7 @@ impl Records {
     pub(super) async fn open(js: &jetstream::Context, replicas: usize) -> Result<Self, String> {
         let records = bucket(js, RECORDS, replicas).await?;
         let rooms = bucket(js, ROOMS, replicas).await?;
+        let names = bucket(js, NAMES, replicas).await?;
         let mut set = RecordSet::default();
         let mut revision = 0;
         let mut keys = records
@@ -102,6 +106,7 @@ impl Records {
         Ok(Self {
             records,
             rooms,
+            names,
             set: Arc::new(Mutex::new(set)),
             revision,
         })
@@ -120,6 +125,55 @@ impl Records {
 
     pub(super) fn records_bucket(&self) -> kv::Store {
         self.records.clone()
+    }
+
+    /// Claims `name` for `key`: each of its look-alike keys is made in the names bucket
+    /// only if absent, so of two servers racing one wins. `false` if another key has it.
+    pub(super) async fn claim(&self, name: &str, key: &str) -> Result<bool, String> {
+        let mut made = Vec::new();
+        let mut keys: Vec<String> = crate::text::look_alike_keys(name).into_iter().collect();
+        keys.sort();
+        keys.dedup();
+        for look_alike in keys {
+            let entry = format!("n.{}", hex(&look_alike));
+            match self.names.create(entry.as_str(), Bytes::from(key.to_owned())).await {
+                Ok(_) => made.push(entry),
+                Err(err) if err.kind() == kv::CreateErrorKind::AlreadyExists => {
+                    let owner = self.names.get(entry.as_str()).await.map_err(|e| e.to_string())?;
+                    if owner.as_deref() != Some(key.as_bytes()) {
+                        // Lost: what this attempt made goes back.
+                        for entry in made {
+                            let _ = self.names.purge(entry.as_str()).await;
+                        }
+                        return Ok(false);
+                    }
+                }
+                Err(err) => return Err(err.to_string()),
+            }
+        }
+        Ok(true)
+    }
+
+    /// Lets go of `name`'s claims held by `key`, once it no longer owns it.
+    pub(super) async fn release(&self, name: &str, key: &str) {
+        for look_alike in crate::text::look_alike_keys(name) {
+            let entry = format!("n.{}", hex(&look_alike));
+            if let Ok(Some(owner)) = self.names.get(entry.as_str()).await
+                && owner.as_ref() == key.as_bytes()
+            {
+                let _ = self.names.purge(entry.as_str()).await;
+            }
+        }
+    }
+
+    /// The name `record` takes from its identity, if it changes the one it owns.
+    pub(super) fn released_by(&self, record: &Record) -> Option<(String, String)> {
+        let Record::Identity(new) = record else {
+            return None;
+        };
+        let set = self.set.lock().unwrap_or_else(|p| p.into_inner());
+        let old = set.by_key.get(&new.key)?.record.name.clone()?;
+        (new.name.as_ref() != Some(&old)).then(|| (old, new.key.clone()))
     }
 
     /// Applies a record and returns the entry it changed, as it is now.
