@@ -545,7 +545,8 @@ async fn a_slow_member_on_one_node_slows_nobody_on_the_others() {
     assert!(reply["result"].is_u64(), "{reply}");
     let mut view = View::default();
     read_until(&mut alice, &mut view, |v| {
-        v.0.values().any(|(k, name, _)| *k == EventKind::Join && name == "slow")
+        v.0.values()
+            .any(|(k, name, _)| *k == EventKind::Join && name == "slow")
     })
     .await;
     // From here on `slow`, beside alice on node b, reads nothing; bob on node a talks.

@@ -14,6 +14,7 @@ mod one_room;
 mod presence;
 mod rate;
 mod room_settings;
+mod shared_log;
 mod storage;
 
 pub(super) type RoomConfig = ChatConfig;

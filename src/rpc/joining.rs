@@ -37,7 +37,11 @@ impl ChatService {
 
     /// Claims a name for a key across every server sharing the log, before the chat gives
     /// it: two servers racing for one name give it to one key.
-    pub(super) async fn claim_name(&self, name: String, key: String) -> Result<(), ErrorObjectOwned> {
+    pub(super) async fn claim_name(
+        &self,
+        name: String,
+        key: String,
+    ) -> Result<(), ErrorObjectOwned> {
         let log = self.chat.log();
         let wanted = name.clone();
         let claimed = tokio::task::spawn_blocking(move || log.claim_name(&wanted, &key))

@@ -140,7 +140,9 @@ impl ChatApiServer for ChatService {
     }
 
     async fn nick(&self, session: String, name: String) -> Result<NickResult, ErrorObjectOwned> {
-        if let (Some(key), Some(cleaned)) = (self.chat.key_of(&session), crate::text::clean_name(&name)) {
+        if let (Some(key), Some(cleaned)) =
+            (self.chat.key_of(&session), crate::text::clean_name(&name))
+        {
             self.claim_name(cleaned, key).await?;
         }
         let (name, receipts) = self.chat.nick(&session, &name)?;

@@ -136,10 +136,18 @@ impl Records {
         keys.dedup();
         for look_alike in keys {
             let entry = format!("n.{}", hex(&look_alike));
-            match self.names.create(entry.as_str(), Bytes::from(key.to_owned())).await {
+            match self
+                .names
+                .create(entry.as_str(), Bytes::from(key.to_owned()))
+                .await
+            {
                 Ok(_) => made.push(entry),
                 Err(err) if err.kind() == kv::CreateErrorKind::AlreadyExists => {
-                    let owner = self.names.get(entry.as_str()).await.map_err(|e| e.to_string())?;
+                    let owner = self
+                        .names
+                        .get(entry.as_str())
+                        .await
+                        .map_err(|e| e.to_string())?;
                     if owner.as_deref() != Some(key.as_bytes()) {
                         // Lost: what this attempt made goes back.
                         for entry in made {

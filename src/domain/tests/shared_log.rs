@@ -1,0 +1,243 @@
+//! A log several servers share: it numbers the rooms' events itself, brings in what the
+//! other servers stored, with the members they seat, and the records they changed.
+
+use std::sync::Mutex;
+
+use super::*;
+
+/// A log the test drives by hand: it keeps what it is handed, and says what happened when
+/// the test tells it to.
+#[derive(Clone, Default)]
+struct HandLog {
+    appended: Arc<Mutex<Vec<(u64, Arc<Stamped>)>>>,
+    progress: Arc<Mutex<Option<OnProgress>>>,
+}
+
+impl HandLog {
+    fn tell(&self, progress: Progress) {
+        (self.progress.lock().unwrap().as_ref().expect("started"))(progress);
+    }
+
+    /// The position and event the rooms handed over last.
+    fn last(&self) -> (u64, Event) {
+        let appended = self.appended.lock().unwrap();
+        let (position, event) = appended.last().expect("something appended");
+        (*position, event.event.clone())
+    }
+
+    /// Stores the last event handed over as seq `seq`.
+    fn store_last_as(&self, seq: u64) {
+        let (position, event) = self.last();
+        self.tell(Progress::Sequenced {
+            position,
+            event: Box::new(Event { seq, ..event }),
+        });
+    }
+}
+
+struct HandAppender(HandLog);
+
+impl Appender for HandAppender {
+    fn append(&self, position: u64, event: Arc<Stamped>) {
+        self.0.appended.lock().unwrap().push((position, event));
+    }
+    fn record(&self, _position: u64, _record: Record) {}
+    fn resume(&self) {}
+    fn close(self: Box<Self>, _within: std::time::Duration) -> bool {
+        true
+    }
+}
+
+impl EventLog for HandLog {
+    fn recovered(&self) -> Recovered {
+        Recovered::default()
+    }
+    fn latest(&self, _: &str, _: usize) -> Result<Vec<Event>, LogError> {
+        Ok(Vec::new())
+    }
+    fn before(&self, _: &str, _: u64, _: usize) -> Result<Vec<Event>, LogError> {
+        Ok(Vec::new())
+    }
+    fn after(&self, _: &str, _: u64, _: usize) -> Result<Vec<Event>, LogError> {
+        Ok(Vec::new())
+    }
+    fn start(&self, _: std::time::Duration, on_progress: OnProgress) -> Box<dyn Appender> {
+        *self.progress.lock().unwrap() = Some(on_progress);
+        Box::new(HandAppender(self.clone()))
+    }
+}
+
+fn chat(log: &HandLog) -> Chat {
+    let config = ChatConfig {
+        rate_limit: None,
+        ..ChatConfig::default()
+    };
+    Chat::new(config, Arc::new(log.clone())).unwrap()
+}
+
+/// An event in the default room from a member of another server.
+fn theirs(seq: u64, kind: EventKind, from: &MemberInfo, text: Option<&str>) -> Event {
+    Event {
+        room: DEFAULT_ROOM.into(),
+        seq,
+        ts: unix_ms(),
+        kind,
+        from: from.clone(),
+        text: text.map(str::to_owned),
+        ..Default::default()
+    }
+}
+
+fn follow(log: &HandLog, event: Event, via: &str) {
+    log.tell(Progress::Followed {
+        event: Box::new(event),
+        via: via.into(),
+    });
+}
+
+/// What is waiting in a session's queue.
+fn waiting(chat: &Chat, session: &str) -> Vec<(u64, EventKind, Option<String>)> {
+    let mut claimed = chat.reader(session).unwrap().try_claim().unwrap();
+    let mut out = Vec::new();
+    while let Ok(event) = claimed.unread.rx.try_recv() {
+        out.push((event.seq, event.kind, event.text.clone()));
+    }
+    out
+}
+
+fn names(chat: &Chat) -> Vec<String> {
+    chat.members(DEFAULT_ROOM)
+        .unwrap()
+        .into_iter()
+        .map(|m| m.name)
+        .collect()
+}
+
+#[test]
+fn the_log_numbers_the_rooms_events_and_brings_in_the_other_servers() {
+    let log = HandLog::default();
+    let chat = chat(&log);
+    let (alice, receipt) = chat
+        .join(Some("alice"), Lifetime::Connection, None)
+        .unwrap();
+    let bob = MemberInfo::new(Uuid::new_v4(), "bob".into());
+    // Bob joined through another server first: alice's join is stored after it.
+    follow(&log, theirs(1, EventKind::Join, &bob, None), "n2");
+    log.store_last_as(2);
+    assert_eq!(futures::executor::block_on(receipt.stored()), Ok(2));
+    assert_eq!(names(&chat), ["alice", "bob"]);
+
+    follow(&log, theirs(3, EventKind::Message, &bob, Some("hi")), "n2");
+    let said = chat
+        .say(&alice.session, DEFAULT_ROOM, "hello", false)
+        .unwrap();
+    log.store_last_as(4);
+    assert_eq!(futures::executor::block_on(said.stored()), Ok(4));
+    // Handed over twice: delivered once.
+    follow(&log, theirs(3, EventKind::Message, &bob, Some("hi")), "n2");
+    follow(&log, theirs(5, EventKind::Leave, &bob, None), "n2");
+    follow(&log, theirs(5, EventKind::Leave, &bob, None), "n2");
+    assert_eq!(names(&chat), ["alice"]);
+    assert_eq!(
+        waiting(&chat, &alice.session),
+        [
+            (1, EventKind::Join, None),
+            (3, EventKind::Message, Some("hi".into())),
+            (5, EventKind::Leave, None),
+        ],
+        "the others' events, in the room's order, and never her own"
+    );
+    let summary = chat
+        .rooms()
+        .into_iter()
+        .find(|r| r.name == DEFAULT_ROOM)
+        .unwrap();
+    assert_eq!(summary.last_seq, 5);
+}
+
+#[test]
+fn a_member_in_through_two_servers_stays_until_it_leaves_both() {
+    let log = HandLog::default();
+    let chat = chat(&log);
+    let (_alice, _receipt) = chat
+        .join(Some("alice"), Lifetime::Connection, None)
+        .unwrap();
+    log.store_last_as(1);
+    let bob = MemberInfo::new(Uuid::new_v4(), "bob".into());
+    follow(&log, theirs(2, EventKind::Join, &bob, None), "n2");
+    follow(&log, theirs(3, EventKind::Join, &bob, None), "n3");
+    // Server n2 went away and its leave of bob was recorded; bob is still in through n3.
+    follow(&log, theirs(4, EventKind::Leave, &bob, None), "n2");
+    assert_eq!(names(&chat), ["alice", "bob"]);
+    follow(&log, theirs(5, EventKind::Leave, &bob, None), "n3");
+    assert_eq!(names(&chat), ["alice"]);
+}
+
+#[test]
+fn an_event_the_rooms_took_back_but_the_log_stored_is_delivered_all_the_same() {
+    let log = HandLog::default();
+    let chat = chat(&log);
+    let (alice, _) = chat
+        .join(Some("alice"), Lifetime::Connection, None)
+        .unwrap();
+    log.store_last_as(1);
+    let (bob, _) = chat.join(Some("bob"), Lifetime::Connection, None).unwrap();
+    log.store_last_as(2);
+    let _ = waiting(&chat, &alice.session);
+    let said = chat.say(&bob.session, DEFAULT_ROOM, "late", false).unwrap();
+    let (position, event) = log.last();
+    log.tell(Progress::Dropped { from: position });
+    assert!(futures::executor::block_on(said.stored()).is_err());
+    // The engine kept it after all: everyone hears it, at the seq it has.
+    log.tell(Progress::Sequenced {
+        position,
+        event: Box::new(Event { seq: 3, ..event }),
+    });
+    assert_eq!(
+        waiting(&chat, &alice.session),
+        [(3, EventKind::Message, Some("late".into()))]
+    );
+}
+
+#[test]
+fn a_ban_made_on_another_server_keeps_the_member_out_here() {
+    let log = HandLog::default();
+    let chat = chat(&log);
+    let (bob, _) = chat.join(Some("bob"), Lifetime::Connection, None).unwrap();
+    log.store_last_as(1);
+    let mut policy = RoomPolicy::default();
+    add_ban(
+        &mut policy.bans,
+        Ban {
+            target: Target::Address(std::net::Ipv4Addr::LOCALHOST.into()),
+            name: "bob".into(),
+            fingerprint: None,
+            until: None,
+            reason: None,
+            by: "op".into(),
+            at: unix_ms(),
+        },
+    )
+    .unwrap();
+    log.tell(Progress::Changed(Box::new(Record::RoomPolicy {
+        room: "#x".into(),
+        policy,
+    })));
+    let (joined, _) = chat
+        .join_from(
+            Some(std::net::Ipv4Addr::LOCALHOST.into()),
+            Some("carol"),
+            Lifetime::Connection,
+            None,
+            None,
+            || Ok(()),
+        )
+        .unwrap();
+    log.store_last_as(2);
+    let entered = chat.enter(&joined.session, "#x");
+    assert!(
+        matches!(entered, Err(RoomError::Banned { .. })),
+        "{entered:?}"
+    );
+    drop(bob);
+}
