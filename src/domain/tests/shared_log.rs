@@ -5,11 +5,14 @@ use std::sync::Mutex;
 
 use super::*;
 
+/// What the rooms handed the log: positions and events.
+type Handed = Arc<Mutex<Vec<(u64, Arc<Stamped>)>>>;
+
 /// A log the test drives by hand: it keeps what it is handed, and says what happened when
 /// the test tells it to.
 #[derive(Clone, Default)]
 struct HandLog {
-    appended: Arc<Mutex<Vec<(u64, Arc<Stamped>)>>>,
+    appended: Handed,
     progress: Arc<Mutex<Option<OnProgress>>>,
 }
 
