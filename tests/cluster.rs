@@ -442,6 +442,40 @@ async fn a_ban_on_one_node_keeps_the_member_out_through_another() {
         }
     })
     .await;
+    // A message the owner deletes on node a is gone from the history read through node b:
+    // its place is kept, its text is not.
+    let oops = owner.say_in("#mod", "oops, a secret").await;
+    owner
+        .client
+        .delete(owner.session(), oops, Some("#mod".into()))
+        .await
+        .unwrap();
+    within_for("the delete to reach node b", FAILOVER, async {
+        loop {
+            let page = bob
+                .client
+                .history(
+                    bob.session(),
+                    None,
+                    Some(oops - 1),
+                    Some(10),
+                    Some("#mod".into()),
+                )
+                .await
+                .unwrap();
+            let at = page
+                .iter()
+                .find(|e| e.seq == oops)
+                .expect("its place is kept");
+            if at.kind == EventKind::Deleted {
+                assert_eq!(at.text, None);
+                assert_eq!(at.from.name, "owner");
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
     owner
         .client
         .ban(

@@ -13,6 +13,7 @@
 //! (`nats/presence.rs`): when a server stops beating, the others record its members'
 //! leaves, once. See `docs/CLUSTER.md`.
 
+mod deleted;
 mod follow;
 mod presence;
 mod publish;
@@ -237,6 +238,7 @@ impl NatsLog {
             return Ok(Vec::new());
         }
         let js = self.inner.js.clone();
+        let records = self.inner.records.records_bucket();
         let room = room.to_owned();
         self.block(async move {
             let Some(stream) = Self::stream(&js, &room).await? else {
@@ -246,7 +248,10 @@ impl NatsLog {
             for seq in from..=to {
                 match stream.direct_get(seq).await {
                     Ok(message) => events.push(follow::decode(&message.payload, seq)?),
-                    Err(err) if err.kind() == jetstream::stream::DirectGetErrorKind::NotFound => {}
+                    Err(err) if err.kind() == jetstream::stream::DirectGetErrorKind::NotFound => {
+                        // Erased by a moderator's delete: its tombstone stands in.
+                        events.extend(deleted::tombstone(&records, &room, seq).await);
+                    }
                     Err(err) => return Err(LogError(format!("reading room {room}: {err}"))),
                 }
             }

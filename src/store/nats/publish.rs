@@ -137,6 +137,11 @@ async fn run(publisher: Arc<Publisher>, mut jobs: mpsc::UnboundedReceiver<Job>) 
                         Ok(()) => {
                             publisher.unwritable.store(false, Ordering::Relaxed);
                             publisher.presence.stored(&event).await;
+                            if event.kind == EventKind::Delete
+                                && let Some(seq) = event.target_seq
+                            {
+                                super::deleted::erase(&publisher.js, &publisher.records.records_bucket(), &event.room, seq).await;
+                            }
                             if event.kind == EventKind::Topic {
                                 put_room(&publisher.records.rooms_bucket(), &event.room, event.text.clone()).await;
                             }
