@@ -35,6 +35,9 @@ use crate::domain::{
 
 /// How long a read of the engine may take before it is given up.
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a node starting waits for JetStream to be ready (a cluster starting with it is
+/// still electing its leaders).
+const STARTUP_WAIT: Duration = Duration::from_secs(60);
 /// How long the engine remembers a message id: a publish retried within it is stored once.
 const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 
@@ -129,44 +132,61 @@ impl NatsLog {
         let urls = settings.urls.clone();
         let node = uuid::Uuid::new_v4().simple().to_string();
         let node_id = node.clone();
-        let (client, js, records, presence) = block_on(&runtime, async move {
-            let client = async_nats::ConnectOptions::new()
-                .name("chatroom")
-                .retry_on_initial_connect()
-                .connection_timeout(Duration::from_secs(5))
-                .connect(
-                    urls.split(',')
-                        .map(|url| url.trim().parse::<async_nats::ServerAddr>())
-                        .collect::<Result<Vec<_>, _>>()
-                        .map_err(|err| NatsError::Url {
-                            urls: urls.clone(),
-                            reason: err.to_string(),
-                        })?,
-                )
-                .await
-                .map_err(|source| NatsError::Connect {
+        let (client, js, records, presence) =
+            block_on_for(&runtime, STARTUP_WAIT + READ_TIMEOUT, async move {
+                let client = async_nats::ConnectOptions::new()
+                    .name("chatroom")
+                    .retry_on_initial_connect()
+                    .connection_timeout(Duration::from_secs(5))
+                    .connect(
+                        urls.split(',')
+                            .map(|url| url.trim().parse::<async_nats::ServerAddr>())
+                            .collect::<Result<Vec<_>, _>>()
+                            .map_err(|err| NatsError::Url {
+                                urls: urls.clone(),
+                                reason: err.to_string(),
+                            })?,
+                    )
+                    .await
+                    .map_err(|source| NatsError::Connect {
+                        urls: urls.clone(),
+                        source,
+                    })?;
+                let js = jetstream::new(client.clone());
+                let not_ready = |reason| NatsError::NotReady {
                     urls: urls.clone(),
-                    source,
-                })?;
-            let js = jetstream::new(client.clone());
-            let not_ready = |reason| NatsError::NotReady {
-                urls: urls.clone(),
-                reason,
-            };
-            let records = records::Records::open(&js, settings.replicas)
-                .await
-                .map_err(not_ready)?;
-            let presence = presence::Presence::open(&js, settings.replicas, node.clone())
-                .await
-                .map_err(not_ready)?;
-            Ok::<_, NatsError>((client, js, records, presence))
-        })
-        .unwrap_or_else(|| {
-            Err(NatsError::NotReady {
-                urls: settings.urls.clone(),
-                reason: "no answer in time".into(),
+                    reason,
+                };
+                let deadline = tokio::time::Instant::now() + STARTUP_WAIT;
+                let mut told = false;
+                let opened = loop {
+                    let opened = async {
+                        let records = records::Records::open(&js, settings.replicas).await?;
+                        let presence =
+                            presence::Presence::open(&js, settings.replicas, node.clone()).await?;
+                        Ok::<_, String>((records, presence))
+                    }
+                    .await;
+                    match opened {
+                        Ok(opened) => break opened,
+                        Err(reason) if tokio::time::Instant::now() < deadline => {
+                            if !told {
+                                tracing::info!(%reason, "waiting for JetStream to be ready");
+                                told = true;
+                            }
+                            tokio::time::sleep(Duration::from_millis(500)).await;
+                        }
+                        Err(reason) => return Err(not_ready(reason)),
+                    }
+                };
+                Ok::<_, NatsError>((client, js, opened.0, opened.1))
             })
-        })?;
+            .unwrap_or_else(|| {
+                Err(NatsError::NotReady {
+                    urls: settings.urls.clone(),
+                    reason: "no answer in time".into(),
+                })
+            })?;
         Ok(Self {
             inner: Arc::new(Inner {
                 runtime: Some(runtime),
@@ -283,11 +303,20 @@ fn block_on<T: Send + 'static>(
     runtime: &tokio::runtime::Runtime,
     work: impl Future<Output = T> + Send + 'static,
 ) -> Option<T> {
+    block_on_for(runtime, READ_TIMEOUT, work)
+}
+
+/// [`block_on`], waiting at most `limit`.
+fn block_on_for<T: Send + 'static>(
+    runtime: &tokio::runtime::Runtime,
+    limit: Duration,
+    work: impl Future<Output = T> + Send + 'static,
+) -> Option<T> {
     let (done, answer) = std::sync::mpsc::channel();
     runtime.spawn(async move {
         let _ = done.send(work.await);
     });
-    answer.recv_timeout(READ_TIMEOUT).ok()
+    answer.recv_timeout(limit).ok()
 }
 
 impl EventLog for NatsLog {
