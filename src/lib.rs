@@ -23,8 +23,10 @@
 //!   told to everyone, and member lists sent on request in the stream), `config`,
 //!   `error`, `rate`, `names`, `reader` (a session's queue), `delivery` (where a session's
 //!   events go: its queue, or a subscription's outlet), `pending` (events waiting for
-//!   the log and how they are taken back), `log` (the seam, and [`domain::MemoryLog`]) and
-//!   `shutdown`.
+//!   the log and how they are taken back), `log` (the seam, and [`domain::MemoryLog`]),
+//!   `followed` (delivering stored events: the rooms' own, numbered again by a log several
+//!   servers share, and those other servers stored, with the members seated elsewhere),
+//!   `shared` (records other servers stored: names, markers, moderation) and `shutdown`.
 //! - [`text`]: cleaning of untrusted names and text, used by the server before storing and
 //!   by the client before drawing.
 //! - [`identity`]: a member's Ed25519 key, used by `rpc` and `ui`: the join proof (the
@@ -39,7 +41,12 @@
 //!   conversations; `store/presence.rs` keeps who is in each room on disk, so the leaves of
 //!   a crash can be recorded; `store/policies.rs` keeps rooms' and the server's moderation
 //!   and ignore lists; `store/admin.rs` is `chatroom admin`'s SQL on a stopped server's
-//!   database.
+//!   database. [`store::nats`] is the log several servers share (`serve --cluster`): one
+//!   JetStream stream per room (its sequence is the room's seq), published to in order
+//!   (`nats/publish.rs`) and followed by every node (`nats/follow.rs`), the records in a
+//!   key-value bucket every node watches, with the name claims (`nats/records.rs`), who is
+//!   where and the leaves of a node gone silent (`nats/presence.rs`), and deleted messages'
+//!   tombstones (`nats/deleted.rs`); see `docs/CLUSTER.md`.
 //! - [`rpc`]: the protocol and the server. The API is declared once as a jsonrpsee `#[rpc]`
 //!   trait ([`rpc::ChatApiServer`] / [`rpc::ChatApiClient`]) with its error codes
 //!   ([`rpc::codes`]) and wire types ([`rpc::types`]). The server: [`rpc::server`]
