@@ -210,9 +210,12 @@ impl Chat {
         let mut rooms = HashMap::new();
         let mut room_keys = HashMap::new();
         for record in recovered.rooms {
+            // A shared log may have gone on since it said where the room was: what came
+            // after is followed, not taken twice.
             let recent = log
                 .latest(&record.name, config.history_len)?
                 .into_iter()
+                .filter(|event| event.seq <= record.last_seq)
                 .map(|event| Arc::new(Stamped::new(event, config.encoder.as_ref())))
                 .collect();
             if !conversations::is_conversation(&record.name) {

@@ -389,6 +389,17 @@ async fn with_two_of_three_nats_servers_down_sends_are_refused_and_everything_co
 
     nats.restart(1).await;
     nats.restart(2).await;
+    // Ready again before anyone sends: its own heartbeat tells it the cluster writes.
+    within_for(
+        "the node to say it is ready, with nobody sending",
+        FAILOVER,
+        async {
+            while health(a.addr).await != 200 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        },
+    )
+    .await;
     let back = within_for("writes again", FAILOVER, async {
         loop {
             let sent = writer
@@ -405,12 +416,6 @@ async fn with_two_of_three_nats_servers_down_sends_are_refused_and_everything_co
     // Delivery resumed by itself: the reader gets it without doing anything.
     read_until(&mut reader, &mut view, |v| v.0.contains_key(&back)).await;
     assert_eq!(view.0[&back].2.as_deref(), Some("back"));
-    within_for("the node to say it is ready", FAILOVER, async {
-        while health(a.addr).await != 200 {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    })
-    .await;
     let stored = history(&reader).await;
     assert_dense(&stored);
     let texts: HashSet<&str> = stored.iter().filter_map(|e| e.text.as_deref()).collect();

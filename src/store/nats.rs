@@ -401,7 +401,12 @@ impl EventLog for NatsLog {
             reports.clone(),
             self.inner.node.clone(),
         ));
-        runtime.spawn(self.inner.presence.clone().run(self.inner.js.clone()));
+        runtime.spawn(
+            self.inner
+                .presence
+                .clone()
+                .run(self.inner.js.clone(), self.inner.unwritable.clone()),
+        );
         runtime.spawn(self.inner.records.clone().watch(reports.clone()));
         publish::start(
             runtime.handle().clone(),

@@ -9,6 +9,7 @@
 //! leave once however many publish it, and removes the entry.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -144,7 +145,7 @@ impl Presence {
 
     /// Beats, watches the buckets, and records the leaves of servers that went away, for
     /// as long as the log lives.
-    pub(super) async fn run(self, js: jetstream::Context) {
+    pub(super) async fn run(self, js: jetstream::Context, unwritable: Arc<AtomicBool>) {
         let started = Instant::now();
         let last_seen: Arc<Mutex<HashMap<String, Instant>>> = Default::default();
         tokio::spawn(watch_nodes(self.nodes.clone(), last_seen.clone()));
@@ -155,8 +156,14 @@ impl Presence {
         loop {
             beat.tick().await;
             let now = unix_ms().to_string();
-            if let Err(err) = self.nodes.put(self.node.as_str(), Bytes::from(now)).await {
-                tracing::debug!(%err, "cannot beat");
+            // A beat is a write: whether it is taken says whether the cluster takes writes,
+            // even while nobody sends anything.
+            match self.nodes.put(self.node.as_str(), Bytes::from(now)).await {
+                Ok(_) => unwritable.store(false, Ordering::Relaxed),
+                Err(err) => {
+                    tracing::debug!(%err, "cannot beat");
+                    unwritable.store(true, Ordering::Relaxed);
+                }
             }
             let gone: Vec<(String, Seated)> = {
                 let last_seen = last_seen.lock().unwrap_or_else(|p| p.into_inner());
@@ -173,6 +180,10 @@ impl Presence {
                     .map(|(key, s)| (key.clone(), s.clone()))
                     .collect()
             };
+            {
+                let seated = self.seated.lock().unwrap_or_else(|p| p.into_inner());
+                reaped.retain(|key| seated.contains_key(key));
+            }
             for (key, seated) in gone {
                 if self.record_leave(&js, &key, &seated).await {
                     reaped.insert(key.clone());
