@@ -23,6 +23,8 @@ use tokio::process::Child;
 /// Failing over takes NATS an election timeout of a few seconds, and a node gone silent
 /// is declared gone after three; every wait for either ends by this.
 const FAILOVER: Duration = Duration::from_secs(30);
+/// How long a node may be silent before the others record its members' leaves.
+const GONE_AFTER: Duration = Duration::from_secs(3);
 
 /// Awaits `future` for at most `limit`.
 async fn within_for<T>(what: &str, limit: Duration, future: impl Future<Output = T>) -> T {
@@ -416,10 +418,22 @@ async fn with_two_of_three_nats_servers_down_sends_are_refused_and_everything_co
     // Delivery resumed by itself: the reader gets it without doing anything.
     read_until(&mut reader, &mut view, |v| v.0.contains_key(&back)).await;
     assert_eq!(view.0[&back].2.as_deref(), Some("back"));
+    // Every node was silent while the cluster could not write, and none of them is gone:
+    // nobody's leave is recorded for a server that went away, in twice the time it takes.
+    let ghost = tokio::time::timeout(
+        2 * GONE_AFTER,
+        read_until(&mut reader, &mut view, |v| {
+            v.0.values()
+                .any(|(k, _, text)| *k == EventKind::Leave && text.as_deref() == Some(SERVER_GONE))
+        }),
+    )
+    .await;
+    assert!(ghost.is_err(), "a live member was recorded as gone");
     let stored = history(&reader).await;
     assert_dense(&stored);
     let texts: HashSet<&str> = stored.iter().filter_map(|e| e.text.as_deref()).collect();
     assert!(texts.contains("back"));
+    assert!(!texts.contains(SERVER_GONE));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

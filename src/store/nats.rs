@@ -18,6 +18,7 @@ mod follow;
 mod presence;
 mod publish;
 mod records;
+mod writer;
 
 pub use presence::SERVER_GONE;
 
@@ -102,6 +103,8 @@ struct Inner {
     dropping: Arc<AtomicBool>,
     /// The last seq of each room when the log was opened: where following starts.
     opened_at: Mutex<HashMap<String, u64>>,
+    /// Every room when the log was opened, until the chat asks.
+    rooms: Mutex<Vec<RoomRecord>>,
     /// Set once a publish has failed for lack of the engine, cleared by the next success.
     unwritable: Arc<AtomicBool>,
 }
@@ -132,7 +135,7 @@ impl NatsLog {
         let urls = settings.urls.clone();
         let node = uuid::Uuid::new_v4().simple().to_string();
         let node_id = node.clone();
-        let (client, js, records, presence) =
+        let (client, js, records, presence, rooms) =
             block_on_for(&runtime, STARTUP_WAIT + READ_TIMEOUT, async move {
                 let client = async_nats::ConnectOptions::new()
                     .name("chatroom")
@@ -164,7 +167,10 @@ impl NatsLog {
                         let records = records::Records::open(&js, settings.replicas).await?;
                         let presence =
                             presence::Presence::open(&js, settings.replicas, node.clone()).await?;
-                        Ok::<_, String>((records, presence))
+                        // Every room as it is now: a room missed here would be followed
+                        // from its first event as if it were new.
+                        let rooms = follow::rooms(&js).await.map_err(|err| err.0)?;
+                        Ok::<_, String>((records, presence, rooms))
                     }
                     .await;
                     match opened {
@@ -179,7 +185,7 @@ impl NatsLog {
                         Err(reason) => return Err(not_ready(reason)),
                     }
                 };
-                Ok::<_, NatsError>((client, js, opened.0, opened.1))
+                Ok::<_, NatsError>((client, js, opened.0, opened.1, opened.2))
             })
             .unwrap_or_else(|| {
                 Err(NatsError::NotReady {
@@ -198,6 +204,7 @@ impl NatsLog {
                 presence,
                 dropping: Arc::new(AtomicBool::new(false)),
                 opened_at: Mutex::new(HashMap::new()),
+                rooms: Mutex::new(rooms),
                 unwritable: Arc::new(AtomicBool::new(false)),
             }),
         })
@@ -258,7 +265,7 @@ impl NatsLog {
             return Ok(Vec::new());
         }
         let js = self.inner.js.clone();
-        let records = self.inner.records.records_bucket();
+        let records = self.inner.records.deleted_bucket();
         let room = room.to_owned();
         self.block(async move {
             let Some(stream) = Self::stream(&js, &room).await? else {
@@ -266,9 +273,13 @@ impl NatsLog {
             };
             let mut events = Vec::new();
             for seq in from..=to {
-                match stream.direct_get(seq).await {
+                // From the stream's leader: a replica answering a direct get may not have
+                // the latest events yet, and a catch-up must not skip them.
+                match stream.get_raw_message(seq).await {
                     Ok(message) => events.push(follow::decode(&message.payload, seq)?),
-                    Err(err) if err.kind() == jetstream::stream::DirectGetErrorKind::NotFound => {
+                    Err(err)
+                        if err.kind() == jetstream::stream::RawMessageErrorKind::NoMessageFound =>
+                    {
                         // Erased by a moderator's delete: its tombstone stands in.
                         events.extend(deleted::tombstone(&records, &room, seq).await);
                     }
@@ -321,16 +332,9 @@ fn block_on_for<T: Send + 'static>(
 
 impl EventLog for NatsLog {
     fn recovered(&self) -> Recovered {
-        let js = self.inner.js.clone();
-        let found = self.block(async move { follow::rooms(&js).await });
         let mut recovered = Recovered::default();
-        let rooms = match found {
-            Ok(rooms) => rooms,
-            Err(err) => {
-                tracing::error!(%err, "cannot list the cluster's rooms");
-                Vec::new()
-            }
-        };
+        let rooms =
+            std::mem::take(&mut *self.inner.rooms.lock().unwrap_or_else(|p| p.into_inner()));
         let mut opened_at = self
             .inner
             .opened_at
@@ -389,10 +393,16 @@ impl EventLog for NatsLog {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
+        let writer = {
+            let _in_runtime = runtime.enter();
+            writer::KvWriter::start(reports.clone(), self.inner.unwritable.clone(), timeout)
+        };
         runtime.spawn(follow::report(
             reported,
             self.inner.dropping.clone(),
             on_progress,
+            self.inner.presence.clone(),
+            writer.clone(),
         ));
         runtime.spawn(follow::follow_rooms(
             self.inner.js.clone(),
@@ -401,13 +411,17 @@ impl EventLog for NatsLog {
             reports.clone(),
             self.inner.node.clone(),
         ));
+        runtime.spawn(self.inner.presence.clone().run(
+            self.inner.js.clone(),
+            self.inner.unwritable.clone(),
+            writer.clone(),
+        ));
         runtime.spawn(
             self.inner
-                .presence
+                .records
                 .clone()
-                .run(self.inner.js.clone(), self.inner.unwritable.clone()),
+                .watch(reports.clone(), writer.echoes()),
         );
-        runtime.spawn(self.inner.records.clone().watch(reports.clone()));
         publish::start(
             runtime.handle().clone(),
             publish::Publisher {
@@ -415,7 +429,7 @@ impl EventLog for NatsLog {
                 node: self.inner.node.clone(),
                 replicas: self.inner.settings.replicas,
                 records: self.inner.records.clone(),
-                presence: self.inner.presence.clone(),
+                writer,
                 dropping: self.inner.dropping.clone(),
                 unwritable: self.inner.unwritable.clone(),
                 timeout,

@@ -17,7 +17,7 @@ pub(super) async fn erase(js: &jetstream::Context, records: &kv::Store, room: &s
     let Ok(stream) = js.get_stream(stream_name(room)).await else {
         return;
     };
-    let Ok(message) = stream.direct_get(seq).await else {
+    let Ok(message) = stream.get_raw_message(seq).await else {
         return;
     };
     let Ok(original) = follow::decode(&message.payload, seq) else {

@@ -73,7 +73,9 @@ pub(super) async fn rooms(js: &jetstream::Context) -> Result<Vec<RoomRecord>, Lo
             Ok(Some(value)) => serde_json::from_slice::<StoredRoom>(&value).ok(),
             _ => None,
         };
-        let Ok(mut stream) = js.get_stream(stream_name(&name)).await else {
+        // A room whose stream is gone (deleted by hand) is no room; any other failure stops
+        // the start, rather than following the room from its first event as if new.
+        let Some(mut stream) = super::NatsLog::stream(js, &name).await? else {
             continue;
         };
         let info = stream
@@ -216,6 +218,8 @@ pub(super) async fn report(
     mut reported: mpsc::UnboundedReceiver<Report>,
     dropping: Arc<AtomicBool>,
     on_progress: OnProgress,
+    presence: super::presence::Presence,
+    writer: super::writer::KvWriter,
 ) {
     // Positions taken by the publisher and not yet stored or given up.
     let mut outstanding: BTreeSet<u64> = BTreeSet::new();
@@ -230,6 +234,8 @@ pub(super) async fn report(
                 ..
             } => {
                 outstanding.remove(&position);
+                // In the room's order: a member's join and leave are noted as they were.
+                presence.stored(&event, &writer);
                 on_progress(Progress::Sequenced { position, event });
             }
             Report::Stored {

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::follow::{FOR_HEADER, NODE_HEADER};
+use super::writer::{Done, KvWriter, Write};
 use super::{hex, records, subject};
 use crate::domain::{Event, EventKind, MemberInfo, unix_ms};
 
@@ -98,7 +99,7 @@ impl Presence {
     }
 
     /// What one of this server's events, now stored, changes in the bucket.
-    pub(super) async fn stored(&self, event: &Event) {
+    pub(super) fn stored(&self, event: &Event, writer: &KvWriter) {
         match event.kind {
             EventKind::Join => {
                 let entry = Seated {
@@ -107,15 +108,18 @@ impl Presence {
                     node: self.node.clone(),
                 };
                 let key = Seated::key(&event.room, event.from.id, &self.node);
-                if let Ok(value) = serde_json::to_vec(&entry)
-                    && let Err(err) = self.presence.put(key.as_str(), Bytes::from(value)).await
-                {
-                    tracing::warn!(%err, "cannot note a member's presence");
+                if let Ok(value) = serde_json::to_vec(&entry) {
+                    writer.write(
+                        &self.presence,
+                        key,
+                        Write::Put(Bytes::from(value)),
+                        Done::Nothing,
+                    );
                 }
             }
             EventKind::Leave => {
-                self.remove(&Seated::key(&event.room, event.from.id, &self.node))
-                    .await;
+                let key = Seated::key(&event.room, event.from.id, &self.node);
+                writer.write(&self.presence, key, Write::Purge, Done::Nothing);
             }
             EventKind::Kick | EventKind::Ban | EventKind::Gban => {
                 let Some(target) = &event.target else { return };
@@ -130,27 +134,29 @@ impl Presence {
                         .collect()
                 };
                 for key in keys {
-                    self.remove(&key).await;
+                    writer.write(&self.presence, key, Write::Purge, Done::Nothing);
                 }
             }
             _ => {}
         }
     }
 
-    async fn remove(&self, key: &str) {
-        if let Err(err) = self.presence.purge(key).await {
-            tracing::warn!(%err, key, "cannot note a member's departure");
-        }
-    }
-
     /// Beats, watches the buckets, and records the leaves of servers that went away, for
     /// as long as the log lives.
-    pub(super) async fn run(self, js: jetstream::Context, unwritable: Arc<AtomicBool>) {
-        let started = Instant::now();
-        let last_seen: Arc<Mutex<HashMap<String, Instant>>> = Default::default();
-        tokio::spawn(watch_nodes(self.nodes.clone(), last_seen.clone()));
+    pub(super) async fn run(
+        self,
+        js: jetstream::Context,
+        unwritable: Arc<AtomicBool>,
+        writer: KvWriter,
+    ) {
+        // Each server's beat as last read (its entry's revision), and when it last changed.
+        let mut beats: HashMap<String, (u64, Instant)> = HashMap::new();
         tokio::spawn(watch_presence(self.presence.clone(), self.seated.clone()));
         let mut reaped: HashSet<String> = HashSet::new();
+        // Since when this server's own beats have been taken: only a server that has
+        // itself been writing for a while can tell another's silence from the cluster's
+        // (every beat fails while it has no quorum).
+        let mut writable_since: Option<Instant> = None;
         let mut beat = tokio::time::interval(HEARTBEAT);
         beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -159,17 +165,53 @@ impl Presence {
             // A beat is a write: whether it is taken says whether the cluster takes writes,
             // even while nobody sends anything.
             match self.nodes.put(self.node.as_str(), Bytes::from(now)).await {
-                Ok(_) => unwritable.store(false, Ordering::Relaxed),
+                Ok(_) => {
+                    unwritable.store(false, Ordering::Relaxed);
+                    writable_since.get_or_insert_with(Instant::now);
+                }
                 Err(err) => {
                     tracing::debug!(%err, "cannot beat");
                     unwritable.store(true, Ordering::Relaxed);
+                    writable_since = None;
                 }
             }
+            if writable_since.is_none_or(|since| since.elapsed() <= DEAD_AFTER) {
+                continue;
+            }
+            let others: HashSet<String> = {
+                let seated = self.seated.lock().unwrap_or_else(|p| p.into_inner());
+                seated
+                    .values()
+                    .map(|s| s.node.clone())
+                    .filter(|node| *node != self.node)
+                    .collect()
+            };
+            // Each one's beat read now, from the bucket itself: a watch can lag.
+            let mut readable = true;
+            for node in &others {
+                match self.nodes.entry(node.as_str()).await {
+                    Ok(entry) => {
+                        let revision = entry.map_or(0, |e| e.revision);
+                        let seen = beats
+                            .entry(node.clone())
+                            .or_insert((revision, Instant::now()));
+                        if seen.0 != revision {
+                            *seen = (revision, Instant::now());
+                        }
+                    }
+                    Err(_) => readable = false,
+                }
+            }
+            beats.retain(|node, _| others.contains(node));
+            if !readable {
+                continue;
+            }
             let gone: Vec<(String, Seated)> = {
-                let last_seen = last_seen.lock().unwrap_or_else(|p| p.into_inner());
-                let dead = |node: &str| match last_seen.get(node) {
-                    Some(at) => at.elapsed() > DEAD_AFTER,
-                    None => started.elapsed() > DEAD_AFTER,
+                // Silent for DEAD_AFTER while this server could write (checked above).
+                let dead = |node: &str| {
+                    beats
+                        .get(node)
+                        .is_some_and(|(_, at)| at.elapsed() > DEAD_AFTER)
                 };
                 let seated = self.seated.lock().unwrap_or_else(|p| p.into_inner());
                 seated
@@ -187,7 +229,7 @@ impl Presence {
             for (key, seated) in gone {
                 if self.record_leave(&js, &key, &seated).await {
                     reaped.insert(key.clone());
-                    self.remove(&key).await;
+                    writer.write(&self.presence, key, Write::Purge, Done::Nothing);
                 }
             }
         }
@@ -235,23 +277,6 @@ impl Presence {
             }
             Err(_) => false,
         }
-    }
-}
-
-/// Keeps `last_seen` up to date with every server's beat.
-async fn watch_nodes(nodes: kv::Store, last_seen: Arc<Mutex<HashMap<String, Instant>>>) {
-    loop {
-        if let Ok(mut watch) = nodes.watch_all().await {
-            while let Some(Ok(entry)) = watch.next().await {
-                if entry.operation == kv::Operation::Put {
-                    last_seen
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .insert(entry.key, Instant::now());
-                }
-            }
-        }
-        tokio::time::sleep(HEARTBEAT).await;
     }
 }
 

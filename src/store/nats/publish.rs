@@ -13,12 +13,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use async_nats::HeaderMap;
-use async_nats::jetstream::{self, context::PublishErrorKind, kv, stream};
+use async_nats::jetstream::{self, kv, stream};
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use super::follow::{NODE_HEADER, POSITION_HEADER, Report};
 use super::records::{Records, StoredRoom};
+use super::writer::{Done, KvWriter, Write};
 use super::{DUPLICATE_WINDOW, hex, stream_name, subject};
 use crate::domain::{Appender, EventKind, Record, Stamped};
 
@@ -28,7 +29,7 @@ pub(super) struct Publisher {
     pub(super) node: String,
     pub(super) replicas: usize,
     pub(super) records: Records,
-    pub(super) presence: super::presence::Presence,
+    pub(super) writer: KvWriter,
     pub(super) dropping: Arc<AtomicBool>,
     pub(super) unwritable: Arc<AtomicBool>,
     pub(super) timeout: Duration,
@@ -136,11 +137,10 @@ async fn run(publisher: Arc<Publisher>, mut jobs: mpsc::UnboundedReceiver<Job>) 
                     match stored {
                         Ok(()) => {
                             publisher.unwritable.store(false, Ordering::Relaxed);
-                            publisher.presence.stored(&event).await;
                             if event.kind == EventKind::Delete
                                 && let Some(seq) = event.target_seq
                             {
-                                super::deleted::erase(&publisher.js, &publisher.records.records_bucket(), &event.room, seq).await;
+                                super::deleted::erase(&publisher.js, &publisher.records.deleted_bucket(), &event.room, seq).await;
                             }
                             if event.kind == EventKind::Topic {
                                 put_room(&publisher.records.rooms_bucket(), &event.room, event.text.clone()).await;
@@ -164,34 +164,18 @@ async fn run(publisher: Arc<Publisher>, mut jobs: mpsc::UnboundedReceiver<Job>) 
                     let _ = publisher.reports.send(Report::Recorded(position));
                     continue;
                 };
-                let deadline = Instant::now() + publisher.timeout;
-                let publisher = publisher.clone();
-                let bucket = publisher.records.records_bucket();
-                in_flight.spawn(async move {
-                    let mut backoff = Duration::from_millis(20);
-                    loop {
-                        match bucket.put(key.as_str(), value.clone()).await {
-                            Ok(_) => {
-                                let _ = publisher.reports.send(Report::Recorded(position));
-                                if let Some((name, owner)) = &released {
-                                    publisher.records.release(name, owner).await;
-                                }
-                                return;
-                            }
-                            Err(err) if Instant::now() + backoff < deadline => {
-                                tracing::debug!(%err, %key, "record not stored; trying again");
-                                tokio::time::sleep(backoff).await;
-                                backoff = (backoff * 2).min(Duration::from_millis(500));
-                            }
-                            Err(err) => {
-                                tracing::warn!(%err, %key, "record not stored in time");
-                                publisher.unwritable.store(true, Ordering::Relaxed);
-                                let _ = publisher.reports.send(Report::Failed(position));
-                                return;
-                            }
-                        }
-                    }
-                });
+                // In order, one after another: a later value of an entry always lands last.
+                publisher.writer.write(
+                    &publisher.records.records_bucket(),
+                    key,
+                    Write::Put(value),
+                    Done::Record(position),
+                );
+                if let Some((old, new, owner)) = released {
+                    publisher
+                        .records
+                        .release(&publisher.writer, &old, new.as_deref(), &owner);
+                }
             }
             Job::Resume => publisher.dropping.store(false, Ordering::SeqCst),
             Job::Close(done) => {
@@ -230,9 +214,6 @@ async fn retry(
             .await
         {
             Ok(Ok(_)) => return Ok(()),
-            Ok(Err(err)) if err.kind() == PublishErrorKind::WrongLastSequence => {
-                return Err(err.to_string());
-            }
             Ok(Err(err)) => tracing::debug!(%err, "publish failed; trying again"),
             Err(_) => return Err("no answer from the cluster in time".into()),
         }

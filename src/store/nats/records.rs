@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::follow::Report;
+use super::writer::{Done, KvWriter, Write};
 use super::{hex, unhex};
 use crate::domain::{
     IdentityRecord, IdentityState, Record, RecordSet, Recovered, RoomPolicy, ServerPolicy,
@@ -23,6 +24,7 @@ use crate::domain::{
 const RECORDS: &str = "chatroom_records";
 const ROOMS: &str = "chatroom_rooms";
 const NAMES: &str = "chatroom_names";
+const DELETED: &str = "chatroom_deleted";
 
 /// An identity as the bucket holds it.
 #[derive(Serialize, Deserialize)]
@@ -52,9 +54,8 @@ pub(super) struct Records {
     rooms: kv::Store,
     /// Every owned name's look-alike keys → the key owning it, claimed before it is given.
     names: kv::Store,
+    deleted: kv::Store,
     set: Arc<Mutex<RecordSet>>,
-    /// The bucket's revision when it was read: the watch for others' changes starts after.
-    revision: u64,
 }
 
 pub(super) async fn bucket(
@@ -82,8 +83,8 @@ impl Records {
         let records = bucket(js, RECORDS, replicas).await?;
         let rooms = bucket(js, ROOMS, replicas).await?;
         let names = bucket(js, NAMES, replicas).await?;
+        let deleted = bucket(js, DELETED, replicas).await?;
         let mut set = RecordSet::default();
-        let mut revision = 0;
         let mut keys = records
             .keys()
             .await
@@ -97,7 +98,6 @@ impl Records {
             else {
                 continue;
             };
-            revision = revision.max(entry.revision);
             if entry.operation == kv::Operation::Put {
                 load(&mut set, &key, &entry.value)
                     .map_err(|err| format!("record {key} is corrupt: {err}"))?;
@@ -107,8 +107,8 @@ impl Records {
             records,
             rooms,
             names,
+            deleted,
             set: Arc::new(Mutex::new(set)),
-            revision,
         })
     }
 
@@ -162,26 +162,34 @@ impl Records {
         Ok(true)
     }
 
-    /// Lets go of `name`'s claims held by `key`, once it no longer owns it.
-    pub(super) async fn release(&self, name: &str, key: &str) {
-        for look_alike in crate::text::look_alike_keys(name) {
-            let entry = format!("n.{}", hex(&look_alike));
-            if let Ok(Some(owner)) = self.names.get(entry.as_str()).await
-                && owner.as_ref() == key.as_bytes()
-            {
-                let _ = self.names.purge(entry.as_str()).await;
+    /// Lets go of the claims on `old` held by `key`, now that it owns `new` instead: the
+    /// look-alike keys the two share stay claimed.
+    pub(super) fn release(&self, writer: &KvWriter, old: &str, new: Option<&str>, key: &str) {
+        let kept = new.map(crate::text::look_alike_keys).unwrap_or_default();
+        for look_alike in crate::text::look_alike_keys(old) {
+            if kept.contains(&look_alike) {
+                continue;
             }
+            let entry = format!("n.{}", hex(&look_alike));
+            let owner = Bytes::from(key.to_owned());
+            writer.write(&self.names, entry, Write::PurgeIf(owner), Done::Nothing);
         }
     }
 
-    /// The name `record` takes from its identity, if it changes the one it owns.
-    pub(super) fn released_by(&self, record: &Record) -> Option<(String, String)> {
+    /// The name `record` takes from its identity, if it changes the one it owns: the old
+    /// name, the new one, and the key.
+    pub(super) fn released_by(&self, record: &Record) -> Option<(String, Option<String>, String)> {
         let Record::Identity(new) = record else {
             return None;
         };
         let set = self.set.lock().unwrap_or_else(|p| p.into_inner());
         let old = set.by_key.get(&new.key)?.record.name.clone()?;
-        (new.name.as_ref() != Some(&old)).then(|| (old, new.key.clone()))
+        (new.name.as_ref() != Some(&old)).then(|| (old, new.name.clone(), new.key.clone()))
+    }
+
+    /// The bucket of deleted messages' tombstones.
+    pub(super) fn deleted_bucket(&self) -> kv::Store {
+        self.deleted.clone()
     }
 
     /// Applies a record and returns the entry it changed, as it is now.
@@ -223,10 +231,15 @@ impl Records {
 impl Records {
     /// Watches the bucket for what other servers change, for as long as the log lives,
     /// and hands each change on as the records that make it.
-    pub(super) async fn watch(self, reports: tokio::sync::mpsc::UnboundedSender<Report>) {
-        let mut from = self.revision + 1;
+    pub(super) async fn watch(
+        self,
+        reports: tokio::sync::mpsc::UnboundedSender<Report>,
+        echoes: super::writer::Echoes,
+    ) {
         while !reports.is_closed() {
-            let mut watch = match self.records.watch_all_from_revision(from).await {
+            // Every entry's latest value first (what is as this server has it changes
+            // nothing), then every change: nothing written while it was read is missed.
+            let mut watch = match self.records.watch_with_history(">").await {
                 Ok(watch) => watch,
                 Err(err) => {
                     tracing::debug!(%err, "cannot watch the records yet");
@@ -235,8 +248,9 @@ impl Records {
                 }
             };
             while let Some(Ok(entry)) = watch.next().await {
-                from = entry.revision + 1;
-                if entry.operation != kv::Operation::Put {
+                // This server's own writes coming back, perhaps behind a later one.
+                if entry.operation != kv::Operation::Put || echoes.is_own(&entry.key, &entry.value)
+                {
                     continue;
                 }
                 let changes = {
