@@ -12,6 +12,7 @@ use chatroom::rpc::ChatApiClient;
 use chatroom::rpc::server::ServerConfig;
 use chatroom::rpc::types::{Event, EventKind};
 use chatroom::store::{DbLocation, Store};
+use common::plain::{Lines, finish, line_containing, plain_client};
 use common::process::{kill, serve, serve_listening, serve_with_env, terminate};
 use common::{Member, TempDir, TestServer, silent_port, within};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -534,51 +535,6 @@ async fn a_private_room_with_a_self_signed_certificate_and_a_password() {
     assert!(said.contains("for wss:// servers"), "{said}");
 
     kill(server).await;
-}
-
-/// `chatroom connect --plain` with `args`, stdin, stdout and stderr piped, logging into `dir`.
-fn plain_client(args: &[&str], dir: &TempDir) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_chatroom"))
-        .args(["connect", "--plain", "--log-file"])
-        .arg(dir.0.join("client.log"))
-        // Identities are made and kept in the test's own directory, never the user's.
-        .env("XDG_DATA_HOME", dir.0.join("data"))
-        .args(args)
-        .env_remove("CHATROOM_PASSWORD")
-        .env("RUST_BACKTRACE", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap()
-}
-
-type Lines = tokio::io::Lines<BufReader<tokio::process::ChildStdout>>;
-
-/// Reads `out` up to the first line containing `text`, and returns it.
-async fn line_containing(out: &mut Lines, text: &str) -> String {
-    within(&format!("a line with {text:?}"), async {
-        loop {
-            let line = out.next_line().await.unwrap().expect("output ended");
-            if line.contains(text) {
-                return line;
-            }
-        }
-    })
-    .await
-}
-
-/// What a finished client wrote on stderr, and whether it succeeded.
-async fn finish(mut client: Child) -> (bool, String) {
-    use tokio::io::AsyncReadExt;
-    let mut stderr = String::new();
-    let mut pipe = client.stderr.take().unwrap();
-    within("stderr", pipe.read_to_string(&mut stderr))
-        .await
-        .unwrap();
-    let status = within("the client to exit", client.wait()).await.unwrap();
-    (status.success(), stderr)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

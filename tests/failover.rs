@@ -6,57 +6,12 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::process::Stdio;
 
 use chatroom::rpc::server::ServerConfig;
 use chatroom::store::DbLocation;
-use common::{Member, TempDir, TestServer, silent_port, within};
+use common::plain::{finish, line_containing, plain_client};
+use common::{Member, TempDir, TestServer, silent_port};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, Command};
-
-/// `chatroom connect --plain` with `args`, stdin, stdout and stderr piped, its identity and
-/// log in `dir`.
-fn plain_client(args: &[&str], dir: &TempDir) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_chatroom"))
-        .args(["connect", "--plain", "--log-file"])
-        .arg(dir.0.join("client.log"))
-        .env("XDG_DATA_HOME", dir.0.join("data"))
-        .args(args)
-        .env_remove("CHATROOM_PASSWORD")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap()
-}
-
-type Lines = tokio::io::Lines<BufReader<tokio::process::ChildStdout>>;
-
-/// Reads `out` up to the first line containing `text`, and returns it.
-async fn line_containing(out: &mut Lines, text: &str) -> String {
-    within(&format!("a line with {text:?}"), async {
-        loop {
-            let line = out.next_line().await.unwrap().expect("output ended");
-            if line.contains(text) {
-                return line;
-            }
-        }
-    })
-    .await
-}
-
-/// What a finished client wrote on stderr, and whether it succeeded.
-async fn finish(mut client: Child) -> (bool, String) {
-    use tokio::io::AsyncReadExt;
-    let mut stderr = String::new();
-    let mut pipe = client.stderr.take().unwrap();
-    within("stderr", pipe.read_to_string(&mut stderr))
-        .await
-        .unwrap();
-    let status = within("the client to exit", client.wait()).await.unwrap();
-    (status.success(), stderr)
-}
 
 /// Waits for `member` to hear `text` said by `from`.
 async fn hears(member: &mut Member, from: &str, text: &str) {

@@ -270,29 +270,7 @@ impl Chat {
             room: name.clone(),
             seq,
         });
-        let member = &state.members[&id];
-        let read = std::sync::Arc::new(Stamped::new(
-            super::Event {
-                room: name.clone(),
-                seq,
-                ts: unix_ms(),
-                kind: EventKind::Read,
-                from: member.info.clone(),
-                ..Default::default()
-            },
-            state.encoder.as_ref(),
-        ));
-        let too_slow: Vec<u64> = member
-            .conns
-            .iter()
-            .filter(|(other, _)| **other != conn)
-            .filter(|(_, c)| !c.queue.push(&read))
-            .map(|(other, _)| *other)
-            .collect();
-        for other in too_slow {
-            let reason = super::LeaveReason::TooSlow;
-            state.end_conn(id, other, reason, reason.event_text());
-        }
+        state.tell_read(id, &name, seq, Some(conn));
         Ok((name, seq))
     }
 
@@ -477,6 +455,35 @@ impl State {
     }
 
     /// The identity's read marker in a room (0 for none, and for guests).
+    /// Tells a member's sessions (but `except`) that it has read `room` up to `seq`.
+    pub(super) fn tell_read(&mut self, id: Uuid, room: &str, seq: u64, except: Option<u64>) {
+        let Some(member) = self.members.get(&id) else {
+            return;
+        };
+        let read = std::sync::Arc::new(Stamped::new(
+            super::Event {
+                room: room.to_owned(),
+                seq,
+                ts: unix_ms(),
+                kind: EventKind::Read,
+                from: member.info.clone(),
+                ..Default::default()
+            },
+            self.encoder.as_ref(),
+        ));
+        let too_slow: Vec<u64> = member
+            .conns
+            .iter()
+            .filter(|(other, _)| Some(**other) != except)
+            .filter(|(_, c)| !c.queue.push(&read))
+            .map(|(other, _)| *other)
+            .collect();
+        for other in too_slow {
+            let reason = super::LeaveReason::TooSlow;
+            self.end_conn(id, other, reason, reason.event_text());
+        }
+    }
+
     pub(super) fn marker(&self, key: Option<&str>, room: &str) -> u64 {
         key.and_then(|key| self.identities.get(key))
             .and_then(|identity| identity.markers.get(room).copied())

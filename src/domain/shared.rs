@@ -5,12 +5,11 @@
 //! another terminal reaches this one's sessions, a server ban ends theirs.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
 
 use uuid::Uuid;
 
 use super::identities::Identity;
-use super::{Chat, Event, EventKind, LeaveReason, Record, Stamped, State, unix_ms};
+use super::{Chat, LeaveReason, Record, State};
 
 impl Chat {
     /// The key of the identity behind a session, if it has one.
@@ -114,29 +113,6 @@ impl State {
         }
         *marker = seq;
         let id = identity.record.id;
-        let Some(member) = self.members.get(&id) else {
-            return;
-        };
-        let read = Arc::new(Stamped::new(
-            Event {
-                room,
-                seq,
-                ts: unix_ms(),
-                kind: EventKind::Read,
-                from: member.info.clone(),
-                ..Default::default()
-            },
-            self.encoder.as_ref(),
-        ));
-        let too_slow: Vec<u64> = member
-            .conns
-            .iter()
-            .filter(|(_, c)| !c.queue.push(&read))
-            .map(|(conn, _)| *conn)
-            .collect();
-        for conn in too_slow {
-            let reason = LeaveReason::TooSlow;
-            self.end_conn(id, conn, reason, reason.event_text());
-        }
+        self.tell_read(id, &room, seq, None);
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod moderation;
 pub mod nats;
+pub mod plain;
 pub mod process;
 pub mod raw_ws;
 

@@ -244,3 +244,32 @@ fn a_ban_made_on_another_server_keeps_the_member_out_here() {
     );
     drop(bob);
 }
+
+#[test]
+fn a_marker_moved_in_a_terminal_on_another_server_reaches_this_ones() {
+    let log = HandLog::default();
+    let chat = chat(&log);
+    let key = Credentials {
+        key: "key-1".into(),
+        id: Uuid::new_v8([1; 16]),
+        fingerprint: "SHA256:test-1".into(),
+    };
+    let (alice, _) = chat
+        .join_as(Some("alice"), Lifetime::Connection, None, Some(key), || {
+            Ok(())
+        })
+        .unwrap();
+    log.store_last_as(7);
+    let marker = |seq| {
+        Progress::Changed(Box::new(Record::Marker {
+            key: "key-1".into(),
+            room: DEFAULT_ROOM.into(),
+            seq,
+        }))
+    };
+    log.tell(marker(5));
+    // Told again, or behind: nothing more.
+    log.tell(marker(5));
+    log.tell(marker(3));
+    assert_eq!(waiting(&chat, &alice.session), [(5, EventKind::Read, None)]);
+}
