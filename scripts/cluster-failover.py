@@ -54,7 +54,7 @@ class Publisher(threading.Thread):
     def __init__(self, url, stop):
         super().__init__(daemon=True)
         self.url, self.stop = url, stop
-        self.acks = []  # (seq, time answered)
+        self.acks = []  # (seq, time answered, time sent)
         self.errors = []  # (time, what)
         self.lock = threading.Lock()
 
@@ -67,7 +67,7 @@ class Publisher(threading.Thread):
             try:
                 seq = call(self.url, "chat_send", 10, session=session, text=f"m{k}")["seq"]
                 with self.lock:
-                    self.acks.append((seq, now()))
+                    self.acks.append((seq, now(), started))
             except RpcError as err:
                 with self.lock:
                     self.errors.append((now(), f"{str(err)[:60]} (after {now() - started:.1f} s)"))
@@ -222,7 +222,12 @@ def main():
         leader = stream_leader(monitors)
         if leader is None:
             sys.exit("no leader found for the stream")
-        victim = f"nats-server {leader} (the stream's leader)"
+        try:
+            with urllib.request.urlopen(f"{monitors[leader]}/connz", timeout=2) as r:
+                clients = json.load(r)["num_connections"]
+        except OSError:
+            clients = "?"
+        victim = f"nats-server {leader} (the stream's leader, {clients} client connections)"
         t_kill = now()
         os.kill(int(args.nats_pids.split(",")[leader]), signal.SIGKILL)
 
@@ -231,13 +236,14 @@ def main():
     deadline = t_kill + args.wait
     first_after = None
     while now() < deadline and first_after is None:
-        first_after = next(((s, t) for s, t in publisher.acked() if t > t_kill), None)
+        # The first send made after the kill and acknowledged.
+        first_after = next(((s, t) for s, t, sent in publisher.acked() if sent > t_kill), None)
         stop.wait(0.01)
     if first_after is None:
         stop.set()
         members_stop.set()
         sys.exit(f"no send was acknowledged within {args.wait} s of killing {victim}")
-    target = [s for s, _ in publisher.acked() if s <= first_after[0]]
+    target = [s for s, _, _ in publisher.acked() if s <= first_after[0]]
     caught = {}
     while now() < deadline and len(caught) < len(members):
         for m in members:
@@ -250,14 +256,14 @@ def main():
     stop.set()
     publisher.join(15)
     acks = publisher.acked()
-    all_seqs = [s for s, _ in acks]
+    all_seqs = [s for s, _, _ in acks]
     # Drain: every member should end up holding every acknowledged message (bounded wait).
     drain_end = now() + 15
     while now() < drain_end and any(m.missing(all_seqs) for m in members):
         time.sleep(0.05)
     members_stop.set()
 
-    times = [t for _, t in acks]
+    times = [t for _, t, _ in acks]
     gaps = [b - a for a, b in zip(times, times[1:])]
     longest = max(gaps, default=0)
     longest_at = times[gaps.index(longest)] - t_kill if gaps else 0
@@ -269,7 +275,7 @@ def main():
         "sends_acked": len(acks),
         "acked_before_kill": len(acked_before),
         "send_rate_per_s": round(len(acks) / (times[-1] - times[0]), 1) if len(times) > 1 else None,
-        "first_ack_after_kill_ms": round((first_after[1] - t_kill) * 1000, 1),
+        "first_ack_of_a_send_after_kill_ms": round((first_after[1] - t_kill) * 1000, 1),
         "longest_ack_gap_ms": round(longest * 1000, 1),
         "longest_ack_gap_ends_ms_after_kill": round((longest_at + longest) * 1000, 1),
         "median_ack_gap_ms": round(sorted(gaps)[len(gaps) // 2] * 1000, 2) if gaps else None,
@@ -284,6 +290,10 @@ def main():
         "stayed_members_caught_up_ms": (round((max(t for n, t in caught.items()
                                                    if n not in {m.name for m in moved}) - t_kill) * 1000, 1)
                                         if len(caught) == len(members) else None),
+        "caught_up_ms_by_node": [
+            (round((max(caught[m.name] for m in members if m.home == n) - t_kill) * 1000, 1)
+             if all(m.name in caught for m in members if m.home == n) else None)
+            for n in range(len(nodes))],
         "members_missing_messages": sum(1 for m in members if m.missing(all_seqs)),
         "messages_missing": sum(len(m.missing(all_seqs)) for m in members),
         "duplicates_dropped": sum(m.dups for m in members),
