@@ -51,7 +51,9 @@ http_status() { curl -s -o /dev/null -m 2 -w '%{http_code}' "$1" 2>/dev/null || 
 wait_for() {
   local secs=$1 what=$2; shift 2
   local end=$((SECONDS + secs))
-  until "$@"; do
+  local rc
+  until "$@"; rc=$?; [ $rc = 0 ]; do
+    [ $rc = 2 ] && return 2  # gave up: the process is gone
     [ $SECONDS -ge $end ] && { echo "timed out waiting for $what" >&2; return 1; }
     sleep 0.1
   done
@@ -85,15 +87,24 @@ start_nats() {
 }
 
 # start_node NAME ARGS...: one chatroom node on a free port; sets node_pid, node_port.
+# A cluster whose meta leader has not yet heard from every peer refuses to place the
+# node's buckets ("no suitable peers for placement") and the node exits: started again,
+# up to 10 times.
 start_node() {
-  local name=$1; shift
-  node_port=$(free_port)
-  RUST_LOG=${RUST_LOG:-warn} "$bin" serve --listen "127.0.0.1:$node_port" --rate-limit 0 "$@" \
-    >"$rundir/$name.log" 2>&1 &
-  node_pid=$!; pids+=($!)
-  wait_for 60 "$name on :$node_port" node_ready "$node_port" "$node_pid"
+  local name=$1 attempt; shift
+  for attempt in 1 2 3 4 5 6 7 8 9 10; do
+    node_port=$(free_port)
+    RUST_LOG=${RUST_LOG:-warn} "$bin" serve --listen "127.0.0.1:$node_port" --rate-limit 0 "$@" \
+      >"$rundir/$name.log" 2>&1 &
+    node_pid=$!; pids+=($!)
+    wait_for 60 "$name on :$node_port" node_ready "$node_port" "$node_pid" && return 0
+    kill -0 "$node_pid" 2>/dev/null && return 1  # running but never ready
+    echo "$name exited (attempt $attempt): $(tail -1 "$rundir/$name.log")" >&2
+    sleep 0.5
+  done
+  return 1
 }
-node_ready() { kill -0 "$2" 2>/dev/null || { echo "node exited: $(tail -3 "$rundir/"*.log)" >&2; exit 1; }
+node_ready() { kill -0 "$2" 2>/dev/null || return 2
                [ "$(http_status "http://127.0.0.1:$1/healthz")" = 200 ]; }
 
 # Starts the NATS cluster and 3 chatroom nodes on it; sets node_pids, node_ports.
