@@ -121,12 +121,23 @@ start_cluster() {
 
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 
+# CPU seconds (user + system) the servers started so far have used: chatroom and nats.
+server_cpu() {
+  local pid total=0 t
+  for pid in "${pids[@]}"; do
+    t=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null) && total=$((total + t))
+  done
+  awk -v t="$total" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", t / hz}'
+}
+
 bench() { # label servers...: one bench run, its JSON row into rows.jsonl
-  local label=$1 servers=$2 row
+  local label=$1 servers=$2 row cpu0 cpu1 t0 t1
   echo "== $label: $(date -u +%H:%M:%S) load $(load)" >&2
+  cpu0=$(server_cpu); t0=$(date +%s.%N)
   row=$(timeout "$run_timeout" "$bin" bench --clients "$clients" --publishers "$publishers" \
           --messages "$messages" --rate 0 --json --servers "$servers" 2>"$out/$label.err")
-  echo "{\"label\":\"$label\",\"load\":\"$(load)\",\"row\":${row:-null}}" >>"$out/rows.jsonl"
+  cpu1=$(server_cpu); t1=$(date +%s.%N)
+  echo "{\"label\":\"$label\",\"load\":\"$(load)\",\"server_cpu_s\":$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN {printf "%.2f", b - a}'),\"wall_s\":$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}'),\"row\":${row:-null}}" >>"$out/rows.jsonl"
   echo "$row" >&2
 }
 
@@ -160,7 +171,8 @@ for line in open(sys.argv[1]):
           f'delivery p50 {row["latency_ms"]["p50"]:.1f} p99 {row["latency_ms"]["p99"]:.1f} ms  '
           f'{row["deliveries"]} of {row["deliveries_expected"]}: lost {row["lost"]} dup {row["duplicated"]} '
           f'ooo {row["out_of_order"]} misrouted {row["misrouted"]}  '
-          f'servers {[s["members"] for s in row["servers"]]}')
+          f'servers {[s["members"] for s in row["servers"]]}  '
+          f'servers used {r["server_cpu_s"]} cpu-s in the {r["wall_s"]} s of the bench')
 PY
 }
 
