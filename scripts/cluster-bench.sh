@@ -12,7 +12,8 @@
 # and a release build (cargo build --release --locked).
 #
 # Env: CHATROOM_BIN (target/release/chatroom), CLIENTS (1000), PUBLISHERS (4),
-# MESSAGES (500), RUN_TIMEOUT (180 s per bench run), OUT (a temp dir: rows and logs).
+# MESSAGES (500), RUN_TIMEOUT (180 s per bench run), FAILOVER_RUNS (1 of each kind),
+# OUT (where rows.jsonl and failover.jsonl go; default the temp dir, which keeps the logs).
 set -u
 mode=${1:-all}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -204,4 +205,4 @@ case $mode in
   all) fanout; failover ;;
   *) echo "usage: $0 [fanout|failover|all]" >&2; exit 2 ;;
 esac
-echo "rows and logs in $out" >&2
+echo "results in $out, logs in $work" >&2
