@@ -121,6 +121,8 @@ struct State {
     next_conn: u64,
     /// Look-alike keys of the names in use: a shared key marks names people could mistake.
     names: HashSet<String>,
+    /// The same, of the names in use through other servers sharing the log.
+    elsewhere_names: followed::ElsewhereNames,
     /// Every identity (key) the chat knows, the names they own, and their conversations.
     identities: identities::Identities,
     /// Records handed to the log and not yet stored: their positions and what they were
@@ -225,11 +227,15 @@ impl Chat {
             }
             rooms.insert(record.name.clone(), Room::recovered(record, recent));
         }
+        let mut elsewhere_names = followed::ElsewhereNames::default();
         for (name, member, via) in recovered.elsewhere {
-            rooms
+            let room = rooms
                 .entry(name.clone())
-                .or_insert_with(|| Room::new(name, unix_ms()))
-                .seat_elsewhere(member, via);
+                .or_insert_with(|| Room::new(name, unix_ms()));
+            match room.seat_elsewhere(member.clone(), via) {
+                None => elsewhere_names.add(member.id, &member.name),
+                Some(old) => elsewhere_names.rename(member.id, &old, &member.name),
+            }
         }
         for (name, policy) in recovered.policies {
             if let Some(room) = rooms.get_mut(&name) {
@@ -259,6 +265,7 @@ impl Chat {
                     sessions: HashMap::new(),
                     next_conn: 1,
                     names: HashSet::new(),
+                    elsewhere_names,
                     identities: identities::Identities::recovered(
                         recovered.identities,
                         recovered.conversations,

@@ -9,6 +9,7 @@
 //! those events seat on other servers are kept beside the room's own seats, for its member
 //! list and its count.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use uuid::Uuid;
@@ -94,11 +95,24 @@ impl State {
         room.next_seq = room.next_seq.max(event.seq + 1);
         room.last_active = room.last_active.max(event.ts);
         match (event.kind, via) {
-            (EventKind::Join, Some(via)) => room.seat_elsewhere(event.from.clone(), via.to_owned()),
-            (EventKind::Leave, Some(via)) => room.unseat_elsewhere(event.from.id, via),
+            (EventKind::Join, Some(via)) => {
+                match room.seat_elsewhere(event.from.clone(), via.to_owned()) {
+                    None => self.elsewhere_names.add(event.from.id, &event.from.name),
+                    Some(old) => self
+                        .elsewhere_names
+                        .rename(event.from.id, &old, &event.from.name),
+                }
+            }
+            (EventKind::Leave, Some(via)) => {
+                if let Some(gone) = room.unseat_elsewhere(event.from.id, via) {
+                    self.elsewhere_names.remove(gone.id, &gone.name);
+                }
+            }
             (EventKind::Nick, _) => {
                 if let Some(member) = room.remote.get_mut(&event.from.id) {
-                    member.info.name.clone_from(&event.from.name);
+                    let old = std::mem::replace(&mut member.info.name, event.from.name.clone());
+                    self.elsewhere_names
+                        .rename(event.from.id, &old, &event.from.name);
                 }
             }
             (EventKind::Topic, _) => room.topic.clone_from(&event.text),
@@ -108,7 +122,9 @@ impl State {
             && event.kind != EventKind::Leave
             && let Some(target) = &event.target
         {
-            room.remote.remove(&target.id);
+            if let Some(gone) = room.remote.remove(&target.id) {
+                self.elsewhere_names.remove(gone.info.id, &gone.info.name);
+            }
             // Put out by a moderator on another server: out of the room here too, and
             // its seat goes once it has heard so.
             let name = room.name.clone();
@@ -205,5 +221,46 @@ impl State {
             // Before its sender hears, as for everyone else the event is for.
             self.invited(event);
         }
+    }
+}
+
+/// The look-alike keys of the names members go by in rooms through other servers, with who
+/// goes by each (and in how many rooms), so that nobody here takes a name in use there.
+#[derive(Default)]
+pub(super) struct ElsewhereNames(HashMap<String, HashMap<Uuid, usize>>);
+
+impl ElsewhereNames {
+    pub(super) fn add(&mut self, id: Uuid, name: &str) {
+        for key in super::text_keys(name) {
+            *self.0.entry(key).or_default().entry(id).or_default() += 1;
+        }
+    }
+
+    pub(super) fn remove(&mut self, id: Uuid, name: &str) {
+        for key in super::text_keys(name) {
+            if let Some(ids) = self.0.get_mut(&key) {
+                if let Some(count) = ids.get_mut(&id) {
+                    *count -= 1;
+                    if *count == 0 {
+                        ids.remove(&id);
+                    }
+                }
+                if ids.is_empty() {
+                    self.0.remove(&key);
+                }
+            }
+        }
+    }
+
+    pub(super) fn rename(&mut self, id: Uuid, old: &str, new: &str) {
+        self.remove(id, old);
+        self.add(id, new);
+    }
+
+    /// Whether someone other than `me` goes by a name with this look-alike key elsewhere.
+    pub(super) fn taken(&self, key: &str, me: Option<Uuid>) -> bool {
+        self.0
+            .get(key)
+            .is_some_and(|ids| ids.keys().any(|id| Some(*id) != me))
     }
 }

@@ -60,8 +60,12 @@ impl State {
     /// other than `me`.
     fn if_free(&self, name: String, me: Option<&str>) -> Option<Keyed> {
         let keys = look_alike_keys(&name);
+        let my_id = me
+            .and_then(|key| self.identities.get(key))
+            .map(|i| i.record.id);
         let taken = keys.iter().any(|key| {
             self.names.contains(key)
+                || self.elsewhere_names.taken(key, my_id)
                 || self
                     .identities
                     .owner_of_key(key)

@@ -175,24 +175,36 @@ impl Room {
         }
     }
 
-    /// Notes a member in the room through server `via`.
-    pub(super) fn seat_elsewhere(&mut self, info: super::event::MemberInfo, via: String) {
+    /// Notes a member in the room through server `via`; returns the name it went by
+    /// here before, if it was here already.
+    pub(super) fn seat_elsewhere(
+        &mut self,
+        info: super::event::MemberInfo,
+        via: String,
+    ) -> Option<String> {
+        let before = self.remote.get(&info.id).map(|e| e.info.name.clone());
         let entry = self.remote.entry(info.id).or_insert_with(|| Elsewhere {
             info: info.clone(),
             via: Default::default(),
         });
         entry.info = info;
         entry.via.insert(via);
+        before
     }
 
-    /// Notes a member no longer in the room through server `via`.
-    pub(super) fn unseat_elsewhere(&mut self, id: Uuid, via: &str) {
-        if let Some(entry) = self.remote.get_mut(&id) {
-            entry.via.remove(via);
-            if entry.via.is_empty() {
-                self.remote.remove(&id);
-            }
+    /// Notes a member no longer in the room through server `via`; returns it if it is
+    /// now in the room through no other server.
+    pub(super) fn unseat_elsewhere(
+        &mut self,
+        id: Uuid,
+        via: &str,
+    ) -> Option<super::event::MemberInfo> {
+        let entry = self.remote.get_mut(&id)?;
+        entry.via.remove(via);
+        if entry.via.is_empty() {
+            return self.remote.remove(&id).map(|e| e.info);
         }
+        None
     }
 
     /// Puts an event no room stores into the queue of every session seated here.

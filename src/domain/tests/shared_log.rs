@@ -273,3 +273,53 @@ fn a_marker_moved_in_a_terminal_on_another_server_reaches_this_ones() {
     log.tell(marker(3));
     assert_eq!(waiting(&chat, &alice.session), [(5, EventKind::Read, None)]);
 }
+
+#[test]
+fn a_name_in_use_through_another_server_is_not_given_here() {
+    let log = HandLog::default();
+    let chat = chat(&log);
+    let (_carol, _) = chat
+        .join(Some("carol"), Lifetime::Connection, None)
+        .unwrap();
+    log.store_last_as(1);
+    let bob = MemberInfo::new(Uuid::new_v4(), "bob".into());
+    follow(&log, theirs(2, EventKind::Join, &bob, None), "n2");
+    let (other, _) = chat.join(Some("bob"), Lifetime::Connection, None).unwrap();
+    log.store_last_as(3);
+    assert_eq!(other.info.name, "bob-2");
+    follow(&log, theirs(4, EventKind::Leave, &bob, None), "n2");
+    let (again, _) = chat.join(Some("bob"), Lifetime::Connection, None).unwrap();
+    assert_eq!(again.info.name, "bob", "free once its holder has left");
+
+    // An identity in through another server keeps its own name here.
+    let id = Uuid::new_v8([2; 16]);
+    log.tell(Progress::Changed(Box::new(Record::Identity(
+        IdentityRecord {
+            key: "key-2".into(),
+            id,
+            name: Some("dave".into()),
+            ..Default::default()
+        },
+    ))));
+    follow(
+        &log,
+        theirs(
+            5,
+            EventKind::Join,
+            &MemberInfo::new(id, "dave".into()),
+            None,
+        ),
+        "n2",
+    );
+    let key = Credentials {
+        key: "key-2".into(),
+        id,
+        fingerprint: "SHA256:test-2".into(),
+    };
+    let (dave, _) = chat
+        .join_as(Some("dave"), Lifetime::Connection, None, Some(key), || {
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(dave.info.name, "dave");
+}
