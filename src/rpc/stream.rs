@@ -86,7 +86,10 @@ impl ChatService {
                             return Ok(());
                         }
                     }
-                    Err(reason) => return Err(format!("session ended: {reason}").into()),
+                    Err(reason) => {
+                        drained(&sink).await;
+                        return Err(format!("session ended: {reason}").into());
+                    }
                 },
             }
         }
@@ -151,7 +154,10 @@ impl ChatService {
                 drop(reader);
                 Ok(())
             }
-            reason = ended.reason() => Err(format!("session ended: {reason}").into()),
+            reason = ended.reason() => {
+                drained(sink).await;
+                Err(format!("session ended: {reason}").into())
+            }
         }
     }
 
@@ -296,5 +302,22 @@ fn notification(
     match event.wire.downcast_ref::<Box<RawValue>>() {
         Some(json) => SubscriptionMessage::new(method, id, json),
         None => SubscriptionMessage::new(method, id, &event.event),
+    }
+}
+
+/// How long an ended session's subscription waits for its last events to leave.
+const DRAIN_WITHIN: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Waits, for at most [`DRAIN_WITHIN`], until the connection has taken every event this
+/// subscription handed it: a session ends (its last event, such as the shutdown notice,
+/// just handed over) and the server may close the connection right after, which would
+/// drop what its writer had not taken yet.
+async fn drained(sink: &SubscriptionSink) {
+    let limit = tokio::time::Instant::now() + DRAIN_WITHIN;
+    while sink.capacity() < sink.max_capacity()
+        && !sink.is_closed()
+        && tokio::time::Instant::now() < limit
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
     }
 }
