@@ -188,7 +188,10 @@ impl State {
             return Fan::Everyone;
         };
         let was = room.large.is_some();
-        match (was, is_large(config, room.headcount(), was)) {
+        // Once per event: the seats and the members elsewhere, a member in through both
+        // counted twice, rather than a walk over everyone elsewhere.
+        let size = room.seats.len() + room.remote.len();
+        match (was, is_large(config, size, was)) {
             (false, true) => room.large = Some(PresenceBatch::default()),
             (true, false) => {
                 self.send_presence(&event.room, true, too_slow);

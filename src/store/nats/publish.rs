@@ -37,7 +37,8 @@ pub(super) struct Publisher {
 }
 
 enum Job {
-    Event(u64, Arc<Stamped>),
+    /// An event, its position, and when the rooms accepted it (its time runs from then).
+    Event(u64, Arc<Stamped>, Instant),
     Record(u64, Record),
     Resume,
     Close(std::sync::mpsc::Sender<()>),
@@ -56,7 +57,7 @@ struct NatsAppender {
 
 impl Appender for NatsAppender {
     fn append(&self, position: u64, event: Arc<Stamped>) {
-        let _ = self.jobs.send(Job::Event(position, event));
+        let _ = self.jobs.send(Job::Event(position, event, Instant::now()));
     }
 
     fn record(&self, position: u64, record: Record) {
@@ -82,12 +83,12 @@ async fn run(publisher: Arc<Publisher>, mut jobs: mpsc::UnboundedReceiver<Job>) 
     while let Some(job) = jobs.recv().await {
         while in_flight.try_join_next().is_some() {}
         match job {
-            Job::Event(position, event) => {
+            Job::Event(position, event, accepted) => {
                 if publisher.dropping.load(Ordering::SeqCst) {
                     continue;
                 }
                 let _ = publisher.reports.send(Report::Appended(position));
-                let deadline = Instant::now() + publisher.timeout;
+                let deadline = accepted + publisher.timeout;
                 if !streams.contains(&event.room) {
                     match ensure_stream(&publisher, &event.room, deadline).await {
                         Ok(()) => {
@@ -101,8 +102,15 @@ async fn run(publisher: Arc<Publisher>, mut jobs: mpsc::UnboundedReceiver<Job>) 
                         }
                     }
                 }
-                let payload = match serde_json::to_vec(&event.event) {
-                    Ok(json) => Bytes::from(json),
+                // The JSON the protocol made of it when it was accepted, if it made JSON.
+                let encoded = event
+                    .wire
+                    .downcast_ref::<Box<serde_json::value::RawValue>>()
+                    .map(|json| Bytes::copy_from_slice(json.get().as_bytes()));
+                let payload = match encoded
+                    .map_or_else(|| serde_json::to_vec(&event.event).map(Bytes::from), Ok)
+                {
+                    Ok(json) => json,
                     Err(err) => {
                         tracing::error!(%err, "cannot encode an event");
                         let _ = publisher.reports.send(Report::Failed(position));
@@ -117,15 +125,24 @@ async fn run(publisher: Arc<Publisher>, mut jobs: mpsc::UnboundedReceiver<Job>) 
                 headers.insert(NODE_HEADER, publisher.node.as_str());
                 headers.insert(POSITION_HEADER, position.to_string().as_str());
                 // Sent now, in order; its answer is awaited beside the next ones.
-                let first = publisher
-                    .js
-                    .publish_with_headers(subject(&event.room), headers.clone(), payload.clone())
-                    .await;
+                // Even sending may wait (for the client's room for answers in flight): never
+                // past the event's time, so that what queues behind it is not held.
+                let first = tokio::time::timeout_at(
+                    deadline.into(),
+                    publisher.js.publish_with_headers(
+                        subject(&event.room),
+                        headers.clone(),
+                        payload.clone(),
+                    ),
+                )
+                .await
+                .map_err(|_| "no room to send in time".to_owned())
+                .and_then(|sent| sent.map_err(|err| err.to_string()));
                 let publisher = publisher.clone();
                 in_flight.spawn(async move {
                     let stored = match first {
                         Ok(ack) => ack.await.map(|_| ()).map_err(|e| e.to_string()),
-                        Err(err) => Err(err.to_string()),
+                        Err(err) => Err(err),
                     };
                     let stored = match stored {
                         Ok(()) => Ok(()),
