@@ -317,6 +317,7 @@ impl ClientArgs {
             bell: self.bell,
             scrollback: self.scrollback as usize,
             mouse: !self.no_mouse,
+            theme: chatroom::ui::theme::Theme::default(),
         }
     }
 }

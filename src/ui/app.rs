@@ -334,6 +334,8 @@ pub struct App {
     pub ignored: Vec<MemberInfo>,
     /// `/delete` alone: the seq of the message picked in the pane in view.
     pub selecting: Option<u64>,
+    /// The colours to draw with.
+    pub theme: super::theme::Theme,
 }
 
 impl App {
@@ -368,6 +370,7 @@ impl App {
             should_quit: false,
             ignored: Vec::new(),
             selecting: None,
+            theme: super::theme::Theme::default(),
         }
     }
 

@@ -11,6 +11,7 @@ pub mod plain;
 pub mod present;
 pub mod render;
 mod run;
+pub mod theme;
 
 pub use app::{Action, App, AppEvent, NetEvent};
 pub use run::{ConnectOptions, run};

@@ -45,6 +45,8 @@ pub struct ConnectOptions {
     pub identity: Option<std::sync::Arc<crate::identity::Identity>>,
     /// How long one attempt to connect may take before it counts as failed.
     pub connect_timeout: std::time::Duration,
+    /// The colours to draw with (the config file's `[theme]`).
+    pub theme: super::theme::Theme,
 }
 
 /// Runs the client until the user quits. The terminal is restored on every way out,
@@ -82,6 +84,7 @@ pub async fn run(options: ConnectOptions) -> anyhow::Result<()> {
     app.wanted_name.clone_from(&options.name);
     app.timestamps = options.timestamps;
     app.bell = options.bell;
+    app.theme = options.theme.clone();
     app.set_scrollback(options.scrollback);
     for notice in &options.notices {
         app.inform(notice.clone());
