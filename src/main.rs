@@ -294,6 +294,9 @@ struct ClientArgs {
     /// Join without a key, as a guest: under a name no key owns, remembered nowhere.
     #[arg(long)]
     guest: bool,
+    /// Colours chosen for a dark or a light terminal background [default: dark].
+    #[arg(long, env = "CHATROOM_PALETTE", value_enum)]
+    palette: Option<chatroom::ui::theme::Palette>,
 }
 
 impl ClientArgs {
@@ -317,7 +320,7 @@ impl ClientArgs {
             bell: self.bell,
             scrollback: self.scrollback as usize,
             mouse: !self.no_mouse,
-            theme: chatroom::ui::theme::Theme::default(),
+            theme: chatroom::ui::theme::Theme::new(self.palette.unwrap_or_default(), None),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod cells;
+mod colours;
 pub mod command;
 pub mod event_text;
 pub mod input;
