@@ -336,6 +336,9 @@ pub struct App {
     pub selecting: Option<u64>,
     /// The colours to draw with.
     pub theme: super::theme::Theme,
+    /// The local day it is (days since 1970-01-01), as the event loop's clock last said
+    /// (see [`super::days`]); unknown, no line shows its date in `time` mode.
+    pub today: Option<i64>,
 }
 
 impl App {
@@ -371,6 +374,7 @@ impl App {
             ignored: Vec::new(),
             selecting: None,
             theme: super::theme::Theme::default(),
+            today: None,
         }
     }
 

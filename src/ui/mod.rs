@@ -5,6 +5,7 @@ pub mod app;
 pub mod cells;
 mod colours;
 pub mod command;
+pub mod days;
 pub mod event_text;
 pub mod input;
 pub mod net;

@@ -7,6 +7,7 @@ use unicode_segmentation::UnicodeSegmentation;
 
 use super::app::{App, ChatLine, LineKind, Timestamps};
 use super::cells::{cluster_width, text_width};
+use super::days;
 use super::theme::Theme;
 
 const TAB: &str = "    ";
@@ -21,17 +22,22 @@ pub fn format_time(ts_ms: u64, offset_secs: i64, with_date: bool) -> String {
     if !with_date {
         return time;
     }
-    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = days::civil(days);
     format!("{year:04}-{month:02}-{day:02} {time}")
+}
+
+/// A line of the pane as the rows it takes `width` columns wide, `at` its place among the
+/// pane's lines: headed by the day's name when it is the first of a day.
+pub(super) fn line_rows(app: &App, at: usize, line: &ChatLine, width: usize) -> Vec<Line<'static>> {
+    let (segments, indent) = styled_segments(app, line);
+    let mut rows = wrap(&segments, width, indent);
+    if let Some(day) = days::day_change_above(&app.pane().lines, at, app.utc_offset_secs) {
+        let heading = [(days::day_heading(day, app.today), app.theme.rule())];
+        let mut headed = wrap(&heading, width, 0);
+        headed.append(&mut rows);
+        rows = headed;
+    }
+    rows
 }
 
 /// A line's text as styled pieces, before wrapping, its time first when shown; and the
@@ -43,11 +49,18 @@ pub(super) fn styled_segments(app: &App, line: &ChatLine) -> (Vec<(String, Style
         (Timestamps::Off, _) => None,
         // The separator stands across the pane, not in the text's column.
         _ if line.kind == LineKind::Separator => None,
-        (mode, Some(ts)) => Some(format_time(
-            ts,
-            app.utc_offset_secs,
-            mode == Timestamps::Datetime,
-        )),
+        (Timestamps::Time, Some(ts)) => {
+            let time = format_time(ts, app.utc_offset_secs, false);
+            // Older than today (or, the clock moved back, newer): the date as well.
+            let day = days::local_day(ts, app.utc_offset_secs);
+            Some(match app.today {
+                Some(today) if today != day => {
+                    format!("{} {time}", days::short_date(day, app.today))
+                }
+                _ => time,
+            })
+        }
+        (Timestamps::Datetime, Some(ts)) => Some(format_time(ts, app.utc_offset_secs, true)),
         // The client's own notes have no time; keep the text in line with the rest.
         (Timestamps::Time, None) => Some(" ".repeat(5)),
         (Timestamps::Datetime, None) => Some(" ".repeat(16)),

@@ -17,7 +17,7 @@ pub use self::rooms::{MENTION_MARK, ROOM_PANEL_MIN_WIDTH};
 use self::rooms::{ROOM_PANEL_WIDTH, render_header, render_rooms, shows_rooms};
 use super::app::{App, Connection, ScrollPos, View};
 use super::cells::{cluster_width, put_line, text_width};
-use super::present::{styled_segments, wrap};
+use super::present::line_rows;
 
 const PROMPT: &str = "> ";
 const PASSWORD_PROMPT: &str = "password: ";
@@ -185,9 +185,8 @@ fn view(app: &App, area: Rect) -> View {
     if width == 0 {
         return View::default();
     }
-    app.pane().view(area.height as usize, |line| {
-        let (segments, indent) = styled_segments(app, line);
-        wrap(&segments, width, indent)
+    app.pane().view(area.height as usize, |at, line| {
+        line_rows(app, at, line, width)
     })
 }
 

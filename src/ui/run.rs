@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 
 use super::app::{Action, App, AppEvent, Bell, Timestamps};
 use super::cells::{ChatTerminal, ClusterSafe};
+use super::days::LocalNow;
 use super::net::{Network, Page};
 use super::render::{draw, message_rows, settled_scroll};
 use crate::rpc::tls::ClientTls;
@@ -89,7 +90,7 @@ pub async fn run(options: ConnectOptions) -> anyhow::Result<()> {
     for notice in &options.notices {
         app.inform(notice.clone());
     }
-    app.utc_offset_secs = i64::from(chrono::Local::now().offset().local_minus_utc());
+    app.set_clock(LocalNow::system());
     let result = event_loop(&mut terminal, app, rx, network).await;
     leave_modes();
     ratatui::try_restore().context("cannot restore the terminal")?;
@@ -194,17 +195,20 @@ async fn event_loop(
 ) -> anyhow::Result<()> {
     // When a read marker held back (at most one move a second) is due.
     let mut mark_at: Option<tokio::time::Instant> = None;
+    // The next local midnight, when lines of the day before start showing their date.
+    let mut day_starts = next_day(&mut app, LocalNow::system());
     while !app.should_quit {
         terminal.draw(|frame| draw(&app, frame))?;
-        let event = match mark_at {
-            Some(at) => tokio::select! {
-                event = events.recv() => event,
-                () = tokio::time::sleep_until(at) => {
-                    mark_at = move_markers(&mut app, &network);
-                    continue;
-                }
-            },
-            None => events.recv().await,
+        let event = tokio::select! {
+            event = events.recv() => event,
+            () = tokio::time::sleep_until(mark_at.unwrap_or(day_starts)), if mark_at.is_some() => {
+                mark_at = move_markers(&mut app, &network);
+                continue;
+            }
+            () = tokio::time::sleep_until(day_starts) => {
+                day_starts = next_day(&mut app, LocalNow::system());
+                continue;
+            }
         };
         let Some(event) = event else {
             break;
@@ -233,6 +237,12 @@ async fn event_loop(
         mark_at = move_markers(&mut app, &network);
     }
     Ok(())
+}
+
+/// Tells the app what time it is; returns when the next local day starts.
+fn next_day(app: &mut App, now: LocalNow) -> tokio::time::Instant {
+    app.set_clock(now);
+    tokio::time::Instant::now() + now.until_next_day()
 }
 
 /// Moves the read markers that are due; returns when to look again, if one is held back.
