@@ -7,6 +7,7 @@ mod completion;
 #[cfg(test)]
 pub(crate) mod ident_tests;
 mod keys;
+mod local;
 mod marks;
 mod members;
 mod moderation;
@@ -184,6 +185,8 @@ pub enum Action {
     Redraw,
     /// Leave the server, the reason shown in every room.
     Quit(Option<String>),
+    /// `/open N`: open this link with the system's opener.
+    Open(String),
 }
 
 /// When to ring the terminal bell.

@@ -112,6 +112,17 @@ pub fn short_date(day: i64, today: Option<i64>) -> String {
     }
 }
 
+/// A line's time as the `time` mode shows it: `14:02` today, `30 Nov 14:02` on another
+/// day (`today` unknown, the time alone).
+pub fn line_time(ts_ms: u64, offset_secs: i64, today: Option<i64>) -> String {
+    let time = super::present::format_time(ts_ms, offset_secs, false);
+    let day = local_day(ts_ms, offset_secs);
+    match today {
+        Some(today) if today != day => format!("{} {time}", short_date(day, Some(today))),
+        _ => time,
+    }
+}
+
 /// The day to head the line at `at` (0 is the oldest held) with, when it is the first of a
 /// day: its day differs from that of the nearest older line with a time. The oldest line
 /// held has none (what came before it is not known).

@@ -8,6 +8,7 @@ pub mod command;
 pub mod days;
 pub mod event_text;
 pub mod input;
+pub mod links;
 pub mod net;
 pub mod plain;
 pub mod present;

@@ -49,17 +49,8 @@ pub(super) fn styled_segments(app: &App, line: &ChatLine) -> (Vec<(String, Style
         (Timestamps::Off, _) => None,
         // The separator stands across the pane, not in the text's column.
         _ if line.kind == LineKind::Separator => None,
-        (Timestamps::Time, Some(ts)) => {
-            let time = format_time(ts, app.utc_offset_secs, false);
-            // Older than today (or, the clock moved back, newer): the date as well.
-            let day = days::local_day(ts, app.utc_offset_secs);
-            Some(match app.today {
-                Some(today) if today != day => {
-                    format!("{} {time}", days::short_date(day, app.today))
-                }
-                _ => time,
-            })
-        }
+        // Older than today (or, the clock moved back, newer): the date as well.
+        (Timestamps::Time, Some(ts)) => Some(days::line_time(ts, app.utc_offset_secs, app.today)),
         (Timestamps::Datetime, Some(ts)) => Some(format_time(ts, app.utc_offset_secs, true)),
         // The client's own notes have no time; keep the text in line with the rest.
         (Timestamps::Time, None) => Some(" ".repeat(5)),

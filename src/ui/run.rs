@@ -311,6 +311,11 @@ async fn handle(app: &mut App, event: AppEvent, network: &Network) -> bool {
             network.leave(reason).await;
             app.should_quit = true;
         }
+        Action::Open(url) => {
+            if let Err(err) = super::links::open(&url) {
+                app.could_not_open(&url, &err);
+            }
+        }
     }
     false
 }
