@@ -32,6 +32,11 @@ impl Tui {
     }
 
     fn spawn(args: &[&str]) -> Self {
+        Self::spawn_with_env(args, &[])
+    }
+
+    /// [`Tui::spawn`], with these variables set for the client.
+    fn spawn_with_env(args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Self {
         let pty = native_pty_system()
             .openpty(PtySize {
                 rows: ROWS,
@@ -48,6 +53,9 @@ impl Tui {
         command.env("TERM", "xterm-256color");
         // Identities are made and kept in the test's own directory, never the user's.
         command.env("XDG_DATA_HOME", log_dir.0.join("data"));
+        for (name, value) in env {
+            command.env(name, value);
+        }
         let mut child = pty.slave.spawn_command(command).expect("spawn chatroom");
         drop(pty.slave);
         let pid = child.process_id().expect("a running child has a pid");
@@ -1451,5 +1459,57 @@ async fn delete_alone_picks_our_message_and_enter_deletes_it_for_everyone() {
     assert_eq!(delete.target_seq, Some(said.seq));
     tui.type_keys("/quit\r");
     tui.assert_exits_cleanly();
+    server.stop().await;
+}
+
+/// `/open N` hands link N to the opener (here a script named by `CHATROOM_OPENER`) as one
+/// argument, shell metacharacters and all, untouched: the script writes down what it got
+/// into a FIFO the test reads.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_hands_the_link_to_the_opener_as_one_argument() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = TestServer::start().await;
+    let mut alice = Member::join(&server, "alice").await;
+    let dir = TempDir::new();
+    let fifo = dir.0.join("opened");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let script = dir.0.join("opener");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n%s' \"$#\" \"$1\" > '{}'\n",
+            fifo.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let url = "https://a.example/x?a=$(id);b=|c&&d='e'&f=*;g=~h\\#end";
+    let mut tui = Tui::spawn_with_env(
+        &["connect", &server.ws_url(), "--name", "bob"],
+        &[("CHATROOM_OPENER", script.as_os_str())],
+    );
+    block(|| tui.wait_for_text("connected │ 2 members │ as bob"));
+    assert_eq!(alice.next_event().await.kind, EventKind::Join);
+    alice.say(&format!("look: {url} (new)")).await;
+    block(|| tui.wait_for_text("#end (new)"));
+
+    let (opened, was_opened) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = opened.send(std::fs::read_to_string(&fifo));
+    });
+    tui.type_keys("/open 1\r");
+    let got = block(|| was_opened.recv_timeout(WAIT))
+        .expect("the opener ran")
+        .unwrap();
+    assert_eq!(got, format!("1\n{url}"));
+    block(|| tui.wait_for_text("opening"));
+
+    tui.type_keys("/exit\r");
+    assert_left_cleanly(&mut alice, tui).await;
     server.stop().await;
 }
