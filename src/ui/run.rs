@@ -213,6 +213,9 @@ async fn event_loop(
         let Some(event) = event else {
             break;
         };
+        // The monotonic timer stands still while the machine sleeps: the clock is read
+        // again whenever something happens, so a night spent suspended still turns the day.
+        day_starts = next_day(&mut app, LocalNow::system());
         let mut redraw = handle(&mut app, event, &network).await;
         // Take whatever else is already waiting before drawing again, so a burst of
         // messages costs one frame, not one each.
