@@ -48,6 +48,7 @@ impl Tui {
         command.env("TERM", "xterm-256color");
         // Identities are made and kept in the test's own directory, never the user's.
         command.env("XDG_DATA_HOME", log_dir.0.join("data"));
+        command.env("XDG_CONFIG_HOME", log_dir.0.join("config"));
         let mut child = pty.slave.spawn_command(command).expect("spawn chatroom");
         drop(pty.slave);
         let pid = child.process_id().expect("a running child has a pid");

@@ -6,6 +6,8 @@ mod commands;
 mod completion;
 #[cfg(test)]
 pub(crate) mod ident_tests;
+#[cfg(test)]
+mod keymap_tests;
 mod keys;
 mod marks;
 mod members;
@@ -336,6 +338,8 @@ pub struct App {
     pub selecting: Option<u64>,
     /// The colours to draw with.
     pub theme: super::theme::Theme,
+    /// The keys that move between rooms and through the pane (the config file's `[keys]`).
+    pub keymap: super::keymap::Keymap,
 }
 
 impl App {
@@ -371,6 +375,7 @@ impl App {
             ignored: Vec::new(),
             selecting: None,
             theme: super::theme::Theme::default(),
+            keymap: super::keymap::Keymap::default(),
         }
     }
 

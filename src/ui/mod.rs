@@ -4,8 +4,10 @@
 pub mod app;
 pub mod cells;
 pub mod command;
+pub mod config;
 pub mod event_text;
 pub mod input;
+pub mod keymap;
 pub mod net;
 pub mod plain;
 pub mod present;

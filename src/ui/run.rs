@@ -47,6 +47,10 @@ pub struct ConnectOptions {
     pub connect_timeout: std::time::Duration,
     /// The colours to draw with (the config file's `[theme]`).
     pub theme: super::theme::Theme,
+    /// The room-switching and scrolling keys (the config file's `[keys]`).
+    pub keymap: super::keymap::Keymap,
+    /// Where to write the chat log (`--chat-log`), if anywhere.
+    pub chat_log: Option<std::path::PathBuf>,
 }
 
 /// Runs the client until the user quits. The terminal is restored on every way out,
@@ -85,6 +89,7 @@ pub async fn run(options: ConnectOptions) -> anyhow::Result<()> {
     app.timestamps = options.timestamps;
     app.bell = options.bell;
     app.theme = options.theme.clone();
+    app.keymap = options.keymap.clone();
     app.set_scrollback(options.scrollback);
     for notice in &options.notices {
         app.inform(notice.clone());
