@@ -398,6 +398,12 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_shows_the_example_file_as_it_is() {
+        let readme = include_str!("../../README.md");
+        assert!(readme.contains(include_str!("../../docs/config.example.toml")));
+    }
+
+    #[test]
     fn an_empty_file_and_a_missing_default_file_are_all_defaults() {
         let file = ConfigFile::parse("").unwrap();
         assert!(file.server.is_none() && file.keys.is_empty());
