@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod cells;
+pub mod chatlog;
 pub mod command;
 pub mod config;
 pub mod event_text;

@@ -81,7 +81,12 @@ pub async fn run(options: ConnectOptions) -> anyhow::Result<()> {
         return Err(err).context("cannot set up the terminal");
     }
     let (events, rx) = mpsc::channel(EVENT_BUFFER);
-    let network = Network::spawn(&options, events.clone());
+    let to_loop = super::chatlog::tap(
+        options.chat_log.as_deref(),
+        &options.servers[0].url,
+        events.clone(),
+    );
+    let network = Network::spawn(&options, to_loop);
     tokio::spawn(read_terminal(events.clone()));
     tokio::spawn(forward_stop_signals(events));
     let mut app = App::new(options.servers[0].display.clone());
