@@ -36,7 +36,10 @@ fn logged(dir: &Path, addr: SocketAddr, room: &str) -> Vec<String> {
 
 /// How many lines end with `text` (after the `HH:MM:SS ` each starts with).
 fn count(lines: &[String], text: &str) -> usize {
-    lines.iter().filter(|line| line.get(9..) == Some(text)).count()
+    lines
+        .iter()
+        .filter(|line| line.get(9..) == Some(text))
+        .count()
 }
 
 async fn wait_for(out: &mut Lines, text: &str) {
@@ -55,7 +58,13 @@ async fn the_chat_log_has_each_line_once_across_a_reconnect_and_a_restart_of_the
     let mut alice = Member::join(&TestServer::external(addr), "alice").await;
     alice.say("one").await;
 
-    let args = [target.as_str(), "--name", "bob", "--chat-log", logs_arg.as_str()];
+    let args = [
+        target.as_str(),
+        "--name",
+        "bob",
+        "--chat-log",
+        logs_arg.as_str(),
+    ];
     let mut client = plain_client(&args, &dir);
     let mut stdin = client.stdin.take().unwrap();
     let mut out = BufReader::new(client.stdout.take().unwrap()).lines();
@@ -79,7 +88,12 @@ async fn the_chat_log_has_each_line_once_across_a_reconnect_and_a_restart_of_the
     assert!(ok, "{stderr}");
 
     let lines = logged(&logs, addr, "#general");
-    for text in ["<~alice> one", "<bob> mine", "<~alice> two", "<~carol> welcome back"] {
+    for text in [
+        "<~alice> one",
+        "<bob> mine",
+        "<~alice> two",
+        "<~carol> welcome back",
+    ] {
         assert_eq!(count(&lines, text), 1, "{text:?} in\n{}", lines.join("\n"));
     }
 
@@ -95,10 +109,24 @@ async fn the_chat_log_has_each_line_once_across_a_reconnect_and_a_restart_of_the
     assert!(ok, "{stderr}");
 
     let again = logged(&logs, addr, "#general");
-    assert_eq!(&again[..lines.len()], &lines[..], "appended to, not rewritten");
-    for text in ["<~alice> one", "<bob> mine", "<~alice> two", "<~carol> welcome back"] {
+    assert_eq!(
+        &again[..lines.len()],
+        &lines[..],
+        "appended to, not rewritten"
+    );
+    for text in [
+        "<~alice> one",
+        "<bob> mine",
+        "<~alice> two",
+        "<~carol> welcome back",
+    ] {
         assert_eq!(count(&again, text), 1, "{text:?} in\n{}", again.join("\n"));
     }
-    assert_eq!(count(&again, "<~carol> and again"), 1, "{}", again.join("\n"));
+    assert_eq!(
+        count(&again, "<~carol> and again"),
+        1,
+        "{}",
+        again.join("\n")
+    );
     within("the server to stop", kill(server)).await;
 }

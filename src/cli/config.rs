@@ -138,7 +138,8 @@ pub fn merge_client(
     report: &mut Report,
 ) {
     let source = merge(given, "name", &mut args.name, file.name.clone().map(Some));
-    let value = args.name.clone().map(text);
+    // What `options` falls back on, shown as the default it is.
+    let value = args.name.clone().or_else(crate::default_name).map(text);
     report.add("name", value, source);
     let rooms = file.rooms.as_ref().cloned();
     let source = merge(given, "rooms", &mut args.rooms, rooms);
