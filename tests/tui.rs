@@ -56,6 +56,7 @@ impl Tui {
         for (name, value) in env {
             command.env(name, value);
         }
+        command.env("XDG_CONFIG_HOME", log_dir.0.join("config"));
         let mut child = pty.slave.spawn_command(command).expect("spawn chatroom");
         drop(pty.slave);
         let pid = child.process_id().expect("a running child has a pid");

@@ -6,6 +6,8 @@ mod commands;
 mod completion;
 #[cfg(test)]
 pub(crate) mod ident_tests;
+#[cfg(test)]
+mod keymap_tests;
 mod keys;
 mod local;
 mod marks;
@@ -342,6 +344,8 @@ pub struct App {
     /// The local day it is (days since 1970-01-01), as the event loop's clock last said
     /// (see [`super::days`]); unknown, no line shows its date in `time` mode.
     pub today: Option<i64>,
+    /// The keys that move between rooms and through the pane (the config file's `[keys]`).
+    pub keymap: super::keymap::Keymap,
 }
 
 impl App {
@@ -378,6 +382,7 @@ impl App {
             selecting: None,
             theme: super::theme::Theme::default(),
             today: None,
+            keymap: super::keymap::Keymap::default(),
         }
     }
 

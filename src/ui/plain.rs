@@ -86,7 +86,12 @@ pub async fn run(options: ConnectOptions, mode: Mode) -> anyhow::Result<()> {
         mark_read,
     } = mode;
     let (events_tx, mut events) = mpsc::channel(EVENT_BUFFER);
-    let network = Network::spawn_patient(&options, events_tx);
+    let to_loop = super::chatlog::tap(
+        options.chat_log.as_deref(),
+        &options.servers[0].url,
+        events_tx,
+    );
+    let network = Network::spawn_patient(&options, to_loop);
     let mut printer = Printer {
         json,
         offset_secs: i64::from(chrono::Local::now().offset().local_minus_utc()),

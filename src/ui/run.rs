@@ -48,6 +48,10 @@ pub struct ConnectOptions {
     pub connect_timeout: std::time::Duration,
     /// The colours to draw with (the config file's `[theme]`).
     pub theme: super::theme::Theme,
+    /// The room-switching and scrolling keys (the config file's `[keys]`).
+    pub keymap: super::keymap::Keymap,
+    /// Where to write the chat log (`--chat-log`), if anywhere.
+    pub chat_log: Option<std::path::PathBuf>,
 }
 
 /// Runs the client until the user quits. The terminal is restored on every way out,
@@ -78,7 +82,12 @@ pub async fn run(options: ConnectOptions) -> anyhow::Result<()> {
         return Err(err).context("cannot set up the terminal");
     }
     let (events, rx) = mpsc::channel(EVENT_BUFFER);
-    let network = Network::spawn(&options, events.clone());
+    let to_loop = super::chatlog::tap(
+        options.chat_log.as_deref(),
+        &options.servers[0].url,
+        events.clone(),
+    );
+    let network = Network::spawn(&options, to_loop);
     tokio::spawn(read_terminal(events.clone()));
     tokio::spawn(forward_stop_signals(events));
     let mut app = App::new(options.servers[0].display.clone());
@@ -86,6 +95,7 @@ pub async fn run(options: ConnectOptions) -> anyhow::Result<()> {
     app.timestamps = options.timestamps;
     app.bell = options.bell;
     app.theme = options.theme.clone();
+    app.keymap = options.keymap.clone();
     app.set_scrollback(options.scrollback);
     for notice in &options.notices {
         app.inform(notice.clone());
