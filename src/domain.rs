@@ -43,6 +43,7 @@ mod identities;
 mod log;
 mod moderation;
 mod names;
+mod notify;
 mod pending;
 mod policy;
 mod presence;
@@ -80,6 +81,7 @@ pub use log::{
     Record, RecordSet, Recovered, RoomRecord, tombstone,
 };
 pub use names::{RESERVED_NAMES, SERVER_NAME, server_identity};
+pub use notify::NotifyLevel;
 use pending::Pending;
 pub use pending::Receipt;
 pub use policy::{

@@ -294,6 +294,11 @@ struct ClientArgs {
     /// Join without a key, as a guest: under a name no key owns, remembered nowhere.
     #[arg(long)]
     guest: bool,
+    /// How to raise a desktop notification while the terminal is away (a mention, a
+    /// direct message, a room set to `/notify all`): picked by the terminal, OSC 777,
+    /// OSC 9, the bell, or never.
+    #[arg(long, env = "CHATROOM_NOTIFY_WITH", value_enum, default_value = "auto")]
+    notify_with: chatroom::ui::notify::NotifyWith,
 }
 
 impl ClientArgs {
@@ -318,6 +323,7 @@ impl ClientArgs {
             scrollback: self.scrollback as usize,
             mouse: !self.no_mouse,
             theme: chatroom::ui::theme::Theme::default(),
+            notify_with: self.notify_with,
         }
     }
 }

@@ -12,6 +12,9 @@ mod members;
 mod moderation;
 #[cfg(test)]
 mod moderation_tests;
+mod notify;
+#[cfg(test)]
+mod notify_tests;
 mod pane;
 #[cfg(test)]
 mod presence_tests;
@@ -20,6 +23,7 @@ mod rooms;
 mod select;
 
 use self::completion::Completion;
+pub use self::notify::Notifications;
 pub use self::pane::{Pane, ScrollPos, View};
 #[cfg(test)]
 pub(crate) use self::rooms::tests as room_tests;
@@ -132,6 +136,11 @@ pub enum NetEvent {
         what: Moderation,
         outcome: Box<crate::ui::net::Outcome>,
     },
+    /// The server set our notification level in `room` (`/notify LEVEL`).
+    Notified {
+        room: String,
+        level: crate::rpc::types::NotifyLevel,
+    },
 }
 
 /// What the event loop should do after a key.
@@ -184,6 +193,11 @@ pub enum Action {
     Redraw,
     /// Leave the server, the reason shown in every room.
     Quit(Option<String>),
+    /// `/notify LEVEL`: set this identity's notification level in a room.
+    Notify {
+        room: String,
+        level: crate::rpc::types::NotifyLevel,
+    },
 }
 
 /// When to ring the terminal bell.
@@ -336,6 +350,8 @@ pub struct App {
     pub selecting: Option<u64>,
     /// The colours to draw with.
     pub theme: super::theme::Theme,
+    /// Focus, `/notify` levels, and the notification and title due.
+    pub notify: Notifications,
 }
 
 impl App {
@@ -371,6 +387,7 @@ impl App {
             ignored: Vec::new(),
             selecting: None,
             theme: super::theme::Theme::default(),
+            notify: Notifications::default(),
         }
     }
 

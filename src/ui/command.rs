@@ -45,6 +45,9 @@ pub enum Command<'a> {
     Moderation(Parsed),
     /// A `/word` that is no command, never sent.
     Unknown(&'a str),
+    /// `/notify [all|mentions|off]`: the room in view's notification level, as typed
+    /// (empty: show it).
+    Notify(&'a str),
 }
 
 /// A room as typed (`ops`, `#Ops`), as the server names it: with its `#`, lowercased. The
@@ -56,12 +59,12 @@ pub fn room_name(typed: &str) -> String {
 }
 
 /// The commands Tab completes at the start of a line.
-pub const NAMES: [&str; 17 + moderation::NAMES.len()] = {
-    const BASE: [&str; 17] = [
+pub const NAMES: [&str; 18 + moderation::NAMES.len()] = {
+    const BASE: [&str; 18] = [
         "/help", "/who", "/me", "/nick", "/join", "/part", "/topic", "/list", "/filter",
-        "/members", "/clear", "/quit", "/exit", "/msg", "/query", "/whois", "/close",
+        "/members", "/clear", "/quit", "/exit", "/msg", "/query", "/whois", "/close", "/notify",
     ];
-    let mut all = [""; 17 + moderation::NAMES.len()];
+    let mut all = [""; 18 + moderation::NAMES.len()];
     let mut at = 0;
     while at < all.len() {
         all[at] = if at < BASE.len() {
@@ -148,6 +151,7 @@ pub fn parse<'a>(line: &'a str) -> Command<'a> {
         "who" => Command::Who,
         "members" => Command::Members,
         "clear" => Command::Clear,
+        "notify" => Command::Notify(rest),
         lower => match moderation::parse(lower, rest) {
             Some(parsed) => Command::Moderation(parsed),
             None => Command::Unknown(name),

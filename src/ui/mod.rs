@@ -7,6 +7,7 @@ pub mod command;
 pub mod event_text;
 pub mod input;
 pub mod net;
+pub mod notify;
 pub mod plain;
 pub mod present;
 pub mod render;

@@ -309,7 +309,8 @@ pub async fn run(options: ConnectOptions, mode: Mode) -> anyhow::Result<()> {
                     | NetEvent::Older { .. }
                     | NetEvent::Newer { .. }
                     | NetEvent::Latest { .. }
-                    | NetEvent::HistoryFailed { .. } => {}
+                    | NetEvent::HistoryFailed { .. }
+                    | NetEvent::Notified { .. } => {}
                 }
             }
         }
@@ -483,7 +484,7 @@ impl State {
                      //text sends /text",
                 );
             }
-            Command::Members | Command::Clear | Command::Filter => {
+            Command::Members | Command::Clear | Command::Filter | Command::Notify(_) => {
                 return refuse(&format!("{} is for the full-screen client", line.trim()));
             }
             Command::Moderation(parsed) => {
