@@ -98,9 +98,11 @@ impl NotifyWith {
     }
 }
 
-/// Untrusted text made safe inside an OSC sequence: every C0 and C1 control (ESC, BEL, CR
-/// and LF among them) and DEL becomes a space, runs of spaces become one, and `;` (which
-/// separates the fields of OSC 777, and starts ConEmu's subcommands in OSC 9) becomes `,`.
+/// Untrusted text made safe inside an OSC sequence: cleaned as text to draw is
+/// ([`crate::text::clean_text`] drops every C0 and C1 control, ESC, BEL and DEL among them,
+/// and the bidirectional overrides), its newlines and tabs become spaces, runs of spaces
+/// become one, and `;` (which separates the fields of OSC 777, and starts ConEmu's
+/// subcommands in OSC 9) becomes `,`.
 /// Cut to [`MAX_NOTIFY_BYTES`] on a character boundary, with `…` when cut.
 pub fn clean_field(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len().min(MAX_NOTIFY_BYTES));
@@ -238,10 +240,15 @@ mod tests {
     }
 
     #[test]
-    fn c0_and_c1_controls_and_newlines_become_spaces() {
+    fn c0_and_c1_controls_go_and_newlines_and_tabs_become_spaces() {
         assert_eq!(
-            clean_field("a\nb\tc\rd\u{85}e\u{9b}f\u{1}g"),
-            "a b c d e f g"
+            clean_field("a\nb\tc\r\n\nd\u{85}e\u{9b}f\u{1}g"),
+            "a b c defg"
+        );
+        assert_eq!(
+            clean_field("\u{202e}evil\u{202c}"),
+            "evil",
+            "no bidi override"
         );
     }
 
@@ -322,6 +329,6 @@ mod tests {
         assert_eq!(title_for(0), "chatroom");
         assert_eq!(title_for(3), "(3) chatroom");
         assert_eq!(text(&set_title("(3) chatroom")), "\x1b]2;(3) chatroom\x07");
-        assert_eq!(text(&set_title("a\x07b")), "\x1b]2;a b\x07");
+        assert_eq!(text(&set_title("a\x07b\x1b")), "\x1b]2;ab\x07");
     }
 }
