@@ -24,7 +24,8 @@
 //! `moderation` (kick, ban, mute), `roles` (roles, modes, invites, delete), `server_bans`,
 //! `away` (away, ignore lists), `config`, `error`, `rate` (token buckets), `names`
 //! (reserved and free names), `reader` (reading a session's events), `pending` (events
-//! waiting for the log), `log` (the [`EventLog`] seam) and `shutdown`.
+//! waiting for the log), `log` (the [`EventLog`] seam), `notify` (notification levels) and
+//! `shutdown`.
 //!
 //! Moderation acts on identities by member id (made from the key, so a new name changes
 //! nothing) and on guests by the address they come from. A room's owner is the identity that
