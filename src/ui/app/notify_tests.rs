@@ -3,7 +3,7 @@
 //! server and from our other sessions; and the window title's unread count.
 
 use super::ident_tests::{DM, conversation};
-use super::room_tests::{entered, event, in_rooms, member, say};
+use super::room_tests::{event, in_rooms, member, say};
 use super::{Action, App, LineKind, NetEvent};
 use crate::rpc::types::{EventKind, JoinResult, NotifyLevel, RoomJoined};
 use crate::ui::notify::Method;
@@ -273,8 +273,17 @@ fn a_guests_level_is_its_own_and_asks_nothing_of_the_server() {
     assert_eq!(type_line(&mut app, "/notify off"), Action::None);
     assert_eq!(app.notify_level("#general"), NotifyLevel::Off);
     assert!(last_line(&app).1.contains("kept by this client only"));
-    // Entering again (a reconnect) keeps the guest's own level.
-    app.handle_net(entered("#general", true));
+    // Entering again (a reconnect), with the default the server gives a guest, keeps the
+    // guest's own level.
+    app.handle_net(NetEvent::Entered {
+        joined: RoomJoined {
+            room: "#general".into(),
+            notify: Some(NotifyLevel::Mentions),
+            ..Default::default()
+        },
+        resumed: true,
+        reset: false,
+    });
     assert_eq!(app.notify_level("#general"), NotifyLevel::Off);
 }
 
