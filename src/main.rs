@@ -321,6 +321,11 @@ struct ClientArgs {
     /// Write every room's lines to DIR/<server>/<room>/YYYY-MM-DD.log, as plain text.
     #[arg(long, env = "CHATROOM_CHAT_LOG", value_name = "DIR")]
     chat_log: Option<PathBuf>,
+    /// How to raise a desktop notification while the terminal is away (a mention, a
+    /// direct message, a room set to `/notify all`): picked by the terminal, OSC 777,
+    /// OSC 9, the bell, or never.
+    #[arg(long, env = "CHATROOM_NOTIFY_WITH", value_enum, default_value = "auto")]
+    notify_with: chatroom::ui::notify::NotifyWith,
 }
 
 impl ClientArgs {
@@ -347,6 +352,7 @@ impl ClientArgs {
             theme: chatroom::ui::theme::Theme::new(self.palette.unwrap_or_default(), None),
             keymap: chatroom::ui::keymap::Keymap::default(),
             chat_log: self.chat_log,
+            notify_with: self.notify_with,
         }
     }
 }

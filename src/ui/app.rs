@@ -15,6 +15,9 @@ mod members;
 mod moderation;
 #[cfg(test)]
 mod moderation_tests;
+mod notify;
+#[cfg(test)]
+mod notify_tests;
 mod pane;
 #[cfg(test)]
 mod presence_tests;
@@ -23,6 +26,7 @@ mod rooms;
 mod select;
 
 use self::completion::Completion;
+pub use self::notify::Notifications;
 pub use self::pane::{Pane, ScrollPos, View};
 #[cfg(test)]
 pub(crate) use self::rooms::tests as room_tests;
@@ -135,6 +139,11 @@ pub enum NetEvent {
         what: Moderation,
         outcome: Box<crate::ui::net::Outcome>,
     },
+    /// The server set our notification level in `room` (`/notify LEVEL`).
+    Notified {
+        room: String,
+        level: crate::rpc::types::NotifyLevel,
+    },
 }
 
 /// What the event loop should do after a key.
@@ -189,6 +198,11 @@ pub enum Action {
     Quit(Option<String>),
     /// `/open N`: open this link with the system's opener.
     Open(String),
+    /// `/notify LEVEL`: set this identity's notification level in a room.
+    Notify {
+        room: String,
+        level: crate::rpc::types::NotifyLevel,
+    },
 }
 
 /// When to ring the terminal bell.
@@ -346,6 +360,8 @@ pub struct App {
     pub today: Option<i64>,
     /// The keys that move between rooms and through the pane (the config file's `[keys]`).
     pub keymap: super::keymap::Keymap,
+    /// Focus, `/notify` levels, and the notification and title due.
+    pub notify: Notifications,
 }
 
 impl App {
@@ -383,6 +399,7 @@ impl App {
             theme: super::theme::Theme::default(),
             today: None,
             keymap: super::keymap::Keymap::default(),
+            notify: Notifications::default(),
         }
     }
 

@@ -49,6 +49,9 @@ pub enum Command<'a> {
     Unknown(&'a str),
     /// `/urls`, `/open`, `/lastlog`: about the lines the pane holds (see [`local`]).
     Local(Local),
+    /// `/notify [all|mentions|off]`: the room in view's notification level, as typed
+    /// (empty: show it).
+    Notify(&'a str),
 }
 
 /// A room as typed (`ops`, `#Ops`), as the server names it: with its `#`, lowercased. The
@@ -60,12 +63,12 @@ pub fn room_name(typed: &str) -> String {
 }
 
 /// The commands Tab completes at the start of a line.
-pub const NAMES: [&str; 17 + moderation::NAMES.len() + local::NAMES.len()] = {
-    const BASE: [&str; 17] = [
+pub const NAMES: [&str; 18 + moderation::NAMES.len() + local::NAMES.len()] = {
+    const BASE: [&str; 18] = [
         "/help", "/who", "/me", "/nick", "/join", "/part", "/topic", "/list", "/filter",
-        "/members", "/clear", "/quit", "/exit", "/msg", "/query", "/whois", "/close",
+        "/members", "/clear", "/quit", "/exit", "/msg", "/query", "/whois", "/close", "/notify",
     ];
-    let mut all = [""; 17 + moderation::NAMES.len() + local::NAMES.len()];
+    let mut all = [""; 18 + moderation::NAMES.len() + local::NAMES.len()];
     let mut at = 0;
     while at < all.len() {
         all[at] = if at < BASE.len() {
@@ -154,6 +157,7 @@ pub fn parse<'a>(line: &'a str) -> Command<'a> {
         "who" => Command::Who,
         "members" => Command::Members,
         "clear" => Command::Clear,
+        "notify" => Command::Notify(rest),
         lower => match moderation::parse(lower, rest) {
             Some(parsed) => Command::Moderation(parsed),
             None => local::parse(lower, rest).map_or(Command::Unknown(name), Command::Local),

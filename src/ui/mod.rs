@@ -13,6 +13,7 @@ pub mod input;
 pub mod keymap;
 pub mod links;
 pub mod net;
+pub mod notify;
 pub mod plain;
 pub mod present;
 pub mod render;

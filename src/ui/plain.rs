@@ -314,7 +314,8 @@ pub async fn run(options: ConnectOptions, mode: Mode) -> anyhow::Result<()> {
                     | NetEvent::Older { .. }
                     | NetEvent::Newer { .. }
                     | NetEvent::Latest { .. }
-                    | NetEvent::HistoryFailed { .. } => {}
+                    | NetEvent::HistoryFailed { .. }
+                    | NetEvent::Notified { .. } => {}
                 }
             }
         }
@@ -489,7 +490,11 @@ impl State {
                      client's pane: plain mode keeps no lines)",
                 );
             }
-            Command::Members | Command::Clear | Command::Filter | Command::Local(_) => {
+            Command::Members
+            | Command::Clear
+            | Command::Filter
+            | Command::Local(_)
+            | Command::Notify(_) => {
                 return refuse(&format!("{} is for the full-screen client", line.trim()));
             }
             Command::Moderation(parsed) => {

@@ -102,6 +102,12 @@ pub fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
             style,
         ));
     }
+    // A level set away from the room's default (`/notify`): said, as it changes what the
+    // room does while the terminal is away.
+    let level = app.notify_level(&room.name);
+    if !room.name.is_empty() && level != crate::rpc::types::NotifyLevel::default_for(&room.name) {
+        spans.push(Span::styled(format!(" [notify {level}]"), style));
+    }
     if let Some(topic) = &room.topic {
         // One row: the topic's own lines run together.
         spans.push(Span::styled(
@@ -333,5 +339,26 @@ mod tests {
             crate::ui::app::ident_tests::whois_alice(),
         )));
         insta::assert_snapshot!(screen(&app, 90, 8).backend());
+    }
+
+    #[test]
+    fn the_header_says_a_notify_level_other_than_the_default() {
+        let mut app = in_rooms(&[]);
+        let header = |app: &App| {
+            let terminal = screen(app, 60, 7);
+            (0..60)
+                .map(|x| terminal.backend().buffer()[(x, 0)].symbol().to_owned())
+                .collect::<String>()
+        };
+        assert!(!header(&app).contains("notify"), "{}", header(&app));
+        app.handle_net(NetEvent::Notified {
+            room: "#general".into(),
+            level: crate::rpc::types::NotifyLevel::Off,
+        });
+        assert!(
+            header(&app).starts_with(" #general [notify off] — all things"),
+            "{}",
+            header(&app)
+        );
     }
 }
