@@ -28,6 +28,7 @@ mod select;
 use self::completion::Completion;
 pub use self::notify::Notifications;
 pub use self::pane::{Pane, ScrollPos, View};
+pub(crate) use self::reduce::mentions;
 #[cfg(test)]
 pub(crate) use self::rooms::tests as room_tests;
 pub use self::rooms::{CONVERSATION_MARK, MARK_EVERY, QUIET_MS, Room};

@@ -68,8 +68,9 @@ pub(super) fn styled_segments(app: &App, line: &ChatLine) -> (Vec<(String, Style
         indent += text_width(&stamp);
         segments.insert(0, (stamp, dim));
     }
-    // A line that names us stands out whole, on a background no nick colour has.
-    if line.mentions_me {
+    // A line that names us stands out whole, on a background no nick colour has. In a
+    // conversation every line is for us: only those that name us stand out there.
+    if line.mentions_me && (app.room().peer.is_none() || names_me(app, line)) {
         let highlight = theme.mention();
         for (_, style) in &mut segments {
             *style = style.patch(highlight);
@@ -124,6 +125,13 @@ fn line_segments(theme: &Theme, line: &ChatLine) -> (Vec<(String, Style)>, usize
         LineKind::Info | LineKind::Error | LineKind::Separator => 0,
     };
     (segments, indent)
+}
+
+/// Whether a line's text names us.
+fn names_me(app: &App, line: &ChatLine) -> bool {
+    app.me
+        .as_ref()
+        .is_some_and(|me| super::app::mentions(&line.text, &me.name))
 }
 
 /// The least a row after a line's first starts in, when the line has a prefix at all.

@@ -72,3 +72,23 @@ fn a_mention_is_a_background_across_the_line_on_either_palette() {
         assert_eq!(buffer[(2, y)].bg, mention, "{palette:?}");
     }
 }
+
+#[test]
+fn in_a_conversation_only_the_lines_that_name_us_stand_out() {
+    use crate::ui::app::ident_tests::{DM, conversation};
+    let mut app = in_rooms(&[]);
+    app.handle_net(conversation("alice", Vec::new(), 0, 0));
+    let at = app.rooms.iter().position(|room| room.name == DM).unwrap();
+    app.switch_to(at);
+    app.handle_net(say(DM, 1, "alice", "are you around"));
+    app.handle_net(say(DM, 2, "alice", "bob: ping"));
+    let terminal = screen(&app, 60, 8);
+    let buffer = terminal.backend().buffer();
+    let mention = app.theme.mention().bg.expect("a background");
+    // Every direct message is for us (it notifies, it flags the room), but a line that
+    // does not name us is drawn as any other.
+    let y = row_of(&terminal, "are you around");
+    assert_ne!(buffer[(30, y)].bg, mention);
+    let y = row_of(&terminal, "bob: ping");
+    assert_eq!(buffer[(30, y)].bg, mention);
+}
