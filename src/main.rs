@@ -311,6 +311,9 @@ struct ClientArgs {
     /// Join without a key, as a guest: under a name no key owns, remembered nowhere.
     #[arg(long)]
     guest: bool,
+    /// Colours chosen for a dark or a light terminal background [default: dark].
+    #[arg(long, env = "CHATROOM_PALETTE", value_enum)]
+    palette: Option<chatroom::ui::theme::Palette>,
     /// The config file, which must exist [default: config.toml in the user's config
     /// directory, e.g. ~/.config/chatroom/, if there is one].
     #[arg(long, env = "CHATROOM_CONFIG", value_name = "FILE")]
@@ -318,6 +321,11 @@ struct ClientArgs {
     /// Write every room's lines to DIR/<server>/<room>/YYYY-MM-DD.log, as plain text.
     #[arg(long, env = "CHATROOM_CHAT_LOG", value_name = "DIR")]
     chat_log: Option<PathBuf>,
+    /// How to raise a desktop notification while the terminal is away (a mention, a
+    /// direct message, a room set to `/notify all`): picked by the terminal, OSC 777,
+    /// OSC 9, the bell, or never.
+    #[arg(long, env = "CHATROOM_NOTIFY_WITH", value_enum, default_value = "auto")]
+    notify_with: chatroom::ui::notify::NotifyWith,
 }
 
 impl ClientArgs {
@@ -341,9 +349,10 @@ impl ClientArgs {
             bell: self.bell,
             scrollback: self.scrollback as usize,
             mouse: !self.no_mouse,
-            theme: chatroom::ui::theme::Theme::default(),
+            theme: chatroom::ui::theme::Theme::new(self.palette.unwrap_or_default(), None),
             keymap: chatroom::ui::keymap::Keymap::default(),
             chat_log: self.chat_log,
+            notify_with: self.notify_with,
         }
     }
 }

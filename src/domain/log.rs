@@ -23,6 +23,7 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use super::event::{Event, EventKind, MemberInfo, Stamped};
+use super::notify::NotifyLevel;
 use super::policy::{RoomPolicy, ServerPolicy};
 
 /// Why the log could not answer.
@@ -80,6 +81,12 @@ pub enum Record {
     ServerPolicy(ServerPolicy),
     /// The members an identity (by key) ignores, whole, as they are now.
     Ignores { key: String, ignored: Vec<Uuid> },
+    /// An identity's notification level in a room or conversation.
+    Notify {
+        key: String,
+        room: String,
+        level: NotifyLevel,
+    },
 }
 
 /// An identity as the log remembers it.
@@ -92,6 +99,8 @@ pub struct IdentityState {
     pub markers: BTreeMap<String, u64>,
     /// The member ids it ignores.
     pub ignored: Vec<Uuid>,
+    /// Room → the notification level it set there.
+    pub notify: BTreeMap<String, NotifyLevel>,
 }
 
 /// What a log holds when it is opened.
@@ -227,6 +236,7 @@ impl RecordSet {
                                 rooms: Vec::new(),
                                 markers: BTreeMap::new(),
                                 ignored: Vec::new(),
+                                notify: BTreeMap::new(),
                             },
                         );
                     }
@@ -257,6 +267,11 @@ impl RecordSet {
             Record::Ignores { key, ignored } => {
                 if let Some(state) = self.by_key.get_mut(&key) {
                     state.ignored = ignored;
+                }
+            }
+            Record::Notify { key, room, level } => {
+                if let Some(state) = self.by_key.get_mut(&key) {
+                    state.notify.insert(room, level);
                 }
             }
         }

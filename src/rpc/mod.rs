@@ -25,7 +25,8 @@ use std::collections::BTreeMap;
 
 use types::{
     BanInfo, Challenge, Event, JoinResult, MarkResult, MemberInfo, ModeResult, Moderated,
-    MsgResult, NickResult, Proof, RoomInfo, RoomJoined, SendResult, TopicResult, Whois,
+    MsgResult, NickResult, NotifyResult, Proof, RoomInfo, RoomJoined, SendResult, TopicResult,
+    Whois,
 };
 
 /// `chat_poll` waits this long when the caller does not say.
@@ -332,6 +333,17 @@ pub trait ChatApi {
         name: String,
         ignore: Option<bool>,
     ) -> Result<Vec<MemberInfo>, ErrorObjectOwned>;
+
+    /// This identity's notification level in a room or conversation: with `level`
+    /// (`"all"`, `"mentions"` or `"off"`) sets it first, and its other sessions get a
+    /// `notify` event. Identities only.
+    #[method(name = "notify")]
+    async fn notify(
+        &self,
+        session: String,
+        room: String,
+        level: Option<String>,
+    ) -> Result<NotifyResult, ErrorObjectOwned>;
 }
 
 /// Stable error codes, documented in `docs/PROTOCOL.md`. Never renumber one.
@@ -376,6 +388,7 @@ pub mod codes {
     pub const NO_SUCH_MESSAGE: i32 = 1035;
     pub const LIST_FULL: i32 = 1036;
     pub const NOT_BANNED: i32 = 1037;
+    pub const BAD_NOTIFY_LEVEL: i32 = 1040;
 
     /// What a code means, in words for someone reading an error (as `docs/PROTOCOL.md`
     /// explains it), for a refusal that came without a message.
@@ -418,6 +431,7 @@ pub mod codes {
             NO_SUCH_MESSAGE => "no such message to delete",
             LIST_FULL => "the list is full",
             NOT_BANNED => "not banned",
+            BAD_NOTIFY_LEVEL => "unknown notification level (all, mentions or off)",
             _ => return None,
         })
     }
@@ -515,6 +529,9 @@ impl From<RoomError> for ErrorObjectOwned {
             }
             RoomError::NotBanned(_) => {
                 ErrorObjectOwned::owned(codes::NOT_BANNED, message, None::<()>)
+            }
+            RoomError::BadNotifyLevel(_) => {
+                ErrorObjectOwned::owned(codes::BAD_NOTIFY_LEVEL, message, None::<()>)
             }
             // Machines get the wait as a number, people get it in the message.
             RoomError::RateLimited { retry_after } => ErrorObjectOwned::owned(

@@ -12,8 +12,10 @@
 //! `RoomPolicy` as JSON), `server_policy` (one row: the `ServerPolicy` as JSON) and
 //! `ignores` (identity key → each member id it ignores). A deleted message's row stays,
 //! as kind `deleted` with its text NULL.
+//! Schema 5 adds `notify_levels` (in `notify`): identity key and room → the `/notify`
+//! level it set there.
 //! Each step is one transaction, so a migration cut short leaves the schema before it: a
-//! schema 1 database goes through 2 and 3 to 4, a schema 2 one through 3 to 4.
+//! schema 1 database goes through 2, 3 and 4 to 5, a schema 2 one through 3 and 4 to 5.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -55,7 +57,7 @@ const SCHEMA_V2: &str = "
     );
     INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', 2);";
 
-/// Creates the tables, migrating an older database: schema 1 to 2, 2 to 3, 3 to 4.
+/// Creates the tables, migrating an older database: schema 1 to 2, 2 to 3, 3 to 4, 4 to 5.
 pub(super) fn prepare(conn: &mut Connection, default_room: &str) -> rusqlite::Result<()> {
     let has_events = table_has(conn, "events", "seq")?;
     if has_events && !table_has(conn, "events", "room")? {
@@ -67,6 +69,9 @@ pub(super) fn prepare(conn: &mut Connection, default_room: &str) -> rusqlite::Re
     }
     if schema_version(conn)? < 4 {
         migrate_to_v4(conn)?;
+    }
+    if schema_version(conn)? < 5 {
+        migrate_to_v5(conn)?;
     }
     Ok(())
 }
@@ -99,6 +104,15 @@ fn migrate_to_v4(conn: &mut Connection) -> rusqlite::Result<()> {
     )?;
     tx.execute_batch(policies::TABLES)?;
     tx.execute("UPDATE meta SET value = 4 WHERE key = 'schema'", [])?;
+    tx.commit()
+}
+
+/// Adds the notification levels' table and says so, in one transaction: a migration cut
+/// short leaves schema 4.
+fn migrate_to_v5(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    tx.execute_batch(super::notify::TABLES)?;
+    tx.execute("UPDATE meta SET value = 5 WHERE key = 'schema'", [])?;
     tx.commit()
 }
 

@@ -9,11 +9,15 @@ pub(crate) mod ident_tests;
 #[cfg(test)]
 mod keymap_tests;
 mod keys;
+mod local;
 mod marks;
 mod members;
 mod moderation;
 #[cfg(test)]
 mod moderation_tests;
+mod notify;
+#[cfg(test)]
+mod notify_tests;
 mod pane;
 #[cfg(test)]
 mod presence_tests;
@@ -22,6 +26,7 @@ mod rooms;
 mod select;
 
 use self::completion::Completion;
+pub use self::notify::Notifications;
 pub use self::pane::{Pane, ScrollPos, View};
 #[cfg(test)]
 pub(crate) use self::rooms::tests as room_tests;
@@ -134,6 +139,11 @@ pub enum NetEvent {
         what: Moderation,
         outcome: Box<crate::ui::net::Outcome>,
     },
+    /// The server set our notification level in `room` (`/notify LEVEL`).
+    Notified {
+        room: String,
+        level: crate::rpc::types::NotifyLevel,
+    },
 }
 
 /// What the event loop should do after a key.
@@ -186,6 +196,13 @@ pub enum Action {
     Redraw,
     /// Leave the server, the reason shown in every room.
     Quit(Option<String>),
+    /// `/open N`: open this link with the system's opener.
+    Open(String),
+    /// `/notify LEVEL`: set this identity's notification level in a room.
+    Notify {
+        room: String,
+        level: crate::rpc::types::NotifyLevel,
+    },
 }
 
 /// When to ring the terminal bell.
@@ -338,8 +355,13 @@ pub struct App {
     pub selecting: Option<u64>,
     /// The colours to draw with.
     pub theme: super::theme::Theme,
+    /// The local day it is (days since 1970-01-01), as the event loop's clock last said
+    /// (see [`super::days`]); unknown, no line shows its date in `time` mode.
+    pub today: Option<i64>,
     /// The keys that move between rooms and through the pane (the config file's `[keys]`).
     pub keymap: super::keymap::Keymap,
+    /// Focus, `/notify` levels, and the notification and title due.
+    pub notify: Notifications,
 }
 
 impl App {
@@ -375,7 +397,9 @@ impl App {
             ignored: Vec::new(),
             selecting: None,
             theme: super::theme::Theme::default(),
+            today: None,
             keymap: super::keymap::Keymap::default(),
+            notify: Notifications::default(),
         }
     }
 

@@ -314,7 +314,8 @@ pub async fn run(options: ConnectOptions, mode: Mode) -> anyhow::Result<()> {
                     | NetEvent::Older { .. }
                     | NetEvent::Newer { .. }
                     | NetEvent::Latest { .. }
-                    | NetEvent::HistoryFailed { .. } => {}
+                    | NetEvent::HistoryFailed { .. }
+                    | NetEvent::Notified { .. } => {}
                 }
             }
         }
@@ -485,10 +486,15 @@ impl State {
                      moderating: /kick, /ban, /unban, /bans, /mute, /unmute, /op, /deop, \
                      /owner, /mode, /invite, /gban, /ungban, /gbans, /delete SEQ; \
                      /away [MESSAGE], /back, /ignore [NAME], /unignore NAME; \
-                     //text sends /text",
+                     //text sends /text (/urls, /open and /lastlog read the full-screen \
+                     client's pane: plain mode keeps no lines)",
                 );
             }
-            Command::Members | Command::Clear | Command::Filter => {
+            Command::Members
+            | Command::Clear
+            | Command::Filter
+            | Command::Local(_)
+            | Command::Notify(_) => {
                 return refuse(&format!("{} is for the full-screen client", line.trim()));
             }
             Command::Moderation(parsed) => {

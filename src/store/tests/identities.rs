@@ -71,7 +71,7 @@ pub(super) fn wait_stored(progress: &mpsc::Receiver<Progress>, position: u64) {
 }
 
 /// Stores the records in a fresh file, closes it, and opens it again.
-fn reopened_after(records: &[Record]) -> Recovered {
+pub(super) fn reopened_after(records: &[Record]) -> Recovered {
     let (path, _cleanup) = temp_db();
     let location = DbLocation::File(path);
     let (writer, progress) = started(Store::open(&location).unwrap(), Retention::default());
@@ -81,7 +81,7 @@ fn reopened_after(records: &[Record]) -> Recovered {
 }
 
 /// What a [`MemoryLog`] makes of the same records: the behaviour the store must match.
-fn in_memory_after(records: &[Record]) -> Recovered {
+pub(super) fn in_memory_after(records: &[Record]) -> Recovered {
     let log = MemoryLog::default();
     let (tx, progress) = mpsc::channel();
     let writer = log.start(
@@ -339,7 +339,7 @@ fn identity_tables_work(location: &DbLocation) {
 }
 
 #[test]
-fn a_schema_2_database_goes_through_schema_3_to_4_and_keeps_its_events() {
+fn a_schema_2_database_goes_through_schema_3_and_4_to_5_and_keeps_its_events() {
     let (path, _cleanup) = temp_db();
     let conn = Connection::open(&path).unwrap();
     // eb9bff1's tables, verbatim, as schema 2 made them.
@@ -403,14 +403,14 @@ fn a_schema_2_database_goes_through_schema_3_to_4_and_keeps_its_events() {
         );
         assert!(store.recovered().identities.is_empty());
     }
-    assert_eq!(schema_of(&path), 4);
+    assert_eq!(schema_of(&path), 5);
     identity_tables_work(&location);
     super::moderation::moderation_works(&location);
-    assert_eq!(schema_of(&path), 4, "migrated once");
+    assert_eq!(schema_of(&path), 5, "migrated once");
 }
 
 #[test]
-fn a_schema_1_database_goes_through_schema_2_and_3_to_4() {
+fn a_schema_1_database_goes_through_schema_2_3_and_4_to_5() {
     let (path, _cleanup) = temp_db();
     write_single_room_database(&path);
     let location = DbLocation::File(path.clone());
@@ -426,17 +426,17 @@ fn a_schema_1_database_goes_through_schema_2_and_3_to_4() {
         assert_eq!(seqs, [4, 5, 6, 7]);
         assert_eq!(store.last_seq("#general"), 9);
     }
-    assert_eq!(schema_of(&path), 4);
+    assert_eq!(schema_of(&path), 5);
     identity_tables_work(&location);
     super::moderation::moderation_works(&location);
 }
 
 #[test]
-fn a_new_database_is_schema_4() {
+fn a_new_database_is_schema_5() {
     let (path, _cleanup) = temp_db();
     let location = DbLocation::File(path.clone());
     drop(Store::open(&location).unwrap());
-    assert_eq!(schema_of(&path), 4);
+    assert_eq!(schema_of(&path), 5);
     identity_tables_work(&location);
     super::moderation::moderation_works(&location);
 }

@@ -317,7 +317,7 @@ fn a_corrupt_policy_is_refused_not_dropped() {
 }
 
 /// Schema 3 as its release made it (8c2a47d's tables, verbatim), with one of everything.
-fn write_schema_3_database(path: &std::path::Path) {
+pub(super) fn write_schema_3_database(path: &std::path::Path) {
     let conn = Connection::open(path).unwrap();
     conn.execute_batch(
         "CREATE TABLE rooms (
@@ -387,7 +387,7 @@ fn a_schema_3_database_gains_moderation_and_keeps_everything() {
         assert!(recovered.policies.is_empty());
         assert_eq!(recovered.server_policy, ServerPolicy::default());
     }
-    assert_eq!(schema_of(&path), 4);
+    assert_eq!(schema_of(&path), 5);
     let conn = Connection::open(&path).unwrap();
     for column in ["target_id", "target_name", "until", "target_seq"] {
         let found: i64 = conn
@@ -401,7 +401,7 @@ fn a_schema_3_database_gains_moderation_and_keeps_everything() {
     }
     drop(conn);
     moderation_works(&location);
-    assert_eq!(schema_of(&path), 4, "migrated once");
+    assert_eq!(schema_of(&path), 5, "migrated once");
 }
 
 /// Stores a policy, an ignore list and a moderation event in an opened (migrated)

@@ -9,6 +9,7 @@ const HELP: &str = "commands: /help  /who  /me ACTION  /nick NEW  /join #ROOM  /
 /msg NAME TEXT a direct message  /query NAME opens the conversation  /close ends the conversation in view  \
 /whois NAME who it is (key, rooms, idle)  /topic [TEXT] shows or sets the topic  /list every room  /filter hides or shows the joins and leaves of the quiet  \
 /members (or F2) show or hide the member list  /clear empties this pane  /quit [REASON] (or /exit)  \
+/notify [all|mentions|off] when this room notifies you while the terminal is away  \
 //text sends text starting with /\n\
 keys: Enter send · Alt-Enter, Shift-Enter or Ctrl-J new line (pastes keep theirs) · \
 Ctrl-C, or Ctrl-D on an empty line, quit · PageUp/PageDown, Shift- or Ctrl-Up/Down, \
@@ -67,6 +68,8 @@ impl App {
                 self.push_local(LineKind::Info, HELP.to_owned());
                 let moderation = crate::ui::command::moderation::HELP;
                 self.push_local(LineKind::Info, moderation.to_owned());
+                let local = crate::ui::command::local::HELP;
+                self.push_local(LineKind::Info, local.to_owned());
                 Action::None
             }
             Command::Me(text) => {
@@ -102,6 +105,7 @@ impl App {
                 self.toggle_members();
                 Action::None
             }
+            Command::Notify(arg) => self.notify_command(arg),
             Command::Clear => {
                 self.pane_mut().clear();
                 Action::None
@@ -163,6 +167,7 @@ impl App {
                 None => Action::None,
             },
             Command::Moderation(parsed) => self.moderation_command(parsed),
+            Command::Local(local) => self.local_command(local),
             Command::Unknown(name) => {
                 self.push_local(
                     LineKind::Error,

@@ -48,6 +48,8 @@ pub(super) enum Command {
     Password(String),
     /// End the session, with a reason shown in every room.
     Leave(Option<String>, oneshot::Sender<()>),
+    /// Set this identity's notification level in a room (`/notify`).
+    Notify(String, crate::rpc::types::NotifyLevel),
 }
 
 /// A line to say in a room; `action` for a `/me` line.
@@ -69,7 +71,8 @@ impl Command {
             | Command::SyncMembers(room)
             | Command::Mark(room, _)
             | Command::Part(room, _)
-            | Command::Topic(room, _) => Some(room.clone()),
+            | Command::Topic(room, _)
+            | Command::Notify(room, _) => Some(room.clone()),
             Command::Moderate(room, what) => Some(super::moderate::room_of(room, what)),
             Command::Nick(_)
             | Command::Rooms
@@ -101,6 +104,7 @@ impl Command {
             Command::History(room, _) => format!("cannot load the history of {room}"),
             Command::SyncMembers(room) => format!("cannot list the members of {room}"),
             Command::Password(_) | Command::Leave(..) => "cannot leave".into(),
+            Command::Notify(room, _) => format!("cannot set the notifications of {room}"),
         }
     }
 
@@ -227,6 +231,12 @@ impl Network {
     /// [`NetEvent::Moderated`] or [`NetEvent::Failed`].
     pub fn moderate(&self, room: &str, what: Moderation) {
         let _ = self.commands.send(Command::Moderate(room.to_owned(), what));
+    }
+
+    /// Sets this identity's notification level in `room`; reported as
+    /// [`NetEvent::Notified`] or [`NetEvent::Failed`].
+    pub fn notify(&self, room: &str, level: crate::rpc::types::NotifyLevel) {
+        let _ = self.commands.send(Command::Notify(room.to_owned(), level));
     }
 
     /// Moves this identity's read marker in `room` to `seq`. Nothing is reported: a marker
