@@ -219,3 +219,34 @@ fn the_palette_and_notify_with_take_flag_env_and_file_in_that_order() {
     );
     assert_eq!(shown(&env, &args, "palette"), "palette = \"light\"  # flag");
 }
+
+#[test]
+fn what_config_print_shows_can_be_pasted_into_the_file() {
+    let dir = TempDir::new();
+    let out = chatroom(
+        &dir,
+        Some(FILE),
+        &[],
+        &["config", "--print", "--bell", "all"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pasted = dir.0.join("pasted.toml");
+    std::fs::write(&pasted, &out.stdout).unwrap();
+    let args = ["--config", pasted.to_str().unwrap()];
+    assert_eq!(
+        printed(&dir, None, &[], &args, "bell"),
+        "bell = \"all\"  # file"
+    );
+    assert_eq!(
+        printed(&dir, None, &[], &args, "scrollback"),
+        "scrollback = 5000  # file"
+    );
+    assert_eq!(
+        printed(&dir, None, &[], &args, "next_room"),
+        "next_room = [\"alt-right\"]  # file"
+    );
+}
