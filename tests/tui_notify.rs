@@ -205,7 +205,7 @@ async fn a_mention_notifies_only_while_the_terminal_is_away_and_the_title_counts
     let mut alice = Member::join_as(&server, "alice", &Identity::generate()).await;
     let url = server.ws_url();
     let mut tui = Tui::spawn(&["connect", &url, "--name", "bob", "--notify-with", "osc777"]);
-    block(|| tui.wait_for_text("connected │ 2 members │ bob"));
+    block(|| tui.wait_for_text("connected │ 2 members │ as bob"));
     assert_eq!(alice.next_event().await.kind, EventKind::Join);
     block(|| {
         tui.wait_for("the title", |_, asked| {

@@ -6,7 +6,10 @@ mod commands;
 mod completion;
 #[cfg(test)]
 pub(crate) mod ident_tests;
+#[cfg(test)]
+mod keymap_tests;
 mod keys;
+mod local;
 mod marks;
 mod members;
 mod moderation;
@@ -25,6 +28,7 @@ mod select;
 use self::completion::Completion;
 pub use self::notify::Notifications;
 pub use self::pane::{Pane, ScrollPos, View};
+pub(crate) use self::reduce::mentions;
 #[cfg(test)]
 pub(crate) use self::rooms::tests as room_tests;
 pub use self::rooms::{CONVERSATION_MARK, MARK_EVERY, QUIET_MS, Room};
@@ -193,6 +197,8 @@ pub enum Action {
     Redraw,
     /// Leave the server, the reason shown in every room.
     Quit(Option<String>),
+    /// `/open N`: open this link with the system's opener.
+    Open(String),
     /// `/notify LEVEL`: set this identity's notification level in a room.
     Notify {
         room: String,
@@ -350,6 +356,11 @@ pub struct App {
     pub selecting: Option<u64>,
     /// The colours to draw with.
     pub theme: super::theme::Theme,
+    /// The local day it is (days since 1970-01-01), as the event loop's clock last said
+    /// (see [`super::days`]); unknown, no line shows its date in `time` mode.
+    pub today: Option<i64>,
+    /// The keys that move between rooms and through the pane (the config file's `[keys]`).
+    pub keymap: super::keymap::Keymap,
     /// Focus, `/notify` levels, and the notification and title due.
     pub notify: Notifications,
 }
@@ -387,6 +398,8 @@ impl App {
             ignored: Vec::new(),
             selecting: None,
             theme: super::theme::Theme::default(),
+            today: None,
+            keymap: super::keymap::Keymap::default(),
             notify: Notifications::default(),
         }
     }

@@ -1,7 +1,9 @@
 //! What a typed line asks for: slash commands parsed once, for the TUI and plain mode alike.
 
+pub mod local;
 pub mod moderation;
 
+pub use self::local::Local;
 pub use self::moderation::{Moderation, Parsed};
 
 /// A line, read as a command or as text to say.
@@ -45,6 +47,8 @@ pub enum Command<'a> {
     Moderation(Parsed),
     /// A `/word` that is no command, never sent.
     Unknown(&'a str),
+    /// `/urls`, `/open`, `/lastlog`: about the lines the pane holds (see [`local`]).
+    Local(Local),
     /// `/notify [all|mentions|off]`: the room in view's notification level, as typed
     /// (empty: show it).
     Notify(&'a str),
@@ -59,18 +63,20 @@ pub fn room_name(typed: &str) -> String {
 }
 
 /// The commands Tab completes at the start of a line.
-pub const NAMES: [&str; 18 + moderation::NAMES.len()] = {
+pub const NAMES: [&str; 18 + moderation::NAMES.len() + local::NAMES.len()] = {
     const BASE: [&str; 18] = [
         "/help", "/who", "/me", "/nick", "/join", "/part", "/topic", "/list", "/filter",
         "/members", "/clear", "/quit", "/exit", "/msg", "/query", "/whois", "/close", "/notify",
     ];
-    let mut all = [""; 18 + moderation::NAMES.len()];
+    let mut all = [""; 18 + moderation::NAMES.len() + local::NAMES.len()];
     let mut at = 0;
     while at < all.len() {
         all[at] = if at < BASE.len() {
             BASE[at]
-        } else {
+        } else if at < BASE.len() + moderation::NAMES.len() {
             moderation::NAMES[at - BASE.len()]
+        } else {
+            local::NAMES[at - BASE.len() - moderation::NAMES.len()]
         };
         at += 1;
     }
@@ -154,7 +160,7 @@ pub fn parse<'a>(line: &'a str) -> Command<'a> {
         "notify" => Command::Notify(rest),
         lower => match moderation::parse(lower, rest) {
             Some(parsed) => Command::Moderation(parsed),
-            None => Command::Unknown(name),
+            None => local::parse(lower, rest).map_or(Command::Unknown(name), Command::Local),
         },
     }
 }

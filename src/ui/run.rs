@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 
 use super::app::{Action, App, AppEvent, Bell, Timestamps};
 use super::cells::{ChatTerminal, ClusterSafe};
+use super::days::LocalNow;
 use super::net::{Network, Page};
 use super::render::{draw, message_rows, settled_scroll};
 use crate::rpc::tls::ClientTls;
@@ -48,6 +49,10 @@ pub struct ConnectOptions {
     pub connect_timeout: std::time::Duration,
     /// The colours to draw with (the config file's `[theme]`).
     pub theme: super::theme::Theme,
+    /// The room-switching and scrolling keys (the config file's `[keys]`).
+    pub keymap: super::keymap::Keymap,
+    /// Where to write the chat log (`--chat-log`), if anywhere.
+    pub chat_log: Option<std::path::PathBuf>,
     /// How desktop notifications are raised (`--notify-with`).
     pub notify_with: super::notify::NotifyWith,
 }
@@ -84,7 +89,12 @@ pub async fn run(options: ConnectOptions) -> anyhow::Result<()> {
         return Err(err).context("cannot set up the terminal");
     }
     let (events, rx) = mpsc::channel(EVENT_BUFFER);
-    let network = Network::spawn(&options, events.clone());
+    let to_loop = super::chatlog::tap(
+        options.chat_log.as_deref(),
+        &options.servers[0].url,
+        events.clone(),
+    );
+    let network = Network::spawn(&options, to_loop);
     tokio::spawn(read_terminal(events.clone()));
     tokio::spawn(forward_stop_signals(events));
     let mut app = App::new(options.servers[0].display.clone());
@@ -92,6 +102,7 @@ pub async fn run(options: ConnectOptions) -> anyhow::Result<()> {
     app.timestamps = options.timestamps;
     app.bell = options.bell;
     app.theme = options.theme.clone();
+    app.keymap = options.keymap.clone();
     let terminal_env = super::notify::TermEnv::from_env();
     app.notify.method = options.notify_with.method(&terminal_env);
     app.notify.tmux = terminal_env.tmux.is_some();
@@ -99,7 +110,7 @@ pub async fn run(options: ConnectOptions) -> anyhow::Result<()> {
     for notice in &options.notices {
         app.inform(notice.clone());
     }
-    app.utc_offset_secs = i64::from(chrono::Local::now().offset().local_minus_utc());
+    app.set_clock(LocalNow::system());
     let result = event_loop(&mut terminal, app, rx, network).await;
     leave_modes();
     ratatui::try_restore().context("cannot restore the terminal")?;
@@ -217,21 +228,27 @@ async fn event_loop(
 ) -> anyhow::Result<()> {
     // When a read marker held back (at most one move a second) is due.
     let mut mark_at: Option<tokio::time::Instant> = None;
+    // The next local midnight, when lines of the day before start showing their date.
+    let mut day_starts = next_day(&mut app, LocalNow::system());
     while !app.should_quit {
         terminal.draw(|frame| draw(&app, frame))?;
-        let event = match mark_at {
-            Some(at) => tokio::select! {
-                event = events.recv() => event,
-                () = tokio::time::sleep_until(at) => {
-                    mark_at = move_markers(&mut app, &network);
-                    continue;
-                }
-            },
-            None => events.recv().await,
+        let event = tokio::select! {
+            event = events.recv() => event,
+            () = tokio::time::sleep_until(mark_at.unwrap_or(day_starts)), if mark_at.is_some() => {
+                mark_at = move_markers(&mut app, &network);
+                continue;
+            }
+            () = tokio::time::sleep_until(day_starts) => {
+                day_starts = next_day(&mut app, LocalNow::system());
+                continue;
+            }
         };
         let Some(event) = event else {
             break;
         };
+        // The monotonic timer stands still while the machine sleeps: the clock is read
+        // again whenever something happens, so a night spent suspended still turns the day.
+        day_starts = next_day(&mut app, LocalNow::system());
         let mut redraw = handle(&mut app, event, &network).await;
         // Take whatever else is already waiting before drawing again, so a burst of
         // messages costs one frame, not one each.
@@ -256,6 +273,12 @@ async fn event_loop(
         mark_at = move_markers(&mut app, &network);
     }
     Ok(())
+}
+
+/// Tells the app what time it is; returns when the next local day starts.
+fn next_day(app: &mut App, now: LocalNow) -> tokio::time::Instant {
+    app.set_clock(now);
+    tokio::time::Instant::now() + now.until_next_day()
 }
 
 /// Moves the read markers that are due; returns when to look again, if one is held back.
@@ -332,6 +355,11 @@ async fn handle(app: &mut App, event: AppEvent, network: &Network) -> bool {
         Action::Quit(reason) => {
             network.leave(reason).await;
             app.should_quit = true;
+        }
+        Action::Open(url) => {
+            if let Err(err) = super::links::open(&url) {
+                app.could_not_open(&url, &err);
+            }
         }
     }
     false

@@ -68,6 +68,8 @@ impl App {
                 self.push_local(LineKind::Info, HELP.to_owned());
                 let moderation = crate::ui::command::moderation::HELP;
                 self.push_local(LineKind::Info, moderation.to_owned());
+                let local = crate::ui::command::local::HELP;
+                self.push_local(LineKind::Info, local.to_owned());
                 Action::None
             }
             Command::Me(text) => {
@@ -165,6 +167,7 @@ impl App {
                 None => Action::None,
             },
             Command::Moderation(parsed) => self.moderation_command(parsed),
+            Command::Local(local) => self.local_command(local),
             Command::Unknown(name) => {
                 self.push_local(
                     LineKind::Error,

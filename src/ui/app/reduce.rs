@@ -14,7 +14,7 @@ use crate::ui::net::is_part;
 const MAX_EARLY_EVENTS: usize = 1024;
 
 /// Whether `text` names `name`: `@name`, or `name` as a word of its own, any case.
-fn mentions(text: &str, name: &str) -> bool {
+pub(crate) fn mentions(text: &str, name: &str) -> bool {
     let (text, name) = (text.to_lowercase(), name.to_lowercase());
     if name.is_empty() {
         return false;
