@@ -40,8 +40,8 @@
 //!   in one order, and tells the chat how far the disk has got; reads page through a room's
 //!   history; `store/schema.rs` holds the tables and migrates older databases;
 //!   `store/identities.rs` keeps identities, the rooms each is in, read markers and
-//!   conversations; `store/notify.rs` their notification levels; `store/presence.rs` keeps who is in each room on disk, so the leaves of
-//!   a crash can be recorded; `store/policies.rs` keeps rooms' and the server's moderation
+//!   conversations; `store/notify.rs` their notification levels; `store/presence.rs`
+//!   keeps who is in each room on disk, so the leaves of a crash can be recorded; `store/policies.rs` keeps rooms' and the server's moderation
 //!   and ignore lists; `store/admin.rs` is `chatroom admin`'s SQL on a stopped server's
 //!   database. [`store::nats`] is the log several servers share (`serve --cluster`): one
 //!   JetStream stream per room (its sequence is the room's seq), published to in order
@@ -74,8 +74,8 @@
 //!   (`pane.rs`: its lines, the window onto its history and, in `pane/view.rs`, the rows
 //!   on screen); `notify.rs` (focus, `/notify` levels, which lines raise a desktop
 //!   notification, the window title's unread count; the bytes are [`ui::notify`]'s,
-//!   written by the event loop). Drawing is a pure function of state ([`ui::render`], the room list and
-//!   header in `render/rooms.rs`, with how each line reads and wraps in
+//!   written by the event loop). Drawing is a pure function of state ([`ui::render`], the
+//!   room list and header in `render/rooms.rs`, with how each line reads and wraps in
 //!   [`ui::present`]), and one event loop is fed by the terminal and the network alike.
 //!   A pane is a window of at most `--scrollback` lines onto its room's history, its view anchored to a line, so a frame costs what the screen shows
 //!   whatever the length of the scrollback. One network worker ([`ui::net`]) holds one
@@ -90,10 +90,21 @@
 //!   (picking the message to delete). Plain mode ([`ui::plain`], for scripts) runs the
 //!   same worker, reconnects included, the same slash commands ([`ui::command`]) and the same reading of events as
 //!   lines ([`ui::event_text`]).
+//!   Living in it: [`ui::theme`] (a dark or light palette and its nick colours) and
+//!   `ui/colours.rs` (everything else's colours, the mention a background no nick has);
+//!   [`ui::days`] (the day-change line, dates on older lines, "today" from the event
+//!   loop's clock); [`ui::links`] with `command/local.rs` and `app/local.rs` (`/urls`,
+//!   `/open`, `/lastlog`, answered from the pane); [`ui::keymap`] (the room-switching and
+//!   scrolling keys, rebindable); [`ui::config`] (the config file, parsed and checked;
+//!   merged with the flags by `cli/config.rs`); [`ui::chatlog`] (`--chat-log`: each
+//!   room's lines appended to a file a day, by a thread of its own, once each across
+//!   reconnects and restarts); and [`ui::notify`] (the desktop notification's and the
+//!   window title's bytes).
 //!
 //! The binary (`src/main.rs`) only parses its flags; `src/cli/` turns them into settings
-//! and runs each subcommand on this library (`cli/admin.rs`: `chatroom admin`, on a stopped
-//! server's database).
+//! (`cli/config.rs`: the config file under the flags, and `chatroom config`) and runs each
+//! subcommand on this library (`cli/admin.rs`: `chatroom admin`, on a stopped server's
+//! database).
 //!
 //! # How a message travels
 //!
