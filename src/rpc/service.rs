@@ -1,7 +1,7 @@
 //! The chat API's server side: [`ChatService`], the `ChatApiServer` implementation that
 //! translates between JSON-RPC calls and the chat. The event stream and polling, with their
 //! catch-up, are in `stream.rs`; what a join answers (the proof checked, unread counts) is in
-//! `joining.rs`.
+//! `joining.rs`; searching in `search.rs`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,7 +19,7 @@ use super::reads::HistoryReader;
 use super::server::ServerConfig;
 use super::types::{
     BanInfo, Challenge, Event, JoinResult, MarkResult, MemberInfo, ModeResult, Moderated,
-    MsgResult, NickResult, RoomInfo, RoomJoined, SendResult, TopicResult, Whois,
+    MsgResult, NickResult, RoomInfo, RoomJoined, SearchResult, SendResult, TopicResult, Whois,
 };
 use super::{ChatApiServer, DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT, codes};
 use crate::domain::{Chat, Encoder, Lifetime, LogError, RoomSummary, Wire};
@@ -438,6 +438,19 @@ impl ChatApiServer for ChatService {
         ignore: Option<bool>,
     ) -> Result<Vec<MemberInfo>, ErrorObjectOwned> {
         Ok(self.chat.ignore(&session, &name, ignore.unwrap_or(true))?)
+    }
+
+    async fn search(
+        &self,
+        session: String,
+        query: String,
+        room: Option<String>,
+        all: Option<bool>,
+        limit: Option<u32>,
+        offset: Option<u32>,
+    ) -> Result<SearchResult, ErrorObjectOwned> {
+        self.search_lines(session, query, room, all.unwrap_or(false), limit, offset)
+            .await
     }
 }
 

@@ -12,6 +12,9 @@
 //! `RoomPolicy` as JSON), `server_policy` (one row: the `ServerPolicy` as JSON) and
 //! `ignores` (identity key → each member id it ignores). A deleted message's row stays,
 //! as kind `deleted` with its text NULL.
+//! Schema 5 adds the full-text index of messages and actions, `search` (FTS5), and the
+//! triggers on `events` that keep it in step (in `search`); the migration indexes the
+//! history already stored.
 //! Each step is one transaction, so a migration cut short leaves the schema before it: a
 //! schema 1 database goes through 2 and 3 to 4, a schema 2 one through 3 to 4.
 
@@ -20,7 +23,11 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::identities;
 use super::policies;
 use super::presence::fill_present_v1_once;
+use super::search;
 use crate::domain::{RoomRecord, unix_ms};
+
+/// The schema this release writes; [`prepare`] brings an older database up to it.
+pub(super) const LATEST: i64 = 5;
 
 /// Schema 2, as its release made it; [`migrate_to_v3`] follows.
 const SCHEMA_V2: &str = "
@@ -55,7 +62,7 @@ const SCHEMA_V2: &str = "
     );
     INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', 2);";
 
-/// Creates the tables, migrating an older database: schema 1 to 2, 2 to 3, 3 to 4.
+/// Creates the tables, migrating an older database: schema 1 to 2, 2 to 3, 3 to 4, 4 to 5.
 pub(super) fn prepare(conn: &mut Connection, default_room: &str) -> rusqlite::Result<()> {
     let has_events = table_has(conn, "events", "seq")?;
     if has_events && !table_has(conn, "events", "room")? {
@@ -67,6 +74,9 @@ pub(super) fn prepare(conn: &mut Connection, default_room: &str) -> rusqlite::Re
     }
     if schema_version(conn)? < 4 {
         migrate_to_v4(conn)?;
+    }
+    if schema_version(conn)? < LATEST {
+        migrate_to_v5(conn)?;
     }
     Ok(())
 }
@@ -99,6 +109,19 @@ fn migrate_to_v4(conn: &mut Connection) -> rusqlite::Result<()> {
     )?;
     tx.execute_batch(policies::TABLES)?;
     tx.execute("UPDATE meta SET value = 4 WHERE key = 'schema'", [])?;
+    tx.commit()
+}
+
+/// Adds the search index and its triggers, and indexes the history already stored, in one
+/// transaction: a migration cut short leaves schema 4.
+fn migrate_to_v5(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    tx.execute_batch(search::TABLES)?;
+    let indexed = tx.execute(search::FILL, [])?;
+    if indexed > 0 {
+        tracing::info!(indexed, "indexed stored messages for search");
+    }
+    tx.execute("UPDATE meta SET value = 5 WHERE key = 'schema'", [])?;
     tx.commit()
 }
 
