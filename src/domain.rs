@@ -98,7 +98,7 @@ pub use room::RoomSummary;
 pub use room_name::{MAX_ROOM_NAME_CHARS, RoomNameError, parse_room_name};
 pub use search::{
     BadQuery, Found, MAX_SEARCH_OFFSET, MAX_SEARCH_QUERY_BYTES, MAX_SEARCH_RESULTS,
-    MAX_SEARCH_TERMS, SearchFailure, SearchPage, SearchQuery, SearchTerm,
+    MAX_SEARCH_TERMS, SearchFailure, SearchPage, SearchQuery, SearchTerm, words as search_words,
 };
 pub use session::{Credentials, Entered, Joined, Remembered};
 

@@ -234,7 +234,7 @@ async fn a_query_over_the_limits_is_refused_as_a_bad_search() {
     let alice = Member::join(&server, "alice").await;
     let general = Some("#general");
     let long = "word ".repeat(60);
-    let too_many = vec!["w"; chatroom::domain::MAX_SEARCH_TERMS + 1].join(" ");
+    let too_many = ["w"; chatroom::domain::MAX_SEARCH_TERMS + 1].join(" ");
     for query in ["", "  \"\" ", long.as_str(), too_many.as_str(), "\"open"] {
         assert_eq!(
             refused(&alice, query, general, false).await,

@@ -259,12 +259,12 @@ mod tests {
 
     #[test]
     fn too_many_terms_are_refused() {
-        let many = vec!["w"; MAX_SEARCH_TERMS + 1].join(" ");
+        let many = ["w"; MAX_SEARCH_TERMS + 1].join(" ");
         assert!(matches!(
             SearchQuery::parse(&many),
             Err(BadQuery::TooManyTerms { .. })
         ));
-        assert!(SearchQuery::parse(&vec!["w"; MAX_SEARCH_TERMS].join(" ")).is_ok());
+        assert!(SearchQuery::parse(&["w"; MAX_SEARCH_TERMS].join(" ")).is_ok());
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod pane;
 mod presence_tests;
 mod reduce;
 mod rooms;
+pub mod search;
 mod select;
 
 use self::completion::Completion;
@@ -132,6 +133,19 @@ pub enum NetEvent {
         what: Moderation,
         outcome: Box<crate::ui::net::Outcome>,
     },
+    /// What `/search` found: in `room`, or (`all`) everywhere we can read.
+    SearchResults {
+        room: String,
+        all: bool,
+        query: String,
+        result: Box<crate::rpc::types::SearchResult>,
+    },
+    /// A room's history around `seq`, asked for to jump to that line from a search.
+    Around {
+        room: String,
+        seq: u64,
+        events: Vec<Event>,
+    },
 }
 
 /// What the event loop should do after a key.
@@ -184,6 +198,12 @@ pub enum Action {
     Redraw,
     /// Leave the server, the reason shown in every room.
     Quit(Option<String>),
+    /// `/search`: search a room's history, or (`all`) everything we can read.
+    Search {
+        room: String,
+        all: bool,
+        query: String,
+    },
 }
 
 /// When to ring the terminal bell.
@@ -336,6 +356,8 @@ pub struct App {
     pub selecting: Option<u64>,
     /// The colours to draw with.
     pub theme: super::theme::Theme,
+    /// `/search`: its results view, a jump to a hit on its way, the line jumped to.
+    pub search: search::Search,
 }
 
 impl App {
@@ -371,6 +393,7 @@ impl App {
             ignored: Vec::new(),
             selecting: None,
             theme: super::theme::Theme::default(),
+            search: search::Search::default(),
         }
     }
 

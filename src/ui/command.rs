@@ -45,6 +45,12 @@ pub enum Command<'a> {
     Moderation(Parsed),
     /// A `/word` that is no command, never sent.
     Unknown(&'a str),
+    /// `/search [-all] TEXT`: the room in view's history on the server, or (`all`) every
+    /// room and conversation the user can read; `query` is empty when none was given.
+    Search {
+        all: bool,
+        query: &'a str,
+    },
 }
 
 /// A room as typed (`ops`, `#Ops`), as the server names it: with its `#`, lowercased. The
@@ -56,12 +62,12 @@ pub fn room_name(typed: &str) -> String {
 }
 
 /// The commands Tab completes at the start of a line.
-pub const NAMES: [&str; 17 + moderation::NAMES.len()] = {
-    const BASE: [&str; 17] = [
+pub const NAMES: [&str; 18 + moderation::NAMES.len()] = {
+    const BASE: [&str; 18] = [
         "/help", "/who", "/me", "/nick", "/join", "/part", "/topic", "/list", "/filter",
-        "/members", "/clear", "/quit", "/exit", "/msg", "/query", "/whois", "/close",
+        "/members", "/clear", "/quit", "/exit", "/msg", "/query", "/whois", "/close", "/search",
     ];
-    let mut all = [""; 17 + moderation::NAMES.len()];
+    let mut all = [""; 18 + moderation::NAMES.len()];
     let mut at = 0;
     while at < all.len() {
         all[at] = if at < BASE.len() {
@@ -148,6 +154,23 @@ pub fn parse<'a>(line: &'a str) -> Command<'a> {
         "who" => Command::Who,
         "members" => Command::Members,
         "clear" => Command::Clear,
+        "search" => {
+            let (first, after) = match rest.find(char::is_whitespace) {
+                Some(at) => (&rest[..at], rest[at..].trim()),
+                None => (rest, ""),
+            };
+            if first.eq_ignore_ascii_case("-all") {
+                Command::Search {
+                    all: true,
+                    query: after,
+                }
+            } else {
+                Command::Search {
+                    all: false,
+                    query: rest,
+                }
+            }
+        }
         lower => match moderation::parse(lower, rest) {
             Some(parsed) => Command::Moderation(parsed),
             None => Command::Unknown(name),
@@ -179,6 +202,46 @@ mod tests {
         assert_eq!(parse("/"), Command::Unknown(""));
         assert_eq!(parse("/ me waves"), Command::Me("waves"));
         assert_eq!(parse("/\u{3000}me x"), Command::Me("x"));
+    }
+
+    #[test]
+    fn search_reads_its_scope_and_query() {
+        assert_eq!(
+            parse("/search  deploy \"green build\" from:alice "),
+            Command::Search {
+                all: false,
+                query: "deploy \"green build\" from:alice"
+            }
+        );
+        assert_eq!(
+            parse("/SEARCH -all deploy"),
+            Command::Search {
+                all: true,
+                query: "deploy"
+            }
+        );
+        assert_eq!(
+            parse("/search -all"),
+            Command::Search {
+                all: true,
+                query: ""
+            }
+        );
+        assert_eq!(
+            parse("/search"),
+            Command::Search {
+                all: false,
+                query: ""
+            }
+        );
+        // Only the whole word is the switch.
+        assert_eq!(
+            parse("/search -allow"),
+            Command::Search {
+                all: false,
+                query: "-allow"
+            }
+        );
     }
 
     #[test]

@@ -230,6 +230,9 @@ async fn event_loop(
         for page in settle(&mut app, terminal.size()?) {
             network.load(&app.room().name, page);
         }
+        if let Some((room, seq)) = app.wants_jump() {
+            network.around(&room, seq);
+        }
         mark_at = move_markers(&mut app, &network);
     }
     Ok(())
@@ -296,6 +299,7 @@ async fn handle(app: &mut App, event: AppEvent, network: &Network) -> bool {
         Action::Whois(name) => network.whois(&name),
         Action::Moderate { room, what } => network.moderate(&room, what),
         Action::Password(password) => network.password(password),
+        Action::Search { room, all, query } => network.search(&room, all, query),
         Action::Redraw => return true,
         Action::Quit(reason) => {
             network.leave(reason).await;

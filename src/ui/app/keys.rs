@@ -40,6 +40,11 @@ impl App {
         {
             return action;
         }
+        if self.search.results.is_some()
+            && let Some(action) = self.search_key(key)
+        {
+            return action;
+        }
         match key.code {
             KeyCode::Char('c') if ctrl => return Action::Quit(None),
             KeyCode::Char('l') if ctrl => return Action::Redraw,
