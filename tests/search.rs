@@ -304,3 +304,62 @@ async fn results_come_a_page_at_a_time_newest_first_at_most_a_hundred() {
         "a limit over the most is brought down, not refused"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_mode_prints_a_line_or_an_object_per_hit_and_a_refusal_as_one_line() {
+    use common::TempDir;
+    use common::plain::{finish, line_containing, plain_client};
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    let server = TestServer::start().await;
+    let alice = Member::join(&server, "alice").await;
+    alice.say("the deploy is green").await;
+    alice.say("deploy failed").await;
+    let dir = TempDir::new();
+    let mut client = plain_client(&[&server.ws_url(), "--name", "bot"], &dir);
+    let mut stdin = client.stdin.take().unwrap();
+    let mut out = BufReader::new(client.stdout.take().unwrap()).lines();
+    line_containing(&mut out, "-!- you are bot").await;
+    stdin.write_all(b"/search deploy\n").await.unwrap();
+    let newest = line_containing(&mut out, "<alice>").await;
+    assert!(newest.starts_with("#general 20"), "{newest}");
+    assert!(newest.ends_with(" <alice> deploy failed"), "{newest}");
+    let older = out.next_line().await.unwrap().unwrap();
+    assert!(older.ends_with(" <alice> the deploy is green"), "{older}");
+    let count = out.next_line().await.unwrap().unwrap();
+    assert!(count.ends_with("-!- 2 hits for deploy"), "{count}");
+    stdin.write_all(b"/search \"\"\n").await.unwrap();
+    drop(stdin);
+    let (ok, stderr) = finish(client).await;
+    assert!(ok, "{stderr}");
+    assert_eq!(
+        stderr
+            .lines()
+            .filter(|l| l.contains("search"))
+            .collect::<Vec<_>>(),
+        ["cannot search: nothing to search for: give a word, a \"phrase\" or from:NAME"],
+        "{stderr}"
+    );
+
+    let mut client = plain_client(&[&server.ws_url(), "--name", "bot", "--json"], &dir);
+    let mut stdin = client.stdin.take().unwrap();
+    let mut out = BufReader::new(client.stdout.take().unwrap()).lines();
+    line_containing(&mut out, "joined").await;
+    stdin.write_all(b"/search -all green\n").await.unwrap();
+    let hit: serde_json::Value =
+        serde_json::from_str(&line_containing(&mut out, "\"hit\"").await).unwrap();
+    assert_eq!(hit["client"], "hit");
+    assert_eq!(hit["hit"]["text"], "the deploy is green");
+    assert_eq!(hit["hit"]["room"], "#general");
+    assert_eq!(hit["hit"]["from"]["name"], "alice");
+    let done: serde_json::Value =
+        serde_json::from_str(&line_containing(&mut out, "searched").await).unwrap();
+    assert_eq!(
+        (done["hits"].as_u64(), done["more"].as_bool()),
+        (Some(1), Some(false))
+    );
+    drop(stdin);
+    let (ok, stderr) = finish(client).await;
+    assert!(ok, "{stderr}");
+    server.stop().await;
+}
