@@ -65,32 +65,31 @@ pub(super) fn fts_expression(query: &SearchQuery) -> String {
 impl History {
     /// The messages and actions of `rooms` that match `query`, newest first, a page at a
     /// time. A `from:` term matches the whole name (ASCII case ignored), not a word of it.
+    ///
+    /// Each room is searched on its own, newest first by rowid (its seq), so the index hands
+    /// over matches in that order and the query stops after the page: no sort of every
+    /// match. The rooms' pages are then merged by time.
     pub fn search(
         &self,
         rooms: &[String],
         query: &SearchQuery,
         page: SearchPage,
     ) -> Result<Found, StoreError> {
-        if rooms.is_empty() {
-            return Ok(Found::default());
-        }
-        let mut values: Vec<Value> = vec![Value::Text(fts_expression(query))];
+        let wanted = page.offset + page.limit + 1;
+        let mut values: Vec<Value> = vec![
+            Value::Text(fts_expression(query)),
+            Value::Null,
+            Value::Integer(wanted as i64),
+        ];
         let mut sql = String::from(
             "SELECT e.seq, e.ts, e.kind, e.from_id, e.from_name, e.text,
-                 e.target_id, e.target_name, e.until, e.target_seq, r.name
+                 e.target_id, e.target_name, e.until, e.target_seq
              FROM search s
              JOIN events e ON e.room = (s.rowid >> 40) AND e.seq = (s.rowid & 1099511627775)
-             JOIN rooms r ON r.id = e.room
-             WHERE search MATCH ?1 AND r.name IN (",
+             WHERE search MATCH ?1
+                 AND s.rowid >= (SELECT id FROM rooms WHERE name = ?2) << 40
+                 AND s.rowid <= ((SELECT id FROM rooms WHERE name = ?2) << 40) | 1099511627775",
         );
-        for (i, room) in rooms.iter().enumerate() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            values.push(Value::Text(room.clone()));
-            sql.push_str(&format!("?{}", values.len()));
-        }
-        sql.push(')');
         for term in &query.terms {
             if let SearchTerm::From(name) = term {
                 values.push(Value::Text(name.clone()));
@@ -100,26 +99,26 @@ impl History {
                 ));
             }
         }
-        values.push(Value::Integer(page.limit as i64 + 1));
-        values.push(Value::Integer(page.offset as i64));
-        sql.push_str(&format!(
-            " ORDER BY e.ts DESC, s.rowid DESC LIMIT ?{} OFFSET ?{}",
-            values.len() - 1,
-            values.len()
-        ));
+        sql.push_str(" ORDER BY s.rowid DESC LIMIT ?3");
         let conn = lock(&self.conn);
         let mut statement = conn.prepare_cached(&sql)?;
-        let rows = statement.query_map(rusqlite::params_from_iter(values), |row| {
-            Ok((read_row(row)?, row.get::<_, String>(10)?))
-        })?;
-        let mut events = rows
-            .map(|row| {
-                let (row, room) = row?;
-                row.into_event(&room)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let more = events.len() > page.limit;
-        events.truncate(page.limit);
+        let mut events = Vec::new();
+        for room in rooms {
+            values[1] = Value::Text(room.clone());
+            let rows = statement.query_map(rusqlite::params_from_iter(values.iter()), read_row)?;
+            for row in rows {
+                events.push(row?.into_event(room)?);
+            }
+        }
+        drop(statement);
+        drop(conn);
+        events.sort_by(|a, b| (b.ts, &b.room, b.seq).cmp(&(a.ts, &a.room, a.seq)));
+        let more = events.len() > page.offset + page.limit;
+        let events = events
+            .into_iter()
+            .skip(page.offset)
+            .take(page.limit)
+            .collect();
         Ok(Found { events, more })
     }
 }
