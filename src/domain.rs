@@ -25,7 +25,8 @@
 //! `away` (away, ignore lists), `search` (queries and
 //! the rooms a session may search), `config`, `error`, `rate` (token buckets), `names`
 //! (reserved and free names), `reader` (reading a session's events), `pending` (events
-//! waiting for the log), `log` (the [`EventLog`] seam) and `shutdown`.
+//! waiting for the log), `log` (the [`EventLog`] seam), `notify` (notification levels) and
+//! `shutdown`.
 //!
 //! Moderation acts on identities by member id (made from the key, so a new name changes
 //! nothing) and on guests by the address they come from. A room's owner is the identity that
@@ -44,6 +45,7 @@ mod identities;
 mod log;
 mod moderation;
 mod names;
+mod notify;
 mod pending;
 mod policy;
 mod presence;
@@ -82,6 +84,7 @@ pub use log::{
     Record, RecordSet, Recovered, RoomRecord, tombstone,
 };
 pub use names::{RESERVED_NAMES, SERVER_NAME, server_identity};
+pub use notify::NotifyLevel;
 use pending::Pending;
 pub use pending::Receipt;
 pub use policy::{

@@ -26,6 +26,9 @@
 //!   the log and how they are taken back), `log` (the seam, and [`domain::MemoryLog`]),
 //!   `followed` (delivering stored events: the rooms' own, numbered again by a log several
 //!   servers share, and those other servers stored, with the members seated elsewhere),
+//!   `shared` (records other servers stored: names, markers, moderation), `notify` (each
+//!   identity's `/notify` level per room, kept and told to its sessions like a marker)
+//!   and `shutdown`.
 //!   `shared` (records other servers stored: names, markers, moderation), `search` (a
 //!   search's query and the rooms a session may search) and `shutdown`.
 //! - [`text`]: cleaning of untrusted names and text, used by the server before storing and
@@ -39,7 +42,7 @@
 //!   in one order, and tells the chat how far the disk has got; reads page through a room's
 //!   history; `store/schema.rs` holds the tables and migrates older databases;
 //!   `store/identities.rs` keeps identities, the rooms each is in, read markers and
-//!   conversations; `store/presence.rs` keeps who is in each room on disk, so the leaves of
+//!   conversations; `store/notify.rs` their notification levels; `store/presence.rs` keeps who is in each room on disk, so the leaves of
 //!   a crash can be recorded; `store/policies.rs` keeps rooms' and the server's moderation
 //!   and ignore lists; `store/admin.rs` is `chatroom admin`'s SQL on a stopped server's
 //!   database. [`store::nats`] is the log several servers share (`serve --cluster`): one
@@ -71,7 +74,9 @@
 //!   next), Tab completion (`completion.rs`), slash commands (`commands.rs`), network
 //!   events (`reduce.rs`: the member lists, who spoke) and each room's [`ui::app::Pane`]
 //!   (`pane.rs`: its lines, the window onto its history and, in `pane/view.rs`, the rows
-//!   on screen). Drawing is a pure function of state ([`ui::render`], the room list and
+//!   on screen); `notify.rs` (focus, `/notify` levels, which lines raise a desktop
+//!   notification, the window title's unread count; the bytes are [`ui::notify`]'s,
+//!   written by the event loop). Drawing is a pure function of state ([`ui::render`], the room list and
 //!   header in `render/rooms.rs`, with how each line reads and wraps in
 //!   [`ui::present`]), and one event loop is fed by the terminal and the network alike.
 //!   A pane is a window of at most `--scrollback` lines onto its room's history, its view anchored to a line, so a frame costs what the screen shows

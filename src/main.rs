@@ -9,7 +9,8 @@ use chatroom::rpc::client::{CONNECT_TIMEOUT, error_line, server_url};
 use chatroom::rpc::tls::{ClientTls, Fingerprint};
 use chatroom::ui::ConnectOptions;
 use chatroom::ui::app::{Bell, DEFAULT_SCROLLBACK, Timestamps};
-use clap::{Args, Parser, Subcommand};
+use chatroom::ui::config::{parse_duration, positive_duration, typed_room};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use cli::setup::read_password;
 
 mod cli;
@@ -41,6 +42,22 @@ enum Command {
     /// Look after a stopped server's database: list its rooms, identities and bans, ban and
     /// unban, delete a room, export a room's history. Refused while a server runs on it.
     Admin(cli::admin::AdminArgs),
+    /// Show the client's settings in effect, as TOML for the config file, each with where
+    /// it came from (flag, env, file, default); or where the config file is looked for.
+    Config(ConfigArgs),
+}
+
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("show").required(true).args(["print", "path"])))]
+struct ConfigArgs {
+    /// Print every setting `connect` would use (with the flags given here too).
+    #[arg(long)]
+    print: bool,
+    /// Print the config file's path.
+    #[arg(long)]
+    path: bool,
+    #[command(flatten)]
+    connect: ConnectArgs,
 }
 
 #[derive(Args)]
@@ -294,6 +311,21 @@ struct ClientArgs {
     /// Join without a key, as a guest: under a name no key owns, remembered nowhere.
     #[arg(long)]
     guest: bool,
+    /// Colours chosen for a dark or a light terminal background [default: dark].
+    #[arg(long, env = "CHATROOM_PALETTE", value_enum)]
+    palette: Option<chatroom::ui::theme::Palette>,
+    /// The config file, which must exist [default: config.toml in the user's config
+    /// directory, e.g. ~/.config/chatroom/, if there is one].
+    #[arg(long, env = "CHATROOM_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Write every room's lines to DIR/<server>/<room>/YYYY-MM-DD.log, as plain text.
+    #[arg(long, env = "CHATROOM_CHAT_LOG", value_name = "DIR")]
+    chat_log: Option<PathBuf>,
+    /// How to raise a desktop notification while the terminal is away (a mention, a
+    /// direct message, a room set to `/notify all`): picked by the terminal, OSC 777,
+    /// OSC 9, the bell, or never.
+    #[arg(long, env = "CHATROOM_NOTIFY_WITH", value_enum, default_value = "auto")]
+    notify_with: chatroom::ui::notify::NotifyWith,
 }
 
 impl ClientArgs {
@@ -317,7 +349,10 @@ impl ClientArgs {
             bell: self.bell,
             scrollback: self.scrollback as usize,
             mouse: !self.no_mouse,
-            theme: chatroom::ui::theme::Theme::default(),
+            theme: chatroom::ui::theme::Theme::new(self.palette.unwrap_or_default(), None),
+            keymap: chatroom::ui::keymap::Keymap::default(),
+            chat_log: self.chat_log,
+            notify_with: self.notify_with,
         }
     }
 }
@@ -378,12 +413,23 @@ struct BenchArgs {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let result = match Cli::parse().command {
-        Command::Serve(args) if args.tui => cli::serve::serve_with_tui(*args).await,
+    // The matches as well as the arguments: the config file fills in what was neither a
+    // flag nor an environment variable, which only the matches tell apart from a default.
+    let matches = Cli::command().get_matches();
+    let command = Cli::from_arg_matches(&matches)
+        .unwrap_or_else(|err| err.format(&mut Cli::command()).exit())
+        .command;
+    let given = matches
+        .subcommand()
+        .map(|(_, given)| given)
+        .expect("clap requires a subcommand");
+    let result = match command {
+        Command::Serve(args) if args.tui => cli::serve::serve_with_tui(*args, given).await,
         Command::Serve(args) => cli::serve::serve(*args).await,
-        Command::Connect(args) => cli::connect::connect(args).await,
+        Command::Connect(args) => cli::connect::connect(args, given).await,
         Command::Bench(args) => cli::bench::bench(args).await,
         Command::Admin(args) => cli::admin::admin(args),
+        Command::Config(args) => cli::config::show(args, given),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -396,41 +442,9 @@ async fn main() -> ExitCode {
     }
 }
 
-/// `10s`, `2m`, `500ms`, or a plain number of seconds.
-fn parse_duration(value: &str) -> Result<Duration, String> {
-    let (number, unit) = value
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .map_or((value, "s"), |at| value.split_at(at));
-    let number: f64 = number
-        .parse()
-        .map_err(|_| format!("{value:?} is not a duration"))?;
-    let seconds = match unit {
-        "ms" => number / 1000.0,
-        "s" => number,
-        "m" => number * 60.0,
-        "h" => number * 3600.0,
-        _ => return Err(format!("{value:?}: use ms, s, m or h")),
-    };
-    Duration::try_from_secs_f64(seconds).map_err(|err| err.to_string())
-}
-
-/// [`parse_duration`], and more than nothing.
-fn positive_duration(value: &str) -> Result<Duration, String> {
-    match parse_duration(value)? {
-        Duration::ZERO => Err(format!("{value:?} is no time at all")),
-        duration => Ok(duration),
-    }
-}
-
 /// A room name as the server takes it (`#` and lowercase letters, digits, `-`, `_`).
 fn room_name(value: &str) -> Result<String, String> {
     chatroom::domain::parse_room_name(value).map_err(|err| err.to_string())
-}
-
-/// A room to join as typed, where the `#` may be left out (`--room ops`: a shell takes a
-/// word starting with `#` for a comment unless it is quoted).
-fn typed_room(value: &str) -> Result<String, String> {
-    room_name(&chatroom::ui::command::room_name(value))
 }
 
 fn non_negative(value: &str) -> Result<f64, String> {

@@ -20,6 +20,7 @@
 pub mod admin;
 mod identities;
 pub mod nats;
+mod notify;
 mod policies;
 mod presence;
 mod schema;
@@ -186,6 +187,7 @@ impl Store {
         schema::prepare(&mut writer, default_room).map_err(sqlite)?;
         let mut identities = identities::read_identities(&writer).map_err(sqlite)?;
         policies::fill_ignored(&writer, &mut identities, &sqlite)?;
+        notify::fill_levels(&writer, &mut identities).map_err(sqlite)?;
         let recovered = Recovered {
             elsewhere: Vec::new(),
             identities,

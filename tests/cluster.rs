@@ -627,3 +627,36 @@ async fn a_slow_member_on_one_node_slows_nobody_on_the_others() {
     }
     panic!("the slow member was never disconnected");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notify_level_set_on_one_node_reaches_the_identitys_sessions_on_another() {
+    let nats = NatsCluster::start(3).await;
+    let (_a_child, a) = node(&nats).await;
+    let (_b_child, b) = node(&nats).await;
+    let key = Identity::generate();
+    let laptop = Member::join_as(&a, "alice", &key).await;
+    let mut desktop = Member::join_as(&b, "alice", &key).await;
+    laptop
+        .client
+        .notify(laptop.session(), "#general".into(), Some("off".into()))
+        .await
+        .unwrap();
+    let told = within_for("the notify event on node b", FAILOVER, async {
+        loop {
+            let event = desktop.next_event().await;
+            if event.kind == EventKind::Notify {
+                return event;
+            }
+        }
+    })
+    .await;
+    assert_eq!(
+        (told.room.as_str(), told.text.as_deref()),
+        ("#general", Some("off"))
+    );
+    // A node started afterwards reads it from the records.
+    let (_c_child, c) = node(&nats).await;
+    let client = connect(&c.ws_url()).await.unwrap();
+    let joined = join_keyed(&client, None, None, &key).await.unwrap();
+    assert_eq!(joined.notify, Some(chatroom::rpc::types::NotifyLevel::Off));
+}

@@ -32,6 +32,11 @@ impl Tui {
     }
 
     fn spawn(args: &[&str]) -> Self {
+        Self::spawn_with_env(args, &[])
+    }
+
+    /// [`Tui::spawn`], with these variables set for the client.
+    fn spawn_with_env(args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Self {
         let pty = native_pty_system()
             .openpty(PtySize {
                 rows: ROWS,
@@ -48,6 +53,10 @@ impl Tui {
         command.env("TERM", "xterm-256color");
         // Identities are made and kept in the test's own directory, never the user's.
         command.env("XDG_DATA_HOME", log_dir.0.join("data"));
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        command.env("XDG_CONFIG_HOME", log_dir.0.join("config"));
         let mut child = pty.slave.spawn_command(command).expect("spawn chatroom");
         drop(pty.slave);
         let pid = child.process_id().expect("a running child has a pid");
@@ -167,7 +176,7 @@ async fn alice_and_bob_in_tui() -> (TestServer, Member, Tui) {
     let server = TestServer::start().await;
     let mut alice = Member::join(&server, "alice").await;
     let mut tui = Tui::connect(&server, "bob");
-    block(|| tui.wait_for_text("connected │ 2 members │ bob"));
+    block(|| tui.wait_for_text("connected │ 2 members │ as bob"));
     assert_eq!(alice.next_event().await.kind, EventKind::Join);
     (server, alice, tui)
 }
@@ -339,7 +348,7 @@ async fn serve_with_tui_hosts_and_chats() {
         "--name",
         "host",
     ]);
-    block(|| tui.wait_for_text("connected │ 1 member │ host"));
+    block(|| tui.wait_for_text("connected │ 1 member │ as host"));
     // The status line names the port the server picked.
     let screen = tui.screen();
     let listen: String = screen
@@ -358,7 +367,7 @@ async fn serve_with_tui_hosts_and_chats() {
         .await
         .unwrap();
     // Guest has said nothing yet: the smart filter hides its join, the count shows it.
-    block(|| tui.wait_for_text("connected │ 2 members │ host"));
+    block(|| tui.wait_for_text("connected │ 2 members │ as host"));
     client
         .send(guest.session, "hi host".into(), None, None)
         .await
@@ -381,7 +390,7 @@ async fn serve_with_tui_makes_the_hosts_own_key_a_server_operator() {
         "--name",
         "host",
     ]);
-    block(|| tui.wait_for_text("connected │ 1 member │ host"));
+    block(|| tui.wait_for_text("connected │ 1 member │ as host"));
     let screen = tui.screen();
     let listen: String = screen
         .split("hosting ")
@@ -419,7 +428,7 @@ async fn the_client_reconnects_after_a_restart_and_catches_up() {
     let addr = server.addr;
     let mut alice = Member::join(&server, "alice").await;
     let mut tui = Tui::connect(&server, "bob");
-    block(|| tui.wait_for_text("connected │ 2 members │ bob"));
+    block(|| tui.wait_for_text("connected │ 2 members │ as bob"));
     assert_eq!(alice.next_event().await.kind, EventKind::Join);
     alice.say("before the restart").await;
     block(|| tui.wait_for_text("<~alice> before the restart"));
@@ -433,7 +442,7 @@ async fn the_client_reconnects_after_a_restart_and_catches_up() {
     let carol = Member::join(&server, "carol").await;
     carol.say("while you were away").await;
     block(|| tui.wait_for_text("<~carol> while you were away"));
-    block(|| tui.wait_for_text("connected │ 2 members │ bob"));
+    block(|| tui.wait_for_text("connected │ 2 members │ as bob"));
     let screen = tui.screen();
     assert_eq!(screen.matches("before the restart").count(), 1, "{screen}");
     assert_eq!(screen.matches("while you were away").count(), 1, "{screen}");
@@ -570,7 +579,7 @@ async fn the_mouse_wheel_scrolls_the_pane() {
 async fn no_mouse_leaves_the_mouse_to_the_terminal() {
     let server = TestServer::start().await;
     let mut tui = Tui::spawn(&["connect", &server.ws_url(), "--name", "bob", "--no-mouse"]);
-    block(|| tui.wait_for_text("connected │ 1 member │ bob"));
+    block(|| tui.wait_for_text("connected │ 1 member │ as bob"));
     assert_eq!(
         tui.parser.screen().mouse_protocol_mode(),
         vt100::MouseProtocolMode::None
@@ -584,11 +593,11 @@ async fn no_mouse_leaves_the_mouse_to_the_terminal() {
 async fn two_terminal_clients_chat() {
     let server = TestServer::start().await;
     let mut bob = Tui::connect(&server, "bob");
-    block(|| bob.wait_for_text("connected │ 1 member │ bob"));
+    block(|| bob.wait_for_text("connected │ 1 member │ as bob"));
     let mut carol = Tui::connect(&server, "carol");
-    block(|| carol.wait_for_text("connected │ 2 members │ carol"));
+    block(|| carol.wait_for_text("connected │ 2 members │ as carol"));
     // Carol has said nothing yet: the smart filter hides her join, the count shows it.
-    block(|| bob.wait_for_text("connected │ 2 members │ bob"));
+    block(|| bob.wait_for_text("connected │ 2 members │ as bob"));
 
     bob.type_keys("hi carol, 日本語 ok?\r");
     block(|| carol.wait_for_text("<bob> hi carol, 日本語 ok?"));
@@ -614,7 +623,7 @@ async fn two_terminal_clients_chat() {
 
     carol.type_keys("/exit\r");
     block(|| bob.wait_for_text("carol left"));
-    block(|| bob.wait_for_text("connected │ 1 member │ bob"));
+    block(|| bob.wait_for_text("connected │ 1 member │ as bob"));
     carol.assert_exits_cleanly();
     bob.type_keys("/quit\r");
     bob.assert_exits_cleanly();
@@ -636,7 +645,7 @@ async fn the_client_asks_for_the_password_and_masks_it() {
     tui.type_keys("\r");
     block(|| tui.wait_for_text("wrong password"));
     tui.type_keys("sesame\r");
-    block(|| tui.wait_for_text("connected │ 1 member │ bob"));
+    block(|| tui.wait_for_text("connected │ 1 member │ as bob"));
     let screen = tui.screen();
     assert!(
         !screen.contains("sesame") && !screen.contains("guess"),
@@ -675,7 +684,7 @@ async fn an_untrusted_certificate_is_shown_plainly_and_nothing_is_sent() {
     let pin = made.fingerprint.to_string();
     let addr = server.addr.to_string();
     let mut tui = Tui::spawn(&["connect", &addr, "--name", "bob", "--fingerprint", &pin]);
-    block(|| tui.wait_for_text("connected │ 1 member │ bob"));
+    block(|| tui.wait_for_text("connected │ 1 member │ as bob"));
     tui.type_keys("/quit\r");
     tui.assert_exits_cleanly();
     server.stop().await;
@@ -701,7 +710,7 @@ async fn serve_with_tui_hosts_a_private_tls_room_and_joins_it() {
     ]);
     // In with its own password, trusting its own certificate; the fingerprint is shown to
     // pass on.
-    block(|| tui.wait_for_text("connected │ 1 member │ host"));
+    block(|| tui.wait_for_text("connected │ 1 member │ as host"));
     block(|| tui.wait_for_text("TLS certificate SHA-256 fingerprint"));
     assert!(tui.screen().contains("hosting wss://"), "{}", tui.screen());
     tui.type_keys("/quit\r");
@@ -858,7 +867,7 @@ async fn cleared_lines_stay_cleared_after_the_server_is_killed_and_back() {
     let handle = TestServer::external(addr);
     let alice = Member::join(&handle, "alice").await;
     let mut tui = Tui::connect(&handle, "bob");
-    block(|| tui.wait_for_text("connected │ 2 members │ bob"));
+    block(|| tui.wait_for_text("connected │ 2 members │ as bob"));
     alice.say("theirs before the clear").await;
     block(|| tui.wait_for_text("<~alice> theirs before the clear"));
     // Our own line is newer than the last event heard from the room (our own are not
@@ -903,7 +912,7 @@ async fn a_client_joining_after_a_killed_server_lists_only_who_is_there() {
     let (mut server, addr) = serve_binary("127.0.0.1:0", &db).await;
     let mut tui = Tui::connect(&TestServer::external(addr), "bob");
     block(|| tui.wait_for_text("<~carol> soon gone"));
-    block(|| tui.wait_for_text("connected │ 1 member │ bob"));
+    block(|| tui.wait_for_text("connected │ 1 member │ as bob"));
     let members: Vec<String> = tui
         .parser
         .screen()
@@ -972,7 +981,7 @@ async fn two_rooms_switch_with_alt_2_and_ctrl_n_and_the_hidden_one_counts_what_i
     // Alt-2 (ESC 2 from a terminal) brings #ops into view, where carol is.
     tui.type_keys("\x1b2");
     block(|| tui.wait_for_screen("#ops in view", |s| header(s).starts_with(" #ops")));
-    block(|| tui.wait_for_text("connected │ 2 members │ bob"));
+    block(|| tui.wait_for_text("connected │ 2 members │ as bob"));
     // Ctrl-N goes on round the list, back to #general.
     tui.type_keys("\x0e");
     block(|| {
@@ -1039,7 +1048,7 @@ async fn msg_opens_the_conversation_in_the_room_list_and_an_answer_counts_there(
     let mut alice = Member::join_as(&server, "alice", &alice_key).await;
     let dir = TempDir::new();
     let mut tui = keyed_tui(&server, "bob", &dir, &[]);
-    block(|| tui.wait_for_text("connected │ 2 members │ bob"));
+    block(|| tui.wait_for_text("connected │ 2 members │ as bob"));
     // The identity it made is told once, with where it is kept.
     let screen = tui.screen();
     assert!(
@@ -1106,7 +1115,7 @@ async fn whois_shows_the_key_fingerprint() {
     let _alice = Member::join_as(&server, "alice", &alice_key).await;
     let dir = TempDir::new();
     let mut tui = keyed_tui(&server, "bob", &dir, &[]);
-    block(|| tui.wait_for_text("connected │ 2 members │ bob"));
+    block(|| tui.wait_for_text("connected │ 2 members │ as bob"));
     tui.type_keys("/whois alice\r");
     // The pane may wrap it after "key".
     let fingerprint = alice_key.public_key().fingerprint();
@@ -1127,7 +1136,7 @@ async fn a_guest_is_shown_as_a_guest() {
     let server = TestServer::start().await;
     let dir = TempDir::new();
     let mut tui = keyed_tui(&server, "bob", &dir, &[]);
-    block(|| tui.wait_for_text("connected │ 1 member │ bob"));
+    block(|| tui.wait_for_text("connected │ 1 member │ as bob"));
     // dave has no key.
     let dave = Member::join(&server, "dave").await;
     dave.say("hello, no key here").await;
@@ -1154,7 +1163,7 @@ async fn a_guest_client_is_told_it_is_one_and_cannot_send_direct_messages() {
     let alice_key = Identity::generate();
     let _alice = Member::join_as(&server, "alice", &alice_key).await;
     let mut tui = Tui::spawn(&["connect", &server.ws_url(), "--name", "bob", "--guest"]);
-    block(|| tui.wait_for_text("connected │ 2 members │ bob"));
+    block(|| tui.wait_for_text("connected │ 2 members │ as bob"));
     assert!(tui.screen().contains("a guest"), "{}", tui.screen());
     tui.type_keys("/msg alice hi\r");
     block(|| tui.wait_for_text("cannot message alice:"));
@@ -1237,7 +1246,7 @@ async fn after_a_restart_the_client_is_back_in_its_rooms_with_what_it_missed_cou
         &dir,
         &["--room", "#general", "--room", "#ops"],
     );
-    block(|| tui.wait_for_text("connected │ 2 members │ bob"));
+    block(|| tui.wait_for_text("connected │ 2 members │ as bob"));
     // Seen, at the bottom of the room in view: the marker moves there.
     tui.type_keys("\x1b2");
     block(|| tui.wait_for_text("<~carol> read before"));
@@ -1281,11 +1290,11 @@ async fn what_one_terminal_of_ours_says_shows_in_the_other_as_ours() {
     let mut alice = Member::join(&server, "alice").await;
     let dir = TempDir::new();
     let mut desktop = keyed_tui(&server, "bob", &dir, &[]);
-    block(|| desktop.wait_for_text("connected │ 2 members │ bob"));
+    block(|| desktop.wait_for_text("connected │ 2 members │ as bob"));
     assert_eq!(alice.next_event().await.kind, EventKind::Join);
     // The laptop, with the same key: one member still.
     let mut laptop = keyed_tui(&server, "bob", &dir, &[]);
-    block(|| laptop.wait_for_text("connected │ 2 members │ bob"));
+    block(|| laptop.wait_for_text("connected │ 2 members │ as bob"));
     laptop.type_keys("bob here, from the laptop\r");
     let said = alice.next_event().await;
     assert_eq!(
@@ -1333,7 +1342,7 @@ fn alice_owns_ops_with_bob(server: &TestServer, dir: &TempDir) -> (Tui, Tui) {
     alice.type_keys("/join #ops\r");
     block(|| alice.wait_for_text("you joined #ops"));
     let mut bob = keyed_tui(server, "bob", dir, &[]);
-    block(|| bob.wait_for_text("connected │ 2 members │ bob"));
+    block(|| bob.wait_for_text("connected │ 2 members │ as bob"));
     bob.type_keys("/join #ops\r");
     block(|| bob.wait_for_text("you joined #ops; 2 here"));
     // The owner is marked in bob's member list.
@@ -1403,7 +1412,7 @@ async fn an_invitation_lets_a_member_into_an_invite_only_room() {
     alice.type_keys("/mode +i\r");
     block(|| alice.wait_for_text("you set mode +i in #ops"));
     let mut bob = keyed_tui(&server, "bob", &dir, &[]);
-    block(|| bob.wait_for_text("connected │ 2 members │ bob"));
+    block(|| bob.wait_for_text("connected │ 2 members │ as bob"));
     bob.type_keys("/join #ops\r");
     block(|| {
         bob.wait_for("the refusal", |s| {
@@ -1451,6 +1460,58 @@ async fn delete_alone_picks_our_message_and_enter_deletes_it_for_everyone() {
     assert_eq!(delete.target_seq, Some(said.seq));
     tui.type_keys("/quit\r");
     tui.assert_exits_cleanly();
+    server.stop().await;
+}
+
+/// `/open N` hands link N to the opener (here a script named by `CHATROOM_OPENER`) as one
+/// argument, shell metacharacters and all, untouched: the script writes down what it got
+/// into a FIFO the test reads.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_hands_the_link_to_the_opener_as_one_argument() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = TestServer::start().await;
+    let mut alice = Member::join(&server, "alice").await;
+    let dir = TempDir::new();
+    let fifo = dir.0.join("opened");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let script = dir.0.join("opener");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n%s' \"$#\" \"$1\" > '{}'\n",
+            fifo.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let url = "https://a.example/x?a=$(id);b=|c&&d='e'&f=*;g=~h\\#end";
+    let mut tui = Tui::spawn_with_env(
+        &["connect", &server.ws_url(), "--name", "bob"],
+        &[("CHATROOM_OPENER", script.as_os_str())],
+    );
+    block(|| tui.wait_for_text("connected │ 2 members │ as bob"));
+    assert_eq!(alice.next_event().await.kind, EventKind::Join);
+    alice.say(&format!("look: {url} (new)")).await;
+    block(|| tui.wait_for_text("#end (new)"));
+
+    let (opened, was_opened) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = opened.send(std::fs::read_to_string(&fifo));
+    });
+    tui.type_keys("/open 1\r");
+    let got = block(|| was_opened.recv_timeout(WAIT))
+        .expect("the opener ran")
+        .unwrap();
+    assert_eq!(got, format!("1\n{url}"));
+    block(|| tui.wait_for_text("opening"));
+
+    tui.type_keys("/exit\r");
+    assert_left_cleanly(&mut alice, tui).await;
     server.stop().await;
 }
 

@@ -5,10 +5,14 @@ use std::io::IsTerminal;
 use chatroom::ui;
 use chatroom::ui::net::ServerAddress;
 
+use super::config;
 use super::setup::{client_identity, log_to_file};
 use crate::ConnectArgs;
 
-pub async fn connect(args: ConnectArgs) -> anyhow::Result<()> {
+/// `given`: the matches `args` were parsed from, which say what the config file may fill.
+pub async fn connect(mut args: ConnectArgs, given: &clap::ArgMatches) -> anyhow::Result<()> {
+    let file = config::load(&args.client)?;
+    config::merge_connect(&mut args, given, &file);
     log_to_file(args.client.log_file.as_deref())?;
     let (identity, created) = client_identity(args.client.identity.as_deref(), args.client.guest)?;
     let plain = args.plain
@@ -32,6 +36,7 @@ pub async fn connect(args: ConnectArgs) -> anyhow::Result<()> {
         args.access.password()?,
         args.access.tls(),
     );
+    config::dress(&mut options, &file);
     options.servers = servers;
     options.connect_timeout = args.connect_timeout;
     options.identity = identity;

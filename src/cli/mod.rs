@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod bench;
+pub mod config;
 pub mod connect;
 pub mod serve;
 pub mod setup;

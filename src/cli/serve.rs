@@ -48,7 +48,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn serve_with_tui(args: ServeArgs) -> anyhow::Result<()> {
+/// `given`: the matches `args` were parsed from, for the config file's client settings.
+pub async fn serve_with_tui(mut args: ServeArgs, given: &clap::ArgMatches) -> anyhow::Result<()> {
+    let file = super::config::load(&args.client)?;
+    let mut report = super::config::Report::default();
+    super::config::merge_client(&mut args.client, given, &file, &mut report);
     log_to_file(args.client.log_file.as_deref())?;
     // Before the server starts: a key file that cannot be used stops everything.
     let (identity, created) = client_identity(args.client.identity.as_deref(), args.client.guest)?;
@@ -79,6 +83,7 @@ pub async fn serve_with_tui(args: ServeArgs) -> anyhow::Result<()> {
         fingerprint,
     };
     let mut options = args.client.options(url, display, password, tls);
+    super::config::dress(&mut options, &file);
     options.identity = identity;
     if let Some(fingerprint) = fingerprint {
         options.notices.push(format!(

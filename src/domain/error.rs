@@ -105,6 +105,8 @@ pub enum RoomError {
     ListFull { what: &'static str, max: usize },
     #[error("{0} is not banned or muted there")]
     NotBanned(String),
+    #[error("unknown notification level {0:?}: all, mentions or off")]
+    BadNotifyLevel(String),
 }
 
 /// "You are banned from #room until …: reason".

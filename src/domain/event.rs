@@ -130,6 +130,9 @@ pub enum EventKind {
     /// [`Presence`]), sent to everyone there on a short tick instead of each join and
     /// leave; or, to one session, the room's whole member list. Never stored; `seq` is 0.
     Presence,
+    /// Sent only to the identity's other sessions, never stored: its notification level in
+    /// `room` is now `text` (`"all"`, `"mentions"` or `"off"`). `seq` is 0.
+    Notify,
 }
 
 impl EventKind {
@@ -159,6 +162,7 @@ impl EventKind {
             EventKind::Ignore => "ignore",
             EventKind::Invited => "invited",
             EventKind::Presence => "presence",
+            EventKind::Notify => "notify",
         }
     }
 }
@@ -191,6 +195,7 @@ impl std::str::FromStr for EventKind {
             "ignore" => EventKind::Ignore,
             "invited" => EventKind::Invited,
             "presence" => EventKind::Presence,
+            "notify" => EventKind::Notify,
             other => return Err(format!("unknown event kind {other:?}")),
         })
     }
@@ -266,7 +271,11 @@ impl EventKind {
     pub fn is_stored(self) -> bool {
         !matches!(
             self,
-            EventKind::Read | EventKind::Ignore | EventKind::Invited | EventKind::Presence
+            EventKind::Read
+                | EventKind::Ignore
+                | EventKind::Invited
+                | EventKind::Presence
+                | EventKind::Notify
         )
     }
 }

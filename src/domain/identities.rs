@@ -26,6 +26,8 @@ pub(super) struct Identity {
     pub(super) ignored: BTreeSet<Uuid>,
     /// Its key's fingerprint, once known.
     pub(super) fingerprint: Option<String>,
+    /// Room → the notification level it set there (the rest have their default).
+    pub(super) notify: HashMap<String, super::NotifyLevel>,
 }
 
 /// Every identity, and the indexes that find one.
@@ -54,6 +56,7 @@ impl Identities {
                 rooms: state.rooms.into_iter().collect(),
                 markers: state.markers.into_iter().collect(),
                 ignored: state.ignored.into_iter().collect(),
+                notify: state.notify.into_iter().collect(),
                 fingerprint: crate::identity::PublicKey::from_base64(&state.record.key)
                     .ok()
                     .map(|key| key.fingerprint()),
@@ -163,6 +166,7 @@ pub(crate) enum RecordAbout {
     RoomPolicy(String),
     ServerPolicy,
     Ignores(String),
+    Notify(String, String),
 }
 
 impl RecordAbout {
@@ -175,6 +179,7 @@ impl RecordAbout {
             Record::RoomPolicy { room, .. } => Self::RoomPolicy(room.clone()),
             Record::ServerPolicy(_) => Self::ServerPolicy,
             Record::Ignores { key, .. } => Self::Ignores(key.clone()),
+            Record::Notify { key, room, .. } => Self::Notify(key.clone(), room.clone()),
         }
     }
 }
@@ -205,6 +210,11 @@ impl Identities {
             RecordAbout::Ignores(key) => Record::Ignores {
                 key: key.clone(),
                 ignored: self.get(key)?.ignored.iter().copied().collect(),
+            },
+            RecordAbout::Notify(key, room) => Record::Notify {
+                key: key.clone(),
+                room: room.clone(),
+                level: *self.get(key)?.notify.get(room)?,
             },
             // The rooms' and the server's own, which the state holds.
             RecordAbout::RoomPolicy(_) | RecordAbout::ServerPolicy => return None,
@@ -405,6 +415,7 @@ impl State {
                 markers: HashMap::new(),
                 ignored: BTreeSet::new(),
                 fingerprint: None,
+                notify: HashMap::new(),
             });
         }
         self.identities.get_mut(key).expect("made above")

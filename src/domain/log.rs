@@ -23,6 +23,7 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use super::event::{Event, EventKind, MemberInfo, Stamped};
+use super::notify::NotifyLevel;
 use super::policy::{RoomPolicy, ServerPolicy};
 use super::search::{Found, SearchFailure, SearchPage, SearchQuery};
 
@@ -81,6 +82,12 @@ pub enum Record {
     ServerPolicy(ServerPolicy),
     /// The members an identity (by key) ignores, whole, as they are now.
     Ignores { key: String, ignored: Vec<Uuid> },
+    /// An identity's notification level in a room or conversation.
+    Notify {
+        key: String,
+        room: String,
+        level: NotifyLevel,
+    },
 }
 
 /// An identity as the log remembers it.
@@ -93,6 +100,8 @@ pub struct IdentityState {
     pub markers: BTreeMap<String, u64>,
     /// The member ids it ignores.
     pub ignored: Vec<Uuid>,
+    /// Room → the notification level it set there.
+    pub notify: BTreeMap<String, NotifyLevel>,
 }
 
 /// What a log holds when it is opened.
@@ -239,6 +248,7 @@ impl RecordSet {
                                 rooms: Vec::new(),
                                 markers: BTreeMap::new(),
                                 ignored: Vec::new(),
+                                notify: BTreeMap::new(),
                             },
                         );
                     }
@@ -269,6 +279,11 @@ impl RecordSet {
             Record::Ignores { key, ignored } => {
                 if let Some(state) = self.by_key.get_mut(&key) {
                     state.ignored = ignored;
+                }
+            }
+            Record::Notify { key, room, level } => {
+                if let Some(state) = self.by_key.get_mut(&key) {
+                    state.notify.insert(room, level);
                 }
             }
         }

@@ -480,6 +480,7 @@ impl State {
             peer: self.peer(id, name),
             read: self.marker(key, name),
             latest: room.durable_seq,
+            notify: self.notify_level(key, name),
         }
     }
 
@@ -503,6 +504,7 @@ impl State {
                 peer: self.peer(info.id, r),
                 last_seq: self.rooms[r].durable_seq,
                 read: self.marker(key, r),
+                notify: self.notify_level(key, r),
             })
             .collect();
         super::Joined {

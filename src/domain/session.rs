@@ -54,6 +54,8 @@ pub struct Entered {
     /// The room's newest stored event now: past `last_seq` for a session that has been in
     /// the room a while (its stream has the rest), so unread counts can reach it.
     pub latest: u64,
+    /// The identity's notification level there (the room's default for a guest).
+    pub notify: super::NotifyLevel,
 }
 
 /// A key the server has checked: its base64 public key and the member id made from it.
@@ -74,6 +76,8 @@ pub struct Remembered {
     pub last_seq: u64,
     /// The identity's read marker there.
     pub read: u64,
+    /// The identity's notification level there.
+    pub notify: super::NotifyLevel,
 }
 
 impl Chat {

@@ -39,6 +39,7 @@ impl State {
                         rooms: BTreeSet::new(),
                         markers: HashMap::new(),
                         ignored: BTreeSet::new(),
+                        notify: HashMap::new(),
                     });
                 }
                 self.identities.take_name(&key, record.name.as_deref());
@@ -99,6 +100,7 @@ impl State {
                     identity.ignored = ignored.into_iter().collect();
                 }
             }
+            Record::Notify { key, room, level } => self.notify_changed(&key, room, level),
         }
     }
 

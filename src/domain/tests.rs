@@ -10,6 +10,7 @@ mod identities;
 mod many_rooms;
 mod moderation;
 mod names;
+mod notify;
 mod one_room;
 mod presence;
 mod rate;

@@ -71,6 +71,7 @@ impl ChatService {
                 peer: other.peer,
                 last_seq: other.last_seq,
                 read: other.read,
+                notify: Some(other.notify),
             });
         }
         Ok(JoinResult {
@@ -91,6 +92,7 @@ impl ChatService {
             rooms,
             ignored: self.chat.ignored(&session)?,
             server_op: self.chat.is_server_op(&session)?,
+            notify: room.notify,
         })
     }
 
@@ -108,6 +110,7 @@ impl ChatService {
             peer: entered.peer,
             read: entered.read,
             unread,
+            notify: Some(entered.notify),
         }
     }
 

@@ -26,8 +26,8 @@ use std::collections::BTreeMap;
 
 use types::{
     BanInfo, Challenge, Event, JoinResult, MarkResult, MemberInfo, ModeResult, Moderated,
-    MsgResult, NickResult, Proof, RoomInfo, RoomJoined, SearchResult, SendResult, TopicResult,
-    Whois,
+    MsgResult, NickResult, NotifyResult, Proof, RoomInfo, RoomJoined, SearchResult, SendResult,
+    TopicResult, Whois,
 };
 
 /// `chat_poll` waits this long when the caller does not say.
@@ -337,6 +337,16 @@ pub trait ChatApi {
         ignore: Option<bool>,
     ) -> Result<Vec<MemberInfo>, ErrorObjectOwned>;
 
+    /// This identity's notification level in a room or conversation: with `level`
+    /// (`"all"`, `"mentions"` or `"off"`) sets it first, and its other sessions get a
+    /// `notify` event. Identities only.
+    #[method(name = "notify")]
+    async fn notify(
+        &self,
+        session: String,
+        room: String,
+        level: Option<String>,
+    ) -> Result<NotifyResult, ErrorObjectOwned>;
     /// Searches stored messages and `/me` actions: `query` is words, "phrases" and
     /// `from:NAME`, all of which must match. In `room` (the default room if none is named,
     /// which the session must be in), or with `all` in every room the session is in and
@@ -398,6 +408,7 @@ pub mod codes {
     pub const NOT_BANNED: i32 = 1037;
     pub const SEARCH_UNAVAILABLE: i32 = 1038;
     pub const BAD_SEARCH: i32 = 1039;
+    pub const BAD_NOTIFY_LEVEL: i32 = 1040;
 
     /// What a code means, in words for someone reading an error (as `docs/PROTOCOL.md`
     /// explains it), for a refusal that came without a message.
@@ -442,6 +453,7 @@ pub mod codes {
             NOT_BANNED => "not banned",
             SEARCH_UNAVAILABLE => "search is unavailable on this server",
             BAD_SEARCH => "not a usable search",
+            BAD_NOTIFY_LEVEL => "unknown notification level (all, mentions or off)",
             _ => return None,
         })
     }
@@ -539,6 +551,9 @@ impl From<RoomError> for ErrorObjectOwned {
             }
             RoomError::NotBanned(_) => {
                 ErrorObjectOwned::owned(codes::NOT_BANNED, message, None::<()>)
+            }
+            RoomError::BadNotifyLevel(_) => {
+                ErrorObjectOwned::owned(codes::BAD_NOTIFY_LEVEL, message, None::<()>)
             }
             // Machines get the wait as a number, people get it in the message.
             RoomError::RateLimited { retry_after } => ErrorObjectOwned::owned(

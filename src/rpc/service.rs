@@ -19,7 +19,8 @@ use super::reads::HistoryReader;
 use super::server::ServerConfig;
 use super::types::{
     BanInfo, Challenge, Event, JoinResult, MarkResult, MemberInfo, ModeResult, Moderated,
-    MsgResult, NickResult, RoomInfo, RoomJoined, SearchResult, SendResult, TopicResult, Whois,
+    MsgResult, NickResult, NotifyResult, RoomInfo, RoomJoined, SearchResult, SendResult,
+    TopicResult, Whois,
 };
 use super::{ChatApiServer, DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT, codes};
 use crate::domain::{Chat, Encoder, Lifetime, LogError, RoomSummary, Wire};
@@ -438,6 +439,17 @@ impl ChatApiServer for ChatService {
         ignore: Option<bool>,
     ) -> Result<Vec<MemberInfo>, ErrorObjectOwned> {
         Ok(self.chat.ignore(&session, &name, ignore.unwrap_or(true))?)
+    }
+
+    async fn notify(
+        &self,
+        session: String,
+        room: String,
+        level: Option<String>,
+    ) -> Result<NotifyResult, ErrorObjectOwned> {
+        let level = level.map(|level| level.parse()).transpose()?;
+        let (room, level) = self.chat.set_notify(&session, &room, level)?;
+        Ok(NotifyResult { room, level })
     }
 
     async fn search(

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use crate::domain::{
-    CONVERSATION_PREFIX, Event, EventKind, MemberInfo, PRESENCE_NAMES, Presence, Role,
+    CONVERSATION_PREFIX, Event, EventKind, MemberInfo, NotifyLevel, PRESENCE_NAMES, Presence, Role,
     is_conversation, unix_ms,
 };
 
@@ -48,6 +48,10 @@ pub struct RoomMark {
     pub read: u64,
     /// Messages after the marker from others, counted up to [`MAX_UNREAD_COUNTED`].
     pub unread: u32,
+    /// The identity's notification level there (`chat_notify`); null from a server that
+    /// keeps none, which a client reads as the room's default.
+    #[serde(default)]
+    pub notify: Option<NotifyLevel>,
 }
 
 /// Unread counts stop here: a client shows this many as "999+".
@@ -98,6 +102,9 @@ pub struct JoinResult {
     /// Whether this identity is a server operator.
     #[serde(default)]
     pub server_op: bool,
+    /// The notification level in `room`, as in [`RoomMark`].
+    #[serde(default)]
+    pub notify: Option<NotifyLevel>,
 }
 
 /// The answer to `chat_enter`: the room as the member finds it.
@@ -118,6 +125,9 @@ pub struct RoomJoined {
     /// The read marker and unread count, as in [`RoomMark`].
     pub read: u64,
     pub unread: u32,
+    /// The notification level, as in [`RoomMark`].
+    #[serde(default)]
+    pub notify: Option<NotifyLevel>,
 }
 
 /// One room in the answer to `chat_rooms`.
@@ -179,6 +189,14 @@ pub struct MarkResult {
     pub room: String,
     /// The marker now: markers only move forward, so this may be past the one asked for.
     pub seq: u64,
+}
+
+/// The answer to `chat_notify`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotifyResult {
+    pub room: String,
+    /// The level now.
+    pub level: NotifyLevel,
 }
 
 /// The answer to `chat_whois`.

@@ -318,8 +318,8 @@ impl AdminDb {
         Ok(ban)
     }
 
-    /// Deletes a room and everything kept of it: its events, policy, the memberships and
-    /// read markers of identities in it, and who was present. Returns how many events
+    /// Deletes a room and everything kept of it: its events, policy, the memberships, read
+    /// markers and notification levels of identities in it, and who was present. Returns how many events
     /// went. The server's default room, and conversations, are refused.
     pub fn delete_room(&self, room: &str) -> Result<u64, AdminError> {
         let mut conn = lock(&self.conn);
@@ -339,7 +339,7 @@ impl AdminDb {
         let events = tx.execute("DELETE FROM events WHERE room = ?1", [id])? as u64;
         tx.execute("DELETE FROM present WHERE room = ?1", [id])?;
         tx.execute("DELETE FROM rooms WHERE id = ?1", [id])?;
-        for table in ["room_policies", "memberships", "markers"] {
+        for table in ["room_policies", "memberships", "markers", "notify_levels"] {
             tx.execute(&format!("DELETE FROM {table} WHERE room = ?1"), [&room])?;
         }
         tx.commit()?;

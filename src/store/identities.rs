@@ -90,6 +90,7 @@ pub(super) fn apply(conn: &Connection, record: &Record) -> rusqlite::Result<()> 
         Record::RoomPolicy { .. } | Record::ServerPolicy(_) | Record::Ignores { .. } => {
             return super::policies::apply(conn, record);
         }
+        Record::Notify { .. } => return super::notify::apply(conn, record),
     };
     Ok(())
 }
@@ -123,6 +124,7 @@ pub(super) fn read_identities(conn: &Connection) -> rusqlite::Result<Vec<Identit
                 rooms: Vec::new(),
                 markers: BTreeMap::new(),
                 ignored: Vec::new(),
+                notify: BTreeMap::new(),
             },
         );
     }

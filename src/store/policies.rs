@@ -55,7 +55,8 @@ pub(super) fn apply(conn: &Connection, record: &Record) -> rusqlite::Result<()> 
         Record::Identity(_)
         | Record::Membership { .. }
         | Record::Marker { .. }
-        | Record::Conversation { .. } => {}
+        | Record::Conversation { .. }
+        | Record::Notify { .. } => {}
     }
     Ok(())
 }

@@ -47,7 +47,8 @@ pub(super) fn track_presence(conn: &Connection, room: i64, event: &Event) -> rus
         | EventKind::Away
         | EventKind::Ignore
         | EventKind::Invited
-        | EventKind::Presence => 0,
+        | EventKind::Presence
+        | EventKind::Notify => 0,
     };
     Ok(())
 }

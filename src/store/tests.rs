@@ -9,6 +9,7 @@ use uuid::Uuid;
 mod admin;
 mod identities;
 mod moderation;
+mod notify;
 mod search;
 
 fn event(seq: u64, ts: u64) -> Arc<Stamped> {

@@ -6,12 +6,18 @@ mod commands;
 mod completion;
 #[cfg(test)]
 pub(crate) mod ident_tests;
+#[cfg(test)]
+mod keymap_tests;
 mod keys;
+mod local;
 mod marks;
 mod members;
 mod moderation;
 #[cfg(test)]
 mod moderation_tests;
+mod notify;
+#[cfg(test)]
+mod notify_tests;
 mod pane;
 #[cfg(test)]
 mod presence_tests;
@@ -21,7 +27,9 @@ pub mod search;
 mod select;
 
 use self::completion::Completion;
+pub use self::notify::Notifications;
 pub use self::pane::{Pane, ScrollPos, View};
+pub(crate) use self::reduce::mentions;
 #[cfg(test)]
 pub(crate) use self::rooms::tests as room_tests;
 pub use self::rooms::{CONVERSATION_MARK, MARK_EVERY, QUIET_MS, Room};
@@ -133,6 +141,11 @@ pub enum NetEvent {
         what: Moderation,
         outcome: Box<crate::ui::net::Outcome>,
     },
+    /// The server set our notification level in `room` (`/notify LEVEL`).
+    Notified {
+        room: String,
+        level: crate::rpc::types::NotifyLevel,
+    },
     /// What `/search` found: in `room`, or (`all`) everywhere we can read.
     SearchResults {
         room: String,
@@ -198,6 +211,13 @@ pub enum Action {
     Redraw,
     /// Leave the server, the reason shown in every room.
     Quit(Option<String>),
+    /// `/open N`: open this link with the system's opener.
+    Open(String),
+    /// `/notify LEVEL`: set this identity's notification level in a room.
+    Notify {
+        room: String,
+        level: crate::rpc::types::NotifyLevel,
+    },
     /// `/search`: search a room's history, or (`all`) everything we can read.
     Search {
         room: String,
@@ -356,6 +376,13 @@ pub struct App {
     pub selecting: Option<u64>,
     /// The colours to draw with.
     pub theme: super::theme::Theme,
+    /// The local day it is (days since 1970-01-01), as the event loop's clock last said
+    /// (see [`super::days`]); unknown, no line shows its date in `time` mode.
+    pub today: Option<i64>,
+    /// The keys that move between rooms and through the pane (the config file's `[keys]`).
+    pub keymap: super::keymap::Keymap,
+    /// Focus, `/notify` levels, and the notification and title due.
+    pub notify: Notifications,
     /// `/search`: its results view, a jump to a hit on its way, the line jumped to.
     pub search: search::Search,
 }
@@ -393,6 +420,9 @@ impl App {
             ignored: Vec::new(),
             selecting: None,
             theme: super::theme::Theme::default(),
+            today: None,
+            keymap: super::keymap::Keymap::default(),
+            notify: Notifications::default(),
             search: search::Search::default(),
         }
     }

@@ -1,7 +1,9 @@
 //! What a typed line asks for: slash commands parsed once, for the TUI and plain mode alike.
 
+pub mod local;
 pub mod moderation;
 
+pub use self::local::Local;
 pub use self::moderation::{Moderation, Parsed};
 
 /// A line, read as a command or as text to say.
@@ -45,6 +47,11 @@ pub enum Command<'a> {
     Moderation(Parsed),
     /// A `/word` that is no command, never sent.
     Unknown(&'a str),
+    /// `/urls`, `/open`, `/lastlog`: about the lines the pane holds (see [`local`]).
+    Local(Local),
+    /// `/notify [all|mentions|off]`: the room in view's notification level, as typed
+    /// (empty: show it).
+    Notify(&'a str),
     /// `/search [-all] TEXT`: the room in view's history on the server, or (`all`) every
     /// room and conversation the user can read; `query` is empty when none was given.
     Search {
@@ -62,18 +69,21 @@ pub fn room_name(typed: &str) -> String {
 }
 
 /// The commands Tab completes at the start of a line.
-pub const NAMES: [&str; 18 + moderation::NAMES.len()] = {
-    const BASE: [&str; 18] = [
+pub const NAMES: [&str; 19 + moderation::NAMES.len() + local::NAMES.len()] = {
+    const BASE: [&str; 19] = [
         "/help", "/who", "/me", "/nick", "/join", "/part", "/topic", "/list", "/filter",
-        "/members", "/clear", "/quit", "/exit", "/msg", "/query", "/whois", "/close", "/search",
+        "/members", "/clear", "/quit", "/exit", "/msg", "/query", "/whois", "/close", "/notify",
+        "/search",
     ];
-    let mut all = [""; 18 + moderation::NAMES.len()];
+    let mut all = [""; 19 + moderation::NAMES.len() + local::NAMES.len()];
     let mut at = 0;
     while at < all.len() {
         all[at] = if at < BASE.len() {
             BASE[at]
-        } else {
+        } else if at < BASE.len() + moderation::NAMES.len() {
             moderation::NAMES[at - BASE.len()]
+        } else {
+            local::NAMES[at - BASE.len() - moderation::NAMES.len()]
         };
         at += 1;
     }
@@ -154,6 +164,7 @@ pub fn parse<'a>(line: &'a str) -> Command<'a> {
         "who" => Command::Who,
         "members" => Command::Members,
         "clear" => Command::Clear,
+        "notify" => Command::Notify(rest),
         "search" => {
             let (first, after) = match rest.find(char::is_whitespace) {
                 Some(at) => (&rest[..at], rest[at..].trim()),
@@ -173,7 +184,7 @@ pub fn parse<'a>(line: &'a str) -> Command<'a> {
         }
         lower => match moderation::parse(lower, rest) {
             Some(parsed) => Command::Moderation(parsed),
-            None => Command::Unknown(name),
+            None => local::parse(lower, rest).map_or(Command::Unknown(name), Command::Local),
         },
     }
 }

@@ -3,10 +3,17 @@
 
 pub mod app;
 pub mod cells;
+pub mod chatlog;
+mod colours;
 pub mod command;
+pub mod config;
+pub mod days;
 pub mod event_text;
 pub mod input;
+pub mod keymap;
+pub mod links;
 pub mod net;
+pub mod notify;
 pub mod plain;
 pub mod present;
 pub mod render;

@@ -102,7 +102,12 @@ pub async fn run(options: ConnectOptions, mode: Mode) -> anyhow::Result<()> {
         mark_read,
     } = mode;
     let (events_tx, mut events) = mpsc::channel(EVENT_BUFFER);
-    let network = Network::spawn_patient(&options, events_tx);
+    let to_loop = super::chatlog::tap(
+        options.chat_log.as_deref(),
+        &options.servers[0].url,
+        events_tx,
+    );
+    let network = Network::spawn_patient(&options, to_loop);
     let mut printer = Printer {
         json,
         offset_secs: i64::from(chrono::Local::now().offset().local_minus_utc()),
@@ -326,6 +331,7 @@ pub async fn run(options: ConnectOptions, mode: Mode) -> anyhow::Result<()> {
                     | NetEvent::Newer { .. }
                     | NetEvent::Latest { .. }
                     | NetEvent::HistoryFailed { .. }
+                    | NetEvent::Notified { .. } => {}
                     | NetEvent::Around { .. } => {}
                     NetEvent::SearchResults { query, result, .. } => {
                         printer.hits(&query, &result).await?;
@@ -506,10 +512,15 @@ impl State {
                      moderating: /kick, /ban, /unban, /bans, /mute, /unmute, /op, /deop, \
                      /owner, /mode, /invite, /gban, /ungban, /gbans, /delete SEQ; \
                      /away [MESSAGE], /back, /ignore [NAME], /unignore NAME; \
-                     //text sends /text",
+                     //text sends /text (/urls, /open and /lastlog read the full-screen \
+                     client's pane: plain mode keeps no lines)",
                 );
             }
-            Command::Members | Command::Clear | Command::Filter => {
+            Command::Members
+            | Command::Clear
+            | Command::Filter
+            | Command::Local(_)
+            | Command::Notify(_) => {
                 return refuse(&format!("{} is for the full-screen client", line.trim()));
             }
             Command::Moderation(parsed) => {

@@ -1,12 +1,14 @@
 //! How a line of the message pane reads on screen: its time, the sender's name in a colour
 //! of its own, and its text, as styled pieces wrapped to the pane's width.
 
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use unicode_segmentation::UnicodeSegmentation;
 
 use super::app::{App, ChatLine, LineKind, Timestamps};
 use super::cells::{cluster_width, text_width};
+use super::days;
+use super::theme::Theme;
 
 const TAB: &str = "    ";
 /// Either side of the "new messages" separator's words.
@@ -20,43 +22,41 @@ pub fn format_time(ts_ms: u64, offset_secs: i64, with_date: bool) -> String {
     if !with_date {
         return time;
     }
-    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = days::civil(days);
     format!("{year:04}-{month:02}-{day:02} {time}")
+}
+
+/// A line of the pane as the rows it takes `width` columns wide, `at` its place among the
+/// pane's lines: headed by the day's name when it is the first of a day.
+pub(super) fn line_rows(app: &App, at: usize, line: &ChatLine, width: usize) -> Vec<Line<'static>> {
+    let (segments, indent) = styled_segments(app, line);
+    let mut rows = wrap(&segments, width, indent);
+    if let Some(day) = days::day_change_above(&app.pane().lines, at, app.utc_offset_secs) {
+        let heading = [(days::day_heading(day, app.today), app.theme.rule())];
+        let mut headed = wrap(&heading, width, 0);
+        headed.append(&mut rows);
+        rows = headed;
+    }
+    rows
 }
 
 /// A line's text as styled pieces, before wrapping, its time first when shown; and the
 /// columns before its text (time, name), where its wrapped rows start.
 pub(super) fn styled_segments(app: &App, line: &ChatLine) -> (Vec<(String, Style)>, usize) {
-    let dim = Style::new().fg(Color::DarkGray);
+    let theme = &app.theme;
+    let dim = theme.dim();
     let stamp = match (app.timestamps, line.ts) {
         (Timestamps::Off, _) => None,
         // The separator stands across the pane, not in the text's column.
         _ if line.kind == LineKind::Separator => None,
-        (mode, Some(ts)) => Some(format_time(
-            ts,
-            app.utc_offset_secs,
-            mode == Timestamps::Datetime,
-        )),
+        // Older than today (or, the clock moved back, newer): the date as well.
+        (Timestamps::Time, Some(ts)) => Some(days::line_time(ts, app.utc_offset_secs, app.today)),
+        (Timestamps::Datetime, Some(ts)) => Some(format_time(ts, app.utc_offset_secs, true)),
         // The client's own notes have no time; keep the text in line with the rest.
         (Timestamps::Time, None) => Some(" ".repeat(5)),
         (Timestamps::Datetime, None) => Some(" ".repeat(16)),
     };
-    let (mut segments, mut indent) = line_segments(line, dim);
-    if line.mentions_me {
-        let highlight = Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD);
-        if let Some(text) = segments.last_mut() {
-            text.1 = highlight;
-        }
-    }
+    let (mut segments, mut indent) = line_segments(theme, line);
     // The message picked to delete (`/delete` alone) stands out whole.
     if line.seq.is_some() && line.seq == app.selecting {
         for (_, style) in &mut segments {
@@ -74,38 +74,40 @@ pub(super) fn styled_segments(app: &App, line: &ChatLine) -> (Vec<(String, Style
         indent += text_width(&stamp);
         segments.insert(0, (stamp, dim));
     }
+    // A line that names us stands out whole, on a background no nick colour has. In a
+    // conversation every line is for us: only those that name us stand out there.
+    if line.mentions_me && (app.room().peer.is_none() || names_me(app, line)) {
+        let highlight = theme.mention();
+        for (_, style) in &mut segments {
+            *style = style.patch(highlight);
+        }
+    }
     (segments, indent)
 }
 
 /// The pieces of a line after its time, and the columns they take before the text.
-fn line_segments(line: &ChatLine, dim: Style) -> (Vec<(String, Style)>, usize) {
+fn line_segments(theme: &Theme, line: &ChatLine) -> (Vec<(String, Style)>, usize) {
+    let dim = theme.dim();
     let text = line.text.replace('\t', TAB);
+    let name_style = |from: &str, own: bool| {
+        if own {
+            Style::new().add_modifier(Modifier::BOLD)
+        } else {
+            Style::new().fg(theme.nick_colour(from))
+        }
+    };
     let segments = match &line.kind {
-        LineKind::Message { from, own } => {
-            let name_style = if *own {
-                Style::new().add_modifier(Modifier::BOLD)
-            } else {
-                Style::new().fg(name_colour(from))
-            };
-            vec![
-                ("<".into(), dim),
-                (from.clone(), name_style),
-                ("> ".into(), dim),
-                (text, Style::new()),
-            ]
-        }
-        LineKind::Action { from, own } => {
-            let name_style = if *own {
-                Style::new().add_modifier(Modifier::BOLD)
-            } else {
-                Style::new().fg(name_colour(from))
-            };
-            vec![
-                ("* ".into(), dim),
-                (from.clone(), name_style),
-                (format!(" {text}"), Style::new()),
-            ]
-        }
+        LineKind::Message { from, own } => vec![
+            ("<".into(), dim),
+            (from.clone(), name_style(from, *own)),
+            ("> ".into(), dim),
+            (text, Style::new()),
+        ],
+        LineKind::Action { from, own } => vec![
+            ("* ".into(), dim),
+            (from.clone(), name_style(from, *own)),
+            (format!(" {text}"), Style::new()),
+        ],
         LineKind::Notice | LineKind::Presence { .. } => vec![(format!("-!- {text}"), dim)],
         LineKind::Deleted { from } => vec![
             ("<".into(), dim),
@@ -115,10 +117,10 @@ fn line_segments(line: &ChatLine, dim: Style) -> (Vec<(String, Style)>, usize) {
         ],
         LineKind::Separator => vec![(
             format!("{SEPARATOR_RULE} {text} {SEPARATOR_RULE}"),
-            Style::new().fg(Color::LightRed),
+            theme.rule(),
         )],
-        LineKind::Info => vec![(text, Style::new().fg(Color::Cyan))],
-        LineKind::Error => vec![(text, Style::new().fg(Color::Red))],
+        LineKind::Info => vec![(text, theme.info())],
+        LineKind::Error => vec![(text, theme.error())],
     };
     let indent = match &line.kind {
         LineKind::Message { from, .. } | LineKind::Deleted { from } => {
@@ -131,26 +133,11 @@ fn line_segments(line: &ChatLine, dim: Style) -> (Vec<(String, Style)>, usize) {
     (segments, indent)
 }
 
-/// A stable colour per name, so people are recognisable at a glance. The palette leaves out
-/// black, white and greys, which vanish on one background or another.
-pub(super) fn name_colour(name: &str) -> Color {
-    const PALETTE: [Color; 10] = [
-        Color::Red,
-        Color::Green,
-        Color::Yellow,
-        Color::Blue,
-        Color::Magenta,
-        Color::Cyan,
-        Color::LightRed,
-        Color::LightGreen,
-        Color::LightMagenta,
-        Color::LightCyan,
-    ];
-    // FNV-1a: tiny, and the same on every machine and every run.
-    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
-    PALETTE[(hash % PALETTE.len() as u64) as usize]
+/// Whether a line's text names us.
+fn names_me(app: &App, line: &ChatLine) -> bool {
+    app.me
+        .as_ref()
+        .is_some_and(|me| super::app::mentions(&line.text, &me.name))
 }
 
 /// The least a row after a line's first starts in, when the line has a prefix at all.
@@ -303,15 +290,6 @@ mod tests {
         assert_eq!(format_time(ts, -14 * 3600, true), "2026-11-28 23:05");
         assert_eq!(format_time(0, 0, true), "1970-01-01 00:00");
         assert_eq!(format_time(951_825_600_000, 0, true), "2000-02-29 12:00");
-    }
-
-    #[test]
-    fn name_colours_are_stable_and_spread_out() {
-        assert_eq!(name_colour("alice"), name_colour("alice"));
-        let used: std::collections::HashSet<_> = (0..100)
-            .map(|i| format!("{:?}", name_colour(&format!("user{i}"))))
-            .collect();
-        assert!(used.len() >= 8, "only {} colours for 100 names", used.len());
     }
 
     #[test]

@@ -4,11 +4,13 @@
 use ratatui::Frame;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Position, Rect};
-use ratatui::style::{Color, Modifier, Style, Stylize};
+use ratatui::style::{Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Scrollbar, ScrollbarOrientation, ScrollbarState, StatefulWidget, Widget};
 use unicode_segmentation::UnicodeSegmentation;
 
+#[cfg(test)]
+mod palette_tests;
 mod rooms;
 mod search;
 
@@ -16,7 +18,7 @@ pub use self::rooms::{MENTION_MARK, ROOM_PANEL_MIN_WIDTH};
 use self::rooms::{ROOM_PANEL_WIDTH, render_header, render_rooms, shows_rooms};
 use super::app::{App, Connection, ScrollPos, View};
 use super::cells::{cluster_width, put_line, text_width};
-use super::present::{name_colour, styled_segments, wrap};
+use super::present::line_rows;
 
 const PROMPT: &str = "> ";
 const PASSWORD_PROMPT: &str = "password: ";
@@ -135,7 +137,7 @@ pub fn message_rows(app: &App, size: ratatui::layout::Size) -> usize {
 fn render_members(app: &App, area: Rect, buf: &mut Buffer) {
     let block = ratatui::widgets::Block::new()
         .borders(ratatui::widgets::Borders::LEFT)
-        .border_style(Style::new().fg(Color::DarkGray));
+        .border_style(app.theme.dim());
     let inner = block.inner(area);
     block.render(area, buf);
     let me = app.me.as_ref().map(|m| m.id);
@@ -150,15 +152,15 @@ fn render_members(app: &App, area: Rect, buf: &mut Buffer) {
         let style = if Some(member.id) == me {
             Style::new().add_modifier(Modifier::BOLD)
         } else {
-            Style::new().fg(name_colour(&member.name))
+            Style::new().fg(app.theme.nick_colour(&member.name))
         };
         let name = crate::ui::event_text::shown_member(member);
         // `@` for those who moderate the room; the away dimmed, and marked.
         let mark = if member.role.is_some() { "@" } else { " " };
         let line = if member.away.is_some() {
-            let dim = Style::new().fg(Color::DarkGray);
+            let dim = app.theme.dim();
             Line::from(vec![
-                Span::styled(format!("{mark}{name}"), style.fg(Color::DarkGray)),
+                Span::styled(format!("{mark}{name}"), style.patch(dim)),
                 Span::styled(" (away)", dim.add_modifier(Modifier::ITALIC)),
             ])
         } else {
@@ -172,7 +174,7 @@ fn render_members(app: &App, area: Rect, buf: &mut Buffer) {
             buf,
             inner.x,
             inner.y + shown as u16,
-            &Line::from(more).style(Style::new().fg(Color::DarkGray)),
+            &Line::from(more).style(app.theme.dim()),
             inner.width,
         );
     }
@@ -184,9 +186,8 @@ fn view(app: &App, area: Rect) -> View {
     if width == 0 {
         return View::default();
     }
-    app.pane().view(area.height as usize, |line| {
-        let (segments, indent) = styled_segments(app, line);
-        wrap(&segments, width, indent)
+    app.pane().view(area.height as usize, |at, line| {
+        line_rows(app, at, line, width)
     })
 }
 
@@ -244,7 +245,7 @@ fn render_scrollbar(app: &App, view: &View, area: Rect, buf: &mut Buffer) {
         .begin_symbol(None)
         .end_symbol(None)
         .track_symbol(Some("│"))
-        .track_style(Style::new().fg(Color::DarkGray))
+        .track_style(app.theme.dim())
         .thumb_symbol("┃")
         .render(bar, buf, &mut state);
 }
@@ -267,10 +268,10 @@ fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
         parts.push(format!("{n} member{}", if n == 1 { "" } else { "s" }));
     }
     if let Some(me) = &app.me {
-        parts.push(me.name.clone());
+        parts.push(format!("as {}", me.name));
     }
     if let Some(ms) = app.last_send_ms {
-        parts.push(format!("{ms} ms"));
+        parts.push(format!("lag {ms} ms"));
     }
     if app.pane().loading_older {
         parts.push("loading older messages…".to_owned());
@@ -293,7 +294,7 @@ fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
         // Short of room, the address goes first: the rest is about now.
         parts.remove(0);
     }
-    let style = Style::new().fg(Color::White).bg(Color::Blue);
+    let style = app.theme.status_bar();
     buf.set_style(area, style);
     put_line(
         buf,

@@ -3,7 +3,8 @@
 
 use anyhow::Context;
 use crossterm::event::{
-    DisableBracketedPaste, EnableBracketedPaste, Event as TermEvent, EventStream, KeyEventKind,
+    DisableBracketedPaste, DisableFocusChange, EnableBracketedPaste, EnableFocusChange,
+    Event as TermEvent, EventStream, KeyEventKind,
 };
 use futures::StreamExt;
 use ratatui::layout::Size;
@@ -11,6 +12,7 @@ use tokio::sync::mpsc;
 
 use super::app::{Action, App, AppEvent, Bell, Timestamps};
 use super::cells::{ChatTerminal, ClusterSafe};
+use super::days::LocalNow;
 use super::net::{Network, Page};
 use super::render::{draw, message_rows, settled_scroll};
 use crate::rpc::tls::ClientTls;
@@ -47,6 +49,12 @@ pub struct ConnectOptions {
     pub connect_timeout: std::time::Duration,
     /// The colours to draw with (the config file's `[theme]`).
     pub theme: super::theme::Theme,
+    /// The room-switching and scrolling keys (the config file's `[keys]`).
+    pub keymap: super::keymap::Keymap,
+    /// Where to write the chat log (`--chat-log`), if anywhere.
+    pub chat_log: Option<std::path::PathBuf>,
+    /// How desktop notifications are raised (`--notify-with`).
+    pub notify_with: super::notify::NotifyWith,
 }
 
 /// Runs the client until the user quits. The terminal is restored on every way out,
@@ -65,19 +73,28 @@ pub async fn run(options: ConnectOptions) -> anyhow::Result<()> {
         }
     };
     exit_on_panic();
-    let modes = crossterm::execute!(std::io::stdout(), EnableBracketedPaste).and_then(|()| {
-        if options.mouse {
-            crossterm::execute!(std::io::stdout(), EnableWheel)
-        } else {
-            Ok(())
-        }
-    });
+    // The title is ours until exit, when the one saved here comes back (`leave_modes`).
+    let modes = write_raw(super::notify::PUSH_TITLE)
+        .and_then(|()| crossterm::execute!(std::io::stdout(), EnableBracketedPaste))
+        .and_then(|()| crossterm::execute!(std::io::stdout(), EnableFocusChange))
+        .and_then(|()| {
+            if options.mouse {
+                crossterm::execute!(std::io::stdout(), EnableWheel)
+            } else {
+                Ok(())
+            }
+        });
     if let Err(err) = modes {
         restore();
         return Err(err).context("cannot set up the terminal");
     }
     let (events, rx) = mpsc::channel(EVENT_BUFFER);
-    let network = Network::spawn(&options, events.clone());
+    let to_loop = super::chatlog::tap(
+        options.chat_log.as_deref(),
+        &options.servers[0].url,
+        events.clone(),
+    );
+    let network = Network::spawn(&options, to_loop);
     tokio::spawn(read_terminal(events.clone()));
     tokio::spawn(forward_stop_signals(events));
     let mut app = App::new(options.servers[0].display.clone());
@@ -85,11 +102,15 @@ pub async fn run(options: ConnectOptions) -> anyhow::Result<()> {
     app.timestamps = options.timestamps;
     app.bell = options.bell;
     app.theme = options.theme.clone();
+    app.keymap = options.keymap.clone();
+    let terminal_env = super::notify::TermEnv::from_env();
+    app.notify.method = options.notify_with.method(&terminal_env);
+    app.notify.tmux = terminal_env.tmux.is_some();
     app.set_scrollback(options.scrollback);
     for notice in &options.notices {
         app.inform(notice.clone());
     }
-    app.utc_offset_secs = i64::from(chrono::Local::now().offset().local_minus_utc());
+    app.set_clock(LocalNow::system());
     let result = event_loop(&mut terminal, app, rx, network).await;
     leave_modes();
     ratatui::try_restore().context("cannot restore the terminal")?;
@@ -99,7 +120,20 @@ pub async fn run(options: ConnectOptions) -> anyhow::Result<()> {
 /// Turns off what [`run`] turned on beyond ratatui's raw mode and alternate screen: left on,
 /// the shell would be sent mouse reports and paste brackets.
 fn leave_modes() {
-    let _ = crossterm::execute!(std::io::stdout(), DisableWheel, DisableBracketedPaste);
+    let _ = crossterm::execute!(
+        std::io::stdout(),
+        DisableWheel,
+        DisableBracketedPaste,
+        DisableFocusChange
+    );
+    let _ = write_raw(super::notify::POP_TITLE);
+}
+
+/// Writes bytes around ratatui (the bell, notifications, the title), at once.
+fn write_raw(bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout();
+    out.write_all(bytes).and_then(|()| out.flush())
 }
 
 fn restore() {
@@ -194,21 +228,27 @@ async fn event_loop(
 ) -> anyhow::Result<()> {
     // When a read marker held back (at most one move a second) is due.
     let mut mark_at: Option<tokio::time::Instant> = None;
+    // The next local midnight, when lines of the day before start showing their date.
+    let mut day_starts = next_day(&mut app, LocalNow::system());
     while !app.should_quit {
         terminal.draw(|frame| draw(&app, frame))?;
-        let event = match mark_at {
-            Some(at) => tokio::select! {
-                event = events.recv() => event,
-                () = tokio::time::sleep_until(at) => {
-                    mark_at = move_markers(&mut app, &network);
-                    continue;
-                }
-            },
-            None => events.recv().await,
+        let event = tokio::select! {
+            event = events.recv() => event,
+            () = tokio::time::sleep_until(mark_at.unwrap_or(day_starts)), if mark_at.is_some() => {
+                mark_at = move_markers(&mut app, &network);
+                continue;
+            }
+            () = tokio::time::sleep_until(day_starts) => {
+                day_starts = next_day(&mut app, LocalNow::system());
+                continue;
+            }
         };
         let Some(event) = event else {
             break;
         };
+        // The monotonic timer stands still while the machine sleeps: the clock is read
+        // again whenever something happens, so a night spent suspended still turns the day.
+        day_starts = next_day(&mut app, LocalNow::system());
         let mut redraw = handle(&mut app, event, &network).await;
         // Take whatever else is already waiting before drawing again, so a burst of
         // messages costs one frame, not one each.
@@ -221,11 +261,11 @@ async fn event_loop(
             // frame writes every cell.
             terminal.clear()?;
         }
-        if std::mem::take(&mut app.ring_bell) {
-            // BEL is the one byte written around ratatui, and only when asked for.
-            use std::io::Write;
-            let mut out = std::io::stdout();
-            let _ = out.write_all(b"\x07").and_then(|()| out.flush());
+        // The bell, a notification and the title are the bytes written around ratatui,
+        // and only when due.
+        let out = app.terminal_output();
+        if !out.is_empty() {
+            let _ = write_raw(&out);
         }
         for page in settle(&mut app, terminal.size()?) {
             network.load(&app.room().name, page);
@@ -236,6 +276,12 @@ async fn event_loop(
         mark_at = move_markers(&mut app, &network);
     }
     Ok(())
+}
+
+/// Tells the app what time it is; returns when the next local day starts.
+fn next_day(app: &mut App, now: LocalNow) -> tokio::time::Instant {
+    app.set_clock(now);
+    tokio::time::Instant::now() + now.until_next_day()
 }
 
 /// Moves the read markers that are due; returns when to look again, if one is held back.
@@ -278,6 +324,14 @@ async fn handle(app: &mut App, event: AppEvent, network: &Network) -> bool {
             app.handle_mouse(mouse);
             Action::None
         }
+        AppEvent::Terminal(TermEvent::FocusGained) => {
+            app.set_focus(true);
+            Action::None
+        }
+        AppEvent::Terminal(TermEvent::FocusLost) => {
+            app.set_focus(false);
+            Action::None
+        }
         AppEvent::Terminal(_) => Action::None,
         AppEvent::Stop => Action::Quit(None),
         AppEvent::Net(event) => {
@@ -299,11 +353,17 @@ async fn handle(app: &mut App, event: AppEvent, network: &Network) -> bool {
         Action::Whois(name) => network.whois(&name),
         Action::Moderate { room, what } => network.moderate(&room, what),
         Action::Password(password) => network.password(password),
+        Action::Notify { room, level } => network.notify(&room, level),
         Action::Search { room, all, query } => network.search(&room, all, query),
         Action::Redraw => return true,
         Action::Quit(reason) => {
             network.leave(reason).await;
             app.should_quit = true;
+        }
+        Action::Open(url) => {
+            if let Err(err) = super::links::open(&url) {
+                app.could_not_open(&url, &err);
+            }
         }
     }
     false

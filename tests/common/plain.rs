@@ -15,6 +15,8 @@ pub fn plain_client(args: &[&str], dir: &TempDir) -> Child {
         .arg(dir.0.join("client.log"))
         // Identities are made and kept in the test's own directory, never the user's.
         .env("XDG_DATA_HOME", dir.0.join("data"))
+        // Nor is the user's config file read.
+        .env("XDG_CONFIG_HOME", dir.0.join("config"))
         .args(args)
         .env_remove("CHATROOM_PASSWORD")
         .env("RUST_BACKTRACE", "1")

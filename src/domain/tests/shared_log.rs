@@ -323,3 +323,40 @@ fn a_name_in_use_through_another_server_is_not_given_here() {
         .unwrap();
     assert_eq!(dave.info.name, "dave");
 }
+
+#[test]
+fn a_level_set_in_a_terminal_on_another_server_reaches_this_ones() {
+    let log = HandLog::default();
+    let chat = chat(&log);
+    let key = Credentials {
+        key: "key-1".into(),
+        id: Uuid::new_v8([1; 16]),
+        fingerprint: "SHA256:test-1".into(),
+    };
+    let (alice, _) = chat
+        .join_as(Some("alice"), Lifetime::Connection, None, Some(key), || {
+            Ok(())
+        })
+        .unwrap();
+    log.store_last_as(1);
+    let level = |level| {
+        Progress::Changed(Box::new(Record::Notify {
+            key: "key-1".into(),
+            room: DEFAULT_ROOM.into(),
+            level,
+        }))
+    };
+    log.tell(level(NotifyLevel::Off));
+    // Told again: nothing more.
+    log.tell(level(NotifyLevel::Off));
+    assert_eq!(
+        waiting(&chat, &alice.session),
+        [(0, EventKind::Notify, Some("off".into()))]
+    );
+    assert_eq!(
+        chat.set_notify(&alice.session, DEFAULT_ROOM, None)
+            .unwrap()
+            .1,
+        NotifyLevel::Off
+    );
+}

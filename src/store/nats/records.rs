@@ -3,7 +3,7 @@
 //!
 //! The log applies each record to the whole set it keeps in memory ([`RecordSet`]) and
 //! writes the entry the record changed: an identity (`id.<hex key>`, with its rooms,
-//! markers and ignore list), a conversation, a room's moderation, or the server's.
+//! markers, ignore list and notification levels), a conversation, a room's moderation, or the server's.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -18,7 +18,8 @@ use super::follow::Report;
 use super::writer::{Done, KvWriter, Write};
 use super::{hex, unhex};
 use crate::domain::{
-    IdentityRecord, IdentityState, Record, RecordSet, Recovered, RoomPolicy, ServerPolicy,
+    IdentityRecord, IdentityState, NotifyLevel, Record, RecordSet, Recovered, RoomPolicy,
+    ServerPolicy,
 };
 
 const RECORDS: &str = "chatroom_records";
@@ -37,6 +38,9 @@ struct StoredIdentity {
     rooms: Vec<String>,
     markers: BTreeMap<String, u64>,
     ignored: Vec<Uuid>,
+    /// Room → its `/notify` level; absent in what older builds wrote.
+    #[serde(default)]
+    notify: BTreeMap<String, NotifyLevel>,
 }
 
 /// A room as the rooms bucket names it.
@@ -195,37 +199,36 @@ impl Records {
     /// Applies a record and returns the entry it changed, as it is now.
     pub(super) fn apply(&self, record: Record) -> Option<(String, Bytes)> {
         let mut set = self.set.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = match &record {
-            Record::Identity(r) => Entry::Identity(r.key.clone()),
-            Record::Membership { key, .. }
-            | Record::Marker { key, .. }
-            | Record::Ignores { key, .. } => Entry::Identity(key.clone()),
-            Record::Conversation { room, .. } => Entry::Conversation(room.clone()),
-            Record::RoomPolicy { room, .. } => Entry::Policy(room.clone()),
-            Record::ServerPolicy(_) => Entry::Server,
-        };
+        let entry = Entry::of(&record);
         set.apply(record);
-        let json = match &entry {
-            Entry::Identity(key) => {
-                let state = set.by_key.get(key)?;
-                serde_json::to_vec(&StoredIdentity {
-                    key: state.record.key.clone(),
-                    id: state.record.id,
-                    name: state.record.name.clone(),
-                    since: state.record.since,
-                    last_seen: state.record.last_seen,
-                    rooms: state.rooms.clone(),
-                    markers: state.markers.clone(),
-                    ignored: state.ignored.clone(),
-                })
-            }
-            Entry::Conversation(room) => serde_json::to_vec(set.conversations.get(room)?),
-            Entry::Policy(room) => serde_json::to_vec(set.policies.get(room)?),
-            Entry::Server => serde_json::to_vec(&set.server_policy),
-        }
-        .ok()?;
-        Some((entry.key(), Bytes::from(json)))
+        let json = encode(&set, &entry)?;
+        Some((entry.key(), json))
     }
+}
+
+/// The entry `entry` as the bucket holds it, made from what `set` holds now.
+fn encode(set: &RecordSet, entry: &Entry) -> Option<Bytes> {
+    let json = match entry {
+        Entry::Identity(key) => {
+            let state = set.by_key.get(key)?;
+            serde_json::to_vec(&StoredIdentity {
+                key: state.record.key.clone(),
+                id: state.record.id,
+                name: state.record.name.clone(),
+                since: state.record.since,
+                last_seen: state.record.last_seen,
+                rooms: state.rooms.clone(),
+                markers: state.markers.clone(),
+                ignored: state.ignored.clone(),
+                notify: state.notify.clone(),
+            })
+        }
+        Entry::Conversation(room) => serde_json::to_vec(set.conversations.get(room)?),
+        Entry::Policy(room) => serde_json::to_vec(set.policies.get(room)?),
+        Entry::Server => serde_json::to_vec(&set.server_policy),
+    }
+    .ok()?;
+    Some(Bytes::from(json))
 }
 
 impl Records {
@@ -317,6 +320,15 @@ fn changes(old: &RecordSet, new: &RecordSet, key: &str) -> Vec<Record> {
                     ignored: now.ignored.clone(),
                 });
             }
+            for (room, level) in &now.notify {
+                if before.and_then(|b| b.notify.get(room)) != Some(level) {
+                    out.push(Record::Notify {
+                        key: name.clone(),
+                        room: room.clone(),
+                        level: *level,
+                    });
+                }
+            }
         }
         "conv" => {
             if let Some(keys) = new.conversations.get(&name)
@@ -355,6 +367,20 @@ enum Entry {
 }
 
 impl Entry {
+    /// The entry a record changes.
+    fn of(record: &Record) -> Self {
+        match record {
+            Record::Identity(r) => Entry::Identity(r.key.clone()),
+            Record::Membership { key, .. }
+            | Record::Marker { key, .. }
+            | Record::Ignores { key, .. }
+            | Record::Notify { key, .. } => Entry::Identity(key.clone()),
+            Record::Conversation { room, .. } => Entry::Conversation(room.clone()),
+            Record::RoomPolicy { room, .. } => Entry::Policy(room.clone()),
+            Record::ServerPolicy(_) => Entry::Server,
+        }
+    }
+
     fn key(&self) -> String {
         match self {
             Entry::Identity(key) => format!("id.{}", hex(key)),
@@ -385,6 +411,7 @@ fn load(set: &mut RecordSet, key: &str, value: &[u8]) -> Result<(), serde_json::
                     rooms: stored.rooms,
                     markers: stored.markers,
                     ignored: stored.ignored,
+                    notify: stored.notify,
                 },
             );
         }
@@ -435,11 +462,56 @@ mod tests {
             rooms: vec![],
             markers: state.markers.clone(),
             ignored: vec![],
+            notify: BTreeMap::new(),
         })
         .unwrap();
         let mut loaded = records.lock().unwrap();
         load(&mut loaded, &Entry::Identity(key.clone()).key(), &json).unwrap();
         assert_eq!(loaded.by_key[&key].markers["#main"], 7);
         assert_eq!(loaded.by_key[&key].record.name.as_deref(), Some("alice"));
+    }
+
+    #[test]
+    fn notify_levels_travel_in_the_identity_entry_and_come_out_as_records() {
+        let key = "k+/=".to_owned();
+        let mut before = RecordSet::default();
+        before.apply(Record::Identity(IdentityRecord {
+            key: key.clone(),
+            name: Some("alice".into()),
+            ..Default::default()
+        }));
+        let record = Record::Notify {
+            key: key.clone(),
+            room: "#main".into(),
+            level: NotifyLevel::Off,
+        };
+        let entry = Entry::of(&record);
+        let mut written = before.clone();
+        written.apply(record);
+        let json = encode(&written, &entry).unwrap();
+        let entry = entry.key();
+
+        // Another server reads the entry: the level is there, and is the one change.
+        let mut after = before.clone();
+        load(&mut after, &entry, &json).unwrap();
+        assert_eq!(after.by_key[&key].notify["#main"], NotifyLevel::Off);
+        assert_eq!(
+            changes(&before, &after, &entry),
+            [Record::Notify {
+                key: key.clone(),
+                room: "#main".into(),
+                level: NotifyLevel::Off,
+            }]
+        );
+        assert!(changes(&after, &after, &entry).is_empty(), "nothing new");
+    }
+
+    #[test]
+    fn an_identity_entry_of_an_older_build_reads_with_no_levels() {
+        let json = br#"{"key":"k","id":"00000000-0000-0000-0000-000000000000","name":null,
+            "since":0,"last_seen":0,"rooms":[],"markers":{},"ignored":[]}"#;
+        let mut set = RecordSet::default();
+        load(&mut set, &Entry::Identity("k".into()).key(), json).unwrap();
+        assert!(set.by_key["k"].notify.is_empty());
     }
 }

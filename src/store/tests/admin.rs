@@ -34,6 +34,11 @@ fn database() -> (PathBuf, impl Drop) {
                 room: "#rust".into(),
                 seq: 1,
             },
+            Record::Notify {
+                key: "ka".into(),
+                room: "#rust".into(),
+                level: crate::domain::NotifyLevel::Off,
+            },
             Record::RoomPolicy {
                 room: "#rust".into(),
                 policy: RoomPolicy {
@@ -105,7 +110,14 @@ fn a_deleted_room_leaves_nothing_behind() {
             .is_empty()
     );
     let conn = Connection::open(&path).unwrap();
-    for table in ["events", "rooms", "present", "memberships", "room_policies"] {
+    for table in [
+        "events",
+        "rooms",
+        "present",
+        "memberships",
+        "room_policies",
+        "notify_levels",
+    ] {
         let left: i64 = conn
             .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
             .unwrap();

@@ -72,7 +72,7 @@ pub(super) fn wait_stored(progress: &mpsc::Receiver<Progress>, position: u64) {
 }
 
 /// Stores the records in a fresh file, closes it, and opens it again.
-fn reopened_after(records: &[Record]) -> Recovered {
+pub(super) fn reopened_after(records: &[Record]) -> Recovered {
     let (path, _cleanup) = temp_db();
     let location = DbLocation::File(path);
     let (writer, progress) = started(Store::open(&location).unwrap(), Retention::default());
@@ -82,7 +82,7 @@ fn reopened_after(records: &[Record]) -> Recovered {
 }
 
 /// What a [`MemoryLog`] makes of the same records: the behaviour the store must match.
-fn in_memory_after(records: &[Record]) -> Recovered {
+pub(super) fn in_memory_after(records: &[Record]) -> Recovered {
     let log = MemoryLog::default();
     let (tx, progress) = mpsc::channel();
     let writer = log.start(
@@ -340,7 +340,7 @@ fn identity_tables_work(location: &DbLocation) {
 }
 
 #[test]
-fn a_schema_2_database_goes_through_schema_3_to_4_and_keeps_its_events() {
+fn a_schema_2_database_goes_through_schema_3_and_4_to_5_and_keeps_its_events() {
     let (path, _cleanup) = temp_db();
     let conn = Connection::open(&path).unwrap();
     // eb9bff1's tables, verbatim, as schema 2 made them.
@@ -411,7 +411,7 @@ fn a_schema_2_database_goes_through_schema_3_to_4_and_keeps_its_events() {
 }
 
 #[test]
-fn a_schema_1_database_goes_through_schema_2_and_3_to_4() {
+fn a_schema_1_database_goes_through_schema_2_3_and_4_to_5() {
     let (path, _cleanup) = temp_db();
     write_single_room_database(&path);
     let location = DbLocation::File(path.clone());

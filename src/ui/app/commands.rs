@@ -10,6 +10,7 @@ const HELP: &str = "commands: /help  /who  /me ACTION  /nick NEW  /join #ROOM  /
 /whois NAME who it is (key, rooms, idle)  /topic [TEXT] shows or sets the topic  /list every room  /filter hides or shows the joins and leaves of the quiet  \
 /search [-all] TEXT this room's history (or everything) on the server: words, \"a phrase\", from:NAME  \
 /members (or F2) show or hide the member list  /clear empties this pane  /quit [REASON] (or /exit)  \
+/notify [all|mentions|off] when this room notifies you while the terminal is away  \
 //text sends text starting with /\n\
 keys: Enter send · Alt-Enter, Shift-Enter or Ctrl-J new line (pastes keep theirs) · \
 Ctrl-C, or Ctrl-D on an empty line, quit · PageUp/PageDown, Shift- or Ctrl-Up/Down, \
@@ -68,6 +69,8 @@ impl App {
                 self.push_local(LineKind::Info, HELP.to_owned());
                 let moderation = crate::ui::command::moderation::HELP;
                 self.push_local(LineKind::Info, moderation.to_owned());
+                let local = crate::ui::command::local::HELP;
+                self.push_local(LineKind::Info, local.to_owned());
                 Action::None
             }
             Command::Me(text) => {
@@ -103,6 +106,7 @@ impl App {
                 self.toggle_members();
                 Action::None
             }
+            Command::Notify(arg) => self.notify_command(arg),
             Command::Clear => {
                 self.pane_mut().clear();
                 Action::None
@@ -164,6 +168,7 @@ impl App {
                 None => Action::None,
             },
             Command::Moderation(parsed) => self.moderation_command(parsed),
+            Command::Local(local) => self.local_command(local),
             Command::Search { all, query } => self.search_command(all, query),
             Command::Unknown(name) => {
                 self.push_local(

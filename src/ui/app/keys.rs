@@ -1,9 +1,13 @@
 //! Keys, pastes and the mouse wheel: what each does to the input and the view, and the
-//! [`Action`] it asks the event loop for. Up/Down recall of sent lines lives here too.
+//! [`Action`] it asks the event loop for. Up/Down recall of sent lines lives here too. The
+//! keys that move between rooms and through the pane are looked up in the [`Keymap`].
+//!
+//! [`Keymap`]: crate::ui::keymap::Keymap
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
 
 use super::{Action, App, LineKind, MAX_INPUT_BYTES};
+use crate::ui::keymap::KeyAction;
 
 /// Rows one turn of the mouse wheel scrolls.
 pub(super) const WHEEL_ROWS: isize = 3;
@@ -45,16 +49,14 @@ impl App {
         {
             return action;
         }
+        if let Some(action) = self.keymap.action(key) {
+            self.key_action(action);
+            return Action::None;
+        }
         match key.code {
             KeyCode::Char('c') if ctrl => return Action::Quit(None),
             KeyCode::Char('l') if ctrl => return Action::Redraw,
             KeyCode::Char('d') if ctrl && self.input.is_empty() => return Action::Quit(None),
-            KeyCode::Char('n') if ctrl => self.switch_by(1),
-            KeyCode::Char('p') if ctrl => self.switch_by(-1),
-            KeyCode::Char(digit @ '1'..='9') if alt => {
-                self.switch_to(digit as usize - '1' as usize);
-            }
-            KeyCode::Char('a') if alt => self.switch_to_active(),
             KeyCode::Char('d') if ctrl => self.input.delete(),
             KeyCode::Char('a') if ctrl => self.input.home(),
             KeyCode::Char('e') if ctrl => self.input.end(),
@@ -77,8 +79,6 @@ impl App {
             KeyCode::Right if ctrl => self.input.word_right(),
             KeyCode::Left => self.input.left(),
             KeyCode::Right => self.input.right(),
-            KeyCode::Up if ctrl || shift => self.pane_mut().scroll_by += 1,
-            KeyCode::Down if ctrl || shift => self.pane_mut().scroll_by -= 1,
             KeyCode::Up if !self.input.up() => self.recall_older(),
             KeyCode::Down if !self.input.down() => self.recall_newer(),
             KeyCode::Tab => self.complete(),
@@ -89,12 +89,24 @@ impl App {
                 self.pane_mut().go_live();
             }
             KeyCode::End => self.input.end(),
-            KeyCode::Esc => self.pane_mut().go_live(),
-            KeyCode::PageUp => self.pane_mut().scroll_by += self.page_rows as isize,
-            KeyCode::PageDown => self.pane_mut().scroll_by -= self.page_rows as isize,
             _ => {}
         }
         Action::None
+    }
+
+    /// A key of the [`Keymap`](crate::ui::keymap::Keymap): between rooms, through the pane.
+    fn key_action(&mut self, action: KeyAction) {
+        match action {
+            KeyAction::NextRoom => self.switch_by(1),
+            KeyAction::PreviousRoom => self.switch_by(-1),
+            KeyAction::Room(at) => self.switch_to(at),
+            KeyAction::ActiveRoom => self.switch_to_active(),
+            KeyAction::PageUp => self.pane_mut().scroll_by += self.page_rows as isize,
+            KeyAction::PageDown => self.pane_mut().scroll_by -= self.page_rows as isize,
+            KeyAction::LineUp => self.pane_mut().scroll_by += 1,
+            KeyAction::LineDown => self.pane_mut().scroll_by -= 1,
+            KeyAction::Bottom => self.pane_mut().go_live(),
+        }
     }
 
     /// A bracketed paste: the text goes into the input as it is, newlines and all, to be

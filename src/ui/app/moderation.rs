@@ -119,6 +119,7 @@ impl App {
             }
             EventKind::Invited => self.push_local(LineKind::Notice, notice_of(&event)),
             EventKind::Presence => self.presence(&event),
+            EventKind::Notify => self.notify_event(&event),
             _ => {}
         }
     }

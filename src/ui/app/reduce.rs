@@ -14,7 +14,7 @@ use crate::ui::net::is_part;
 const MAX_EARLY_EVENTS: usize = 1024;
 
 /// Whether `text` names `name`: `@name`, or `name` as a word of its own, any case.
-fn mentions(text: &str, name: &str) -> bool {
+pub(crate) fn mentions(text: &str, name: &str) -> bool {
     let (text, name) = (text.to_lowercase(), name.to_lowercase());
     if name.is_empty() {
         return false;
@@ -61,6 +61,7 @@ impl App {
                     peer: None,
                     read: result.read,
                     unread: result.unread,
+                    notify: result.notify,
                 };
                 self.enter(at, entered, resumed, reset);
                 if resumed {
@@ -100,6 +101,7 @@ impl App {
                     self.switch_to(at);
                 }
             }
+            NetEvent::Notified { room, level } => self.notify_set(&room, level, true),
             NetEvent::Parted(room) => {
                 if let Some(at) = self.room_index(&room) {
                     let text = match &self.rooms[at].peer {
@@ -303,6 +305,7 @@ impl App {
     /// In room `at`, as the server has it now: its members, topic and (unless `resumed`,
     /// when the stream replays what was missed) its latest history.
     fn enter(&mut self, at: usize, joined: RoomJoined, resumed: bool, reset: bool) {
+        self.learn_notify_level(&joined.room, joined.notify);
         let room = &mut self.rooms[at];
         if reset {
             room.pane.reset();
@@ -462,6 +465,7 @@ impl App {
                 Bell::Mention => line.mentions_me,
                 Bell::All => true,
             };
+        self.consider_notifying(at, &line, news);
         let mentions_me = line.mentions_me;
         let in_view = at == self.current;
         let room = &mut self.rooms[at];

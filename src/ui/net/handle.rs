@@ -48,6 +48,8 @@ pub(super) enum Command {
     Password(String),
     /// End the session, with a reason shown in every room.
     Leave(Option<String>, oneshot::Sender<()>),
+    /// Set this identity's notification level in a room (`/notify`).
+    Notify(String, crate::rpc::types::NotifyLevel),
     /// Search the history of a room, or (`all`) of every room and conversation we can read.
     Search {
         room: String,
@@ -78,8 +80,8 @@ impl Command {
             | Command::Mark(room, _)
             | Command::Part(room, _)
             | Command::Topic(room, _)
-            | Command::Search { room, .. }
-            | Command::Around(room, _) => Some(room.clone()),
+            | Command::Notify(room, _) => Some(room.clone()),
+            Command::Search { room, .. } | Command::Around(room, _) => Some(room.clone()),
             Command::Moderate(room, what) => Some(super::moderate::room_of(room, what)),
             Command::Nick(_)
             | Command::Rooms
@@ -111,6 +113,7 @@ impl Command {
             Command::History(room, _) => format!("cannot load the history of {room}"),
             Command::SyncMembers(room) => format!("cannot list the members of {room}"),
             Command::Password(_) | Command::Leave(..) => "cannot leave".into(),
+            Command::Notify(room, _) => format!("cannot set the notifications of {room}"),
             Command::Search { .. } => "cannot search".into(),
             Command::Around(room, _) => format!("cannot load the history of {room}"),
         }
@@ -239,6 +242,12 @@ impl Network {
     /// [`NetEvent::Moderated`] or [`NetEvent::Failed`].
     pub fn moderate(&self, room: &str, what: Moderation) {
         let _ = self.commands.send(Command::Moderate(room.to_owned(), what));
+    }
+
+    /// Sets this identity's notification level in `room`; reported as
+    /// [`NetEvent::Notified`] or [`NetEvent::Failed`].
+    pub fn notify(&self, room: &str, level: crate::rpc::types::NotifyLevel) {
+        let _ = self.commands.send(Command::Notify(room.to_owned(), level));
     }
 
     /// Moves this identity's read marker in `room` to `seq`. Nothing is reported: a marker

@@ -232,6 +232,18 @@ impl Worker {
                     Err(err) => failed(err),
                 }
             }
+            Command::Notify(room, level) => {
+                match client
+                    .notify(session, room, Some(level.as_str().to_owned()))
+                    .await
+                {
+                    Ok(result) => NetEvent::Notified {
+                        room: result.room,
+                        level: result.level,
+                    },
+                    Err(err) => failed(err),
+                }
+            }
             // Only asked for while joining; by now it is settled.
             Command::Password(_) => return Ok(None),
             Command::Leave(reason, done) => {

@@ -4,7 +4,7 @@
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
@@ -28,7 +28,7 @@ pub fn shows_rooms(app: &App, width: u16) -> bool {
 pub fn render_rooms(app: &App, area: Rect, buf: &mut Buffer) {
     let block = ratatui::widgets::Block::new()
         .borders(ratatui::widgets::Borders::RIGHT)
-        .border_style(Style::new().fg(Color::DarkGray));
+        .border_style(app.theme.dim());
     let inner = block.inner(area);
     block.render(area, buf);
     let width = inner.width as usize;
@@ -63,18 +63,15 @@ pub fn render_rooms(app: &App, area: Rect, buf: &mut Buffer) {
             let style = Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD);
             (style, style)
         } else if room.mentioned {
-            let style = Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD);
+            let style = app.theme.mention();
             (style, style)
         } else if room.unread > 0 {
-            (
-                Style::new().add_modifier(Modifier::BOLD),
-                Style::new().fg(Color::Cyan),
-            )
+            (Style::new().add_modifier(Modifier::BOLD), app.theme.info())
         } else {
-            (Style::new().fg(Color::Gray), Style::new())
+            (app.theme.quiet(), Style::new())
         };
         let line = Line::from(vec![
-            Span::styled(format!("{number} "), Style::new().fg(Color::DarkGray)),
+            Span::styled(format!("{number} "), app.theme.dim()),
             Span::styled(format!("{name}{}", " ".repeat(pad)), name_style),
             Span::styled(format!("{count} "), count_style),
         ]);
@@ -91,7 +88,7 @@ pub fn render_rooms(app: &App, area: Rect, buf: &mut Buffer) {
 /// The header line: the room in view and its topic.
 pub fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
     let room = app.room();
-    let style = Style::new().fg(Color::White).bg(Color::DarkGray);
+    let style = app.theme.header_bar();
     buf.set_style(area, style);
     // Before the first join the room has no name yet: the header stays blank.
     let name = room.title();
@@ -104,6 +101,12 @@ pub fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
             " — a conversation, between the two of you",
             style,
         ));
+    }
+    // A level set away from the room's default (`/notify`): said, as it changes what the
+    // room does while the terminal is away.
+    let level = app.notify_level(&room.name);
+    if !room.name.is_empty() && level != crate::rpc::types::NotifyLevel::default_for(&room.name) {
+        spans.push(Span::styled(format!(" [notify {level}]"), style));
     }
     if let Some(topic) = &room.topic {
         // One row: the topic's own lines run together.
@@ -336,5 +339,26 @@ mod tests {
             crate::ui::app::ident_tests::whois_alice(),
         )));
         insta::assert_snapshot!(screen(&app, 90, 8).backend());
+    }
+
+    #[test]
+    fn the_header_says_a_notify_level_other_than_the_default() {
+        let mut app = in_rooms(&[]);
+        let header = |app: &App| {
+            let terminal = screen(app, 60, 7);
+            (0..60)
+                .map(|x| terminal.backend().buffer()[(x, 0)].symbol().to_owned())
+                .collect::<String>()
+        };
+        assert!(!header(&app).contains("notify"), "{}", header(&app));
+        app.handle_net(NetEvent::Notified {
+            room: "#general".into(),
+            level: crate::rpc::types::NotifyLevel::Off,
+        });
+        assert!(
+            header(&app).starts_with(" #general [notify off] — all things"),
+            "{}",
+            header(&app)
+        );
     }
 }

@@ -25,13 +25,20 @@ pub struct View {
 
 impl Pane {
     /// The view onto this pane, `height` rows high, each line taking the rows `wrap_line`
-    /// wraps it into (at least one).
-    pub fn view(&self, height: usize, wrap_line: impl Fn(&ChatLine) -> Vec<Line<'static>>) -> View {
+    /// wraps it into (at least one), given its place in [`Pane::lines`] and the line.
+    pub fn view(
+        &self,
+        height: usize,
+        wrap_line: impl Fn(usize, &ChatLine) -> Vec<Line<'static>>,
+    ) -> View {
         let mut view = View::default();
         if height == 0 || self.lines.is_empty() {
             return view;
         }
-        let rows_of = |index: usize| wrap_line(&self.lines[self.lines.len() - 1 - index]);
+        let rows_of = |index: usize| {
+            let at = self.lines.len() - 1 - index;
+            wrap_line(at, &self.lines[at])
+        };
         // Lines are counted from the newest: the oldest has the highest index.
         let oldest = self.lines.len() - 1;
         let mut at = self.scroll;
