@@ -191,3 +191,62 @@ fn config_path_says_where_the_file_is_looked_for() {
             .to_string()
     );
 }
+
+#[test]
+fn the_palette_and_notify_with_take_flag_env_and_file_in_that_order() {
+    let dir = TempDir::new();
+    let file = "notify_with = \"osc9\"\n[theme]\npalette = \"light\"\n";
+    let shown =
+        |env: &[(&str, &str)], args: &[&str], key: &str| printed(&dir, Some(file), env, args, key);
+    assert_eq!(
+        shown(&[], &[], "notify_with"),
+        "notify_with = \"osc9\"  # file"
+    );
+    assert_eq!(shown(&[], &[], "palette"), "palette = \"light\"  # file");
+    let env = [
+        ("CHATROOM_NOTIFY_WITH", "bell"),
+        ("CHATROOM_PALETTE", "dark"),
+    ];
+    assert_eq!(
+        shown(&env, &[], "notify_with"),
+        "notify_with = \"bell\"  # env"
+    );
+    assert_eq!(shown(&env, &[], "palette"), "palette = \"dark\"  # env");
+    let args = ["--notify-with", "off", "--palette", "light"];
+    assert_eq!(
+        shown(&env, &args, "notify_with"),
+        "notify_with = \"off\"  # flag"
+    );
+    assert_eq!(shown(&env, &args, "palette"), "palette = \"light\"  # flag");
+}
+
+#[test]
+fn what_config_print_shows_can_be_pasted_into_the_file() {
+    let dir = TempDir::new();
+    let out = chatroom(
+        &dir,
+        Some(FILE),
+        &[],
+        &["config", "--print", "--bell", "all"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pasted = dir.0.join("pasted.toml");
+    std::fs::write(&pasted, &out.stdout).unwrap();
+    let args = ["--config", pasted.to_str().unwrap()];
+    assert_eq!(
+        printed(&dir, None, &[], &args, "bell"),
+        "bell = \"all\"  # file"
+    );
+    assert_eq!(
+        printed(&dir, None, &[], &args, "scrollback"),
+        "scrollback = 5000  # file"
+    );
+    assert_eq!(
+        printed(&dir, None, &[], &args, "next_room"),
+        "next_room = [\"alt-right\"]  # file"
+    );
+}

@@ -1463,6 +1463,64 @@ async fn delete_alone_picks_our_message_and_enter_deletes_it_for_everyone() {
     server.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_full_screen_client_takes_its_keys_from_the_config_file_and_logs_the_chat() {
+    let server = TestServer::start().await;
+    let mut alice = Member::join(&server, "alice").await;
+    let dir = TempDir::new();
+    let config = dir.0.join("config.toml");
+    std::fs::write(&config, "[keys]\nnext_room = \"f5\"\n").unwrap();
+    let logs = dir.0.join("logs");
+    let url = server.ws_url();
+    let mut tui = Tui::spawn(&[
+        "connect",
+        &url,
+        "--name",
+        "bob",
+        "--room",
+        "#general",
+        "--room",
+        "ops",
+        "--config",
+        config.to_str().unwrap(),
+        "--chat-log",
+        logs.to_str().unwrap(),
+    ]);
+    block(|| {
+        tui.wait_for_screen("both rooms, #general in view", |s| {
+            room_row(s, 1).starts_with("2 #ops") && header(s).starts_with(" #general")
+        })
+    });
+    assert_eq!(alice.next_event().await.kind, EventKind::Join);
+    // Ctrl-N is no longer the next room; F5 is.
+    tui.type_keys("\x0e");
+    tui.type_keys("\x1b[15~");
+    block(|| tui.wait_for_screen("#ops in view", |s| header(s).starts_with(" #ops")));
+    tui.type_keys("\x1b[15~");
+    block(|| tui.wait_for_screen("#general again", |s| header(s).starts_with(" #general")));
+
+    alice.say("hello bob").await;
+    block(|| tui.wait_for_text("<~alice> hello bob"));
+    tui.type_keys("hi alice\r");
+    assert_eq!(alice.next_event().await.text.as_deref(), Some("hi alice"));
+    block(|| tui.wait_for_text("<bob> hi alice"));
+    tui.type_keys("/exit\r");
+    tui.assert_exits_cleanly();
+
+    let room = logs.join(server.addr.to_string()).join("#general");
+    let mut text = String::new();
+    for day in std::fs::read_dir(&room).unwrap() {
+        let day = day.unwrap().path();
+        if day.extension().is_some_and(|e| e == "log") {
+            text += &std::fs::read_to_string(day).unwrap();
+        }
+    }
+    let said: Vec<&str> = text.lines().filter_map(|line| line.get(9..)).collect();
+    assert!(said.contains(&"<~alice> hello bob"), "{text}");
+    assert!(said.contains(&"<bob> hi alice"), "{text}");
+    server.stop().await;
+}
+
 /// `/open N` hands link N to the opener (here a script named by `CHATROOM_OPENER`) as one
 /// argument, shell metacharacters and all, untouched: the script writes down what it got
 /// into a FIFO the test reads.

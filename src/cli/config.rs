@@ -9,6 +9,7 @@ use anyhow::Context;
 use chatroom::ui::ConnectOptions;
 use chatroom::ui::config::ConfigFile;
 use chatroom::ui::keymap::KeyAction;
+use chatroom::ui::theme::{Palette, Theme};
 use clap::ArgMatches;
 use clap::parser::ValueSource;
 use toml::Value;
@@ -16,11 +17,12 @@ use toml::Value;
 use crate::{ClientArgs, ConfigArgs, ConnectArgs};
 
 /// Where a setting's value came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Source {
     Flag,
     Env,
     File,
+    #[default]
     Default,
 }
 
@@ -46,6 +48,8 @@ struct Setting {
 #[derive(Default)]
 pub struct Report {
     settings: Vec<Setting>,
+    /// Where `[theme]`'s palette came from (it has a flag, `--palette`).
+    palette: Source,
 }
 
 impl Report {
@@ -187,13 +191,15 @@ pub fn merge_client(
     let source = merge(given, "scrollback", &mut args.scrollback, file.scrollback);
     let lines = i64::try_from(args.scrollback).expect("scrollback is at most a million");
     report.add("scrollback", Some(Value::Integer(lines)), source);
-    // `--notify-with` is another flag's to merge; the file's value is shown as read.
-    let source = if file.notify_with.is_some() {
-        Source::File
-    } else {
-        Source::Default
-    };
-    report.add("notify_with", file.notify_with.clone().map(text), source);
+    let source = merge(
+        given,
+        "notify_with",
+        &mut args.notify_with,
+        file.notify_with,
+    );
+    report.add("notify_with", Some(enum_name(args.notify_with)), source);
+    let palette = file.theme.palette.map(Some);
+    report.palette = merge(given, "palette", &mut args.palette, palette);
 }
 
 /// The file's values for `connect`'s settings (the client's among them).
@@ -232,7 +238,8 @@ pub fn merge_connect(args: &mut ConnectArgs, given: &ArgMatches, file: &ConfigFi
     }
     report.add("ca_file", path(&access.ca_file), ca_source);
     report.add("fingerprint", access.fingerprint.map(text), fp_source);
-    report_theme_and_keys(file, &mut report);
+    let palette = args.client.palette.unwrap_or_default();
+    report_theme_and_keys(file, palette, &mut report);
     report
 }
 
@@ -245,15 +252,12 @@ fn duration(value: std::time::Duration) -> String {
     }
 }
 
-fn report_theme_and_keys(file: &ConfigFile, report: &mut Report) {
+fn report_theme_and_keys(file: &ConfigFile, palette_in_effect: Palette, report: &mut Report) {
     let from_file = |set: bool| if set { Source::File } else { Source::Default };
-    let theme = file.theme();
+    let theme = Theme::new(palette_in_effect, None);
     report.add("[theme]", None, Source::Default);
-    report.add(
-        "theme.palette",
-        Some(enum_name(theme.palette)),
-        from_file(file.theme.palette.is_some()),
-    );
+    let palette = report.palette;
+    report.add("theme.palette", Some(enum_name(palette_in_effect)), palette);
     let colours = match &file.theme.nick_colours {
         Some(colours) => colours.iter().map(|c| text(&c.1)).collect(),
         None => theme.nick_colours.iter().map(text).collect(),
@@ -275,9 +279,9 @@ fn report_theme_and_keys(file: &ConfigFile, report: &mut Report) {
     }
 }
 
-/// The theme and keys the file gives the client.
+/// The theme and keys the file gives the client (the palette merged already, as a flag's).
 pub fn dress(options: &mut ConnectOptions, file: &ConfigFile) {
-    options.theme = file.theme();
+    options.theme = Theme::new(options.theme.palette, file.nick_colours());
     options.keymap = file.keymap.clone();
 }
 

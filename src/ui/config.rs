@@ -15,9 +15,6 @@ use super::keymap::{Key, KeyAction, Keymap};
 use super::theme::{Palette, Theme, parse_colour};
 use crate::rpc::tls::Fingerprint;
 
-/// What `--notify-with` takes.
-pub const NOTIFY_WITH: [&str; 5] = ["auto", "osc777", "osc9", "bell", "off"];
-
 /// Lines `--scrollback` (and `scrollback =`) may keep.
 pub const SCROLLBACK_RANGE: std::ops::RangeInclusive<u64> = 1000..=1_000_000;
 
@@ -52,9 +49,9 @@ pub struct ConfigFile {
     pub fingerprint: Option<Fingerprint>,
     /// Where the chat log goes (`--chat-log`).
     pub chat_log: Option<PathBuf>,
-    /// One of [`NOTIFY_WITH`] (`--notify-with`).
-    #[serde(default, deserialize_with = "notify_with")]
-    pub notify_with: Option<String>,
+    /// How notifications are raised (`--notify-with`).
+    #[serde(default, deserialize_with = "value_enum")]
+    pub notify_with: Option<super::notify::NotifyWith>,
     #[serde(default)]
     pub theme: ThemeSection,
     #[serde(default, rename = "keys")]
@@ -200,13 +197,13 @@ impl ConfigFile {
 
     /// The colours `[theme]` asks for.
     pub fn theme(&self) -> Theme {
-        Theme::new(
-            self.theme.palette.unwrap_or_default(),
-            self.theme
-                .nick_colours
-                .as_ref()
-                .map(|colours| colours.iter().map(|c| c.0).collect()),
-        )
+        Theme::new(self.theme.palette.unwrap_or_default(), self.nick_colours())
+    }
+
+    /// `[theme]`'s nick colours, if it lists them.
+    pub fn nick_colours(&self) -> Option<Vec<Color>> {
+        let colours = self.theme.nick_colours.as_ref()?;
+        Some(colours.iter().map(|colour| colour.0).collect())
     }
 }
 
@@ -313,16 +310,6 @@ fn fingerprint<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Fingerprint>, D
     checked(d, |text| {
         text.parse()
             .map_err(|e: crate::rpc::tls::TlsError| e.to_string())
-    })
-}
-
-fn notify_with<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    checked(d, |text| {
-        if NOTIFY_WITH.contains(&text) {
-            Ok(text.to_owned())
-        } else {
-            Err(format!("{text:?} is not one of {}", NOTIFY_WITH.join(", ")))
-        }
     })
 }
 
