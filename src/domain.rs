@@ -22,7 +22,8 @@
 //! markers, whois), `conversations` (direct messages), `policy` (roles, modes, invites, bans
 //! and mutes as data), `access` (ranks and the checks on entering, speaking and moderating),
 //! `moderation` (kick, ban, mute), `roles` (roles, modes, invites, delete), `server_bans`,
-//! `away` (away, ignore lists), `config`, `error`, `rate` (token buckets), `names`
+//! `away` (away, ignore lists), `search` (queries and
+//! the rooms a session may search), `config`, `error`, `rate` (token buckets), `names`
 //! (reserved and free names), `reader` (reading a session's events), `pending` (events
 //! waiting for the log), `log` (the [`EventLog`] seam), `notify` (notification levels) and
 //! `shutdown`.
@@ -54,6 +55,7 @@ mod roles;
 mod room;
 mod room_name;
 mod rooms;
+mod search;
 mod server_bans;
 mod session;
 mod shared;
@@ -97,6 +99,10 @@ pub use reader::{ClaimedReader, Reader, SessionEnd};
 use room::Room;
 pub use room::RoomSummary;
 pub use room_name::{MAX_ROOM_NAME_CHARS, RoomNameError, parse_room_name};
+pub use search::{
+    BadQuery, Found, MAX_SEARCH_OFFSET, MAX_SEARCH_QUERY_BYTES, MAX_SEARCH_RESULTS,
+    MAX_SEARCH_TERMS, SearchFailure, SearchPage, SearchQuery, SearchTerm, words as search_words,
+};
 pub use session::{Credentials, Entered, Joined, Remembered};
 
 /// A cheap, cloneable handle to the chat.

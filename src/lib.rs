@@ -29,6 +29,8 @@
 //!   `shared` (records other servers stored: names, markers, moderation), `notify` (each
 //!   identity's `/notify` level per room, kept and told to its sessions like a marker)
 //!   and `shutdown`.
+//!   `shared` (records other servers stored: names, markers, moderation), `search` (a
+//!   search's query and the rooms a session may search) and `shutdown`.
 //! - [`text`]: cleaning of untrusted names and text, used by the server before storing and
 //!   by the client before drawing.
 //! - [`identity`]: a member's Ed25519 key, used by `rpc` and `ui`: the join proof (the
@@ -59,7 +61,7 @@
 //!   moderation calls; a message to delete is read from the log before the chat checks
 //!   it), `rpc/stream.rs` (the event stream
 //!   and polling, with catch-up per room), `rpc/reads.rs` (history reads on a thread of
-//!   their own), [`rpc::health`] (`GET /healthz`), [`rpc::auth`] (the password) and
+//!   their own, searches too: `rpc/search.rs`), [`rpc::health`] (`GET /healthz`), [`rpc::auth`] (the password) and
 //!   [`rpc::tls`]. The client side's
 //!   connection helpers are [`rpc::client`].
 //! - [`bench`]: `chatroom bench`, a fan-out load generator that checks every delivery
@@ -87,7 +89,8 @@
 //!   `command/moderation.rs`, worded in `event_text/moderation.rs`, carried out by
 //!   `net/moderate.rs`, and shown by `app/moderation.rs` (roles and away in member lists,
 //!   deleted lines, the ignored hidden, being put out of a room) and `app/select.rs`
-//!   (picking the message to delete). Plain mode ([`ui::plain`], for scripts) runs the
+//!   (picking the message to delete). `/search`: its results view and jumping to a hit
+//!   in `app/search.rs`, drawn by `render/search.rs`. Plain mode ([`ui::plain`], for scripts) runs the
 //!   same worker, reconnects included, the same slash commands ([`ui::command`]) and the same reading of events as
 //!   lines ([`ui::event_text`]).
 //!   Living in it: [`ui::theme`] (a dark or light palette and its nick colours) and

@@ -12,7 +12,7 @@
 //! crash the rooms can record the leaves of those who were there, what the chat knows
 //! of identities (`identities`), and moderation: rooms' and the server's policies and
 //! whom identities ignore (`policies`), stored in order with the events (schema 4, whose
-//! tables `schema` describes). A deleted message's text is removed from its row when the
+//! tables `schema` describes), and the full-text index of messages (`search`, schema 5). A deleted message's text is removed from its row when the
 //! delete is stored, with `secure_delete` on so that the bytes it took are overwritten,
 //! not left in free space. `admin` is `chatroom admin`'s access
 //! to a database no server has open.
@@ -24,6 +24,7 @@ mod notify;
 mod policies;
 mod presence;
 mod schema;
+mod search;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
@@ -33,7 +34,8 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, params};
 
 use crate::domain::{
-    Appender, DEFAULT_ROOM, Event, EventLog, LogError, MemberInfo, OnProgress, Recovered,
+    Appender, DEFAULT_ROOM, Event, EventLog, Found, LogError, MemberInfo, OnProgress, Recovered,
+    SearchFailure, SearchPage, SearchQuery,
 };
 use presence::read_present;
 pub use writer::{WriteFaults, Writer};
@@ -264,6 +266,17 @@ impl EventLog for Store {
         self.reader.after(room, since, limit).map_err(log_error)
     }
 
+    fn search(
+        &self,
+        rooms: &[String],
+        query: &SearchQuery,
+        page: SearchPage,
+    ) -> Result<Found, SearchFailure> {
+        self.reader
+            .search(rooms, query, page)
+            .map_err(|err| SearchFailure::Failed(log_error(err)))
+    }
+
     /// Starts the writer thread; a store starts once.
     fn start(&self, timeout: Duration, on_progress: OnProgress) -> Box<dyn Appender> {
         let (conn, lock) = self
@@ -330,23 +343,26 @@ impl History {
         let mut statement = conn.prepare_cached(sql)?;
         let rows = statement.query_map(
             params![room, seq.min(i64::MAX as u64) as i64, limit as i64],
-            |row| {
-                Ok(Row {
-                    seq: row.get::<_, i64>(0)? as u64,
-                    ts: row.get::<_, i64>(1)? as u64,
-                    kind: row.get(2)?,
-                    from_id: row.get(3)?,
-                    from_name: row.get(4)?,
-                    text: row.get(5)?,
-                    target_id: row.get(6)?,
-                    target_name: row.get(7)?,
-                    until: row.get::<_, Option<i64>>(8)?.map(|n| n as u64),
-                    target_seq: row.get::<_, Option<i64>>(9)?.map(|n| n as u64),
-                })
-            },
+            read_row,
         )?;
         rows.map(|row| row?.into_event(room)).collect()
     }
+}
+
+/// Reads the columns `SELECT_EVENTS` names, in its order.
+fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+    Ok(Row {
+        seq: row.get::<_, i64>(0)? as u64,
+        ts: row.get::<_, i64>(1)? as u64,
+        kind: row.get(2)?,
+        from_id: row.get(3)?,
+        from_name: row.get(4)?,
+        text: row.get(5)?,
+        target_id: row.get(6)?,
+        target_name: row.get(7)?,
+        until: row.get::<_, Option<i64>>(8)?.map(|n| n as u64),
+        target_seq: row.get::<_, Option<i64>>(9)?.map(|n| n as u64),
+    })
 }
 
 /// An `events` row as it is read.

@@ -1572,3 +1572,57 @@ async fn open_hands_the_link_to_the_opener_as_one_argument() {
     assert_left_cleanly(&mut alice, tui).await;
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_then_enter_jumps_to_the_line_with_its_history_around_it() {
+    let server = TestServer::start_with(chatroom::rpc::server::ServerConfig {
+        chat: chatroom::domain::ChatConfig {
+            rate_limit: None,
+            history_len: 5,
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await;
+    let alice = Member::join(&server, "alice").await;
+    for i in 0..60 {
+        let text = if i == 40 {
+            "line 40 has the needle".to_owned()
+        } else {
+            format!("line {i:02}")
+        };
+        alice.say(&text).await;
+    }
+    let mut tui = Tui::connect(&server, "bob");
+    block(|| tui.wait_for_text("line 59"));
+    tui.type_keys("/search needle\r");
+    block(|| tui.wait_for_text("search needle in #general: 1 hit"));
+    assert!(
+        !tui.screen().contains("line 59"),
+        "the results view is over the pane"
+    );
+    tui.type_keys("\r");
+    // The pane is the history around it, anchored with five lines below the one found,
+    // which is underlined.
+    block(|| {
+        tui.wait_for("the line jumped to", |screen| {
+            screen.contains("line 40 has the needle")
+                && screen.contains("line 45")
+                && !screen.contains("line 46")
+                && !screen.contains("search needle in")
+        })
+    });
+    let screen = tui.parser.screen();
+    let rows = pane_rows(screen);
+    assert!(rows.iter().any(|row| row.contains("line 39")), "{rows:#?}");
+    let row = rows.iter().position(|row| row.contains("needle")).unwrap() as u16 + PANE_TOP;
+    let column = rows[usize::from(row - PANE_TOP)].find("needle").unwrap() as u16;
+    let cell = screen.cell(row, column).unwrap();
+    assert!(cell.underline() && cell.bold(), "the line found is marked");
+    // Back to live as ever.
+    tui.type_keys("\x1b[F"); // End
+    block(|| tui.wait_for_text("line 59"));
+    tui.type_keys("\x03");
+    tui.assert_exits_cleanly();
+    server.stop().await;
+}

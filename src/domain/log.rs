@@ -25,6 +25,7 @@ use uuid::Uuid;
 use super::event::{Event, EventKind, MemberInfo, Stamped};
 use super::notify::NotifyLevel;
 use super::policy::{RoomPolicy, ServerPolicy};
+use super::search::{Found, SearchFailure, SearchPage, SearchQuery};
 
 /// Why the log could not answer.
 #[derive(Debug, thiserror::Error)]
@@ -166,6 +167,17 @@ pub trait EventLog: Send + Sync + 'static {
     /// key has it. A log only one server uses has nothing to race and says yes.
     fn claim_name(&self, _name: &str, _key: &str) -> Result<bool, LogError> {
         Ok(true)
+    }
+    /// At most `page.limit` messages and actions of `rooms` matching `query`, newest
+    /// first, after the `page.offset` newest. The rooms are the ones the searcher may read,
+    /// worked out by the chat. A log without an index to search says so: the default.
+    fn search(
+        &self,
+        _rooms: &[String],
+        _query: &SearchQuery,
+        _page: SearchPage,
+    ) -> Result<Found, SearchFailure> {
+        Err(SearchFailure::Unavailable)
     }
     /// Starts taking appends. `timeout` bounds how long an event may wait to be stored;
     /// `on_progress` hears, from the log's own thread, what became durable or was dropped.
@@ -356,6 +368,39 @@ impl EventLog for MemoryLog {
             let start = events.partition_point(|e| e.seq <= since);
             &events[start..(start + limit).min(events.len())]
         }))
+    }
+
+    /// A plain scan of every event, by [`SearchQuery::matches`]: enough for tests and for
+    /// servers that keep no history on disk.
+    fn search(
+        &self,
+        rooms: &[String],
+        query: &SearchQuery,
+        page: SearchPage,
+    ) -> Result<Found, SearchFailure> {
+        let held = self.rooms.lock().unwrap_or_else(|p| p.into_inner());
+        let mut hits: Vec<&Event> = rooms
+            .iter()
+            .filter_map(|room| held.get(room))
+            .flatten()
+            .filter(|e| matches!(e.kind, EventKind::Message | EventKind::Action))
+            .filter(|e| {
+                e.text
+                    .as_deref()
+                    .is_some_and(|text| query.matches(&e.from.name, text))
+            })
+            .collect();
+        hits.sort_by(|a, b| (b.ts, &b.room, b.seq).cmp(&(a.ts, &a.room, a.seq)));
+        let more = hits.len() > page.offset + page.limit;
+        Ok(Found {
+            events: hits
+                .into_iter()
+                .skip(page.offset)
+                .take(page.limit)
+                .cloned()
+                .collect(),
+            more,
+        })
     }
 
     fn start(&self, _timeout: Duration, on_progress: OnProgress) -> Box<dyn Appender> {

@@ -10,6 +10,7 @@ mod limits;
 mod moderation;
 pub mod operators;
 mod reads;
+mod search;
 pub mod server;
 mod service;
 mod stream;
@@ -25,8 +26,8 @@ use std::collections::BTreeMap;
 
 use types::{
     BanInfo, Challenge, Event, JoinResult, MarkResult, MemberInfo, ModeResult, Moderated,
-    MsgResult, NickResult, NotifyResult, Proof, RoomInfo, RoomJoined, SendResult, TopicResult,
-    Whois,
+    MsgResult, NickResult, NotifyResult, Proof, RoomInfo, RoomJoined, SearchResult, SendResult,
+    TopicResult, Whois,
 };
 
 /// `chat_poll` waits this long when the caller does not say.
@@ -39,6 +40,8 @@ pub const MAX_POLL_EVENTS: usize = 256;
 pub const DEFAULT_HISTORY_LIMIT: u32 = 100;
 /// `chat_history` never returns more than this many events at once.
 pub const MAX_HISTORY_LIMIT: u32 = 500;
+/// `chat_search` returns this many hits when the caller does not say.
+pub const DEFAULT_SEARCH_LIMIT: u32 = 50;
 
 /// The chat API. Method names on the wire are `chat_` + the name given here.
 ///
@@ -344,6 +347,21 @@ pub trait ChatApi {
         room: String,
         level: Option<String>,
     ) -> Result<NotifyResult, ErrorObjectOwned>;
+    /// Searches stored messages and `/me` actions: `query` is words, "phrases" and
+    /// `from:NAME`, all of which must match. In `room` (the default room if none is named,
+    /// which the session must be in), or with `all` in every room the session is in and
+    /// every conversation of its identity. At most `limit` hits (50 if not said, never over
+    /// 100), newest first, after skipping the `offset` newest (at most 1000).
+    #[method(name = "search")]
+    async fn search(
+        &self,
+        session: String,
+        query: String,
+        room: Option<String>,
+        all: Option<bool>,
+        limit: Option<u32>,
+        offset: Option<u32>,
+    ) -> Result<SearchResult, ErrorObjectOwned>;
 }
 
 /// Stable error codes, documented in `docs/PROTOCOL.md`. Never renumber one.
@@ -388,6 +406,8 @@ pub mod codes {
     pub const NO_SUCH_MESSAGE: i32 = 1035;
     pub const LIST_FULL: i32 = 1036;
     pub const NOT_BANNED: i32 = 1037;
+    pub const SEARCH_UNAVAILABLE: i32 = 1038;
+    pub const BAD_SEARCH: i32 = 1039;
     pub const BAD_NOTIFY_LEVEL: i32 = 1040;
 
     /// What a code means, in words for someone reading an error (as `docs/PROTOCOL.md`
@@ -431,6 +451,8 @@ pub mod codes {
             NO_SUCH_MESSAGE => "no such message to delete",
             LIST_FULL => "the list is full",
             NOT_BANNED => "not banned",
+            SEARCH_UNAVAILABLE => "search is unavailable on this server",
+            BAD_SEARCH => "not a usable search",
             BAD_NOTIFY_LEVEL => "unknown notification level (all, mentions or off)",
             _ => return None,
         })

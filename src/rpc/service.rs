@@ -1,7 +1,7 @@
 //! The chat API's server side: [`ChatService`], the `ChatApiServer` implementation that
 //! translates between JSON-RPC calls and the chat. The event stream and polling, with their
 //! catch-up, are in `stream.rs`; what a join answers (the proof checked, unread counts) is in
-//! `joining.rs`.
+//! `joining.rs`; searching in `search.rs`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,7 +19,8 @@ use super::reads::HistoryReader;
 use super::server::ServerConfig;
 use super::types::{
     BanInfo, Challenge, Event, JoinResult, MarkResult, MemberInfo, ModeResult, Moderated,
-    MsgResult, NickResult, NotifyResult, RoomInfo, RoomJoined, SendResult, TopicResult, Whois,
+    MsgResult, NickResult, NotifyResult, RoomInfo, RoomJoined, SearchResult, SendResult,
+    TopicResult, Whois,
 };
 use super::{ChatApiServer, DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT, codes};
 use crate::domain::{Chat, Encoder, Lifetime, LogError, RoomSummary, Wire};
@@ -449,6 +450,19 @@ impl ChatApiServer for ChatService {
         let level = level.map(|level| level.parse()).transpose()?;
         let (room, level) = self.chat.set_notify(&session, &room, level)?;
         Ok(NotifyResult { room, level })
+    }
+
+    async fn search(
+        &self,
+        session: String,
+        query: String,
+        room: Option<String>,
+        all: Option<bool>,
+        limit: Option<u32>,
+        offset: Option<u32>,
+    ) -> Result<SearchResult, ErrorObjectOwned> {
+        self.search_lines(session, query, room, all.unwrap_or(false), limit, offset)
+            .await
     }
 }
 

@@ -285,3 +285,38 @@ impl From<crate::domain::Ban> for BanInfo {
         }
     }
 }
+
+/// One line `chat_search` found: a message or a `/me` action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchHit {
+    pub room: String,
+    pub seq: u64,
+    /// When it was sent, milliseconds since the epoch.
+    pub ts: u64,
+    /// Who sent it: the name it had then, and its id.
+    pub from: MemberInfo,
+    pub text: String,
+    /// A `/me` line.
+    pub action: bool,
+}
+
+/// The answer to `chat_search`: hits newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchResult {
+    pub hits: Vec<SearchHit>,
+    /// Older hits follow: ask again with `offset` moved past these.
+    pub more: bool,
+}
+
+impl From<Event> for SearchHit {
+    fn from(event: Event) -> Self {
+        Self {
+            action: event.kind == EventKind::Action,
+            room: event.room,
+            seq: event.seq,
+            ts: event.ts,
+            from: event.from,
+            text: event.text.unwrap_or_default(),
+        }
+    }
+}

@@ -31,7 +31,8 @@ use std::time::Duration;
 use async_nats::jetstream::{self, stream};
 
 use crate::domain::{
-    Appender, Event, EventLog, LogError, OnProgress, Recovered, RoomRecord, unix_ms,
+    Appender, Event, EventLog, Found, LogError, OnProgress, Recovered, RoomRecord, SearchFailure,
+    SearchPage, SearchQuery, unix_ms,
 };
 
 /// How long a read of the engine may take before it is given up.
@@ -331,6 +332,18 @@ fn block_on_for<T: Send + 'static>(
 }
 
 impl EventLog for NatsLog {
+    /// A stream per room keeps no index to search; each node's own index would hold only
+    /// what it followed since it started, so the log says it cannot rather than answer
+    /// half.
+    fn search(
+        &self,
+        _rooms: &[String],
+        _query: &SearchQuery,
+        _page: SearchPage,
+    ) -> Result<Found, SearchFailure> {
+        Err(SearchFailure::Unavailable)
+    }
+
     fn recovered(&self) -> Recovered {
         let mut recovered = Recovered::default();
         let rooms =

@@ -14,15 +14,23 @@
 //! as kind `deleted` with its text NULL.
 //! Schema 5 adds `notify_levels` (in `notify`): identity key and room → the `/notify`
 //! level it set there.
+//! Schema 6 adds the full-text index of messages and actions, `search` (FTS5), and the
+//! triggers on `events` that keep it in step (in `search`); the migration indexes the
+//! history already stored.
 //! Each step is one transaction, so a migration cut short leaves the schema before it: a
-//! schema 1 database goes through 2, 3 and 4 to 5, a schema 2 one through 3 and 4 to 5.
+//! schema 1 database goes through 2, 3, 4 and 5 to 6, a schema 2 one through 3, 4 and 5
+//! to 6.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::identities;
 use super::policies;
 use super::presence::fill_present_v1_once;
+use super::search;
 use crate::domain::{RoomRecord, unix_ms};
+
+/// The schema this release writes; [`prepare`] brings an older database up to it.
+pub(super) const LATEST: i64 = 6;
 
 /// Schema 2, as its release made it; [`migrate_to_v3`] follows.
 const SCHEMA_V2: &str = "
@@ -73,6 +81,9 @@ pub(super) fn prepare(conn: &mut Connection, default_room: &str) -> rusqlite::Re
     if schema_version(conn)? < 5 {
         migrate_to_v5(conn)?;
     }
+    if schema_version(conn)? < LATEST {
+        migrate_to_v6(conn)?;
+    }
     Ok(())
 }
 
@@ -113,6 +124,19 @@ fn migrate_to_v5(conn: &mut Connection) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     tx.execute_batch(super::notify::TABLES)?;
     tx.execute("UPDATE meta SET value = 5 WHERE key = 'schema'", [])?;
+    tx.commit()
+}
+
+/// Adds the search index and its triggers, and indexes the history already stored, in one
+/// transaction: a migration cut short leaves schema 5.
+fn migrate_to_v6(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    tx.execute_batch(search::TABLES)?;
+    let indexed = tx.execute(search::FILL, [])?;
+    if indexed > 0 {
+        tracing::info!(indexed, "indexed stored messages for search");
+    }
+    tx.execute("UPDATE meta SET value = 6 WHERE key = 'schema'", [])?;
     tx.commit()
 }
 

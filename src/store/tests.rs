@@ -10,6 +10,7 @@ mod admin;
 mod identities;
 mod moderation;
 mod notify;
+mod search;
 
 fn event(seq: u64, ts: u64) -> Arc<Stamped> {
     Arc::new(Stamped::new(

@@ -23,6 +23,7 @@ mod pane;
 mod presence_tests;
 mod reduce;
 mod rooms;
+pub mod search;
 mod select;
 
 use self::completion::Completion;
@@ -145,6 +146,19 @@ pub enum NetEvent {
         room: String,
         level: crate::rpc::types::NotifyLevel,
     },
+    /// What `/search` found: in `room`, or (`all`) everywhere we can read.
+    SearchResults {
+        room: String,
+        all: bool,
+        query: String,
+        result: Box<crate::rpc::types::SearchResult>,
+    },
+    /// A room's history around `seq`, asked for to jump to that line from a search.
+    Around {
+        room: String,
+        seq: u64,
+        events: Vec<Event>,
+    },
 }
 
 /// What the event loop should do after a key.
@@ -203,6 +217,12 @@ pub enum Action {
     Notify {
         room: String,
         level: crate::rpc::types::NotifyLevel,
+    },
+    /// `/search`: search a room's history, or (`all`) everything we can read.
+    Search {
+        room: String,
+        all: bool,
+        query: String,
     },
 }
 
@@ -363,6 +383,8 @@ pub struct App {
     pub keymap: super::keymap::Keymap,
     /// Focus, `/notify` levels, and the notification and title due.
     pub notify: Notifications,
+    /// `/search`: its results view, a jump to a hit on its way, the line jumped to.
+    pub search: search::Search,
 }
 
 impl App {
@@ -401,6 +423,7 @@ impl App {
             today: None,
             keymap: super::keymap::Keymap::default(),
             notify: Notifications::default(),
+            search: search::Search::default(),
         }
     }
 

@@ -52,6 +52,12 @@ pub enum Command<'a> {
     /// `/notify [all|mentions|off]`: the room in view's notification level, as typed
     /// (empty: show it).
     Notify(&'a str),
+    /// `/search [-all] TEXT`: the room in view's history on the server, or (`all`) every
+    /// room and conversation the user can read; `query` is empty when none was given.
+    Search {
+        all: bool,
+        query: &'a str,
+    },
 }
 
 /// A room as typed (`ops`, `#Ops`), as the server names it: with its `#`, lowercased. The
@@ -63,12 +69,13 @@ pub fn room_name(typed: &str) -> String {
 }
 
 /// The commands Tab completes at the start of a line.
-pub const NAMES: [&str; 18 + moderation::NAMES.len() + local::NAMES.len()] = {
-    const BASE: [&str; 18] = [
+pub const NAMES: [&str; 19 + moderation::NAMES.len() + local::NAMES.len()] = {
+    const BASE: [&str; 19] = [
         "/help", "/who", "/me", "/nick", "/join", "/part", "/topic", "/list", "/filter",
         "/members", "/clear", "/quit", "/exit", "/msg", "/query", "/whois", "/close", "/notify",
+        "/search",
     ];
-    let mut all = [""; 18 + moderation::NAMES.len() + local::NAMES.len()];
+    let mut all = [""; 19 + moderation::NAMES.len() + local::NAMES.len()];
     let mut at = 0;
     while at < all.len() {
         all[at] = if at < BASE.len() {
@@ -158,6 +165,23 @@ pub fn parse<'a>(line: &'a str) -> Command<'a> {
         "members" => Command::Members,
         "clear" => Command::Clear,
         "notify" => Command::Notify(rest),
+        "search" => {
+            let (first, after) = match rest.find(char::is_whitespace) {
+                Some(at) => (&rest[..at], rest[at..].trim()),
+                None => (rest, ""),
+            };
+            if first.eq_ignore_ascii_case("-all") {
+                Command::Search {
+                    all: true,
+                    query: after,
+                }
+            } else {
+                Command::Search {
+                    all: false,
+                    query: rest,
+                }
+            }
+        }
         lower => match moderation::parse(lower, rest) {
             Some(parsed) => Command::Moderation(parsed),
             None => local::parse(lower, rest).map_or(Command::Unknown(name), Command::Local),
@@ -189,6 +213,46 @@ mod tests {
         assert_eq!(parse("/"), Command::Unknown(""));
         assert_eq!(parse("/ me waves"), Command::Me("waves"));
         assert_eq!(parse("/\u{3000}me x"), Command::Me("x"));
+    }
+
+    #[test]
+    fn search_reads_its_scope_and_query() {
+        assert_eq!(
+            parse("/search  deploy \"green build\" from:alice "),
+            Command::Search {
+                all: false,
+                query: "deploy \"green build\" from:alice"
+            }
+        );
+        assert_eq!(
+            parse("/SEARCH -all deploy"),
+            Command::Search {
+                all: true,
+                query: "deploy"
+            }
+        );
+        assert_eq!(
+            parse("/search -all"),
+            Command::Search {
+                all: true,
+                query: ""
+            }
+        );
+        assert_eq!(
+            parse("/search"),
+            Command::Search {
+                all: false,
+                query: ""
+            }
+        );
+        // Only the whole word is the switch.
+        assert_eq!(
+            parse("/search -allow"),
+            Command::Search {
+                all: false,
+                query: "-allow"
+            }
+        );
     }
 
     #[test]

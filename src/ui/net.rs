@@ -58,6 +58,15 @@ const LEAVE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Events fetched per page of history.
 const HISTORY_PAGE: u32 = 100;
 
+/// Lines fetched before a line jumped to from a search, and as many after it.
+pub const AROUND_LINES: u64 = 20;
+
+/// The `since` and `limit` of the history around `seq`: [`AROUND_LINES`] either side.
+fn around_page(seq: u64) -> (u64, u32) {
+    let since = seq.saturating_sub(AROUND_LINES + 1);
+    (since, (seq - since + AROUND_LINES) as u32)
+}
+
 /// The rooms the worker is in, in the order they were joined, with the last seq received
 /// from each: where a reconnect resumes. Own messages are not counted: an event before one
 /// of them may still have been on its way. Shared with the task that reads the stream.

@@ -22,7 +22,9 @@ use super::event_text::{self, Reading, room_row};
 use super::net::{Network, is_part};
 use super::run::ConnectOptions;
 use crate::domain::is_keyed_id;
-use crate::rpc::types::{Event, EventKind, MemberInfo, RoomInfo, RoomJoined, Whois};
+use crate::rpc::types::{
+    Event, EventKind, MemberInfo, RoomInfo, RoomJoined, SearchHit, SearchResult, Whois,
+};
 use crate::text::{clean_name, clean_text};
 /// Writes events and notices to stdout, a line each.
 struct Printer {
@@ -44,6 +46,20 @@ impl Printer {
             format_event_in(event, room, self.offset_secs)
         };
         self.line(line).await
+    }
+
+    /// What `/search` found, a line (or with `--json` an object) a hit, then how many.
+    async fn hits(&mut self, query: &str, found: &SearchResult) -> anyhow::Result<()> {
+        for hit in &found.hits {
+            let line = if self.json {
+                serde_json::to_string(&Notice::Hit { hit }).expect("notices serialize")
+            } else {
+                format::hit_line(hit, self.offset_secs)
+            };
+            self.line(line).await?;
+        }
+        let (hits, more) = (found.hits.len(), found.more);
+        self.notice(Notice::Searched { query, hits, more }).await
     }
 
     async fn notice(&mut self, notice: Notice<'_>) -> anyhow::Result<()> {
@@ -316,6 +332,11 @@ pub async fn run(options: ConnectOptions, mode: Mode) -> anyhow::Result<()> {
                     | NetEvent::Latest { .. }
                     | NetEvent::HistoryFailed { .. }
                     | NetEvent::Notified { .. } => {}
+                    | NetEvent::Around { .. } => {}
+                    NetEvent::SearchResults { query, result, .. } => {
+                        printer.hits(&query, &result).await?;
+                        awaiting = false;
+                    }
                 }
             }
         }
@@ -471,6 +492,10 @@ impl State {
             Command::Query(_) => return refuse("usage: /query NAME"),
             Command::Whois(name) if !name.is_empty() => network.whois(name),
             Command::Whois(_) => return refuse("usage: /whois NAME"),
+            Command::Search { query: "", .. } => {
+                return refuse("usage: /search [-all] TEXT");
+            }
+            Command::Search { all, query } => network.search(&target, all, query.to_owned()),
             Command::Quit(reason) => {
                 self.quit_reason = reason.map(str::to_owned);
                 return Submitted::Quit;
@@ -482,7 +507,8 @@ impl State {
                 return refuse(
                     "in plain mode: lines go to the first room; /me ACTION, /nick NEW, /who, \
                      /join #ROOM, /part [#ROOM] [REASON], /topic [TEXT], /list, \
-                     /msg NAME TEXT, /query NAME, /whois NAME, /quit [REASON]; \
+                     /msg NAME TEXT, /query NAME, /whois NAME, /search [-all] TEXT, \
+                     /quit [REASON]; \
                      moderating: /kick, /ban, /unban, /bans, /mute, /unmute, /op, /deop, \
                      /owner, /mode, /invite, /gban, /ungban, /gbans, /delete SEQ; \
                      /away [MESSAGE], /back, /ignore [NAME], /unignore NAME; \

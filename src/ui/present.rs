@@ -63,6 +63,12 @@ pub(super) fn styled_segments(app: &App, line: &ChatLine) -> (Vec<(String, Style
             *style = style.add_modifier(Modifier::REVERSED);
         }
     }
+    // The line jumped to from a search, where the eye looks for it.
+    if app.is_marked(line.seq) {
+        for (_, style) in &mut segments {
+            *style = style.add_modifier(Modifier::UNDERLINED | Modifier::BOLD);
+        }
+    }
     if let Some(stamp) = stamp {
         let stamp = format!("{stamp} ");
         indent += text_width(&stamp);

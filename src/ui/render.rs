@@ -12,6 +12,7 @@ use unicode_segmentation::UnicodeSegmentation;
 #[cfg(test)]
 mod palette_tests;
 mod rooms;
+mod search;
 
 pub use self::rooms::{MENTION_MARK, ROOM_PANEL_MIN_WIDTH};
 use self::rooms::{ROOM_PANEL_WIDTH, render_header, render_rooms, shows_rooms};
@@ -200,6 +201,9 @@ pub fn settled_scroll(app: &App, size: ratatui::layout::Size) -> (ScrollPos, boo
 }
 
 fn render_messages(app: &App, messages: Rect, buf: &mut Buffer) {
+    if let Some(results) = &app.search.results {
+        return search::render_results(app, results, messages, buf);
+    }
     let area = text_area(messages);
     if area.is_empty() {
         return;

@@ -270,6 +270,9 @@ async fn event_loop(
         for page in settle(&mut app, terminal.size()?) {
             network.load(&app.room().name, page);
         }
+        if let Some((room, seq)) = app.wants_jump() {
+            network.around(&room, seq);
+        }
         mark_at = move_markers(&mut app, &network);
     }
     Ok(())
@@ -351,6 +354,7 @@ async fn handle(app: &mut App, event: AppEvent, network: &Network) -> bool {
         Action::Moderate { room, what } => network.moderate(&room, what),
         Action::Password(password) => network.password(password),
         Action::Notify { room, level } => network.notify(&room, level),
+        Action::Search { room, all, query } => network.search(&room, all, query),
         Action::Redraw => return true,
         Action::Quit(reason) => {
             network.leave(reason).await;

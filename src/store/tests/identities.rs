@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use super::*;
 use crate::domain::{IdentityRecord, IdentityState, MemoryLog, Record, server_identity};
+use crate::store::schema::LATEST;
 
 /// A key's identity, its id made from the key as a keyed id is (version 8).
 fn identity(key: &str, name: &str, last_seen: u64) -> IdentityRecord {
@@ -403,10 +404,10 @@ fn a_schema_2_database_goes_through_schema_3_and_4_to_5_and_keeps_its_events() {
         );
         assert!(store.recovered().identities.is_empty());
     }
-    assert_eq!(schema_of(&path), 5);
+    assert_eq!(schema_of(&path), LATEST);
     identity_tables_work(&location);
     super::moderation::moderation_works(&location);
-    assert_eq!(schema_of(&path), 5, "migrated once");
+    assert_eq!(schema_of(&path), LATEST, "migrated once");
 }
 
 #[test]
@@ -426,17 +427,17 @@ fn a_schema_1_database_goes_through_schema_2_3_and_4_to_5() {
         assert_eq!(seqs, [4, 5, 6, 7]);
         assert_eq!(store.last_seq("#general"), 9);
     }
-    assert_eq!(schema_of(&path), 5);
+    assert_eq!(schema_of(&path), LATEST);
     identity_tables_work(&location);
     super::moderation::moderation_works(&location);
 }
 
 #[test]
-fn a_new_database_is_schema_5() {
+fn a_new_database_has_the_latest_schema() {
     let (path, _cleanup) = temp_db();
     let location = DbLocation::File(path.clone());
     drop(Store::open(&location).unwrap());
-    assert_eq!(schema_of(&path), 5);
+    assert_eq!(schema_of(&path), LATEST);
     identity_tables_work(&location);
     super::moderation::moderation_works(&location);
 }

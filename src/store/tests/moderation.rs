@@ -8,6 +8,7 @@ use std::net::IpAddr;
 use super::identities::{known, schema_of, store_records, wait_stored};
 use super::*;
 use crate::domain::{Ban, MemoryLog, Modes, Record, RoomPolicy, ServerPolicy, Target};
+use crate::store::schema::LATEST;
 
 fn ban(target: Target, name: &str, until: Option<u64>) -> Ban {
     Ban {
@@ -158,7 +159,7 @@ fn said(seq: u64, kind: EventKind, text: &str) -> Arc<Stamped> {
     stamped
 }
 
-fn delete(seq: u64, target_seq: u64) -> Arc<Stamped> {
+pub(super) fn delete(seq: u64, target_seq: u64) -> Arc<Stamped> {
     let mut stamped = moderation(seq, EventKind::Delete, 7, (7, "alice"));
     let event = &mut Arc::get_mut(&mut stamped).unwrap().event;
     event.text = None;
@@ -387,7 +388,7 @@ fn a_schema_3_database_gains_moderation_and_keeps_everything() {
         assert!(recovered.policies.is_empty());
         assert_eq!(recovered.server_policy, ServerPolicy::default());
     }
-    assert_eq!(schema_of(&path), 5);
+    assert_eq!(schema_of(&path), LATEST);
     let conn = Connection::open(&path).unwrap();
     for column in ["target_id", "target_name", "until", "target_seq"] {
         let found: i64 = conn
@@ -401,7 +402,7 @@ fn a_schema_3_database_gains_moderation_and_keeps_everything() {
     }
     drop(conn);
     moderation_works(&location);
-    assert_eq!(schema_of(&path), 5, "migrated once");
+    assert_eq!(schema_of(&path), LATEST, "migrated once");
 }
 
 /// Stores a policy, an ignore list and a moderation event in an opened (migrated)

@@ -3,6 +3,7 @@
 use super::identities::{in_memory_after, known, reopened_after, schema_of, store_records};
 use super::*;
 use crate::domain::{NotifyLevel, Record};
+use crate::store::schema::LATEST;
 
 fn level(key: &str, room: &str, level: NotifyLevel) -> Record {
     Record::Notify {
@@ -79,7 +80,7 @@ fn a_schema_4_database_gains_notify_levels_and_keeps_its_identities() {
     assert_eq!(recovered.identities.len(), 1);
     assert_eq!(recovered.identities[0].markers["#general"], 2);
     assert!(recovered.identities[0].notify.is_empty());
-    assert_eq!(schema_of(&path), 5);
+    assert_eq!(schema_of(&path), LATEST);
 
     let (writer, progress) = started(store, Retention::default());
     store_records(
@@ -93,7 +94,7 @@ fn a_schema_4_database_gains_notify_levels_and_keeps_its_identities() {
         recovered.identities[0].notify.get("#general"),
         Some(&NotifyLevel::Off)
     );
-    assert_eq!(schema_of(&path), 5, "migrated once");
+    assert_eq!(schema_of(&path), LATEST, "migrated once");
 }
 
 #[test]

@@ -8,6 +8,7 @@ use crate::ui::command::{self, Command};
 const HELP: &str = "commands: /help  /who  /me ACTION  /nick NEW  /join #ROOM  /part [REASON] leaves this room  \
 /msg NAME TEXT a direct message  /query NAME opens the conversation  /close ends the conversation in view  \
 /whois NAME who it is (key, rooms, idle)  /topic [TEXT] shows or sets the topic  /list every room  /filter hides or shows the joins and leaves of the quiet  \
+/search [-all] TEXT this room's history (or everything) on the server: words, \"a phrase\", from:NAME  \
 /members (or F2) show or hide the member list  /clear empties this pane  /quit [REASON] (or /exit)  \
 /notify [all|mentions|off] when this room notifies you while the terminal is away  \
 //text sends text starting with /\n\
@@ -168,6 +169,7 @@ impl App {
             },
             Command::Moderation(parsed) => self.moderation_command(parsed),
             Command::Local(local) => self.local_command(local),
+            Command::Search { all, query } => self.search_command(all, query),
             Command::Unknown(name) => {
                 self.push_local(
                     LineKind::Error,

@@ -44,6 +44,11 @@ impl App {
         {
             return action;
         }
+        if self.search.results.is_some()
+            && let Some(action) = self.search_key(key)
+        {
+            return action;
+        }
         if let Some(action) = self.keymap.action(key) {
             self.key_action(action);
             return Action::None;

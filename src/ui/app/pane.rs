@@ -182,6 +182,36 @@ impl Pane {
         self.take_page(lines, true);
     }
 
+    /// The history around a line jumped to (`seq`), which replaces the pane: the view
+    /// anchored with `below` lines under that one, where there are as many. Short of the
+    /// live end, the pane is detached from it, as after paging back.
+    pub(super) fn around_page(&mut self, lines: Vec<ChatLine>, seq: u64, below: usize) {
+        let live = self.detached.or(self.newest_seq());
+        self.forget_pages();
+        self.lines.clear();
+        (self.history_exhausted, self.jump_live) = (false, false);
+        self.cleared_through = None;
+        self.detached = None;
+        for line in lines {
+            self.push(line);
+        }
+        let newest = self.newest_seq();
+        self.detached = match (live, newest) {
+            (Some(live), Some(newest)) if newest < live => Some(live),
+            (Some(live), None) => Some(live),
+            _ => None,
+        };
+        let after = match self.lines.iter().rposition(|line| line.seq == Some(seq)) {
+            Some(at) => self.lines.len() - 1 - at,
+            None => 0,
+        };
+        self.scroll = ScrollPos {
+            lines: after.saturating_sub(below),
+            rows: 0,
+        };
+        (self.scroll_by, self.appended_while_scrolled) = (0, 0);
+    }
+
     /// A page of history after the pane's newest line, or (`latest`) the room's latest page,
     /// which replaces the pane. Once the pane reaches what the room has sent live, it is
     /// live again.

@@ -181,6 +181,9 @@ impl App {
                     self.joining = None;
                     self.early_events.clear();
                 }
+                if let Some(room) = &room {
+                    self.jump_failed(room);
+                }
                 let at = room.and_then(|room| self.room_index(&room));
                 self.push_local_in(at.unwrap_or(self.current), LineKind::Error, error);
             }
@@ -244,6 +247,13 @@ impl App {
                 what,
                 outcome,
             } => self.moderated(room, what, *outcome),
+            NetEvent::SearchResults {
+                room,
+                all,
+                query,
+                result,
+            } => self.search_results(room, all, query, *result),
+            NetEvent::Around { room, seq, events } => self.around(room, seq, events),
             NetEvent::AwayReply {
                 room,
                 name,

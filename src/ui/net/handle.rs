@@ -50,6 +50,14 @@ pub(super) enum Command {
     Leave(Option<String>, oneshot::Sender<()>),
     /// Set this identity's notification level in a room (`/notify`).
     Notify(String, crate::rpc::types::NotifyLevel),
+    /// Search the history of a room, or (`all`) of every room and conversation we can read.
+    Search {
+        room: String,
+        all: bool,
+        query: String,
+    },
+    /// The history of a room around a seq, to jump to that line.
+    Around(String, u64),
 }
 
 /// A line to say in a room; `action` for a `/me` line.
@@ -73,6 +81,7 @@ impl Command {
             | Command::Part(room, _)
             | Command::Topic(room, _)
             | Command::Notify(room, _) => Some(room.clone()),
+            Command::Search { room, .. } | Command::Around(room, _) => Some(room.clone()),
             Command::Moderate(room, what) => Some(super::moderate::room_of(room, what)),
             Command::Nick(_)
             | Command::Rooms
@@ -105,6 +114,8 @@ impl Command {
             Command::SyncMembers(room) => format!("cannot list the members of {room}"),
             Command::Password(_) | Command::Leave(..) => "cannot leave".into(),
             Command::Notify(room, _) => format!("cannot set the notifications of {room}"),
+            Command::Search { .. } => "cannot search".into(),
+            Command::Around(room, _) => format!("cannot load the history of {room}"),
         }
     }
 
@@ -260,6 +271,19 @@ impl Network {
     /// [`NetEvent::Newer`] or [`NetEvent::Latest`], or [`NetEvent::HistoryFailed`].
     pub fn load(&self, room: &str, page: Page) {
         let _ = self.commands.send(Command::History(room.to_owned(), page));
+    }
+
+    /// Searches `room`'s history, or (`all`) everything we can read; reported as
+    /// [`NetEvent::SearchResults`] or [`NetEvent::Failed`].
+    pub fn search(&self, room: &str, all: bool, query: String) {
+        let room = room.to_owned();
+        let _ = self.commands.send(Command::Search { room, all, query });
+    }
+
+    /// Asks for `room`'s history around `seq`; reported as [`NetEvent::Around`] or
+    /// [`NetEvent::Failed`].
+    pub fn around(&self, room: &str, seq: u64) {
+        let _ = self.commands.send(Command::Around(room.to_owned(), seq));
     }
 
     /// Ends the session (`/quit`), leaving every room with `reason`, waiting a short while

@@ -196,6 +196,31 @@ impl Worker {
                 Ok(rooms) => NetEvent::Rooms(rooms),
                 Err(err) => failed(err),
             },
+            Command::Search { room, all, query } => {
+                let asked = (!all).then(|| room.clone());
+                match client
+                    .search(session, query.clone(), asked, Some(all), None, None)
+                    .await
+                {
+                    Ok(result) => NetEvent::SearchResults {
+                        room,
+                        all,
+                        query,
+                        result: Box::new(result),
+                    },
+                    Err(err) => failed(err),
+                }
+            }
+            Command::Around(room, seq) => {
+                let (since, limit) = super::around_page(seq);
+                match client
+                    .history(session, None, Some(since), Some(limit), Some(room.clone()))
+                    .await
+                {
+                    Ok(events) => NetEvent::Around { room, seq, events },
+                    Err(err) => failed(err),
+                }
+            }
             Command::Moderate(room, what) => {
                 let room = super::moderate::room_of(&room, &what);
                 match super::moderate::carry_out(client, session, room.clone(), &what).await {

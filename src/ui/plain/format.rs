@@ -69,6 +69,28 @@ pub(super) enum Notice<'a> {
     /// A moderation, away or ignore request of ours was carried out, or (after `/msg`)
     /// the recipient is away: `text` says which.
     Moderated { room: &'a str, text: String },
+    /// One line `/search` found.
+    Hit { hit: &'a SearchHit },
+    /// `/search` is done: how many hits it printed, and whether the server has older ones.
+    Searched {
+        query: &'a str,
+        hits: usize,
+        more: bool,
+    },
+}
+
+/// A line `/search` found, as plain mode prints it: the room, the date and time, and the
+/// line as the room showed it.
+pub(super) fn hit_line(hit: &SearchHit, offset_secs: i64) -> String {
+    let room = clean_text(&hit.room);
+    let when = super::super::present::format_time(hit.ts, offset_secs, true);
+    let name = event_text::shown_name(&hit.from.name);
+    let text = clean_text(&hit.text).replace('\n', " ");
+    if hit.action {
+        format!("{room} {when} * {name} {text}")
+    } else {
+        format!("{room} {when} <{name}> {text}")
+    }
 }
 
 impl Notice<'_> {
@@ -86,7 +108,9 @@ impl Notice<'_> {
             | Notice::Renamed { .. }
             | Notice::Rooms { .. }
             | Notice::Whois { .. }
-            | Notice::Conversation { .. } => None,
+            | Notice::Conversation { .. }
+            | Notice::Hit { .. }
+            | Notice::Searched { .. } => None,
         }
     }
 
@@ -146,6 +170,12 @@ impl Notice<'_> {
                 format!("in a conversation with {peer} (/msg {peer} TEXT)")
             }
             Notice::Moderated { text, .. } => text.clone(),
+            Notice::Hit { hit } => hit_line(hit, offset_secs),
+            Notice::Searched { query, hits, more } => {
+                let s = if *hits == 1 { "" } else { "s" };
+                let more = if *more { "; older ones not shown" } else { "" };
+                format!("{hits} hit{s} for {query}{more}")
+            }
         }
     }
 }
