@@ -13,8 +13,9 @@ pub use crate::domain::{
 
 /// The protocol version this build speaks, told in every [`JoinResult`]: 2 added rooms,
 /// 3 identities, direct messages and read markers, 4 moderation, away and ignore, 5 large
-/// rooms (`presence` events, `member_count`, `chat_sync_members`).
-pub const PROTOCOL_VERSION: u32 = 5;
+/// rooms (`presence` events, `member_count`, `chat_sync_members`), 6 search
+/// (`chat_search`) and notification levels (`chat_notify`, the `notify` event).
+pub const PROTOCOL_VERSION: u32 = 6;
 
 /// The answer to `chat_challenge`: what a client signs to prove it holds its key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
