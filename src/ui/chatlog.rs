@@ -58,9 +58,15 @@ pub enum Entry {
         seq: u64,
         ts: u64,
         lines: Vec<String>,
+        /// Our own line, as its send was answered: it may be logged before an older event
+        /// of someone else's, so it does not say that everything below it is logged.
+        own: bool,
     },
     /// The server's history of `room` no longer matches (its seqs start again).
     Reset(String),
+    /// The room's latest seq as the server gave it on entering: below what is logged
+    /// already, the server's seqs started again (a new database, `--db :memory:`).
+    Latest { room: String, seq: u64 },
 }
 
 /// `name` as one path component that stays where it is put: no `/`, no control
@@ -90,11 +96,15 @@ pub fn path_component(name: &str) -> String {
 /// One room's file for the day, and what has been logged there.
 struct RoomLog {
     dir: PathBuf,
-    /// Seqs up to this are logged (kept on disk across restarts).
+    /// Seqs up to this are logged (kept on disk across restarts, with our own lines'
+    /// seqs above it).
     floor: u64,
-    /// Seqs above the floor logged in this session (an answer to a send can come after a
-    /// newer event from someone else).
+    /// Seqs above the floor logged (an answer to a send can come after a newer event from
+    /// someone else).
     seen: BTreeSet<u64>,
+    /// The newest seq logged from the room's events (not our own lines): events come in
+    /// the room's order, so everything up to it has been seen.
+    events_high: u64,
     file: Option<(String, BufWriter<File>)>,
     dirty: bool,
 }
@@ -120,15 +130,16 @@ impl Writer {
         if !self.rooms.contains_key(room) {
             let dir = self.root.join(path_component(room));
             DirBuilder::new().recursive(true).mode(0o700).create(&dir)?;
-            let floor = match std::fs::read_to_string(dir.join(LAST_SEQ_FILE)) {
-                Ok(text) => text.trim().parse().unwrap_or(0),
-                Err(err) if err.kind() == io::ErrorKind::NotFound => 0,
+            let (floor, seen) = match std::fs::read_to_string(dir.join(LAST_SEQ_FILE)) {
+                Ok(text) => read_state(&text),
+                Err(err) if err.kind() == io::ErrorKind::NotFound => (0, BTreeSet::new()),
                 Err(err) => return Err(err),
             };
             let log = RoomLog {
                 dir,
                 floor,
-                seen: BTreeSet::new(),
+                seen,
+                events_high: floor,
                 file: None,
                 dirty: false,
             };
@@ -139,17 +150,24 @@ impl Writer {
 
     /// Appends `entry`'s lines unless its seq is logged already.
     pub fn write(&mut self, entry: Entry) -> io::Result<()> {
-        let (room, seq, ts, lines) = match entry {
+        let (room, seq, ts, lines, own) = match entry {
             Entry::Lines {
                 room,
                 seq,
                 ts,
                 lines,
-            } => (room, seq, ts, lines),
+                own,
+            } => (room, seq, ts, lines, own),
             Entry::Reset(room) => {
+                self.room(&room)?.reset();
+                return Ok(());
+            }
+            Entry::Latest { room, seq } => {
                 let log = self.room(&room)?;
-                (log.floor, log.dirty) = (0, true);
-                log.seen.clear();
+                let logged = log.seen.last().copied().unwrap_or(0).max(log.floor);
+                if seq < logged {
+                    log.reset();
+                }
                 return Ok(());
             }
         };
@@ -163,6 +181,9 @@ impl Writer {
         let log = self.room(&room)?;
         if seq <= log.floor || !log.seen.insert(seq) {
             return Ok(());
+        }
+        if !own {
+            log.events_high = log.events_high.max(seq);
         }
         while log.seen.len() > SEEN_CAP {
             log.floor = log.seen.pop_first().expect("not empty");
@@ -192,7 +213,11 @@ impl Writer {
             if let Some((_, file)) = &mut log.file {
                 file.flush()?;
             }
-            let last = log.seen.last().copied().unwrap_or(0).max(log.floor);
+            // Everything up to the newest event is logged; our own lines above it are
+            // kept by seq, so that an older event arriving after a restart is still
+            // logged and our line is not logged again.
+            let last = log.events_high.max(log.floor);
+            let own: Vec<String> = log.seen.range(last + 1..).map(u64::to_string).collect();
             let state = log.dir.join(LAST_SEQ_FILE);
             let fresh = log.dir.join(format!("{LAST_SEQ_FILE}.new"));
             let mut file = OpenOptions::new()
@@ -202,6 +227,9 @@ impl Writer {
                 .mode(0o600)
                 .open(&fresh)?;
             writeln!(file, "{last}")?;
+            if !own.is_empty() {
+                writeln!(file, "{}", own.join(" "))?;
+            }
             std::fs::rename(&fresh, &state)?;
             log.dirty = false;
         }
@@ -209,19 +237,62 @@ impl Writer {
     }
 }
 
+impl RoomLog {
+    /// The server's seqs start again: nothing of the new numbering is logged yet.
+    fn reset(&mut self) {
+        (self.floor, self.events_high, self.dirty) = (0, 0, true);
+        self.seen.clear();
+    }
+}
+
+/// A room's `last-seq` file: the seq everything up to is logged, then (on a second line)
+/// the seqs of our own lines logged above it.
+fn read_state(text: &str) -> (u64, BTreeSet<u64>) {
+    let mut lines = text.lines();
+    let floor = lines
+        .next()
+        .and_then(|line| line.trim().parse().ok())
+        .unwrap_or(0);
+    let own = lines
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .filter_map(|seq| seq.parse().ok())
+        .filter(|&seq| seq > floor)
+        .take(SEEN_CAP)
+        .collect();
+    (floor, own)
+}
+
 /// How the log words events, from what the network worker reports.
 pub struct Wording {
-    /// Our name, for our own messages (they come back as [`NetEvent::Sent`]).
+    /// Our name as the pane shows it, for our own messages (they come back as
+    /// [`NetEvent::Sent`]).
     me: String,
+    /// Whether we joined as a guest: our name is marked as the others see it.
+    guest: bool,
 }
 
 impl Default for Wording {
     fn default() -> Self {
-        Self { me: "?".into() }
+        Self {
+            me: "?".into(),
+            guest: false,
+        }
     }
 }
 
 impl Wording {
+    /// `name` as the log shows ours, as [`super::event_text::shown_member`] shows anyone's.
+    fn named(&self, name: &str) -> String {
+        let name = super::event_text::shown_name(name);
+        if self.guest {
+            format!("{}{name}", super::event_text::GUEST_MARK)
+        } else {
+            name
+        }
+    }
+
     /// What `event` adds to the log, now being `now` (ms since the epoch).
     pub fn entries(&mut self, event: &NetEvent, now: u64) -> Vec<Entry> {
         let history = |room: &str, events: &[Event], reset: bool| {
@@ -231,17 +302,31 @@ impl Wording {
                 .chain(events.iter().filter_map(|e| event_entry(e, now)))
                 .collect()
         };
+        // On entering, the room's latest seq first: it tells a server whose seqs started
+        // again from one that is where it was.
+        let entered = |room: &str, last_seq: u64, events: &[Event], reset: bool| {
+            let latest = Entry::Latest {
+                room: room.to_owned(),
+                seq: last_seq,
+            };
+            std::iter::once(latest)
+                .chain(history(room, events, reset))
+                .collect()
+        };
         match event {
             NetEvent::Joined { result, reset, .. } => {
-                self.me = super::event_text::shown_name(&result.name);
-                history(&result.room, &result.history, *reset)
+                self.guest = result.guest;
+                self.me = self.named(&result.name);
+                entered(&result.room, result.last_seq, &result.history, *reset)
             }
             NetEvent::Entered { joined, reset, .. } => {
-                history(&joined.room, &joined.history, *reset)
+                entered(&joined.room, joined.last_seq, &joined.history, *reset)
             }
-            NetEvent::Opened(joined) => history(&joined.room, &joined.history, false),
+            NetEvent::Opened(joined) => {
+                entered(&joined.room, joined.last_seq, &joined.history, false)
+            }
             NetEvent::Renamed(name) => {
-                self.me = super::event_text::shown_name(name);
+                self.me = self.named(name);
                 Vec::new()
             }
             NetEvent::Event(event) => event_entry(event, now).into_iter().collect(),
@@ -269,6 +354,7 @@ impl Wording {
                     seq: *seq,
                     ts: *ts,
                     lines,
+                    own: true,
                 }]
             }
             _ => Vec::new(),
@@ -292,6 +378,7 @@ fn event_entry(event: &Event, now: u64) -> Option<Entry> {
         seq: event.seq,
         ts: event.ts,
         lines,
+        own: false,
     })
 }
 
@@ -537,6 +624,98 @@ mod tests {
                 "<alice> four"
             ]
         );
+    }
+
+    fn entered(room: &str, last_seq: u64, guest: bool) -> NetEvent {
+        NetEvent::Joined {
+            result: Box::new(crate::rpc::types::JoinResult {
+                room: room.into(),
+                name: "bob".into(),
+                guest,
+                last_seq,
+                ..Default::default()
+            }),
+            resumed: false,
+            reset: false,
+        }
+    }
+
+    fn sent(room: &str, seq: u64, text: &str) -> NetEvent {
+        NetEvent::Sent {
+            room: room.into(),
+            seq,
+            text: text.into(),
+            latency_ms: 1,
+            action: false,
+            ts: LATE,
+        }
+    }
+
+    fn said_lines(dir: &Dir) -> Vec<String> {
+        read(dir, "#ops", "2026-12-01")
+            .lines()
+            .map(|l| l[9..].to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn a_server_whose_seqs_started_again_is_logged_from_its_first_line() {
+        let dir = Dir::new();
+        let before: Vec<NetEvent> = std::iter::once(entered("#ops", 0, false))
+            .chain((1..=5).map(|seq| said("#ops", seq, LATE, "alice", &format!("old {seq}"))))
+            .collect();
+        log_all(&mut writer(&dir, 0), &before);
+        // The client started again, on a server with a new database: its seqs are lower
+        // than what was logged.
+        let after = [
+            entered("#ops", 1, false),
+            said("#ops", 1, LATE, "alice", "new 1"),
+            said("#ops", 2, LATE, "alice", "new 2"),
+        ];
+        log_all(&mut writer(&dir, 0), &after);
+        let lines = said_lines(&dir);
+        assert_eq!(&lines[5..], ["<alice> new 1", "<alice> new 2"], "{lines:?}");
+        // The same server, where it was: nothing logged twice.
+        log_all(
+            &mut writer(&dir, 0),
+            &[
+                entered("#ops", 2, false),
+                said("#ops", 2, LATE, "alice", "new 2"),
+            ],
+        );
+        assert_eq!(said_lines(&dir).len(), 7);
+    }
+
+    #[test]
+    fn an_older_event_after_our_own_line_is_still_logged_after_a_restart() {
+        let dir = Dir::new();
+        // Our send was stored as 100 while alice's 99 was still on its way; the client
+        // stops before 99 comes.
+        log_all(
+            &mut writer(&dir, 0),
+            &[entered("#ops", 98, false), sent("#ops", 100, "mine")],
+        );
+        // Started again: the catch-up brings 99, then our own 100 (an identity's replay
+        // holds its own lines).
+        log_all(
+            &mut writer(&dir, 0),
+            &[
+                entered("#ops", 100, false),
+                said("#ops", 99, LATE, "alice", "hers"),
+                said("#ops", 100, LATE, "bob", "mine"),
+            ],
+        );
+        assert_eq!(said_lines(&dir), ["<bob> mine", "<alice> hers"]);
+    }
+
+    #[test]
+    fn a_guests_own_lines_carry_its_mark_as_its_echo_would() {
+        let dir = Dir::new();
+        log_all(
+            &mut writer(&dir, 0),
+            &[entered("#ops", 0, true), sent("#ops", 1, "hi")],
+        );
+        assert_eq!(said_lines(&dir), ["<~bob> hi"]);
     }
 
     #[test]
