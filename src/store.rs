@@ -12,10 +12,11 @@
 //! crash the rooms can record the leaves of those who were there, what the chat knows
 //! of identities (`identities`), and moderation: rooms' and the server's policies and
 //! whom identities ignore (`policies`), stored in order with the events (schema 4, whose
-//! tables `schema` describes), and the full-text index of messages (`search`, schema 5). A deleted message's text is removed from its row when the
-//! delete is stored, with `secure_delete` on so that the bytes it took are overwritten,
-//! not left in free space. `admin` is `chatroom admin`'s access
-//! to a database no server has open.
+//! tables `schema` describes), notification levels (`notify`, schema 5), and the full-text
+//! index of messages (`search`, schema 6). A deleted message's text is removed from its
+//! row when the delete is stored, with `secure_delete` on so that the bytes it took are
+//! overwritten, not left in free space. `admin` is `chatroom admin`'s access to a database
+//! no server has open.
 
 pub mod admin;
 mod identities;

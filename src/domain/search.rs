@@ -142,9 +142,9 @@ impl SearchQuery {
         Ok(Self { terms })
     }
 
-    /// Whether a line by `name` saying `text` is a hit, by the same rules as the index
-    /// (whole words, case ignored): the answer of a log with no index, and the oracle
-    /// its tests check the index against.
+    /// Whether a line by `name` saying `text` is a hit, by the index's rules for words
+    /// (whole words, case ignored; the index also ignores accents, this does not): the
+    /// answer of a log with no index, and the oracle its tests check the index against.
     pub fn matches(&self, name: &str, text: &str) -> bool {
         let said = words(text);
         self.terms.iter().all(|term| match term {

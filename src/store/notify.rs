@@ -36,6 +36,11 @@ pub(super) fn fill_levels(
     conn: &Connection,
     identities: &mut [IdentityState],
 ) -> rusqlite::Result<()> {
+    let at: std::collections::HashMap<String, usize> = identities
+        .iter()
+        .enumerate()
+        .map(|(at, state)| (state.record.key.clone(), at))
+        .collect();
     let mut statement = conn.prepare("SELECT key, room, level FROM notify_levels")?;
     let mut rows = statement.query([])?;
     while let Some(row) = rows.next()? {
@@ -44,8 +49,8 @@ pub(super) fn fill_levels(
         let level: NotifyLevel = level.parse().map_err(|err: crate::domain::RoomError| {
             rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, err.into())
         })?;
-        if let Some(state) = identities.iter_mut().find(|s| s.record.key == key) {
-            state.notify.insert(row.get(1)?, level);
+        if let Some(&at) = at.get(&key) {
+            identities[at].notify.insert(row.get(1)?, level);
         }
     }
     Ok(())

@@ -65,7 +65,8 @@ const SCHEMA_V2: &str = "
     );
     INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', 2);";
 
-/// Creates the tables, migrating an older database: schema 1 to 2, 2 to 3, 3 to 4, 4 to 5.
+/// Creates the tables, migrating an older database: schema 1 to 2, 2 to 3, 3 to 4, 4 to 5
+/// (notification levels), 5 to 6 (the search index).
 pub(super) fn prepare(conn: &mut Connection, default_room: &str) -> rusqlite::Result<()> {
     let has_events = table_has(conn, "events", "seq")?;
     if has_events && !table_has(conn, "events", "room")? {

@@ -17,7 +17,7 @@ use rusqlite::types::Value;
 use super::{History, StoreError, lock, read_row};
 use crate::domain::{Found, SearchPage, SearchQuery, SearchTerm};
 
-/// The index and the triggers that keep it, as schema 5 adds them (see `schema`).
+/// The index and the triggers that keep it, as schema 6 adds them (see `schema`).
 pub(super) const TABLES: &str = "
     CREATE VIRTUAL TABLE search USING fts5(
         text, name, tokenize = 'unicode61 remove_diacritics 2');
@@ -81,9 +81,10 @@ impl History {
             Value::Null,
             Value::Integer(wanted as i64),
         ];
+        // First where the matches are, and when: a few bytes each, however long the
+        // lines; only the page's lines are read whole, after the merge.
         let mut sql = String::from(
-            "SELECT e.seq, e.ts, e.kind, e.from_id, e.from_name, e.text,
-                 e.target_id, e.target_name, e.until, e.target_seq
+            "SELECT s.rowid, e.ts
              FROM search s
              JOIN events e ON e.room = (s.rowid >> 40) AND e.seq = (s.rowid & 1099511627775)
              WHERE search MATCH ?1
@@ -102,23 +103,30 @@ impl History {
         sql.push_str(" ORDER BY s.rowid DESC LIMIT ?3");
         let conn = lock(&self.conn);
         let mut statement = conn.prepare_cached(&sql)?;
-        let mut events = Vec::new();
+        // (ts, room, rowid) of each match, every room's newest `wanted`.
+        let mut found: Vec<(i64, &String, i64)> = Vec::new();
         for room in rooms {
             values[1] = Value::Text(room.clone());
-            let rows = statement.query_map(rusqlite::params_from_iter(values.iter()), read_row)?;
+            let rows = statement.query_map(rusqlite::params_from_iter(values.iter()), |row| {
+                Ok((row.get::<_, i64>(1)?, row.get::<_, i64>(0)?))
+            })?;
             for row in rows {
-                events.push(row?.into_event(room)?);
+                let (ts, rowid) = row?;
+                found.push((ts, room, rowid));
             }
         }
         drop(statement);
-        drop(conn);
-        events.sort_by(|a, b| (b.ts, &b.room, b.seq).cmp(&(a.ts, &a.room, a.seq)));
-        let more = events.len() > page.offset + page.limit;
-        let events = events
-            .into_iter()
-            .skip(page.offset)
-            .take(page.limit)
-            .collect();
+        found.sort_by(|a, b| (b.0, b.1, b.2).cmp(&(a.0, a.1, a.2)));
+        let more = found.len() > page.offset + page.limit;
+        let mut line = conn.prepare_cached(
+            "SELECT seq, ts, kind, from_id, from_name, text,
+                 target_id, target_name, until, target_seq
+             FROM events WHERE room = (?1 >> 40) AND seq = (?1 & 1099511627775)",
+        )?;
+        let mut events = Vec::with_capacity(page.limit);
+        for (_, room, rowid) in found.into_iter().skip(page.offset).take(page.limit) {
+            events.push(line.query_row([rowid], read_row)?.into_event(room)?);
+        }
         Ok(Found { events, more })
     }
 }

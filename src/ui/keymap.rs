@@ -100,7 +100,41 @@ pub enum KeyError {
     Types(String),
     #[error("{0:?} is ctrl-c, which always quits")]
     Reserved(String),
+    #[error("{0:?} edits or sends the input line; bind another key")]
+    Editing(String),
 }
+
+/// The keys the input line itself uses (see `App::handle_key`): binding one would take
+/// sending, editing, recall or completion away.
+const EDITING_KEYS: [&str; 27] = [
+    "ctrl-l",
+    "ctrl-d",
+    "ctrl-a",
+    "ctrl-e",
+    "ctrl-w",
+    "ctrl-u",
+    "ctrl-k",
+    "ctrl-j",
+    "alt-b",
+    "alt-f",
+    "enter",
+    "alt-enter",
+    "shift-enter",
+    "backspace",
+    "alt-backspace",
+    "delete",
+    "left",
+    "right",
+    "ctrl-left",
+    "ctrl-right",
+    "up",
+    "down",
+    "tab",
+    "home",
+    "end",
+    "f2",
+    "f3",
+];
 
 /// Two actions on one key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -200,8 +234,42 @@ impl std::str::FromStr for Key {
                 return Err(KeyError::Reserved(name.to_owned()));
             }
         }
+        if EDITING_KEYS
+            .iter()
+            .any(|editing| parse_plain(editing) == Some(key))
+        {
+            return Err(KeyError::Editing(name.to_owned()));
+        }
         Ok(key)
     }
+}
+
+/// One of [`EDITING_KEYS`] as a key (they name no printable key alone, so parsing one does
+/// not come back here).
+fn parse_plain(name: &str) -> Option<Key> {
+    let (modifiers, rest) = match name.split_once('-') {
+        Some(("ctrl", rest)) => (KeyModifiers::CONTROL, rest),
+        Some(("alt", rest)) => (KeyModifiers::ALT, rest),
+        Some(("shift", rest)) => (KeyModifiers::SHIFT, rest),
+        _ => (KeyModifiers::NONE, name),
+    };
+    let code = match rest {
+        "enter" => KeyCode::Enter,
+        "backspace" => KeyCode::Backspace,
+        "delete" => KeyCode::Delete,
+        "left" => KeyCode::Left,
+        "right" => KeyCode::Right,
+        "up" => KeyCode::Up,
+        "down" => KeyCode::Down,
+        "tab" => KeyCode::Tab,
+        "home" => KeyCode::Home,
+        "end" => KeyCode::End,
+        "f2" => KeyCode::F(2),
+        "f3" => KeyCode::F(3),
+        one if one.len() == 1 => KeyCode::Char(one.chars().next()?),
+        _ => return None,
+    };
+    Some(Key::of_event(KeyEvent::new(code, modifiers)))
 }
 
 impl fmt::Display for Key {
@@ -338,6 +406,29 @@ mod tests {
             "ctrl-c".parse::<Key>(),
             Err(KeyError::Reserved(_))
         ));
+    }
+
+    #[test]
+    fn the_input_lines_own_keys_cannot_be_bound() {
+        for name in [
+            "enter",
+            "Backspace",
+            "up",
+            "tab",
+            "ctrl-d",
+            "ctrl-l",
+            "home",
+            "alt-b",
+        ] {
+            assert!(
+                matches!(name.parse::<Key>(), Err(KeyError::Editing(_))),
+                "{name}"
+            );
+        }
+        // Keys the input leaves alone may be bound, Esc (going live) among them.
+        for name in ["esc", "ctrl-up", "alt-left", "f5", "ctrl-b"] {
+            assert!(name.parse::<Key>().is_ok(), "{name}");
+        }
     }
 
     #[test]

@@ -73,8 +73,10 @@ impl App {
         room: String,
         all: bool,
         query: String,
-        found: SearchResult,
+        mut found: SearchResult,
     ) {
+        // Those you ignore are hidden here as in the panes.
+        found.hits.retain(|hit| !self.is_ignored(hit.from.id));
         if found.hits.is_empty() {
             let place = if all {
                 "anywhere you can read".into()
@@ -259,6 +261,18 @@ mod tests {
         );
         assert_eq!(type_line(&mut app, "/search"), Action::None);
         assert!(texts(&app).last().unwrap().starts_with("usage: /search"));
+    }
+
+    #[test]
+    fn the_ignored_are_not_among_the_hits() {
+        let mut app = App::new("test");
+        app.ignored = vec![MemberInfo::new(uuid::Uuid::from_u128(2), "mallory".into())];
+        let mut theirs = hit("#general", 2);
+        theirs.from = app.ignored[0].clone();
+        app.handle_net(found(vec![hit("#general", 3), theirs, hit("#general", 1)]));
+        let results = app.search.results.as_ref().expect("a view");
+        let seqs: Vec<u64> = results.hits.iter().map(|hit| hit.seq).collect();
+        assert_eq!(seqs, [3, 1]);
     }
 
     #[test]
