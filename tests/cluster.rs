@@ -659,4 +659,23 @@ async fn a_notify_level_set_on_one_node_reaches_the_identitys_sessions_on_anothe
     let client = connect(&c.ws_url()).await.unwrap();
     let joined = join_keyed(&client, None, None, &key).await.unwrap();
     assert_eq!(joined.notify, Some(chatroom::rpc::types::NotifyLevel::Off));
+    // A cluster node keeps no full-text index: a search says so, in so many words.
+    let refused = laptop
+        .client
+        .search(
+            laptop.session(),
+            "hello".into(),
+            None,
+            Some(true),
+            None,
+            None,
+        )
+        .await
+        .expect_err("a cluster node cannot search");
+    let refused = match refused {
+        jsonrpsee::core::client::Error::Call(err) => err,
+        other => panic!("not a refusal: {other}"),
+    };
+    assert_eq!(refused.code(), codes::SEARCH_UNAVAILABLE, "{refused:?}");
+    assert!(refused.message().contains("unavailable"), "{refused:?}");
 }
