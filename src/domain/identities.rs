@@ -465,28 +465,34 @@ impl State {
         }
     }
 
-    /// The identity's read marker in a room (0 for none, and for guests).
     /// Tells a member's sessions (but `except`) that it has read `room` up to `seq`.
     pub(super) fn tell_read(&mut self, id: Uuid, room: &str, seq: u64, except: Option<u64>) {
+        let read = super::Event {
+            room: room.to_owned(),
+            seq,
+            ts: unix_ms(),
+            kind: EventKind::Read,
+            ..Default::default()
+        };
+        self.tell_own(id, read, except);
+    }
+
+    /// Tells a member's sessions (but `except`) what only they hear (a read marker, a
+    /// notification level), from the member itself; a session too slow to take it ends.
+    pub(super) fn tell_own(&mut self, id: Uuid, event: super::Event, except: Option<u64>) {
         let Some(member) = self.members.get(&id) else {
             return;
         };
-        let read = std::sync::Arc::new(Stamped::new(
-            super::Event {
-                room: room.to_owned(),
-                seq,
-                ts: unix_ms(),
-                kind: EventKind::Read,
-                from: member.info.clone(),
-                ..Default::default()
-            },
-            self.encoder.as_ref(),
-        ));
+        let event = super::Event {
+            from: member.info.clone(),
+            ..event
+        };
+        let event = std::sync::Arc::new(Stamped::new(event, self.encoder.as_ref()));
         let too_slow: Vec<u64> = member
             .conns
             .iter()
             .filter(|(other, _)| Some(**other) != except)
-            .filter(|(_, c)| !c.queue.push(&read))
+            .filter(|(_, c)| !c.queue.push(&event))
             .map(|(other, _)| *other)
             .collect();
         for other in too_slow {
@@ -495,6 +501,7 @@ impl State {
         }
     }
 
+    /// The identity's read marker in a room (0 for none, and for guests).
     pub(super) fn marker(&self, key: Option<&str>, room: &str) -> u64 {
         key.and_then(|key| self.identities.get(key))
             .and_then(|identity| identity.markers.get(room).copied())

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::conversations::is_conversation;
-use super::{Chat, EventKind, Record, RoomError, Stamped, State, unix_ms};
+use super::{Chat, EventKind, Record, RoomError, State, unix_ms};
 
 /// When a room's lines raise a desktop notification (while the terminal is away).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -121,30 +121,13 @@ impl State {
 
     /// Tells a member's sessions (but `except`) that its level in `room` is now `level`.
     fn tell_notify(&mut self, id: Uuid, room: &str, level: NotifyLevel, except: Option<u64>) {
-        let Some(member) = self.members.get(&id) else {
-            return;
+        let event = super::Event {
+            room: room.to_owned(),
+            ts: unix_ms(),
+            kind: EventKind::Notify,
+            text: Some(level.as_str().to_owned()),
+            ..Default::default()
         };
-        let event = std::sync::Arc::new(Stamped::new(
-            super::Event {
-                room: room.to_owned(),
-                ts: unix_ms(),
-                kind: EventKind::Notify,
-                from: member.info.clone(),
-                text: Some(level.as_str().to_owned()),
-                ..Default::default()
-            },
-            self.encoder.as_ref(),
-        ));
-        let too_slow: Vec<u64> = member
-            .conns
-            .iter()
-            .filter(|(other, _)| Some(**other) != except)
-            .filter(|(_, c)| !c.queue.push(&event))
-            .map(|(other, _)| *other)
-            .collect();
-        for other in too_slow {
-            let reason = super::LeaveReason::TooSlow;
-            self.end_conn(id, other, reason, reason.event_text());
-        }
+        self.tell_own(id, event, except);
     }
 }

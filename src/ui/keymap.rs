@@ -106,7 +106,7 @@ pub enum KeyError {
 
 /// The keys the input line itself uses (see `App::handle_key`): binding one would take
 /// sending, editing, recall or completion away.
-const EDITING_KEYS: [&str; 27] = [
+const EDITING_KEYS: [&str; 25] = [
     "ctrl-l",
     "ctrl-d",
     "ctrl-a",
@@ -132,8 +132,6 @@ const EDITING_KEYS: [&str; 27] = [
     "tab",
     "home",
     "end",
-    "f2",
-    "f3",
 ];
 
 /// Two actions on one key.
@@ -264,8 +262,6 @@ fn parse_plain(name: &str) -> Option<Key> {
         "tab" => KeyCode::Tab,
         "home" => KeyCode::Home,
         "end" => KeyCode::End,
-        "f2" => KeyCode::F(2),
-        "f3" => KeyCode::F(3),
         one if one.len() == 1 => KeyCode::Char(one.chars().next()?),
         _ => return None,
     };
