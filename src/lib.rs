@@ -83,7 +83,8 @@
 //!   whatever the length of the scrollback. One network worker ([`ui::net`]) holds one
 //!   session in every room, joined with the user's key (its proof signed per connection),
 //!   with the last seq seen in each, and resumes them all with one subscription (given
-//!   several addresses, `connect A,B,C`, at the next in turn: `net/servers.rs`); it
+//!   several addresses, `connect A,B,C`, at the next in turn: `net/servers.rs`; getting in is
+//!   `net/open.rs`); it
 //!   enters the rooms the server says the identity is in (a conversation someone opened,
 //!   another session's `/join`). Moderation in the client: its commands parsed in
 //!   `command/moderation.rs`, worded in `event_text/moderation.rs`, carried out by
