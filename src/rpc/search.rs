@@ -57,14 +57,7 @@ impl From<SearchFailure> for ErrorObjectOwned {
             SearchFailure::Unavailable => {
                 ErrorObjectOwned::owned(codes::SEARCH_UNAVAILABLE, err.to_string(), None::<()>)
             }
-            SearchFailure::Failed(err) => {
-                tracing::error!(%err, "searching history failed");
-                ErrorObjectOwned::owned(
-                    codes::HISTORY_UNAVAILABLE,
-                    "history is unavailable",
-                    None::<()>,
-                )
-            }
+            SearchFailure::Failed(err) => super::service::history_unavailable(&err, "searching"),
         }
     }
 }

@@ -520,14 +520,17 @@ pub(super) async fn read_log(
     query: impl FnOnce() -> Result<Vec<Event>, LogError> + Send + 'static,
 ) -> Result<Vec<Event>, ErrorObjectOwned> {
     let result = reader.run(query).await;
-    result.map_err(|err| {
-        tracing::error!(%err, "reading history failed");
-        ErrorObjectOwned::owned(
-            codes::HISTORY_UNAVAILABLE,
-            "history is unavailable",
-            None::<()>,
-        )
-    })
+    result.map_err(|err| history_unavailable(&err, "reading"))
+}
+
+/// A read of the log that failed, as the caller hears it; the cause goes to the log.
+pub(super) fn history_unavailable(err: &LogError, doing: &str) -> ErrorObjectOwned {
+    tracing::error!(%err, "{doing} history failed");
+    ErrorObjectOwned::owned(
+        codes::HISTORY_UNAVAILABLE,
+        "history is unavailable",
+        None::<()>,
+    )
 }
 
 #[cfg(test)]

@@ -31,8 +31,7 @@ use std::time::Duration;
 use async_nats::jetstream::{self, stream};
 
 use crate::domain::{
-    Appender, Event, EventLog, Found, LogError, OnProgress, Recovered, RoomRecord, SearchFailure,
-    SearchPage, SearchQuery, unix_ms,
+    Appender, Event, EventLog, LogError, OnProgress, Recovered, RoomRecord, unix_ms,
 };
 
 /// How long a read of the engine may take before it is given up.
@@ -331,19 +330,10 @@ fn block_on_for<T: Send + 'static>(
     answer.recv_timeout(limit).ok()
 }
 
+// No `search`: a stream per room keeps no index, and each node's own index would hold only
+// what it followed since it started, so the log keeps the seam's answer, that it cannot,
+// rather than answer half.
 impl EventLog for NatsLog {
-    /// A stream per room keeps no index to search; each node's own index would hold only
-    /// what it followed since it started, so the log says it cannot rather than answer
-    /// half.
-    fn search(
-        &self,
-        _rooms: &[String],
-        _query: &SearchQuery,
-        _page: SearchPage,
-    ) -> Result<Found, SearchFailure> {
-        Err(SearchFailure::Unavailable)
-    }
-
     fn recovered(&self) -> Recovered {
         let mut recovered = Recovered::default();
         let rooms =
